@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""The course's one entry point. Needs only Python 3.11+; everything else it installs itself.
+
+    python3 course.py lab          set up (first time only) and open the course in JupyterLab
+    python3 course.py test         set up and run every test (what CI runs)
+    python3 course.py regenerate   re-execute every notebook and save its outputs (authors)
+    python3 course.py present NB   show notebook NB as slides with live widgets (instructors)
+    python3 course.py bench        run the benchmarks and refresh their table in the README
+    python3 course.py screenshots  refresh the screenshots in docs/screenshots/
+
+Set-up makes a virtual environment in .venv and installs requirements.txt plus lessonlib
+(editable). It reinstalls only when requirements.txt or pyproject.toml change, so the second
+run starts at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".course-installed"
+CHROMIUM = Path("/usr/bin/chromium")
+
+NBVAL_ARGS = [
+    "--nbval",
+    "--nbval-current-env",
+    "--nbval-sanitize-with",
+    str(ROOT / "tests" / "nbval_sanitize.cfg"),
+    "--nbval-cell-timeout",
+    "120",
+]
+
+
+def say(msg: str) -> None:
+    print(f"[course] {msg}", flush=True)
+
+
+def run(cmd: list[str], **kw) -> int:
+    return subprocess.call([str(c) for c in cmd], **kw)
+
+
+def _install_hash() -> str:
+    h = hashlib.sha256()
+    for name in ("requirements.txt", "pyproject.toml"):
+        h.update((ROOT / name).read_bytes())
+    h.update(sys.version.encode())
+    return h.hexdigest()
+
+
+def setup() -> None:
+    """Create .venv and install what is missing; quick when nothing changed."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"Python 3.11 or newer is needed, this is {sys.version.split()[0]}.")
+    if not PY.exists():
+        say("creating the virtual environment in .venv (first run only)")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    want = _install_hash()
+    if STAMP.exists() and STAMP.read_text() == want:
+        return
+    say("installing pinned packages (about a minute the first time; torch is the CPU build)")
+    rc = run([PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", ROOT / "requirements.txt"])
+    if rc == 0:
+        rc = run([PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps", "-e", ROOT])
+    if rc != 0:
+        sys.exit("[course] installing the requirements failed; see the README's troubleshooting section.")
+    STAMP.write_text(want)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("LESSONLIB_PRESENTER", None)
+    env["PYTHONHASHSEED"] = "0"
+    return env
+
+
+def ensure_chromium() -> None:
+    """The browser test drives Debian's chromium; install it when missing and we may (root with apt-get)."""
+    if CHROMIUM.exists() or os.environ.get("COURSE_SKIP_CHROMIUM_INSTALL"):
+        return
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        say("installing Debian's chromium for the browser test (about 30 s)")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        run(["apt-get", "update", "-qq"], env=env)
+        run(["apt-get", "install", "-y", "-qq", "chromium"], env=env, stdout=subprocess.DEVNULL)
+    if not CHROMIUM.exists():
+        say("chromium is missing: the browser test will fail. Install it with `sudo apt-get install -y chromium`.")
+
+
+def cmd_test(args: list[str]) -> int:
+    setup()
+    if (ROOT / "tests" / "browser").exists():
+        ensure_chromium()
+    # pytest exits 5 when nothing ran; that is a failure here, not a pass
+    rc = run([PY, "-m", "pytest", *NBVAL_ARGS, *args], cwd=ROOT, env=_env())
+    return 1 if rc == 5 else rc
+
+
+def cmd_lab(args: list[str]) -> int:
+    setup()
+    cmd = [BIN / "jupyter", "lab", "notebooks/00_start_here.ipynb", "--ip=127.0.0.1", f"--ServerApp.root_dir={ROOT}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    say("starting JupyterLab on 127.0.0.1; open the link with the token printed below. Ctrl-C stops it.")
+    return run([*cmd, *args], cwd=ROOT)
+
+
+def _tool(name: str, args: list[str]) -> int:
+    setup()
+    return run([PY, ROOT / "tools" / name, *args], cwd=ROOT, env=_env())
+
+
+COMMANDS = {
+    "lab": cmd_lab,
+    "test": cmd_test,
+    "regenerate": lambda a: _tool("regenerate.py", a),
+    "present": lambda a: _tool("present.py", a),
+    "bench": lambda a: _tool("bench.py", a),
+    "screenshots": lambda a: _tool("screenshots.py", a),
+    "setup": lambda a: (setup(), 0)[1],
+}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in COMMANDS:
+        print(__doc__)
+        return 2
+    return COMMANDS[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

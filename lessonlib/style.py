@@ -1,0 +1,70 @@
+"""Figure style, with a presenter mode for projectors.
+
+``use_style()`` applies the course style; ``use_style(presenter=True)`` (or the environment
+variable LESSONLIB_PRESENTER=1) enlarges figures, fonts and widget controls for a projector.
+Widgets and plots ask ``current()`` for sizes, so every notebook honours the switch.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+__all__ = ["Style", "use_style", "current", "is_presenter"]
+
+
+@dataclass(frozen=True)
+class Style:
+    presenter: bool
+    font_size: float
+    fig_width: float  # inches
+    dpi: int
+    line_width: float
+    control_width: str  # CSS width of a slider
+    control_font: str  # CSS font size of widget labels
+
+
+_NORMAL = Style(False, 10.0, 9.0, 80, 1.8, "420px", "13px")
+_PRESENTER = Style(True, 16.0, 12.0, 100, 3.0, "640px", "20px")
+_current = _NORMAL
+
+
+def is_presenter() -> bool:
+    return _current.presenter
+
+
+def current() -> Style:
+    """The style in force (normal unless use_style(presenter=True) was called)."""
+    return _current
+
+
+def use_style(presenter: bool | None = None) -> Style:
+    """Apply the course's matplotlib style; ``presenter=None`` reads LESSONLIB_PRESENTER from the environment."""
+    global _current
+    import matplotlib as mpl
+
+    if presenter is None:
+        presenter = os.environ.get("LESSONLIB_PRESENTER", "0").strip().lower() in ("1", "true", "yes", "on")
+    _current = _PRESENTER if presenter else _NORMAL
+    s = _current
+    mpl.rcParams.update(
+        {
+            "figure.figsize": (s.fig_width, s.fig_width * 0.4),
+            "figure.dpi": s.dpi,
+            "savefig.dpi": s.dpi,
+            "font.size": s.font_size,
+            "axes.titlesize": s.font_size * 1.1,
+            "axes.labelsize": s.font_size,
+            "legend.fontsize": s.font_size * 0.9,
+            "xtick.labelsize": s.font_size * 0.9,
+            "ytick.labelsize": s.font_size * 0.9,
+            "lines.linewidth": s.line_width,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "figure.constrained_layout.use": True,
+            "svg.hashsalt": "lessonlib",
+        }
+    )
+    return s

@@ -1,0 +1,93 @@
+"""Checks that a Bijector keeps its promises, shared by the test suite and the exercise checkers.
+
+``verify_bijector(bij, z)`` returns a list of problems, each a sentence saying what is wrong and
+what that usually means (an empty list means every check passed):
+
+1. shapes: (B, D) in, (B, D) and (B,) out, in both directions;
+2. round trip: f^-1(f(z)) == z and f(f^-1(x)) == x;
+3. log-det against autograd: log|det J| from torch.autograd.functional.jacobian and
+   torch.linalg.slogdet, per sample, in both directions;
+4. consistency: forward log-det at z == - inverse log-det at x = f(z).
+
+A round trip alone is not enough: a layer whose forward and inverse log-dets are both wrong by
+the same sign passes it. Check 3 is the one that catches sign and missing-term errors.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.autograd.functional import jacobian
+
+from lessonlib.bijectors import Bijector
+
+__all__ = ["autograd_log_det", "verify_bijector"]
+
+
+def autograd_log_det(fn, points: Tensor) -> Tensor:
+    """log|det J_fn| at each row of ``points``, from the full autograd Jacobian. Shapes: (B, D) -> (B,)."""
+    out = []
+    for p in points:
+        J = jacobian(lambda v: fn(v[None])[0], p)
+        out.append(torch.linalg.slogdet(J)[1])
+    return torch.stack(out)
+
+
+def _maxdiff(a: Tensor, b: Tensor) -> float:
+    return float((a - b).abs().max())
+
+
+def verify_bijector(bij: Bijector, z: Tensor, atol: float = 1e-6, rtol: float = 1e-5) -> list[str]:
+    """Run all checks on ``bij`` at the base points ``z`` (B, D); return a list of problems found."""
+    problems: list[str] = []
+    B, D = z.shape
+    with torch.no_grad():
+        try:
+            x, ld_f = bij.forward_and_log_det(z)
+            z_back, ld_i = bij.inverse_and_log_det(x)
+            x_back = bij.forward(z_back)
+        except Exception as e:  # report, don't crash: this is also the learner's checker
+            return [f"calling the layer failed: {type(e).__name__}: {e}"]
+    for name, t, shape in (("forward x", x, (B, D)), ("forward log_det", ld_f, (B,)),
+                           ("inverse z", z_back, (B, D)), ("inverse log_det", ld_i, (B,))):
+        if tuple(t.shape) != shape:
+            problems.append(
+                f"{name} has shape {tuple(t.shape)}, expected {shape}. "
+                + ("log_det must be summed over coordinates: one number per point." if "log_det" in name else "")
+            )
+    if problems:
+        return problems
+
+    def close(a: Tensor, b: Tensor) -> bool:
+        return bool(torch.allclose(a, b, atol=atol, rtol=rtol))
+
+    if not close(z_back, z):
+        problems.append(f"round trip fails: inverse(forward(z)) differs from z by {_maxdiff(z_back, z):.3g}. "
+                        "Does the inverse undo each step in reverse order (subtract the shift, then divide by the scale)?")
+    if not close(x_back, x):
+        problems.append(f"round trip fails: forward(inverse(x)) differs from x by {_maxdiff(x_back, x):.3g}.")
+
+    ad_f = autograd_log_det(bij.forward, z)
+    ad_i = autograd_log_det(bij.inverse, x)
+    if not close(ld_f, ad_f):
+        hint = _hint(ld_f, ad_f)
+        problems.append(f"forward log_det differs from log|det J| by autograd by {_maxdiff(ld_f, ad_f):.3g}.{hint}")
+    if not close(ld_i, ad_i):
+        hint = _hint(ld_i, ad_i)
+        problems.append(f"inverse log_det differs from log|det J| by autograd by {_maxdiff(ld_i, ad_i):.3g}.{hint}")
+    if not close(ld_f, -ld_i):
+        problems.append(
+            f"forward log_det at z is not minus the inverse log_det at x = f(z) (off by {_maxdiff(ld_f, -ld_i):.3g}): "
+            "the inverse map's Jacobian is the inverse matrix, so its log-determinant is the negative."
+        )
+    return problems
+
+
+def _hint(got: Tensor, want: Tensor) -> str:
+    if torch.allclose(got, -want, atol=1e-6, rtol=1e-5):
+        return " It has the opposite sign: the forward direction adds log-scales, the inverse subtracts them."
+    if torch.allclose(got.exp(), want, atol=1e-6, rtol=1e-5) or torch.allclose(got, want.exp(), atol=1e-6, rtol=1e-5):
+        return " One side is the exponential of the other: log_det is log|det J|, not |det J| (or the scale is exp(s), whose log is s)."
+    if torch.allclose(got, torch.zeros_like(got)):
+        return " Yours is zero everywhere: a missing log-det term (only additive layers preserve volume)."
+    return " A missing term or a sum over the wrong coordinates?"
