@@ -1,0 +1,60 @@
+"""The shared widget machinery: controls drive update(), ValueErrors become messages, reset works."""
+
+import ipywidgets as w
+import matplotlib
+
+matplotlib.use("module://ipympl.backend_nbagg")
+
+from lessonlib.widgetkit import LessonWidget, new_figure, slider, sweep_values  # noqa: E402
+
+
+class Demo(LessonWidget):
+    def __init__(self):
+        super().__init__()
+        self.fig, self.ax = new_figure()
+        (self.line,) = self.ax.plot([0, 1], [0, 1])
+        self.add_control("slope", slider("slope", 1.0, -2.0, 2.0, 0.5))
+        self._finish(w.VBox([self.controls["slope"], self.fig.canvas, self.message]))
+
+    def update(self):
+        a = self.controls["slope"].value
+        if a == 0:
+            raise ValueError("a zero slope squashes the line onto a point: no inverse.")
+        self.line.set_ydata([0, a])
+        self.say("")
+
+    def numbers(self):
+        return {"slope": self.controls["slope"].value, "end": float(self.line.get_ydata()[1])}
+
+
+def test_control_change_updates_and_is_timed():
+    d = Demo()
+    d.controls["slope"].value = 2.0
+    assert d.numbers()["end"] == 2.0
+    assert len(d.update_times_ms) == 2
+
+
+def test_value_error_becomes_a_message_not_a_traceback():
+    d = Demo()
+    d.controls["slope"].value = 0.0
+    assert d.problem and "no inverse" in d.message.value
+    assert d.numbers()["end"] == 1.0  # the last good picture stays
+    d.controls["slope"].value = 1.5
+    assert d.problem is None and d.message.value == ""
+
+
+def test_reset_and_sweep():
+    d = Demo()
+    d.controls["slope"].value = -2.0
+    d.reset()
+    assert d.controls["slope"].value == 1.0
+    seen = []
+    d.sweep(n=5, callback=lambda name, v: seen.append(v))
+    assert seen == [-2.0, -1.0, 0.0, 1.0, 2.0]
+    assert sweep_values(w.IntSlider(min=0, max=3), 10) == [0, 1, 2, 3]
+
+
+def test_widget_displays_as_its_root():
+    d = Demo()
+    bundle = d._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
