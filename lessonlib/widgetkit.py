@@ -119,8 +119,16 @@ class LessonWidget:
         return control
 
     def _finish(self, layout: w.Widget) -> None:
-        """Set the root widget and draw once."""
+        """Set the root widget and draw once.
+
+        CSS classes let a browser test find the parts: ``lesson-widget`` on the root (plus
+        ``lesson-widget-<ClassName>``), ``lesson-message`` and ``lesson-readout`` on the text lines.
+        """
         self.root = layout
+        layout.add_class("lesson-widget")
+        layout.add_class(f"lesson-widget-{type(self).__name__}")
+        self.message.add_class("lesson-message")
+        self.readout.add_class("lesson-readout")
         self.refresh()
 
     # -- behaviour --------------------------------------------------------------------------
