@@ -14,7 +14,17 @@ from torch import Tensor, nn
 
 from lessonlib.bijectors import Bijector, _randn, register_example
 
-__all__ = ["MLP", "AdditiveCoupling", "AffineCoupling", "half_mask", "alternating_mask", "coupling_stack"]
+__all__ = [
+    "MLP",
+    "AdditiveCoupling",
+    "AffineCoupling",
+    "half_mask",
+    "alternating_mask",
+    "checkerboard_mask",
+    "kept_first_order",
+    "jacobian_matrix",
+    "coupling_stack",
+]
 
 
 class MLP(nn.Sequential):
@@ -77,6 +87,47 @@ def alternating_mask(dim: int, flip: bool = False) -> Tensor:
         raise ValueError("a coupling layer needs at least 2 coordinates: one to keep and one to transform.")
     m = (torch.arange(dim) % 2 == 0).to(torch.get_default_dtype())
     return 1 - m if flip else m
+
+
+def checkerboard_mask(height: int, width: int, flip: bool = False) -> Tensor:
+    """1 where (row + column) is even (kept), 0 elsewhere (transformed), flattened row by row.
+
+    The RealNVP mask for images: every transformed pixel has kept neighbours on all four sides.
+
+    Shapes: -> (height * width,).
+    """
+    if height < 1 or width < 1 or height * width < 2:
+        raise ValueError("a checkerboard mask needs at least 2 pixels: one to keep and one to transform.")
+    rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    m = ((rows + cols) % 2 == 0).to(torch.get_default_dtype()).flatten()
+    return 1 - m if flip else m
+
+
+def kept_first_order(mask) -> Tensor:
+    """The coordinate order that lists kept coordinates (mask == 1) first, then transformed ones.
+
+    Reordering rows and columns of a coupling layer's Jacobian J[order][:, order] makes it block
+    lower triangular: [[I, 0], [*, diagonal]].
+
+    Shapes: mask (D,) -> (D,) long indices.
+    """
+    m = _check_mask(mask)
+    idx = torch.arange(m.numel())
+    return torch.cat([idx[m == 1], idx[m == 0]])
+
+
+def jacobian_matrix(fn, point: Tensor) -> Tensor:
+    """J[i, j] = d fn(point)_i / d point_j by autograd, for a map on batches.
+
+    ``fn`` maps (B, D) -> (B, D) (e.g. a Bijector's ``forward``); rows are outputs, columns inputs.
+
+    Shapes: point (D,) -> (D, D).
+    """
+    from torch.autograd.functional import jacobian
+
+    if point.ndim != 1:
+        raise ValueError(f"point must be one point of shape (D,), got shape {tuple(point.shape)}; use x[0] for a batch.")
+    return jacobian(lambda v: fn(v[None])[0], point)
 
 
 class AdditiveCoupling(Bijector):
