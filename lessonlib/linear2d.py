@@ -1,0 +1,485 @@
+"""2D maps in numpy: determinants as area factors, pushed densities, Jacobians, and what determinants cost.
+
+Direction convention of the course: z is the base space, x the data space, x = A z (or x = f(z)).
+A density pushed through an invertible map is divided by the area factor:
+
+    p_X(x) = p_Z(A^-1 x) / |det A|        (linear)
+    p_X(x) = p_Z(f^-1(x)) / |det J_f(z)|  (nonlinear, z = f^-1(x))
+
+Singular matrices (det A = 0, or so close that A^-1 is meaningless in float64) raise ValueError
+with a sentence explaining the collapse. This module does not import torch.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+__all__ = [
+    "as_matrix",
+    "det2",
+    "is_singular",
+    "check_invertible",
+    "apply_linear",
+    "unit_square",
+    "unit_square_image",
+    "polygon_area",
+    "grid_lines",
+    "warp_lines",
+    "gaussian_density",
+    "uniform_square_density",
+    "pushed_density_linear",
+    "pushed_density_grid",
+    "Map2D",
+    "MAPS",
+    "get_map",
+    "pushed_density_map",
+    "finite_difference_jacobian",
+    "cell_area_ratios",
+    "time_log_dets",
+    "growth_ratio",
+    "det_overflow_table",
+    "rotation",
+]
+
+Points = np.ndarray  # (N, 2)
+
+#: |det A| below this fraction of the matrix's size squared counts as a collapse (det = 0 up to rounding).
+SINGULAR_RTOL = 1e-12
+
+
+# --------------------------------------------------------------------------------------
+# Linear maps
+# --------------------------------------------------------------------------------------
+def as_matrix(A: np.ndarray | list) -> np.ndarray:
+    """A as a finite float64 (2, 2) array; ValueError otherwise.
+
+    Shapes: A (2, 2).
+    """
+    M = np.asarray(A, dtype=np.float64)
+    if M.shape != (2, 2):
+        raise ValueError(
+            f"a map of the plane needs a 2x2 matrix, got shape {M.shape}. A non-square matrix changes the "
+            "number of dimensions, so it cannot be invertible and has no determinant."
+        )
+    if not np.all(np.isfinite(M)):
+        raise ValueError("the matrix contains NaN or infinity: a map with undefined entries sends points nowhere.")
+    return M
+
+
+def rotation(theta: float) -> np.ndarray:
+    """R(theta) = [[cos, -sin], [sin, cos]], a counter-clockwise turn by theta radians; det R = 1.
+
+    Shapes: returns (2, 2).
+    """
+    c, s = np.cos(theta), np.sin(theta)
+    return np.array([[c, -s], [s, c]])
+
+
+def det2(A: np.ndarray | list) -> float:
+    """det A = a11 a22 - a12 a21, the signed area of the image of the unit square.
+
+    Shapes: A (2, 2) -> float.
+    """
+    M = as_matrix(A)
+    return float(M[0, 0] * M[1, 1] - M[0, 1] * M[1, 0])
+
+
+def is_singular(A: np.ndarray | list, rtol: float = SINGULAR_RTOL) -> bool:
+    """True when |det A| <= rtol * max|a_ij|^2: the map squashes the plane onto a line or a point.
+
+    Shapes: A (2, 2) -> bool.
+    """
+    M = as_matrix(A)
+    size = float(np.max(np.abs(M)))
+    return size == 0.0 or abs(det2(M)) <= rtol * size * size
+
+
+def collapse_sentence(A: np.ndarray | list) -> str:
+    """One sentence saying what a singular A does to the plane (a line or a point)."""
+    M = as_matrix(A)
+    if np.max(np.abs(M)) == 0.0:
+        return (
+            "det A = 0: A is the zero matrix, it sends the whole plane to the single point 0. "
+            "Every z lands on the same x, so there is no inverse and no density."
+        )
+    return (
+        f"det A = {det2(M):.3g}: the two columns of A point along the same line, so A squashes the whole "
+        "plane onto that line. The unit square becomes a segment of area 0, many z land on the same x, "
+        "there is no inverse, and no density: p_Z(A^-1 x) / |det A| would need A^-1 and a division by 0."
+    )
+
+
+def check_invertible(A: np.ndarray | list, rtol: float = SINGULAR_RTOL) -> np.ndarray:
+    """Return A as a (2, 2) array, or raise ValueError explaining the collapse when det A = 0.
+
+    Shapes: A (2, 2).
+    """
+    M = as_matrix(A)
+    if is_singular(M, rtol):
+        raise ValueError(collapse_sentence(M))
+    return M
+
+
+def apply_linear(A: np.ndarray | list, z: Points) -> Points:
+    """x = A z for every row z.
+
+    Shapes: A (2, 2); z (N, 2) -> x (N, 2).
+    """
+    M = as_matrix(A)
+    z = _points(z, "z")
+    return z @ M.T
+
+
+def unit_square() -> Points:
+    """The corners of [0, 1]^2, counter-clockwise, the first repeated to close the outline.
+
+    Shapes: returns (5, 2).
+    """
+    return np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]])
+
+
+def unit_square_image(A: np.ndarray | list) -> Points:
+    """The parallelogram A [0, 1]^2 with corners 0, a1, a1 + a2, a2 (a1, a2 the columns of A).
+
+    Shapes: A (2, 2) -> (5, 2) closed outline.
+    """
+    return apply_linear(A, unit_square())
+
+
+def polygon_area(P: Points, signed: bool = False) -> float:
+    """Shoelace area (1/2) sum(x_i y_{i+1} - x_{i+1} y_i); positive for counter-clockwise outlines.
+
+    Shapes: P (N, 2), closed or not -> float.
+    """
+    P = _points(P, "P")
+    x, y = P[:, 0], P[:, 1]
+    a = 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
+    return a if signed else abs(a)
+
+
+def grid_lines(lo: float = -2.0, hi: float = 2.0, n_lines: int = 9, n_points: int = 41) -> list[Points]:
+    """Horizontal and vertical lines of a square grid, each as a polyline.
+
+    Shapes: returns 2 * n_lines arrays of shape (n_points, 2).
+    """
+    t = np.linspace(lo, hi, n_points)
+    lines = []
+    for c in np.linspace(lo, hi, n_lines):
+        lines.append(np.column_stack([t, np.full_like(t, c)]))
+        lines.append(np.column_stack([np.full_like(t, c), t]))
+    return lines
+
+
+def warp_lines(f: Callable[[Points], Points] | np.ndarray, lines: list[Points]) -> list[Points]:
+    """Each polyline pushed through f (a function of (N, 2) points, or a 2x2 matrix).
+
+    Shapes: lines: list of (n, 2) -> list of (n, 2).
+    """
+    if not callable(f):
+        M = as_matrix(f)
+        return [L @ M.T for L in lines]
+    return [np.asarray(f(L), dtype=np.float64) for L in lines]
+
+
+# --------------------------------------------------------------------------------------
+# Densities
+# --------------------------------------------------------------------------------------
+def gaussian_density(z: Points) -> np.ndarray:
+    """p_Z(z) = exp(-|z|^2 / 2) / (2 pi), the standard normal on the plane.
+
+    Shapes: z (N, 2) -> (N,).
+    """
+    z = np.asarray(z, dtype=np.float64)
+    return np.exp(-0.5 * np.sum(z * z, axis=-1)) / (2.0 * np.pi)
+
+
+def uniform_square_density(z: Points) -> np.ndarray:
+    """p_Z(z) = 1 on [0, 1]^2 and 0 elsewhere.
+
+    Shapes: z (N, 2) -> (N,).
+    """
+    z = np.asarray(z, dtype=np.float64)
+    inside = np.all((z >= 0.0) & (z <= 1.0), axis=-1)
+    return inside.astype(np.float64)
+
+
+_BASES: dict[str, Callable[[Points], np.ndarray]] = {"gaussian": gaussian_density, "uniform": uniform_square_density}
+
+
+def _base(base: str) -> Callable[[Points], np.ndarray]:
+    if base not in _BASES:
+        raise ValueError(f"base must be one of {sorted(_BASES)}, got {base!r}")
+    return _BASES[base]
+
+
+def pushed_density_linear(A: np.ndarray | list, x: Points, base: str = "gaussian") -> np.ndarray:
+    """p_X(x) = p_Z(A^-1 x) / |det A|.
+
+    Shapes: A (2, 2); x (N, 2) -> (N,).
+    """
+    M = check_invertible(A)
+    x = _points(x, "x")
+    z = np.linalg.solve(M, x.T).T
+    return _base(base)(z) / abs(det2(M))
+
+
+def grid_points(lo: float, hi: float, n: int) -> tuple[np.ndarray, np.ndarray, Points]:
+    """Cell centres of an n x n grid on [lo, hi]^2: (xs, ys, points), points in row-major (y, x) order.
+
+    Shapes: xs, ys (n,); points (n * n, 2).
+    """
+    h = (hi - lo) / n
+    xs = lo + h * (np.arange(n) + 0.5)
+    X, Y = np.meshgrid(xs, xs)
+    return xs, xs.copy(), np.column_stack([X.ravel(), Y.ravel()])
+
+
+def pushed_density_grid(A: np.ndarray | list, lo: float = -3.0, hi: float = 3.0, n: int = 100, base: str = "gaussian") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """p_X on the cell centres of an n x n grid over [lo, hi]^2, for x = A z: (xs, ys, density).
+
+    Shapes: xs, ys (n,); density (n, n), rows along y (for imshow with origin='lower').
+    """
+    xs, ys, pts = grid_points(lo, hi, n)
+    return xs, ys, pushed_density_linear(A, pts, base).reshape(n, n)
+
+
+# --------------------------------------------------------------------------------------
+# Nonlinear maps with analytic Jacobians and inverses
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Map2D:
+    """An invertible map of the plane with its analytic Jacobian: x = f(z), J_f(z) = dx/dz.
+
+    Shapes: forward, inverse: (N, 2) -> (N, 2); jacobian: (N, 2) -> (N, 2, 2); log_det: (N, 2) -> (N,).
+    """
+
+    name: str
+    description: str
+    forward: Callable[[Points], Points]
+    inverse: Callable[[Points], Points]
+    jacobian: Callable[[Points], np.ndarray]
+
+    def det(self, z: Points) -> np.ndarray:
+        """det J_f(z) for each row z. Shapes: (N, 2) -> (N,)."""
+        J = self.jacobian(_points(z, "z"))
+        return J[:, 0, 0] * J[:, 1, 1] - J[:, 0, 1] * J[:, 1, 0]
+
+    def log_det(self, z: Points) -> np.ndarray:
+        """log|det J_f(z)|. Shapes: (N, 2) -> (N,)."""
+        return np.log(np.abs(self.det(z)))
+
+
+# radial: x = (1 + a |z|^2) z. Stretches more the further out: a lens that dilutes the tails.
+_A_RADIAL = 0.25
+
+
+def _radial_forward(z: Points) -> Points:
+    r2 = np.sum(z * z, axis=-1, keepdims=True)
+    return (1.0 + _A_RADIAL * r2) * z
+
+
+def _radial_inverse(x: Points) -> Points:
+    rx = np.sqrt(np.sum(x * x, axis=-1))
+    # solve r + a r^3 = rx for r >= 0 (strictly increasing, one real root): Cardano
+    a = _A_RADIAL
+    p, q = 1.0 / a, -rx / a
+    disc = np.sqrt(q * q / 4.0 + p**3 / 27.0)
+    r = np.cbrt(-q / 2.0 + disc) + np.cbrt(-q / 2.0 - disc)
+    scale = np.where(rx > 0, r / np.where(rx > 0, rx, 1.0), 1.0)
+    return x * scale[:, None]
+
+
+def _radial_jacobian(z: Points) -> np.ndarray:
+    r2 = np.sum(z * z, axis=-1)
+    eye = np.eye(2)[None]
+    return (1.0 + _A_RADIAL * r2)[:, None, None] * eye + 2.0 * _A_RADIAL * z[:, :, None] * z[:, None, :]
+
+
+# triangular: x1 = z1 + 0.3 z1^3, x2 = z2 exp(0.5 tanh z1) + 0.5 z1^2. Each x_i depends on z_1..z_i only.
+def _tri_forward(z: Points) -> Points:
+    z1, z2 = z[:, 0], z[:, 1]
+    return np.column_stack([z1 + 0.3 * z1**3, z2 * np.exp(0.5 * np.tanh(z1)) + 0.5 * z1**2])
+
+
+def _tri_inverse(x: Points) -> Points:
+    x1, x2 = x[:, 0], x[:, 1]
+    # z1 + 0.3 z1^3 = x1: same cubic as the radial map, with a = 0.3
+    p, q = 1.0 / 0.3, -x1 / 0.3
+    disc = np.sqrt(q * q / 4.0 + p**3 / 27.0)
+    z1 = np.cbrt(-q / 2.0 + disc) + np.cbrt(-q / 2.0 - disc)
+    z2 = (x2 - 0.5 * z1**2) * np.exp(-0.5 * np.tanh(z1))
+    return np.column_stack([z1, z2])
+
+
+def _tri_jacobian(z: Points) -> np.ndarray:
+    z1, z2 = z[:, 0], z[:, 1]
+    e = np.exp(0.5 * np.tanh(z1))
+    J = np.zeros((z.shape[0], 2, 2))
+    J[:, 0, 0] = 1.0 + 0.9 * z1**2
+    J[:, 1, 0] = z2 * e * 0.5 / np.cosh(z1) ** 2 + z1
+    J[:, 1, 1] = e
+    return J
+
+
+# swirl: x = R(k |z|) z. Turns each circle by an angle that grows with the radius: shapes bend, areas stay.
+_K_SWIRL = 0.8
+
+
+def _swirl(z: Points, k: float) -> Points:
+    r = np.sqrt(np.sum(z * z, axis=-1))
+    c, s = np.cos(k * r), np.sin(k * r)
+    return np.column_stack([c * z[:, 0] - s * z[:, 1], s * z[:, 0] + c * z[:, 1]])
+
+
+def _swirl_jacobian(z: Points) -> np.ndarray:
+    r = np.sqrt(np.sum(z * z, axis=-1))
+    th = _K_SWIRL * r
+    c, s = np.cos(th), np.sin(th)
+    R = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
+    dR = np.stack([np.stack([-s, -c], -1), np.stack([c, -s], -1)], -2)
+    grad_th = _K_SWIRL * z / np.where(r > 0, r, 1.0)[:, None]  # d theta / dz (0 at the origin by symmetry)
+    return R + np.einsum("nij,nj,nk->nik", dR, z, grad_th)
+
+
+MAPS: dict[str, Map2D] = {
+    m.name: m
+    for m in (
+        Map2D("radial", "x = (1 + |z|^2 / 4) z: stretches more and more towards the outside",
+              _radial_forward, _radial_inverse, _radial_jacobian),
+        Map2D("triangular", "x1 = z1 + 0.3 z1^3, x2 = z2 exp(tanh(z1) / 2) + z1^2 / 2: a triangular Jacobian",
+              _tri_forward, _tri_inverse, _tri_jacobian),
+        Map2D("swirl", "x = R(0.8 |z|) z: turns each circle by an angle growing with its radius; keeps areas",
+              lambda z: _swirl(z, _K_SWIRL), lambda x: _swirl(x, -_K_SWIRL), _swirl_jacobian),
+    )
+}
+
+
+def get_map(name: str) -> Map2D:
+    """The nonlinear map called ``name`` (one of MAPS)."""
+    if name not in MAPS:
+        raise ValueError(f"unknown map {name!r}; choose one of {sorted(MAPS)}")
+    return MAPS[name]
+
+
+def pushed_density_map(m: Map2D, x: Points, base: str = "gaussian") -> np.ndarray:
+    """p_X(x) = p_Z(z) / |det J_f(z)| with z = f^-1(x).
+
+    Shapes: x (N, 2) -> (N,).
+    """
+    z = m.inverse(_points(x, "x"))
+    return _base(base)(z) / np.abs(m.det(z))
+
+
+def finite_difference_jacobian(f: Callable[[Points], Points], z: Points, eps: float = 1e-5) -> np.ndarray:
+    """J[n, i, j] = (f_i(z_n + eps e_j) - f_i(z_n - eps e_j)) / (2 eps), central differences.
+
+    Shapes: z (N, 2) -> (N, 2, 2).
+    """
+    z = _points(z, "z")
+    cols = []
+    for j in range(2):
+        e = np.zeros(2)
+        e[j] = eps
+        cols.append((np.asarray(f(z + e)) - np.asarray(f(z - e))) / (2.0 * eps))
+    return np.stack(cols, axis=-1)
+
+
+def cell_area_ratios(f: Callable[[Points], Points], lo: float = -2.0, hi: float = 2.0, n: int = 20, sub: int = 4) -> tuple[Points, np.ndarray]:
+    """For each cell of an n x n grid on [lo, hi]^2: its centre and area(f(cell)) / area(cell).
+
+    The image's outline is traced with ``sub`` points per side and measured by the shoelace formula.
+    Shapes: returns centres (n * n, 2), ratios (n * n,).
+    """
+    h = (hi - lo) / n
+    _, _, centres = grid_points(lo, hi, n)
+    t = np.linspace(-0.5, 0.5, sub + 1)[:-1]
+    side = np.concatenate([
+        np.column_stack([t, np.full_like(t, -0.5)]),
+        np.column_stack([np.full_like(t, 0.5), t]),
+        np.column_stack([-t, np.full_like(t, 0.5)]),
+        np.column_stack([np.full_like(t, -0.5), -t]),
+    ])  # (4 sub, 2) counter-clockwise outline of the unit cell centred at 0
+    outline = centres[:, None, :] + h * side[None]  # (N, 4 sub, 2)
+    img = np.asarray(f(outline.reshape(-1, 2))).reshape(outline.shape)
+    x, y = img[..., 0], img[..., 1]
+    areas = 0.5 * np.abs(np.sum(x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y, axis=1))
+    return centres, areas / (h * h)
+
+
+# --------------------------------------------------------------------------------------
+# What determinants cost, and why we take logs
+# --------------------------------------------------------------------------------------
+def _best_time(fn: Callable[[], object], repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _numpy_dense_log_det(M: np.ndarray) -> float:
+    return float(np.linalg.slogdet(M)[1])
+
+
+def _numpy_triangular_log_det(T: np.ndarray) -> float:
+    return float(np.sum(np.log(np.abs(np.diagonal(T)))))
+
+
+def time_log_dets(
+    dims: list[int] | tuple[int, ...],
+    repeats: int = 5,
+    seed: int = 0,
+    dense: Callable[[object], object] = _numpy_dense_log_det,
+    triangular: Callable[[object], object] = _numpy_triangular_log_det,
+    convert: Callable[[np.ndarray], object] = np.asarray,
+) -> dict[str, np.ndarray]:
+    """Best-of-``repeats`` seconds for log|det M| of a dense d x d matrix (``dense``, LU: O(d^3)) and of a
+    lower-triangular one (``triangular``, sum of log|diagonal|: O(d)), for each d in ``dims``.
+
+    The matrices are made in numpy and passed through ``convert`` first (e.g. ``torch.from_numpy``), so
+    the same helper times numpy or torch. Shapes: returns {'dims', 'dense', 'triangular'}, each (K,).
+    """
+    rng = np.random.default_rng(seed)
+    dense_t, tri_t = [], []
+    for d in dims:
+        M = rng.standard_normal((d, d)) / np.sqrt(d) + np.eye(d)
+        Mc, Tc = convert(M), convert(np.tril(M))
+        dense_t.append(_best_time(lambda: dense(Mc), repeats))
+        tri_t.append(_best_time(lambda: triangular(Tc), repeats))
+    return {"dims": np.asarray(dims), "dense": np.asarray(dense_t), "triangular": np.asarray(tri_t)}
+
+
+def growth_ratio(times: np.ndarray) -> float:
+    """How many times longer the largest size took than the smallest: times[-1] / times[0].
+
+    Shapes: times (K,) -> float.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    return float(times[-1] / times[0])
+
+
+def det_overflow_table(dims: list[int] | tuple[int, ...], value: float) -> list[tuple[int, float, float, float]]:
+    """For M = value * I of size d: (d, det M by np.linalg.det, log|det M| by slogdet, d log|value|).
+
+    det is value^d: it overflows to inf (|value| > 1) or underflows to 0 (|value| < 1) once d is a few
+    hundred to a thousand, while the log-determinant d log|value| stays an ordinary number.
+    Shapes: returns K rows of 4 numbers.
+    """
+    rows = []
+    with np.errstate(over="ignore", under="ignore"):
+        for d in dims:
+            M = value * np.eye(d)
+            rows.append((int(d), float(np.linalg.det(M)), float(np.linalg.slogdet(M)[1]), float(d * np.log(abs(value)))))
+    return rows
+
+
+def _points(p: Points, name: str) -> Points:
+    p = np.asarray(p, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != 2:
+        raise ValueError(f"{name} must have shape (N, 2), one point of the plane per row; got shape {p.shape}.")
+    return p
