@@ -1,0 +1,666 @@
+"""The change of variables in one dimension, in numpy: base densities, monotone maps, pushed densities.
+
+Convention of the course: ``z`` is the base variable, ``x = f(z)`` the data variable, and
+
+    p_X(x) = p_Z(f^-1(x)) |d f^-1 / dx| = p_Z(z) / |f'(z)|,   z = f^-1(x).
+
+Every map here is strictly monotone on the whole real line (or on the interval it is defined on),
+because the formula needs exactly one ``z`` for each ``x``. A map that is not strictly monotone,
+or whose derivative vanishes, is refused with a ValueError that says why.
+
+Besides the formula itself the module has what a lesson needs to *show* it: quadrature, interval
+masses, the wrong formulas (no absolute value; a single preimage for a two-to-one map) and an
+invertibility check that names a pair of points a map sends to the same place.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "Density1D", "Uniform", "Normal", "Logistic", "Exponential", "LogNormal",
+    "MonotoneMap", "AffineMap", "ExpMap", "TanhMap", "MonotoneSpline", "InverseCDFMap", "CDFMap", "Composed",
+    "pushforward_density", "pushforward_density_via_inverse", "pushforward_density_via_forward",
+    "pushforward_log_density", "density_without_abs", "integrate", "interval_mass_z", "interval_mass_x",
+    "check_invertible", "square_density_single_preimage", "square_density_all_preimages",
+]
+
+Array = NDArray[np.float64]
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def _arr(x: ArrayLike) -> Array:
+    a = np.asarray(x, dtype=np.float64)
+    if np.any(np.isnan(a)):
+        raise ValueError("the input contains NaN: a density or a map has no value at 'not a number'.")
+    return a
+
+
+def _erf(x: Array) -> Array:
+    """Vectorised error function (math.erf is exact to double precision)."""
+    return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+def _ndtri(u: Array) -> Array:
+    """Inverse of the standard normal CDF: Acklam's rational start, two Halley steps (double precision)."""
+    u = np.asarray(u, dtype=np.float64)
+    a = [-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02, 1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00]
+    b = [-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02, 6.680131188771972e01, -1.328068155288572e01]
+    c = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00, -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00]
+    d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00]
+    out = np.full(u.shape, np.nan)
+    lo, hi = u < 0.02425, u > 1 - 0.02425
+    mid = ~lo & ~hi & (u > 0) & (u < 1)
+    q = np.sqrt(-2 * np.log(np.where(lo, u, 0.5)))
+    out = np.where(lo, (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1), out)
+    q = np.sqrt(-2 * np.log(np.where(hi, 1 - u, 0.5)))
+    out = np.where(hi, -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1), out)
+    q = u - 0.5
+    r = q * q
+    out = np.where(mid, (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1), out)
+    for _ in range(2):  # Halley refinement on Phi(x) - u
+        e = 0.5 * (1 + _erf(out / math.sqrt(2))) - u
+        g = e * math.sqrt(2 * math.pi) * np.exp(out * out / 2)
+        out = out - g / (1 + out * g / 2)
+    out = np.where(u == 0, -np.inf, np.where(u == 1, np.inf, out))
+    return np.where((u < 0) | (u > 1), np.nan, out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Densities
+# ---------------------------------------------------------------------------------------------
+class Density1D:
+    """A 1D distribution with pdf, logpdf, cdf, ppf (inverse CDF) and sample.
+
+    Shapes: every method maps an array of shape S to an array of shape S.
+    """
+
+    name: str = "density"
+    #: where the density is positive, (lo, hi); infinite ends allowed
+    support: tuple[float, float] = (-math.inf, math.inf)
+
+    def logpdf(self, x: ArrayLike) -> Array:
+        raise NotImplementedError
+
+    def pdf(self, x: ArrayLike) -> Array:
+        """p(x) = exp(log p(x))."""
+        return np.exp(self.logpdf(x))
+
+    def cdf(self, x: ArrayLike) -> Array:
+        raise NotImplementedError
+
+    def ppf(self, u: ArrayLike) -> Array:
+        raise NotImplementedError
+
+    def sample(self, rng: np.random.Generator, n: int) -> Array:
+        """n draws by the inverse-CDF method: x = F^-1(u), u ~ Uniform(0, 1).  Shapes: () -> (n,)."""
+        return self.ppf(rng.uniform(0.0, 1.0, size=n))
+
+    def breakpoints(self) -> list[float]:
+        """Points where the density jumps (finite ends of the support); quadrature splits there."""
+        return [b for b in self.support if math.isfinite(b)]
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class Uniform(Density1D):
+    """p(x) = 1 / (b - a) on [a, b], 0 elsewhere."""
+
+    def __init__(self, a: float = 0.0, b: float = 1.0) -> None:
+        if not b > a:
+            raise ValueError(f"Uniform(a, b) needs a < b; got a = {a}, b = {b}: an interval of width {b - a} holds no density that integrates to one.")
+        self.a, self.b = float(a), float(b)
+        self.support = (self.a, self.b)
+        self.name = f"Uniform({self.a:g}, {self.b:g})"
+
+    def pdf(self, x: ArrayLike) -> Array:
+        x = _arr(x)
+        return np.where((x >= self.a) & (x <= self.b), 1.0 / (self.b - self.a), 0.0)
+
+    def logpdf(self, x: ArrayLike) -> Array:
+        x = _arr(x)
+        return np.where((x >= self.a) & (x <= self.b), -math.log(self.b - self.a), -np.inf)
+
+    def cdf(self, x: ArrayLike) -> Array:
+        return np.clip((_arr(x) - self.a) / (self.b - self.a), 0.0, 1.0)
+
+    def ppf(self, u: ArrayLike) -> Array:
+        return self.a + (self.b - self.a) * _arr(u)
+
+
+class Normal(Density1D):
+    """p(x) = exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi))."""
+
+    def __init__(self, mu: float = 0.0, sigma: float = 1.0) -> None:
+        if not sigma > 0:
+            raise ValueError(f"Normal(mu, sigma) needs sigma > 0; got sigma = {sigma}.")
+        self.mu, self.sigma = float(mu), float(sigma)
+        self.name = f"Normal({self.mu:g}, {self.sigma:g})"
+
+    def logpdf(self, x: ArrayLike) -> Array:
+        t = (_arr(x) - self.mu) / self.sigma
+        return -0.5 * t * t - math.log(self.sigma) - 0.5 * _LOG_2PI
+
+    def cdf(self, x: ArrayLike) -> Array:
+        return 0.5 * (1.0 + _erf((_arr(x) - self.mu) / (self.sigma * math.sqrt(2.0))))
+
+    def ppf(self, u: ArrayLike) -> Array:
+        return self.mu + self.sigma * _ndtri(_arr(u))
+
+    def sample(self, rng: np.random.Generator, n: int) -> Array:
+        return self.mu + self.sigma * rng.standard_normal(n)
+
+
+class Logistic(Density1D):
+    """p(x) = e^{-t} / (s (1 + e^{-t})^2), t = (x - mu) / s; F(x) = 1 / (1 + e^{-t})."""
+
+    def __init__(self, mu: float = 0.0, s: float = 1.0) -> None:
+        if not s > 0:
+            raise ValueError(f"Logistic(mu, s) needs s > 0; got s = {s}.")
+        self.mu, self.s = float(mu), float(s)
+        self.name = f"Logistic({self.mu:g}, {self.s:g})"
+
+    def logpdf(self, x: ArrayLike) -> Array:
+        t = (_arr(x) - self.mu) / self.s
+        return -np.abs(t) - 2.0 * np.log1p(np.exp(-np.abs(t))) - math.log(self.s)
+
+    def cdf(self, x: ArrayLike) -> Array:
+        t = (_arr(x) - self.mu) / self.s
+        return 0.5 * (1.0 + np.tanh(0.5 * t))
+
+    def ppf(self, u: ArrayLike) -> Array:
+        u = _arr(u)
+        with np.errstate(divide="ignore"):
+            return self.mu + self.s * (np.log(u) - np.log1p(-u))
+
+
+class Exponential(Density1D):
+    """p(x) = rate e^{-rate x} for x >= 0; F(x) = 1 - e^{-rate x}; F^-1(u) = -log(1 - u) / rate."""
+
+    def __init__(self, rate: float = 1.0) -> None:
+        if not rate > 0:
+            raise ValueError(f"Exponential(rate) needs rate > 0; got {rate}.")
+        self.rate = float(rate)
+        self.support = (0.0, math.inf)
+        self.name = f"Exponential({self.rate:g})"
+
+    def logpdf(self, x: ArrayLike) -> Array:
+        x = _arr(x)
+        return np.where(x >= 0, math.log(self.rate) - self.rate * np.maximum(x, 0.0), -np.inf)
+
+    def cdf(self, x: ArrayLike) -> Array:
+        return -np.expm1(-self.rate * np.maximum(_arr(x), 0.0))
+
+    def ppf(self, u: ArrayLike) -> Array:
+        with np.errstate(divide="ignore"):
+            return -np.log1p(-_arr(u)) / self.rate
+
+
+class LogNormal(Density1D):
+    """The law of exp(Z), Z ~ Normal(mu, sigma): p(x) = exp(-(log x - mu)^2 / (2 sigma^2)) / (x sigma sqrt(2 pi)), x > 0.
+
+    Written from its textbook closed form, not from the change of variables, so it can check it.
+    """
+
+    def __init__(self, mu: float = 0.0, sigma: float = 1.0) -> None:
+        if not sigma > 0:
+            raise ValueError(f"LogNormal(mu, sigma) needs sigma > 0; got sigma = {sigma}.")
+        self.mu, self.sigma = float(mu), float(sigma)
+        self.support = (0.0, math.inf)
+        self.name = f"LogNormal({self.mu:g}, {self.sigma:g})"
+
+    def logpdf(self, x: ArrayLike) -> Array:
+        x = _arr(x)
+        pos = x > 0
+        lx = np.log(np.where(pos, x, 1.0))
+        val = -((lx - self.mu) ** 2) / (2 * self.sigma**2) - lx - math.log(self.sigma) - 0.5 * _LOG_2PI
+        return np.where(pos, val, -np.inf)
+
+    def cdf(self, x: ArrayLike) -> Array:
+        x = _arr(x)
+        lx = np.log(np.where(x > 0, x, 1.0))
+        return np.where(x > 0, 0.5 * (1 + _erf((lx - self.mu) / (self.sigma * math.sqrt(2)))), 0.0)
+
+    def ppf(self, u: ArrayLike) -> Array:
+        return np.exp(self.mu + self.sigma * _ndtri(_arr(u)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Monotone maps
+# ---------------------------------------------------------------------------------------------
+class MonotoneMap:
+    """A strictly monotone, differentiable map x = f(z) with its inverse and derivatives.
+
+    Subclasses give ``forward``, ``inverse`` and ``derivative``; ``inverse_derivative`` defaults to a
+    central difference of ``inverse`` (independent of ``derivative``, so the two forms of the
+    formula are a real check of each other). ``domain`` is where z may live, ``image`` = f(domain).
+
+    Shapes: every method maps an array of shape S to an array of shape S.
+    """
+
+    name: str = "f"
+    domain: tuple[float, float] = (-math.inf, math.inf)
+    image: tuple[float, float] = (-math.inf, math.inf)
+
+    def forward(self, z: ArrayLike) -> Array:
+        raise NotImplementedError
+
+    def inverse(self, x: ArrayLike) -> Array:
+        raise NotImplementedError
+
+    def derivative(self, z: ArrayLike) -> Array:
+        """f'(z)."""
+        raise NotImplementedError
+
+    def log_abs_derivative(self, z: ArrayLike) -> Array:
+        """log |f'(z)|: the 1D log_det of the forward direction."""
+        return np.log(np.abs(self.derivative(z)))
+
+    def inverse_derivative(self, x: ArrayLike) -> Array:
+        """d f^-1 / dx at x, by a central difference of ``inverse`` (step 1e-6 (1 + |x|))."""
+        x = _arr(x)
+        h = 1e-6 * (1.0 + np.abs(x))
+        lo, hi = self.image
+        left = np.maximum(x - h, lo + 0.5 * (x - lo)) if math.isfinite(lo) else x - h
+        right = np.minimum(x + h, hi - 0.5 * (hi - x)) if math.isfinite(hi) else x + h
+        return (self.inverse(right) - self.inverse(left)) / (right - left)
+
+    def in_image(self, x: ArrayLike) -> NDArray[np.bool_]:
+        """True where some z maps to x."""
+        x = _arr(x)
+        lo, hi = self.image
+        return (x > lo) & (x < hi) if (math.isfinite(lo) or math.isfinite(hi)) else np.ones(x.shape, dtype=bool)
+
+    def breakpoints(self) -> list[float]:
+        """z-points where the map is less smooth (spline knots); quadrature splits at their images."""
+        return []
+
+    def increasing(self) -> bool:
+        """True for an increasing map, False for a decreasing one (the sign of f' anywhere)."""
+        lo, hi = self.domain
+        if math.isfinite(lo) and math.isfinite(hi):
+            z0 = 0.5 * (lo + hi)
+        else:
+            z0 = lo + 1.0 if math.isfinite(lo) else (hi - 1.0 if math.isfinite(hi) else 0.0)
+        return bool(self.derivative(np.array([z0]))[0] > 0)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class AffineMap(MonotoneMap):
+    """f(z) = slope z + shift; f'(z) = slope. A negative slope is fine (decreasing), zero is not."""
+
+    def __init__(self, slope: float, shift: float = 0.0) -> None:
+        if not math.isfinite(slope) or slope == 0:
+            raise ValueError(
+                f"slope = {slope}: a zero slope sends every z to the same x, so x has no unique z to come "
+                "back to and p_Z(z) / |f'(z)| would divide by zero. The formula needs an invertible map."
+            )
+        self.slope, self.shift = float(slope), float(shift)
+        self.name = f"{self.slope:g} z + {self.shift:g}"
+
+    def forward(self, z: ArrayLike) -> Array:
+        return self.slope * _arr(z) + self.shift
+
+    def inverse(self, x: ArrayLike) -> Array:
+        return (_arr(x) - self.shift) / self.slope
+
+    def derivative(self, z: ArrayLike) -> Array:
+        return np.full(np.shape(z), self.slope)
+
+    def inverse_derivative(self, x: ArrayLike) -> Array:
+        return np.full(np.shape(x), 1.0 / self.slope)
+
+
+class ExpMap(MonotoneMap):
+    """f(z) = exp(z), f^-1(x) = log x on x > 0; f'(z) = exp(z), d f^-1/dx = 1 / x."""
+
+    name = "exp(z)"
+    image = (0.0, math.inf)
+
+    def forward(self, z: ArrayLike) -> Array:
+        return np.exp(_arr(z))
+
+    def inverse(self, x: ArrayLike) -> Array:
+        x = _arr(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), np.nan)
+
+    def derivative(self, z: ArrayLike) -> Array:
+        return np.exp(_arr(z))
+
+    def log_abs_derivative(self, z: ArrayLike) -> Array:
+        return _arr(z).copy()
+
+    def inverse_derivative(self, x: ArrayLike) -> Array:
+        x = _arr(x)
+        return np.where(x > 0, 1.0 / np.where(x > 0, x, 1.0), np.nan)
+
+
+class TanhMap(MonotoneMap):
+    """f(z) = z + a tanh(b z); f'(z) = 1 + a b sech^2(b z), strictly positive exactly when a b > -1.
+
+    The inverse has no closed form: bisection on [x - |a|, x + |a|], where |f(z) - z| <= |a| puts it.
+    """
+
+    def __init__(self, a: float, b: float = 1.0) -> None:
+        if not (math.isfinite(a) and math.isfinite(b)):
+            raise ValueError("the nonlinearity parameters must be finite numbers.")
+        if a * b <= -1:
+            raise ValueError(
+                f"a·b = {a * b:g} ≤ -1: f'(0) = 1 + a·b = {1 + a * b:g}, so the map is flat"
+                + (" at z = 0" if a * b == -1 else " and folds back around z = 0 (some x have three z)")
+                + ". Where f' = 0 the density p_Z(z) / |f'(z)| is infinite; the formula needs f' ≠ 0 everywhere."
+            )
+        self.a, self.b = float(a), float(b)
+        self.name = f"z + {self.a:g} tanh({self.b:g} z)"
+
+    def forward(self, z: ArrayLike) -> Array:
+        z = _arr(z)
+        return z + self.a * np.tanh(self.b * z)
+
+    def derivative(self, z: ArrayLike) -> Array:
+        z = _arr(z)
+        return 1.0 + self.a * self.b / np.cosh(self.b * z) ** 2
+
+    def inverse(self, x: ArrayLike) -> Array:
+        x = _arr(x)
+        lo, hi = x - abs(self.a) - 1e-12, x + abs(self.a) + 1e-12
+        for _ in range(64):  # each step halves the bracket; 64 steps reach double precision
+            mid = 0.5 * (lo + hi)
+            below = self.forward(mid) < x
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+        return 0.5 * (lo + hi)
+
+
+class MonotoneSpline(MonotoneMap):
+    """A monotone rational-quadratic spline through knots (z_k, x_k), linear beyond the end knots.
+
+    f is C^1, strictly monotone, with f' > 0 (or < 0) everywhere and a closed-form inverse
+    (Gregory & Delbourgo 1982; the spline of Neural Spline Flows, Durkan et al. 2019). Knot slopes:
+    the harmonic mean of the neighbouring secant slopes; the end secant slope outside the knots.
+    Both ``z_knots`` and ``x_knots`` must be strictly monotone (x may decrease: a decreasing map).
+
+    Shapes: z_knots (K,), x_knots (K,), K >= 2.
+    """
+
+    def __init__(self, z_knots: ArrayLike, x_knots: ArrayLike) -> None:
+        zk, xk = np.asarray(z_knots, dtype=np.float64), np.asarray(x_knots, dtype=np.float64)
+        if zk.ndim != 1 or zk.shape != xk.shape or zk.size < 2:
+            raise ValueError(f"knots must be two 1D arrays of the same length >= 2; got shapes {zk.shape} and {xk.shape}.")
+        if not (np.all(np.isfinite(zk)) and np.all(np.isfinite(xk))):
+            raise ValueError("knots must be finite numbers (no NaN or infinity).")
+        if np.any(np.diff(zk) <= 0):
+            raise ValueError("the z positions of the knots must be strictly increasing.")
+        dx = np.diff(xk)
+        if not (np.all(dx > 0) or np.all(dx < 0)):
+            k = int(np.argmax(dx <= 0) if dx[0] > 0 else np.argmax(dx >= 0))
+            raise ValueError(
+                f"the knots at z = {zk[k]:.2f} and z = {zk[k + 1]:.2f} have x = {xk[k]:.2f} and {xk[k + 1]:.2f}: "
+                "the curve would turn back or go flat there, so some x would have two z (or a whole interval of z) "
+                "and f'(z) would be 0 somewhere. The formula p_X(x) = p_Z(f⁻¹(x)) / |f'(z)| needs one z per x: "
+                "keep the knots strictly increasing (or strictly decreasing)."
+            )
+        self.z_knots, self.x_knots = zk, xk
+        self.sign = 1.0 if dx[0] > 0 else -1.0
+        self._y = self.sign * xk  # internally an increasing spline through (zk, _y)
+        s = np.diff(self._y) / np.diff(zk)
+        d = np.empty_like(zk)
+        d[0], d[-1] = s[0], s[-1]
+        d[1:-1] = 2.0 / (1.0 / s[:-1] + 1.0 / s[1:])
+        self._s, self._d = s, d
+        self.name = f"spline through {zk.size} knots"
+
+    def breakpoints(self) -> list[float]:
+        return [float(v) for v in self.z_knots]
+
+    def _forward_inc(self, z: Array) -> tuple[Array, Array]:
+        zk, y, s, d = self.z_knots, self._y, self._s, self._d
+        k = np.clip(np.searchsorted(zk, z, side="right") - 1, 0, zk.size - 2)
+        w = zk[k + 1] - zk[k]
+        t = np.clip((z - zk[k]) / w, 0.0, 1.0)
+        sk, d0, d1, dy = s[k], d[k], d[k + 1], y[k + 1] - y[k]
+        tt = t * (1 - t)
+        den = sk + (d1 + d0 - 2 * sk) * tt
+        val = y[k] + dy * (sk * t * t + d0 * tt) / den
+        der = sk * sk * (d1 * t * t + 2 * sk * tt + d0 * (1 - t) ** 2) / den**2
+        left, right = z < zk[0], z > zk[-1]
+        val = np.where(left, y[0] + s[0] * (z - zk[0]), np.where(right, y[-1] + s[-1] * (z - zk[-1]), val))
+        der = np.where(left, s[0], np.where(right, s[-1], der))
+        return val, der
+
+    def forward(self, z: ArrayLike) -> Array:
+        return self.sign * self._forward_inc(_arr(z))[0]
+
+    def derivative(self, z: ArrayLike) -> Array:
+        return self.sign * self._forward_inc(_arr(z))[1]
+
+    def inverse(self, x: ArrayLike) -> Array:
+        yv = self.sign * _arr(x)
+        zk, y, s, d = self.z_knots, self._y, self._s, self._d
+        k = np.clip(np.searchsorted(y, yv, side="right") - 1, 0, zk.size - 2)
+        sk, d0, d1, dy = s[k], d[k], d[k + 1], y[k + 1] - y[k]
+        r = yv - y[k]
+        a = dy * (sk - d0) + r * (d1 + d0 - 2 * sk)
+        b = dy * d0 - r * (d1 + d0 - 2 * sk)
+        c = -sk * r
+        disc = np.maximum(b * b - 4 * a * c, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = 2 * c / (-b - np.sqrt(disc))
+        t = np.where(np.isfinite(t), t, r / dy)
+        val = zk[k] + t * (zk[k + 1] - zk[k])
+        left, right = yv < y[0], yv > y[-1]
+        return np.where(left, zk[0] + (yv - y[0]) / s[0], np.where(right, zk[-1] + (yv - y[-1]) / s[-1], val))
+
+
+class InverseCDFMap(MonotoneMap):
+    """f(u) = F^-1(u) for a target with CDF F: pushes Uniform(0, 1) onto the target exactly.
+
+    f'(u) = 1 / p(F^-1(u)); the inverse is F itself and d f^-1/dx = p(x), the target density.
+    """
+
+    domain = (0.0, 1.0)
+
+    def __init__(self, target: Density1D) -> None:
+        self.target = target
+        self.image = target.support
+        self.name = f"F⁻¹ of {target.name}"
+
+    def forward(self, z: ArrayLike) -> Array:
+        return self.target.ppf(z)
+
+    def inverse(self, x: ArrayLike) -> Array:
+        return self.target.cdf(x)
+
+    def derivative(self, z: ArrayLike) -> Array:
+        return 1.0 / self.target.pdf(self.target.ppf(z))
+
+    def inverse_derivative(self, x: ArrayLike) -> Array:
+        return self.target.pdf(x)
+
+    def increasing(self) -> bool:
+        return True
+
+
+class CDFMap(MonotoneMap):
+    """f(z) = F(z), the CDF of a distribution: pushes that distribution onto Uniform(0, 1)."""
+
+    image = (0.0, 1.0)
+
+    def __init__(self, dist: Density1D) -> None:
+        self.dist = dist
+        self.domain = dist.support
+        self.name = f"F of {dist.name}"
+
+    def forward(self, z: ArrayLike) -> Array:
+        return self.dist.cdf(z)
+
+    def inverse(self, x: ArrayLike) -> Array:
+        return self.dist.ppf(x)
+
+    def derivative(self, z: ArrayLike) -> Array:
+        return self.dist.pdf(z)
+
+    def increasing(self) -> bool:
+        return True
+
+
+class Composed(MonotoneMap):
+    """f(z) = second(first(z)); f'(z) = second'(first(z)) first'(z) (chain rule; log_dets add)."""
+
+    def __init__(self, first: MonotoneMap, second: MonotoneMap) -> None:
+        self.first, self.second = first, second
+        self.domain = first.domain
+        self.image = second.image
+        self.name = f"({second.name}) ∘ ({first.name})"
+
+    def forward(self, z: ArrayLike) -> Array:
+        return self.second.forward(self.first.forward(z))
+
+    def inverse(self, x: ArrayLike) -> Array:
+        return self.first.inverse(self.second.inverse(x))
+
+    def derivative(self, z: ArrayLike) -> Array:
+        return self.second.derivative(self.first.forward(z)) * self.first.derivative(z)
+
+    def log_abs_derivative(self, z: ArrayLike) -> Array:
+        return self.second.log_abs_derivative(self.first.forward(z)) + self.first.log_abs_derivative(z)
+
+
+# ---------------------------------------------------------------------------------------------
+# The formula, both ways, and its wrong versions
+# ---------------------------------------------------------------------------------------------
+def pushforward_density_via_inverse(base: Density1D, fmap: MonotoneMap, x: ArrayLike) -> Array:
+    """p_X(x) = p_Z(f^-1(x)) |d f^-1/dx|, and 0 where no z maps to x.  Shapes: (N,) -> (N,)."""
+    x = _arr(x)
+    inside = fmap.in_image(x)
+    xs = np.where(inside, x, _inside_point(fmap))
+    out = base.pdf(fmap.inverse(xs)) * np.abs(fmap.inverse_derivative(xs))
+    return np.where(inside, out, 0.0)
+
+
+def pushforward_density_via_forward(base: Density1D, fmap: MonotoneMap, x: ArrayLike) -> Array:
+    """p_X(x) = p_Z(z) / |f'(z)| with z = f^-1(x), and 0 where no z maps to x.  Shapes: (N,) -> (N,)."""
+    x = _arr(x)
+    inside = fmap.in_image(x)
+    z = fmap.inverse(np.where(inside, x, _inside_point(fmap)))
+    out = base.pdf(z) / np.abs(fmap.derivative(z))
+    return np.where(inside, out, 0.0)
+
+
+def pushforward_density(base: Density1D, fmap: MonotoneMap, x: ArrayLike) -> Array:
+    """p_X(x) = p_Z(z) / |f'(z)|, z = f^-1(x) (the form flows use).  Shapes: (N,) -> (N,)."""
+    return pushforward_density_via_forward(base, fmap, x)
+
+
+def pushforward_log_density(base: Density1D, fmap: MonotoneMap, x: ArrayLike) -> Array:
+    """log p_X(x) = log p_Z(z) - log|f'(z)|, z = f^-1(x); -inf where no z maps to x.  Shapes: (N,) -> (N,)."""
+    x = _arr(x)
+    inside = fmap.in_image(x)
+    z = fmap.inverse(np.where(inside, x, _inside_point(fmap)))
+    return np.where(inside, base.logpdf(z) - fmap.log_abs_derivative(z), -np.inf)
+
+
+def density_without_abs(base: Density1D, fmap: MonotoneMap, x: ArrayLike) -> Array:
+    """The WRONG formula p_Z(f^-1(x)) · (d f^-1/dx) with no absolute value: negative for a decreasing map."""
+    x = _arr(x)
+    inside = fmap.in_image(x)
+    xs = np.where(inside, x, _inside_point(fmap))
+    return np.where(inside, base.pdf(fmap.inverse(xs)) * fmap.inverse_derivative(xs), 0.0)
+
+
+def _inside_point(fmap: MonotoneMap) -> float:
+    lo, hi = fmap.image
+    if math.isfinite(lo) and math.isfinite(hi):
+        return 0.5 * (lo + hi)
+    if math.isfinite(lo):
+        return lo + 1.0
+    if math.isfinite(hi):
+        return hi - 1.0
+    return 0.0
+
+
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(48)
+
+
+def integrate(fn: Callable[[Array], Array], lo: float, hi: float, breaks: Sequence[float] = (), pieces: int = 8, log_spaced: bool = False) -> float:
+    """∫_lo^hi fn(x) dx by composite 48-point Gauss-Legendre, split at ``breaks`` (jumps, kinks).
+
+    ``pieces`` equal (or, with ``log_spaced``, geometric) pieces between breaks. Accurate to about
+    1e-12 for smooth pieces; a jump inside a piece costs accuracy, so pass it in ``breaks``.
+    Shapes: fn maps (M,) -> (M,).
+    """
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError("integrate needs finite limits: cut the tails where the density is negligible.")
+    if hi < lo:
+        return -integrate(fn, hi, lo, breaks, pieces, log_spaced)
+    if log_spaced and lo <= 0:
+        raise ValueError("log-spaced pieces need lo > 0.")
+    edges = np.geomspace(lo, hi, pieces + 1) if log_spaced else np.linspace(lo, hi, pieces + 1)
+    edges = np.unique(np.concatenate([edges, [b for b in breaks if lo < b < hi]]))
+    a, b = edges[:-1, None], edges[1:, None]
+    pts = 0.5 * (a + b) + 0.5 * (b - a) * _GL_NODES[None, :]
+    vals = np.asarray(fn(pts.ravel()), dtype=np.float64).reshape(pts.shape)
+    return float(np.sum(0.5 * (b - a) * vals * _GL_WEIGHTS[None, :]))
+
+
+def interval_mass_z(base: Density1D, a: float, b: float) -> float:
+    """P(a < Z < b) = F_Z(b) - F_Z(a), from the base CDF."""
+    lo, hi = min(a, b), max(a, b)
+    return float(base.cdf(np.array([hi]))[0] - base.cdf(np.array([lo]))[0])
+
+
+def interval_mass_x(base: Density1D, fmap: MonotoneMap, xa: float, xb: float) -> float:
+    """P(xa < X < xb) = ∫ p_X(x) dx, by quadrature of the pushed density (split where it may jump or kink)."""
+    lo, hi = min(xa, xb), max(xa, xb)
+    breaks = [float(v) for v in fmap.forward(np.array(base.breakpoints() + fmap.breakpoints(), dtype=np.float64))] if (base.breakpoints() or fmap.breakpoints()) else []
+    return integrate(lambda x: pushforward_density(base, fmap, x), lo, hi, breaks=breaks, pieces=8)
+
+
+def check_invertible(fn: Callable[[Array], Array], lo: float = -3.0, hi: float = 3.0, n: int = 2001) -> None:
+    """Raise ValueError, naming two z with the same x, if fn is not strictly monotone on [lo, hi].
+
+    A grid test: it can miss a fold narrower than the grid step, so it proves non-invertibility,
+    never invertibility.
+    """
+    z = np.linspace(lo, hi, n)
+    x = np.asarray(fn(z), dtype=np.float64)
+    dx = np.diff(x)
+    if np.all(dx > 0) or np.all(dx < 0):
+        return
+    if np.any(dx == 0):
+        k = int(np.argmax(dx == 0))
+        raise ValueError(
+            f"f is flat near z = {z[k]:.3f}: f'(z) = 0 there, so p_Z(z) / |f'(z)| divides by zero and a whole "
+            "stretch of z lands on one x. The change of variables needs a strictly monotone map."
+        )
+    rising = dx[0] > 0
+    k = int(np.argmax((dx < 0) if rising else (dx > 0)))  # first turning point
+    # a point after the turn whose value was already taken before it
+    j = k + 1 + int(np.argmin(np.abs(x[k + 1:] - x[max(k - 1, 0)])))
+    i = int(np.argmin(np.abs(x[: k + 1] - x[j])))
+    raise ValueError(
+        f"f is not one-to-one: f({z[i]:.3f}) ≈ f({z[j]:.3f}) ≈ {x[j]:.3f}, and f turns back near z = {z[k]:.3f} "
+        "(where f'(z) = 0). That x has two z, so the single-preimage formula p_Z(f⁻¹(x)) |d f⁻¹/dx| counts only "
+        "one of them and loses probability. The formula needs an invertible (strictly monotone) map."
+    )
+
+
+def square_density_single_preimage(base: Density1D, x: ArrayLike) -> Array:
+    """The WRONG density of X = Z^2 from one preimage only: p_Z(√x) / (2√x) for x > 0."""
+    x = _arr(x)
+    r = np.sqrt(np.where(x > 0, x, 1.0))
+    return np.where(x > 0, base.pdf(r) / (2 * r), 0.0)
+
+
+def square_density_all_preimages(base: Density1D, x: ArrayLike) -> Array:
+    """The right density of X = Z^2, summing over both preimages: (p_Z(√x) + p_Z(-√x)) / (2√x), x > 0."""
+    x = _arr(x)
+    r = np.sqrt(np.where(x > 0, x, 1.0))
+    return np.where(x > 0, (base.pdf(r) + base.pdf(-r)) / (2 * r), 0.0)
