@@ -1,0 +1,413 @@
+"""Figures and the live widget of the coupling-layer notebook (04).
+
+The widget, ``CouplingExplorer``, is a 2D affine coupling layer with mask (1, 0):
+
+    x1 = z1,    x2 = z2 * exp(s(z1)) + t(z1),    log|det J_f(z)| = s(z1),
+
+whose log-scale s and shift t are curves the learner shapes with sliders. It draws the density
+of x and the pushed-forward grid, and the Jacobian at a point the learner clicks, with its
+log-det checked against autograd. A switch replaces exp(s) by s itself, to show what the
+exponential buys: a scale that can never be zero.
+
+The figure helpers return None and draw static PNGs, so a notebook cell calling them has no
+stray return value and strict nbval compares the picture.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import ipywidgets as w
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.backend_bases import MouseEvent
+from matplotlib.figure import Figure
+from torch import Tensor, nn
+
+from lessonlib.coupling import AffineCoupling, jacobian_matrix, kept_first_order
+from lessonlib.style import current
+from lessonlib.widgetkit import LessonWidget, new_figure, slider
+
+__all__ = [
+    "CurveConditioner",
+    "CouplingExplorer",
+    "show_figure",
+    "plot_relu_collapse",
+    "plot_jacobian_blocks",
+    "plot_masks",
+    "plot_untouched",
+    "plot_stability",
+]
+
+_LOG_2PI = math.log(2 * math.pi)
+EXP_MODE = "scale = exp(s)"
+RAW_MODE = "scale = s"
+
+
+# ------------------------------------------------------------------------------------------
+# static figures
+# ------------------------------------------------------------------------------------------
+
+
+def _static_figure(ncols: int = 1, height: float | None = None, width: float | None = None) -> tuple[Figure, list]:
+    """A figure that pyplot does not track, so it shows as a PNG even under ``%matplotlib widget``."""
+    s = current()
+    width = width or s.fig_width
+    fig = Figure(figsize=(width, height or width * 0.36), dpi=s.dpi, layout="constrained")
+    axes = [fig.add_subplot(1, ncols, k + 1) for k in range(ncols)]
+    return fig, axes
+
+
+def show_figure(fig: Figure) -> None:
+    """Display ``fig`` as a PNG image (the same bytes on every run with the pinned matplotlib)."""
+    from IPython.display import Image, display
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=fig.dpi)
+    display(Image(buf.getvalue()))
+
+
+def plot_relu_collapse(inputs: Tensor, outputs: Tensor) -> None:
+    """Inputs (left) and their images under a ReLU layer (right): a whole quadrant lands on one point.
+
+    Shapes: inputs, outputs (N, 2).
+    """
+    fig, (a, b) = _static_figure(2)
+    i, o = inputs.detach().double().numpy(), outputs.detach().double().numpy()
+    collapsed = np.all(o == 0, axis=1)
+    for ax, pts, title in ((a, i, "inputs"), (b, o, "ReLU(W z + b)")):
+        ax.scatter(pts[~collapsed, 0], pts[~collapsed, 1], s=8, c="#4c72b0", label="distinct images")
+        ax.scatter(pts[collapsed, 0], pts[collapsed, 1], s=8, c="#dd8452", label="all sent to (0, 0)")
+        ax.set_title(title)
+        ax.set_aspect("equal")
+    a.legend(loc="upper left", fontsize="small")
+    b.annotate(f"{int(collapsed.sum())} inputs, one output", (0, 0), (0.5, -0.9), fontsize="small",
+               arrowprops={"arrowstyle": "->"})
+    show_figure(fig)
+
+
+def _matrix_panel(ax, J: np.ndarray, labels: list[str], title: str) -> None:
+    lim = max(1.0, float(np.abs(J).max()))
+    ax.imshow(J, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    zero = J == 0
+    ax.imshow(np.where(zero, 1.0, np.nan), cmap="Greys", vmin=0, vmax=4, alpha=0.9)  # exact zeros in grey
+    D = J.shape[0]
+    for i in range(D):
+        for j in range(D):
+            txt = "0" if zero[i, j] else f"{J[i, j]:.2f}"
+            ax.text(j, i, txt, ha="center", va="center", fontsize="x-small" if D > 4 else "small",
+                    color="#555" if zero[i, j] else "black")
+    ax.set_xticks(range(D), labels=[f"$z_{{{k}}}$" for k in labels])
+    ax.set_yticks(range(D), labels=[f"$x_{{{k}}}$" for k in labels])
+    ax.tick_params(length=0)
+    ax.grid(False)
+    ax.set_title(title)
+
+
+def plot_jacobian_blocks(J: Tensor, mask: Tensor) -> None:
+    """The Jacobian of a coupling layer, as computed (left) and with kept coordinates listed first (right).
+
+    Grey cells are exact zeros. Rows are outputs x_i, columns inputs z_j (1-based labels).
+
+    Shapes: J (D, D); mask (D,).
+    """
+    Jn = J.detach().double().numpy()
+    order = kept_first_order(mask).numpy()
+    D = Jn.shape[0]
+    n_kept = int(mask.sum())
+    fig, (a, b) = _static_figure(2, height=current().fig_width * 0.5)
+    _matrix_panel(a, Jn, [str(k + 1) for k in range(D)], "J as computed")
+    _matrix_panel(b, Jn[np.ix_(order, order)], [str(k + 1) for k in order], "kept coordinates first")
+    for pos in (n_kept - 0.5,):
+        b.axhline(pos, color="black", lw=1.5)
+        b.axvline(pos, color="black", lw=1.5)
+    b.text(D - 0.5, -0.7, "zero block", ha="right", va="bottom", fontsize="small")
+    show_figure(fig)
+
+
+def plot_masks(masks: dict[str, tuple[Tensor, tuple[int, int]]]) -> None:
+    """Each mask drawn as a grid: dark = kept (1, passed through), light = transformed (0).
+
+    ``masks`` maps a title to (mask (D,), (rows, cols)) for the picture.
+    """
+    fig, axes = _static_figure(len(masks), height=current().fig_width * 0.3)
+    for ax, (title, (m, shape)) in zip(axes, masks.items()):
+        ax.imshow(m.reshape(shape).double().numpy(), cmap="Greys", vmin=-0.3, vmax=1.3)
+        ax.set_title(title)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+    show_figure(fig)
+
+
+def plot_untouched(z_img: Tensor, x_img: Tensor, mask_img: Tensor) -> None:
+    """Input image z, output x of one coupling layer, and |x - z|: zero on every kept pixel.
+
+    Shapes: z_img, x_img, mask_img (H, W).
+    """
+    fig, axes = _static_figure(3, height=current().fig_width * 0.3)
+    zi, xi, mi = (t.detach().double().numpy() for t in (z_img, x_img, mask_img))
+    lim = float(max(np.abs(zi).max(), np.abs(xi).max()))
+    diff = np.abs(xi - zi)
+    for ax, img, title, kw in (
+        (axes[0], zi, "input z", {"cmap": "RdBu_r", "vmin": -lim, "vmax": lim}),
+        (axes[1], xi, "output x", {"cmap": "RdBu_r", "vmin": -lim, "vmax": lim}),
+        (axes[2], diff, "|x - z| (black = unchanged)", {"cmap": "magma", "vmin": 0, "vmax": float(diff.max())}),
+    ):
+        ax.imshow(img, **kw)
+        ax.set_title(title)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+    show_figure(fig)
+
+
+def plot_stability(runs: dict[str, list[float]], steps: int) -> None:
+    """Training loss (NLL, nats) per step for several set-ups, on a log scale; a run that overflowed ends in an x."""
+    fig, (ax,) = _static_figure(1, height=current().fig_width * 0.36)
+    colours = ["#1a7f37", "#dd8452", "#c44e52", "#4c72b0"]
+    lo = min(min(v) for v in runs.values() if v)
+    for (name, losses), c in zip(runs.items(), colours):
+        steps_x = np.arange(1, len(losses) + 1)
+        if len(losses) < steps:  # overflowed: mark where it stopped
+            ax.plot(steps_x, losses, color=c, label=f"{name}: overflow at step {len(losses) + 1}")
+            ax.plot([len(losses) + 1], [max(losses[-1:] or [1e6])], marker="x", ms=12, mew=3, color=c)
+        else:
+            ax.plot(steps_x, losses, color=c, label=name)
+    ax.set_yscale("symlog", linthresh=10)
+    ax.set_ylim(lo - 0.5, None)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("NLL (nats)")
+    ax.legend(fontsize="small")
+    show_figure(fig)
+
+
+# ------------------------------------------------------------------------------------------
+# the widget
+# ------------------------------------------------------------------------------------------
+
+
+class CurveConditioner(nn.Module):
+    """Conditioner for a 2D coupling with mask (1, 0): s(x1) = a + b sin(c x1), t(x1) = d + e x1^2.
+
+    Output layout matches AffineCoupling: (s for both coordinates, t for both), zero for the kept x1.
+
+    Shapes: kept (B, 2) -> (B, 4).
+    """
+
+    def __init__(self, a: float = 0.0, b: float = 0.0, c: float = 1.0, d: float = 0.0, e: float = 0.0):
+        super().__init__()
+        self.a, self.b, self.c, self.d, self.e = a, b, c, d, e
+
+    def s(self, x1: Tensor) -> Tensor:
+        """Log-scale of x2 as a function of x1. Shapes: (B,) -> (B,)."""
+        return self.a + self.b * torch.sin(self.c * x1)
+
+    def t(self, x1: Tensor) -> Tensor:
+        """Shift of x2 as a function of x1. Shapes: (B,) -> (B,)."""
+        return self.d + self.e * x1**2
+
+    def forward(self, kept: Tensor) -> Tensor:
+        x1 = kept[:, 0]
+        zero = torch.zeros_like(x1)
+        return torch.stack([zero, self.s(x1), zero, self.t(x1)], dim=1)
+
+
+def _std_normal_log_prob(z: Tensor) -> Tensor:
+    return -0.5 * (z**2).sum(dim=1) - _LOG_2PI
+
+
+class CouplingExplorer(LessonWidget):
+    """Shape s(x1) and t(x1) of a 2D affine coupling; watch a Gaussian and a grid warp; click for J.
+
+    Left: the curves s and t. Middle: the density of x = f(z), z ~ N(0, I), on a fixed colour
+    scale, with the images of the grid lines z1 = const (they stay vertical: x1 = z1) and
+    z2 = const (they bend). Right: the Jacobian J_f at the clicked point; its upper-right entry
+    is exactly 0 because x1 does not depend on z2.
+    """
+
+    title = "One affine coupling layer in 2D"
+    LIM = 3.5  # the data-space window is [-LIM, LIM]^2
+    N_PIX = 90
+    VMAX = 0.3  # fixed colour scale for the density
+
+    def __init__(self, point: tuple[float, float] = (1.0, 0.5)) -> None:
+        super().__init__()
+        st = current()
+        self.fig, (self.ax_curves, self.ax_x, self.ax_J) = new_figure(
+            1, 3, width=st.fig_width * 1.15, height=st.fig_width * 0.4,
+            gridspec_kw={"width_ratios": [1.0, 1.2, 0.75]},
+        )
+        self.add_control("a", slider("log-scale level a", 0.0, -1.5, 1.5, 0.1))
+        self.add_control("b", slider("log-scale wiggle b", 0.6, -1.5, 1.5, 0.1))
+        self.add_control("c", slider("wiggle frequency c", 1.5, 0.0, 3.0, 0.1))
+        self.add_control("d", slider("shift level d", 0.0, -2.0, 2.0, 0.1))
+        self.add_control("e", slider("shift bend e", 0.3, -0.8, 0.8, 0.05))
+        self.add_control("mode", w.ToggleButtons(options=[EXP_MODE, RAW_MODE], value=EXP_MODE,
+                                                 style={"button_width": "auto"}))
+        self.point = torch.tensor(point, dtype=torch.float64)  # the picked point, in data space
+        self._build_artists()
+        self.fig.canvas.mpl_connect("button_press_event", self._on_click)
+        c = self.controls
+        left = w.VBox([c["a"], c["b"], c["c"]])
+        right = w.VBox([c["d"], c["e"], w.HBox([c["mode"], self.reset_button])])
+        self._finish(w.VBox([w.HBox([left, right]), self.fig.canvas, self.readout, self.message]))
+        # The axes never move (fixed limits), so lay the figure out once and freeze it:
+        # constrained layout would otherwise re-measure every tick label at each redraw.
+        self.fig.canvas.draw()
+        self.fig.set_layout_engine("none")
+
+    # -- the layer --------------------------------------------------------------------------
+    def conditioner(self) -> CurveConditioner:
+        v = {k: float(self.controls[k].value) for k in "abcde"}
+        return CurveConditioner(**v)
+
+    def raw(self) -> bool:
+        return self.controls["mode"].value == RAW_MODE
+
+    def layer(self) -> AffineCoupling:
+        """The library's AffineCoupling with this conditioner (exp mode). Float64, mask (1, 0)."""
+        return AffineCoupling(torch.tensor([1.0, 0.0], dtype=torch.float64), self.conditioner(), log_scale_bound=None)
+
+    def forward_map(self, z: Tensor) -> Tensor:
+        """x = f(z) in the current mode. Shapes: (B, 2) -> (B, 2)."""
+        if not self.raw():
+            return self.layer().forward(z)
+        cond = self.conditioner()
+        return torch.stack([z[:, 0], z[:, 1] * cond.s(z[:, 0]) + cond.t(z[:, 0])], dim=1)
+
+    def inverse_and_log_det(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """z = f^-1(x) and log|det J_{f^-1}(x)| in the current mode. Shapes: (B, 2) -> (B, 2), (B,)."""
+        if not self.raw():
+            return self.layer().inverse_and_log_det(x)
+        cond = self.conditioner()
+        scale, shift = cond.s(x[:, 0]), cond.t(x[:, 0])
+        return torch.stack([x[:, 0], (x[:, 1] - shift) / scale], dim=1), -torch.log(scale.abs())
+
+    def _check_invertible(self) -> None:
+        if not self.raw():
+            return
+        x1 = torch.linspace(-self.LIM, self.LIM, 2001, dtype=torch.float64)
+        scale = self.conditioner().s(x1)
+        bad = (scale[:-1] * scale[1:] <= 0) | (scale[:-1].abs() < 1e-9)
+        if bad.any():
+            at = float(x1[int(bad.nonzero()[0])])
+            raise ValueError(
+                f"With scale = s(x1) itself, the scale reaches 0 near x1 = {at:.2f}. There every z2 is sent to "
+                "the same x2 = t(x1): the layer squashes a whole line onto a point, has no inverse, and the density "
+                "would be infinite there. exp(s) is never 0, which is why coupling layers exponentiate."
+            )
+
+    # -- drawing ----------------------------------------------------------------------------
+    def _build_artists(self) -> None:
+        L = self.LIM
+        g = torch.linspace(-L, L, self.N_PIX, dtype=torch.float64)
+        X1, X2 = torch.meshgrid(g, g, indexing="xy")
+        self._pixels = torch.stack([X1.flatten(), X2.flatten()], dim=1)
+        self._line_t = torch.linspace(-L, L, 120, dtype=torch.float64)
+        self._levels = torch.linspace(-2.0, 2.0, 9, dtype=torch.float64)
+
+        ax = self.ax_curves
+        (self.line_s,) = ax.plot([], [], color="#c44e52", label="log-scale s(x1)")
+        (self.line_t,) = ax.plot([], [], color="#4c72b0", label="shift t(x1)")
+        self.vline = ax.axvline(0.0, color="black", lw=1, ls="--")
+        ax.axhline(0.0, color="grey", lw=0.8)
+        ax.set_xlim(-L, L)
+        ax.set_ylim(-3.2, 3.2)
+        ax.set_xlabel("x1 (= z1, passed through)")
+        ax.set_title("conditioner outputs")
+        self.legend = ax.legend(loc="lower left", fontsize="x-small")
+
+        ax = self.ax_x
+        self.image = ax.imshow(np.zeros((self.N_PIX, self.N_PIX)), extent=(-L, L, -L, L), origin="lower",
+                               cmap="Blues", vmin=0.0, vmax=self.VMAX, interpolation="bilinear")
+        self.h_lines = [ax.plot([], [], color="#dd8452", lw=0.9)[0] for _ in self._levels]
+        for v in self._levels:
+            ax.axvline(float(v), color="#888", lw=0.6)
+        (self.marker,) = ax.plot([], [], marker="o", ms=9, mfc="none", mec="#c44e52", mew=2.5, ls="none")
+        ax.set_xlim(-L, L)
+        ax.set_ylim(-L, L)
+        ax.set_aspect("equal")
+        ax.grid(False)
+        ax.set_xlabel("x1")
+        ax.set_ylabel("x2")
+        ax.set_title("density of x; click a point")
+
+        ax = self.ax_J
+        self.J_image = ax.imshow(np.zeros((2, 2)), cmap="RdBu_r", vmin=-3, vmax=3)
+        self.J_text = [[ax.text(j, i, "", ha="center", va="center", fontsize="small") for j in range(2)] for i in range(2)]
+        ax.set_xticks([0, 1], labels=["$z_1$", "$z_2$"])
+        ax.set_yticks([0, 1], labels=["$x_1$", "$x_2$"])
+        ax.tick_params(length=0)
+        ax.grid(False)
+        ax.set_title("$J_f$ at the point")
+
+    def update(self) -> None:
+        self._check_invertible()
+        cond = self.conditioner()
+        u = self._line_t
+        self.line_s.set_data(u.numpy(), cond.s(u).numpy())
+        self.legend.get_texts()[0].set_text("scale s(x1)" if self.raw() else "log-scale s(x1)")
+        self.line_t.set_data(u.numpy(), cond.t(u).numpy())
+
+        z_pix, log_det_inv = self.inverse_and_log_det(self._pixels)
+        density = torch.exp(_std_normal_log_prob(z_pix) + log_det_inv)
+        self.image.set_data(density.reshape(self.N_PIX, self.N_PIX).numpy())
+        for line, level in zip(self.h_lines, self._levels):
+            x = self.forward_map(torch.stack([u, torch.full_like(u, float(level))], dim=1))
+            line.set_data(x[:, 0].numpy(), x[:, 1].numpy())
+        self._update_point()
+
+    def _update_point(self) -> None:
+        x = self.point[None]
+        z, log_det_inv = self.inverse_and_log_det(x)
+        J = jacobian_matrix(self.forward_map, z[0])
+        ad = float(torch.linalg.slogdet(J)[1])
+        log_det = float(-log_det_inv[0])
+        self._numbers = {
+            "x1": float(x[0, 0]), "x2": float(x[0, 1]), "z1": float(z[0, 0]), "z2": float(z[0, 1]),
+            "J11": float(J[0, 0]), "J12": float(J[0, 1]), "J21": float(J[1, 0]), "J22": float(J[1, 1]),
+            "det": float(torch.linalg.det(J)), "log_det": log_det, "log_det_autograd": ad,
+        }
+        self.vline.set_xdata([float(x[0, 0])] * 2)
+        self.marker.set_data([float(x[0, 0])], [float(x[0, 1])])
+        Jn = J.numpy()
+        self.J_image.set_data(Jn)
+        for i in range(2):
+            for j in range(2):
+                self.J_text[i][j].set_text("0\n(exactly)" if Jn[i, j] == 0 else f"{Jn[i, j]:.3f}")
+        n = self._numbers
+        law = "s(z1)" if not self.raw() else "log|s(z1)|"
+        self.readout.value = (
+            f'<div style="font-size:{current().control_font}">'
+            f"point x = ({n['x1']:.2f}, {n['x2']:.2f}), z = f<sup>-1</sup>(x) = ({n['z1']:.2f}, {n['z2']:.2f}). "
+            f"det J = J<sub>11</sub>·J<sub>22</sub> = 1 × {n['J22']:.3f} = {n['det']:.3f}; "
+            f"log|det J| = {law} = <b>{n['log_det']:.4f}</b>, autograd: {n['log_det_autograd']:.4f}. "
+            "J<sub>21</sub> can be anything: it never enters the determinant.</div>"
+        )
+        self.say("")
+
+    def numbers(self) -> dict[str, float]:
+        return dict(getattr(self, "_numbers", {}))
+
+    # -- picking ----------------------------------------------------------------------------
+    def pick(self, x1: float, x2: float) -> None:
+        """Move the picked point to data-space (x1, x2) and refresh."""
+        L = self.LIM
+        self.point = torch.tensor([min(max(x1, -L), L), min(max(x2, -L), L)], dtype=torch.float64)
+        self.refresh()
+
+    def _on_click(self, event: MouseEvent) -> None:
+        if event.inaxes is self.ax_x and event.xdata is not None and event.ydata is not None:
+            self.pick(float(event.xdata), float(event.ydata))
+
+    def density_grid(self) -> np.ndarray:
+        """The density image as drawn (rows: x2 from -LIM up, columns: x1). Shapes: (N_PIX, N_PIX)."""
+        return np.asarray(self.image.get_array())
+
+
+def close(widget: LessonWidget) -> None:
+    """Release a widget's figure (tests make many)."""
+    plt.close(widget.fig)
