@@ -106,8 +106,10 @@ def collapse_sentence(A: np.ndarray | list) -> str:
             "det A = 0: A is the zero matrix, it sends the whole plane to the single point 0. "
             "Every z lands on the same x, so there is no inverse and no density."
         )
+    d = det2(M)
+    value = "det A = 0" if d == 0.0 else f"det A = {d:.3g}, which is 0 up to rounding"
     return (
-        f"det A = {det2(M):.3g}: the two columns of A point along the same line, so A squashes the whole "
+        f"{value}: the two columns of A point along the same line, so A squashes the whole "
         "plane onto that line. The unit square becomes a segment of area 0, many z land on the same x, "
         "there is no inverse, and no density: p_Z(A^-1 x) / |det A| would need A^-1 and a division by 0."
     )
@@ -254,14 +256,28 @@ def pushed_density_grid(A: np.ndarray | list, lo: float = -3.0, hi: float = 3.0,
 class Map2D:
     """An invertible map of the plane with its analytic Jacobian: x = f(z), J_f(z) = dx/dz.
 
-    Shapes: forward, inverse: (N, 2) -> (N, 2); jacobian: (N, 2) -> (N, 2, 2); log_det: (N, 2) -> (N,).
+    ``forward(z, xp=torch)`` evaluates the same formula with torch operations (``xp`` is the array
+    module), so autograd can check the analytic Jacobian; this module itself never imports torch.
+    Shapes: forward, inverse: (N, 2) -> (N, 2); jacobian: (N, 2) -> (N, 2, 2); det, log_det: (N, 2) -> (N,).
     """
 
     name: str
     description: str
-    forward: Callable[[Points], Points]
-    inverse: Callable[[Points], Points]
-    jacobian: Callable[[Points], np.ndarray]
+    forward_fn: Callable[[Points, object], Points]
+    inverse_fn: Callable[[Points], Points]
+    jacobian_fn: Callable[[Points], np.ndarray]
+
+    def forward(self, z: Points, xp: object = np) -> Points:
+        """x = f(z), computed with the array module ``xp`` (numpy by default, or torch)."""
+        return self.forward_fn(z, xp)
+
+    def inverse(self, x: Points) -> Points:
+        """z = f^-1(x). Shapes: (N, 2) -> (N, 2)."""
+        return self.inverse_fn(x)
+
+    def jacobian(self, z: Points) -> np.ndarray:
+        """J_f(z)[n, i, j] = d x_i / d z_j at row n. Shapes: (N, 2) -> (N, 2, 2)."""
+        return self.jacobian_fn(z)
 
     def det(self, z: Points) -> np.ndarray:
         """det J_f(z) for each row z. Shapes: (N, 2) -> (N,)."""
@@ -277,18 +293,21 @@ class Map2D:
 _A_RADIAL = 0.25
 
 
-def _radial_forward(z: Points) -> Points:
-    r2 = np.sum(z * z, axis=-1, keepdims=True)
+def _radial_forward(z: Points, xp: object = np) -> Points:
+    r2 = xp.sum(z * z, axis=-1, keepdims=True)
     return (1.0 + _A_RADIAL * r2) * z
+
+
+def _solve_cubic(a: float, y: np.ndarray) -> np.ndarray:
+    """The real root r of r + a r^3 = y (a > 0: strictly increasing, exactly one root), by Cardano."""
+    p, q = 1.0 / a, -y / a
+    disc = np.sqrt(q * q / 4.0 + p**3 / 27.0)
+    return np.cbrt(-q / 2.0 + disc) + np.cbrt(-q / 2.0 - disc)
 
 
 def _radial_inverse(x: Points) -> Points:
     rx = np.sqrt(np.sum(x * x, axis=-1))
-    # solve r + a r^3 = rx for r >= 0 (strictly increasing, one real root): Cardano
-    a = _A_RADIAL
-    p, q = 1.0 / a, -rx / a
-    disc = np.sqrt(q * q / 4.0 + p**3 / 27.0)
-    r = np.cbrt(-q / 2.0 + disc) + np.cbrt(-q / 2.0 - disc)
+    r = _solve_cubic(_A_RADIAL, rx)
     scale = np.where(rx > 0, r / np.where(rx > 0, rx, 1.0), 1.0)
     return x * scale[:, None]
 
@@ -300,18 +319,14 @@ def _radial_jacobian(z: Points) -> np.ndarray:
 
 
 # triangular: x1 = z1 + 0.3 z1^3, x2 = z2 exp(0.5 tanh z1) + 0.5 z1^2. Each x_i depends on z_1..z_i only.
-def _tri_forward(z: Points) -> Points:
+def _tri_forward(z: Points, xp: object = np) -> Points:
     z1, z2 = z[:, 0], z[:, 1]
-    return np.column_stack([z1 + 0.3 * z1**3, z2 * np.exp(0.5 * np.tanh(z1)) + 0.5 * z1**2])
+    return xp.stack([z1 + 0.3 * z1**3, z2 * xp.exp(0.5 * xp.tanh(z1)) + 0.5 * z1**2], axis=-1)
 
 
 def _tri_inverse(x: Points) -> Points:
-    x1, x2 = x[:, 0], x[:, 1]
-    # z1 + 0.3 z1^3 = x1: same cubic as the radial map, with a = 0.3
-    p, q = 1.0 / 0.3, -x1 / 0.3
-    disc = np.sqrt(q * q / 4.0 + p**3 / 27.0)
-    z1 = np.cbrt(-q / 2.0 + disc) + np.cbrt(-q / 2.0 - disc)
-    z2 = (x2 - 0.5 * z1**2) * np.exp(-0.5 * np.tanh(z1))
+    z1 = _solve_cubic(0.3, x[:, 0])
+    z2 = (x[:, 1] - 0.5 * z1**2) * np.exp(-0.5 * np.tanh(z1))
     return np.column_stack([z1, z2])
 
 
@@ -329,10 +344,10 @@ def _tri_jacobian(z: Points) -> np.ndarray:
 _K_SWIRL = 0.8
 
 
-def _swirl(z: Points, k: float) -> Points:
-    r = np.sqrt(np.sum(z * z, axis=-1))
-    c, s = np.cos(k * r), np.sin(k * r)
-    return np.column_stack([c * z[:, 0] - s * z[:, 1], s * z[:, 0] + c * z[:, 1]])
+def _swirl(z: Points, k: float, xp: object = np) -> Points:
+    r = xp.sqrt(xp.sum(z * z, axis=-1))
+    c, s = xp.cos(k * r), xp.sin(k * r)
+    return xp.stack([c * z[:, 0] - s * z[:, 1], s * z[:, 0] + c * z[:, 1]], axis=-1)
 
 
 def _swirl_jacobian(z: Points) -> np.ndarray:
@@ -353,7 +368,7 @@ MAPS: dict[str, Map2D] = {
         Map2D("triangular", "x1 = z1 + 0.3 z1^3, x2 = z2 exp(tanh(z1) / 2) + z1^2 / 2: a triangular Jacobian",
               _tri_forward, _tri_inverse, _tri_jacobian),
         Map2D("swirl", "x = R(0.8 |z|) z: turns each circle by an angle growing with its radius; keeps areas",
-              lambda z: _swirl(z, _K_SWIRL), lambda x: _swirl(x, -_K_SWIRL), _swirl_jacobian),
+              lambda z, xp=np: _swirl(z, _K_SWIRL, xp), lambda x: _swirl(x, -_K_SWIRL), _swirl_jacobian),
     )
 }
 
