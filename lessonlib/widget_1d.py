@@ -1,0 +1,300 @@
+"""Notebook 01's pictures: the drag-the-transform widget and the static comparison figures.
+
+``ChangeOfVariables1D`` shows three linked panels: the base density p_Z along z (bottom), the
+map x = f(z) (centre), and the pushed density p_X along x (left, on the same x axis as the map).
+The map is a monotone spline (``lessonlib.cov1d.MonotoneSpline``); the learner drags its knots up
+and down, or uses sliders that place the knots on the curve shift + slope·(z + a·tanh z). A shaded
+interval [a, b] in z and its image in x carry the same probability; both are computed (one from
+the base CDF, one by quadrature of the pushed density) and printed, with the local stretch |f'(z)|.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Sequence
+
+import ipywidgets as w
+import numpy as np
+from matplotlib.backend_bases import MouseEvent
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Polygon
+
+from lessonlib.cov1d import (
+    AffineMap, Density1D, Logistic, MonotoneSpline, Normal, TanhMap, Uniform, interval_mass_x, interval_mass_z,
+    pushforward_density,
+)
+from lessonlib.style import current
+from lessonlib.widgetkit import LessonWidget, new_figure, slider
+
+__all__ = ["ChangeOfVariables1D", "BASES", "plot_densities", "show_png"]
+
+#: the base densities the widget offers, by the name shown in its dropdown
+BASES: dict[str, Density1D] = {
+    "Normal(0, 1)": Normal(0.0, 1.0),
+    "Logistic(0, 0.6)": Logistic(0.0, 0.6),
+    "Uniform(-1.5, 1.5)": Uniform(-1.5, 1.5),
+}
+
+Z_LIM = (-3.5, 3.5)
+X_LIM = (-6.0, 6.0)
+KNOTS_Z = np.linspace(-3.0, 3.0, 7)
+COLOR_Z, COLOR_X, COLOR_MAP, COLOR_BAND = "#1f77b4", "#d62728", "#333333", "#ff9f1c"
+
+
+def knots_on_curve(slope: float, shift: float, a: float, z: np.ndarray = KNOTS_Z) -> np.ndarray:
+    """x_k = shift + slope (z_k + a tanh z_k); ValueError (with the maths) if that curve is not invertible.
+
+    Shapes: z (K,) -> (K,).
+    """
+    AffineMap(slope, shift)  # refuses slope 0
+    TanhMap(a)  # refuses a <= -1
+    return shift + slope * (z + a * np.tanh(z))
+
+
+class ChangeOfVariables1D(LessonWidget):
+    """Drag the transform, watch the density rescale: p_X(x) = p_Z(z) / |f'(z)|, z = f^-1(x)."""
+
+    title = "Change of variables in 1D"
+
+    def __init__(self, base: str = "Normal(0, 1)", n_grid: int = 300) -> None:
+        super().__init__()
+        s = current()
+        self._zg = np.linspace(*Z_LIM, n_grid)
+        self._xg = np.linspace(*X_LIM, n_grid)
+        self.knots_x = knots_on_curve(1.0, 0.0, 0.0)
+        self._slider_state: tuple[float, float, float] | None = (1.0, 0.0, 0.0)
+        self._trial: np.ndarray | None = None  # knot positions proposed by a drag
+        self._drag: int | None = None
+        self.fmap = MonotoneSpline(KNOTS_Z, self.knots_x)
+        self._nums: dict[str, float] = {}
+
+        self.add_control("base", w.Dropdown(options=list(BASES), value=base, description="base p_Z",
+                                            style={"description_width": "initial"}, layout=w.Layout(width=s.control_width)))
+        self.add_control("slope", slider("slope", 1.0, -3.0, 3.0, 0.1))
+        self.add_control("shift", slider("shift", 0.0, -2.0, 2.0, 0.1))
+        self.add_control("nonlinearity", slider("nonlinearity a (z + a·tanh z)", 0.0, -1.0, 2.0, 0.1))
+        self.add_control("centre", slider("interval centre in z", 0.0, -3.0, 3.0, 0.05))
+        self.add_control("width", slider("interval width in z", 1.0, 0.1, 3.0, 0.05))
+
+        self._build_figure()
+        self.fig.canvas.mpl_connect("button_press_event", self._on_press)
+        self.fig.canvas.mpl_connect("motion_notify_event", self._on_motion)
+        self.fig.canvas.mpl_connect("button_release_event", self._on_release)
+        c = self.controls
+        layout = w.VBox([
+            w.HBox([c["base"], self.reset_button]),
+            w.HBox([w.VBox([c["slope"], c["shift"], c["nonlinearity"]]), w.VBox([c["centre"], c["width"]])]),
+            self.fig.canvas, self.readout, self.message,
+        ])
+        self._finish(layout)
+        # lay the figure out once, then freeze it: constrained layout on every frame would cost
+        # more than everything else in the update (the axes never change size)
+        self.fig.canvas.draw()
+        self.fig.set_layout_engine("none")
+
+    # -- figure -----------------------------------------------------------------------------
+    def _build_figure(self) -> None:
+        s = current()
+        fig, _ = new_figure(1, 1, width=s.fig_width, height=s.fig_width * 0.62)
+        fig.clf()
+        gs = fig.add_gridspec(2, 2, width_ratios=[1.0, 2.3], height_ratios=[2.2, 1.0])
+        self.ax_map = fig.add_subplot(gs[0, 1])
+        self.ax_px = fig.add_subplot(gs[0, 0], sharey=self.ax_map)
+        self.ax_pz = fig.add_subplot(gs[1, 1], sharex=self.ax_map)
+        self.ax_txt = fig.add_subplot(gs[1, 0])
+        self.ax_txt.axis("off")
+        lw = s.line_width
+        am, apx, apz = self.ax_map, self.ax_px, self.ax_pz
+        am.set_xlim(*Z_LIM)
+        am.set_ylim(*X_LIM)
+        am.set_title("the map x = f(z): drag the ● knots up or down")
+        am.tick_params(labelbottom=False, labelleft=False)
+        self.band_z = am.add_patch(Polygon(np.zeros((4, 2)), closed=True, color=COLOR_Z, alpha=0.12, lw=0))
+        self.band_x = am.add_patch(Polygon(np.zeros((4, 2)), closed=True, color=COLOR_X, alpha=0.12, lw=0))
+        (self.tangent,) = am.plot([], [], ls="--", color=COLOR_BAND, lw=lw * 0.8)
+        (self.curve,) = am.plot([], [], color=COLOR_MAP, lw=lw)
+        (self.knot_marks,) = am.plot([], [], "o", ms=9 if not s.presenter else 13, color=COLOR_BAND, mec=COLOR_MAP, zorder=5)
+
+        apx.set_xlabel("p_X(x)")
+        apx.set_ylabel("x (data)")
+        apx.set_title("pushed density", color=COLOR_X)
+        self.fill_x = apx.add_patch(Polygon(np.zeros((4, 2)), closed=True, color=COLOR_X, alpha=0.35, lw=0))
+        (self.line_px,) = apx.plot([], [], color=COLOR_X, lw=lw)
+
+        apz.set_xlabel("z (base)")
+        apz.set_ylabel("p_Z(z)")
+        self.fill_z = apz.add_patch(Polygon(np.zeros((4, 2)), closed=True, color=COLOR_Z, alpha=0.35, lw=0))
+        (self.line_pz,) = apz.plot([], [], color=COLOR_Z, lw=lw)
+        self.text = self.ax_txt.text(0.0, 1.0, "", va="top", ha="left", family="monospace",
+                                     fontsize=s.font_size * 0.85, transform=self.ax_txt.transAxes)
+        self.fig = fig
+
+    # -- the maths, then the artists --------------------------------------------------------
+    def _candidate_knots(self) -> np.ndarray:
+        c = self.controls
+        state = (float(c["slope"].value), float(c["shift"].value), float(c["nonlinearity"].value))
+        if self._trial is not None:
+            return self._trial
+        if state != self._slider_state:
+            self._slider_state = None  # until this setting proves valid
+            knots = knots_on_curve(*state)
+            self._slider_state = state
+            return knots
+        return self.knots_x
+
+    def update(self) -> None:
+        trial_from_drag = self._trial is not None
+        try:
+            knots = self._candidate_knots()
+            fmap = MonotoneSpline(KNOTS_Z, knots)
+        except ValueError as e:
+            if trial_from_drag:
+                raise ValueError(f"Refused: {e}") from None
+            raise
+        finally:
+            self._trial = None
+        self.knots_x, self.fmap = knots, fmap
+        base = BASES[self.controls["base"].value]
+        cz, wz = float(self.controls["centre"].value), float(self.controls["width"].value)
+        za, zb = cz - wz / 2, cz + wz / 2
+        xa, xb = (float(v) for v in fmap.forward(np.array([za, zb])))
+        mass_z = interval_mass_z(base, za, zb)
+        mass_x = interval_mass_x(base, fmap, xa, xb)
+        deriv = float(fmap.derivative(np.array([cz]))[0])
+        xc = float(fmap.forward(np.array([cz]))[0])
+        pz_c = float(base.pdf(np.array([cz]))[0])
+        px_c = float(pushforward_density(base, fmap, np.array([xc]))[0])
+
+        zg, xg = self._zg, self._xg
+        pz = base.pdf(zg)
+        px = pushforward_density(base, fmap, xg)
+        self.curve.set_data(zg, fmap.forward(zg))
+        self.knot_marks.set_data(KNOTS_Z, knots)
+        self.line_pz.set_data(zg, pz)
+        self.line_px.set_data(px, xg)
+        zi = np.linspace(za, zb, 60)
+        self.fill_z.set_xy(np.column_stack([np.r_[zi, zb, za], np.r_[base.pdf(zi), 0.0, 0.0]]))
+        xi = np.linspace(min(xa, xb), max(xa, xb), 60)
+        self.fill_x.set_xy(np.column_stack([np.r_[pushforward_density(base, fmap, xi), 0.0, 0.0], np.r_[xi, xi[-1], xi[0]]]))
+        lo_x, hi_x = min(xa, xb), max(xa, xb)
+        curve_pts = np.column_stack([zi, fmap.forward(zi)])  # the piece of the map over [a, b]
+        self.band_z.set_xy(np.vstack([[[za, X_LIM[0]], [zb, X_LIM[0]]], curve_pts[::-1]]))
+        self.band_x.set_xy(np.vstack([[[Z_LIM[0], curve_pts[0, 1]]], curve_pts, [[Z_LIM[0], curve_pts[-1, 1]]]]))
+        zt = np.array([cz - 1.2, cz + 1.2])
+        self.tangent.set_data(zt, xc + deriv * (zt - cz))
+        top_z = float(np.max(pz))
+        self.ax_pz.set_ylim(0, top_z * 1.15)
+        visible = px[np.isfinite(px)]
+        top_x = max(float(np.max(visible)) if visible.size else 0.0, 0.05)
+        self.ax_px.set_xlim(top_x * 1.15, 0)  # density grows to the left, towards the map
+
+        stretch = abs(deriv)
+        self._nums = {
+            "z_a": za, "z_b": zb, "x_a": xa, "x_b": xb, "mass_z": mass_z, "mass_x": mass_x,
+            "z_centre": cz, "x_centre": xc, "derivative": deriv, "stretch": stretch, "p_z": pz_c, "p_x": px_c,
+            "width_z": wz, "width_x": abs(xb - xa),
+        }
+        self.text.set_text(
+            f"z in [{za:5.2f}, {zb:5.2f}]\n  P = {mass_z:.4f}\n"
+            f"x in [{lo_x:5.2f}, {hi_x:5.2f}]\n  P = {mass_x:.4f}\n"
+            f"at z = {cz:.2f}:\n  |f'(z)| = {stretch:.3f}\n  p_X = p_Z/|f'|\n      = {px_c:.3f}"
+        )
+        verb = "stretches" if stretch > 1.0005 else ("squeezes" if stretch < 0.9995 else "keeps")
+        effect = "dilutes it" if stretch > 1.0005 else ("concentrates it" if stretch < 0.9995 else "leaves it unchanged")
+        fs = current().control_font
+        self.readout.value = (
+            f'<span style="font-size:{fs}">Both intervals hold the same probability: '
+            f"<b>{mass_z:.4f}</b> (base CDF) and <b>{mass_x:.4f}</b> (area under p<sub>X</sub>). "
+            f"Near z = {cz:.2f} the map {verb} lengths by |f'(z)| = <b>{stretch:.3f}</b>, which {effect} the density: "
+            f"p<sub>X</sub> = {pz_c:.3f} / {stretch:.3f} = <b>{px_c:.3f}</b>."
+            + (" The map is decreasing (f' &lt; 0): the absolute value keeps the density positive." if deriv < 0 else "")
+            + "</span>"
+        )
+        self.say("")
+
+    def numbers(self) -> dict[str, float]:
+        return dict(self._nums)
+
+    # -- dragging knots ---------------------------------------------------------------------
+    def knot_pixels(self) -> np.ndarray:
+        """Display (pixel) coordinates of the knots, shape (K, 2): where a mouse must press to grab one."""
+        return self.ax_map.transData.transform(np.column_stack([KNOTS_Z, self.knots_x]))
+
+    def _on_press(self, event: MouseEvent) -> None:
+        if event.inaxes is not self.ax_map or event.button not in (1, None):
+            return
+        d = np.hypot(*(self.knot_pixels() - np.array([event.x, event.y])).T)
+        i = int(np.argmin(d))
+        if d[i] <= 14 * (1.4 if current().presenter else 1.0):
+            self._drag = i
+
+    def _on_motion(self, event: MouseEvent) -> None:
+        if self._drag is None or event.inaxes is not self.ax_map or event.ydata is None:
+            return
+        self.move_knot(self._drag, float(event.ydata))
+
+    def _on_release(self, event: MouseEvent) -> None:
+        self._drag = None
+
+    def move_knot(self, i: int, x_new: float) -> None:
+        """Propose knot i at height x_new; refused with a sentence if the map would stop being invertible."""
+        trial = self.knots_x.copy()
+        trial[i] = float(np.clip(x_new, *X_LIM))
+        self._trial = trial
+        self.refresh()
+
+    def reset(self) -> None:
+        self._slider_state = None  # redraw the knots from the sliders' defaults
+        super().reset()
+
+    # -- a still picture for the stored notebook ------------------------------------------
+    def snapshot(self) -> None:
+        """Display the current figure as a PNG (a still that stays in the saved notebook)."""
+        show_png(self.fig)
+
+
+def show_png(fig: Figure) -> None:
+    """Display a figure as a PNG image (deterministic bytes; no live canvas)."""
+    from IPython.display import Image, display
+
+    buf = io.BytesIO()
+    FigureCanvasAgg(fig)  # a private Agg canvas: works whatever the notebook backend
+    fig.savefig(buf, format="png", dpi=current().dpi, metadata={"Software": None})
+    display(Image(data=buf.getvalue()))
+
+
+def plot_densities(
+    x: np.ndarray,
+    curves: dict[str, np.ndarray],
+    samples: np.ndarray | None = None,
+    bins: int | Sequence[float] = 60,
+    title: str = "",
+    xlabel: str = "x",
+    ylabel: str = "density",
+    styles: Sequence[str] = ("-", "--", ":", "-."),
+    hist_range: tuple[float, float] | None = None,
+    width: float | None = None,
+) -> None:
+    """One static figure: density curves over a grid, and optionally a histogram of samples.
+
+    Shapes: x (N,); each curve (N,); samples (M,). Displayed as a PNG; returns None.
+    """
+    s = current()
+    width = width or s.fig_width * 0.8
+    fig = Figure(figsize=(width, width * 0.42), dpi=s.dpi, layout="constrained")
+    ax = fig.add_subplot()
+    if samples is not None:
+        ax.hist(samples, bins=bins, range=hist_range, density=True, color="#bbbbbb", edgecolor="white", lw=0.5,
+                label=f"histogram of {len(samples):,} samples")
+    colors = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"]
+    for k, (label, y) in enumerate(curves.items()):
+        ax.plot(x, y, styles[k % len(styles)], color=colors[k % len(colors)], lw=s.line_width, label=label)
+    ax.axhline(0.0, color="#888888", lw=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="best", frameon=False)
+    show_png(fig)
+
