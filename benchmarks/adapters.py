@@ -1,0 +1,165 @@
+"""The same RealNVP-style flow built with three libraries, behind one small interface.
+
+Every adapter speaks lessonlib's direction convention, whatever the library's own:
+
+* ``forward_and_log_det(z) -> (x, log_det)``: base to data (sampling), log|det J_f(z)|;
+* ``inverse_and_log_det(x) -> (z, log_det)``: data to base (density), log|det J_{f^-1}(x)|;
+* ``log_prob(x) = log p_Z(z) + log|det J_{f^-1}(x)|``.
+
+Matched architecture: 8 affine coupling layers on 2D data, each conditioner an MLP with two
+hidden layers of 64 ReLU units, masks alternating between the two coordinates, a fixed N(0, I)
+base. What each library does its own way is kept (it is part of what is compared): lessonlib
+feeds the masked full vector to its conditioner and bounds log-scales with 3 tanh(s / 3);
+zuko feeds only the kept coordinate and soft-clips its log-scales; normflows feeds only the
+kept coordinate, uses an unbounded exp scale and swaps the coordinates between layers.
+
+zuko and normflows are imported only when their adapter is built: the course's own venv does
+not have them (they live in .venv-bench).
+
+Shapes: x, z (B, 2); log_det, log_prob (B,).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["Adapter", "ADAPTERS", "build", "N_LAYERS", "HIDDEN"]
+
+N_LAYERS = 8
+HIDDEN = (64, 64)
+DIM = 2
+
+
+class Adapter:
+    """A trainable flow and its maps, in lessonlib's direction convention."""
+
+    library: str = ""
+    version: str = ""
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        """log p_X(x). Shapes: (B, 2) -> (B,)."""
+        raise NotImplementedError
+
+    def forward_and_log_det(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """x = f(z), log|det J_f(z)|. Shapes: (B, 2) -> (B, 2), (B,)."""
+        raise NotImplementedError
+
+    def inverse_and_log_det(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """z = f^-1(x), log|det J_{f^-1}(x)|. Shapes: (B, 2) -> (B, 2), (B,)."""
+        raise NotImplementedError
+
+    def base_log_prob(self, z: Tensor) -> Tensor:
+        """log N(z; 0, I). Shapes: (B, 2) -> (B,)."""
+        return -0.5 * (z**2).sum(-1) - 0.5 * z.shape[-1] * torch.log(torch.tensor(2 * torch.pi, dtype=z.dtype))
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+
+    def to_double(self) -> "Adapter":
+        self.model.double()
+        return self
+
+
+class LessonlibAdapter(Adapter):
+    library = "lessonlib"
+
+    def __init__(self) -> None:
+        import lessonlib
+        from lessonlib.coupling import coupling_stack
+        from lessonlib.flows import Flow, standard_normal
+
+        self.version = lessonlib.__version__
+        self.flow = Flow(standard_normal(DIM), coupling_stack(dim=DIM, n_layers=N_LAYERS, hidden=HIDDEN))
+        super().__init__(self.flow)
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        return self.flow.log_prob(x)
+
+    def forward_and_log_det(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        return self.flow.bijector.forward_and_log_det(z)
+
+    def inverse_and_log_det(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return self.flow.bijector.inverse_and_log_det(x)
+
+    def to_double(self) -> "Adapter":
+        from lessonlib.flows import standard_normal
+
+        self.flow.double()
+        self.flow.base = standard_normal(DIM, dtype=torch.float64)
+        return self
+
+
+class ZukoAdapter(Adapter):
+    """zuko's transform maps data to base (x -> z): its inverse is our forward."""
+
+    library = "zuko"
+
+    def __init__(self) -> None:
+        import zuko
+
+        self.version = zuko.__version__
+        flow = zuko.flows.RealNVP(DIM, transforms=N_LAYERS, hidden_features=HIDDEN)
+        super().__init__(flow)
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        return self.model().log_prob(x)
+
+    def forward_and_log_det(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        return self.model().transform.inv.call_and_ladj(z)
+
+    def inverse_and_log_det(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return self.model().transform.call_and_ladj(x)
+
+
+class NormflowsAdapter(Adapter):
+    """normflows' NormalizingFlow: forward is base to data, like ours; its inverse log-det is data to base."""
+
+    library = "normflows"
+
+    def __init__(self) -> None:
+        import normflows as nf
+
+        self.version = nf.__version__ if hasattr(nf, "__version__") else _dist_version("normflows")
+        layers: list[nn.Module] = []
+        for _ in range(N_LAYERS):
+            param_map = nf.nets.MLP([DIM // 2, *HIDDEN, DIM], init_zeros=True)
+            layers.append(nf.flows.AffineCouplingBlock(param_map))
+            layers.append(nf.flows.Permute(DIM, mode="swap"))
+        base = nf.distributions.DiagGaussian(DIM, trainable=False)
+        super().__init__(nf.NormalizingFlow(q0=base, flows=layers))
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        return self.model.log_prob(x)
+
+    def forward_and_log_det(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        return self.model.forward_and_log_det(z)
+
+    def inverse_and_log_det(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return self.model.inverse_and_log_det(x)
+
+
+def _dist_version(name: str) -> str:
+    from importlib.metadata import version
+
+    return version(name)
+
+
+ADAPTERS: dict[str, Callable[[], Adapter]] = {
+    "lessonlib": LessonlibAdapter,
+    "zuko": ZukoAdapter,
+    "normflows": NormflowsAdapter,
+}
+
+
+def build(library: str, seed: int) -> Adapter:
+    """A fresh flow from ``library`` with parameters initialised from ``seed``."""
+    if library not in ADAPTERS:
+        raise ValueError(f"unknown library {library!r}; choose one of {sorted(ADAPTERS)}")
+    torch.manual_seed(seed)
+    return ADAPTERS[library]()

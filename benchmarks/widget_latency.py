@@ -1,0 +1,157 @@
+"""Kernel-side widget latency: control change plus a full redraw, for every lesson widget.
+
+    python -m benchmarks.widget_latency [N_VALUES] [REPEATS]     prints one JSON line per widget
+
+Finds every ``LessonWidget`` subclass defined in ``lessonlib/widget_*.py``. A widget whose
+constructor needs arguments gets them from ``FACTORIES``; one that is in neither is reported as
+skipped, so a new widget shows up in the table instead of being silently left out. For every
+control, every value of ``sweep_values`` (the control's whole range) is set, then
+``fig.canvas.draw()`` renders the figure in full under ipympl: the time of both together is one
+latency. The first full pass is a warm-up and is not counted.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import matplotlib
+
+matplotlib.use("module://ipympl.backend_nbagg")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _layer_walker():
+    from lessonlib.coupling import coupling_stack
+    from lessonlib.flows import Flow, standard_normal
+    from lessonlib.toy2d import two_moons
+    from lessonlib.widget_flow import LayerWalker
+
+    import torch
+
+    torch.manual_seed(0)
+    flow = Flow(standard_normal(2), coupling_stack(dim=2, n_layers=6))
+    data = two_moons().sample(1000, torch.Generator().manual_seed(0)).to(torch.get_default_dtype())
+    return LayerWalker(flow, data)
+
+
+def _training_control():
+    from lessonlib.toy2d import two_moons
+    from lessonlib.widget_flow import TrainingControl
+
+    return TrainingControl(two_moons())
+
+
+#: class name -> factory, for widgets whose constructor needs arguments
+FACTORIES: dict[str, Callable[[], Any]] = {
+    "LayerWalker": _layer_walker,
+    "TrainingControl": _training_control,
+}
+
+
+def discover() -> list[tuple[str, type]]:
+    """(module name, class) for every LessonWidget subclass defined in lessonlib/widget_*.py."""
+    from lessonlib.widgetkit import LessonWidget
+
+    found = []
+    for path in sorted((ROOT / "lessonlib").glob("widget_*.py")):
+        module = importlib.import_module(f"lessonlib.{path.stem}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, LessonWidget) and cls is not LessonWidget and cls.__module__ == module.__name__:
+                found.append((module.__name__, cls))
+    return found
+
+
+def notebooks_using(class_name: str) -> list[str]:
+    """Notebook files whose code mentions the class (where the widget is shown)."""
+    out = []
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        if class_name in nb.read_text(encoding="utf-8"):
+            out.append(nb.name)
+    return out
+
+
+def construct(cls: type) -> Any:
+    if cls.__name__ in FACTORIES:
+        return FACTORIES[cls.__name__]()
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    needed = [p.name for p in params if p.default is inspect.Parameter.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if needed:
+        raise TypeError(f"needs arguments {needed}; add a factory to benchmarks/widget_latency.py FACTORIES")
+    return cls()
+
+
+def measure(widget: Any, n_values: int, repeats: int) -> tuple[list[float], list[float], list[str]]:
+    """Latencies in ms of (set one control, full draw) over the sweep: wall clock and process CPU
+    time (the CPU time stays meaningful when other programs load the machine); and any problems seen."""
+    from lessonlib.widgetkit import sweep_values
+
+    times: list[float] = []
+    cpu: list[float] = []
+    problems: set[str] = set()
+    for rep in range(repeats + 1):  # rep 0 is the warm-up
+        for name, control in widget.controls.items():
+            try:
+                values = sweep_values(control, n_values)
+            except TypeError:
+                continue
+            widget.reset()
+            for v in values:
+                if control.value == v:
+                    continue
+                t0, c0 = time.perf_counter(), time.process_time()
+                control.value = v
+                widget.fig.canvas.draw()
+                dt, dc = (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
+                if rep:
+                    times.append(dt)
+                    cpu.append(dc)
+                if widget.problem and widget.problem.startswith("unexpected"):
+                    problems.add(widget.problem)
+    widget.reset()
+    return times, cpu, sorted(problems)
+
+
+def percentile(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    k = (len(s) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def main(argv: list[str]) -> int:
+    from lessonlib.notebook import setup
+
+    n_values = int(argv[0]) if argv else 12
+    repeats = int(argv[1]) if len(argv) > 1 else 2
+    setup(seed=0)
+    for module, cls in discover():
+        row: dict[str, Any] = {"widget": cls.__name__, "module": module, "notebooks": notebooks_using(cls.__name__)}
+        try:
+            w = construct(cls)
+            if getattr(w, "fig", None) is None:
+                raise TypeError("has no figure to draw")
+            times, cpu, problems = measure(w, n_values, repeats)
+            if not times:
+                raise TypeError("no control could be swept")
+            row.update(status="ok", n=len(times), median_ms=statistics.median(times), p90_ms=percentile(times, 0.9),
+                       cpu_median_ms=statistics.median(cpu), cpu_p90_ms=percentile(cpu, 0.9), controls=list(w.controls),
+                       problems=problems)
+            import matplotlib.pyplot as plt
+
+            plt.close(w.fig)
+        except Exception as e:  # report the widget as not measured, keep going
+            row.update(status="skipped", error=f"{type(e).__name__}: {e}")
+        print(json.dumps(row), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

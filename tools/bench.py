@@ -1,0 +1,194 @@
+"""Benchmarks: how fast the course runs, how fast its widgets answer, how its flows compare.
+
+    python3 course.py bench                 everything (about 10-15 minutes on 2 idle cores)
+    python3 course.py bench --quick         a 2-minute smoke run (few steps, one seed); README untouched
+    python3 course.py bench --table-only    rewrite the README table from benchmarks/results/bench.json
+
+zuko and normflows are not course dependencies: they go into a separate virtual environment,
+.venv-bench, made on first use from benchmarks/requirements.txt (torch pinned to the course's CPU
+build, so no multi-GB CUDA download). Results: benchmarks/results/bench.json, and the table between
+the markers in the README's Benchmarks section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import report  # noqa: E402
+
+BENCH_VENV = ROOT / ".venv-bench"
+BENCH_PY = BENCH_VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+BENCH_REQ = ROOT / "benchmarks" / "requirements.txt"
+STAMP = BENCH_VENV / ".bench-installed"
+RESULTS = ROOT / "benchmarks" / "results"
+TORCH_PIN = "torch==2.13.0"
+
+TARGET_NAMES = ("two_moons", "gaussian_ring", "checkerboard", "banana")
+
+
+def say(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def ensure_bench_venv() -> None:
+    """Create .venv-bench and install the pinned peer libraries (first run only)."""
+    req = BENCH_REQ.read_text()
+    if TORCH_PIN not in req.splitlines():
+        sys.exit(f"[bench] {BENCH_REQ} must pin {TORCH_PIN}: an unpinned torch downloads a multi-GB CUDA build.")
+    want = hashlib.sha256(req.encode() + sys.version.encode()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == want:
+        return
+    if not BENCH_PY.exists():
+        say("creating .venv-bench for zuko and normflows (first run only)")
+        venv.EnvBuilder(with_pip=True).create(BENCH_VENV)
+    say("installing benchmarks/requirements.txt into .venv-bench (about a minute)")
+    rc = subprocess.call([str(BENCH_PY), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", str(BENCH_REQ)])
+    if rc != 0:
+        sys.exit("[bench] installing the benchmark requirements failed")
+    STAMP.write_text(want)
+
+
+def _env(threads: int | None = None) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONHASHSEED="0")
+    env.pop("LESSONLIB_PRESENTER", None)
+    if threads is not None:
+        for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            env[k] = str(threads)
+    return env
+
+
+def _json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def run_json(cmd: list[str], threads: int | None = None) -> list[dict]:
+    proc = subprocess.run(cmd, cwd=ROOT, env=_env(threads), capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-3000:])
+        raise SystemExit(f"[bench] {' '.join(cmd[-3:])} failed with exit code {proc.returncode}")
+    return _json_lines(proc.stdout)
+
+
+def fit_parallel(jobs: list[dict], workers: int) -> list[dict]:
+    """Run KL jobs in ``workers`` single-threaded processes at once (one process per core)."""
+    shares = [jobs[k::workers] for k in range(workers)]
+    procs = [
+        subprocess.Popen([str(BENCH_PY), "-m", "benchmarks.flows_worker", "fit", json.dumps(share)], cwd=ROOT,
+                         env=_env(1), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for share in shares if share
+    ]
+    rows: list[dict] = []
+    for p in procs:
+        out, err = p.communicate()
+        if p.returncode != 0:
+            sys.stderr.write(err[-3000:])
+            raise SystemExit("[bench] a training worker failed")
+        rows += _json_lines(out)
+    return sorted(rows, key=lambda r: (r["target"], r["library"], r["seed"]))
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    out = {name: version(name) for name in ("torch", "numpy", "matplotlib", "ipympl", "nbclient")}
+    peer = subprocess.run(
+        [str(BENCH_PY), "-c", "from importlib.metadata import version as v; print(v('torch'), v('zuko'), v('normflows'))"],
+        capture_output=True, text=True, check=True).stdout.split()
+    if peer[0] != out["torch"]:
+        raise SystemExit(f"[bench] torch differs between .venv ({out['torch']}) and .venv-bench ({peer[0]})")
+    out["zuko"], out["normflows"] = peer[1], peer[2]
+    return out
+
+
+def write_table(results: dict) -> None:
+    readme = ROOT / "README.md"
+    readme.write_text(report.update_readme(readme.read_text(), report.render(results)))
+    say("README.md benchmark table rewritten")
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="course.py bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smoke run: 150 steps, 1 seed; README untouched")
+    ap.add_argument("--table-only", action="store_true", help="rewrite the README table from bench.json")
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=2, help="parallel single-threaded training processes")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["course", "widgets", "speed", "fits"])
+    args = ap.parse_args(argv)
+    out_path = RESULTS / ("quick.json" if args.quick else "bench.json")
+
+    if args.table_only:
+        write_table(json.loads((RESULTS / "bench.json").read_text()))
+        return 0
+    if args.quick:
+        args.steps, args.seeds = 150, 1
+
+    ensure_bench_venv()
+    t_start = time.perf_counter()
+    settings = {"steps": args.steps, "seeds": args.seeds, "batch": 512, "lr": 1e-3, "layers": 8, "hidden": [64, 64],
+                "fit_threads": 1, "fit_workers": args.workers, "speed_chunk": 100 if not args.quick else 20,
+                "speed_rounds": {"1": 5, "2": 3}, "widget_values": 12, "widget_repeats": 2,
+                "check_samples": 10_000, "autograd_points": 64, "kl_samples": 20_000}
+    results: dict = {"schema": report.SCHEMA, "date": dt.date.today().isoformat(),
+                     "machine": report.machine_facts(ROOT, versions()), "settings": settings,
+                     "course": [], "widgets": [], "fits": [], "speed": []}
+    py = sys.executable
+
+    if "course" not in args.skip:
+        say("executing every notebook from a fresh kernel")
+        results["course"] = run_json([py, "-m", "benchmarks.course_timing"])
+        for r in results["course"]:
+            say(f"  {r['notebook']}: {r['seconds']:.1f} s ({r['status']})")
+    if "widgets" not in args.skip:
+        say("timing every lesson widget (control change + full redraw)")
+        results["widgets"] = run_json([py, "-m", "benchmarks.widget_latency", str(settings["widget_values"]),
+                                       str(settings["widget_repeats"])])
+        for r in results["widgets"]:
+            say(f"  {r['widget']}: median {r.get('median_ms') or 0:.1f} ms ({r['status']})")
+    browser = RESULTS / "browser_latency.json"
+    results["browser"] = json.loads(browser.read_text()) if browser.exists() else None
+
+    if "speed" not in args.skip:
+        for threads in (1, 2):
+            say(f"training speed, {threads} thread(s), interleaved chunks")
+            rows = run_json([str(BENCH_PY), "-m", "benchmarks.flows_worker", "speed", str(settings["speed_chunk"]),
+                             str(settings["speed_rounds"][str(threads)])], threads=threads)
+            results["speed"] += rows
+        for t, per in report.speed_summary(results["speed"]).items():
+            say(f"  {t} thread(s): " + ", ".join(f"{k} {v:.0f} steps/s" for k, v in per.items()))
+    if "fits" not in args.skip:
+        jobs = [{"library": lib, "target": t, "seed": s, "steps": args.steps}
+                for s, t, lib in itertools.product(range(args.seeds), TARGET_NAMES, report.LIBRARIES)]
+        say(f"training {len(jobs)} flows ({args.steps} steps each) in {args.workers} single-threaded processes")
+        results["fits"] = fit_parallel(jobs, args.workers)
+        for target, per in report.kl_summary(results["fits"]).items():
+            say(f"  {target}: " + ", ".join(f"{k} {c['mean']:.3f}" for k, c in per.items()))
+
+    results["machine"]["load_end"] = report.load_average()
+    results["duration_s"] = time.perf_counter() - t_start
+    report.validate(results)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(results, indent=1) + "\n")
+    say(f"results written to {out_path.relative_to(ROOT)} ({results['duration_s'] / 60:.1f} min)")
+    if not args.quick and not args.skip:
+        write_table(results)
+    for line in report.targets_missed(results):
+        say(f"target missed: {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
