@@ -33,11 +33,14 @@ __all__ = [
     "uniform_square_density",
     "pushed_density_linear",
     "pushed_density_grid",
+    "grid_points",
+    "collapse_sentence",
     "Map2D",
     "MAPS",
     "get_map",
     "pushed_density_map",
     "finite_difference_jacobian",
+    "bin_probabilities",
     "cell_area_ratios",
     "time_log_dets",
     "growth_ratio",
@@ -387,6 +390,20 @@ def pushed_density_map(m: Map2D, x: Points, base: str = "gaussian") -> np.ndarra
     """
     z = m.inverse(_points(x, "x"))
     return _base(base)(z) / np.abs(m.det(z))
+
+
+def bin_probabilities(m: Map2D, x_samples: Points, lim: float = 5.0, bins: int = 30, base: str = "gaussian") -> tuple[np.ndarray, np.ndarray]:
+    """Probability of each square bin of [-lim, lim]^2 two ways: the fraction of samples x = f(z) in it,
+    and the change-of-variables density at its centre times its area.
+
+    Shapes: x_samples (N, 2) -> (hist, formula), each (bins, bins), rows along x2.
+    """
+    x_samples = _points(x_samples, "x_samples")
+    edges = np.linspace(-lim, lim, bins + 1)
+    H, _, _ = np.histogram2d(x_samples[:, 0], x_samples[:, 1], bins=[edges, edges])
+    _, _, pts = grid_points(-lim, lim, bins)
+    area = (2.0 * lim / bins) ** 2
+    return H.T / len(x_samples), pushed_density_map(m, pts, base).reshape(bins, bins) * area
 
 
 def finite_difference_jacobian(f: Callable[[Points], Points], z: Points, eps: float = 1e-5) -> np.ndarray:

@@ -27,6 +27,7 @@ from matplotlib.patches import Polygon
 from lessonlib.linear2d import (
     MAPS,
     Map2D,
+    bin_probabilities,
     cell_area_ratios,
     collapse_sentence,
     det2,
@@ -142,34 +143,37 @@ def plot_sign_quiz() -> Figure:
         P = unit_square() @ A.T
         ax.add_patch(Polygon(P[:-1], closed=True, facecolor="0.85", edgecolor="0.3", lw=1.5))
         _columns(ax, A)
-        ax.set(xlim=(-2, 2), ylim=(-2, 2), aspect="equal", title=f"picture {name}")
+        ax.set(xlim=(-2.4, 2.4), ylim=(-2.4, 2.4), aspect="equal", title=f"picture {name}")
     return fig
 
 
-def plot_local_linear_map(m: Map2D, points: np.ndarray, h: float = 0.4) -> Figure:
+def plot_local_linear_map(m: Map2D, points: np.ndarray, h: float = 0.5) -> Figure:
     """Left: base space with small squares at ``points``. Right: the warped grid, the squares' exact images
-    (curved) and the Jacobian parallelograms J_f(z) (dashed): close for a small square."""
-    fig, (a0, a1) = _static_figure(2)
+    (filled, curved edges) and the parallelograms J_f(z) makes of them (dashed): close for a small square."""
+    fig, (a0, a1) = _static_figure(2, height=current().fig_width * 0.42)
     lines = grid_lines(-2.5, 2.5, 11, 61)
     for L in lines:
-        a0.plot(L[:, 0], L[:, 1], color="0.75", lw=0.8)
+        a0.plot(L[:, 0], L[:, 1], color="0.8", lw=0.8)
     for L in warp_lines(m.forward, lines):
-        a1.plot(L[:, 0], L[:, 1], color="0.75", lw=0.8)
+        a1.plot(L[:, 0], L[:, 1], color="0.8", lw=0.8)
     t = np.linspace(0, 1, 41)
     side = np.concatenate([np.column_stack([t, 0 * t]), np.column_stack([1 + 0 * t, t]),
                            np.column_stack([1 - t, 1 + 0 * t]), np.column_stack([0 * t, 1 - t])]) - 0.5
-    for z0 in np.asarray(points, dtype=np.float64):
+    colours = ["#1f6fb4", "#2a9d3f", "#8e44ad", "#c0392b"]
+    for k, z0 in enumerate(np.asarray(points, dtype=np.float64)):
+        col = colours[k % len(colours)]
         sq = z0 + h * side
         img = m.forward(sq)
         J = m.jacobian(z0[None])[0]
-        par = m.forward(z0[None])[0] + (h * side) @ J.T
-        a0.fill(sq[:, 0], sq[:, 1], color=POS_COLOUR, alpha=0.5)
-        a1.fill(img[:, 0], img[:, 1], color=POS_COLOUR, alpha=0.5)
+        x0 = m.forward(z0[None])[0]
+        par = x0 + (h * side) @ J.T
+        a0.fill(sq[:, 0], sq[:, 1], color=col, alpha=0.6)
+        a1.fill(img[:, 0], img[:, 1], color=col, alpha=0.6)
         a1.plot(par[:, 0], par[:, 1], "k--", lw=1.5)
-        a1.text(*(m.forward(z0[None])[0] + np.array([0, h * 0.9 * abs(J[1, 1]) + 0.15])), f"|det J| = {abs(np.linalg.det(J)):.2f}",
-                ha="center", fontsize=current().font_size * 0.9)
+        a1.annotate(f"|det J| = {abs(np.linalg.det(J)):.2f}", xy=x0, xytext=(x0[0] + 0.9, x0[1] - 0.9), color=col,
+                    fontsize=current().font_size * 0.9, fontweight="bold", arrowprops={"arrowstyle": "-", "color": col})
     a0.set(xlim=(-2.6, 2.6), ylim=(-2.6, 2.6), aspect="equal", title="base space $z$: small squares")
-    a1.set(xlim=(-4.2, 4.2), ylim=(-2.6, 5.0), aspect="equal", title=f"data space $x = f(z)$ ({m.name}); dashed: $J_f(z)$")
+    a1.set(xlim=(-4.2, 4.9), ylim=(-2.6, 4.6), aspect="equal", title=f"data space $x = f(z)$: images; dashed: $J_f(z)$")
     return fig
 
 
@@ -190,16 +194,14 @@ def plot_cell_ratios(m: Map2D, n: int = 16, lo: float = -2.0, hi: float = 2.0) -
     return fig
 
 
-def plot_density_vs_histogram(m: Map2D, x_samples: np.ndarray, lim: float = 4.0, bins: int = 40) -> Figure:
-    """Left: 2D histogram of samples x = f(z). Right: p_X(x) = p_Z(f^-1 x) / |det J_f| on the same grid and colour scale."""
-    edges = np.linspace(-lim, lim, bins + 1)
-    hist, _, _ = np.histogram2d(x_samples[:, 0], x_samples[:, 1], bins=[edges, edges], density=True)
-    _, _, pts = grid_points(-lim, lim, bins)
-    dens = pushed_density_map(m, pts).reshape(bins, bins)
-    vmax = float(max(hist.max(), dens.max()))
+def plot_density_vs_histogram(m: Map2D, x_samples: np.ndarray, lim: float = 5.0, bins: int = 30) -> Figure:
+    """Left: 2D histogram of samples x = f(z). Right: p_X(x) = p_Z(f^-1 x) / |det J_f| on the same bins and colour scale."""
+    hist, formula = bin_probabilities(m, x_samples, lim, bins)
+    area = (2.0 * lim / bins) ** 2
+    vmax = float(max(hist.max(), formula.max())) / area
     fig, axes = _static_figure(2, sharey=True)
-    for ax, img, title in ((axes[0], hist.T, f"histogram of {len(x_samples)} samples of $f(z)$"),
-                           (axes[1], dens, "formula $p_Z(f^{-1}(x)) / |\\det J_f|$")):
+    for ax, img, title in ((axes[0], hist / area, f"histogram of {len(x_samples)} samples $x = f(z)$"),
+                           (axes[1], formula / area, "formula $p_Z(f^{-1}(x))\\,/\\,|\\det J_f(z)|$")):
         im = ax.imshow(img, origin="lower", extent=(-lim, lim, -lim, lim), cmap="magma", vmin=0, vmax=vmax)
         ax.set(title=title, xlabel="$x_1$", aspect="equal")
         ax.grid(False)
