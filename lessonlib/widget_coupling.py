@@ -70,26 +70,34 @@ def show_figure(fig: Figure) -> None:
 
 
 def plot_relu_collapse(inputs: Tensor, outputs: Tensor) -> None:
-    """Inputs (left) and their images under a ReLU layer (right): a whole quadrant lands on one point.
+    """Inputs (left) and their images under ReLU (right), coloured by what ReLU does to them.
+
+    Points with both coordinates negative all land on (0, 0); points with one negative
+    coordinate are flattened onto an axis. Both are many-to-one: no inverse, no density.
 
     Shapes: inputs, outputs (N, 2).
     """
-    fig, (a, b) = _static_figure(2)
+    fig, (a, b) = _static_figure(2, height=current().fig_width * 0.42)
     i, o = inputs.detach().double().numpy(), outputs.detach().double().numpy()
-    collapsed = np.all(o == 0, axis=1)
-    for ax, pts, title in ((a, i, "inputs"), (b, o, "ReLU(W z + b)")):
-        ax.scatter(pts[~collapsed, 0], pts[~collapsed, 1], s=8, c="#4c72b0", label="distinct images")
-        ax.scatter(pts[collapsed, 0], pts[collapsed, 1], s=8, c="#dd8452", label="all sent to (0, 0)")
+    n_zero = (o == 0).sum(axis=1)
+    groups = (
+        (n_zero == 0, "#4c72b0", "kept as they are"),
+        (n_zero == 1, "#55a868", "flattened onto an axis"),
+        (n_zero == 2, "#dd8452", "all sent to (0, 0)"),
+    )
+    for ax, pts, title in ((a, i, "inputs z"), (b, o, "outputs ReLU(z)")):
+        for sel, colour, label in groups:
+            ax.scatter(pts[sel, 0], pts[sel, 1], s=9, c=colour, label=f"{label} ({int(sel.sum())})")
         ax.set_title(title)
         ax.set_aspect("equal")
-    a.legend(loc="upper left", fontsize="small")
-    b.annotate(f"{int(collapsed.sum())} inputs, one output", (0, 0), (0.5, -0.9), fontsize="small",
-               arrowprops={"arrowstyle": "->"})
+        ax.set_xlim(-3.2, 3.2)
+        ax.set_ylim(-3.2, 3.2)
+    b.legend(loc="lower left", fontsize="small")
     show_figure(fig)
 
 
 def _matrix_panel(ax, J: np.ndarray, labels: list[str], title: str) -> None:
-    lim = max(1.0, float(np.abs(J).max()))
+    lim = 2.5 * max(1.0, float(np.abs(J).max()))  # pale colours keep the numbers readable
     ax.imshow(J, cmap="RdBu_r", vmin=-lim, vmax=lim)
     zero = J == 0
     ax.imshow(np.where(zero, 1.0, np.nan), cmap="Greys", vmin=0, vmax=4, alpha=0.9)  # exact zeros in grey
@@ -115,15 +123,12 @@ def plot_jacobian_blocks(J: Tensor, mask: Tensor) -> None:
     """
     Jn = J.detach().double().numpy()
     order = kept_first_order(mask).numpy()
-    D = Jn.shape[0]
-    n_kept = int(mask.sum())
-    fig, (a, b) = _static_figure(2, height=current().fig_width * 0.5)
+    n_kept, D = int(mask.sum()), Jn.shape[0]
+    fig, (a, b) = _static_figure(2, height=current().fig_width * 0.56)
     _matrix_panel(a, Jn, [str(k + 1) for k in range(D)], "J as computed")
-    _matrix_panel(b, Jn[np.ix_(order, order)], [str(k + 1) for k in order], "kept coordinates first")
-    for pos in (n_kept - 0.5,):
-        b.axhline(pos, color="black", lw=1.5)
-        b.axvline(pos, color="black", lw=1.5)
-    b.text(D - 0.5, -0.7, "zero block", ha="right", va="bottom", fontsize="small")
+    _matrix_panel(b, Jn[np.ix_(order, order)], [str(k + 1) for k in order], "kept coordinates first: block triangular")
+    b.axhline(n_kept - 0.5, color="black", lw=1.5)
+    b.axvline(n_kept - 0.5, color="black", lw=1.5)
     show_figure(fig)
 
 
@@ -154,7 +159,7 @@ def plot_untouched(z_img: Tensor, x_img: Tensor, mask_img: Tensor) -> None:
     for ax, img, title, kw in (
         (axes[0], zi, "input z", {"cmap": "RdBu_r", "vmin": -lim, "vmax": lim}),
         (axes[1], xi, "output x", {"cmap": "RdBu_r", "vmin": -lim, "vmax": lim}),
-        (axes[2], diff, "|x - z| (black = unchanged)", {"cmap": "magma", "vmin": 0, "vmax": float(diff.max())}),
+        (axes[2], np.sqrt(diff), "|x - z| (black: unchanged)", {"cmap": "magma", "vmin": 0, "vmax": float(np.sqrt(diff).max())}),
     ):
         ax.imshow(img, **kw)
         ax.set_title(title)
@@ -168,16 +173,19 @@ def plot_stability(runs: dict[str, list[float]], steps: int) -> None:
     """Training loss (NLL, nats) per step for several set-ups, on a log scale; a run that overflowed ends in an x."""
     fig, (ax,) = _static_figure(1, height=current().fig_width * 0.36)
     colours = ["#1a7f37", "#dd8452", "#c44e52", "#4c72b0"]
-    lo = min(min(v) for v in runs.values() if v)
+    finite = [v for v in runs.values() if v]
+    lo, hi = min(min(v) for v in finite), max(max(v) for v in finite)
+    top = hi * 20
     for (name, losses), c in zip(runs.items(), colours):
         steps_x = np.arange(1, len(losses) + 1)
-        if len(losses) < steps:  # overflowed: mark where it stopped
-            ax.plot(steps_x, losses, color=c, label=f"{name}: overflow at step {len(losses) + 1}")
-            ax.plot([len(losses) + 1], [max(losses[-1:] or [1e6])], marker="x", ms=12, mew=3, color=c)
+        if len(losses) < steps:  # overflowed: mark where it stopped, at the top of the axis
+            ax.plot(steps_x, losses, color=c)
+            ax.plot([len(losses) + 1], [top], marker="x", ms=12, mew=3, color=c, ls="none",
+                    label=f"{name}: loss = inf at step {len(losses) + 1}")
         else:
             ax.plot(steps_x, losses, color=c, label=name)
-    ax.set_yscale("symlog", linthresh=10)
-    ax.set_ylim(lo - 0.5, None)
+    ax.set_yscale("log")
+    ax.set_ylim(max(lo * 0.7, 1e-1) if lo > 0 else None, top * 3)
     ax.set_xlabel("training step")
     ax.set_ylabel("NLL (nats)")
     ax.legend(fontsize="small")
@@ -411,3 +419,63 @@ class CouplingExplorer(LessonWidget):
 def close(widget: LessonWidget) -> None:
     """Release a widget's figure (tests make many)."""
     plt.close(widget.fig)
+
+
+# ------------------------------------------------------------------------------------------
+# stability: what the tanh bound and the zero-initialised last layer prevent
+# ------------------------------------------------------------------------------------------
+
+
+def coupling_flow(bounded: bool, zero_init: bool, n_layers: int = 4, hidden: tuple[int, ...] = (32, 32),
+                  weight_std: float = 0.5, seed: int = 0):
+    """A 2D RealNVP-style flow of affine couplings, float32, with or without the two safeguards.
+
+    ``bounded``: log-scales squashed into (-3, 3) by 3 tanh(s / 3). ``zero_init``: the conditioners'
+    last layers start at zero (each layer starts as the identity). Other weights are drawn from
+    N(0, weight_std^2), a hand-rolled initialisation larger than PyTorch's default.
+    """
+    from lessonlib.bijectors import Chain
+    from lessonlib.coupling import MLP, alternating_mask
+    from lessonlib.flows import Flow, standard_normal
+
+    gen = torch.Generator().manual_seed(seed)
+    layers = []
+    for k in range(n_layers):
+        net = MLP(2, 4, hidden, zero_last=False).float()
+        with torch.no_grad():
+            for p in net.parameters():
+                p.copy_(weight_std * torch.randn(p.shape, generator=gen, dtype=torch.float32))
+            if zero_init:
+                net[-1].weight.zero_()
+                net[-1].bias.zero_()
+        mask = alternating_mask(2, flip=bool(k % 2)).float()
+        layers.append(AffineCoupling(mask, net, log_scale_bound=3.0 if bounded else None))
+    return Flow(standard_normal(2, torch.float32), Chain(*layers))
+
+
+def stability_runs(data: Tensor, steps: int = 60, lr: float = 5e-3, seed: int = 0) -> dict[str, list[float]]:
+    """Train three set-ups on ``data`` (float32, (N, 2)); name -> losses until the end or an overflow.
+
+    A list shorter than ``steps`` means the loss became inf or NaN at step len(losses) + 1.
+    """
+    from lessonlib.training import train
+
+    setups = {
+        "tanh-bounded s, zero-init last layer": (True, True),
+        "bounded s, random last layer": (True, False),
+        "unbounded s, random last layer": (False, False),
+    }
+    out: dict[str, list[float]] = {}
+    for name, (bounded, zero_init) in setups.items():
+        flow = coupling_flow(bounded, zero_init, seed=seed)
+        seen: list[float] = []
+
+        def keep(step: int, result, seen: list[float] = seen) -> None:
+            seen[:] = result.losses  # the losses so far survive an overflow that stops train()
+
+        try:
+            train(flow, data, steps=steps, lr=lr, batch_size=256, seed=seed, callback_every=1, callback=keep)
+        except FloatingPointError:
+            pass
+        out[name] = list(seen)
+    return out

@@ -151,3 +151,31 @@ def test_latency_relative_to_a_one_line_plot(explorer):
         ours.append(time.perf_counter() - t0)
     matplotlib.pyplot.close(fig)
     assert np.median(ours) < 8 * np.median(base)
+
+
+def test_static_figures_draw(monkeypatch):
+    """Every figure helper of the notebook draws without error (PNG bytes produced)."""
+    import lessonlib.widget_coupling as wc
+    from lessonlib.coupling import MLP, alternating_mask, checkerboard_mask, half_mask, jacobian_matrix
+
+    shown = []
+    monkeypatch.setattr(wc, "show_figure", lambda fig: shown.append(fig.savefig(__import__("io").BytesIO(), format="png")))
+    z = torch.randn(50, 2, generator=torch.Generator().manual_seed(0))
+    wc.plot_relu_collapse(z, z.clamp(min=0))
+    m = alternating_mask(4)
+    layer = AffineCoupling(m, MLP(4, 8, hidden=(8,), zero_last=False))
+    wc.plot_jacobian_blocks(jacobian_matrix(layer.forward, torch.randn(4)), m)
+    wc.plot_masks({"half": (half_mask(4), (1, 4)), "board": (checkerboard_mask(2, 2), (2, 2))})
+    wc.plot_untouched(torch.randn(3, 3), torch.randn(3, 3), checkerboard_mask(3, 3).reshape(3, 3))
+    wc.plot_stability({"a": [3.0, 2.0, 1.0], "b": []}, steps=3)
+    assert len(shown) == 5
+
+
+def test_stability_runs_tell_the_story():
+    from lessonlib.toy2d import two_moons
+    from lessonlib.widget_coupling import stability_runs
+
+    data = two_moons().sample(256, torch.Generator().manual_seed(0)).float()
+    safe, bounded_only, neither = stability_runs(data, steps=5).values()
+    assert len(safe) == 5 and all(math.isfinite(v) for v in safe)
+    assert neither == [] and bounded_only[0] > 100 * safe[0]
