@@ -641,10 +641,16 @@ def check_invertible(fn: Callable[[Array], Array], lo: float = -3.0, hi: float =
             "stretch of z lands on one x. The change of variables needs a strictly monotone map."
         )
     rising = dx[0] > 0
-    k = int(np.argmax((dx < 0) if rising else (dx > 0)))  # first turning point
-    # a point after the turn whose value was already taken before it
-    j = k + 1 + int(np.argmin(np.abs(x[k + 1:] - x[max(k - 1, 0)])))
-    i = int(np.argmin(np.abs(x[: k + 1] - x[j])))
+    k = int(np.argmax((dx < 0) if rising else (dx > 0)))  # the grid step where f first turns back
+    # the monotone stretch after the turn, and in it the point farthest from the turn whose value
+    # was already taken before the turn: a clear pair of points with one image
+    after = (dx[k:] < 0) if rising else (dx[k:] > 0)
+    end = k + (int(np.argmin(after)) if not np.all(after) else after.size)
+    seg = np.arange(k + 1, end + 1)
+    before = x[: k + 1]
+    ok = seg[(x[seg] >= before.min()) & (x[seg] <= before.max())]
+    j = int(ok[-1]) if ok.size else k + 1
+    i = int(np.argmin(np.abs(before - x[j])))
     raise ValueError(
         f"f is not one-to-one: f({z[i]:.3f}) ≈ f({z[j]:.3f}) ≈ {x[j]:.3f}, and f turns back near z = {z[k]:.3f} "
         "(where f'(z) = 0). That x has two z, so the single-preimage formula p_Z(f⁻¹(x)) |d f⁻¹/dx| counts only "

@@ -16,9 +16,9 @@ from typing import Sequence
 import ipywidgets as w
 import numpy as np
 from matplotlib.backend_bases import MouseEvent
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
+from matplotlib.ticker import MaxNLocator, MultipleLocator
 
 from lessonlib.cov1d import (
     AffineMap, Density1D, Logistic, MonotoneSpline, Normal, TanhMap, Uniform, interval_mass_x, interval_mass_z,
@@ -104,6 +104,10 @@ class ChangeOfVariables1D(LessonWidget):
         self.ax_pz = fig.add_subplot(gs[1, 1], sharex=self.ax_map)
         self.ax_txt = fig.add_subplot(gs[1, 0])
         self.ax_txt.axis("off")
+        fs = s.font_size * 1.1
+        self.text_z = self.ax_txt.text(0.05, 0.75, "", color=COLOR_Z, fontsize=fs, transform=self.ax_txt.transAxes)
+        self.text_x = self.ax_txt.text(0.05, 0.45, "", color=COLOR_X, fontsize=fs, transform=self.ax_txt.transAxes)
+        self.text_s = self.ax_txt.text(0.05, 0.15, "", color=COLOR_MAP, fontsize=fs, transform=self.ax_txt.transAxes)
         lw = s.line_width
         am, apx, apz = self.ax_map, self.ax_px, self.ax_pz
         am.set_xlim(*Z_LIM)
@@ -126,8 +130,11 @@ class ChangeOfVariables1D(LessonWidget):
         apz.set_ylabel("p_Z(z)")
         self.fill_z = apz.add_patch(Polygon(np.zeros((4, 2)), closed=True, color=COLOR_Z, alpha=0.35, lw=0))
         (self.line_pz,) = apz.plot([], [], color=COLOR_Z, lw=lw)
-        self.text = self.ax_txt.text(0.0, 1.0, "", va="top", ha="left", family="monospace",
-                                     fontsize=s.font_size * 0.85, transform=self.ax_txt.transAxes)
+        # few ticks: text is most of the cost of a full redraw
+        for axis in (am.xaxis, am.yaxis, apx.yaxis, apz.xaxis):
+            axis.set_major_locator(MultipleLocator(2.0))
+        apx.xaxis.set_major_locator(MaxNLocator(3))
+        apz.yaxis.set_major_locator(MaxNLocator(3))
         self.fig = fig
 
     # -- the maths, then the artists --------------------------------------------------------
@@ -190,16 +197,14 @@ class ChangeOfVariables1D(LessonWidget):
         self.ax_px.set_xlim(top_x * 1.15, 0)  # density grows to the left, towards the map
 
         stretch = abs(deriv)
+        self.text_z.set_text(f"P(blue, in z) = {mass_z:.4f}")
+        self.text_x.set_text(f"P(red, in x)  = {mass_x:.4f}")
+        self.text_s.set_text(f"|f'({cz:.2f})| = {stretch:.3f}")
         self._nums = {
             "z_a": za, "z_b": zb, "x_a": xa, "x_b": xb, "mass_z": mass_z, "mass_x": mass_x,
             "z_centre": cz, "x_centre": xc, "derivative": deriv, "stretch": stretch, "p_z": pz_c, "p_x": px_c,
             "width_z": wz, "width_x": abs(xb - xa),
         }
-        self.text.set_text(
-            f"z in [{za:5.2f}, {zb:5.2f}]\n  P = {mass_z:.4f}\n"
-            f"x in [{lo_x:5.2f}, {hi_x:5.2f}]\n  P = {mass_x:.4f}\n"
-            f"at z = {cz:.2f}:\n  |f'(z)| = {stretch:.3f}\n  p_X = p_Z/|f'|\n      = {px_c:.3f}"
-        )
         verb = "stretches" if stretch > 1.0005 else ("squeezes" if stretch < 0.9995 else "keeps")
         effect = "dilutes it" if stretch > 1.0005 else ("concentrates it" if stretch < 0.9995 else "leaves it unchanged")
         fs = current().control_font
@@ -259,7 +264,6 @@ def show_png(fig: Figure) -> None:
     from IPython.display import Image, display
 
     buf = io.BytesIO()
-    FigureCanvasAgg(fig)  # a private Agg canvas: works whatever the notebook backend
     fig.savefig(buf, format="png", dpi=current().dpi, metadata={"Software": None})
     display(Image(data=buf.getvalue()))
 
@@ -275,6 +279,7 @@ def plot_densities(
     styles: Sequence[str] = ("-", "--", ":", "-."),
     hist_range: tuple[float, float] | None = None,
     width: float | None = None,
+    ylim: tuple[float, float] | None = None,
 ) -> None:
     """One static figure: density curves over a grid, and optionally a histogram of samples.
 
@@ -295,6 +300,8 @@ def plot_densities(
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.legend(loc="best", frameon=False)
     show_png(fig)
 
