@@ -346,11 +346,14 @@ class CouplingExplorer(LessonWidget):
         ax = self.ax_J
         self.J_image = ax.imshow(np.zeros((2, 2)), cmap="RdBu_r", vmin=-3, vmax=3)
         self.J_text = [[ax.text(j, i, "", ha="center", va="center", fontsize="small") for j in range(2)] for i in range(2)]
-        ax.set_xticks([0, 1], labels=["$z_1$", "$z_2$"])
-        ax.set_yticks([0, 1], labels=["$x_1$", "$x_2$"])
+        ax.set_xticks([0, 1], labels=["z₁", "z₂"])  # plain glyphs: mathtext costs a redraw time
+        ax.set_yticks([0, 1], labels=["x₁", "x₂"])
         ax.tick_params(length=0)
         ax.grid(False)
-        ax.set_title("$J_f$ at the point")
+        ax.set_title("Jacobian J at the point")
+        for a in (self.ax_curves, self.ax_x):  # few tick labels: text is most of a redraw's cost
+            a.set_xticks([-3, 0, 3])
+            a.set_yticks([-3, 0, 3])
 
     def update(self) -> None:
         self._check_invertible()
@@ -363,9 +366,11 @@ class CouplingExplorer(LessonWidget):
         z_pix, log_det_inv = self.inverse_and_log_det(self._pixels)
         density = torch.exp(_std_normal_log_prob(z_pix) + log_det_inv)
         self.image.set_data(density.reshape(self.N_PIX, self.N_PIX).numpy())
-        for line, level in zip(self.h_lines, self._levels):
-            x = self.forward_map(torch.stack([u, torch.full_like(u, float(level))], dim=1))
-            line.set_data(x[:, 0].numpy(), x[:, 1].numpy())
+        n_u = u.numel()
+        grid_z = torch.stack([u.repeat(len(self._levels)), self._levels.repeat_interleave(n_u)], dim=1)
+        grid_x = self.forward_map(grid_z).reshape(len(self._levels), n_u, 2).numpy()  # all lines in one pass
+        for line, xy in zip(self.h_lines, grid_x):
+            line.set_data(xy[:, 0], xy[:, 1])
         self._update_point()
 
     def _update_point(self) -> None:
