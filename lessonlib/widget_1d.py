@@ -205,15 +205,15 @@ class ChangeOfVariables1D(LessonWidget):
             "z_centre": cz, "x_centre": xc, "derivative": deriv, "stretch": stretch, "p_z": pz_c, "p_x": px_c,
             "width_z": wz, "width_x": abs(xb - xa),
         }
-        verb = "stretches" if stretch > 1.0005 else ("squeezes" if stretch < 0.9995 else "keeps")
-        effect = "dilutes it" if stretch > 1.0005 else ("concentrates it" if stretch < 0.9995 else "leaves it unchanged")
+        effect = "dilutes" if stretch > 1.0005 else ("concentrates" if stretch < 0.9995 else "keeps")
         fs = current().control_font
+        # "name = value" pairs, so the numbers can be read back from the page (browser tests)
         self.readout.value = (
-            f'<span style="font-size:{fs}">Both intervals hold the same probability: '
-            f"<b>{mass_z:.4f}</b> (base CDF) and <b>{mass_x:.4f}</b> (area under p<sub>X</sub>). "
-            f"Near z = {cz:.2f} the map {verb} lengths by |f'(z)| = <b>{stretch:.3f}</b>, which {effect} the density: "
-            f"p<sub>X</sub> = {pz_c:.3f} / {stretch:.3f} = <b>{px_c:.3f}</b>."
-            + (" The map is decreasing (f' &lt; 0): the absolute value keeps the density positive." if deriv < 0 else "")
+            f'<span style="font-size:{fs}">Same probability in both intervals: '
+            f"<b>mass in z = {mass_z:.4f}</b>, <b>mass in x = {mass_x:.4f}</b>. "
+            f"Local stretch |f'(z)| = <b>{stretch:.3f}</b> at z = {cz:.2f}: it {effect} the density: "
+            f"p_Z = {pz_c:.3f}, p_X = <b>{px_c:.3f}</b>."
+            + (" The map is decreasing (f' &lt; 0); the absolute value keeps the density positive." if deriv < 0 else "")
             + "</span>"
         )
         self.say("")

@@ -172,3 +172,19 @@ def test_update_plus_draw_is_fast_enough(widget):
         times.append(time.process_time() - t0)
     widget.reset()
     assert np.median(times) < 0.25
+
+
+def test_what_the_notebook_invites_you_to_try(widget):
+    """The 'things to try' list of notebook 01, checked."""
+    widget.reset()
+    widget.controls["slope"].value = 0.3  # squeezing: the pushed density towers above the base
+    px_peak = float(np.max(widget.line_px.get_data()[0]))
+    pz_peak = float(np.max(widget.line_pz.get_data()[1]))
+    assert widget.problem is None and px_peak > 3 * pz_peak
+    widget.controls["slope"].value = -1.0  # decreasing: still a positive density
+    assert widget.problem is None and np.all(np.asarray(widget.line_px.get_data()[0]) >= 0)
+    widget.reset()
+    widget.set(nonlinearity=1.5, centre=0.3, width=0.1)  # a narrow interval: widths ratio -> |f'(centre)|
+    n = widget.numbers()
+    assert n["width_x"] / n["width_z"] == pytest.approx(n["stretch"], rel=0.02)
+    widget.reset()
