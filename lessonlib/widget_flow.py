@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import ipywidgets as w
+import matplotlib
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -47,6 +48,7 @@ __all__ = [
     "Snapshots",
     "bridge_profile",
     "sample_summary",
+    "ring_summary",
     "MaskedAutoregressive",
     "time_samplers",
     "show",
@@ -269,6 +271,20 @@ def sample_summary(x: np.ndarray | Tensor, split: float = 0.0) -> dict[str, floa
     }
 
 
+def ring_summary(x: Tensor, radius: float = 2.0, n_modes: int = 8, width: float = 0.6) -> dict[str, float]:
+    """Mean and std of the distance from the origin, and the share of points within ``width`` of a mode.
+
+    The modes sit at angles 2 pi k / n_modes on the circle of ``radius``; "within" is measured along
+    the circle and across it (a box around each centre). Shapes: x (N, 2).
+    """
+    x = x.detach().double()
+    r = x.norm(dim=1)
+    step = 2 * math.pi / n_modes
+    angle = torch.atan2(x[:, 1], x[:, 0]) % step
+    near = (torch.minimum(angle, step - angle) * r < width) & ((r - radius).abs() < width)
+    return {"radius_mean": float(r.mean()), "radius_std": float(r.std()), "near_mode": float(near.double().mean())}
+
+
 # ----------------------------------------------------------------------------------------------
 # Sampling cost: one pass for a flow, one pass per dimension for an autoregressive model
 # ----------------------------------------------------------------------------------------------
@@ -378,8 +394,9 @@ def show(fig: Figure) -> None:
     display(Image(data=buf.getvalue(), format="png"))
 
 
-def _density_axes(ax, dens: np.ndarray, extent, vmax: float | None = None, title: str = "") -> None:
-    ax.imshow(dens, origin="lower", extent=extent, cmap="viridis", vmin=0, vmax=vmax, aspect="auto", interpolation="bilinear")
+def _density_axes(ax, dens: np.ndarray, extent, vmax: float | None = None, title: str = "", equal: bool = False) -> None:
+    aspect = "equal" if equal else "auto"
+    ax.imshow(dens, origin="lower", extent=extent, cmap="viridis", vmin=0, vmax=vmax, aspect=aspect, interpolation="bilinear")
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)
@@ -399,13 +416,16 @@ def plot_snapshots(snaps: Snapshots, result: TrainResult, entropy: float | None 
     ax.plot(snaps.steps, snaps.losses, "o-", color="C0", label="NLL, mean of the last 25 steps")
     if entropy is not None:
         ax.axhline(entropy, color="C3", ls="--", label=f"entropy of the target ({entropy:.2f} nats): the floor")
+    top = min(max(result.losses), result.losses[0] + 1.0) if result.losses else None
+    if top is not None:  # a rare spike would squash the curve: the axis stops 1 nat above the start
+        ax.set_ylim(min(min(result.losses), entropy if entropy is not None else np.inf) - 0.3, top)
     ax.set_xlabel("training step")
     ax.set_ylabel("NLL (nats)")
     ax.legend(loc="upper right")
     vmax = max(float(d.max()) for d in snaps.densities)
     x0, x1, y0, y1 = snaps.extent
     for j, i in enumerate(idx):
-        _density_axes(axes[f"d{j}"], snaps.densities[i], snaps.extent, vmax, f"step {snaps.steps[i]}: density")
+        _density_axes(axes[f"d{j}"], snaps.densities[i], snaps.extent, vmax, f"step {snaps.steps[i]}: density", equal=True)
         sa = axes[f"s{j}"]
         if data is not None:
             sa.scatter(data[:, 0], data[:, 1], s=2, color="0.75")
@@ -413,6 +433,7 @@ def plot_snapshots(snaps: Snapshots, result: TrainResult, entropy: float | None 
         sa.scatter(pts[:, 0], pts[:, 1], s=3, color="C1")
         sa.set_xlim(x0, x1)
         sa.set_ylim(y0, y1)
+        sa.set_aspect("equal")
         sa.set_xticks([])
         sa.set_yticks([])
         sa.set_title("samples (orange)")
@@ -422,7 +443,7 @@ def plot_snapshots(snaps: Snapshots, result: TrainResult, entropy: float | None 
 def plot_depth(results: dict[int, tuple[float, float]], flows: dict[int, Flow], extent, n_grid: int = 80) -> Figure:
     """KL gap (nats, with 2 standard errors) against the number of layers, and each model's density."""
     depths = sorted(results)
-    fig = _figure(height=current().fig_width * 0.36)
+    fig = _figure(height=current().fig_width * 0.3)
     mosaic = [["kl"] + [f"d{L}" for L in depths]]
     axes = fig.subplot_mosaic(mosaic, width_ratios=[1.6] + [1] * len(depths))
     ax = axes["kl"]
@@ -438,7 +459,7 @@ def plot_depth(results: dict[int, tuple[float, float]], flows: dict[int, Flow], 
     dens = {L: grid_density(flows[L].log_prob, extent, n_grid)[0] for L in depths}
     vmax = max(float(d.max()) for d in dens.values())
     for L in depths:
-        _density_axes(axes[f"d{L}"], dens[L], extent, vmax, f"{L} layer{'s' if L > 1 else ''}")
+        _density_axes(axes[f"d{L}"], dens[L], extent, vmax, f"{L} layer{'s' if L > 1 else ''}", equal=True)
     return fig
 
 
@@ -449,7 +470,7 @@ def plot_guess_pair(flow_a: Flow, flow_b: Flow, extent, n_grid: int = 100) -> Fi
     da, db = (grid_density(f.log_prob, extent, n_grid)[0] for f in (flow_a, flow_b))
     vmax = max(float(da.max()), float(db.max()))
     for ax, d, name in zip(axes, (da, db), "AB"):
-        _density_axes(ax, d, extent, vmax, f"model {name}")
+        _density_axes(ax, d, extent, vmax, f"model {name}", equal=True)
         ax.set_xlabel("$x_1$")
         ax.set_ylabel("$x_2$")
     return fig
@@ -485,7 +506,7 @@ def plot_bridge(profile: dict[str, np.ndarray], flow: Flow, extent) -> Figure:
     fig = _figure(height=current().fig_width * 0.4)
     a1, a2 = fig.subplots(1, 2, width_ratios=[1, 1.6])
     dens, _ = grid_density(flow.log_prob, extent, 120)
-    _density_axes(a1, np.log10(np.maximum(dens, 1e-6)), extent, title="log10 learned density")
+    _density_axes(a1, np.log10(np.maximum(dens, 1e-6)), extent, title="log10 learned density", equal=True)
     a1.images[0].set_clim(-4, math.log10(dens.max()))
     t = profile["theta"]
     a1.plot(2 * np.cos(t), 2 * np.sin(t), color="w", lw=1, ls="--")
@@ -504,6 +525,17 @@ def plot_bridge(profile: dict[str, np.ndarray], flow: Flow, extent) -> Figure:
 # ----------------------------------------------------------------------------------------------
 # Widget 1: walk through the stack, layer by layer
 # ----------------------------------------------------------------------------------------------
+
+
+def _colour_groups(value: np.ndarray, n: int = 6) -> list[np.ndarray]:
+    """Indices of the points in each of ``n`` bins of ``value`` (equal counts), low to high."""
+    order = np.argsort(value, kind="stable")
+    return [np.sort(chunk) for chunk in np.array_split(order, n)]
+
+
+def _marker_lines(ax, points: np.ndarray, groups: list[np.ndarray], cmap: str) -> list:
+    colours = matplotlib.colormaps[cmap](np.linspace(0.0, 0.85, len(groups)))
+    return [ax.plot(points[idx, 0], points[idx, 1], ls="", marker="o", ms=2.2, mew=0, color=c)[0] for idx, c in zip(groups, colours)]
 
 
 def _freeze_layout(fig) -> None:
@@ -540,13 +572,16 @@ class LayerWalker(LessonWidget):
         zero = np.zeros(data.shape[0])
         self.inv_cum = np.cumsum([zero] + [ld.double().numpy() for ld in inv.log_dets], axis=0)  # (L+1, B)
         self.n_layers = len(flow.bijector)
-        colour = self.inv_points[0][:, 0]
-        zcol = self.fwd_points[0][:, 1]
+        # Points are drawn as a few single-colour marker lines (fast to redraw), grouped by where they
+        # start, so the colours let the eye follow the points through the layers.
+        self._inv_groups = _colour_groups(self.inv_points[0][:, 0])
+        self._fwd_groups = _colour_groups(self.fwd_points[0][:, 1])
 
-        self.fig, (self.ax_inv, self.ax_fwd) = new_figure(1, 2, height=current().fig_width * 0.45)
+        width = current().fig_width * 0.8  # fewer pixels: each redraw re-encodes the PNG the browser shows
+        self.fig, (self.ax_inv, self.ax_fwd) = new_figure(1, 2, width=width, height=width * 0.5)
         self.fig.set_layout_engine("constrained")
-        self.sc_inv = self.ax_inv.scatter(*self.inv_points[0].T, s=4, c=colour, cmap="coolwarm")
-        self.sc_fwd = self.ax_fwd.scatter(*self.fwd_points[0].T, s=4, c=zcol, cmap="PiYG")
+        self.inv_lines = _marker_lines(self.ax_inv, self.inv_points[0], self._inv_groups, "viridis")
+        self.fwd_lines = _marker_lines(self.ax_fwd, self.fwd_points[0], self._fwd_groups, "plasma")
         t = np.linspace(0, 2 * np.pi, 100)
         for r in (1, 2):
             for ax in (self.ax_inv, self.ax_fwd):
@@ -566,8 +601,10 @@ class LayerWalker(LessonWidget):
     def update(self) -> None:
         k = int(self.controls["k"].value)
         L = self.n_layers
-        self.sc_inv.set_offsets(self.inv_points[k])
-        self.sc_fwd.set_offsets(self.fwd_points[k])
+        for line, idx in zip(self.inv_lines, self._inv_groups):
+            line.set_data(self.inv_points[k][idx, 0], self.inv_points[k][idx, 1])
+        for line, idx in zip(self.fwd_lines, self._fwd_groups):
+            line.set_data(self.fwd_points[k][idx, 0], self.fwd_points[k][idx, 1])
         self.ax_inv.set_title(f"data, {k} of {L} layers undone" + (": z" if k == L else ""))
         self.ax_fwd.set_title(f"base samples, {k} of {L} layers applied" + (": x" if k == L else ""))
         n = self.numbers()
@@ -579,6 +616,15 @@ class LayerWalker(LessonWidget):
             f"(N(0, I) has 1)</span>"
         )
         self.say("")
+
+    def shown(self, side: str) -> np.ndarray:
+        """The points currently drawn on the "inverse" (left) or "forward" (right) panel, in input order."""
+        lines, groups = (self.inv_lines, self._inv_groups) if side == "inverse" else (self.fwd_lines, self._fwd_groups)
+        n = sum(len(g) for g in groups)
+        out = np.empty((n, 2))
+        for line, idx in zip(lines, groups):
+            out[idx, 0], out[idx, 1] = line.get_xdata(), line.get_ydata()
+        return out
 
     def numbers(self) -> dict[str, float]:
         k = int(self.controls["k"].value)
