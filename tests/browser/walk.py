@@ -1,0 +1,140 @@
+"""The student's walk through one notebook's main widget, driven by the table in specs.py."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from specs import GENERIC, SPECS, Interaction, Spec, numbers_in
+
+from browserlab import NotebookPage
+
+GENERIC_SELECTORS = (".lesson-widget", ".jp-OutputArea-output:has(.widget-slider)")
+
+
+@dataclass
+class WalkResult:
+    notebook: str
+    found: str = ""  # the selector of the widget walked, "" when the notebook has none
+    problems: list[str] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+
+
+def spec_for(name: str) -> tuple[Spec | None, bool]:
+    """(spec, declared): a declared spec from the table, else a generic one for the first lesson widget."""
+    if name in SPECS:
+        return SPECS[name], True
+    return None, False
+
+
+def find_widget(nb: NotebookPage, name: str):
+    spec, declared = spec_for(name)
+    if declared:
+        loc = nb.page.locator(spec.widget).first
+        return (loc, spec) if loc.count() else (None, spec)
+    for sel in GENERIC_SELECTORS:
+        loc = nb.page.locator(sel).first
+        if loc.count():
+            return loc, Spec(widget=sel, interactions=GENERIC)
+    return None, None
+
+
+def settle(nb: NotebookPage, root, what: str, quiet_ms: int = 250, timeout_s: float = 15.0) -> None:
+    """Wait until the kernel is idle and the widget's picture has not changed for ``quiet_ms``."""
+    deadline = time.monotonic() + timeout_s
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        fp = nb.fingerprint(root, "all")
+        busy = any(k.get("execution_state") != "idle" for k in nb.lab.kernels())
+        now = time.monotonic()
+        if fp != last or busy:
+            last, since = fp, now
+        elif (now - since) * 1000 >= quiet_ms:
+            return
+        nb.page.wait_for_timeout(50)  # poll interval of a condition, not a fixed wait
+
+
+def perform(nb: NotebookPage, root, inter: Interaction) -> None:
+    page = nb.page
+    if inter.kind in ("key", "drag_slider"):
+        handles = root.locator(".noUi-handle")
+        if handles.count() <= inter.control:
+            raise AssertionError(f"slider {inter.control} not found in the widget")
+        handle = handles.nth(inter.control)
+        handle.scroll_into_view_if_needed()
+        if inter.kind == "key":
+            handle.focus()
+            for k in inter.keys:
+                page.keyboard.press(k)
+        else:
+            box = handle.bounding_box()
+            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            page.mouse.move(x, y)
+            page.mouse.down()
+            page.mouse.move(x + inter.dx, y, steps=8)
+            page.mouse.up()
+    elif inter.kind == "drag_canvas":
+        canvas = root.locator("canvas").last  # ipympl's top canvas takes the mouse events
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        (sx, sy), (ex, ey) = inter.start, inter.end
+        x0, y0 = box["x"] + sx * box["width"], box["y"] + sy * box["height"]
+        x1, y1 = box["x"] + ex * box["width"], box["y"] + ey * box["height"]
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        page.mouse.move(x1, y1, steps=10)
+        page.mouse.up()
+    else:
+        raise ValueError(f"unknown interaction {inter.kind!r}")
+
+
+def readout_numbers(root, spec: Spec) -> dict[str, float]:
+    loc = root.locator(spec.readout)
+    text = " ".join(loc.nth(i).inner_text() for i in range(loc.count()))
+    return numbers_in(text)
+
+
+def walk(nb: NotebookPage, name: str, latency_presses: int = 10) -> WalkResult:
+    """Do each interaction of the notebook's main widget; record what did not behave."""
+    res = WalkResult(name)
+    root, spec = find_widget(nb, name)
+    if root is None:
+        if spec is not None:
+            res.problems.append(f"main widget {spec.widget} not found after Run All")
+        return res
+    res.found = spec.widget
+    root.scroll_into_view_if_needed()
+    settle(nb, root, spec.watch)
+    for i, inter in enumerate(spec.interactions):
+        before = readout_numbers(root, spec)
+        nb.start_watch(root, spec.watch)
+        perform(nb, root, inter)
+        ms = nb.finish_watch()
+        settle(nb, root, spec.watch)
+        after = readout_numbers(root, spec)
+        res.log.append(f"{inter.kind} {inter.keys if inter.kind == 'key' else ''}: {ms} ms, {before} -> {after}")
+        if inter.picture and ms is None:
+            res.problems.append(f"interaction {i} ({inter.kind}) did not change the widget's picture")
+        if inter.check is not None:
+            msg = inter.check(before, after)
+            if msg:
+                res.problems.append(f"interaction {i} ({inter.kind}): {msg}")
+        if inter.latency and ms is not None:
+            res.latencies_ms.extend(measure_latency(nb, root, spec, inter, latency_presses))
+    return res
+
+
+def measure_latency(nb: NotebookPage, root, spec: Spec, inter: Interaction, n: int) -> list[float]:
+    """Key press -> first frame with new pixels, n times, alternating ArrowRight / ArrowLeft."""
+    handle = root.locator(".noUi-handle").nth(inter.control)
+    handle.focus()
+    out = []
+    for i in range(n):
+        nb.start_watch(root, spec.watch)
+        nb.page.keyboard.press("ArrowLeft" if i % 2 else "ArrowRight")
+        ms = nb.finish_watch()
+        if ms is not None:
+            out.append(ms)
+        settle(nb, root, spec.watch, quiet_ms=150)
+    return out
