@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 
-from lessonlib.style import Style, use_style
+from lessonlib.style import Style, show_presenter_css, use_style
 
 __all__ = ["setup"]
 
@@ -16,7 +16,8 @@ def setup(seed: int = 0, presenter: bool | None = None, threads: int = 1) -> Sty
 
     One thread keeps floating-point sums in the same order on every machine, so printed numbers
     and training curves are reproducible; the course's models are small enough that it costs little.
-    Returns the Style in force (presenter mode enlarges figures and controls).
+    Returns the Style in force. Presenter mode (``presenter=True`` or LESSONLIB_PRESENTER=1) enlarges
+    figures, fonts and, through a stylesheet shown by this cell, widget controls.
     """
     random.seed(seed)
     np.random.seed(seed)
@@ -29,4 +30,7 @@ def setup(seed: int = 0, presenter: bool | None = None, threads: int = 1) -> Sty
         torch.manual_seed(seed)
         torch.set_num_threads(threads)
         torch.set_printoptions(precision=4, sci_mode=False)
-    return use_style(presenter)
+    style = use_style(presenter)
+    if style.presenter:  # bigger widget controls too (CSS); in normal mode setup() shows nothing
+        show_presenter_css()
+    return style

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["Style", "use_style", "current", "is_presenter"]
+__all__ = ["Style", "use_style", "current", "is_presenter", "presenter_css", "show_presenter_css"]
 
 
 @dataclass(frozen=True)
@@ -68,3 +68,39 @@ def use_style(presenter: bool | None = None) -> Style:
         }
     )
     return s
+
+
+def presenter_css(style: Style | None = None) -> str:
+    """CSS that enlarges widget labels, sliders, buttons and the lesson widgets' text lines for a projector.
+
+    It sets ipywidgets' own size variables on every widget, so controls keep their layout, only bigger.
+    """
+    s = style or _PRESENTER
+    px = float(s.control_font.removesuffix("px"))
+    return f"""
+.jupyter-widgets, .lesson-widget {{
+  --jp-widgets-font-size: {s.control_font};
+  --jp-widgets-inline-height: {round(px * 2)}px;
+  --jp-widgets-inline-label-width: {round(px * 8)}px;
+  --jp-widgets-inline-width: {s.control_width};
+  --jp-widgets-slider-handle-size: {round(px * 1.2)}px;
+  --jp-widgets-slider-track-thickness: {round(px * 0.35)}px;
+  --jp-widgets-menu-item-height: {round(px * 1.8)}px;
+}}
+.jupyter-widgets .widget-label, .jupyter-widgets .widget-readout, .jupyter-widgets button,
+.jupyter-widgets select, .jupyter-widgets input, .jupyter-widgets .widget-html-content,
+.lesson-readout, .lesson-message {{ font-size: {s.control_font}; line-height: 1.4; }}
+.jupyter-widgets .widget-readout {{ min-width: {round(px * 4)}px; }}
+""".strip()
+
+
+def show_presenter_css() -> None:
+    """In a notebook, add presenter_css() to the page (invisible output; does nothing outside IPython)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import HTML, display
+    except ImportError:
+        return
+    if get_ipython() is None:
+        return
+    display(HTML(f'<style class="lesson-presenter-css">{presenter_css(current())}</style>'))
