@@ -98,6 +98,30 @@ def _worst(t: Tensor) -> float:
     return float(t.abs().max()) if torch.isfinite(t).all() else math.inf
 
 
+class ConditionersOnly(Adapter):
+    """The speed ceiling: the 8 conditioner MLPs (1 -> 64 -> 64 -> 2) and Adam, with no flow around them.
+
+    Its "log_prob" is just the sum of the networks' outputs: not a density, only the shared cost of
+    the networks and the optimizer, which every library pays. No coupling flow can train faster.
+    """
+
+    library = "conditioners only"
+    version = "-"
+
+    def __init__(self) -> None:
+        from lessonlib.coupling import MLP
+
+        from benchmarks.adapters import HIDDEN, N_LAYERS
+
+        super().__init__(torch.nn.ModuleList([MLP(1, 2, HIDDEN, zero_last=False) for _ in range(N_LAYERS)]))
+
+    def log_prob(self, x: Tensor) -> Tensor:
+        out = x.new_zeros(x.shape[0])
+        for k, net in enumerate(self.model):
+            out = out + net(x[:, k % 2:k % 2 + 1]).sum(-1)
+        return out
+
+
 def fit(jobs: list[dict]) -> None:
     threads = set_threads()
     for job in jobs:
@@ -124,8 +148,9 @@ def speed(steps: int, rounds: int) -> None:
     threads = set_threads()
     data = batches("two_moons", 0, steps * rounds)
     models = {}
-    for lib in ADAPTERS:
-        adapter = build(lib, 0)
+    for lib in (*ADAPTERS, ConditionersOnly.library):
+        torch.manual_seed(0)
+        adapter = build(lib, 0) if lib in ADAPTERS else ConditionersOnly()
         models[lib] = (adapter, torch.optim.Adam(adapter.model.parameters(), lr=LR))
         train(adapter, data[:20], models[lib][1])  # warm-up: first calls allocate
     times: dict[str, dict[str, list[float]]] = {lib: {"wall": [], "cpu": []} for lib in models}

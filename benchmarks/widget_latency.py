@@ -21,10 +21,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import matplotlib
-
-matplotlib.use("module://ipympl.backend_nbagg")
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -49,10 +45,20 @@ def _training_control():
     return TrainingControl(two_moons())
 
 
+def _nll_explorer():
+    import torch
+
+    from lessonlib.data import load_old_faithful
+    from lessonlib.widget_nll import NLLExplorer
+
+    return NLLExplorer(torch.as_tensor(load_old_faithful()[:, :1]))  # as notebook 03: eruption durations
+
+
 #: class name -> factory, for widgets whose constructor needs arguments
 FACTORIES: dict[str, Callable[[], Any]] = {
     "LayerWalker": _layer_walker,
     "TrainingControl": _training_control,
+    "NLLExplorer": _nll_explorer,
 }
 
 
@@ -127,6 +133,9 @@ def percentile(xs: list[float], q: float) -> float:
 
 
 def main(argv: list[str]) -> int:
+    import matplotlib
+
+    matplotlib.use("module://ipympl.backend_nbagg")  # the backend learners use (%matplotlib widget)
     from lessonlib.notebook import setup
 
     n_values = int(argv[0]) if argv else 12

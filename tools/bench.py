@@ -3,6 +3,7 @@
     python3 course.py bench                 everything (about 10-15 minutes on 2 idle cores)
     python3 course.py bench --quick         a 2-minute smoke run (few steps, one seed); README untouched
     python3 course.py bench --table-only    rewrite the README table from benchmarks/results/bench.json
+    python3 course.py bench --only course   re-measure some parts (course widgets speed fits) of bench.json
 
 zuko and normflows are not course dependencies: they go into a separate virtual environment,
 .venv-bench, made on first use from benchmarks/requirements.txt (torch pinned to the course's CPU
@@ -37,6 +38,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 TORCH_PIN = "torch==2.13.0"
 
 TARGET_NAMES = ("two_moons", "gaussian_ring", "checkerboard", "banana")
+PARTS = ["course", "widgets", "speed", "fits"]
 
 
 def say(msg: str) -> None:
@@ -126,7 +128,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2, help="parallel single-threaded training processes")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["course", "widgets", "speed", "fits"])
+    ap.add_argument("--skip", nargs="*", default=[], choices=PARTS)
+    ap.add_argument("--only", nargs="*", default=[], choices=PARTS,
+                    help="re-measure these parts and keep the rest of bench.json (each part records its own load)")
     args = ap.parse_args(argv)
     out_path = RESULTS / ("quick.json" if args.quick else "bench.json")
 
@@ -135,6 +139,8 @@ def main(argv: list[str]) -> int:
         return 0
     if args.quick:
         args.steps, args.seeds = 150, 1
+    if args.only:
+        args.skip = [p for p in PARTS if p not in args.only]
 
     ensure_bench_venv()
     t_start = time.perf_counter()
@@ -144,24 +150,41 @@ def main(argv: list[str]) -> int:
                 "check_samples": 10_000, "autograd_points": 64, "kl_samples": 20_000}
     results: dict = {"schema": report.SCHEMA, "date": dt.date.today().isoformat(),
                      "machine": report.machine_facts(ROOT, versions()), "settings": settings,
-                     "course": [], "widgets": [], "fits": [], "speed": []}
+                     "course": [], "widgets": [], "fits": [], "speed": [], "parts": {}}
+    if args.only:  # keep what is not re-measured
+        old = json.loads(out_path.read_text())
+        for part in args.skip:
+            results[part] = old[part]
+            results["parts"][part] = old.get("parts", {}).get(part, {})
+        results["machine"]["load_start"] = old["machine"]["load_start"]
+        results["duration_s"] = old.get("duration_s", 0.0)
     py = sys.executable
 
+    def mark(part: str, t0: float, load0: list[float]) -> None:
+        results["parts"][part] = {"time": time.strftime("%Y-%m-%d %H:%M"), "seconds": round(time.perf_counter() - t0, 1),
+                                  "load_start": load0, "load_end": report.load_average()}
+
     if "course" not in args.skip:
+        t0, l0 = time.perf_counter(), report.load_average()
         say("executing every notebook from a fresh kernel")
         results["course"] = run_json([py, "-m", "benchmarks.course_timing"])
         for r in results["course"]:
             say(f"  {r['notebook']}: {r['seconds']:.1f} s ({r['status']})")
+        mark("course", t0, l0)
     if "widgets" not in args.skip:
+        t0, l0 = time.perf_counter(), report.load_average()
         say("timing every lesson widget (control change + full redraw)")
         results["widgets"] = run_json([py, "-m", "benchmarks.widget_latency", str(settings["widget_values"]),
                                        str(settings["widget_repeats"])])
         for r in results["widgets"]:
             say(f"  {r['widget']}: median {r.get('median_ms') or 0:.1f} ms ({r['status']})")
+        mark("widgets", t0, l0)
     browser = RESULTS / "browser_latency.json"
     results["browser"] = json.loads(browser.read_text()) if browser.exists() else None
 
     if "speed" not in args.skip:
+        t0, l0 = time.perf_counter(), report.load_average()
+        results["speed"] = []
         for threads in (1, 2):
             say(f"training speed, {threads} thread(s), interleaved chunks")
             rows = run_json([str(BENCH_PY), "-m", "benchmarks.flows_worker", "speed", str(settings["speed_chunk"]),
@@ -169,21 +192,25 @@ def main(argv: list[str]) -> int:
             results["speed"] += rows
         for t, per in report.speed_summary(results["speed"]).items():
             say(f"  {t} thread(s): " + ", ".join(f"{k} {v:.0f} steps/s" for k, v in per.items()))
+        mark("speed", t0, l0)
     if "fits" not in args.skip:
+        t0, l0 = time.perf_counter(), report.load_average()
         jobs = [{"library": lib, "target": t, "seed": s, "steps": args.steps}
                 for s, t, lib in itertools.product(range(args.seeds), TARGET_NAMES, report.LIBRARIES)]
         say(f"training {len(jobs)} flows ({args.steps} steps each) in {args.workers} single-threaded processes")
         results["fits"] = fit_parallel(jobs, args.workers)
         for target, per in report.kl_summary(results["fits"]).items():
             say(f"  {target}: " + ", ".join(f"{k} {c['mean']:.3f}" for k, c in per.items()))
+        mark("fits", t0, l0)
 
     results["machine"]["load_end"] = report.load_average()
-    results["duration_s"] = time.perf_counter() - t_start
+    if not args.only:  # with --only, duration_s stays that of the last full run
+        results["duration_s"] = time.perf_counter() - t_start
     report.validate(results)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(results, indent=1) + "\n")
     say(f"results written to {out_path.relative_to(ROOT)} ({results['duration_s'] / 60:.1f} min)")
-    if not args.quick and not args.skip:
+    if not args.quick and (not args.skip or args.only):
         write_table(results)
     for line in report.targets_missed(results):
         say(f"target missed: {line}")

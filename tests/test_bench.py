@@ -1,0 +1,156 @@
+"""The benchmark's own pieces, fast: the JSON schema, the README table generator, and the lessonlib side
+of the flow adapters (zuko and normflows live only in .venv-bench, so their adapters are not run here)."""
+
+import copy
+import math
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmarks import report
+from benchmarks.adapters import build
+from benchmarks.flows_worker import checks, train
+from benchmarks.widget_latency import discover, percentile
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def fake_results() -> dict:
+    fits = []
+    for lib, gaps in (("lessonlib", [0.05, 0.07, 0.06]), ("zuko", [0.03, 0.04, 0.05]), ("normflows", [0.2, 0.3, 0.25])):
+        for seed, g in enumerate(gaps):
+            fits.append({"library": lib, "version": "1", "target": "two_moons", "seed": seed, "status": "ok",
+                         "kl_gap": g, "round_trip_error": 1e-6, "log_det_error": 1e-15, "parameters": 10})
+    fits.append({"library": "normflows", "target": "banana", "seed": 0, "status": "failed", "error": "diverged"})
+    fits.append({"library": "lessonlib", "version": "1", "target": "banana", "seed": 0, "status": "ok",
+                 "kl_gap": 0.004, "round_trip_error": 1e-6, "log_det_error": 1e-15, "parameters": 10})
+    speed = [{"library": lib, "threads": t, "steps_per_chunk": 100, "wall_s": [w, w], "cpu_s": [c, c]}
+             for lib, t, w, c in (("lessonlib", 1, 9.0, 1.0), ("zuko", 1, 1.0, 1.1), ("normflows", 1, 1.0, 1.0),
+                                  ("lessonlib", 2, 0.5, 2.0), ("zuko", 2, 1.0, 2.0), ("normflows", 2, 1.0, 2.0))]
+    return {
+        "schema": report.SCHEMA, "date": "2026-01-01", "duration_s": 600.0,
+        "machine": {"cpu": "Test CPU", "cpus": 2, "load_start": [0.1, 0.1, 0.1], "load_end": [1.0, 1.0, 1.0],
+                    "versions": {"torch": "2.13.0", "zuko": "1.6.0"}, "commit": "abc1234", "python": "3.11"},
+        "settings": {"steps": 2000, "seeds": 3, "widget_repeats": 2, "check_samples": 10, "autograd_points": 4},
+        "course": [{"notebook": "00_start_here.ipynb", "status": "ok", "seconds": 5.0, "kernel_cpu_s": 3.0},
+                   {"notebook": "05_stacking.ipynb", "status": "ok", "seconds": 45.0, "kernel_cpu_s": 40.0},
+                   {"notebook": "06_x.ipynb", "status": "ok", "seconds": 31.0, "kernel_cpu_s": 30.0}],
+        "widgets": [{"widget": "Fast", "status": "ok", "n": 10, "median_ms": 12.0, "p90_ms": 20.0, "notebooks": ["01_a.ipynb"]},
+                    {"widget": "Slow", "status": "ok", "n": 10, "median_ms": 45.0, "p90_ms": 60.0, "notebooks": []},
+                    {"widget": "NeedsArgs", "status": "skipped", "error": "needs arguments ['flow']"}],
+        "browser": {"00_start_here.ipynb": {"median_ms": 80.0, "p90_ms": 95.0, "n": 10}},
+        "fits": fits,
+        "speed": speed,
+    }
+
+
+def test_fake_results_pass_the_schema_and_broken_ones_do_not():
+    r = fake_results()
+    report.validate(r)
+    for key in ("course", "machine", "fits"):
+        broken = copy.deepcopy(r)
+        del broken[key]
+        with pytest.raises(ValueError, match=key):
+            report.validate(broken)
+    broken = copy.deepcopy(r)
+    del broken["fits"][0]["kl_gap"]
+    with pytest.raises(ValueError, match="kl_gap"):
+        report.validate(broken)
+
+
+def test_table_shows_every_part_and_judges_the_targets():
+    text = report.render(fake_results())
+    assert "| `05_stacking.ipynb` | 45.0 | 40.0 | 60 | yes |" in text  # notebook 05 has a 60 s limit
+    assert "| `06_x.ipynb` | 31.0 | 30.0 | 30 | **no** |" in text
+    assert "| **all** | 81.0 | 73.0 | 150 | yes |" in text
+    assert "| `Slow` | - | 10 | 45.0 | 60.0 |" in text and "not measured: needs arguments" in text
+    assert "| `00_start_here.ipynb` | 10 | 80 | 95 | yes |" in text
+    # KL: lessonlib mean 0.06, zuko 0.04 -> worse by 0.02; standard error of three values shown
+    assert re.search(r"\| two_moons \| 0\.060 ± 0\.006 \| 0\.040 ± 0\.006 \| .* \| zuko \| \+0\.020 \| \*\*no\*\* \|", text)
+    assert "(1 diverged)" in text
+    # 1 thread uses CPU time (lessonlib 100/1.0 vs zuko 100/1.1 -> 1.10x), 2 threads the wall clock (2.00x)
+    assert "| 1 | 100 | 91 | 100 | 1.10x | 1.00x | **no** |" in text
+    assert "| 2 | 200 | 100 | 100 | 2.00x | 2.00x | (speed only) |" in text
+    missed = report.targets_missed(fake_results())
+    assert any("06_x.ipynb took 31.0 s" in m for m in missed)
+    assert any("Slow" in m and "1.5x" in m for m in missed)
+    assert any("1.10x zuko" in m and "1.2x" in m for m in missed)
+    assert any("KL gap on two_moons" in m and "0.020 nats" in m for m in missed)
+    assert not any("banana" in m for m in missed)  # no peer finished banana: nothing to compare
+
+
+def test_missing_browser_file_is_said_in_the_table():
+    r = fake_results()
+    r["browser"] = None
+    assert "Not measured: `benchmarks/results/browser_latency.json` was missing" in report.render(r)
+
+
+def test_readme_table_is_replaced_between_the_markers_only():
+    readme = f"# T\n\nbefore\n\n{report.BEGIN}\nold table\n{report.END}\n\nafter\n"
+    new = report.update_readme(readme, "NEW")
+    assert new == f"# T\n\nbefore\n\n{report.BEGIN}\nNEW\n{report.END}\n\nafter\n"
+    assert report.update_readme(new, "NEWER").count(report.BEGIN) == 1
+    with pytest.raises(ValueError, match="markers"):
+        report.update_readme("# no markers", "x")
+
+
+def test_the_real_readme_has_the_markers():
+    text = (ROOT / "README.md").read_text()
+    assert text.count(report.BEGIN) == 1 and text.count(report.END) == 1
+
+
+def test_benchmark_torch_pin_matches_the_course():
+    pin = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if line.startswith("torch==")]
+    bench = (ROOT / "benchmarks" / "requirements.txt").read_text().splitlines()
+    assert pin and pin[0] in bench
+    for line in bench:  # every requirement pinned: an unpinned torch would pull a CUDA build
+        if line and not line.startswith("#"):
+            assert "==" in line, line
+
+
+def test_lessonlib_adapter_log_prob_agrees_with_its_maps():
+    a = build("lessonlib", seed=0)
+    with torch.no_grad():  # make the layers non-trivial
+        for p in a.model.parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    x = torch.randn(64, 2, generator=torch.Generator().manual_seed(1))
+    z, ld_inv = a.inverse_and_log_det(x)
+    x_back, ld_fwd = a.forward_and_log_det(z)
+    torch.testing.assert_close(x_back, x)
+    torch.testing.assert_close(ld_fwd, -ld_inv)  # opposite directions, opposite log-dets
+    torch.testing.assert_close(a.log_prob(x), a.base_log_prob(z) + ld_inv)
+    torch.testing.assert_close(a.log_prob(x), a.flow.log_prob(x))
+    assert a.n_parameters() == sum(p.numel() for p in a.flow.parameters())
+
+
+def test_unknown_library_is_refused():
+    with pytest.raises(ValueError, match="unknown library"):
+        build("tensorflow", seed=0)
+
+
+def test_training_loop_and_checks_on_lessonlib(monkeypatch):
+    import benchmarks.flows_worker as fw
+
+    for name, small in (("KL_SAMPLES", 2000), ("CHECK_SAMPLES", 500), ("AUTOGRAD_POINTS", 8)):
+        monkeypatch.setattr(fw, name, small)
+    a = build("lessonlib", seed=0)
+    data = torch.randn(5, 64, 2, generator=torch.Generator().manual_seed(0))
+    opt = torch.optim.Adam(a.model.parameters(), lr=1e-3)
+    wall, cpu, last = train(a, data, opt)
+    assert wall > 0 and cpu > 0 and math.isfinite(last)
+    out = checks(a, "banana", seed=0)
+    assert set(out) == {"kl_gap", "kl_gap_mc_se", "round_trip_error", "log_det_error"}
+    assert out["kl_gap"] > 0 and out["kl_gap_mc_se"] > 0
+    assert out["round_trip_error"] < 1e-4 and out["log_det_error"] < 1e-9
+
+
+def test_widgets_are_discovered_and_percentiles_interpolate():
+    from lessonlib.widgetkit import LessonWidget
+
+    found = discover()
+    assert all(issubclass(cls, LessonWidget) for _, cls in found)
+    assert all(module.startswith("lessonlib.widget_") for module, _ in found)
+    assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 0.9) == pytest.approx(4.6)
+    assert percentile([7.0], 0.5) == 7.0
