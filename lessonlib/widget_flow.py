@@ -231,6 +231,52 @@ class Snapshots:
         self.losses.append(loss)
         self.densities.append(dens)
         self.samples.append(x.double().numpy())
+        if getattr(self, "_live", None) is not None:
+            self._update_live()
+
+    def live_figure(self) -> w.Widget:
+        """A live ipympl figure (loss, density, samples) that every later ``record`` redraws.
+
+        Display it before training: with ``%matplotlib widget`` it moves while ``train`` runs.
+        """
+        width = current().fig_width
+        fig, (a_loss, a_dens, a_samp) = new_figure(1, 3, width=width, height=width * 0.3)
+        fig.set_layout_engine("constrained")
+        (line,) = a_loss.plot([], [], "o-", color="C0", ms=3)
+        a_loss.set_xlabel("step")
+        a_loss.set_ylabel("NLL (nats)")
+        a_loss.set_title("loss")
+        image = a_dens.imshow(np.zeros((self.n_grid, self.n_grid)), origin="lower", extent=self.extent, cmap="viridis", vmin=0, vmax=1)
+        a_dens.set_title("density")
+        (pts,) = a_samp.plot([], [], ls="", marker="o", ms=2, mew=0, color="C1")
+        a_samp.set_xlim(self.extent[0], self.extent[1])
+        a_samp.set_ylim(self.extent[2], self.extent[3])
+        a_samp.set_aspect("equal")
+        a_samp.set_title("samples")
+        for ax in (a_dens, a_samp):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+        a_loss.set_xlim(0, 10)
+        a_loss.set_ylim(0, 5)
+        _freeze_layout(fig)  # lay out once; each snapshot then only redraws
+        self._live = (fig, a_loss, line, image, pts)
+        if self.steps:
+            self._update_live()
+        return fig.canvas
+
+    def _update_live(self) -> None:
+        fig, a_loss, line, image, pts = self._live
+        finite = [(s, v) for s, v in zip(self.steps, self.losses) if np.isfinite(v)]
+        if finite:
+            line.set_data(*zip(*finite))
+            vals = [v for _, v in finite]
+            a_loss.set_xlim(0, max(10, self.steps[-1]))
+            a_loss.set_ylim(min(vals) - 0.2, max(vals) + 0.2)
+        image.set_data(self.densities[-1])
+        image.set_clim(0, float(self.densities[-1].max()) or 1.0)
+        pts.set_data(self.samples[-1][:, 0], self.samples[-1][:, 1])
+        fig.canvas.draw()
 
 
 def bridge_profile(flow: Flow, target: Target, radius: float = 2.0, n: int = 720) -> dict[str, np.ndarray]:

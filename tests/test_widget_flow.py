@@ -94,6 +94,11 @@ def test_snapshots_record_and_figures_draw(trained, tmp_path):
     snaps = Snapshots(trained, RING.extent, n_grid=20, n_samples=50)
     res = train(trained, target_sampler(RING), steps=4, lr=1e-4, callback=snaps, callback_every=2)
     assert snaps.steps == [2, 4] and len(snaps.densities) == 2 and snaps.samples[0].shape == (50, 2)
+    snaps.live_figure()
+    snaps.record(5, 1.5)
+    _, _, line, image, pts = snaps._live
+    assert list(line.get_xdata()) == [2, 4, 5] and image.get_array().max() > 0
+    np.testing.assert_allclose(pts.get_xdata(), snaps.samples[-1][:, 0])
     figs = [
         plot_snapshots(snaps, res, entropy=1.7),
         plot_depth({1: (1.0, 0.01), 4: (0.5, 0.01)}, {1: make_flow(1), 4: trained}, RING.extent, n_grid=20),
