@@ -127,7 +127,7 @@ def check_gaussian_nll(answer: float | None) -> CheckResult:
 
 #: Exercise 3: (description, mean NLL of the data under the density, explanation of the sign).
 SIGN_CASES: tuple[tuple[str, float, str], ...] = (
-    ("a: Old Faithful durations in minutes under the flow fitted above (density peaks near 0.8 per minute)",
+    ("a: Old Faithful durations in minutes under a flow fitted to them (its density stays below 1 per minute)",
      0.94, "densities below 1 almost everywhere, so log p < 0 and the NLL is positive"),
     ("b: the same durations in hours, under the same flow rescaled to hours",
      0.94 - math.log(60), "in hours the same bumps are 60 times narrower and 60 times taller (above 1), "
