@@ -82,15 +82,18 @@ class ChangeOfVariables1D(LessonWidget):
         self.fig.canvas.mpl_connect("motion_notify_event", self._on_motion)
         self.fig.canvas.mpl_connect("button_release_event", self._on_release)
         c = self.controls
+        hint = w.HTML(f'<span style="font-size:{s.control_font}">Drag the orange knots up or down; '
+                      "the sliders place them on the curve shift + slope·(z + a·tanh z).</span>")
         layout = w.VBox([
             w.HBox([c["base"], self.reset_button]),
             w.HBox([w.VBox([c["slope"], c["shift"], c["nonlinearity"]]), w.VBox([c["centre"], c["width"]])]),
-            self.fig.canvas, self.readout, self.message,
+            hint, self.fig.canvas, self.readout, self.message,
         ])
         self._finish(layout)
         # lay the figure out once, then freeze it: constrained layout on every frame would cost
-        # more than everything else in the update (the axes never change size)
-        self.fig.canvas.draw()
+        # more than everything else in the update (the axes never change size). Not canvas.draw():
+        # an ipympl canvas drawn before it is displayed stores a picture the browser cannot show.
+        self.fig.draw_without_rendering()
         self.fig.set_layout_engine("none")
 
     # -- figure -----------------------------------------------------------------------------
@@ -112,7 +115,7 @@ class ChangeOfVariables1D(LessonWidget):
         am, apx, apz = self.ax_map, self.ax_px, self.ax_pz
         am.set_xlim(*Z_LIM)
         am.set_ylim(*X_LIM)
-        am.set_title("the map x = f(z): drag the ● knots up or down")
+        am.set_title("the map x = f(z)")
         am.tick_params(labelbottom=False, labelleft=False)
         self.band_z = am.add_patch(Polygon(np.zeros((4, 2)), closed=True, color=COLOR_Z, alpha=0.12, lw=0))
         self.band_x = am.add_patch(Polygon(np.zeros((4, 2)), closed=True, color=COLOR_X, alpha=0.12, lw=0))
@@ -131,10 +134,12 @@ class ChangeOfVariables1D(LessonWidget):
         self.fill_z = apz.add_patch(Polygon(np.zeros((4, 2)), closed=True, color=COLOR_Z, alpha=0.35, lw=0))
         (self.line_pz,) = apz.plot([], [], color=COLOR_Z, lw=lw)
         # few ticks: text is most of the cost of a full redraw
-        for axis in (am.xaxis, am.yaxis, apx.yaxis, apz.xaxis):
+        for axis in (am.xaxis, apz.xaxis):
             axis.set_major_locator(MultipleLocator(2.0))
-        apx.xaxis.set_major_locator(MaxNLocator(3))
-        apz.yaxis.set_major_locator(MaxNLocator(3))
+        for axis in (am.yaxis, apx.yaxis):
+            axis.set_major_locator(MultipleLocator(3.0))
+        apx.xaxis.set_major_locator(MaxNLocator(2))
+        apz.yaxis.set_major_locator(MaxNLocator(2))
         self.fig = fig
 
     # -- the maths, then the artists --------------------------------------------------------
