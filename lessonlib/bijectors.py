@@ -245,7 +245,7 @@ class Linear(Bijector):
         svals = torch.linalg.svdvals(A.double())
         if svals[-1] <= rcond * svals[0] or svals[0] == 0:
             raise ValueError(
-                f"The matrix is singular (det A = {torch.linalg.det(A.double()).item():.3g}, smallest singular "
+                f"The matrix is singular (det A = {torch.linalg.det(A.double()).item() + 0.0:.3g}, smallest singular "
                 f"value {svals[-1].item():.3g}): it collapses space onto a lower-dimensional set. Many points "
                 "land on the same image, there is no inverse, and the pushed density would be infinite on "
                 "that set and zero elsewhere."
