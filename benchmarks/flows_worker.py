@@ -122,9 +122,13 @@ class ConditionersOnly(Adapter):
         return out
 
 
-def fit(jobs: list[dict]) -> None:
+def fit(jobs: list[dict], deadline: float | None = None) -> None:
+    """Train and check each job in turn; with a ``deadline`` (Unix time), start no job after it."""
     threads = set_threads()
     for job in jobs:
+        if deadline is not None and time.time() > deadline:
+            print(json.dumps({"kind": "fit", **job, "status": "not run", "error": "time budget used up"}), flush=True)
+            continue
         lib, target_name, seed, steps = job["library"], job["target"], int(job["seed"]), int(job["steps"])
         data = batches(target_name, seed, steps)
         adapter = build(lib, seed)
@@ -168,7 +172,7 @@ def speed(steps: int, rounds: int) -> None:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["fit"]:
-        fit(json.loads(argv[1]))
+        fit(json.loads(argv[1]), float(argv[2]) if len(argv) > 2 else None)
     elif argv[:1] == ["speed"]:
         speed(int(argv[1]), int(argv[2]))
     else:

@@ -135,7 +135,7 @@ def kl_summary(fits: list[dict]) -> dict[str, dict[str, dict[str, Any]]]:
         cell = out.setdefault(row["target"], {}).setdefault(row["library"], {"values": [], "failed": 0})
         if row["status"] == "ok" and math.isfinite(row["kl_gap"]):
             cell["values"].append(row["kl_gap"])
-        else:
+        elif row["status"] != "not run":
             cell["failed"] += 1
     for per_lib in out.values():
         for cell in per_lib.values():
@@ -253,7 +253,10 @@ def render(results: dict[str, Any]) -> str:
         total_cpu += r.get("kernel_cpu_s", 0.0)
         lines.append(f"| `{r['notebook']}` | {r['seconds']:.1f} | {r.get('kernel_cpu_s', math.nan):.1f} | {lim:.0f} | "
                      + (_yes(r["seconds"] <= lim) if ok else "**failed**") + " |")
-    lines.append(f"| **all** | {total:.1f} | {total_cpu:.1f} | {TOTAL_LIMIT_S:.0f} | {_yes(total <= TOTAL_LIMIT_S)} |")
+    if results["course"]:
+        lines.append(f"| **all** | {total:.1f} | {total_cpu:.1f} | {TOTAL_LIMIT_S:.0f} | {_yes(total <= TOTAL_LIMIT_S)} |")
+    else:
+        lines.append("| not measured in this run | | | | |")
 
     lines += [
         "",
@@ -270,6 +273,8 @@ def render(results: dict[str, Any]) -> str:
             continue
         lines.append(f"| `{r['widget']}` | {nbs} | {r['n']} | {r['median_ms']:.1f} | {r['p90_ms']:.1f} | "
                      f"{r.get('cpu_median_ms', math.nan):.1f} | {_yes(r['median_ms'] <= KERNEL_MEDIAN_MS)} |")
+    if not results["widgets"]:
+        lines.append("| not measured in this run | | | | | | |")
     browser = results.get("browser")
     lines += ["", f"**Widget latency end to end in Chromium** (key press to changed pixels, from the browser walk-through; "
               f"target: median under {BROWSER_MEDIAN_MS:.0f} ms)."]
@@ -349,12 +354,17 @@ def render(results: dict[str, Any]) -> str:
         rows = [r for r in results["fits"] if r["library"] == lib]
         if not rows:
             continue
+        rows = [r for r in rows if r["status"] != "not run"]
         ok = [r for r in rows if r["status"] == "ok"]
         rt = max((r["round_trip_error"] for r in ok), default=math.nan)
         ld = max((r["log_det_error"] for r in ok), default=math.nan)
         lines.append(f"| {lib} | {rows[0].get('version', '?')} | {rows[0].get('parameters', '?')} | {rt:.2g} | {ld:.2g} | "
                      f"{len(rows) - len(ok)} of {len(rows)} |")
 
+    not_run = [r for r in results["fits"] if r["status"] == "not run"]
+    if not_run:
+        lines += ["", f"**Only {len(results['fits']) - len(not_run)} of the {len(results['fits'])} planned training runs "
+                  "finished within this run's time budget**; the means above are over the seeds that finished."]
     missed = targets_missed(results)
     lines += ["", "**Targets missed in this run**:" if missed else "**Every target was met in this run.**"]
     lines += [f"- {m_}" for m_ in missed]

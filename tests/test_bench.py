@@ -154,3 +154,11 @@ def test_widgets_are_discovered_and_percentiles_interpolate():
     assert all(module.startswith("lessonlib.widget_") for module, _ in found)
     assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 0.9) == pytest.approx(4.6)
     assert percentile([7.0], 0.5) == 7.0
+
+
+def test_parts_not_measured_are_said_not_passed():
+    r = fake_results()
+    r["course"], r["widgets"] = [], []
+    text = report.render(r)
+    assert text.count("not measured in this run") == 2
+    assert "| **all** |" not in text

@@ -84,21 +84,46 @@ def run_json(cmd: list[str], threads: int | None = None) -> list[dict]:
     return _json_lines(proc.stdout)
 
 
-def fit_parallel(jobs: list[dict], workers: int) -> list[dict]:
-    """Run KL jobs in ``workers`` single-threaded processes at once (one process per core)."""
+def fit_parallel(jobs: list[dict], workers: int, deadline: float | None = None) -> list[dict]:
+    """Run KL jobs in ``workers`` single-threaded processes at once (one process per core).
+
+    Each result line is also appended to benchmarks/results/raw/fits.jsonl as it arrives, so a
+    long run that is stopped keeps what it finished. After ``deadline`` no new job starts.
+    """
     shares = [jobs[k::workers] for k in range(workers)]
+    extra = [str(deadline)] if deadline else []
     procs = [
-        subprocess.Popen([str(BENCH_PY), "-m", "benchmarks.flows_worker", "fit", json.dumps(share)], cwd=ROOT,
+        subprocess.Popen([str(BENCH_PY), "-m", "benchmarks.flows_worker", "fit", json.dumps(share), *extra], cwd=ROOT,
                          env=_env(1), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for share in shares if share
     ]
+    raw = RESULTS / "raw" / "fits.jsonl"
+    raw.parent.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
-    for p in procs:
-        out, err = p.communicate()
-        if p.returncode != 0:
+    import threading
+
+    lock = threading.Lock()
+
+    def collect(p: subprocess.Popen) -> None:
+        for line in p.stdout:
+            if line.startswith("{"):
+                row = json.loads(line)
+                with lock:
+                    rows.append(row)
+                    with raw.open("a") as f:
+                        f.write(line)
+                    say(f"  {row['library']} {row['target']} seed {row['seed']}: {row['status']}"
+                        + (f", KL gap {row['kl_gap']:.3f}" if row["status"] == "ok" else ""))
+
+    readers = [threading.Thread(target=collect, args=(p,)) for p in procs]
+    for t in readers:
+        t.start()
+    for p, t in zip(procs, readers):
+        t.join()
+        err = p.stderr.read()
+        if p.wait() != 0:
             sys.stderr.write(err[-3000:])
             raise SystemExit("[bench] a training worker failed")
-        rows += _json_lines(out)
     return sorted(rows, key=lambda r: (r["target"], r["library"], r["seed"]))
 
 
@@ -128,6 +153,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2, help="parallel single-threaded training processes")
+    ap.add_argument("--fit-minutes", type=float, default=None,
+                    help="time budget of the training runs: no new run starts after it (unfinished runs are listed)")
     ap.add_argument("--skip", nargs="*", default=[], choices=PARTS)
     ap.add_argument("--only", nargs="*", default=[], choices=PARTS,
                     help="re-measure these parts and keep the rest of bench.json (each part records its own load)")
@@ -145,19 +172,12 @@ def main(argv: list[str]) -> int:
     ensure_bench_venv()
     t_start = time.perf_counter()
     settings = {"steps": args.steps, "seeds": args.seeds, "batch": 512, "lr": 1e-3, "layers": 8, "hidden": [64, 64],
-                "fit_threads": 1, "fit_workers": args.workers, "speed_chunk": 100 if not args.quick else 20,
+                "fit_threads": 1, "fit_workers": args.workers, "speed_chunk": {"1": 100, "2": 50} if not args.quick else {"1": 20, "2": 20},
                 "speed_rounds": {"1": 5, "2": 3}, "widget_values": 12, "widget_repeats": 2,
                 "check_samples": 10_000, "autograd_points": 64, "kl_samples": 20_000}
     results: dict = {"schema": report.SCHEMA, "date": dt.date.today().isoformat(),
                      "machine": report.machine_facts(ROOT, versions()), "settings": settings,
                      "course": [], "widgets": [], "fits": [], "speed": [], "parts": {}}
-    if args.only:  # keep what is not re-measured
-        old = json.loads(out_path.read_text())
-        for part in args.skip:
-            results[part] = old[part]
-            results["parts"][part] = old.get("parts", {}).get(part, {})
-        results["machine"]["load_start"] = old["machine"]["load_start"]
-        results["duration_s"] = old.get("duration_s", 0.0)
     py = sys.executable
 
     def mark(part: str, t0: float, load0: list[float]) -> None:
@@ -187,7 +207,7 @@ def main(argv: list[str]) -> int:
         results["speed"] = []
         for threads in (1, 2):
             say(f"training speed, {threads} thread(s), interleaved chunks")
-            rows = run_json([str(BENCH_PY), "-m", "benchmarks.flows_worker", "speed", str(settings["speed_chunk"]),
+            rows = run_json([str(BENCH_PY), "-m", "benchmarks.flows_worker", "speed", str(settings["speed_chunk"][str(threads)]),
                              str(settings["speed_rounds"][str(threads)])], threads=threads)
             results["speed"] += rows
         for t, per in report.speed_summary(results["speed"]).items():
@@ -198,12 +218,21 @@ def main(argv: list[str]) -> int:
         jobs = [{"library": lib, "target": t, "seed": s, "steps": args.steps}
                 for s, t, lib in itertools.product(range(args.seeds), TARGET_NAMES, report.LIBRARIES)]
         say(f"training {len(jobs)} flows ({args.steps} steps each) in {args.workers} single-threaded processes")
-        results["fits"] = fit_parallel(jobs, args.workers)
+        deadline = time.time() + 60 * args.fit_minutes if args.fit_minutes else None
+        results["fits"] = fit_parallel(jobs, args.workers, deadline)
         for target, per in report.kl_summary(results["fits"]).items():
             say(f"  {target}: " + ", ".join(f"{k} {c['mean']:.3f}" for k, c in per.items()))
         mark("fits", t0, l0)
 
     results["machine"]["load_end"] = report.load_average()
+    if args.only and out_path.exists():  # keep what is not re-measured (read now: parts may run side by side)
+        old = json.loads(out_path.read_text())
+        for part in args.skip:
+            results[part] = old[part]
+            if old.get("parts", {}).get(part):
+                results["parts"][part] = old["parts"][part]
+        results["machine"]["load_start"] = old["machine"]["load_start"]
+        results["duration_s"] = old.get("duration_s", 0.0)
     if not args.only:  # with --only, duration_s stays that of the last full run
         results["duration_s"] = time.perf_counter() - t_start
     report.validate(results)
