@@ -269,9 +269,7 @@ class LinearMap2D(LessonWidget):
         kw = dict(origin="lower", extent=ext, cmap=DENSITY_CMAP, vmin=0.0, vmax=DENSITY_VMAX, interpolation="nearest")
         self.im_z = self.ax_z.imshow(base, **kw)
         self.im_x = self.ax_x.imshow(base, **kw)
-        cb = self.fig.colorbar(self.im_x, ax=[self.ax_z, self.ax_x], shrink=0.8, pad=0.02)
-        cb.set_label("density (fixed scale)")
-        cb.set_ticks([0.0, 0.1, 0.2, 0.3])
+        # No colour bar: its tick labels would cost a fifth of every redraw. The readout states the scale.
         self._lines = grid_lines(-2.0, 2.0, 9, 33)
         self.grid_z = [self.ax_z.plot(L[:, 0], L[:, 1], color="#7a9cc6", lw=0.7)[0] for L in self._lines]
         self.grid_x = [self.ax_x.plot(L[:, 0], L[:, 1], color="#7a9cc6", lw=0.7)[0] for L in self._lines]
@@ -296,7 +294,9 @@ class LinearMap2D(LessonWidget):
             ax.set_yticks([])
             ax.grid(False)
             ax.set_title(title)
-        self.fig.canvas.draw()  # lay the figure out once, then freeze it: a redraw need not redo the layout
+        # Lay the figure out once, then freeze it: a redraw need not redo the layout. Not canvas.draw():
+        # an ipympl canvas drawn before it is displayed stores a picture the browser cannot show.
+        self.fig.draw_without_rendering()
         self.fig.set_layout_engine("none")
         self.fig.canvas.mpl_connect("button_press_event", self._on_press)
         self.fig.canvas.mpl_connect("motion_notify_event", self._on_motion)
@@ -316,6 +316,7 @@ class LinearMap2D(LessonWidget):
             a.set_visible(linear)
         for a in (self.point_z, self.point_x, self.curve_x):
             a.set_visible(not linear)
+        self.ax_x.title.set_text("data space $x = Az$" if linear else "data space $x = f(z)$")
         if linear:
             self._update_linear()
         else:
@@ -423,7 +424,10 @@ class LinearMap2D(LessonWidget):
                          "x0_1": float(x0[0]), "x0_2": float(x0[1]), "collapsed": 0.0}
 
     def _readout(self, text: str) -> str:
-        return f'<span style="font-size:{current().control_font}; font-family:monospace">{text}</span>'
+        scale = f"grey shading = density on a fixed scale: white 0, black {DENSITY_VMAX} or more"
+        size = current().control_font
+        return (f'<span style="font-size:{size}; font-family:monospace">{text}</span><br>'
+                f'<span style="font-size:{size}; color:#666">{scale}</span>')
 
     def numbers(self) -> dict[str, float]:
         return dict(self._numbers)
