@@ -199,3 +199,15 @@ def test_exercise4_checker():
     for words, wrong in cases.items():
         r = ex.check_inverse_cdf_map(wrong)
         assert not r and words in r.message, (words, r.message)
+
+
+def test_the_1d_modules_do_not_import_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, matplotlib; matplotlib.use('Agg'); "
+        "import lessonlib.cov1d, lessonlib.exercises01, lessonlib.widget_1d; "
+        "sys.exit(1 if 'torch' in sys.modules else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0, "notebook 01's modules must stay numpy-only"
