@@ -95,12 +95,19 @@ def presenter_css(style: Style | None = None) -> str:
 
 
 def show_presenter_css() -> None:
-    """In a notebook, add presenter_css() to the page (invisible output; does nothing outside IPython)."""
+    """In a notebook, add presenter_css() to the page (does nothing outside IPython).
+
+    The style sheet travels in an ipywidgets HTML widget: JupyterLab and Voila put a widget's HTML into
+    the page as it is, where a plain HTML output may be sanitised (Voila drops its <style>).
+    """
     try:
+        import ipywidgets as w
         from IPython import get_ipython
-        from IPython.display import HTML, display
+        from IPython.display import display
     except ImportError:
         return
     if get_ipython() is None:
         return
-    display(HTML(f'<style class="lesson-presenter-css">{presenter_css(current())}</style>'))
+    sheet = w.HTML(f"<style>{presenter_css(current())}</style>", layout=w.Layout(height="0px", margin="0px"))
+    sheet.add_class("lesson-presenter-css")
+    display(sheet)

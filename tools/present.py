@@ -1,0 +1,267 @@
+"""Present a notebook at a projector: slides with live widgets, in presenter style, offline.
+
+    python3 course.py present 01            slides (Voila, reveal template) of notebooks/01_*.ipynb
+    python3 course.py present 01 --lab      the notebook in JupyterLab, presenter style
+                                            (then View > Presentation Mode, and Ctrl + / Ctrl - to zoom)
+    python3 course.py present 01 --code     slides that also show the code cells
+    python3 course.py present 01 --check PNG   start, render in headless Chromium, save a screenshot of
+                                            the first slide with a live widget, stop (used to test this)
+
+Slides follow each cell's metadata.slideshow.slide_type; solution cells are skipped. Every notebook
+runs with LESSONLIB_PRESENTER=1, so figures, fonts and widget controls are projector-sized.
+Voila's reveal template loads reveal.js's style sheets from a CDN by default; here they come from
+the npm registry once (`npm pack reveal.js@VERSION`, about 3 MB, into .cache/, which git ignores)
+and are then served locally, so presenting works without a network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+REVEAL_VERSION = "6.0.1"  # the version voila 0.5.13 bundles for its slide logic; its CSS must match
+CACHE = ROOT / ".cache"
+REVEAL_DIR = CACHE / f"reveal.js-{REVEAL_VERSION}"
+
+
+def say(msg: str) -> None:
+    print(f"[present] {msg}", flush=True)
+
+
+def find_notebook(name: str) -> Path:
+    """'01', '01_change', or a path -> the notebook file."""
+    p = Path(name)
+    if p.suffix == ".ipynb" and p.exists():
+        return p.resolve()
+    hits = sorted((ROOT / "notebooks").glob(f"{name}*.ipynb"))
+    if not hits:
+        have = ", ".join(q.stem for q in sorted((ROOT / "notebooks").glob("*.ipynb")))
+        sys.exit(f"[present] no notebook matches {name!r}; the course has: {have}")
+    return hits[0]
+
+
+def ensure_reveal() -> Path:
+    """reveal.js's dist/ folder from the npm registry, fetched once into .cache/ (git ignores it)."""
+    if (REVEAL_DIR / "dist" / "reveal.css").exists() and (REVEAL_DIR / "no-jquery.js").exists():
+        return REVEAL_DIR
+    say(f"fetching reveal.js {REVEAL_VERSION} from the npm registry (once; about 3 MB)")
+    with tempfile.TemporaryDirectory() as tmp:
+        tgz = None
+        if shutil.which("npm"):
+            r = subprocess.run(["npm", "pack", f"reveal.js@{REVEAL_VERSION}", "--silent"], cwd=tmp, capture_output=True, text=True)
+            if r.returncode == 0:
+                tgz = Path(tmp) / r.stdout.strip().splitlines()[-1]
+        if tgz is None or not tgz.exists():  # no npm: the same tarball straight from the registry
+            url = f"https://registry.npmjs.org/reveal.js/-/reveal.js-{REVEAL_VERSION}.tgz"
+            tgz = Path(tmp) / "reveal.tgz"
+            try:
+                with urllib.request.urlopen(url, timeout=60) as resp:
+                    tgz.write_bytes(resp.read())
+            except OSError as e:
+                sys.exit(f"[present] could not fetch reveal.js ({e}). Connect once to the internet and run again; "
+                         "after that, presenting works offline.")
+        staging = Path(tmp) / "out"
+        with tarfile.open(tgz) as tar:
+            members = [m for m in tar.getmembers() if m.name.startswith("package/dist/") and m.isfile()]
+            tar.extractall(staging, members=members, filter="data")
+        REVEAL_DIR.parent.mkdir(parents=True, exist_ok=True)
+        if REVEAL_DIR.exists():
+            shutil.rmtree(REVEAL_DIR)
+        shutil.move(str(staging / "package"), REVEAL_DIR)
+    (REVEAL_DIR / "no-jquery.js").write_text("/* the slides run without jQuery */\n")
+    return REVEAL_DIR
+
+
+def serve_static(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """A local file server for reveal.js's style sheets, in a background thread."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def presenter_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["LESSONLIB_PRESENTER"] = "1"
+    env["PYTHONHASHSEED"] = "0"
+    return env
+
+
+def voila_command(nb: Path, port: int, reveal_url: str, show_code: bool, config_dir: Path) -> list[str]:
+    """The Voila command; the reveal settings go through a voila.json in ``config_dir`` (a dict option
+    on the command line does not reach the template)."""
+    reveal = {"url_prefix": reveal_url, "theme": "white", "transition": "none", "width": 1280, "height": 800, "scroll": True}
+    # the slides do not need jQuery; a local empty script keeps the page from asking a CDN for it
+    resources = {"reveal": reveal, "jquery_url": f"{reveal_url}/no-jquery.js"}
+    (config_dir / "voila.json").write_text(json.dumps({"VoilaConfiguration": {"resources": resources}}))
+    return [
+        str(BIN / "voila"), str(nb), "--template=reveal", f"--port={port}", "--Voila.ip=127.0.0.1",
+        "--no-browser", f"--strip_sources={not show_code}",
+        f"--Voila.config_file_paths={config_dir}",
+    ]
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"[present] the server stopped (exit code {proc.returncode})")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            time.sleep(0.2)  # polling the server, not a fixed wait
+    sys.exit(f"[present] no answer from {url} after {timeout:.0f} s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def check_slides(url: str, png: Path) -> int:
+    """Open the slides in headless Chromium, go to the first slide with a widget, move its slider, screenshot."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    from browserlab import PAGE_JS, chromium
+
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(url, timeout=300_000)
+        page.wait_for_selector(".reveal .slides section", state="attached", timeout=300_000)
+        page.wait_for_selector(".jupyter-widgets", state="attached", timeout=120_000)
+        # go to the slide of the first widget, the way an instructor would: "next" (space) through the
+        # slides and fragments. The current slide is the innermost section.present (not a .stack).
+        # go to the slide (and fragment) of the first widget through reveal's URL: #/h/v/f
+        where = page.evaluate("""() => {
+            const w = document.querySelector('.reveal .slides .lesson-widget')
+                   || document.querySelector('.reveal .slides .widget-vbox:has(.widget-slider)');
+            if (!w) return null;
+            const inner = w.closest('section'), outer = inner.parentElement.closest('section') || inner;
+            const hs = [...document.querySelectorAll('.reveal .slides > section')];
+            const vs = outer === inner ? [inner] : [...outer.querySelectorAll(':scope > section')];
+            const frag = w.closest('.fragment');
+            const f = frag ? frag.getAttribute('data-fragment-index') : null;
+            return '#/' + hs.indexOf(outer) + '/' + vs.indexOf(inner) + (f !== null ? '/' + f : '');
+        }""")
+        if where is None:
+            say("no widget found on any slide")
+            return 1
+        page.evaluate("(h) => { location.hash = h; }", where)
+        page.wait_for_function(
+            """() => { const s = document.querySelector('.reveal section.present:not(.stack)');
+                       const w = s && (s.querySelector('.lesson-widget') || s.querySelector('.widget-vbox:has(.widget-slider)'));
+                       return !!w && !w.closest('.fragment:not(.visible)'); }""", timeout=10_000)
+        page.wait_for_timeout(800)  # the slide transition and reveal's layout
+        slide = page.locator(".reveal section.present:not(.stack)")
+        widget = slide.locator(".lesson-widget").first
+        if not widget.count():
+            widget = slide.locator(".widget-vbox:has(.widget-slider)").first
+        handle = widget.locator(".noUi-handle").first
+        page.evaluate(PAGE_JS)
+        what = "pixels" if widget.locator("canvas").count() else ".widget-html-content"  # what only the kernel changes
+        el = widget.element_handle()
+        fingerprint = lambda: page.evaluate("([el, what]) => window.__course.fingerprint(el, what)", [el, what])
+        hash_before = page.evaluate("() => location.hash")
+        before = fingerprint()
+        # drag the slider with the mouse (in slides the arrow keys turn the page, see the README)
+        box = handle.bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 60, y, steps=6)
+        page.mouse.up()
+        deadline = time.monotonic() + 30
+        while fingerprint() == before:  # the kernel redrew: the widget is live
+            if time.monotonic() > deadline:
+                say("the widget on the slide did not answer a key press within 30 s")
+                return 1
+            page.wait_for_timeout(50)
+        page.wait_for_timeout(300)
+        if page.evaluate("() => location.hash") != hash_before:
+            say(f"moving the slider also turned the slide ({hash_before} -> {page.evaluate('() => location.hash')})")
+            return 1
+        png.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(png))
+        css = page.evaluate("() => [...document.styleSheets].map(s => s.href).filter(Boolean)")
+        size = page.evaluate(
+            "() => getComputedStyle(document.querySelector('.jupyter-widgets')).getPropertyValue('--jp-widgets-font-size')")
+        say(f"live widget answered on slide {hash_before}; widget font size {size.strip() or '?'}; screenshot: {png}")
+    return 0
+
+
+def present_lab(nb: Path) -> int:
+    cmd = [str(BIN / "jupyter"), "lab", str(nb.relative_to(ROOT)), "--ip=127.0.0.1", f"--ServerApp.root_dir={ROOT}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    say("JupyterLab in presenter style: open the link below, then View > Presentation Mode; Ctrl-C stops it.")
+    return subprocess.call(cmd, cwd=ROOT, env=presenter_env())
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python3 course.py present", description=__doc__.split("\n\n")[0])
+    ap.add_argument("notebook", help="a notebook number such as 01, a name prefix, or a path")
+    ap.add_argument("--lab", action="store_true", help="open in JupyterLab (presenter style) instead of slides")
+    ap.add_argument("--code", action="store_true", help="show code cells on the slides")
+    ap.add_argument("--port", type=int, default=0, help="port of the slide server (default: a free one)")
+    ap.add_argument("--check", type=Path, metavar="PNG", help="render headless, save a screenshot, stop")
+    args = ap.parse_args(argv)
+    nb = find_notebook(args.notebook)
+    if args.lab:
+        return present_lab(nb)
+    static, reveal_url = serve_static(ensure_reveal())
+    port = args.port or free_port()
+    url = f"http://127.0.0.1:{port}/"
+    config_dir = Path(tempfile.mkdtemp(prefix="course-present-"))
+    proc = subprocess.Popen(voila_command(nb, port, reveal_url, args.code, config_dir), cwd=nb.parent, env=presenter_env(),
+                            stdout=subprocess.DEVNULL if args.check else None, stderr=subprocess.STDOUT if args.check else None)
+    try:
+        wait_http(url + "voila/static/", proc)
+        if args.check:
+            return check_slides(url, args.check)
+        say(f"slides of {nb.name}: open {url} in a browser (first load runs the notebook: a few seconds).")
+        say("Arrow keys or space move between slides; Esc shows an overview; Ctrl-C here stops the server.")
+        return proc.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop(proc)
+        static.shutdown()
+        shutil.rmtree(config_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
