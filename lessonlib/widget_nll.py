@@ -310,7 +310,11 @@ class NLLExplorer(LessonWidget):
         for bar, text, v in zip(self.bars, self.bar_text, (b, l, b + l)):
             shown = float(np.clip(v, -5.8, 2.8))
             bar.set_height(shown)
-            text.set_position((text.get_position()[0], shown + (0.15 if shown >= 0 else -0.55)))
+            inside = shown < -1.0  # long negative bar: write the value inside it, near its end
+            y = shown + 0.15 if shown >= 0 else (shown + 0.2 if inside else shown - 0.15)
+            text.set_position((text.get_position()[0], y))
+            text.set_verticalalignment("bottom" if shown >= 0 or inside else "top")
+            text.set_color("white" if inside else "black")
             text.set_text(f"{v:.2f}")
         sign = "negative: the density exceeds 1 where the data are" if b + l > 0 else "positive"
         self.readout.value = (
