@@ -264,7 +264,9 @@ class CouplingExplorer(LessonWidget):
         self._finish(w.VBox([w.HBox([left, right]), self.fig.canvas, self.readout, self.message]))
         # The axes never move (fixed limits), so lay the figure out once and freeze it:
         # constrained layout would otherwise re-measure every tick label at each redraw.
-        self.fig.canvas.draw()
+        # (draw_without_rendering, not canvas.draw: under ipympl a draw before the view exists stores
+        # an image URL without its data: prefix, and the browser then shows no figure at all.)
+        self.fig.draw_without_rendering()
         self.fig.set_layout_engine("none")
 
     # -- the layer --------------------------------------------------------------------------
@@ -344,7 +346,7 @@ class CouplingExplorer(LessonWidget):
         ax.set_title("density of x; click a point")
 
         ax = self.ax_J
-        self.J_image = ax.imshow(np.zeros((2, 2)), cmap="RdBu_r", vmin=-3, vmax=3)
+        self.J_image = ax.imshow(np.zeros((2, 2)), cmap="RdBu_r", vmin=-8, vmax=8)  # pale: numbers stay readable
         self.J_text = [[ax.text(j, i, "", ha="center", va="center", fontsize="small") for j in range(2)] for i in range(2)]
         ax.set_xticks([0, 1], labels=["z₁", "z₂"])  # plain glyphs: mathtext costs a redraw time
         ax.set_yticks([0, 1], labels=["x₁", "x₂"])
