@@ -179,3 +179,10 @@ def test_stability_runs_tell_the_story():
     safe, bounded_only, neither = stability_runs(data, steps=5).values()
     assert len(safe) == 5 and all(math.isfinite(v) for v in safe)
     assert neither == [] and bounded_only[0] > 100 * safe[0]
+
+
+def test_no_broken_image_before_the_view_exists(explorer):
+    """An ipympl draw before the browser view connects stores an image URL without its data: prefix,
+    and the browser then shows no figure. The widget must lay itself out without such a draw."""
+    url = explorer.fig.canvas._data_url
+    assert url is None or str(url).startswith("data:image/png;base64,")
