@@ -44,6 +44,7 @@ class Interaction:
     start: tuple[float, float] = (0.5, 0.5)
     end: tuple[float, float] = (0.6, 0.5)
     picture: bool = True
+    start_from: Callable[[], tuple[float, float]] | None = None  # computes ``start`` at run time
     check: Check | None = None
     latency: bool = False  # measure key press -> new pixels for this interaction
 
@@ -55,6 +56,7 @@ class Spec:
     watch: str = "pixels"  # what "the picture changed" means: 'pixels' (its canvases) or a CSS selector of text the kernel updates
     readout: str = ".lesson-readout"
     notes: str = ""
+    parse: Callable[[str], dict[str, float]] = numbers_in  # readout text -> named numbers
 
 
 def changed(before: dict[str, float], after: dict[str, float]) -> str | None:
@@ -101,6 +103,33 @@ def twice_value(before: dict[str, float], after: dict[str, float]) -> str | None
     return changed(before, after)
 
 
+def parse_01(text: str) -> dict[str, float]:
+    """01's readout: 'same probability: 0.3829 (base CDF) and 0.3829 (area under p_X). ... |f'(z)| = 1.000'."""
+    out: dict[str, float] = {}
+    m = re.search(r"same probability:\s*([-\d.]+)\s*\(base CDF\)\s*and\s*([-\d.]+)", text)
+    if m:
+        out["mass_z"], out["mass_x"] = float(m.group(1)), float(m.group(2))
+    m = re.search(r"\|f'\(z\)\| = ([-\d.]+)", text)
+    if m:
+        out["stretch"] = float(m.group(1))
+    return out
+
+
+def knot_01(i: int) -> Callable[[], tuple[float, float]]:
+    """Where knot i of 01's widget sits, as fractions of its figure (built here, laid out as in the browser)."""
+
+    def where() -> tuple[float, float]:
+        from lessonlib.style import use_style
+        from lessonlib.widget_1d import ChangeOfVariables1D
+
+        use_style(False)
+        w = ChangeOfVariables1D()
+        x, y = w.knot_pixels()[i]
+        return float(x / w.fig.bbox.width), float(1.0 - y / w.fig.bbox.height)
+
+    return where
+
+
 GENERIC = (
     Interaction("key", keys=("ArrowRight",), latency=True),
     Interaction("drag_slider", dx=-80.0),
@@ -118,6 +147,24 @@ SPECS: dict[str, Spec] = {
         ),
         notes="the set-up check: a slider and a sentence that doubles its value",
     ),
+    "01_change_of_variables_1d.ipynb": Spec(
+        widget=".lesson-widget-ChangeOfVariables1D",
+        parse=parse_01,
+        interactions=(
+            # slider 0 is the slope: the interval's two masses stay equal while the stretch changes
+            Interaction("key", control=0, keys=("ArrowRight",), check=both(changed, equal_pair("mass_z", "mass_x", 1e-4)), latency=True),
+            Interaction("drag_slider", control=0, dx=-50.0, check=both(changed, equal_pair("mass_z", "mass_x", 1e-4))),
+            # slider 3 moves the interval: new masses, still equal in z and in x
+            Interaction("key", control=3, keys=("ArrowRight", "ArrowRight"), check=both(changed, equal_pair("mass_z", "mass_x", 1e-4))),
+            # grab knot 4 (z = 1) on the figure and pull it up: the map bends, the masses stay equal
+            Interaction("drag_canvas", start_from=knot_01(4), end=(0.0, -0.08), check=equal_pair("mass_z", "mass_x", 1e-4)),
+        ),
+        notes="the interval's probability is the same in z and in x (mass conservation)",
+    ),
+    "02_jacobian_determinant_2d.ipynb": Spec(widget=".lesson-widget-LinearMap2D", interactions=GENERIC),
+    "03_log_likelihood_and_nll_training.ipynb": Spec(widget=".lesson-widget-NLLExplorer", interactions=GENERIC),
+    "04_coupling_layers.ipynb": Spec(widget=".lesson-widget-CouplingExplorer", interactions=GENERIC),
+    "05_stacking_layers_into_a_flow.ipynb": Spec(widget=".lesson-widget-LayerWalker", interactions=GENERIC),
     "browser_fixture.ipynb": Spec(
         widget=".lesson-widget-ScaleDemo",
         interactions=(

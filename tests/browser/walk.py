@@ -36,7 +36,7 @@ def find_widget(nb: NotebookPage, name: str):
     for sel in GENERIC_SELECTORS:
         loc = nb.page.locator(sel).first
         if loc.count():
-            return loc, Spec(widget=sel, interactions=GENERIC)
+            return loc, Spec(widget=sel, interactions=GENERIC)  # a notebook not in the table yet
     return None, None
 
 
@@ -78,7 +78,8 @@ def perform(nb: NotebookPage, root, inter: Interaction) -> None:
         canvas = root.locator("canvas").last  # ipympl's top canvas takes the mouse events
         canvas.scroll_into_view_if_needed()
         box = canvas.bounding_box()
-        (sx, sy), (ex, ey) = inter.start, inter.end
+        (sx, sy) = inter.start_from() if inter.start_from is not None else inter.start
+        (ex, ey) = (sx + inter.end[0], sy + inter.end[1]) if inter.start_from is not None else inter.end  # end: an offset then
         x0, y0 = box["x"] + sx * box["width"], box["y"] + sy * box["height"]
         x1, y1 = box["x"] + ex * box["width"], box["y"] + ey * box["height"]
         page.mouse.move(x0, y0)
@@ -92,7 +93,7 @@ def perform(nb: NotebookPage, root, inter: Interaction) -> None:
 def readout_numbers(root, spec: Spec) -> dict[str, float]:
     loc = root.locator(spec.readout)
     text = " ".join(loc.nth(i).inner_text() for i in range(loc.count()))
-    return numbers_in(text)
+    return spec.parse(text)
 
 
 def walk(nb: NotebookPage, name: str, latency_presses: int = 10) -> WalkResult:
