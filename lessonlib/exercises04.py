@@ -185,9 +185,17 @@ def _diagnose(fwd: CouplingFn, inv: CouplingFn, z: Tensor, mask: Tensor, cond: C
     return hints
 
 
-def check_affine_coupling(forward: CouplingFn | None, inverse: CouplingFn | None) -> CheckResult:
-    """Check a learner's affine coupling: targeted hints first, then the library's full verification."""
+def check_affine_coupling(forward, inverse: CouplingFn | None = None) -> CheckResult:
+    """Check a learner's affine coupling: targeted hints first, then the library's full verification.
+
+    Call as ``check_affine_coupling(my_forward, my_inverse)`` or ``check_affine_coupling(answer)`` with
+    ``answer = (my_forward, my_inverse)``; None means not attempted yet.
+    """
     name = "affine coupling"
+    if isinstance(forward, (tuple, list)):
+        if len(forward) != 2:
+            return CheckResult(name, False, f"❌ {name}: expected a pair (my_forward, my_inverse), got {len(forward)} items.")
+        forward, inverse = forward
     if forward is None or inverse is None:
         return CheckResult(name, False, f"… {name}: not attempted yet. Write both functions and run the cell again.")
     mask, cond, z = exercise_mask(), exercise_conditioner(), _exercise_points()

@@ -28,9 +28,12 @@ def test_reference_solution_passes():
     assert "autograd" in r.message
 
 
-def test_not_attempted():
+def test_not_attempted_and_the_pair_form():
     r = check_affine_coupling(None, None)
     assert not r and "not attempted" in r.message
+    assert "not attempted" in check_affine_coupling(None).message
+    assert check_affine_coupling((reference_forward, reference_inverse))
+    assert "a pair" in check_affine_coupling((reference_forward,)).message
 
 
 def fwd_exp_in_log_det(z, mask, cond):
