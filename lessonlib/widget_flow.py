@@ -262,10 +262,10 @@ class Snapshots:
         _freeze_layout(fig)  # lay out once; each snapshot then only redraws
         self._live = (fig, a_loss, line, image, pts)
         if self.steps:
-            self._update_live()
+            self._update_live(draw=False)  # not displayed yet: move the artists, draw when shown
         return fig.canvas
 
-    def _update_live(self) -> None:
+    def _update_live(self, draw: bool = True) -> None:
         fig, a_loss, line, image, pts = self._live
         finite = [(s, v) for s, v in zip(self.steps, self.losses) if np.isfinite(v)]
         if finite:
@@ -276,7 +276,8 @@ class Snapshots:
         image.set_data(self.densities[-1])
         image.set_clim(0, float(self.densities[-1].max()) or 1.0)
         pts.set_data(self.samples[-1][:, 0], self.samples[-1][:, 1])
-        fig.canvas.draw()
+        if draw:  # a full draw pushes the picture to the browser even while the training cell runs
+            fig.canvas.draw()
 
 
 def bridge_profile(flow: Flow, target: Target, radius: float = 2.0, n: int = 720) -> dict[str, np.ndarray]:
@@ -585,8 +586,12 @@ def _marker_lines(ax, points: np.ndarray, groups: list[np.ndarray], cmap: str) -
 
 
 def _freeze_layout(fig) -> None:
-    """Lay the figure out once, then keep the axes where they are: redraws skip the layout pass."""
-    fig.canvas.draw()
+    """Lay the figure out once, then keep the axes where they are: redraws skip the layout pass.
+
+    draw_without_rendering, not canvas.draw: under ipympl a draw before the browser view exists
+    leaves the view without an image.
+    """
+    fig.draw_without_rendering()
     fig.set_layout_engine("none")
 
 

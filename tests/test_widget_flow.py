@@ -308,3 +308,15 @@ def test_training_control_reset_gives_a_fresh_model():
     c.controls["layers"].value = 2
     c.reset()
     assert c.numbers()["layers"] == 4 and c.numbers()["steps"] == 0
+
+
+def test_no_broken_image_before_the_views_exist(trained):
+    """An ipympl draw before the browser view connects stores an image URL without its data: prefix,
+    and the browser then shows no figure. The widgets and the live figure must not draw that early."""
+    data = target_sampler(RING)(50, torch.Generator().manual_seed(2))
+    snaps = Snapshots(trained, RING.extent, n_grid=10, n_samples=20)
+    snaps.record(0, float("nan"))
+    canvases = [LayerWalker(trained, data, n_samples=50).fig.canvas, make_control().fig.canvas, snaps.live_figure()]
+    for canvas in canvases:
+        url = canvas._data_url
+        assert url is None or str(url).startswith("data:image/png;base64,")
