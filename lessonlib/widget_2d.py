@@ -275,7 +275,7 @@ class LinearMap2D(LessonWidget):
         self.grid_x = [self.ax_x.plot(L[:, 0], L[:, 1], color="#7a9cc6", lw=0.7)[0] for L in self._lines]
         sq = unit_square()
         self.sq_z = Polygon(sq[:-1], closed=True, facecolor=POS_COLOUR, edgecolor=POS_COLOUR, alpha=0.35, lw=2)
-        self.sq_x = Polygon(sq[:-1], closed=True, facecolor=POS_COLOUR, edgecolor=POS_COLOUR, alpha=0.35, lw=2)
+        self.sq_x = Polygon(sq[:-1], closed=True, facecolor=POS_COLOUR, edgecolor=POS_COLOUR, alpha=0.6, lw=2.5)
         self.ax_z.add_patch(self.sq_z)
         self.ax_x.add_patch(self.sq_x)
         (self.curve_x,) = self.ax_x.plot([], [], color="black", lw=2)  # exact image of the small square
