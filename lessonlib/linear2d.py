@@ -474,7 +474,7 @@ def time_log_dets(
     lower-triangular one (``triangular``, sum of log|diagonal|: O(d)), for each d in ``dims``.
 
     The matrices are made in numpy and passed through ``convert`` first (e.g. ``torch.from_numpy``), so
-    the same helper times numpy or torch. Shapes: returns {'dims', 'dense', 'triangular'}, each (K,).
+    the same function times numpy or torch. Shapes: returns {'dims', 'dense', 'triangular'}, each (K,).
     """
     rng = np.random.default_rng(seed)
     dense_t, tri_t = [], []
