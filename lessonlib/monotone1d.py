@@ -11,8 +11,9 @@ monotonicity is built in, not hoped for. Its derivative is analytic,
 
     log f^-1'(x) = log F'(x) - log F(x) - log(1 - F(x)),   F'(x) = sum_k w_k sigmoid'(u_k) / s_k,
 
-so the log-likelihood needs no root finding. Sampling (x = f(z)) solves logit F(x) = z by
-bisection, then takes one Newton step that carries the gradient (the implicit-function rule
+so the log-likelihood needs no root finding. Sampling (x = f(z)) solves logit F(x) = z by Newton
+steps kept inside a bracket (bisection when a step would leave it), then takes one more Newton step
+that carries the gradient (the implicit-function rule
 dx/dz = 1 / f^-1'(x)), so autograd sees the exact Jacobian in both directions.
 
 ``Sigmoid`` and ``Logit`` map between the real line and the interval (0, 1); ``Logit`` placed first
@@ -65,7 +66,7 @@ class MonotoneMixture(Bijector):
     Reference: Ho et al., "Flow++", ICML 2019 (mixture-of-logistics CDF coupling).
     """
 
-    def __init__(self, loc, log_scale, weight_logits=None, bisection_steps: int = 48):
+    def __init__(self, loc, log_scale, weight_logits=None, max_iterations: int = 100):
         super().__init__()
         loc_t = torch.as_tensor(loc, dtype=torch.get_default_dtype()).detach().clone()
         if loc_t.ndim == 1:
@@ -85,7 +86,7 @@ class MonotoneMixture(Bijector):
         self.loc = nn.Parameter(loc_t)
         self.log_scale = nn.Parameter(ls_t)
         self.weight_logits = nn.Parameter(wl_t)
-        self.bisection_steps = bisection_steps
+        self.max_iterations = max_iterations
 
     @classmethod
     def spread(cls, n_components: int = 5, width: float = 1.5, scale: float = 0.6, dim: int = 1) -> "MonotoneMixture":
@@ -101,7 +102,7 @@ class MonotoneMixture(Bijector):
         return self.loc.to(like), self.log_scale.to(like), self.weight_logits.to(like)
 
     def _logit_cdf(self, x: Tensor) -> Tensor:
-        """logit F(x) alone (for the bisection). Shapes: x (B, D) -> (B, D)."""
+        """logit F(x) alone. Shapes: x (B, D) -> (B, D)."""
         return mixture_logit_cdf(x, *self._params(x))
 
     def _terms(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -113,17 +114,23 @@ class MonotoneMixture(Bijector):
         return z, log_deriv.sum(dim=1)
 
     def _forward_and_log_det(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        # logit F(x) lies between min_k u_k and max_k u_k, so x lies between min_k and max_k of mu_k + s_k z
+        # Solve logit F(x) = z. logit F(x) lies between min_k u_k and max_k u_k, so the root lies between
+        # min_k and max_k of mu_k + s_k z: a bracket. Newton steps inside the bracket, bisection otherwise.
         with torch.no_grad():
             ends = self.loc.to(z) + self.log_scale.to(z).exp() * z[..., None]  # (B, D, K)
             lo, hi = ends.min(dim=-1).values, ends.max(dim=-1).values
-            for _ in range(self.bisection_steps):
-                mid = 0.5 * (lo + hi)
-                below = self._logit_cdf(mid) < z
-                lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
-            x_star = 0.5 * (lo + hi)
-        g, log_deriv = self._terms(x_star)
-        x = x_star - (g - z) / log_deriv.exp()  # one Newton step: exact value, exact gradient dx/dz
+            x = 0.5 * (lo + hi)
+            tol = 64 * torch.finfo(z.dtype).eps * (1 + z.abs())
+            for _ in range(self.max_iterations):
+                g, log_deriv = self._terms(x)
+                if ((g - z).abs() <= tol).all():
+                    break
+                below = g < z
+                lo, hi = torch.where(below, x, lo), torch.where(below, hi, x)
+                newton = x - (g - z) / log_deriv.exp()
+                x = torch.where((newton > lo) & (newton < hi), newton, 0.5 * (lo + hi))
+        g, log_deriv = self._terms(x)
+        x = x - (g - z) / log_deriv.exp()  # one more Newton step, with the gradient: dx/dz = 1 / f^-1'(x)
         return x, -self._terms(x)[1].sum(dim=1)
 
 

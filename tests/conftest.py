@@ -14,3 +14,18 @@ def _float64_default():
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(old)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """One torch thread, as lessonlib.notebook.setup() pins in the notebooks.
+
+    The course's tensors are tiny: with several threads each op pays for synchronisation, and on a
+    busy 2-core machine the property suite ran 20-30 times slower than with one thread.
+    """
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

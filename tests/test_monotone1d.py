@@ -14,14 +14,6 @@ from lessonlib.verify import verify_bijector
 from lessonlib.widget_nll import make_flow, mass_by_quadrature
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread, as lessonlib.notebook.setup() sets in the notebooks: tiny models run faster."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 def test_sigmoid_and_logit_alone_match_autograd_both_ways():
     z = torch.tensor([[-4.0, 0.3], [0.0, 2.5], [1.7, -0.9]])

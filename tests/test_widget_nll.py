@@ -21,14 +21,6 @@ from lessonlib.widget_nll import (  # noqa: E402
 X = torch.as_tensor(load_old_faithful()[:, :1])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread, as lessonlib.notebook.setup() sets in the notebooks: tiny models run faster."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
 
 @pytest.fixture(scope="module")
 def explorer():
