@@ -628,7 +628,7 @@ class LayerWalker(LessonWidget):
         self._inv_groups = _colour_groups(self.inv_points[0][:, 0])
         self._fwd_groups = _colour_groups(self.fwd_points[0][:, 1])
 
-        width = current().fig_width * 0.8  # fewer pixels: each redraw re-encodes the PNG the browser shows
+        width = current().fig_width * 0.7  # fewer pixels: each redraw re-encodes the PNG the browser shows
         self.fig, (self.ax_inv, self.ax_fwd) = new_figure(1, 2, width=width, height=width * 0.5)
         self.fig.set_layout_engine("constrained")
         self.inv_lines = _marker_lines(self.ax_inv, self.inv_points[0], self._inv_groups, "viridis")
