@@ -123,12 +123,14 @@ class MonotoneMixture(Bijector):
             tol = 64 * torch.finfo(z.dtype).eps * (1 + z.abs())
             for _ in range(self.max_iterations):
                 g, log_deriv = self._terms(x)
-                if ((g - z).abs() <= tol).all():
+                done = (g - z).abs() <= tol
+                if done.all():
                     break
                 below = g < z
                 lo, hi = torch.where(below, x, lo), torch.where(below, hi, x)
                 newton = x - (g - z) / log_deriv.exp()
-                x = torch.where((newton > lo) & (newton < hi), newton, 0.5 * (lo + hi))
+                step = torch.where((newton >= lo) & (newton <= hi), newton, 0.5 * (lo + hi))
+                x = torch.where(done, x, step)  # points already solved stay where they are
         g, log_deriv = self._terms(x)
         x = x - (g - z) / log_deriv.exp()  # one more Newton step, with the gradient: dx/dz = 1 / f^-1'(x)
         return x, -self._terms(x)[1].sum(dim=1)
