@@ -74,8 +74,9 @@ def new_figure(nrows: int = 1, ncols: int = 1, width: float | None = None, heigh
 
 
 def is_live_backend() -> bool:
-    """True when figures are ipympl widgets (``%matplotlib widget``)."""
-    return "ipympl" in matplotlib.get_backend()
+    """True when figures are ipympl widgets (``%matplotlib widget``, reported as "widget" or "ipympl")."""
+    backend = matplotlib.get_backend().lower()
+    return "ipympl" in backend or backend in ("widget", "module://ipympl.backend_nbagg")
 
 
 def sweep_values(control: w.ValueWidget, n: int = 25) -> list[Any]:
