@@ -102,6 +102,7 @@ class JupyterLab:
             str(jupyter), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
             "--ServerApp.port_retries=0", "--IdentityProvider.token=", "--allow-root",
             "--LabApp.news_url=None", f"--ServerApp.root_dir={self.root}",
+            "--ServerApp.disable_check_xsrf=True",  # lets shutdown_kernels() call the REST API (127.0.0.1 only)
         ]
         self.log_path = tmp / "lab.log"
         log = open(self.log_path, "w")
@@ -245,7 +246,8 @@ class NotebookPage:
         """The status bar says Idle (requests sent while the kernel starts are dropped, so wait for this)."""
         self.page.wait_for_function(
             """() => { const s = document.querySelector('#jp-main-statusbar');
-                       return s && /\\bIdle\\b/.test(s.innerText); }""",
+                       const t = document.querySelector('.jp-Notebook-ExecutionIndicator');
+                       return s && /\\bIdle\\b/.test(s.innerText) && (!t || t.getAttribute('data-status') === 'idle'); }""",
             timeout=timeout_ms,
         )
 
@@ -253,17 +255,30 @@ class NotebookPage:
         """Run > Run All Cells; wait until every code cell has a number and the kernel is idle. Returns seconds."""
         t0 = time.perf_counter()
         page = self.page
-        page.click(".lm-MenuBar-itemLabel:text-is('Run')")
-        page.click(".lm-Menu-item[data-command='runmenu:run-all'], .lm-Menu-item[data-command='notebook:run-all-cells']")
+        for attempt in range(3):
+            page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+            page.click(".lm-Menu-item[data-command='runmenu:run-all'], .lm-Menu-item[data-command='notebook:run-all-cells']")
+            try:  # a request sent while the kernel still starts is dropped: then no cell starts; ask again
+                page.wait_for_function(
+                    """() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')]
+                             .some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))""",
+                    timeout=30_000, polling=100,
+                )
+                break
+            except Exception:
+                if attempt == 2:
+                    raise
         page.wait_for_function(
             """() => {
                  const cells = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell')];
                  if (!cells.length) return false;
                  const done = cells.every(c => {
                    const src = c.querySelector('.jp-InputArea-editor');
-                   if (src && !src.textContent.trim()) return true;  // empty cells are not run
-                   const p = c.querySelector('.jp-InputPrompt');  // textContent: folded inputs count too
-                   return p && /\\[\\d+\\]/.test(p.textContent);
+                   if (!src) return true;  // a folded input (a solution) has no editor and an empty prompt; Idle covers it
+                   if (!src.textContent.trim()) return true;  // empty cells are not run
+                   const p = c.querySelector('.jp-InputPrompt');
+                   if (!p) return true;
+                   return /\\[\\d+\\]/.test(p.textContent);
                  });
                  const s = document.querySelector('#jp-main-statusbar');
                  return done && s && /\\bIdle\\b/.test(s.innerText);

@@ -104,21 +104,32 @@ def twice_value(before: dict[str, float], after: dict[str, float]) -> str | None
 
 
 def parse_01(text: str) -> dict[str, float]:
-    """01's readout: 'same probability: 0.3829 (base CDF) and 0.3829 (area under p_X). ... |f'(z)| = 1.000'."""
+    """01's readout: '... mass in z = 0.3829, mass in x = 0.3829. Local stretch |f'(z)| = 1.000 ... p_Z = 0.399, p_X = 0.399.'"""
     out: dict[str, float] = {}
-    m = re.search(r"same probability:\s*([-\d.]+)\s*\(base CDF\)\s*and\s*([-\d.]+)", text)
-    if m:
-        out["mass_z"], out["mass_x"] = float(m.group(1)), float(m.group(2))
-    m = re.search(r"\|f'\(z\)\| = ([-\d.]+)", text)
-    if m:
-        out["stretch"] = float(m.group(1))
+    for key, pattern in {"mass_z": r"mass in z\s*=\s*", "mass_x": r"mass in x\s*=\s*", "stretch": r"\|f'\(z\)\|\s*=\s*",
+                         "p_z": r"p_Z\s*=\s*", "p_x": r"p_X\s*=\s*"}.items():
+        m = re.search(pattern + NUMBER.pattern, text)
+        if m:
+            out[key] = float(m.group(1))
     return out
+
+
+def density_rescaled(before: dict[str, float], after: dict[str, float]) -> str | None:
+    """p_X = p_Z / |f'(z)| at the interval's centre (to the 3 printed decimals)."""
+    try:
+        want = after["p_z"] / after["stretch"]
+    except (KeyError, ZeroDivisionError):
+        return f"readout lacks p_Z, p_X or |f'(z)|: {after}"
+    return None if abs(after["p_x"] - want) <= 2e-3 + 2e-3 * want else f"p_X = {after['p_x']} but p_Z / |f'| = {want:.4f}"
 
 
 def knot_01(i: int) -> Callable[[], tuple[float, float]]:
     """Where knot i of 01's widget sits, as fractions of its figure (built here, laid out as in the browser)."""
 
     def where() -> tuple[float, float]:
+        import matplotlib
+
+        matplotlib.use("module://ipympl.backend_nbagg")  # as the notebook (and tests/test_widgetkit.py) do
         from lessonlib.style import use_style
         from lessonlib.widget_1d import ChangeOfVariables1D
 
@@ -151,13 +162,15 @@ SPECS: dict[str, Spec] = {
         widget=".lesson-widget-ChangeOfVariables1D",
         parse=parse_01,
         interactions=(
+            # first, with the knots where knot_01 computes them (default settings): grab knot 4 (z = 1)
+            # on the figure and pull it up; the map bends, the interval's two masses stay equal
+            Interaction("drag_canvas", start_from=knot_01(4), end=(0.0, -0.08), check=equal_pair("mass_z", "mass_x", 1e-4)),
             # slider 0 is the slope: the interval's two masses stay equal while the stretch changes
-            Interaction("key", control=0, keys=("ArrowRight",), check=both(changed, equal_pair("mass_z", "mass_x", 1e-4)), latency=True),
-            Interaction("drag_slider", control=0, dx=-50.0, check=both(changed, equal_pair("mass_z", "mass_x", 1e-4))),
+            Interaction("key", control=0, keys=("ArrowRight",), latency=True,
+                        check=both(changed, equal_pair("mass_z", "mass_x", 1e-4), density_rescaled)),
+            Interaction("drag_slider", control=0, dx=-50.0, check=both(changed, equal_pair("mass_z", "mass_x", 1e-4), density_rescaled)),
             # slider 3 moves the interval: new masses, still equal in z and in x
             Interaction("key", control=3, keys=("ArrowRight", "ArrowRight"), check=both(changed, equal_pair("mass_z", "mass_x", 1e-4))),
-            # grab knot 4 (z = 1) on the figure and pull it up: the map bends, the masses stay equal
-            Interaction("drag_canvas", start_from=knot_01(4), end=(0.0, -0.08), check=equal_pair("mass_z", "mass_x", 1e-4)),
         ),
         notes="the interval's probability is the same in z and in x (mass conservation)",
     ),
