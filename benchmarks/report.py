@@ -225,8 +225,9 @@ def render(results: dict[str, Any]) -> str:
     m, s = results["machine"], results["settings"]
     v = m["versions"]
     lines = [
-        f"Run of {results.get('date', '?')} at commit `{m.get('commit', '?')}`; the full run took "
-        f"{results.get('duration_s', 0) / 60:.1f} min. Machine: {m['cpu']}, {m['cpus']} CPUs, Python {m.get('python', '?')}, "
+        f"Run of {results.get('date', '?')} at commit `{m.get('commit', '?')}`"
+        + (f"; the full run took {results['duration_s'] / 60:.1f} min" if results.get("duration_s") else "")
+        + f". Machine: {m['cpu']}, {m['cpus']} CPUs, Python {m.get('python', '?')}, "
         + ", ".join(f"{k} {val}" for k, val in sorted(v.items()))
         + f". Load average (1, 5, 15 min) at the start {m['load_start']}, at the end {m.get('load_end', [])}"
         + (" — other programs were using the machine, so wall-clock times are inflated; CPU times are given beside them."
@@ -306,6 +307,8 @@ def render(results: dict[str, Any]) -> str:
                 cells.append("-")
                 continue
             txt = f"{_fmt(c['mean'])} ± {_fmt(c['se'])}" if c["n"] else "n/a"
+            if c["n"] and c["n"] < int(s.get("seeds", c["n"])):
+                txt += f" ({c['n']} seeds)"
             if c["failed"]:
                 txt += f" ({c['failed']} diverged)"
             cells.append(txt)
@@ -361,6 +364,11 @@ def render(results: dict[str, Any]) -> str:
         lines.append(f"| {lib} | {rows[0].get('version', '?')} | {rows[0].get('parameters', '?')} | {rt:.2g} | {ld:.2g} | "
                      f"{len(rows) - len(ok)} of {len(rows)} |")
 
+    trained = [r for r in results["fits"] if "cpu_s" in r]
+    if trained:
+        cpu_min = sum(r["cpu_s"] for r in trained) / 60
+        lines += ["", f"The {len(trained)} training runs used {cpu_min:.1f} min of CPU time for their training steps "
+                  f"({cpu_min / max(1, int(s.get('fit_workers', 2))):.1f} min per process), checks not included."]
     not_run = [r for r in results["fits"] if r["status"] == "not run"]
     if not_run:
         lines += ["", f"**Only {len(results['fits']) - len(not_run)} of the {len(results['fits'])} planned training runs "

@@ -233,8 +233,8 @@ def main(argv: list[str]) -> int:
                 results["parts"][part] = old["parts"][part]
         results["machine"]["load_start"] = old["machine"]["load_start"]
         results["duration_s"] = old.get("duration_s", 0.0)
-    if not args.only:  # with --only, duration_s stays that of the last full run
-        results["duration_s"] = time.perf_counter() - t_start
+    # with --only, duration_s stays that of the last full run (if there is one)
+    results.setdefault("duration_s", time.perf_counter() - t_start)
     report.validate(results)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(results, indent=1) + "\n")
