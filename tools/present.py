@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
-import io
 import json
 import os
 import shutil
