@@ -151,7 +151,9 @@ class LiveTraining:
         _hist(self.ax_fit, _np(x))
         (self.fit_line,) = self.ax_fit.plot(self.grid, density_on_grid(flow, self.grid), color=FLOW_COLOUR)
         self.ax_fit.set(ylim=(0, 1.0), title="p_X(x) at step 0")
-        self.fig.canvas.draw()  # lay out once, then freeze the layout: redraws during training cost half
+        # Lay out once, then freeze the layout: redraws during training cost half. Not canvas.draw():
+        # under ipympl a draw before the browser view exists leaves an image the browser cannot show.
+        self.fig.draw_without_rendering()
         self.fig.set_layout_engine("none")
 
     def __call__(self, step: int, result: TrainResult) -> None:
@@ -286,7 +288,9 @@ class NLLExplorer(LessonWidget):
         self.ax.set_yticks([0, 0.5, 1.0])  # few tick labels: text is most of a redraw's cost
         controls = w.VBox([*self.controls.values(), w.HBox([self.train_button, self.reset_button])])
         self._finish(w.VBox([controls, self.fig.canvas, self.readout, self.message]))
-        self.fig.canvas.draw()  # lay out once, then freeze the layout: each redraw then costs half as much
+        # Lay out once, then freeze the layout: each redraw then costs half as much. Not canvas.draw():
+        # under ipympl a draw before the browser view exists leaves an image the browser cannot show.
+        self.fig.draw_without_rendering()
         self.fig.set_layout_engine("none")
 
     # -- maths -------------------------------------------------------------------------------
