@@ -280,7 +280,8 @@ def render(results: dict[str, Any]) -> str:
     lines += ["", f"**Widget latency end to end in Chromium** (key press to changed pixels, from the browser walk-through; "
               f"target: median under {BROWSER_MEDIAN_MS:.0f} ms)."]
     if not browser:
-        lines += ["", "Not measured: `benchmarks/results/browser_latency.json` was missing when the benchmark ran."]
+        lines += ["", "Not measured: `benchmarks/results/browser_latency.json` was missing when the benchmark ran "
+                  "(the browser walk-through writes it: `python3 course.py test tests/browser`)."]
     else:
         lines += ["", "| notebook | presses | median ms | p90 ms | met |", "|---|---:|---:|---:|---|"]
         for nb, b in sorted(browser.items()):

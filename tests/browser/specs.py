@@ -141,6 +141,94 @@ def knot_01(i: int) -> Callable[[], tuple[float, float]]:
     return where
 
 
+def _grab(text: str, patterns: dict[str, str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key, pattern in patterns.items():
+        m = re.search(pattern, text)
+        if m:
+            out[key] = float(m.group(1).replace("−", "-"))
+    return out
+
+
+NUM = r"([-−]?\d+(?:\.\d+)?)"
+
+
+def parse_02(text: str) -> dict[str, float]:
+    """02's readout: 'det A = 1.000  area of the image ... = |det A| = 1.000  density at 0: ... = 0.159 / 1.000 = 0.159'."""
+    out = _grab(text, {"det": r"det A\s*=\s*" + NUM, "area": r"\|det A\|\s*=\s*" + NUM})
+    m = re.search(NUM + r"\s*/\s*" + NUM + r"\s*=\s*" + NUM, text)
+    if m:
+        out.update(pz=float(m.group(1)), det_abs=float(m.group(2)), px=float(m.group(3)))
+    return out
+
+
+def area_is_abs_det(before: dict[str, float], after: dict[str, float]) -> str | None:
+    """The image of the unit square has area |det A|, and the density is p_Z / |det A|."""
+    if after.get("det") == 0.0 and "area" not in after:
+        return changed(before, after)  # the collapse: no area and no density to report, and the widget says why
+    if "det" not in after or "area" not in after:
+        return f"readout lacks det A or the area: {after}"
+    if abs(after["area"] - abs(after["det"])) > 2e-3:
+        return f"area {after['area']} should be |det A| = {abs(after['det'])}"
+    if "px" in after and after["det_abs"] > 0 and abs(after["px"] - after["pz"] / after["det_abs"]) > 2e-3:
+        return f"density {after['px']} should be {after['pz']} / {after['det_abs']}"
+    return changed(before, after)
+
+
+def parse_03(text: str) -> dict[str, float]:
+    """03's readout: 'mean log p_Z(z) = -2.886 (base term), mean log|...| = 0.481 (log-det term); NLL = −(sum) = 2.405 nats'."""
+    return _grab(text, {"base": NUM + r"\s*\(base term\)", "log_det": NUM + r"\s*\(log-det term\)",
+                        "nll": r"NLL\s*=\s*[-−]\(sum\)\s*=\s*" + NUM})
+
+
+def nll_is_minus_sum(before: dict[str, float], after: dict[str, float]) -> str | None:
+    """NLL = -(base term + log-det term): the log-likelihood is the sum of the two terms."""
+    if len(after) < 3:
+        return f"readout lacks the base term, the log-det term or the NLL: {after}"
+    if abs(after["nll"] + after["base"] + after["log_det"]) > 3e-3:
+        return f"NLL {after['nll']} should be -({after['base']} + {after['log_det']})"
+    return changed(before, after)
+
+
+def parse_04(text: str) -> dict[str, float]:
+    """04's readout: 'det J = J11·J22 = 1 × 1.819 = 1.819; log|det J| = s(z1) = 0.5985 , autograd: 0.5985'."""
+    out = _grab(text, {"log_det": NUM + r"\s*,\s*autograd", "autograd": r"autograd:\s*" + NUM})
+    m = re.search(NUM + r"\s*×\s*" + NUM + r"\s*=\s*" + NUM, text)
+    if m:
+        out.update(J11=float(m.group(1)), J22=float(m.group(2)), det=float(m.group(3)))
+    return out
+
+
+def triangular_log_det(before: dict[str, float], after: dict[str, float]) -> str | None:
+    """det J is the product of the diagonal, its log is s(z1), and autograd agrees."""
+    import math
+
+    if len(after) < 5:
+        return f"readout lacks the Jacobian's diagonal, det J or the log-dets: {after}"
+    if abs(after["J11"] * after["J22"] - after["det"]) > 2e-3 * max(1.0, after["det"]):
+        return f"det J = {after['det']} should be J11 * J22 = {after['J11']} * {after['J22']}"
+    if after["det"] > 0 and abs(math.log(after["det"]) - after["log_det"]) > 2e-3:
+        return f"log|det J| = {after['log_det']} should be log({after['det']})"
+    if abs(after["log_det"] - after["autograd"]) > 1e-3:
+        return f"log-det {after['log_det']} disagrees with autograd {after['autograd']}"
+    return changed(before, after)
+
+
+def parse_05(text: str) -> dict[str, float]:
+    """05's walker: 'inverse log-det of the 1 layer undone, mean over the points: +0.123 nats; spread ... (std): 1.05'."""
+    return _grab(text, {"k": r"of the\s+(\d+)\s+layer", "log_det": r"points:\s*([-+−]?\d+\.\d+)",
+                        "std": r"\(std\):\s*" + NUM})
+
+
+def ledger_starts_at_zero(before: dict[str, float], after: dict[str, float]) -> str | None:
+    """With no layer undone the ledger is empty (log-det 0); each step moves it."""
+    if "k" not in after or "log_det" not in after:
+        return f"readout lacks the layer count or the log-det: {after}"
+    if after["k"] == 0 and abs(after["log_det"]) > 1e-9:
+        return f"no layer undone, yet the log-det reads {after['log_det']}"
+    return changed(before, after)
+
+
 GENERIC = (
     Interaction("key", keys=("ArrowRight",), latency=True),
     Interaction("drag_slider", dx=-80.0),
@@ -174,10 +262,38 @@ SPECS: dict[str, Spec] = {
         ),
         notes="the interval's probability is the same in z and in x (mass conservation)",
     ),
-    "02_jacobian_determinant_2d.ipynb": Spec(widget=".lesson-widget-LinearMap2D", interactions=GENERIC),
-    "03_log_likelihood_and_nll_training.ipynb": Spec(widget=".lesson-widget-NLLExplorer", interactions=GENERIC),
-    "04_coupling_layers.ipynb": Spec(widget=".lesson-widget-CouplingExplorer", interactions=GENERIC),
-    "05_stacking_layers_into_a_flow.ipynb": Spec(widget=".lesson-widget-LayerWalker", interactions=GENERIC),
+    "02_jacobian_determinant_2d.ipynb": Spec(
+        widget=".lesson-widget-LinearMap2D", parse=parse_02,
+        interactions=(
+            Interaction("key", keys=("ArrowRight",), latency=True, check=area_is_abs_det),
+            Interaction("drag_slider", dx=-80.0, check=area_is_abs_det),
+        ),
+        notes="the unit square's image has area |det A| and the density is divided by it",
+    ),
+    "03_log_likelihood_and_nll_training.ipynb": Spec(
+        widget=".lesson-widget-NLLExplorer", parse=parse_03,
+        interactions=(
+            Interaction("key", keys=("ArrowRight",), latency=True, check=nll_is_minus_sum),
+            Interaction("drag_slider", dx=-80.0, check=nll_is_minus_sum),
+        ),
+        notes="NLL = -(base term + log-det term)",
+    ),
+    "04_coupling_layers.ipynb": Spec(
+        widget=".lesson-widget-CouplingExplorer", parse=parse_04,
+        interactions=(
+            Interaction("key", keys=("ArrowRight",), latency=True, check=triangular_log_det),
+            Interaction("drag_slider", dx=-80.0, check=triangular_log_det),
+        ),
+        notes="det J is the product of the diagonal; log|det J| = s(z1), as autograd says",
+    ),
+    "05_stacking_layers_into_a_flow.ipynb": Spec(
+        widget=".lesson-widget-LayerWalker", parse=parse_05,
+        interactions=(
+            Interaction("key", keys=("ArrowRight",), latency=True, check=ledger_starts_at_zero),
+            Interaction("drag_slider", dx=-80.0, check=ledger_starts_at_zero),
+        ),
+        notes="the ledger of inverse log-dets, empty before any layer is undone",
+    ),
     "browser_fixture.ipynb": Spec(
         widget=".lesson-widget-ScaleDemo",
         interactions=(
