@@ -234,6 +234,15 @@ GENERIC = (
     Interaction("drag_slider", dx=-80.0),
 )
 
+def key_and_drag(widget: str, parse: Callable[[str], dict[str, float]], check: Check, notes: str) -> Spec:
+    """A spec that presses ArrowRight on the first slider (timed), then drags it, checking the maths after each."""
+    return Spec(
+        widget=widget, parse=parse, notes=notes,
+        interactions=(Interaction("key", keys=("ArrowRight",), latency=True, check=check),
+                      Interaction("drag_slider", dx=-80.0, check=check)),
+    )
+
+
 SPECS: dict[str, Spec] = {
     "00_start_here.ipynb": Spec(
         widget=".jp-OutputArea-output:has(.widget-slider)",
@@ -262,37 +271,20 @@ SPECS: dict[str, Spec] = {
         ),
         notes="the interval's probability is the same in z and in x (mass conservation)",
     ),
-    "02_jacobian_determinant_2d.ipynb": Spec(
-        widget=".lesson-widget-LinearMap2D", parse=parse_02,
-        interactions=(
-            Interaction("key", keys=("ArrowRight",), latency=True, check=area_is_abs_det),
-            Interaction("drag_slider", dx=-80.0, check=area_is_abs_det),
-        ),
-        notes="the unit square's image has area |det A| and the density is divided by it",
+    "02_jacobian_determinant_2d.ipynb": key_and_drag(
+        ".lesson-widget-LinearMap2D", parse_02, area_is_abs_det,
+        "the unit square's image has area |det A| and the density is divided by it",
     ),
-    "03_log_likelihood_and_nll_training.ipynb": Spec(
-        widget=".lesson-widget-NLLExplorer", parse=parse_03,
-        interactions=(
-            Interaction("key", keys=("ArrowRight",), latency=True, check=nll_is_minus_sum),
-            Interaction("drag_slider", dx=-80.0, check=nll_is_minus_sum),
-        ),
-        notes="NLL = -(base term + log-det term)",
+    "03_log_likelihood_and_nll_training.ipynb": key_and_drag(
+        ".lesson-widget-NLLExplorer", parse_03, nll_is_minus_sum, "NLL = -(base term + log-det term)",
     ),
-    "04_coupling_layers.ipynb": Spec(
-        widget=".lesson-widget-CouplingExplorer", parse=parse_04,
-        interactions=(
-            Interaction("key", keys=("ArrowRight",), latency=True, check=triangular_log_det),
-            Interaction("drag_slider", dx=-80.0, check=triangular_log_det),
-        ),
-        notes="det J is the product of the diagonal; log|det J| = s(z1), as autograd says",
+    "04_coupling_layers.ipynb": key_and_drag(
+        ".lesson-widget-CouplingExplorer", parse_04, triangular_log_det,
+        "det J is the product of the diagonal; log|det J| = s(z1), as autograd says",
     ),
-    "05_stacking_layers_into_a_flow.ipynb": Spec(
-        widget=".lesson-widget-LayerWalker", parse=parse_05,
-        interactions=(
-            Interaction("key", keys=("ArrowRight",), latency=True, check=ledger_starts_at_zero),
-            Interaction("drag_slider", dx=-80.0, check=ledger_starts_at_zero),
-        ),
-        notes="the ledger of inverse log-dets, empty before any layer is undone",
+    "05_stacking_layers_into_a_flow.ipynb": key_and_drag(
+        ".lesson-widget-LayerWalker", parse_05, ledger_starts_at_zero,
+        "the ledger of inverse log-dets, empty before any layer is undone",
     ),
     "browser_fixture.ipynb": Spec(
         widget=".lesson-widget-ScaleDemo",
