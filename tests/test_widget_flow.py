@@ -271,6 +271,14 @@ def test_training_control_sweep_every_control():
         assert "blew up" in msg and value in (0.3, 1.0, 3.0), (name, value, msg)
 
 
+def _run_in_fresh_loop(coro):
+    """asyncio.run in its own thread: the browser tests' Playwright loop may still be running in this one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def test_training_control_start_stop_with_an_event_loop():
     """In a kernel, Start runs chunks as an asyncio task that yields; Stop ends it."""
     c = make_control(max_steps=40)
@@ -284,7 +292,7 @@ def test_training_control_start_stop_with_an_event_loop():
                 break
         return c.numbers()
 
-    n = asyncio.run(scenario())
+    n = _run_in_fresh_loop(scenario())
     assert n["steps"] == 40 and n["running"] == 0.0  # stopped itself at max_steps
     assert c.controls["train"].value is False and "Stopped after 40 steps" in c.message.value
 
@@ -298,7 +306,7 @@ def test_training_control_start_stop_with_an_event_loop():
         await asyncio.sleep(0.05)
         return steps, c2.numbers()["steps"]
 
-    at_stop, later = asyncio.run(start_then_stop())
+    at_stop, later = _run_in_fresh_loop(start_then_stop())
     assert at_stop > 0 and later == at_stop and c2._task is None
 
 
