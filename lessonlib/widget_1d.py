@@ -25,7 +25,7 @@ from lessonlib.cov1d import (
     pushforward_density,
 )
 from lessonlib.style import current
-from lessonlib.widgetkit import LessonWidget, new_figure, slider
+from lessonlib.widgetkit import LessonWidget, freeze_layout, new_figure, slider
 
 __all__ = ["ChangeOfVariables1D", "BASES", "plot_densities", "show_png"]
 
@@ -90,11 +90,7 @@ class ChangeOfVariables1D(LessonWidget):
             hint, self.fig.canvas, self.readout, self.message,
         ])
         self._finish(layout)
-        # lay the figure out once, then freeze it: constrained layout on every frame would cost
-        # more than everything else in the update (the axes never change size). Not canvas.draw():
-        # an ipympl canvas drawn before it is displayed stores a picture the browser cannot show.
-        self.fig.draw_without_rendering()
-        self.fig.set_layout_engine("none")
+        freeze_layout(self.fig)
 
     # -- figure -----------------------------------------------------------------------------
     def _build_figure(self) -> None:

@@ -42,7 +42,7 @@ from lessonlib.linear2d import (
     warp_lines,
 )
 from lessonlib.style import current
-from lessonlib.widgetkit import LessonWidget, new_figure, slider
+from lessonlib.widgetkit import LessonWidget, freeze_layout, new_figure, slider
 
 __all__ = [
     "LinearMap2D",
@@ -294,10 +294,7 @@ class LinearMap2D(LessonWidget):
             ax.set_yticks([])
             ax.grid(False)
             ax.set_title(title)
-        # Lay the figure out once, then freeze it: a redraw need not redo the layout. Not canvas.draw():
-        # an ipympl canvas drawn before it is displayed stores a picture the browser cannot show.
-        self.fig.draw_without_rendering()
-        self.fig.set_layout_engine("none")
+        freeze_layout(self.fig)
         self.fig.canvas.mpl_connect("button_press_event", self._on_press)
         self.fig.canvas.mpl_connect("motion_notify_event", self._on_motion)
         self.fig.canvas.mpl_connect("button_release_event", self._on_release)

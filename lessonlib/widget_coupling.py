@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from lessonlib.coupling import AffineCoupling, jacobian_matrix, kept_first_order
 from lessonlib.style import current
-from lessonlib.widgetkit import LessonWidget, new_figure, slider
+from lessonlib.widgetkit import LessonWidget, freeze_layout, new_figure, slider
 
 __all__ = [
     "CurveConditioner",
@@ -262,12 +262,7 @@ class CouplingExplorer(LessonWidget):
         left = w.VBox([c["a"], c["b"], c["c"]])
         right = w.VBox([c["d"], c["e"], w.HBox([c["mode"], self.reset_button])])
         self._finish(w.VBox([w.HBox([left, right]), self.fig.canvas, self.readout, self.message]))
-        # The axes never move (fixed limits), so lay the figure out once and freeze it:
-        # constrained layout would otherwise re-measure every tick label at each redraw.
-        # (draw_without_rendering, not canvas.draw: under ipympl a draw before the view exists stores
-        # an image URL without its data: prefix, and the browser then shows no figure at all.)
-        self.fig.draw_without_rendering()
-        self.fig.set_layout_engine("none")
+        freeze_layout(self.fig)
 
     # -- the layer --------------------------------------------------------------------------
     def conditioner(self) -> CurveConditioner:

@@ -36,7 +36,7 @@ from lessonlib.flows import Flow, standard_normal
 from lessonlib.style import current
 from lessonlib.toy2d import Target
 from lessonlib.training import TrainResult
-from lessonlib.widgetkit import LessonWidget, int_slider, new_figure
+from lessonlib.widgetkit import LessonWidget, freeze_layout, int_slider, new_figure
 
 __all__ = [
     "make_flow",
@@ -259,7 +259,7 @@ class Snapshots:
             ax.grid(False)
         a_loss.set_xlim(0, 10)
         a_loss.set_ylim(0, 5)
-        _freeze_layout(fig)  # lay out once; each snapshot then only redraws
+        freeze_layout(fig)  # lay out once; each snapshot then only redraws
         self._live = (fig, a_loss, line, image, pts)
         if self.steps:
             self._update_live(draw=False)  # not displayed yet: move the artists, draw when shown
@@ -585,16 +585,6 @@ def _marker_lines(ax, points: np.ndarray, groups: list[np.ndarray], cmap: str) -
     return [ax.plot(points[idx, 0], points[idx, 1], ls="", marker="o", ms=2.2, mew=0, color=c)[0] for idx, c in zip(groups, colours)]
 
 
-def _freeze_layout(fig) -> None:
-    """Lay the figure out once, then keep the axes where they are: redraws skip the layout pass.
-
-    draw_without_rendering, not canvas.draw: under ipympl a draw before the browser view exists
-    leaves the view without an image.
-    """
-    fig.draw_without_rendering()
-    fig.set_layout_engine("none")
-
-
 
 class LayerWalker(LessonWidget):
     """A slider k = 0..L: the data after undoing k layers (left), base samples after k layers (right).
@@ -645,7 +635,7 @@ class LayerWalker(LessonWidget):
             ax.set_aspect("equal")
         self.ax_inv.set_title(" ")
         self.ax_fwd.set_title(" ")
-        _freeze_layout(self.fig)
+        freeze_layout(self.fig)
         self.add_control("k", int_slider("layers", 0, 0, self.n_layers))
         self._finish(w.VBox([self.controls["k"], self.fig.canvas, self.readout, self.message]))
 
@@ -758,7 +748,7 @@ class TrainingControl(LessonWidget):
             ax.set_yticks([])
         self.ax_loss.set_xlim(0, 100)
         self.ax_loss.set_ylim(self.entropy - 0.5, self.entropy + 4)
-        _freeze_layout(self.fig)
+        freeze_layout(self.fig)
 
         self.add_control("layers", int_slider("coupling layers", 4, 1, 8))
         s = current()

@@ -27,7 +27,7 @@ from lessonlib.flows import Flow, logistic_base, standard_normal, uniform_base
 from lessonlib.monotone1d import Logit, MonotoneMixture, mixture_logit_cdf_and_log_deriv
 from lessonlib.style import current
 from lessonlib.training import TrainResult
-from lessonlib.widgetkit import LessonWidget, new_figure, slider
+from lessonlib.widgetkit import LessonWidget, freeze_layout, new_figure, slider
 
 __all__ = [
     "BASES", "count_peaks", "make_flow", "density_on_grid", "mass_by_quadrature", "show", "static_figure",
@@ -151,10 +151,7 @@ class LiveTraining:
         _hist(self.ax_fit, _np(x))
         (self.fit_line,) = self.ax_fit.plot(self.grid, density_on_grid(flow, self.grid), color=FLOW_COLOUR)
         self.ax_fit.set(ylim=(0, 1.0), title="p_X(x) at step 0")
-        # Lay out once, then freeze the layout: redraws during training cost half. Not canvas.draw():
-        # under ipympl a draw before the browser view exists leaves an image the browser cannot show.
-        self.fig.draw_without_rendering()
-        self.fig.set_layout_engine("none")
+        freeze_layout(self.fig)
 
     def __call__(self, step: int, result: TrainResult) -> None:
         self.loss_line.set_data(np.arange(1, len(result.losses) + 1), result.losses)
@@ -288,10 +285,7 @@ class NLLExplorer(LessonWidget):
         self.ax.set_yticks([0, 0.5, 1.0])  # few tick labels: text is most of a redraw's cost
         controls = w.VBox([*self.controls.values(), w.HBox([self.train_button, self.reset_button])])
         self._finish(w.VBox([controls, self.fig.canvas, self.readout, self.message]))
-        # Lay out once, then freeze the layout: each redraw then costs half as much. Not canvas.draw():
-        # under ipympl a draw before the browser view exists leaves an image the browser cannot show.
-        self.fig.draw_without_rendering()
-        self.fig.set_layout_engine("none")
+        freeze_layout(self.fig)
 
     # -- maths -------------------------------------------------------------------------------
     def theta(self) -> Tensor:

@@ -27,7 +27,7 @@ import numpy as np
 
 from lessonlib.style import current
 
-__all__ = ["LessonWidget", "slider", "int_slider", "new_figure", "sweep_values"]
+__all__ = ["LessonWidget", "slider", "int_slider", "new_figure", "freeze_layout", "sweep_values"]
 
 
 def slider(description: str, value: float, min: float, max: float, step: float, readout_format: str = ".2f") -> w.FloatSlider:
@@ -71,6 +71,18 @@ def new_figure(nrows: int = 1, ncols: int = 1, width: float | None = None, heigh
         canvas.resizable = False
         canvas.capture_scroll = False
     return fig, axes
+
+
+def freeze_layout(fig) -> None:
+    """Lay the figure out once, then keep the axes where they are, so a redraw skips the layout pass.
+
+    Widgets' axes never change size, and constrained layout re-measures every label on each draw,
+    which would cost more than the rest of an update. Uses ``fig.draw_without_rendering()``, not
+    ``canvas.draw()``: an ipympl canvas drawn before its browser view exists stores an image the
+    browser cannot show, and the widget then appears with no figure at all.
+    """
+    fig.draw_without_rendering()
+    fig.set_layout_engine("none")
 
 
 def is_live_backend() -> bool:
