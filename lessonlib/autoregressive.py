@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from lessonlib.bijectors import Bijector, _randn, register_example
+from lessonlib.bijectors import Bijector, _randomise, register_example
 from lessonlib.coupling import MLP
 
 __all__ = ["AutoregressiveAffine"]
@@ -92,19 +92,11 @@ class AutoregressiveAffine(Bijector):
         return z, -s.sum(-1)
 
 
-def _randomise(layer: AutoregressiveAffine, gen: torch.Generator) -> AutoregressiveAffine:
-    layer = layer.double()
-    with torch.no_grad():
-        for p in layer.parameters():
-            p.copy_(0.5 * _randn(gen, *p.shape))
-    return layer
-
-
 @register_example("MAF", dims=(1, 2, 4))
 def _maf_example(dim: int, gen: torch.Generator) -> Bijector:
-    return _randomise(AutoregressiveAffine(dim, hidden=(8,), conditioned_on="x"), gen)
+    return _randomise(AutoregressiveAffine(dim, hidden=(8,), conditioned_on="x"), gen, std=0.5)
 
 
 @register_example("IAF", dims=(2, 3))
 def _iaf_example(dim: int, gen: torch.Generator) -> Bijector:
-    return _randomise(AutoregressiveAffine(dim, hidden=(8,), conditioned_on="z"), gen)
+    return _randomise(AutoregressiveAffine(dim, hidden=(8,), conditioned_on="z"), gen, std=0.5)

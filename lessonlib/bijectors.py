@@ -294,6 +294,15 @@ def _randn(gen: torch.Generator, *shape: int) -> Tensor:
     return torch.randn(*shape, generator=gen, dtype=torch.float64)
 
 
+def _randomise(module: nn.Module, gen: torch.Generator, std: float) -> nn.Module:
+    """Make ``module`` float64 and draw every parameter from N(0, std^2): a non-trivial example layer."""
+    module = module.double()
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(std * _randn(gen, *p.shape))
+    return module
+
+
 @register_example("Affine")
 def _affine_example(dim: int, gen: torch.Generator) -> Bijector:
     scale = _randn(gen, dim)

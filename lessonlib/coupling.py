@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from lessonlib.bijectors import Bijector, _randn, register_example
+from lessonlib.bijectors import Bijector, _randomise, register_example
 
 __all__ = [
     "MLP",
@@ -224,11 +224,7 @@ def coupling_stack(
 
 
 def _random_conditioner(in_dim: int, out_dim: int, gen: torch.Generator) -> MLP:
-    net = MLP(in_dim, out_dim, hidden=(8,), activation=nn.Tanh, zero_last=False).double()
-    with torch.no_grad():
-        for p in net.parameters():
-            p.copy_(0.7 * _randn(gen, *p.shape))
-    return net
+    return _randomise(MLP(in_dim, out_dim, hidden=(8,), activation=nn.Tanh, zero_last=False), gen, std=0.7)
 
 
 @register_example("AdditiveCoupling", dims=(2, 3, 5))
