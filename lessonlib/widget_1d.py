@@ -25,7 +25,7 @@ from lessonlib.cov1d import (
     pushforward_density,
 )
 from lessonlib.style import current
-from lessonlib.widgetkit import LessonWidget, freeze_layout, new_figure, slider
+from lessonlib.widgetkit import LessonWidget, freeze_layout, new_figure, slider, steady_limit
 
 __all__ = ["ChangeOfVariables1D", "BASES", "plot_densities", "show_png"]
 
@@ -68,6 +68,7 @@ class ChangeOfVariables1D(LessonWidget):
         self._drag: int | None = None
         self.fmap = MonotoneSpline(KNOTS_Z, self.knots_x)
         self._nums: dict[str, float] = {}
+        self._px_scaled = False  # p_X's axis gets its first limit from the first update
 
         self.add_control("base", w.Dropdown(options=list(BASES), value=base, description="base p_Z",
                                             style={"description_width": "initial"}, layout=w.Layout(width=s.control_width)))
@@ -104,9 +105,12 @@ class ChangeOfVariables1D(LessonWidget):
         self.ax_txt = fig.add_subplot(gs[1, 0])
         self.ax_txt.axis("off")
         fs = s.font_size * 1.1
-        self.text_z = self.ax_txt.text(0.05, 0.75, "", color=COLOR_Z, fontsize=fs, transform=self.ax_txt.transAxes)
-        self.text_x = self.ax_txt.text(0.05, 0.45, "", color=COLOR_X, fontsize=fs, transform=self.ax_txt.transAxes)
-        self.text_s = self.ax_txt.text(0.05, 0.15, "", color=COLOR_MAP, fontsize=fs, transform=self.ax_txt.transAxes)
+        # labels stay in the cached background; only the numbers are redrawn (text costs per glyph)
+        self.text_z, self.text_x, self.text_s = (
+            self._label_and_value(label, y, colour, fs)
+            for label, y, colour in (("P(blue, in z) =", 0.75, COLOR_Z), ("P(red, in x) =", 0.45, COLOR_X),
+                                     ("|f'(centre)| =", 0.15, COLOR_MAP))
+        )
         lw = s.line_width
         am, apx, apz = self.ax_map, self.ax_px, self.ax_pz
         am.set_xlim(*Z_LIM)
@@ -137,6 +141,17 @@ class ChangeOfVariables1D(LessonWidget):
         apx.xaxis.set_major_locator(MaxNLocator(2))
         apz.yaxis.set_major_locator(MaxNLocator(2))
         self.fig = fig
+        self.animate(self.text_z, self.text_x, self.text_s, self.band_z, self.band_x, self.tangent, self.curve,
+                     self.knot_marks, self.fill_x, self.line_px, self.fill_z, self.line_pz)
+
+    def _label_and_value(self, label: str, y: float, colour: str, fontsize: float):
+        """A fixed label and, right after it, an empty text for its number. Returns the number's text."""
+        from matplotlib.text import OffsetFrom
+
+        ax = self.ax_txt
+        fixed = ax.text(0.02, y, label, color=colour, fontsize=fontsize, transform=ax.transAxes)
+        return ax.annotate("", xy=(1.0, 0.0), xycoords=OffsetFrom(fixed, (1.0, 0.0)), xytext=(4, 0),
+                           textcoords="offset points", color=colour, fontsize=fontsize, fontweight="bold")
 
     # -- the maths, then the artists --------------------------------------------------------
     def _candidate_knots(self) -> np.ndarray:
@@ -195,12 +210,15 @@ class ChangeOfVariables1D(LessonWidget):
         self.ax_pz.set_ylim(0, top_z * 1.15)
         visible = px[np.isfinite(px)]
         top_x = max(float(np.max(visible)) if visible.size else 0.0, 0.05)
-        self.ax_px.set_xlim(top_x * 1.15, 0)  # density grows to the left, towards the map
+        # density grows to the left, towards the map; the axis stays put while the curve fits,
+        # so a steeper map visibly flattens p_X instead of being rescaled away
+        self.ax_px.set_xlim(steady_limit(self.ax_px.get_xlim()[0] if self._px_scaled else None, top_x), 0)
+        self._px_scaled = True
 
         stretch = abs(deriv)
-        self.text_z.set_text(f"P(blue, in z) = {mass_z:.4f}")
-        self.text_x.set_text(f"P(red, in x)  = {mass_x:.4f}")
-        self.text_s.set_text(f"|f'({cz:.2f})| = {stretch:.3f}")
+        self.text_z.set_text(f"{mass_z:.4f}")
+        self.text_x.set_text(f"{mass_x:.4f}")
+        self.text_s.set_text(f"{stretch:.3f}")
         self._nums = {
             "z_a": za, "z_b": zb, "x_a": xa, "x_b": xb, "mass_z": mass_z, "mass_x": mass_x,
             "z_centre": cz, "x_centre": xc, "derivative": deriv, "stretch": stretch, "p_z": pz_c, "p_x": px_c,
@@ -252,6 +270,7 @@ class ChangeOfVariables1D(LessonWidget):
 
     def reset(self) -> None:
         self._slider_state = None  # redraw the knots from the sliders' defaults
+        self._px_scaled = False
         super().reset()
 
     # -- a still picture for the stored notebook ------------------------------------------

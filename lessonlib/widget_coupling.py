@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from lessonlib.coupling import AffineCoupling, jacobian_matrix, kept_first_order
 from lessonlib.style import current
-from lessonlib.widgetkit import LessonWidget, freeze_layout, new_figure, slider
+from lessonlib.widgetkit import LessonWidget, freeze_layout, new_figure, polyline, slider
 
 __all__ = [
     "CurveConditioner",
@@ -324,13 +324,14 @@ class CouplingExplorer(LessonWidget):
         ax.set_xlabel("x1 (= z1, passed through)")
         ax.set_title("conditioner outputs")
         self.legend = ax.legend(loc="lower left", fontsize="x-small")
+        self.legend.set_zorder(1.5)  # beneath the curves, so it stays in the cached background
 
         ax = self.ax_x
         self.image = ax.imshow(np.zeros((self.N_PIX, self.N_PIX)), extent=(-L, L, -L, L), origin="lower",
                                cmap="Blues", vmin=0.0, vmax=self.VMAX, interpolation="bilinear")
-        self.h_lines = [ax.plot([], [], color="#dd8452", lw=0.9)[0] for _ in self._levels]
-        for v in self._levels:
-            ax.axvline(float(v), color="#888", lw=0.6)
+        # the images of the lines z2 = const (bending) and z1 = const (staying vertical), one artist each
+        (self.h_grid,) = ax.plot([], [], color="#dd8452", lw=0.9)
+        (self.v_grid,) = ax.plot(*polyline([[(float(v), -L), (float(v), L)] for v in self._levels]), color="#888", lw=0.6)
         (self.marker,) = ax.plot([], [], marker="o", ms=9, mfc="none", mec="#c44e52", mew=2.5, ls="none")
         ax.set_xlim(-L, L)
         ax.set_ylim(-L, L)
@@ -351,13 +352,20 @@ class CouplingExplorer(LessonWidget):
         for a in (self.ax_curves, self.ax_x):  # few tick labels: text is most of a redraw's cost
             a.set_xticks([-3, 0, 3])
             a.set_yticks([-3, 0, 3])
+        # redrawn over a cached background on every change (LessonWidget.animate), in z-order;
+        # the fixed vertical lines too, since the density image is drawn over what lies beneath
+        self.animate(self.line_s, self.line_t, self.vline, self.image, self.v_grid, self.h_grid,
+                     self.marker, self.J_image, *(t for row in self.J_text for t in row))
 
     def update(self) -> None:
         self._check_invertible()
         cond = self.conditioner()
         u = self._line_t
         self.line_s.set_data(u.numpy(), cond.s(u).numpy())
-        self.legend.get_texts()[0].set_text("scale s(x1)" if self.raw() else "log-scale s(x1)")
+        label = "scale s(x1)" if self.raw() else "log-scale s(x1)"
+        if self.legend.get_texts()[0].get_text() != label:
+            self.legend.get_texts()[0].set_text(label)
+            self.restage()  # the legend is part of the background
         self.line_t.set_data(u.numpy(), cond.t(u).numpy())
 
         z_pix, log_det_inv = self.inverse_and_log_det(self._pixels)
@@ -366,8 +374,7 @@ class CouplingExplorer(LessonWidget):
         n_u = u.numel()
         grid_z = torch.stack([u.repeat(len(self._levels)), self._levels.repeat_interleave(n_u)], dim=1)
         grid_x = self.forward_map(grid_z).reshape(len(self._levels), n_u, 2).numpy()  # all lines in one pass
-        for line, xy in zip(self.h_lines, grid_x):
-            line.set_data(xy[:, 0], xy[:, 1])
+        self.h_grid.set_data(*polyline(grid_x))
         self._update_point()
 
     def _update_point(self) -> None:

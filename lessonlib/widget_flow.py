@@ -633,9 +633,15 @@ class LayerWalker(LessonWidget):
             ax.set_xticks([])  # the dashed circles (radius 1 and 2) give the scale; no tick text to redraw
             ax.set_yticks([])
             ax.set_aspect("equal")
-        self.ax_inv.set_title(" ")
-        self.ax_fwd.set_title(" ")
+        self.ax_inv.set_title("data, k layers undone")
+        self.ax_fwd.set_title("base samples, k layers applied")
+        # the titles stay in the cached background; only the short counters are redrawn
+        self.count_inv, self.count_fwd = (
+            ax.text(0.03, 0.97, "", transform=ax.transAxes, ha="left", va="top", fontweight="bold", zorder=3)
+            for ax in (self.ax_inv, self.ax_fwd)
+        )
         freeze_layout(self.fig)
+        self.animate(*self.inv_lines, *self.fwd_lines, self.count_inv, self.count_fwd)
         self.add_control("k", int_slider("layers", 0, 0, self.n_layers))
         self._finish(w.VBox([self.controls["k"], self.fig.canvas, self.readout, self.message]))
 
@@ -646,8 +652,8 @@ class LayerWalker(LessonWidget):
             line.set_data(self.inv_points[k][idx, 0], self.inv_points[k][idx, 1])
         for line, idx in zip(self.fwd_lines, self._fwd_groups):
             line.set_data(self.fwd_points[k][idx, 0], self.fwd_points[k][idx, 1])
-        self.ax_inv.set_title(f"data, {k} of {L} layers undone" + (": z" if k == L else ""))
-        self.ax_fwd.set_title(f"base samples, {k} of {L} layers applied" + (": x" if k == L else ""))
+        self.count_inv.set_text(f"k = {k} of {L}" + (": z" if k == L else ""))
+        self.count_fwd.set_text(f"k = {k} of {L}" + (": x" if k == L else ""))
         n = self.numbers()
         size = current().control_font
         self.readout.value = (
@@ -749,6 +755,7 @@ class TrainingControl(LessonWidget):
         self.ax_loss.set_xlim(0, 100)
         self.ax_loss.set_ylim(self.entropy - 0.5, self.entropy + 4)
         freeze_layout(self.fig)
+        self.animate(self.loss_line, self.image, self.samples)
 
         self.add_control("layers", int_slider("coupling layers", 4, 1, 8))
         s = current()
@@ -818,8 +825,7 @@ class TrainingControl(LessonWidget):
         """Draw the current model outside a control change (after training steps)."""
         t0 = time.perf_counter()
         self._draw()
-        if self.fig is not None:
-            self.fig.canvas.draw_idle()
+        self.redraw()
         self.update_times_ms.append((time.perf_counter() - t0) * 1000)
 
     def _set_train(self, on: bool) -> None:
@@ -877,7 +883,11 @@ class TrainingControl(LessonWidget):
         self.loss_line.set_data(steps, self.losses)
         if self.losses:
             lo, hi = min(self.losses), max(self.losses)
-            self.ax_loss.set_xlim(0, max(10, len(self.losses)))
+            # the step axis doubles when the curve reaches its end, so most chunks move only the curve
+            right = 100
+            while right < len(self.losses):
+                right *= 2
+            self.ax_loss.set_xlim(0, right)
             self.ax_loss.set_ylim(min(lo, self.entropy) - 0.2, hi + 0.2)
         dens, _ = grid_density(self.flow.log_prob, self.target.extent, self.n_grid)
         self.image.set_data(dens)

@@ -273,7 +273,7 @@ class NLLExplorer(LessonWidget):
         _hist(self.ax, self.x.numpy().ravel(), fast=True)
         (self.line,) = self.ax.plot(self.grid, np.zeros_like(self.grid), color=FLOW_COLOUR, label="p_X(x)")
         self.ax.set(ylim=(0, 1.2), ylabel="density")
-        self.ax.legend(loc="upper left", frameon=False)
+        self.ax.legend(loc="upper left", frameon=False).set_zorder(1.5)  # under the curve: part of the background
         names = ["base\nterm", "log-det\nterm", "log-lik.\n= −NLL"]
         self.bars = self.ax_bar.bar(range(3), [0, 0, 0], color=["#5d6d7e", "#e67e22", FLOW_COLOUR])
         self.bar_text = [self.ax_bar.text(i, 0, "", ha="center", fontsize=current().font_size * 0.9) for i in range(3)]
@@ -283,6 +283,9 @@ class NLLExplorer(LessonWidget):
         self.ax_bar.set_yticks([-6, -4, -2, 0, 2])
         self.ax_bar.grid(False, axis="x")
         self.ax.set_yticks([0, 0.5, 1.0])  # few tick labels: text is most of a redraw's cost
+        zero_line = self.ax_bar.lines[-1]
+        # redrawn over a cached background (LessonWidget.animate); the zero line too, as it lies above the bars
+        self.animate(self.line, *self.bars.patches, zero_line, *self.bar_text)
         controls = w.VBox([*self.controls.values(), w.HBox([self.train_button, self.reset_button])])
         self._finish(w.VBox([controls, self.fig.canvas, self.readout, self.message]))
         freeze_layout(self.fig)
@@ -351,8 +354,7 @@ class NLLExplorer(LessonWidget):
                     theta.copy_(torch.minimum(torch.maximum(theta, lo), hi))
                 losses.append(loss.item())
                 if step % self.draw_every == 0 or step == self.train_steps:
-                    self.set(**{k: round(float(v), 6) for k, v in zip(self.RANGES, theta.detach())})
-                    self.fig.canvas.draw()
+                    self.set(**{k: round(float(v), 6) for k, v in zip(self.RANGES, theta.detach())})  # redraws
         finally:
             self.train_button.disabled = False
         self.say(f"Trained {self.train_steps} steps: NLL {losses[0]:.3f} → {self._numbers['nll']:.3f} nats.", "ok")

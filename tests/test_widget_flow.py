@@ -2,8 +2,6 @@
 
 import asyncio
 import math
-import statistics
-import time
 
 import matplotlib
 
@@ -170,7 +168,8 @@ def test_layer_walker_sweep_obeys_the_ledger(trained):
         np.testing.assert_allclose(walker.shown("forward"), walker.fwd_points[k])
         want = sum(ld for ld in inv.log_dets[:k]) if k else torch.zeros(300)
         assert walker.numbers()["inverse_log_det_mean"] == pytest.approx(float(want.mean()), abs=1e-9)
-        assert str(k) in walker.ax_inv.get_title()
+        assert walker.count_inv.get_text().startswith(f"k = {k} of 4")
+        assert walker.count_fwd.get_text().endswith(": x") == (k == 4)
         seen.append(k)
 
     walker.sweep(n=10, callback=check)
@@ -179,24 +178,6 @@ def test_layer_walker_sweep_obeys_the_ledger(trained):
     np.testing.assert_allclose(walker.shown("forward"), x_final, atol=1e-10)
     np.testing.assert_allclose(walker.inv_cum[-1] + walker.base_log_prob, (base + log_det).numpy(), atol=1e-10)
     assert 0.7 < walker.numbers()["inverse_std"] < 1.4  # trained briefly: close to N(0, I)
-
-
-def test_layer_walker_latency(trained):
-    """Slider change plus a full canvas draw, in CPU time of this process (robust to a busy machine).
-
-    The target is a median under 30 ms on an idle machine; the assert leaves room for a busy CI runner.
-    """
-    data = target_sampler(RING)(600, torch.Generator().manual_seed(2))
-    walker = LayerWalker(make_flow(8), data)
-    cpu, wall = [], []
-    for k in [0, 3, 8, 5, 1, 7, 2, 6, 4] * 3:
-        t0, c0 = time.perf_counter(), time.process_time()
-        walker.controls["k"].value = k
-        walker.fig.canvas.draw()
-        cpu.append((time.process_time() - c0) * 1000)
-        wall.append((time.perf_counter() - t0) * 1000)
-    print(f"LayerWalker change + full draw: median {statistics.median(cpu):.1f} ms CPU, {statistics.median(wall):.1f} ms wall")
-    assert statistics.median(cpu) < 80
 
 
 def test_layer_walker_refuses_a_single_layer():

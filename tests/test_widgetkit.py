@@ -58,3 +58,22 @@ def test_widget_displays_as_its_root():
     d = Demo()
     bundle = d._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_encode_png_round_trips_through_a_png_decoder():
+    import io
+
+    import numpy as np
+    import pytest
+    from PIL import Image
+
+    from lessonlib.widgetkit import encode_png
+
+    rng = np.random.default_rng(0)
+    for h, wd in ((1, 1), (7, 13), (120, 333)):
+        rgba = rng.integers(0, 256, size=(h, wd, 4), dtype=np.uint8)
+        rgba[: h // 2] = 0  # a transparent block, as in a diff frame
+        back = np.asarray(Image.open(io.BytesIO(encode_png(rgba))).convert("RGBA"))
+        np.testing.assert_array_equal(back, rgba)
+    with pytest.raises(ValueError, match="RGBA"):
+        encode_png(np.zeros((4, 4, 3), dtype=np.uint8))
