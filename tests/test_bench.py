@@ -38,7 +38,8 @@ def fake_results() -> dict:
                    {"notebook": "05_stacking.ipynb", "status": "ok", "seconds": 45.0, "kernel_cpu_s": 40.0},
                    {"notebook": "06_x.ipynb", "status": "ok", "seconds": 31.0, "kernel_cpu_s": 30.0}],
         "widgets": [{"widget": "Fast", "status": "ok", "n": 10, "median_ms": 12.0, "p90_ms": 20.0, "notebooks": ["01_a.ipynb"]},
-                    {"widget": "Slow", "status": "ok", "n": 10, "median_ms": 45.0, "p90_ms": 60.0, "notebooks": []},
+                    {"widget": "Slow", "status": "ok", "n": 10, "median_ms": 45.0, "p90_ms": 60.0, "notebooks": [],
+                     "redraws": {"blit": 7, "full": 3}},
                     {"widget": "NeedsArgs", "status": "skipped", "error": "needs arguments ['flow']"}],
         "browser": {"00_start_here.ipynb": {"median_ms": 80.0, "p90_ms": 95.0, "n": 10}},
         "fits": fits,
@@ -65,7 +66,7 @@ def test_table_shows_every_part_and_judges_the_targets():
     assert "| `05_stacking.ipynb` | 45.0 | 40.0 | 60 | yes |" in text  # notebook 05 has a 60 s limit
     assert "| `06_x.ipynb` | 31.0 | 30.0 | 30 | **no** |" in text
     assert "| **all** | 81.0 | 73.0 | 150 | yes |" in text
-    assert "| `Slow` | - | 10 | 45.0 | 60.0 |" in text and "not measured: needs arguments" in text
+    assert "| `Slow` | - | 10 | 7 / 3 | 45.0 | 60.0 |" in text and "not measured: needs arguments" in text
     assert "| `00_start_here.ipynb` | 10 | 80 | 95 | yes |" in text
     # KL: lessonlib mean 0.06, zuko 0.04 -> worse by 0.02; standard error of three values shown
     assert re.search(r"\| two_moons \| 0\.060 ± 0\.006 \| 0\.040 ± 0\.006 \| .* \| zuko \| \+0\.020 \| \*\*no\*\* \|", text)
