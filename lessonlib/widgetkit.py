@@ -344,10 +344,15 @@ class LessonWidget:
         if not self.view_ready():
             canvas.draw_idle()
             self.last_redraw = "idle"
-        elif self._background is not None and self._stage() == self._stage_key:
+        elif self._animated and self._background is not None and self._stage() == self._stage_key:
             canvas.restore_region(self._background)
             self._draw_animated()
             canvas.blit(self.fig.bbox)
+            # The screen now shows the current state. Without this, IPython's post-execute hook
+            # (which also runs after every widget message) would see the figure stale (an axis
+            # limit set to its old value suffices) and ask the browser for a full draw: one
+            # wasted full redraw after every change.
+            self.fig.stale = False
             self.last_redraw = "blit"
         else:
             canvas.draw()  # also captures a new background (draw_event)

@@ -204,3 +204,28 @@ def test_fast_frame_encoder_sends_what_matplotlib_would():
             assert ours[..., 3].any(), "a changed picture must send changed pixels"
     finally:
         matplotlib.pyplot.close(d.fig)
+
+
+@pytest.mark.parametrize("cls", [c for _, c in WIDGETS], ids=[c.__name__ for _, c in WIDGETS])
+def test_a_blit_leaves_nothing_for_the_post_execute_hook(cls):
+    """IPython runs matplotlib's draw_all after every widget message; a figure left stale there would
+    be drawn again in full at the browser's request, doubling the work of every change."""
+    from matplotlib._pylab_helpers import Gcf
+
+    widget = construct(cls)
+    try:
+        open_view(widget)
+        requested = []
+        widget.fig.canvas.draw_idle = lambda: requested.append(1)  # what draw_all calls for a stale figure
+        for name, control in widget.controls.items():
+            try:
+                values = sweep_values(control, 4)
+            except TypeError:
+                continue
+            for v in values:
+                if control.value != v:
+                    control.value = v
+                    Gcf.draw_all()
+        assert requested == [], f"{cls.__name__}: {len(requested)} full redraws requested after its own redraws"
+    finally:
+        matplotlib.pyplot.close(widget.fig)

@@ -77,3 +77,12 @@ def test_encode_png_round_trips_through_a_png_decoder():
         np.testing.assert_array_equal(back, rgba)
     with pytest.raises(ValueError, match="RGBA"):
         encode_png(np.zeros((4, 4, 3), dtype=np.uint8))
+
+
+def test_a_widget_without_animated_artists_draws_in_full():
+    """Nothing registered with animate(): a blit would show the old picture, so every redraw is a full draw."""
+    d = Demo()
+    d.fig.canvas.syncing_data_url = False  # the browser view exists
+    d.fig.canvas.draw()
+    d.controls["slope"].value = 2.0
+    assert d.last_redraw == "full"

@@ -179,19 +179,40 @@ def chromium(headless: bool = True) -> Iterator["object"]:
 
 # Page-side helpers. A fingerprint of an element is its text plus a checksum of every canvas in it, so
 # "the picture changed" means changed pixels. Latency: keydown time (captured) to the first animation
-# frame whose fingerprint differs from the one before the key press.
+# frame whose fingerprint differs from the one before the key press. Checksumming every canvas on
+# every frame would itself take most of a core (and delay the page it measures), so the watcher looks
+# again only in frames after something was drawn or the DOM changed, and a canvas is checksummed again
+# only after a drawing call or a change of its size (the checksum is cached in between).
 PAGE_JS = r"""
 () => {
   if (window.__course) return;
+  let canvasEpoch = 0, domEpoch = 0;
+  const ctx2d = CanvasRenderingContext2D.prototype;
+  for (const name of ['drawImage', 'putImageData', 'fillRect', 'clearRect', 'fill', 'stroke', 'fillText', 'strokeText']) {
+    const orig = ctx2d[name];
+    ctx2d[name] = function (...args) { canvasEpoch += 1; return orig.apply(this, args); };
+  }
+  new MutationObserver((records) => {
+    domEpoch += 1;
+    if (records.some((r) => r.target && r.target.tagName === 'CANVAS')) canvasEpoch += 1;  // a resize clears it
+  }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+  const cache = new WeakMap();
   const canvasSum = (c) => {
+    const hit = cache.get(c);
+    if (hit && hit.epoch === canvasEpoch) return hit.sum;
+    let sum;
     try {
       const ctx = c.getContext('2d');
-      if (!ctx || !c.width || !c.height) return '0';
-      const d = new Uint32Array(ctx.getImageData(0, 0, c.width, c.height).data.buffer);
-      let h = 2166136261 >>> 0;
-      for (let i = 0; i < d.length; i += 1) { h = Math.imul(h ^ d[i], 16777619) >>> 0; }
-      return c.width + 'x' + c.height + ':' + h;
-    } catch (e) { return 'err'; }
+      if (!ctx || !c.width || !c.height) sum = '0';
+      else {
+        const d = new Uint32Array(ctx.getImageData(0, 0, c.width, c.height).data.buffer);
+        let h = 2166136261 >>> 0;
+        for (let i = 0; i < d.length; i += 1) { h = Math.imul(h ^ d[i], 16777619) >>> 0; }
+        sum = c.width + 'x' + c.height + ':' + h;
+      }
+    } catch (e) { sum = 'err'; }
+    cache.set(c, { epoch: canvasEpoch, sum });
+    return sum;
   };
   // what: 'pixels' (every canvas in el), 'all' (canvases and text), or a CSS selector inside el whose text counts
   const fingerprint = (el, what) => {
@@ -202,7 +223,7 @@ PAGE_JS = r"""
     if (what !== 'pixels' && what !== 'all') for (const t of el.querySelectorAll(what)) parts.push(t.innerText);
     return parts.join('|');
   };
-  window.__course = { t0: null, fingerprint, watch: null };
+  window.__course = { t0: null, fingerprint, watch: null, dirty: () => canvasEpoch + domEpoch };
   document.addEventListener('keydown', () => { window.__course.t0 = performance.now(); }, true);
   document.addEventListener('mousedown', () => { window.__course.t0 = performance.now(); }, true);
 }
@@ -212,11 +233,15 @@ WATCH_JS = r"""
 ([el, what, timeoutMs]) => {
   const C = window.__course;
   const before = C.fingerprint(el, what);
+  let seen = C.dirty();
   C.watch = new Promise((resolve) => {
     const start = performance.now();
     const tick = () => {
       const now = performance.now();
-      if (C.t0 !== null && C.t0 >= start && C.fingerprint(el, what) !== before) { resolve(now - C.t0); return; }
+      const d = C.dirty();
+      const drawn = d !== seen;
+      seen = d;
+      if (drawn && C.t0 !== null && C.t0 >= start && C.fingerprint(el, what) !== before) { resolve(now - C.t0); return; }
       if (now - start > timeoutMs) { resolve(null); return; }
       requestAnimationFrame(tick);
     };
