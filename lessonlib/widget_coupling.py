@@ -19,11 +19,13 @@ import io
 import math
 
 import ipywidgets as w
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.backend_bases import MouseEvent
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from torch import Tensor, nn
 
 from lessonlib.coupling import AffineCoupling, jacobian_matrix, kept_first_order
@@ -342,8 +344,15 @@ class CouplingExplorer(LessonWidget):
         ax.set_title("density of x; click a point")
 
         ax = self.ax_J
-        self.J_image = ax.imshow(np.zeros((2, 2)), cmap="RdBu_r", vmin=-8, vmax=8)  # pale: numbers stay readable
+        # one coloured square per entry (pale colours: the numbers stay readable); row 1 (x1 = z1) never
+        # changes in a coupling layer, so it stays in the cached background unless its values do change
+        self._J_colours = matplotlib.colormaps["RdBu_r"]
+        self.J_cells = [[ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, lw=0)) for j in range(2)] for i in range(2)]
         self.J_text = [[ax.text(j, i, "", ha="center", va="center", fontsize="small") for j in range(2)] for i in range(2)]
+        self._J_top: tuple[str, str] | None = None  # the texts of row 1 in the background
+        ax.set_xlim(-0.5, 1.5)
+        ax.set_ylim(1.5, -0.5)  # row 1 on top, as in a matrix
+        ax.set_aspect("equal")
         ax.set_xticks([0, 1], labels=["z₁", "z₂"])  # plain glyphs: mathtext costs a redraw time
         ax.set_yticks([0, 1], labels=["x₁", "x₂"])
         ax.tick_params(length=0)
@@ -355,7 +364,7 @@ class CouplingExplorer(LessonWidget):
         # redrawn over a cached background on every change (LessonWidget.animate), in z-order;
         # the fixed vertical lines too, since the density image is drawn over what lies beneath
         self.animate(self.line_s, self.line_t, self.vline, self.image, self.v_grid, self.h_grid,
-                     self.marker, self.J_image, *(t for row in self.J_text for t in row))
+                     self.marker, *self.J_cells[1], *self.J_text[1])
 
     def update(self) -> None:
         self._check_invertible()
@@ -391,10 +400,14 @@ class CouplingExplorer(LessonWidget):
         self.vline.set_xdata([float(x[0, 0])] * 2)
         self.marker.set_data([float(x[0, 0])], [float(x[0, 1])])
         Jn = J.numpy()
-        self.J_image.set_data(Jn)
         for i in range(2):
             for j in range(2):
                 self.J_text[i][j].set_text("0\n(exactly)" if Jn[i, j] == 0 else f"{Jn[i, j]:.3f}")
+                self.J_cells[i][j].set_facecolor(self._J_colours((float(np.clip(Jn[i, j], -8, 8)) + 8) / 16))
+        top = (self.J_text[0][0].get_text(), self.J_text[0][1].get_text())
+        if top != self._J_top:  # only at the first update: J11 = 1 and J12 = 0 for every coupling layer
+            self._J_top = top
+            self.restage()
         n = self._numbers
         law = "s(z1)" if not self.raw() else "log|s(z1)|"
         self.readout.value = (

@@ -61,7 +61,7 @@ def sweep_and_compare(widget, n_values: int = 7) -> dict[str, int]:
 
 
 def static_artists_above_animated(widget) -> list[str]:
-    """Static data artists that a full draw would put above an animated one in the same axes.
+    """Static data artists that a full draw would put above an animated one they overlap.
 
     Animated artists are drawn after the whole background, so such an artist would end up hidden
     under them, unlike in a saved figure (which draws everything in z-order).
@@ -69,18 +69,21 @@ def static_artists_above_animated(widget) -> list[str]:
     from matplotlib.axis import Axis
     from matplotlib.spines import Spine
 
+    widget.fig.canvas.draw()
+    renderer = widget.fig.canvas.get_renderer()
     found = []
     for ax in widget.fig.axes:
         children = [a for a in ax.get_children() if a.get_visible() and a is not ax.patch]
-        animated = [a for a in children if a.get_animated()]
-        if not animated:
-            continue
-        floor = min(a.get_zorder() for a in animated)
+        animated = [(a, a.get_window_extent(renderer)) for a in children if a.get_animated()]
         for a in children:
             if a.get_animated() or isinstance(a, (Axis, Spine)) or a in (ax.title, ax._left_title, ax._right_title):
                 continue
-            if a.get_zorder() > floor:
-                found.append(f"{type(a).__name__} (zorder {a.get_zorder()}) in axes '{ax.get_title()}'")
+            box = a.get_window_extent(renderer)
+            for b, b_box in animated:
+                if a.get_zorder() > b.get_zorder() and box.overlaps(b_box):
+                    found.append(f"{type(a).__name__} (zorder {a.get_zorder()}) over animated {type(b).__name__} "
+                                 f"(zorder {b.get_zorder()}) in axes '{ax.get_title()}'")
+                    break
     return found
 
 
