@@ -29,3 +29,14 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _close_figures_after_each_module():
+    """Widget tests keep module-scoped widgets (and their pyplot figures) alive for the whole module;
+    closing everything when the module is done keeps pyplot's registry from piling up figures."""
+    yield
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
