@@ -178,6 +178,8 @@ class AffineCoupling(Bijector):
     ):
         super().__init__()
         self.register_buffer("mask", _check_mask(mask))
+        # 1 where the conditioner's output is used (the transformed coordinates), for s and t side by side
+        self.register_buffer("_free2", (1 - self.mask).repeat(2), persistent=False)
         self.dim = self.mask.numel()
         self.conditioner = conditioner if conditioner is not None else MLP(self.dim, 2 * self.dim, hidden)
         if log_scale_bound is not None and not log_scale_bound > 0:
@@ -186,11 +188,11 @@ class AffineCoupling(Bijector):
 
     def scale_and_shift(self, kept: Tensor) -> tuple[Tensor, Tensor]:
         """Log-scale s and shift t from the kept coordinates, zero where mask == 1. Shapes: (B, D) -> 2 x (B, D)."""
-        free = 1 - self.mask.to(kept)
-        s, t = self.conditioner(kept).chunk(2, dim=-1)
+        # one multiplication zeroes s and t on the kept coordinates; the bound keeps 0 at 0
+        s, t = (self.conditioner(kept) * self._free2.to(kept)).chunk(2, dim=-1)
         if self.log_scale_bound is not None:
             s = self.log_scale_bound * torch.tanh(s / self.log_scale_bound)
-        return s * free, t * free
+        return s, t
 
     def _forward_and_log_det(self, z: Tensor) -> tuple[Tensor, Tensor]:
         s, t = self.scale_and_shift(z * self.mask.to(z))
@@ -198,7 +200,8 @@ class AffineCoupling(Bijector):
 
     def _inverse_and_log_det(self, x: Tensor) -> tuple[Tensor, Tensor]:
         s, t = self.scale_and_shift(x * self.mask.to(x))
-        return (x - t) * torch.exp(-s), -s.sum(dim=-1)
+        neg_s = -s  # the inverse scales by exp(-s), and its log-det is -sum(s)
+        return (x - t) * torch.exp(neg_s), neg_s.sum(dim=-1)
 
 
 def coupling_stack(
