@@ -82,9 +82,10 @@ def new_figure(nrows: int = 1, ncols: int = 1, width: float | None = None, heigh
 def encode_png(rgba: np.ndarray, level: int = 1) -> bytes:
     """A PNG of an (H, W, 4) uint8 RGBA array: no row filters, zlib at ``level``.
 
-    For the frames a live figure sends on every change: with level 1 and no filtering this is
-    about 2.5 times faster than PIL's default PNG encoder (which tries a filter per row), for a
-    file of similar size, since most of a diff frame is transparent zeros.
+    For the frames a live figure sends on every change. On a typical diff frame of the coupling
+    widget (828 x 288 pixels, a fifth of them changed) this took 4.8 ms against 21 ms for PIL's
+    default PNG encoder (zlib level 6, a filter chosen per row) and 12 ms for PIL at level 1,
+    for a file about 15% larger than PIL's default: mostly transparent zeros compress well anyway.
     """
     import struct
     import zlib
@@ -168,8 +169,9 @@ def steady_limit(current: float | None, needed: float, headroom: float = 1.15, s
 def polyline(pieces) -> tuple[np.ndarray, np.ndarray]:
     """Many polylines as one: (x, y) with a NaN between pieces, for a single Line2D.
 
-    One artist with 18 pieces draws several times faster than 18 artists (each artist pays its own
-    setup), which matters for grids that move on every redraw.
+    Each artist pays its own set-up (transforms, clipping, graphics context): 18 grid lines of 120
+    points drew in 1.3 ms as 18 artists and in 0.25 ms as one, which matters for grids that move
+    on every redraw.
 
     Shapes: pieces: sequence of (n_i, 2) -> x, y each (sum n_i + len(pieces) - 1,).
     """
