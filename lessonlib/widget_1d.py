@@ -145,13 +145,12 @@ class ChangeOfVariables1D(LessonWidget):
                      self.knot_marks, self.fill_x, self.line_px, self.fill_z, self.line_pz)
 
     def _label_and_value(self, label: str, y: float, colour: str, fontsize: float):
-        """A fixed label and, right after it, an empty text for its number. Returns the number's text."""
-        from matplotlib.text import OffsetFrom
-
+        """A fixed label and, in a column to its right on the same baseline, an empty text for its
+        number. Returns the number's text."""
         ax = self.ax_txt
-        fixed = ax.text(0.02, y, label, color=colour, fontsize=fontsize, transform=ax.transAxes)
-        return ax.annotate("", xy=(1.0, 0.0), xycoords=OffsetFrom(fixed, (1.0, 0.0)), xytext=(4, 0),
-                           textcoords="offset points", color=colour, fontsize=fontsize, fontweight="bold")
+        ax.text(0.02, y, label, color=colour, fontsize=fontsize, transform=ax.transAxes, va="baseline")
+        return ax.text(0.66, y, "", color=colour, fontsize=fontsize, fontweight="bold", transform=ax.transAxes,
+                       va="baseline")
 
     # -- the maths, then the artists --------------------------------------------------------
     def _candidate_knots(self) -> np.ndarray:
