@@ -96,7 +96,7 @@ def readout_numbers(root, spec: Spec) -> dict[str, float]:
     return spec.parse(text)
 
 
-def walk(nb: NotebookPage, name: str, latency_presses: int = 10) -> WalkResult:
+def walk(nb: NotebookPage, name: str, latency_presses: int = 20) -> WalkResult:
     """Do each interaction of the notebook's main widget; record what did not behave."""
     res = WalkResult(name)
     root, spec = find_widget(nb, name)
