@@ -101,8 +101,6 @@ def construct(cls: type) -> Any:
 def measure(widget: Any, n_values: int, repeats: int) -> tuple[list[float], list[float], dict[str, int], list[str]]:
     """Latencies in ms of (set one control, full draw) over the sweep: wall clock and process CPU
     time (the CPU time stays meaningful when other programs load the machine); and any problems seen."""
-    from lessonlib.widgetkit import sweep_values
-
     times: list[float] = []
     cpu: list[float] = []
     paths: dict[str, int] = {}
@@ -111,27 +109,19 @@ def measure(widget: Any, n_values: int, repeats: int) -> tuple[list[float], list
     canvas.syncing_data_url = False  # what ipympl sets when the browser view says "initialized"
     canvas.draw()  # the view's first frame
     for rep in range(repeats + 1):  # rep 0 is the warm-up
-        for name, control in widget.controls.items():
-            try:
-                values = sweep_values(control, n_values)
-            except TypeError:
-                continue
-            widget.reset()
-            for v in values:
-                if control.value == v:
-                    continue
-                t0, c0 = time.perf_counter(), time.process_time()
-                control.value = v
-                path = getattr(widget, "last_redraw", "idle")
-                if path not in ("blit", "full"):
-                    canvas.draw()  # only requested: do the draw the browser would ask for
-                dt, dc = (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
-                if rep:
-                    times.append(dt)
-                    cpu.append(dc)
-                    paths[path] = paths.get(path, 0) + 1
-                if widget.problem and widget.problem.startswith("unexpected"):
-                    problems.add(widget.problem)
+        for _, control, v in widget.sweep_changes(n_values):
+            t0, c0 = time.perf_counter(), time.process_time()
+            control.value = v
+            path = getattr(widget, "last_redraw", "idle")
+            if path not in ("blit", "full"):
+                canvas.draw()  # only requested: do the draw the browser would ask for
+            dt, dc = (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
+            if rep:
+                times.append(dt)
+                cpu.append(dc)
+                paths[path] = paths.get(path, 0) + 1
+            if widget.problem and widget.problem.startswith("unexpected"):
+                problems.add(widget.problem)
     widget.reset()
     return times, cpu, paths, sorted(problems)
 

@@ -378,6 +378,22 @@ class LessonWidget:
         """Put every control back where it started."""
         self.set(**self._defaults)
 
+    def sweep_changes(self, n: int = 9):
+        """(name, control, value) for every value of every control's range that differs from the
+        control's current value, each control starting from the defaults; controls that cannot be
+        swept are left out. The caller sets ``control.value = value`` (tests and benchmarks time
+        or check that step).
+        """
+        for name, control in self.controls.items():
+            try:
+                values = sweep_values(control, n)
+            except TypeError:
+                continue
+            self.reset()
+            for v in values:
+                if control.value != v:
+                    yield name, control, v
+
     def sweep(self, n: int = 9, callback: Callable[[str, Any], None] | None = None) -> None:
         """Move every control across its range, one at a time (the others at their defaults)."""
         for name, control in self.controls.items():

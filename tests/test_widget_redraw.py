@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from benchmarks.widget_latency import construct, discover  # noqa: E402
-from lessonlib.widgetkit import LessonWidget, new_figure, slider, sweep_values  # noqa: E402
+from lessonlib.widgetkit import LessonWidget, new_figure, slider  # noqa: E402
 
 WIDGETS = discover()
 
@@ -35,27 +35,19 @@ def open_view(widget) -> None:
 def sweep_and_compare(widget, n_values: int = 7) -> dict[str, int]:
     """Sweep every control; after each change compare the widget's frame with a full draw. Returns counts by path."""
     counts = {"blit": 0, "full": 0, "idle": 0}
-    for name, control in widget.controls.items():
-        try:
-            values = sweep_values(control, n_values)
-        except TypeError:
-            continue
-        widget.reset()
-        for v in values:
-            if control.value == v:
-                continue
-            control.value = v
-            counts[widget.last_redraw] += 1
-            shown = pixels(widget.fig)
-            widget.fig.canvas.draw()
-            full = pixels(widget.fig)
-            differ = np.any(shown != full, axis=-1)
-            assert not differ.any(), (
-                f"{type(widget).__name__}: after {name} = {v!r} the redraw ({widget.last_redraw}) left "
-                f"{int(differ.sum())} pixels different from a full draw, around rows/cols "
-                f"{np.argwhere(differ).min(0)}..{np.argwhere(differ).max(0)}: an artist changed by update() "
-                "is not registered with animate(), or a static change did not call restage()"
-            )
+    for name, control, v in widget.sweep_changes(n_values):
+        control.value = v
+        counts[widget.last_redraw] += 1
+        shown = pixels(widget.fig)
+        widget.fig.canvas.draw()
+        full = pixels(widget.fig)
+        differ = np.any(shown != full, axis=-1)
+        assert not differ.any(), (
+            f"{type(widget).__name__}: after {name} = {v!r} the redraw ({widget.last_redraw}) left "
+            f"{int(differ.sum())} pixels different from a full draw, around rows/cols "
+            f"{np.argwhere(differ).min(0)}..{np.argwhere(differ).max(0)}: an artist changed by update() "
+            "is not registered with animate(), or a static change did not call restage()"
+        )
     widget.reset()
     return counts
 
@@ -220,15 +212,9 @@ def test_a_blit_leaves_nothing_for_the_post_execute_hook(cls):
         open_view(widget)
         requested = []
         widget.fig.canvas.draw_idle = lambda: requested.append(1)  # what draw_all calls for a stale figure
-        for name, control in widget.controls.items():
-            try:
-                values = sweep_values(control, 4)
-            except TypeError:
-                continue
-            for v in values:
-                if control.value != v:
-                    control.value = v
-                    Gcf.draw_all()
+        for _, control, v in widget.sweep_changes(4):
+            control.value = v
+            Gcf.draw_all()
         assert requested == [], f"{cls.__name__}: {len(requested)} full redraws requested after its own redraws"
     finally:
         matplotlib.pyplot.close(widget.fig)
