@@ -148,7 +148,10 @@ def freeze_layout(fig) -> None:
     ``canvas.draw()``: an ipympl canvas drawn before its browser view exists stores an image the
     browser cannot show, and the widget then appears with no figure at all.
     """
-    fig.draw_without_rendering()
+    # the layout pass paints nothing, so whoever listens for finished draws (a widget grabbing its
+    # blitting background) must not hear of it
+    with fig.canvas.callbacks.blocked(signal="draw_event"):
+        fig.draw_without_rendering()
     fig.set_layout_engine("none")
 
 

@@ -218,3 +218,19 @@ def test_a_blit_leaves_nothing_for_the_post_execute_hook(cls):
         assert requested == [], f"{cls.__name__}: {len(requested)} full redraws requested after its own redraws"
     finally:
         matplotlib.pyplot.close(widget.fig)
+
+
+@pytest.mark.parametrize("cls", [c for _, c in WIDGETS], ids=[c.__name__ for _, c in WIDGETS])
+def test_first_change_after_the_view_opens_is_a_whole_picture(cls):
+    """Between the browser's "initialized" and its first full draw, a change must not blit onto the
+    blank canvas that the layout pass (draw_without_rendering) left behind."""
+    widget = construct(cls)
+    try:
+        widget.fig.canvas.syncing_data_url = False  # the view exists; it has not asked for a draw yet
+        name, control, v = next(iter(widget.sweep_changes(5)))
+        control.value = v
+        shown = pixels(widget.fig)
+        widget.fig.canvas.draw()
+        np.testing.assert_array_equal(shown, pixels(widget.fig))
+    finally:
+        matplotlib.pyplot.close(widget.fig)
