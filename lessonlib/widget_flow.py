@@ -806,7 +806,7 @@ class TrainingControl(LessonWidget):
         if len(self.losses) >= self.max_steps:
             self._set_train(False)
             self.say(f"Stopped after {self.max_steps} steps. Press Reset to start again.", "info")
-        self._redraw()
+        self._show_progress()
 
     def _diverged(self, value: float) -> None:
         lr = float(self.controls["lr"].value)
@@ -819,9 +819,9 @@ class TrainingControl(LessonWidget):
             "The model was reset; choose a smaller learning rate."
         )
         self.say(self.problem, "warn")
-        self._redraw()
+        self._show_progress()
 
-    def _redraw(self) -> None:
+    def _show_progress(self) -> None:
         """Draw the current model outside a control change (after training steps)."""
         t0 = time.perf_counter()
         self._draw()

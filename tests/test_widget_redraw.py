@@ -234,3 +234,22 @@ def test_first_change_after_the_view_opens_is_a_whole_picture(cls):
         np.testing.assert_array_equal(shown, pixels(widget.fig))
     finally:
         matplotlib.pyplot.close(widget.fig)
+
+
+def test_training_frames_match_full_draws():
+    """The training widget redraws after every chunk of steps, outside any control change: same pixels too."""
+    from lessonlib.widget_flow import TrainingControl
+
+    widget = construct(TrainingControl)
+    try:
+        open_view(widget)
+        paths = []
+        for _ in range(4):
+            widget.step(60)
+            paths.append(widget.last_redraw)
+            shown = pixels(widget.fig)
+            widget.fig.canvas.draw()
+            np.testing.assert_array_equal(shown, pixels(widget.fig))
+        assert "blit" in paths, paths
+    finally:
+        matplotlib.pyplot.close(widget.fig)
