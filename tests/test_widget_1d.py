@@ -170,3 +170,17 @@ def test_what_the_notebook_invites_you_to_try(widget):
     n = widget.numbers()
     assert n["width_x"] / n["width_z"] == pytest.approx(n["stretch"], rel=0.02)
     widget.reset()
+
+
+def test_p_x_axis_holds_still_so_the_flattening_shows(widget):
+    """From slope 1 to slope 2 the pushed density halves; its axis keeps its scale, so the curve visibly drops."""
+    widget.reset()
+    left = widget.ax_px.get_xlim()[0]
+    peak = np.max(widget.line_px.get_xdata())
+    widget.controls["slope"].value = 2.0
+    assert widget.ax_px.get_xlim()[0] == left
+    assert np.max(widget.line_px.get_xdata()) == pytest.approx(peak / 2, rel=1e-3)
+    widget.controls["slope"].value = 0.3  # 3.3 times the peak: beyond the axis, which grows
+    assert widget.ax_px.get_xlim()[0] > np.max(widget.line_px.get_xdata()) > left
+    widget.reset()
+    assert widget.ax_px.get_xlim()[0] == pytest.approx(left)

@@ -86,3 +86,16 @@ def test_a_widget_without_animated_artists_draws_in_full():
     d.fig.canvas.draw()
     d.controls["slope"].value = 2.0
     assert d.last_redraw == "full"
+
+
+def test_steady_limit_moves_only_when_it_must():
+    import pytest
+
+    from lessonlib.widgetkit import steady_limit
+
+    assert steady_limit(None, 1.0) == pytest.approx(1.15)  # first time: room above the curve
+    assert steady_limit(1.15, 0.5) == 1.15  # shrinking a little: the axis stays
+    assert steady_limit(1.15, 2.0) == pytest.approx(2.3)  # the curve would leave the panel: grow
+    assert steady_limit(1.15, 0.2) == pytest.approx(0.23)  # under a third of the axis: shrink
+    with pytest.raises(ValueError, match="positive finite"):
+        steady_limit(1.0, float("nan"))
