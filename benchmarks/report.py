@@ -219,16 +219,14 @@ def _fmt(v: float, digits: int = 3) -> str:
     return f"{v:.{digits}g}" if abs(v) < 1e-3 and v != 0 else f"{v:.{digits}f}"
 
 
-def render(results: dict[str, Any]) -> str:
-    """The README's benchmark section body, in Markdown, from a results dict."""
-    validate(results)
-    m, s = results["machine"], results["settings"]
-    v = m["versions"]
+def _header(results: dict[str, Any]) -> list[str]:
+    """When and where the run was made: date, commit, machine, versions, load."""
+    m = results["machine"]
     lines = [
         f"Run of {results.get('date', '?')} at commit `{m.get('commit', '?')}`"
         + (f"; the full run took {results['duration_s'] / 60:.1f} min" if results.get("duration_s") else "")
         + f". Machine: {m['cpu']}, {m['cpus']} CPUs, Python {m.get('python', '?')}, "
-        + ", ".join(f"{k} {val}" for k, val in sorted(v.items()))
+        + ", ".join(f"{k} {val}" for k, val in sorted(m["versions"].items()))
         + f". Load average (1, 5, 15 min) at the start {m['load_start']}, at the end {m.get('load_end', [])}"
         + (" — other programs were using the machine, so wall-clock times are inflated; CPU times are given beside them."
            if m["load_start"] and m["load_start"][0] > 0.5 * m["cpus"] else "."),
@@ -238,7 +236,11 @@ def render(results: dict[str, Any]) -> str:
         lines.append("Parts measured: " + "; ".join(
             f"{name} at {p['time']} in {p['seconds'] / 60:.1f} min (load {p['load_start'][0]:.1f} -> {p['load_end'][0]:.1f})"
             for name, p in parts.items() if p) + ".")
-    lines += [
+    return lines
+
+
+def _course_table(results: dict[str, Any]) -> list[str]:
+    lines = [
         "",
         f"**Course execution**: each notebook from a fresh kernel, top to bottom (targets: under {NOTEBOOK_LIMIT_S:.0f} s, "
         f"notebook 05 under {NOTEBOOK_LIMITS_S['05']:.0f} s, all under {TOTAL_LIMIT_S:.0f} s).",
@@ -258,12 +260,16 @@ def render(results: dict[str, Any]) -> str:
         lines.append(f"| **all** | {total:.1f} | {total_cpu:.1f} | {TOTAL_LIMIT_S:.0f} | {_yes(total <= TOTAL_LIMIT_S)} |")
     else:
         lines.append("| not measured in this run | | | | |")
+    return lines
 
-    lines += [
+
+def _widget_tables(results: dict[str, Any]) -> list[str]:
+    """Latency in the kernel, widget by widget, then end to end in the browser."""
+    lines = [
         "",
         f"**Widget latency in the kernel**: set one control, until the widget's new frame is encoded for the browser "
         f"(a blit of the moving artists, or a full draw when an axis limit changed), over every control's whole range, "
-        f"{s.get('widget_repeats', '?')} passes (target: median under {KERNEL_MEDIAN_MS:.0f} ms).",
+        f"{results['settings'].get('widget_repeats', '?')} passes (target: median under {KERNEL_MEDIAN_MS:.0f} ms).",
         "",
         "| widget | notebook | changes | blits / full draws | median ms | p90 ms | CPU median ms | met |",
         "|---|---|---:|---:|---:|---:|---:|---|",
@@ -283,17 +289,31 @@ def render(results: dict[str, Any]) -> str:
     lines += ["", f"**Widget latency end to end in Chromium** (key press to changed pixels, from the browser walk-through; "
               f"target: median under {BROWSER_MEDIAN_MS:.0f} ms)."]
     if not browser:
-        lines += ["", "Not measured: `benchmarks/results/browser_latency.json` was missing when the benchmark ran "
-                  "(the browser walk-through writes it: `python3 course.py test tests/browser`)."]
-    else:
-        lines += ["", "| notebook | presses | median ms | p90 ms | met |", "|---|---:|---:|---:|---|"]
-        for nb, b in sorted(browser.items()):
-            if isinstance(b, dict) and "median_ms" in b:
-                lines.append(f"| `{nb}` | {b.get('n', '?')} | {b['median_ms']:.0f} | {b.get('p90_ms', math.nan):.0f} | "
-                             f"{_yes(b['median_ms'] <= BROWSER_MEDIAN_MS)} |")
+        return lines + ["", "Not measured: `benchmarks/results/browser_latency.json` was missing when the benchmark ran "
+                        "(the browser walk-through writes it: `python3 course.py test tests/browser`)."]
+    lines += ["", "| notebook | presses | median ms | p90 ms | met |", "|---|---:|---:|---:|---|"]
+    for nb, b in sorted(browser.items()):
+        if isinstance(b, dict) and "median_ms" in b:
+            lines.append(f"| `{nb}` | {b.get('n', '?')} | {b['median_ms']:.0f} | {b.get('p90_ms', math.nan):.0f} | "
+                         f"{_yes(b['median_ms'] <= BROWSER_MEDIAN_MS)} |")
+    return lines
 
-    kl = kl_summary(results["fits"])
-    lines += [
+
+def _kl_cell(c: dict[str, Any] | None, seeds: int | None) -> str:
+    """One library's KL gap on one target: mean ± standard error, with the seeds that finished or diverged."""
+    if not c:
+        return "-"
+    txt = f"{_fmt(c['mean'])} ± {_fmt(c['se'])}" if c["n"] else "n/a"
+    if c["n"] and c["n"] < int(seeds if seeds is not None else c["n"]):
+        txt += f" ({c['n']} seeds)"
+    if c["failed"]:
+        txt += f" ({c['failed']} diverged)"
+    return txt
+
+
+def _kl_table(results: dict[str, Any]) -> list[str]:
+    s = results["settings"]
+    lines = [
         "",
         f"**Flows against zuko and normflows: KL gap** KL(p || q) = NLL minus the target's entropy, in nats "
         f"(0 is a perfect fit), mean ± standard error over {s.get('seeds', '?')} seeds, {s.get('steps', '?')} steps each, "
@@ -302,20 +322,10 @@ def render(results: dict[str, Any]) -> str:
         "| target | " + " | ".join(LIBRARIES) + " | best peer | lessonlib minus best peer | met |",
         "|---|" + "---:|" * len(LIBRARIES) + "---|---:|---|",
     ]
+    kl = kl_summary(results["fits"])
     for target in sorted(kl):
         per = kl[target]
-        cells = []
-        for lib in LIBRARIES:
-            c = per.get(lib)
-            if not c:
-                cells.append("-")
-                continue
-            txt = f"{_fmt(c['mean'])} ± {_fmt(c['se'])}" if c["n"] else "n/a"
-            if c["n"] and c["n"] < int(s.get("seeds", c["n"])):
-                txt += f" ({c['n']} seeds)"
-            if c["failed"]:
-                txt += f" ({c['failed']} diverged)"
-            cells.append(txt)
+        cells = [_kl_cell(per.get(lib), s.get("seeds")) for lib in LIBRARIES]
         peers = [(lib, per[lib]) for lib in PEERS if lib in per and per[lib]["n"]]
         ours = per.get("lessonlib")
         if peers and ours and ours["n"]:
@@ -325,10 +335,13 @@ def render(results: dict[str, Any]) -> str:
         else:
             tail = "- | - | -"
         lines.append(f"| {target} | " + " | ".join(cells) + f" | {tail} |")
+    return lines
 
+
+def _speed_table(results: dict[str, Any]) -> list[str]:
     sp = speed_summary(results["speed"])
     cols = (*LIBRARIES, CEILING) if any(CEILING in row for row in sp.values()) else LIBRARIES
-    lines += [
+    lines = [
         "",
         "**Training speed** in steps per second (batch 512, Adam, the same loop and the same batches for all; "
         "interleaved chunks in one process per thread setting; 1 thread from process CPU time, 2 threads from the "
@@ -347,8 +360,13 @@ def render(results: dict[str, Any]) -> str:
         rn = row.get("lessonlib", math.nan) / row.get("normflows", math.nan)
         met = _yes(rz >= SPEED_RATIO) if t == 1 else "(speed only)"
         lines.append(f"| {t} | " + " | ".join(cells) + f" | {rz:.2f}x | {rn:.2f}x | {met} |")
+    return lines
 
-    lines += [
+
+def _checks_table(results: dict[str, Any]) -> list[str]:
+    """Round trips and log-det errors of the trained flows, library by library."""
+    s = results["settings"]
+    lines = [
         "",
         "**Trained flows keep their promises**: worst over every target and seed of |f^-1(f(x)) - x| (float32, "
         f"{s.get('check_samples', '?')} data points and as many base points) and of the log-det error against the "
@@ -367,20 +385,31 @@ def render(results: dict[str, Any]) -> str:
         ld = max((r["log_det_error"] for r in ok), default=math.nan)
         lines.append(f"| {lib} | {rows[0].get('version', '?')} | {rows[0].get('parameters', '?')} | {rt:.2g} | {ld:.2g} | "
                      f"{len(rows) - len(ok)} of {len(rows)} |")
+    return lines
 
+
+def _footer(results: dict[str, Any]) -> list[str]:
+    """CPU time of the training runs, runs the time budget left out, and the targets missed."""
+    lines: list[str] = []
     trained = [r for r in results["fits"] if "cpu_s" in r]
     if trained:
         cpu_min = sum(r["cpu_s"] for r in trained) / 60
         lines += ["", f"The {len(trained)} training runs used {cpu_min:.1f} min of CPU time for their training steps "
-                  f"({cpu_min / max(1, int(s.get('fit_workers', 2))):.1f} min per process), checks not included."]
+                  f"({cpu_min / max(1, int(results['settings'].get('fit_workers', 2))):.1f} min per process), checks not included."]
     not_run = [r for r in results["fits"] if r["status"] == "not run"]
     if not_run:
         lines += ["", f"**Only {len(results['fits']) - len(not_run)} of the {len(results['fits'])} planned training runs "
                   "finished within this run's time budget**; the means above are over the seeds that finished."]
     missed = targets_missed(results)
     lines += ["", "**Targets missed in this run**:" if missed else "**Every target was met in this run.**"]
-    lines += [f"- {m_}" for m_ in missed]
-    return "\n".join(lines)
+    return lines + [f"- {m_}" for m_ in missed]
+
+
+def render(results: dict[str, Any]) -> str:
+    """The README's benchmark section body, in Markdown, from a results dict."""
+    validate(results)
+    sections = (_header, _course_table, _widget_tables, _kl_table, _speed_table, _checks_table, _footer)
+    return "\n".join(line for section in sections for line in section(results))
 
 
 def update_readme(readme: str, body: str) -> str:

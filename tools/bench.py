@@ -146,7 +146,7 @@ def write_table(results: dict) -> None:
     say("README.md benchmark table rewritten")
 
 
-def main(argv: list[str]) -> int:
+def parse_args(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="course.py bench", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: 150 steps, 1 seed; README untouched")
     ap.add_argument("--table-only", action="store_true", help="rewrite the README table from bench.json")
@@ -159,81 +159,93 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--only", nargs="*", default=[], choices=PARTS,
                     help="re-measure these parts and keep the rest of bench.json (each part records its own load)")
     args = ap.parse_args(argv)
-    out_path = RESULTS / ("quick.json" if args.quick else "bench.json")
-
-    if args.table_only:
-        write_table(json.loads((RESULTS / "bench.json").read_text()))
-        return 0
     if args.quick:
         args.steps, args.seeds = 150, 1
     if args.only:
         args.skip = [p for p in PARTS if p not in args.only]
+    return args
 
+
+def settings(args: argparse.Namespace) -> dict:
+    return {"steps": args.steps, "seeds": args.seeds, "batch": 512, "lr": 1e-3, "layers": 8, "hidden": [64, 64],
+            "fit_threads": 1, "fit_workers": args.workers, "speed_chunk": {"1": 100, "2": 50} if not args.quick else {"1": 20, "2": 20},
+            "speed_rounds": {"1": 5, "2": 3}, "widget_values": 12, "widget_repeats": 2,
+            "check_samples": 10_000, "autograd_points": 64, "kl_samples": 20_000}
+
+
+def measure_course(results: dict, args: argparse.Namespace) -> None:
+    say("executing every notebook from a fresh kernel")
+    results["course"] = run_json([sys.executable, "-m", "benchmarks.course_timing"])
+    for r in results["course"]:
+        say(f"  {r['notebook']}: {r['seconds']:.1f} s ({r['status']})")
+
+
+def measure_widgets(results: dict, args: argparse.Namespace) -> None:
+    say("timing every lesson widget (control change + full redraw)")
+    s = results["settings"]
+    results["widgets"] = run_json([sys.executable, "-m", "benchmarks.widget_latency", str(s["widget_values"]), str(s["widget_repeats"])])
+    for r in results["widgets"]:
+        say(f"  {r['widget']}: median {r.get('median_ms') or 0:.1f} ms ({r['status']})")
+
+
+def measure_speed(results: dict, args: argparse.Namespace) -> None:
+    s = results["settings"]
+    results["speed"] = []
+    for threads in (1, 2):
+        say(f"training speed, {threads} thread(s), interleaved chunks")
+        results["speed"] += run_json([str(BENCH_PY), "-m", "benchmarks.flows_worker", "speed", str(s["speed_chunk"][str(threads)]),
+                                      str(s["speed_rounds"][str(threads)])], threads=threads)
+    for t, per in report.speed_summary(results["speed"]).items():
+        say(f"  {t} thread(s): " + ", ".join(f"{k} {v:.0f} steps/s" for k, v in per.items()))
+
+
+def measure_fits(results: dict, args: argparse.Namespace) -> None:
+    jobs = [{"library": lib, "target": t, "seed": s, "steps": args.steps}
+            for s, t, lib in itertools.product(range(args.seeds), TARGET_NAMES, report.LIBRARIES)]
+    say(f"training {len(jobs)} flows ({args.steps} steps each) in {args.workers} single-threaded processes")
+    deadline = time.time() + 60 * args.fit_minutes if args.fit_minutes else None
+    results["fits"] = fit_parallel(jobs, args.workers, deadline)
+    for target, per in report.kl_summary(results["fits"]).items():
+        say(f"  {target}: " + ", ".join(f"{k} {c['mean']:.3f}" for k, c in per.items()))
+
+
+MEASURE = {"course": measure_course, "widgets": measure_widgets, "speed": measure_speed, "fits": measure_fits}
+
+
+def keep_old_parts(results: dict, args: argparse.Namespace, out_path: Path) -> None:
+    """With --only, what is not re-measured comes from the last bench.json (read now: parts may run side by side)."""
+    old = json.loads(out_path.read_text())
+    for part in args.skip:
+        results[part] = old[part]
+        if old.get("parts", {}).get(part):
+            results["parts"][part] = old["parts"][part]
+    results["machine"]["load_start"] = old["machine"]["load_start"]
+    results["duration_s"] = old.get("duration_s", 0.0)  # that of the last full run (if there is one)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    out_path = RESULTS / ("quick.json" if args.quick else "bench.json")
+    if args.table_only:
+        write_table(json.loads((RESULTS / "bench.json").read_text()))
+        return 0
     ensure_bench_venv()
     t_start = time.perf_counter()
-    settings = {"steps": args.steps, "seeds": args.seeds, "batch": 512, "lr": 1e-3, "layers": 8, "hidden": [64, 64],
-                "fit_threads": 1, "fit_workers": args.workers, "speed_chunk": {"1": 100, "2": 50} if not args.quick else {"1": 20, "2": 20},
-                "speed_rounds": {"1": 5, "2": 3}, "widget_values": 12, "widget_repeats": 2,
-                "check_samples": 10_000, "autograd_points": 64, "kl_samples": 20_000}
     results: dict = {"schema": report.SCHEMA, "date": dt.date.today().isoformat(),
-                     "machine": report.machine_facts(ROOT, versions()), "settings": settings,
+                     "machine": report.machine_facts(ROOT, versions()), "settings": settings(args),
                      "course": [], "widgets": [], "fits": [], "speed": [], "parts": {}}
-    py = sys.executable
-
-    def mark(part: str, t0: float, load0: list[float]) -> None:
+    for part in PARTS:
+        if part in args.skip:
+            continue
+        t0, load0 = time.perf_counter(), report.load_average()
+        MEASURE[part](results, args)
         results["parts"][part] = {"time": time.strftime("%Y-%m-%d %H:%M"), "seconds": round(time.perf_counter() - t0, 1),
                                   "load_start": load0, "load_end": report.load_average()}
-
-    if "course" not in args.skip:
-        t0, l0 = time.perf_counter(), report.load_average()
-        say("executing every notebook from a fresh kernel")
-        results["course"] = run_json([py, "-m", "benchmarks.course_timing"])
-        for r in results["course"]:
-            say(f"  {r['notebook']}: {r['seconds']:.1f} s ({r['status']})")
-        mark("course", t0, l0)
-    if "widgets" not in args.skip:
-        t0, l0 = time.perf_counter(), report.load_average()
-        say("timing every lesson widget (control change + full redraw)")
-        results["widgets"] = run_json([py, "-m", "benchmarks.widget_latency", str(settings["widget_values"]),
-                                       str(settings["widget_repeats"])])
-        for r in results["widgets"]:
-            say(f"  {r['widget']}: median {r.get('median_ms') or 0:.1f} ms ({r['status']})")
-        mark("widgets", t0, l0)
-    browser = RESULTS / "browser_latency.json"
+    browser = RESULTS / "browser_latency.json"  # written by the browser walk-through
     results["browser"] = json.loads(browser.read_text()) if browser.exists() else None
-
-    if "speed" not in args.skip:
-        t0, l0 = time.perf_counter(), report.load_average()
-        results["speed"] = []
-        for threads in (1, 2):
-            say(f"training speed, {threads} thread(s), interleaved chunks")
-            rows = run_json([str(BENCH_PY), "-m", "benchmarks.flows_worker", "speed", str(settings["speed_chunk"][str(threads)]),
-                             str(settings["speed_rounds"][str(threads)])], threads=threads)
-            results["speed"] += rows
-        for t, per in report.speed_summary(results["speed"]).items():
-            say(f"  {t} thread(s): " + ", ".join(f"{k} {v:.0f} steps/s" for k, v in per.items()))
-        mark("speed", t0, l0)
-    if "fits" not in args.skip:
-        t0, l0 = time.perf_counter(), report.load_average()
-        jobs = [{"library": lib, "target": t, "seed": s, "steps": args.steps}
-                for s, t, lib in itertools.product(range(args.seeds), TARGET_NAMES, report.LIBRARIES)]
-        say(f"training {len(jobs)} flows ({args.steps} steps each) in {args.workers} single-threaded processes")
-        deadline = time.time() + 60 * args.fit_minutes if args.fit_minutes else None
-        results["fits"] = fit_parallel(jobs, args.workers, deadline)
-        for target, per in report.kl_summary(results["fits"]).items():
-            say(f"  {target}: " + ", ".join(f"{k} {c['mean']:.3f}" for k, c in per.items()))
-        mark("fits", t0, l0)
-
     results["machine"]["load_end"] = report.load_average()
-    if args.only and out_path.exists():  # keep what is not re-measured (read now: parts may run side by side)
-        old = json.loads(out_path.read_text())
-        for part in args.skip:
-            results[part] = old[part]
-            if old.get("parts", {}).get(part):
-                results["parts"][part] = old["parts"][part]
-        results["machine"]["load_start"] = old["machine"]["load_start"]
-        results["duration_s"] = old.get("duration_s", 0.0)
-    # with --only, duration_s stays that of the last full run (if there is one)
+    if args.only and out_path.exists():
+        keep_old_parts(results, args, out_path)
     results.setdefault("duration_s", time.perf_counter() - t_start)
     report.validate(results)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -152,73 +153,91 @@ def stop(proc: subprocess.Popen) -> None:
             proc.kill()
 
 
+_FIRST_WIDGET_JS = """() => {
+    const w = document.querySelector('.reveal .slides .lesson-widget')
+           || document.querySelector('.reveal .slides .widget-vbox:has(.widget-slider)');
+    if (!w) return null;
+    const inner = w.closest('section'), outer = inner.parentElement.closest('section') || inner;
+    const hs = [...document.querySelectorAll('.reveal .slides > section')];
+    const vs = outer === inner ? [inner] : [...outer.querySelectorAll(':scope > section')];
+    const frag = w.closest('.fragment');
+    const f = frag ? frag.getAttribute('data-fragment-index') : null;
+    return '#/' + hs.indexOf(outer) + '/' + vs.indexOf(inner) + (f !== null ? '/' + f : '');
+}"""
+
+_WIDGET_SHOWN_JS = """() => { const s = document.querySelector('.reveal section.present:not(.stack)');
+    const w = s && (s.querySelector('.lesson-widget') || s.querySelector('.widget-vbox:has(.widget-slider)'));
+    return !!w && !w.closest('.fragment:not(.visible)'); }"""
+
+
+def go_to_first_widget(page: Any) -> bool:
+    """Show the slide (and fragment) of the first widget, through reveal's URL #/h/v/f; False if no slide has one."""
+    page.wait_for_selector(".reveal .slides section", state="attached", timeout=300_000)
+    page.wait_for_selector(".jupyter-widgets", state="attached", timeout=120_000)
+    # the current slide is the innermost section.present (not a .stack)
+    where = page.evaluate(_FIRST_WIDGET_JS)
+    if where is None:
+        return False
+    page.evaluate("(h) => { location.hash = h; }", where)
+    page.wait_for_function(_WIDGET_SHOWN_JS, timeout=10_000)
+    page.wait_for_timeout(800)  # the slide transition and reveal's layout
+    return True
+
+
+def drag_first_slider(page: Any) -> str | None:
+    """Drag the shown widget's slider with the mouse and wait until the kernel redraws it; a problem, or None."""
+    from browserlab import PAGE_JS
+
+    slide = page.locator(".reveal section.present:not(.stack)")
+    widget = slide.locator(".lesson-widget").first
+    if not widget.count():
+        widget = slide.locator(".widget-vbox:has(.widget-slider)").first
+    handle = widget.locator(".noUi-handle").first
+    page.evaluate(PAGE_JS)
+    what = "pixels" if widget.locator("canvas").count() else ".widget-html-content"  # what only the kernel changes
+    el = widget.element_handle()
+    fingerprint = lambda: page.evaluate("([el, what]) => window.__course.fingerprint(el, what)", [el, what])  # noqa: E731
+    hash_before = page.evaluate("() => location.hash")
+    before = fingerprint()
+    # drag the slider with the mouse (in slides the arrow keys turn the page, see the README)
+    box = handle.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 60, y, steps=6)
+    page.mouse.up()
+    deadline = time.monotonic() + 30
+    while fingerprint() == before:  # the kernel redrew: the widget is live
+        if time.monotonic() > deadline:
+            return "the widget on the slide did not answer a key press within 30 s"
+        page.wait_for_timeout(50)
+    page.wait_for_timeout(300)
+    if page.evaluate("() => location.hash") != hash_before:
+        return f"moving the slider also turned the slide ({hash_before} -> {page.evaluate('() => location.hash')})"
+    return None
+
+
 def check_slides(url: str, png: Path) -> int:
     """Open the slides in headless Chromium, go to the first slide with a widget, move its slider, screenshot."""
     sys.path.insert(0, str(ROOT / "tools"))
-    from browserlab import PAGE_JS, chromium
+    from browserlab import chromium
 
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto(url, timeout=300_000)
-        page.wait_for_selector(".reveal .slides section", state="attached", timeout=300_000)
-        page.wait_for_selector(".jupyter-widgets", state="attached", timeout=120_000)
-        # go to the slide of the first widget, the way an instructor would: "next" (space) through the
-        # slides and fragments. The current slide is the innermost section.present (not a .stack).
-        # go to the slide (and fragment) of the first widget through reveal's URL: #/h/v/f
-        where = page.evaluate("""() => {
-            const w = document.querySelector('.reveal .slides .lesson-widget')
-                   || document.querySelector('.reveal .slides .widget-vbox:has(.widget-slider)');
-            if (!w) return null;
-            const inner = w.closest('section'), outer = inner.parentElement.closest('section') || inner;
-            const hs = [...document.querySelectorAll('.reveal .slides > section')];
-            const vs = outer === inner ? [inner] : [...outer.querySelectorAll(':scope > section')];
-            const frag = w.closest('.fragment');
-            const f = frag ? frag.getAttribute('data-fragment-index') : null;
-            return '#/' + hs.indexOf(outer) + '/' + vs.indexOf(inner) + (f !== null ? '/' + f : '');
-        }""")
-        if where is None:
+        if not go_to_first_widget(page):
             say("no widget found on any slide")
             return 1
-        page.evaluate("(h) => { location.hash = h; }", where)
-        page.wait_for_function(
-            """() => { const s = document.querySelector('.reveal section.present:not(.stack)');
-                       const w = s && (s.querySelector('.lesson-widget') || s.querySelector('.widget-vbox:has(.widget-slider)'));
-                       return !!w && !w.closest('.fragment:not(.visible)'); }""", timeout=10_000)
-        page.wait_for_timeout(800)  # the slide transition and reveal's layout
-        slide = page.locator(".reveal section.present:not(.stack)")
-        widget = slide.locator(".lesson-widget").first
-        if not widget.count():
-            widget = slide.locator(".widget-vbox:has(.widget-slider)").first
-        handle = widget.locator(".noUi-handle").first
-        page.evaluate(PAGE_JS)
-        what = "pixels" if widget.locator("canvas").count() else ".widget-html-content"  # what only the kernel changes
-        el = widget.element_handle()
-        fingerprint = lambda: page.evaluate("([el, what]) => window.__course.fingerprint(el, what)", [el, what])
-        hash_before = page.evaluate("() => location.hash")
-        before = fingerprint()
-        # drag the slider with the mouse (in slides the arrow keys turn the page, see the README)
-        box = handle.bounding_box()
-        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-        page.mouse.move(x, y)
-        page.mouse.down()
-        page.mouse.move(x + 60, y, steps=6)
-        page.mouse.up()
-        deadline = time.monotonic() + 30
-        while fingerprint() == before:  # the kernel redrew: the widget is live
-            if time.monotonic() > deadline:
-                say("the widget on the slide did not answer a key press within 30 s")
-                return 1
-            page.wait_for_timeout(50)
-        page.wait_for_timeout(300)
-        if page.evaluate("() => location.hash") != hash_before:
-            say(f"moving the slider also turned the slide ({hash_before} -> {page.evaluate('() => location.hash')})")
+        where = page.evaluate("() => location.hash")
+        problem = drag_first_slider(page)
+        if problem:
+            say(problem)
             return 1
         png.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(png))
-        css = page.evaluate("() => [...document.styleSheets].map(s => s.href).filter(Boolean)")
         size = page.evaluate(
             "() => getComputedStyle(document.querySelector('.jupyter-widgets')).getPropertyValue('--jp-widgets-font-size')")
-        say(f"live widget answered on slide {hash_before}; widget font size {size.strip() or '?'}; screenshot: {png}")
+        say(f"live widget answered on slide {where}; widget font size {size.strip() or '?'}; screenshot: {png}")
     return 0
 
 
