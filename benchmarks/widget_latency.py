@@ -2,7 +2,7 @@
 
     python -m benchmarks.widget_latency [N_VALUES] [REPEATS]     prints one JSON line per widget
 
-Finds every ``LessonWidget`` subclass defined in ``lessonlib/widget_*.py``. A widget whose
+Finds every ``LessonWidget`` subclass defined in a lesson's ``lessonlib/lessons/*/widgets.py``. A widget whose
 constructor needs arguments gets them from ``FACTORIES``; one that is in neither is reported as
 skipped, so a new widget shows up in the table instead of being silently left out. For every
 control, every value of ``sweep_values`` (the control's whole range) is set, and the time until the
@@ -29,22 +29,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _layer_walker():
-    from lessonlib.coupling import coupling_stack
-    from lessonlib.flows import Flow, standard_normal
-    from lessonlib.toy2d import two_moons
-    from lessonlib.widget_flow import LayerWalker
-
     import torch
 
-    torch.manual_seed(0)
-    flow = Flow(standard_normal(2), coupling_stack(dim=2, n_layers=6))
+    from lessonlib.flows import make_flow
+    from lessonlib.lessons.l05_stacking.widgets import LayerWalker
+    from lessonlib.toy2d import two_moons
+
+    flow = make_flow(2, 6, hidden=(64, 64), seed=0)
     data = two_moons().sample(1000, torch.Generator().manual_seed(0)).to(torch.get_default_dtype())
     return LayerWalker(flow, data)
 
 
 def _training_control():
+    from lessonlib.lessons.l05_stacking.widgets import TrainingControl
     from lessonlib.toy2d import two_moons
-    from lessonlib.widget_flow import TrainingControl
 
     return TrainingControl(two_moons())
 
@@ -53,7 +51,7 @@ def _nll_explorer():
     import torch
 
     from lessonlib.data import load_old_faithful
-    from lessonlib.widget_nll import NLLExplorer
+    from lessonlib.lessons.l03_likelihood.widgets import NLLExplorer
 
     return NLLExplorer(torch.as_tensor(load_old_faithful()[:, :1]))  # as notebook 03: eruption durations
 
@@ -67,12 +65,13 @@ FACTORIES: dict[str, Callable[[], Any]] = {
 
 
 def discover() -> list[tuple[str, type]]:
-    """(module name, class) for every LessonWidget subclass defined in lessonlib/widget_*.py."""
-    from lessonlib.widgetkit import LessonWidget
+    """(module name, class) for every LessonWidget subclass defined in a lesson's widgets module,
+    lessonlib/lessons/<lesson>/widgets.py."""
+    from lessonlib.ui.widgetkit import LessonWidget
 
     found = []
-    for path in sorted((ROOT / "lessonlib").glob("widget_*.py")):
-        module = importlib.import_module(f"lessonlib.{path.stem}")
+    for path in sorted((ROOT / "lessonlib" / "lessons").glob("*/widgets.py")):
+        module = importlib.import_module(f"lessonlib.lessons.{path.parent.name}.widgets")
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if issubclass(cls, LessonWidget) and cls is not LessonWidget and cls.__module__ == module.__name__:
                 found.append((module.__name__, cls))
@@ -137,7 +136,7 @@ def main(argv: list[str]) -> int:
     import matplotlib
 
     matplotlib.use("module://ipympl.backend_nbagg")  # the backend learners use (%matplotlib widget)
-    from lessonlib.notebook import setup
+    from lessonlib.ui.notebook import setup
 
     n_values = int(argv[0]) if argv else 12
     repeats = int(argv[1]) if len(argv) > 1 else 2

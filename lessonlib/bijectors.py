@@ -269,7 +269,7 @@ class Linear(Bijector):
 
 # --------------------------------------------------------------------------------------
 # Registry of examples: every Bijector in lessonlib registers a factory here, and the
-# property suite (tests/test_bijector_properties.py) checks each one: shapes, round trip,
+# property suite (tests/core/test_bijector_properties.py) checks each one: shapes, round trip,
 # log-det against the autograd Jacobian in both directions, gradients.
 # --------------------------------------------------------------------------------------
 
@@ -292,15 +292,6 @@ def register_example(name: str, dims: tuple[int, ...] = (1, 2, 5)):
 
 def _randn(gen: torch.Generator, *shape: int) -> Tensor:
     return torch.randn(*shape, generator=gen, dtype=torch.float64)
-
-
-def _randomise(module: nn.Module, gen: torch.Generator, std: float) -> nn.Module:
-    """Make ``module`` float64 and draw every parameter from N(0, std^2): a non-trivial example layer."""
-    module = module.double()
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(std * _randn(gen, *p.shape))
-    return module
 
 
 @register_example("Affine")

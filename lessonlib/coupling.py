@@ -12,10 +12,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from lessonlib.bijectors import Bijector, _randomise, register_example
+from lessonlib.bijectors import Bijector, Chain, register_example
+from lessonlib.nets import MLP, randomise
 
 __all__ = [
-    "MLP",
     "AdditiveCoupling",
     "AffineCoupling",
     "half_mask",
@@ -25,34 +25,6 @@ __all__ = [
     "jacobian_matrix",
     "coupling_stack",
 ]
-
-
-class MLP(nn.Sequential):
-    """A plain multilayer perceptron, the usual conditioner inside a coupling layer.
-
-    ``zero_last=True`` starts the output layer at zero, so a fresh coupling layer is the identity.
-
-    Shapes: (B, in_dim) -> (B, out_dim).
-    """
-
-    def __init__(
-        self,
-        in_dim: int,
-        out_dim: int,
-        hidden: tuple[int, ...] = (64, 64),
-        activation: type[nn.Module] = nn.ReLU,
-        zero_last: bool = True,
-    ):
-        sizes = (in_dim, *hidden)
-        layers: list[nn.Module] = []
-        for a, b in zip(sizes[:-1], sizes[1:]):
-            layers += [nn.Linear(a, b), activation()]
-        last = nn.Linear(sizes[-1], out_dim)
-        if zero_last:
-            nn.init.zeros_(last.weight)
-            nn.init.zeros_(last.bias)
-        layers.append(last)
-        super().__init__(*layers)
 
 
 def _check_mask(mask) -> Tensor:
@@ -216,8 +188,6 @@ def coupling_stack(
 
     ``mask`` is "alternating" (even/odd coordinates) or "half" (first half/second half).
     """
-    from lessonlib.bijectors import Chain
-
     make = {"alternating": alternating_mask, "half": half_mask}.get(mask)
     if make is None:
         raise ValueError(f"mask must be 'alternating' or 'half', got {mask!r}.")
@@ -227,7 +197,7 @@ def coupling_stack(
 
 
 def _random_conditioner(in_dim: int, out_dim: int, gen: torch.Generator) -> MLP:
-    return _randomise(MLP(in_dim, out_dim, hidden=(8,), activation=nn.Tanh, zero_last=False), gen, std=0.7)
+    return randomise(MLP(in_dim, out_dim, hidden=(8,), activation=nn.Tanh, zero_last=False), gen, std=0.7)
 
 
 @register_example("AdditiveCoupling", dims=(2, 3, 5))

@@ -1,4 +1,4 @@
-"""Small real data sets shipped in the repository's data/ folder. Nothing is downloaded."""
+"""Small real data sets shipped in the repository's data/ folder, and their standardisation. Nothing is downloaded."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch import Tensor
 
-__all__ = ["DATA_DIR", "load_old_faithful"]
+__all__ = ["DATA_DIR", "load_old_faithful", "standardise"]
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
@@ -28,3 +30,22 @@ def load_old_faithful() -> np.ndarray:
     """
     _, values = _load_csv("old_faithful.csv")
     return values
+
+
+def standardise(data: np.ndarray, dtype: torch.dtype | None = None) -> tuple[Tensor, np.ndarray, np.ndarray]:
+    """u = (x - mean) / std per column, as a tensor, with the mean and std to undo it.
+
+    Shapes: data (N, D) -> u (N, D), mean (D,), std (D,).
+
+    A density in the original units is p_X(x) = p_U(u) / prod_d std_d, so
+    log p_X(x) = log p_U(u) - sum_d log std_d. ``dtype`` defaults to torch's default dtype.
+    """
+    a = np.asarray(data, dtype=np.float64)
+    if a.ndim != 2 or a.shape[0] < 2:
+        raise ValueError(f"data must have shape (N, D) with N >= 2, got {a.shape}.")
+    if not np.isfinite(a).all():
+        raise ValueError("data contains NaN or infinity: a density is only defined at finite points.")
+    mean, std = a.mean(0), a.std(0)
+    if (std == 0).any():
+        raise ValueError("a column of the data is constant: dividing by a zero standard deviation is undefined.")
+    return torch.as_tensor((a - mean) / std, dtype=dtype or torch.get_default_dtype()), mean, std

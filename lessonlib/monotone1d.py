@@ -30,17 +30,7 @@ from torch import Tensor, nn
 
 from lessonlib.bijectors import Affine, Bijector, Chain, register_example
 
-__all__ = ["MonotoneMixture", "Sigmoid", "Logit", "mixture_logit_cdf", "mixture_logit_cdf_and_log_deriv"]
-
-
-def mixture_logit_cdf(x: Tensor, loc: Tensor, log_scale: Tensor, weight_logits: Tensor) -> Tensor:
-    """logit F(x), F(x) = sum_k w_k sigmoid((x - mu_k) / s_k), w = softmax(weight_logits).
-
-    Shapes: x (B, D); loc, log_scale, weight_logits (D, K) -> (B, D).
-    """
-    log_w = F.log_softmax(weight_logits, dim=-1)
-    u = (x[..., None] - loc) / log_scale.exp()
-    return torch.logsumexp(log_w + F.logsigmoid(u), dim=-1) - torch.logsumexp(log_w + F.logsigmoid(-u), dim=-1)
+__all__ = ["MonotoneMixture", "Sigmoid", "Logit", "mixture_logit_cdf_and_log_deriv"]
 
 
 def mixture_logit_cdf_and_log_deriv(x: Tensor, loc: Tensor, log_scale: Tensor, weight_logits: Tensor) -> tuple[Tensor, Tensor]:
@@ -100,10 +90,6 @@ class MonotoneMixture(Bijector):
 
     def _params(self, like: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         return self.loc.to(like), self.log_scale.to(like), self.weight_logits.to(like)
-
-    def _logit_cdf(self, x: Tensor) -> Tensor:
-        """logit F(x) alone. Shapes: x (B, D) -> (B, D)."""
-        return mixture_logit_cdf(x, *self._params(x))
 
     def _terms(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """logit F(x) and log (logit F)'(x), elementwise. Shapes: x (B, D) -> (B, D), (B, D)."""
@@ -178,7 +164,7 @@ def _check_unit_interval(t: Tensor, name: str, what: str) -> None:
         )
 
 
-# --- examples for the property suite (tests/test_bijector_properties.py) ----------------------
+# --- examples for the property suite (tests/core/test_bijector_properties.py) ----------------------
 
 
 @register_example("MonotoneMixture", dims=(1, 3))
@@ -192,6 +178,6 @@ def _mixture_example(dim: int, gen: torch.Generator) -> Bijector:
 @register_example("Sigmoid-Logit", dims=(1, 2))
 def _sigmoid_logit_example(dim: int, gen: torch.Generator) -> Bijector:
     # R -> (0, 1) -> R must stay a bijection of the whole line in both directions, so Logit follows
-    # Sigmoid directly; tests/test_monotone1d.py also checks each layer alone against autograd.
+    # Sigmoid directly; tests/core/test_monotone1d.py also checks each layer alone against autograd.
     stretch = Affine(torch.full((dim,), 1.7, dtype=torch.float64), torch.full((dim,), -0.4, dtype=torch.float64))
     return Chain(stretch, Sigmoid(), Logit(), _mixture_example(dim, gen))

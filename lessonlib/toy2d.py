@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-__all__ = ["Target", "TARGETS", "two_moons", "gaussian_ring", "checkerboard", "banana", "kl_gap"]
+__all__ = ["Target", "TARGETS", "two_moons", "gaussian_ring", "checkerboard", "banana", "kl_gap", "target_sampler"]
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -139,3 +139,15 @@ def kl_gap(
         lq = log_q(x.to(dtype or torch.get_default_dtype()))
         diff = target.log_prob(x) - lq.to(x)
     return float(diff.mean()), float(diff.std() / math.sqrt(n))
+
+
+def target_sampler(target: Target) -> Callable[[int, torch.Generator], Tensor]:
+    """x ~ p, fresh samples of ``target`` in torch's default dtype, as ``lessonlib.training.train`` expects.
+
+    Shapes: sampler(n, generator) -> (n, 2).
+    """
+
+    def sample(n: int, gen: torch.Generator) -> Tensor:
+        return target.sample(n, gen).to(torch.get_default_dtype())
+
+    return sample

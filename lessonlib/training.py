@@ -1,17 +1,30 @@
-"""Training a flow by maximum likelihood: minimise the empirical NLL, -mean log p_X(x)."""
+"""Training a flow by maximum likelihood: minimise the empirical NLL, -mean log p_X(x).
+
+One loop serves the whole course. ``Trainer`` holds the model, its Adam optimiser, the random
+generator that draws the minibatches, the loss and the losses so far; ``run(n)`` takes n more
+steps from where the last call stopped, so a live widget can train in chunks and a notebook can
+train in one call (``train``). Both stop the same way when the loss diverges (``Diverged``).
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from lessonlib.bijectors import check_batch
 from lessonlib.flows import Flow
 
-__all__ = ["nll", "train", "TrainResult"]
+__all__ = ["nll", "train", "Trainer", "TrainResult", "Diverged", "MAX_RISE"]
+
+#: A loss this many nats above the first step's loss counts as a blow-up, like a non-finite one.
+MAX_RISE = 30.0
+
+Sampler = Callable[[int, torch.Generator], Tensor]
+Callback = Callable[[int, "TrainResult"], None]
 
 
 def nll(flow: Flow, x: Tensor) -> Tensor:
@@ -24,83 +37,155 @@ def nll(flow: Flow, x: Tensor) -> Tensor:
 
 @dataclass
 class TrainResult:
-    """Loss per step (nats), and the step numbers at which the callback ran."""
+    """The loss (nats) of every step taken so far, in order."""
 
     losses: list[float] = field(default_factory=list)
-    callback_steps: list[int] = field(default_factory=list)
+
+
+class Diverged(FloatingPointError):
+    """The loss became NaN or infinite, or rose more than MAX_RISE nats above the first step's loss."""
+
+    def __init__(self, step: int, loss: float, first: float | None):
+        self.step, self.loss, self.first = step, loss, first
+        if not math.isfinite(loss):
+            what = f"the loss became {loss} at step {step}: the flow's scales overflowed."
+        else:
+            what = f"the loss rose from {first:.4g} to {loss:.4g} nats by step {step}: the flow's scales blew up."
+        super().__init__(what + " Lower the learning rate or bound the log-scales (AffineCoupling(log_scale_bound=...)).")
+
+
+def _blew_up(loss: float, first: float | None) -> bool:
+    """True when a step's loss means training blew up: not finite, or more than MAX_RISE nats above the first loss."""
+    return not math.isfinite(loss) or (first is not None and loss > first + MAX_RISE)
+
+
+def _batches(data: Tensor | Sampler, batch_size: int | None, dim: int | None, gen: torch.Generator) -> Callable[[], Tensor]:
+    """What each step trains on: minibatches of a (N, D) tensor (all of it when batch_size is None), or fresh samples."""
+    if isinstance(data, Tensor):
+        check_batch(data, dim, "data")
+        n_data = data.shape[0]
+        if batch_size is None or batch_size >= n_data:
+            return lambda: data
+        return lambda: data[torch.randint(n_data, (batch_size,), generator=gen)]
+    if callable(data):
+        if batch_size is None:
+            raise ValueError("a sampler needs a batch_size")
+        return lambda: data(batch_size, gen)
+    raise ValueError("data must be a (N, D) tensor or a sampler f(n, generator)")
+
+
+class Trainer:
+    """theta <- Adam step on loss_fn(model, batch), repeated; ``run(n)`` continues where the last run stopped.
+
+    Shapes: data (N, D), or a sampler f(n, generator) -> (n, D); the loss is a scalar.
+
+    ``model`` is usually a Flow; any nn.Module that ``loss_fn`` understands works. Minibatches come
+    from a generator seeded with ``seed``, so a run is reproducible, and a run split into chunks
+    (``run(20)`` ten times) takes exactly the steps of one ``run(200)``. ``loss_fn`` lets a lesson
+    swap in a broken loss (e.g. one that forgets the log-det) to show what goes wrong.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        data: Tensor | Sampler,
+        lr: float = 1e-2,
+        batch_size: int | None = 256,
+        seed: int = 0,
+        loss_fn: Callable[[nn.Module, Tensor], Tensor] = nll,
+    ):
+        if not lr > 0:
+            raise ValueError("the learning rate must be positive")
+        self.model, self.loss_fn = model, loss_fn
+        self.generator = torch.Generator().manual_seed(seed)
+        self.draw = _batches(data, batch_size, getattr(model, "dim", None), self.generator)
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        self.result = TrainResult()
 
     @property
-    def final(self) -> float:
-        """Mean of the last 10% of losses: less noisy than the last step alone."""
-        tail = self.losses[-max(1, len(self.losses) // 10):]
-        return sum(tail) / len(tail)
+    def steps(self) -> int:
+        """Steps taken so far."""
+        return len(self.result.losses)
+
+    @property
+    def lr(self) -> float:
+        """Adam's learning rate; setting it keeps the optimiser's state (moments, step count)."""
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        if not value > 0:
+            raise ValueError("the learning rate must be positive")
+        for group in self.optimizer.param_groups:
+            group["lr"] = value
+
+    def step(self) -> float:
+        """One Adam step; returns its loss. Raises Diverged, before the update, when the loss blew up."""
+        loss = self.loss_fn(self.model, self.draw())
+        value = loss.item()
+        first = self.result.losses[0] if self.result.losses else None
+        if _blew_up(value, first):
+            raise Diverged(self.steps + 1, value, first)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.result.losses.append(value)
+        return value
+
+    def run(self, n_steps: int, callback: Callback | None = None, callback_every: int = 50, progress: bool = False) -> TrainResult:
+        """n_steps more steps; ``callback(step, result)`` every ``callback_every`` steps and after the last one.
+
+        ``progress`` shows a tqdm bar. Returns the result of the whole training so far.
+        """
+        if n_steps < 0:
+            raise ValueError("steps must be >= 0")
+        if callback_every < 1:
+            raise ValueError("callback_every must be a positive number of steps")
+        last = self.steps + n_steps
+        bar = _progress_bar(n_steps) if progress else None
+        try:
+            while self.steps < last:
+                value = self.step()
+                step = self.steps
+                if bar is not None:
+                    bar.update(1)
+                    if step % 25 == 0:
+                        bar.set_postfix(nll=f"{value:.3f}")
+                if callback is not None and (step % callback_every == 0 or step == last):
+                    callback(step, self.result)
+        finally:
+            if bar is not None:
+                bar.close()
+        return self.result
+
+
+def _progress_bar(total: int) -> Any:
+    """A tqdm bar of ``total`` steps (the notebook or the terminal kind, whichever fits)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="training", unit="step")
 
 
 def train(
     flow: Flow,
-    data: Tensor | Callable[[int, torch.Generator], Tensor],
+    data: Tensor | Sampler,
     steps: int = 500,
     lr: float = 1e-2,
     batch_size: int | None = 256,
     seed: int = 0,
     progress: bool = False,
-    callback: Callable[[int, TrainResult], None] | None = None,
+    callback: Callback | None = None,
     callback_every: int = 50,
     loss_fn: Callable[[Flow, Tensor], Tensor] = nll,
 ) -> TrainResult:
-    """Fit ``flow`` with Adam on the NLL.
+    """min_theta -mean log p_X(x) by ``steps`` Adam steps: ``Trainer(...).run(steps)`` in one call.
 
-    ``data`` is a tensor of shape (N, D) (minibatches drawn from it, or the full set when
-    ``batch_size`` is None) or a sampler ``f(n, generator) -> (n, D)`` giving fresh samples each step.
-    Deterministic for a given seed. ``progress`` shows a tqdm bar. ``loss_fn`` lets a lesson swap
-    in a broken loss (e.g. one that forgets the log-det) to show what goes wrong.
+    Shapes: data (N, D) (minibatches drawn from it, or the full set when ``batch_size`` is None), or a
+    sampler ``f(n, generator) -> (n, D)`` giving fresh samples each step.
+
+    Deterministic for a given seed. Raises Diverged (a FloatingPointError) when the loss blows up.
     """
     if steps < 0:
         raise ValueError("steps must be >= 0")
-    if not lr > 0:
-        raise ValueError("the learning rate must be positive")
-    gen = torch.Generator().manual_seed(seed)
-    if isinstance(data, Tensor):
-        check_batch(data, flow.dim, "data")
-        n_data = data.shape[0]
-        if batch_size is None or batch_size >= n_data:
-            draw = lambda: data  # noqa: E731
-        else:
-            draw = lambda: data[torch.randint(n_data, (batch_size,), generator=gen)]  # noqa: E731
-    elif callable(data):
-        if batch_size is None:
-            raise ValueError("a sampler needs a batch_size")
-        draw = lambda: data(batch_size, gen)  # noqa: E731
-    else:
-        raise ValueError("data must be a (N, D) tensor or a sampler f(n, generator)")
-
-    opt = torch.optim.Adam(flow.parameters(), lr=lr)
-    result = TrainResult()
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=steps, desc="training", unit="step")
-    for step in range(1, steps + 1):
-        loss = loss_fn(flow, draw())
-        if not torch.isfinite(loss):
-            if bar is not None:
-                bar.close()
-            raise FloatingPointError(
-                f"the loss became {loss.item()} at step {step}: the flow's scales overflowed. "
-                "Lower the learning rate or bound the log-scales (AffineCoupling(log_scale_bound=...))."
-            )
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        result.losses.append(loss.item())
-        if bar is not None:
-            bar.update(1)
-            if step % 25 == 0:
-                bar.set_postfix(nll=f"{loss.item():.3f}")
-        if callback is not None and (step % callback_every == 0 or step == steps):
-            result.callback_steps.append(step)
-            callback(step, result)
-    if bar is not None:
-        bar.close()
-    return result
+    trainer = Trainer(flow, data, lr=lr, batch_size=batch_size, seed=seed, loss_fn=loss_fn)
+    return trainer.run(steps, callback=callback, callback_every=callback_every, progress=progress)

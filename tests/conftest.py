@@ -18,7 +18,7 @@ def _float64_default():
 
 @pytest.fixture(autouse=True, scope="session")
 def _one_torch_thread():
-    """One torch thread, as lessonlib.notebook.setup() pins in the notebooks.
+    """One torch thread, as lessonlib.ui.notebook.setup() pins in the notebooks.
 
     The course's tensors are tiny: with several threads each op pays for synchronisation, and on a
     busy 2-core machine the property suite ran 20-30 times slower than with one thread.

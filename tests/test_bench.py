@@ -148,11 +148,13 @@ def test_training_loop_and_checks_on_lessonlib(monkeypatch):
 
 
 def test_widgets_are_discovered_and_percentiles_interpolate():
-    from lessonlib.widgetkit import LessonWidget
+    from lessonlib.ui.widgetkit import LessonWidget
 
     found = discover()
     assert all(issubclass(cls, LessonWidget) for _, cls in found)
-    assert all(module.startswith("lessonlib.widget_") for module, _ in found)
+    assert all(re.fullmatch(r"lessonlib\.lessons\.l\d\d_\w+\.widgets", module) for module, _ in found)
+    lessons = sorted(p.parent.name for p in (ROOT / "lessonlib" / "lessons").glob("*/widgets.py"))
+    assert sorted({module.split(".")[2] for module, _ in found}) == lessons  # every lesson's widgets are found
     assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 0.9) == pytest.approx(4.6)
     assert percentile([7.0], 0.5) == 7.0
 

@@ -34,7 +34,7 @@ def fixture_notebook() -> nbformat.NotebookNode:
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
     nb.cells = [
         nbformat.v4.new_code_cell(
-            "%matplotlib widget\nfrom lessonlib.notebook import setup\nfrom fixture_widget import ScaleDemo\n\nsetup(seed=0)"
+            "%matplotlib widget\nfrom lessonlib.ui.notebook import setup\nfrom fixture_widget import ScaleDemo\n\nsetup(seed=0)"
         ),
         nbformat.v4.new_code_cell("ScaleDemo()"),
     ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipywidgets as w
 import numpy as np
 
-from lessonlib.widgetkit import LessonWidget, new_figure, slider
+from lessonlib.ui.widgetkit import LessonWidget, new_figure, slider
 
 
 class ScaleDemo(LessonWidget):

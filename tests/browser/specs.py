@@ -129,9 +129,9 @@ def knot_01(i: int) -> Callable[[], tuple[float, float]]:
     def where() -> tuple[float, float]:
         import matplotlib
 
-        matplotlib.use("module://ipympl.backend_nbagg")  # as the notebook (and tests/test_widgetkit.py) do
-        from lessonlib.style import use_style
-        from lessonlib.widget_1d import ChangeOfVariables1D
+        matplotlib.use("module://ipympl.backend_nbagg")  # as the notebook (and tests/ui/test_widgetkit.py) do
+        from lessonlib.lessons.l01_change_of_variables.widgets import ChangeOfVariables1D
+        from lessonlib.ui.style import use_style
 
         use_style(False)
         w = ChangeOfVariables1D()

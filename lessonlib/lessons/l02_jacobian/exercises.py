@@ -1,0 +1,165 @@
+"""Exercise checkers of notebook 02 (2D maps, determinants, log-determinants).
+
+Each ``check_*`` takes the learner's answer (``None`` while not attempted) and returns a
+CheckResult whose message names the typical mistake when the answer matches one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lessonlib.checks import CheckResult, compare, hint_if, hint_if_equal
+from lessonlib.linear2d import det2, gaussian_density, rotation
+
+__all__ = [
+    "EX1_SCALE",
+    "EX1_ANGLE",
+    "EX1_POINT",
+    "ex1_matrix",
+    "check_rotation_scaling_density",
+    "SIGN_QUIZ",
+    "check_signs",
+    "big_triangular_matrix",
+    "check_big_log_det",
+]
+
+# --------------------------------------------------------------------------------------
+# 1. The density of a rotation plus a scaling
+# --------------------------------------------------------------------------------------
+EX1_SCALE = 2.0
+EX1_ANGLE = np.pi / 6  # 30 degrees, counter-clockwise
+EX1_POINT = np.array([1.0, 0.5])
+
+
+def ex1_matrix() -> np.ndarray:
+    """A = s R(theta) with s = 2, theta = 30 degrees. Shapes: (2, 2)."""
+    return EX1_SCALE * rotation(EX1_ANGLE)
+
+
+def _ex1_parts() -> dict[str, float]:
+    A = ex1_matrix()
+    x = EX1_POINT[None]
+    z = np.linalg.solve(A, x.T).T
+    d = abs(det2(A))
+    pz = float(gaussian_density(z)[0])
+    return {
+        "right": pz / d,
+        "times_det": pz * d,
+        "over_s": pz / EX1_SCALE,
+        "no_det": pz,
+        "forward": float(gaussian_density(x @ A.T)[0]) / d,
+        "not_mapped": float(gaussian_density(x)[0]) / d,
+        "no_2pi": pz * 2 * np.pi / d,
+    }
+
+
+def check_rotation_scaling_density(answer: Any) -> CheckResult:
+    """p_X(x*) for x = A z, A = 2 R(30 deg), z standard normal, x* = (1, 0.5): p_Z(A^-1 x*) / |det A|."""
+    p = _ex1_parts()
+    near = lambda key: (lambda g, w: bool(np.isclose(float(g.ravel()[0]), p[key], rtol=1e-4)) if g.size == 1 else False)  # noqa: E731
+    hints = [
+        hint_if(near("times_det"), "you multiplied by |det A|. Stretching spreads probability thinner: divide by |det A|."),
+        hint_if(near("over_s"), "you divided by s = 2, but A scales both directions by 2, so areas grow by |det A| = s^2 = 4."),
+        hint_if(near("no_det"), "that is p_Z(A^-1 x*) alone: the area factor 1 / |det A| is missing."),
+        hint_if(near("forward"), "you evaluated p_Z at A x*. The density needs the point that lands on x*: z = A^-1 x*."),
+        hint_if(near("not_mapped"), "you evaluated p_Z at x* itself. First map back: z = A^-1 x* (the rotation keeps |z|, the scaling does not)."),
+        hint_if(near("no_2pi"), "the standard normal on the plane has the factor 1 / (2 pi) in front of the exponential."),
+    ]
+    return compare("density p_X(x*)", answer, p["right"], rtol=1e-6, hints=hints)
+
+
+# --------------------------------------------------------------------------------------
+# 2. The sign of det A from a picture (pictures P, Q, R drawn by plots.plot_sign_quiz)
+# --------------------------------------------------------------------------------------
+
+#: The matrices behind the "sign of det from a picture" exercise, labelled P, Q, R.
+SIGN_QUIZ: dict[str, np.ndarray] = {
+    "P": np.array([[1.2, 0.9], [-0.3, 1.1]]),
+    "Q": np.array([[0.4, 1.3], [1.2, 0.2]]),
+    "R": np.array([[-1.1, -0.6], [0.5, -1.2]]),
+}
+
+
+def _quiz_signs() -> np.ndarray:
+    return np.array([np.sign(det2(A)) for A in SIGN_QUIZ.values()])
+
+
+def check_signs(answer: Any) -> CheckResult:
+    """The signs of det A for pictures P, Q, R, as three numbers +1 or -1."""
+    want = _quiz_signs()
+    if answer is not None and answer is not Ellipsis:
+        try:
+            g = np.sign(np.asarray(answer, dtype=np.float64))
+        except (TypeError, ValueError):
+            return CheckResult("signs of det", False, "❌ signs of det: give three numbers, +1 or -1, for P, Q and R, e.g. (1, 1, -1).")
+        if g.shape != (3,):
+            return CheckResult("signs of det", False, f"❌ signs of det: give exactly three signs (P, Q, R); you gave shape {g.shape}.")
+        if np.any(g == 0):
+            return CheckResult("signs of det", False, "❌ signs of det: none of the three pictures is flat, so no determinant is 0.")
+        answer = g
+    hints = [
+        hint_if_equal(lambda w: -w, "all three are reversed. det > 0 when turning from a1 to a2 the short way goes counter-clockwise, as from e1 to e2."),
+        hint_if(lambda g, w: g[2] != w[2] and g[0] == w[0] and g[1] == w[1],
+                "R: both columns point left, but that is about a half turn of the plane, and a turn keeps orientation. "
+                "Check the turn from a1 to a2."),
+        hint_if(lambda g, w: g[1] != w[1] and g[0] == w[0] and g[2] == w[2],
+                "Q: from a1 to a2 the short way turns clockwise, the mirror image of e1 to e2."),
+        hint_if(lambda g, w: g[0] != w[0] and g[1] == w[1] and g[2] == w[2],
+                "P: a1 points a little down, but from a1 to a2 the short way still turns counter-clockwise."),
+    ]
+    return compare("signs of det", answer, want, hints=hints)
+
+
+# --------------------------------------------------------------------------------------
+# 3. A log-determinant in d = 1000 without overflow
+# --------------------------------------------------------------------------------------
+D_BIG = 1000
+
+
+def big_triangular_matrix(d: int = D_BIG, seed: int = 2) -> np.ndarray:
+    """A lower-triangular d x d matrix whose diagonal entries have sizes between 1.5 and 3, some negative.
+
+    Its determinant, the product of the diagonal, is near e^790: far above float64's largest number.
+    Shapes: (d, d).
+    """
+    rng = np.random.default_rng(seed)
+    L = np.tril(0.1 * rng.standard_normal((d, d)), k=-1)
+    diag = rng.uniform(1.5, 3.0, d) * rng.choice([-1.0, 1.0], d)
+    return L + np.diag(diag)
+
+
+def check_big_log_det(answer: Any) -> CheckResult:
+    """log|det L| for L = big_triangular_matrix(): the sum of log|L_ii|."""
+    L = big_triangular_matrix()
+    diag = np.diagonal(L)
+    want = float(np.sum(np.log(np.abs(diag))))
+    name = "log|det L|"
+    if answer is not None and answer is not Ellipsis:
+        if isinstance(answer, tuple) or (hasattr(answer, "logabsdet") and hasattr(answer, "sign")):
+            return CheckResult(name, False, f"❌ {name}: slogdet returns two things, (sign, logabsdet). Give the second: np.linalg.slogdet(L)[1].")
+        try:
+            g = np.asarray(answer.detach().cpu().numpy() if hasattr(answer, "detach") else answer, dtype=np.float64)
+        except (TypeError, ValueError):
+            g = None
+        if g is not None and g.size == 1:
+            v = float(g.ravel()[0])
+            if np.isposinf(v):
+                return CheckResult(name, False, f"❌ {name}: got inf. det L, a product of 1000 numbers of size about 2, is near "
+                                   "e^790, beyond float64's largest number (about e^709), so it overflowed before the log. "
+                                   "Add the logs of the diagonal instead of multiplying.")
+            if np.isnan(v):
+                return CheckResult(name, False, f"❌ {name}: got NaN. Some diagonal entries are negative and their log is undefined: "
+                                   "take the absolute value first (density only needs |det L|).")
+            if np.isneginf(v):
+                return CheckResult(name, False, f"❌ {name}: got -inf, the log of 0. Did a product of the diagonal underflow or overflow on the way?")
+            answer = v
+    hints = [
+        hint_if(lambda g, w: bool(np.isclose(g.ravel()[0], diag.sum(), rtol=1e-6)), "you added the diagonal entries themselves; add their logs: sum log|L_ii|."),
+        hint_if(lambda g, w: bool(np.isclose(g.ravel()[0], np.abs(diag).sum(), rtol=1e-6)), "you added |L_ii|; add their logs: sum log|L_ii|."),
+        hint_if_equal(lambda w: w / np.log(10.0), "that is log base 10. Densities use the natural log: np.log, not np.log10."),
+        hint_if_equal(lambda w: -w, "right size, wrong sign: that is the log-det of the inverse map L^-1."),
+        hint_if(lambda g, w: abs(float(g.ravel()[0])) == 1.0, "that is the sign of det L (slogdet's first output); give the second, logabsdet."),
+    ]
+    return compare(name, answer, want, rtol=1e-8, hints=hints)

@@ -1,0 +1,1 @@
+"""What notebooks/04_coupling_layers.ipynb shows and checks."""

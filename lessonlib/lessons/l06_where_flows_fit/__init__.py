@@ -1,0 +1,1 @@
+"""What notebooks/06_where_flows_fit.ipynb shows and checks."""

@@ -1,0 +1,139 @@
+"""Flow, its bases, its validation errors, and make_flow, the one builder of the course's flows."""
+
+import numpy as np
+import pytest
+import torch
+from torch.distributions import Normal
+
+from lessonlib.autoregressive import MADE, AutoregressiveAffine
+from lessonlib.bijectors import Affine, Chain, Linear
+from lessonlib.coupling import AffineCoupling, coupling_stack, half_mask
+from lessonlib.flows import LAYERS, Flow, logistic_base, make_flow, standard_normal, uniform_base
+from lessonlib.monotone1d import Logit, MonotoneMixture
+
+
+def test_affine_flow_is_the_shifted_scaled_gaussian():
+    flow = Flow(standard_normal(1), Affine(torch.tensor([-3.0]), torch.tensor([1.0])))
+    x = torch.linspace(-5, 5, 11)[:, None]
+    want = Normal(1.0, 3.0).log_prob(x[:, 0])
+    torch.testing.assert_close(flow.log_prob(x), want)
+
+
+def test_linear_flow_matches_multivariate_normal():
+    A = torch.tensor([[2.0, 0.5], [0.0, 1.0]])
+    flow = Flow(standard_normal(2), Linear(A))
+    mvn = torch.distributions.MultivariateNormal(torch.zeros(2), covariance_matrix=A @ A.T)
+    x = torch.randn(7, 2, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(flow.log_prob(x), mvn.log_prob(x))
+
+
+def test_lesson_uniform_example_in_torch():
+    # Z ~ U(0,1), x = 3z + 1 -> density 1/3 on [1, 4], zero outside
+    flow = Flow(uniform_base(1), Affine(torch.tensor([3.0]), torch.tensor([1.0])))
+    x = torch.tensor([[1.5], [3.9], [4.5]])
+    p = flow.log_prob(x).exp()
+    torch.testing.assert_close(p, torch.tensor([1 / 3, 1 / 3, 0.0]))
+
+
+def test_sample_and_log_prob_agree_with_log_prob():
+    torch.manual_seed(0)
+    flow = Flow(standard_normal(2), coupling_stack(2, 3, hidden=(8,)))
+    for p in flow.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    x, lp = flow.sample_and_log_prob(50)
+    torch.testing.assert_close(flow.log_prob(x), lp)
+
+
+@pytest.mark.parametrize("base", [standard_normal(2), uniform_base(2, -10, 10), logistic_base(2)])
+def test_every_base_gives_a_normalised_density(base):
+    flow = Flow(base, Linear(torch.tensor([[1.0, 0.3], [0.2, 0.8]])))
+    g = torch.linspace(-15, 15, 601)
+    X, Y = torch.meshgrid(g, g, indexing="ij")
+    pts = torch.stack([X.flatten(), Y.flatten()], 1)
+    mass = flow.log_prob(pts).exp().sum() * (g[1] - g[0]) ** 2
+    assert abs(mass.item() - 1) < 2e-3
+
+
+def test_chain_steps_ledger_sums_to_log_prob_term():
+    flow = Flow(standard_normal(2), Chain(Affine([2.0, 0.5], [0.0, 1.0]), Linear([[1.0, 1.0], [0.0, 1.0]])))
+    x = torch.randn(5, 2, generator=torch.Generator().manual_seed(3))
+    steps = flow.bijector.inverse_steps(x)
+    assert len(steps.points) == 3 and len(steps.log_dets) == 2
+    base_term, log_det = flow.log_prob_terms(x)
+    torch.testing.assert_close(sum(steps.log_dets), log_det)
+    torch.testing.assert_close(flow.base.log_prob(steps.points[-1]) + sum(steps.log_dets), flow.log_prob(x))
+    assert steps.names == ["Linear", "Affine"]
+
+
+@pytest.mark.parametrize(
+    "call,fragment",
+    [
+        (lambda: Affine([1.0, 0.0]), "nonzero"),
+        (lambda: Linear([[1.0, 2.0], [2.0, 4.0]]), "singular"),
+        (lambda: Linear([[1.0, 2.0, 3.0]]), "square"),
+        (lambda: Affine([1.0, 2.0]).forward(torch.ones(3)), "shape (batch, dim)"),
+        (lambda: Affine([1.0, 2.0]).forward(torch.ones(4, 3)), "same number of dimensions"),
+        (lambda: Affine([1.0, 2.0]).forward(torch.tensor([[1.0, float("nan")]])), "NaN"),
+        (lambda: Affine([1.0, 2.0]).forward(np.ones((2, 2))), "torch.Tensor"),
+        (lambda: Chain(torch.nn.ReLU()), "no inverse"),
+        (lambda: AffineCoupling([1, 1]), "at least one"),
+        (lambda: half_mask(1), "at least 2"),
+        (lambda: Flow(Normal(0.0, 1.0), Affine(1.0)), "event shape"),
+        (lambda: Flow(standard_normal(2), Affine(1.0)).log_prob(torch.ones(3, 5)), "coordinates"),
+    ],
+)
+def test_bad_input_is_rejected_with_an_explanation(call, fragment):
+    with pytest.raises(ValueError, match=None) as info:
+        call()
+    assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_make_flow_is_reproducible_starts_at_the_identity_and_leaves_global_rng_alone(layer):
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a, b = make_flow(3, 2, layer, seed=4), make_flow(3, 2, layer, seed=4)
+    after = torch.rand(1)
+    assert torch.equal(before, after)  # building a flow does not consume the global generator
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+    assert any(not torch.equal(pa, pc) for pa, pc in zip(a.parameters(), make_flow(3, 2, layer, seed=5).parameters())) \
+        or layer == "mixture"  # the mixture's start is deterministic: no random weights
+    x = torch.randn(50, 3, generator=torch.Generator().manual_seed(0))
+    assert torch.isfinite(a.log_prob(x)).all() and a.sample(4).shape == (4, 3)
+    if layer == "coupling":
+        z, log_det = a.bijector.inverse_and_log_det(x)
+        assert torch.equal(z, x) and torch.equal(log_det, torch.zeros(50))
+
+
+def test_make_flow_builds_the_layers_it_names():
+    assert [type(b) for b in make_flow(2, 3, "coupling").bijector] == [AffineCoupling] * 3
+    assert [type(b) for b in make_flow(2, 3, "maf").bijector] == [AutoregressiveAffine, Linear] * 2 + [AutoregressiveAffine]
+    assert [type(b) for b in make_flow(3, 2, "made").bijector] == [MADE, Linear, MADE]
+    reverse = make_flow(3, 2, "made").bijector[1]
+    assert torch.equal(reverse.forward(torch.tensor([[1.0, 2.0, 3.0]])), torch.tensor([[3.0, 2.0, 1.0]]))
+    uniform = make_flow(1, layer="mixture", base="Uniform(0, 1)")
+    assert [type(b) for b in uniform.bijector] == [Logit, MonotoneMixture]
+    assert make_flow(2, 1, dtype=torch.float32).base.sample((1,)).dtype == torch.float32
+
+
+def test_make_flow_scale_to_maps_standardised_units_to_the_data():
+    data = torch.tensor([[1.0, 10.0], [3.0, 30.0], [5.0, 20.0]])
+    flow = make_flow(2, 1, scale_to=data)
+    last = flow.bijector[-1]
+    assert isinstance(last, Affine)
+    torch.testing.assert_close(last.scale, data.std(0))
+    torch.testing.assert_close(last.shift, data.mean(0))
+    torch.testing.assert_close(flow.bijector.forward(torch.zeros(1, 2)), data.mean(0, keepdim=True))
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"dim": 2, "n_layers": 0}, "between 1 and 64"),
+    ({"dim": 2, "layer": "spline"}, "layer must be one of"),
+    ({"dim": 2, "base": "Cauchy"}, "base must be one of"),
+    ({"dim": 2, "layer": "maf", "log_scale_bound": None}, "log_scale_bound"),
+])
+def test_make_flow_refuses_what_it_cannot_build(kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        make_flow(**kwargs)

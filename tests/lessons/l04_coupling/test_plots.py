@@ -1,0 +1,37 @@
+"""Notebook 04's figures: each returns a Figure with its panels, and draws to a PNG."""
+
+import io
+
+import matplotlib.figure
+import torch
+
+from lessonlib.coupling import AffineCoupling, alternating_mask, checkerboard_mask, half_mask, jacobian_matrix
+from lessonlib.lessons.l04_coupling.plots import (
+    plot_jacobian_blocks,
+    plot_masks,
+    plot_relu_collapse,
+    plot_stability,
+    plot_untouched,
+)
+from lessonlib.nets import MLP
+
+
+def test_every_figure_is_returned_with_its_panels_and_draws():
+    z = torch.randn(50, 2, generator=torch.Generator().manual_seed(0))
+    m = alternating_mask(4)
+    layer = AffineCoupling(m, MLP(4, 8, hidden=(8,), zero_last=False))
+    figs = {
+        "relu": (plot_relu_collapse(z, z.clamp(min=0)), 2),
+        "jacobian": (plot_jacobian_blocks(jacobian_matrix(layer.forward, torch.randn(4)), m), 2),
+        "masks": (plot_masks({"half": (half_mask(4), (1, 4)), "board": (checkerboard_mask(2, 2), (2, 2))}), 2),
+        "one mask": (plot_masks({"half": (half_mask(4), (1, 4))}), 1),
+        "untouched": (plot_untouched(torch.randn(3, 3), torch.randn(3, 3), checkerboard_mask(3, 3).reshape(3, 3)), 3),
+        "stability": (plot_stability({"a": [3.0, 2.0, 1.0], "b": []}, steps=3), 1),
+    }
+    for name, (fig, panels) in figs.items():
+        assert isinstance(fig, matplotlib.figure.Figure), name
+        assert len(fig.axes) == panels, name
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        assert buf.getvalue().startswith(b"\x89PNG"), name
+    assert "inf at step 1" in figs["stability"][0].axes[0].get_legend_handles_labels()[1][1]

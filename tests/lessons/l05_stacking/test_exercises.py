@@ -1,0 +1,92 @@
+"""Notebook 05's exercise checkers: right answers pass, the typical wrong answers get the right hint."""
+
+import math
+
+import pytest
+import torch
+
+from lessonlib.lessons.l05_stacking.exercises import (
+    DEEPER_PANEL,
+    FORWARD_LOG_DETS,
+    LOG_PZ,
+    check_keep_mask,
+    check_masks_cover,
+    check_more_layers,
+    check_two_layer_log_prob,
+    two_layer_log_prob,
+)
+from lessonlib.flows import Flow, standard_normal
+from lessonlib.bijectors import Affine, Chain
+
+A, B = FORWARD_LOG_DETS
+
+
+def test_two_layer_log_prob_reference_matches_a_real_chain():
+    """The formula the checker uses is what a real two-layer flow computes."""
+    f1, f2 = Affine(math.exp(A), 0.3, learnable=False), Affine(math.exp(B), -1.0, learnable=False)
+    flow = Flow(standard_normal(1), Chain(f1, f2))
+    z = torch.tensor([[0.4]])
+    x = f2(f1(z))
+    want = standard_normal(1).log_prob(z) - A - B
+    assert torch.allclose(flow.log_prob(x), want)
+    assert two_layer_log_prob(float(standard_normal(1).log_prob(z)), (A, B)) == pytest.approx(float(want))
+
+
+def test_check_two_layer_log_prob_not_attempted_and_right():
+    assert "not attempted" in check_two_layer_log_prob(None).message
+    assert check_two_layer_log_prob(LOG_PZ - A - B)
+    assert check_two_layer_log_prob(round(LOG_PZ - A - B, 3))  # rounded to 3 decimals is fine
+
+
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        (LOG_PZ + A + B, "subtract them"),
+        (LOG_PZ - A * B, "logarithms add"),
+        (LOG_PZ - A, "only layer 1"),
+        (LOG_PZ - B, "only layer 2"),
+        (LOG_PZ - A + B, "same sign"),
+        (math.exp(LOG_PZ - A - B), "density p_X(x) itself"),
+        (LOG_PZ - math.exp(A + B), "instead of its log"),
+        (LOG_PZ, "forgot the Jacobian"),
+    ],
+)
+def test_check_two_layer_log_prob_names_typical_mistakes(wrong, words):
+    res = check_two_layer_log_prob(wrong)
+    assert not res and words in res.message, res.message
+
+
+def test_check_keep_mask():
+    assert "not attempted" in check_keep_mask(None).message
+    assert check_keep_mask([1, 1, 0, 0])
+    assert check_keep_mask(torch.tensor([1.0, 1.0, 0.0, 0.0]))
+    assert "swapped the meaning" in check_keep_mask([0, 0, 1, 1]).message
+    assert "wrong places" in check_keep_mask([1, 0, 1, 0]).message
+    assert "identity" in check_keep_mask([1, 1, 1, 1]).message
+    assert "nothing left to condition" in check_keep_mask([0, 0, 0, 0]).message
+    assert "one entry per coordinate" in check_keep_mask([1, 0]).message
+    assert "zeros and ones" in check_keep_mask("1100").message or "must be 1" in check_keep_mask("1100").message
+
+
+def test_check_masks_cover():
+    assert "not attempted" in check_masks_cover(None).message
+    assert check_masks_cover([[1, 1, 0, 0], [0, 0, 1, 1]])
+    assert check_masks_cover([[1, 0, 1, 0], [0, 1, 0, 1]])
+    same = check_masks_cover([[1, 1, 0, 0], [1, 1, 0, 0]])
+    assert not same and "same mask" in same.message and "[0, 1]" in same.message
+    partial = check_masks_cover([[1, 0, 1, 0], [1, 1, 0, 0]])
+    assert not partial and "coordinate [0] is kept" in partial.message
+    assert "exactly 2 masks" in check_masks_cover([[1, 1, 0, 0]]).message
+    assert "mask 2" in check_masks_cover([[1, 1, 0, 0], [1, 1, 1, 1]]).message
+    assert "list of 2 masks" in check_masks_cover(3).message
+
+
+def test_check_more_layers():
+    other = "A" if DEEPER_PANEL == "B" else "B"
+    assert "not attempted" in check_more_layers(None).message
+    assert check_more_layers(DEEPER_PANEL)
+    assert check_more_layers(DEEPER_PANEL.lower() + " ")
+    wrong = check_more_layers(other)
+    assert not wrong and "one Gaussian bump" in wrong.message
+    assert "letter" in check_more_layers("C").message
+    assert "letter" in check_more_layers(1).message

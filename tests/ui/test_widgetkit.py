@@ -1,0 +1,101 @@
+"""The shared widget machinery: controls drive update(), ValueErrors become messages, reset works."""
+
+import ipywidgets as w
+import matplotlib
+
+matplotlib.use("module://ipympl.backend_nbagg")
+
+from lessonlib.ui.widgetkit import LessonWidget, new_figure, slider, sweep_values  # noqa: E402
+
+
+class Demo(LessonWidget):
+    def __init__(self):
+        super().__init__()
+        self.fig, self.ax = new_figure()
+        (self.line,) = self.ax.plot([0, 1], [0, 1])
+        self.add_control("slope", slider("slope", 1.0, -2.0, 2.0, 0.5))
+        self._finish(w.VBox([self.controls["slope"], self.fig.canvas, self.message]))
+
+    def update(self):
+        a = self.controls["slope"].value
+        if a == 0:
+            raise ValueError("a zero slope squashes the line onto a point: no inverse.")
+        self.line.set_ydata([0, a])
+        self.say("")
+
+    def numbers(self):
+        return {"slope": self.controls["slope"].value, "end": float(self.line.get_ydata()[1])}
+
+
+def test_control_change_updates_and_is_timed():
+    d = Demo()
+    d.controls["slope"].value = 2.0
+    assert d.numbers()["end"] == 2.0
+    assert len(d.update_times_ms) == 2
+
+
+def test_value_error_becomes_a_message_not_a_traceback():
+    d = Demo()
+    d.controls["slope"].value = 0.0
+    assert d.problem and "no inverse" in d.message.value
+    assert d.numbers()["end"] == 1.0  # the last good picture stays
+    d.controls["slope"].value = 1.5
+    assert d.problem is None and d.message.value == ""
+
+
+def test_reset_and_sweep():
+    d = Demo()
+    d.controls["slope"].value = -2.0
+    d.reset()
+    assert d.controls["slope"].value == 1.0
+    seen = []
+    d.sweep(n=5, callback=lambda name, v: seen.append(v))
+    assert seen == [-2.0, -1.0, 0.0, 1.0, 2.0]
+    assert sweep_values(w.IntSlider(min=0, max=3), 10) == [0, 1, 2, 3]
+
+
+def test_widget_displays_as_its_root():
+    d = Demo()
+    bundle = d._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_encode_png_round_trips_through_a_png_decoder():
+    import io
+
+    import numpy as np
+    import pytest
+    from PIL import Image
+
+    from lessonlib.ui.widgetkit import encode_png
+
+    rng = np.random.default_rng(0)
+    for h, wd in ((1, 1), (7, 13), (120, 333)):
+        rgba = rng.integers(0, 256, size=(h, wd, 4), dtype=np.uint8)
+        rgba[: h // 2] = 0  # a transparent block, as in a diff frame
+        back = np.asarray(Image.open(io.BytesIO(encode_png(rgba))).convert("RGBA"))
+        np.testing.assert_array_equal(back, rgba)
+    with pytest.raises(ValueError, match="RGBA"):
+        encode_png(np.zeros((4, 4, 3), dtype=np.uint8))
+
+
+def test_a_widget_without_animated_artists_draws_in_full():
+    """Nothing registered with animate(): a blit would show the old picture, so every redraw is a full draw."""
+    d = Demo()
+    d.fig.canvas.syncing_data_url = False  # the browser view exists
+    d.fig.canvas.draw()
+    d.controls["slope"].value = 2.0
+    assert d.last_redraw == "full"
+
+
+def test_steady_limit_moves_only_when_it_must():
+    import pytest
+
+    from lessonlib.ui.widgetkit import steady_limit
+
+    assert steady_limit(None, 1.0) == pytest.approx(1.15)  # first time: room above the curve
+    assert steady_limit(1.15, 0.5) == 1.15  # shrinking a little: the axis stays
+    assert steady_limit(1.15, 2.0) == pytest.approx(2.3)  # the curve would leave the panel: grow
+    assert steady_limit(1.15, 0.2) == pytest.approx(0.23)  # under a third of the axis: shrink
+    with pytest.raises(ValueError, match="positive finite"):
+        steady_limit(1.0, float("nan"))
