@@ -488,6 +488,8 @@ class InverseCDFMap(MonotoneMap):
         return True
 
 
+# CDFMap mirrors InverseCDFMap line for line, with F and F^-1 swapped. Kept apart on purpose: notebook 01
+# reads each as one formula (f = F, f = F^-1), and one class with a direction flag would hide that.
 class CDFMap(MonotoneMap):
     """f(z) = F(z), the CDF of a distribution: pushes that distribution onto Uniform(0, 1)."""
 

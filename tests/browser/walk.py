@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from specs import GENERIC, SPECS, Interaction, Spec, numbers_in
+from specs import GENERIC, SPECS, Interaction, Spec
 
 from browserlab import NotebookPage
 
