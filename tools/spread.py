@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -61,15 +62,22 @@ def execute(path: Path, out: Path) -> None:
     try:
         NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     except CellExecutionError as e:
-        error = str(e).strip().splitlines()[-1]
+        error = _error_summary(str(e))
     claims = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     cells = [c.get("outputs", []) if c.cell_type == "code" else None for c in nb.cells]
     out.write_text(json.dumps({"cells": cells, "claims": claims, "error": error}))
 
 
+def _error_summary(text: str) -> str:
+    """The failing line of a cell and the exception, from nbclient's report (colour codes removed)."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).rstrip() for line in text.splitlines()]
+    failing = [line.strip() for line in lines if line.lstrip().startswith("---->")]
+    return " | ".join([*failing[-1:], *[line for line in lines if line.strip()][-1:]])
+
+
 def _run(setting: str, path: Path, folder: Path) -> tuple[str, Path, dict]:
     out = folder / f"{setting}-{path.stem}.json"
-    env = dict(os.environ, **SETTINGS[setting], PYTHONHASHSEED="0")
+    env = dict(os.environ, **SETTINGS[setting.split("#")[0]], PYTHONHASHSEED="0")
     env.pop("LESSONLIB_PRESENTER", None)
     proc = subprocess.run([sys.executable, __file__, "--worker", str(path), str(out)], env=env, capture_output=True, text=True)
     if proc.returncode != 0 or not out.exists():
@@ -157,12 +165,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--settings", default=",".join(SETTINGS), help="comma-separated, from: " + ", ".join(SETTINGS))
     parser.add_argument("--jobs", type=int, default=2, help="notebooks run side by side (default 2)")
+    parser.add_argument("--repeat", type=int, default=1, help="run each setting this many times (catches runs that differ on one machine)")
     args = parser.parse_args(argv)
     paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("*.ipynb"))
     settings = args.settings.split(",")
     unknown = set(settings) - set(SETTINGS)
     if unknown:
         parser.error(f"unknown settings {sorted(unknown)}")
+    settings = [s if k == 0 else f"{s}#{k + 1}" for s in settings for k in range(args.repeat)]
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(args.jobs) as pool:
         jobs = [pool.submit(_run, s, p, Path(tmp)) for s in settings for p in paths]
         results = [j.result() for j in jobs]
