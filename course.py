@@ -2,10 +2,11 @@
 """The course's one entry point. Needs only Python 3.11+; everything else it installs itself.
 
     python3 course.py lab          set up (first time only) and open the course in JupyterLab
-    python3 course.py test         set up and run every test (what CI runs)
+    python3 course.py test         set up and run every test (what CI runs), then the notebooks as another CPU
     python3 course.py regenerate   re-execute every notebook and save its outputs (authors)
     python3 course.py present NB   show notebook NB as slides with live widgets (instructors)
     python3 course.py bench        run the benchmarks and refresh their table in the README
+    python3 course.py spread       run the notebooks as other CPUs would; report how far results move
     python3 course.py screenshots  refresh the screenshots in docs/screenshots/
 
 Set-up makes a virtual environment in .venv and installs requirements.txt plus lessonlib
@@ -95,13 +96,32 @@ def ensure_chromium() -> None:
         say("chromium is missing: the browser test will fail. Install it with `sudo apt-get install -y chromium`.")
 
 
+#: How a CPU without AVX2 computes: torch's portable kernels, MKL's compatible code path, numpy's baseline SIMD.
+#: The test command runs the notebooks once more like this, so a pass here means a pass on other machines.
+FOREIGN_CPU = {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE", "NPY_DISABLE_CPU_FEATURES": "X86_V3"}
+
+
+def _pytest(args: list[str], env: dict[str, str]) -> int:
+    # pytest exits 5 when nothing ran; that is a failure here, not a pass
+    rc = run([PY, "-m", "pytest", *NBVAL_ARGS, *args], cwd=ROOT, env=env)
+    return 1 if rc == 5 else rc
+
+
 def cmd_test(args: list[str]) -> int:
+    """Every test natively, then the notebooks again as a CPU without AVX2 computes.
+
+    With pytest arguments, only those tests, natively; `test --as-foreign-cpu ARGS` runs them the other way.
+    """
     setup()
     if (ROOT / "tests" / "browser").exists():
         ensure_chromium()
-    # pytest exits 5 when nothing ran; that is a failure here, not a pass
-    rc = run([PY, "-m", "pytest", *NBVAL_ARGS, *args], cwd=ROOT, env=_env())
-    return 1 if rc == 5 else rc
+    if args[:1] == ["--as-foreign-cpu"]:
+        return _pytest(args[1:], {**_env(), **FOREIGN_CPU})
+    rc = _pytest(args, _env())
+    if args or rc != 0:
+        return rc
+    say("the notebooks once more, computed as a CPU without AVX2 would (" + " ".join(f"{k}={v}" for k, v in FOREIGN_CPU.items()) + ")")
+    return _pytest(["-q", "notebooks/"], {**_env(), **FOREIGN_CPU})
 
 
 def cmd_lab(args: list[str]) -> int:
@@ -124,6 +144,7 @@ COMMANDS = {
     "regenerate": lambda a: _tool("regenerate.py", a),
     "present": lambda a: _tool("present.py", a),
     "bench": lambda a: _tool("bench.py", a),
+    "spread": lambda a: _tool("spread.py", a),
     "screenshots": lambda a: _tool("screenshots.py", a),
     "setup": lambda a: (setup(), 0)[1],
 }

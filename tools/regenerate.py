@@ -4,7 +4,9 @@
     python3 course.py regenerate notebooks/01*   some of them
 
 Outputs and execution counts are kept, so strict nbval has something to compare; cell timings
-and saved widget state are removed so that re-running does not change the file needlessly.
+and saved widget state are removed so that re-running does not change the file needlessly. The
+metadata records what the outputs were computed from (tools/fingerprint.py), so a test can tell
+when a notebook needs regenerating without re-executing it bit for bit.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+from fingerprint import stamp
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,6 +41,7 @@ def regenerate(path: Path) -> float:
         resources={"metadata": {"path": str(path.parent)}},
     ).execute()
     clean(nb)
+    stamp(nb)
     nbformat.validate(nb)
     nbformat.write(nb, path)
     return time.perf_counter() - t0

@@ -1,0 +1,181 @@
+"""The test command passes on any CPU, and still fails when a notebook is stale or wrong.
+
+* exact cells are compared byte for byte, figures included (an exact output that changes fails);
+* approx cells (tag ``approx``) are compared with a tolerance, figures present but not byte-compared;
+* the outputs' record of what they were computed from catches an edited code cell or a changed
+  lessonlib module without re-executing anything;
+* trained claims are kept by asserts in the notebooks (see test_training_claims_catch_a_sign_error).
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+import fingerprint  # noqa: E402
+import nbcompare  # noqa: E402
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+# --- the comparison of approx cells ---------------------------------------------------------------
+
+
+def _stream(text):
+    return nbformat.from_dict({"output_type": "stream", "name": "stdout", "text": text})
+
+
+def test_approx_numbers_within_tolerance_pass_and_beyond_it_fail():
+    stored = [_stream("KL gap 0.44 ± 0.02 nats after 500 steps\n")]
+    assert nbcompare.compare_approx(stored, [_stream("KL gap 0.39 ± 0.01 nats after 500 steps\n")], 0.25, 0.05) == []
+    far = nbcompare.compare_approx(stored, [_stream("KL gap 0.90 ± 0.02 nats after 500 steps\n")], 0.25, 0.05)
+    assert far and "0.90" in far[0] and "0.44" in far[0]
+
+
+def test_approx_words_must_match():
+    stored = [_stream("the flow found 2 clusters\n")]
+    problems = nbcompare.compare_approx(stored, [_stream("the flow found 2 blobs\n")], 0.25, 0.05)
+    assert problems and "beyond its numbers" in problems[0]
+
+
+def test_approx_figures_must_exist_but_are_not_byte_compared():
+    fig = lambda png: nbformat.from_dict(  # noqa: E731
+        {"output_type": "display_data", "metadata": {}, "data": {"image/png": png, "text/plain": "<Figure size 640x480 with 1 Axes>"}}
+    )
+    assert nbcompare.compare_approx([fig("AAAA")], [fig("BBBB")], 0.25, 0.05) == []
+    missing = nbcompare.compare_approx([fig("AAAA")], [_stream("no figure\n")], 0.25, 0.05)
+    assert missing and "image/png" in missing[0]
+
+
+def test_exact_comparison_is_byte_for_byte():
+    assert nbcompare.compare_exact([_stream("0.1000\n")], [_stream("0.1000\n")]) == []
+    assert nbcompare.compare_exact([_stream("0.1000\n")], [_stream("0.1001\n")])
+
+
+def test_cell_tolerance_comes_from_metadata():
+    cell = new_code_cell("x", metadata={"tags": ["approx"], "approx": {"rtol": 0.1, "atol": 0.001}})
+    assert nbcompare.is_approx(cell) and nbcompare.tolerance(cell) == (0.1, 0.001)
+    assert not nbcompare.is_approx(new_code_cell("x"))
+
+
+# --- the same rules inside strict nbval, on a small notebook ----------------------------------------
+
+CELLS = {
+    "exact_same": ("print(0.5)", [], None),
+    "exact_changed": ("print(0.5)", [], "0.6\n"),
+    "approx_close": ("print(0.5)", ["approx"], "0.55\n"),
+    "approx_far": ("print(0.5)", ["approx"], "0.95\n"),
+    "approx_new_figure": ("import matplotlib.pyplot as plt\n_ = plt.plot([1, 2, 4]); plt.show()", ["approx"], None),
+    "exact_new_figure": ("import matplotlib.pyplot as plt\n_ = plt.plot([1, 2, 4]); plt.show()", [], None),
+}
+EXPECTED = {"exact_same": True, "exact_changed": False, "approx_close": True, "approx_far": False,
+            "approx_new_figure": True, "exact_new_figure": False}
+
+
+@pytest.fixture(scope="module")
+def nbval_results(tmp_path_factory):
+    """Run strict nbval, with the course's conftest, on a regenerated notebook whose stored outputs were then altered."""
+    folder = tmp_path_factory.mktemp("nbval")
+    shutil.copy(ROOT / "conftest.py", folder / "conftest.py")
+    (folder / "tools").mkdir()
+    shutil.copy(ROOT / "tools" / "nbcompare.py", folder / "tools" / "nbcompare.py")
+    (folder / "pytest.ini").write_text("[pytest]\n")
+    nb = new_notebook(cells=[new_code_cell(src, metadata={"tags": tags}) for src, tags, _ in CELLS.values()])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = folder / "cells.ipynb"
+    nbformat.write(nb, path)
+    subprocess.run([sys.executable, str(ROOT / "tools" / "regenerate.py"), str(path)], check=True, capture_output=True)
+    nb = nbformat.read(path, as_version=4)
+    for cell, (src, _, stored_text) in zip(nb.cells, CELLS.values()):
+        if stored_text is not None:
+            cell.outputs[0].text = stored_text
+        cell.source = src.replace("[1, 2, 4]", "[1, 2, 3]")  # the figure cells now draw something else
+    nbformat.write(nb, path)
+    cmd = [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "--nbval", "--nbval-current-env", path.name]
+    out = subprocess.run(cmd, cwd=folder, capture_output=True, text=True).stdout
+    return {int(m.group(1)): m.group(2) == "PASSED" for m in re.finditer(r"::Cell (\d+) (PASSED|FAILED)", out)}, out
+
+
+@pytest.mark.parametrize("name", list(CELLS))
+def test_nbval_compares_each_kind_of_cell_as_documented(nbval_results, name):
+    results, log = nbval_results
+    index = list(CELLS).index(name)
+    assert index in results, log[-2000:]
+    assert results[index] == EXPECTED[name], f"{name}: expected {'pass' if EXPECTED[name] else 'fail'}\n{log[-3000:]}"
+
+
+# --- stale outputs, caught without re-executing -------------------------------------------------
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_outputs_are_current(path):
+    problems = fingerprint.stale(json.loads(path.read_text(encoding="utf-8")))
+    assert not problems, f"{path.name}: " + "; ".join(problems) + ". Run `python3 course.py regenerate`."
+
+
+def _copy_course(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "lessonlib", tmp_path / "lessonlib", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "data", tmp_path / "data")
+    return tmp_path
+
+
+def _stamped(path: Path, root: Path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    fingerprint.stamp(nb, root)
+    assert fingerprint.stale(nb, root) == []
+    return nb
+
+
+def test_an_edited_code_cell_makes_the_notebook_stale(tmp_path):
+    root = _copy_course(tmp_path)
+    nb = _stamped(NOTEBOOKS[1], root)
+    code = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    code["source"] = "".join(code["source"]) + "\nprint('changed')"
+    assert "code cells changed" in fingerprint.stale(nb, root)
+
+
+def test_an_edited_markdown_cell_does_not(tmp_path):
+    root = _copy_course(tmp_path)
+    nb = _stamped(NOTEBOOKS[1], root)
+    nb["cells"].append(dict(new_markdown_cell("A new paragraph.")))
+    assert fingerprint.stale(nb, root) == []
+
+
+def test_a_changed_lessonlib_module_makes_only_its_importers_stale(tmp_path):
+    root = _copy_course(tmp_path)
+    by_name = {p.name[:2]: _stamped(p, root) for p in NOTEBOOKS}
+    uses = {k: fingerprint.computed_from(nb, root) for k, nb in by_name.items()}
+    importers = {k for k, found in uses.items() if "lessonlib/coupling.py" in found}
+    assert importers and importers != set(uses), "coupling.py should be used by some notebooks, not all"
+    module = root / "lessonlib" / "coupling.py"
+    module.write_text(module.read_text(encoding="utf-8") + "\n# a change\n", encoding="utf-8")
+    for key, nb in by_name.items():
+        problems = fingerprint.stale(nb, root)
+        assert (problems == ["lessonlib/coupling.py changed"]) == (key in importers), (key, problems)
+
+
+def test_a_changed_data_file_makes_its_readers_stale(tmp_path):
+    root = _copy_course(tmp_path)
+    readers = [p for p in NOTEBOOKS if "data/old_faithful.csv" in fingerprint.computed_from(json.loads(p.read_text()), root)]
+    assert readers, "some notebook reads Old Faithful"
+    nb = _stamped(readers[0], root)
+    with open(root / "data" / "old_faithful.csv", "a", encoding="utf-8") as f:
+        f.write("1.0,50\n")
+    assert fingerprint.stale(nb, root) == ["data/old_faithful.csv changed"]
+
+
+def test_line_endings_do_not_matter(tmp_path):
+    root = _copy_course(tmp_path)
+    nb = _stamped(NOTEBOOKS[1], root)
+    for path in (root / "lessonlib").rglob("*.py"):
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    assert fingerprint.stale(nb, root) == []
