@@ -244,9 +244,11 @@ class Linear(Bijector):
             )
         svals = torch.linalg.svdvals(A.double())
         if svals[-1] <= rcond * svals[0] or svals[0] == 0:
+            # the smallest singular value of a singular matrix is 0 or rounding noise (1e-17 on one CPU, 0 on
+            # another): say which side of rcond it fell on, not its last bits
             raise ValueError(
-                f"The matrix is singular (det A = {torch.linalg.det(A.double()).item() + 0.0:.3g}, smallest singular "
-                f"value {svals[-1].item():.3g}): it collapses space onto a lower-dimensional set. Many points "
+                f"The matrix is singular (its smallest singular value is below {rcond:g} times its largest, so "
+                "det A = 0 up to rounding): it collapses space onto a lower-dimensional set. Many points "
                 "land on the same image, there is no inverse, and the pushed density would be infinite on "
                 "that set and zero elsewhere."
             )
