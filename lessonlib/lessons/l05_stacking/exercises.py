@@ -149,10 +149,10 @@ def check_more_layers(answer: Any, deeper: str = DEEPER_PANEL) -> CheckResult:
     if not isinstance(answer, str) or answer.strip().upper() not in ("A", "B"):
         return CheckResult(name, False, f'❌ {name}: answer with the letter "A" or "B", got {answer!r}.')
     got = answer.strip().upper()
-    other = "B" if deeper == "A" else "A"
+    # the hint is shown only for a wrong answer, so the panel named is the 1-layer one and the other is deeper
     hint = (f"follow a vertical line through the middle of each panel. A single affine coupling with mask "
             "[1, 0] keeps the horizontal coordinate and only shifts and scales the vertical one, by amounts that "
             "depend on the horizontal one; so along every vertical line its density is one Gaussian bump. "
-            f"Panel {got} is built from such bumps; panel {other} has two separate bumps on one vertical line, "
+            f"Panel {got} is built from such bumps; panel {deeper} has two separate bumps on one vertical line, "
             "which no single coupling layer can draw.")
     return compare(name, float(got == deeper), 1.0, hints=[hint_if(lambda g, w: True, hint)])

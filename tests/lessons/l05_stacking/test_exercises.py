@@ -88,5 +88,7 @@ def test_check_more_layers():
     assert check_more_layers(DEEPER_PANEL.lower() + " ")
     wrong = check_more_layers(other)
     assert not wrong and "one Gaussian bump" in wrong.message
+    # the hint names the wrong panel as the one built from single bumps and the right one as the deeper
+    assert f"Panel {other} is built from such bumps; panel {DEEPER_PANEL} has two separate bumps" in wrong.message
     assert "letter" in check_more_layers("C").message
     assert "letter" in check_more_layers(1).message

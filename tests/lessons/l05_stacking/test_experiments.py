@@ -11,6 +11,7 @@ from lessonlib.lessons.l05_stacking.experiments import (
     ledger,
     ring_summary,
     sample_summary,
+    passes_to_sample,
     time_samplers,
 )
 from lessonlib.toy2d import target_sampler
@@ -43,6 +44,20 @@ def test_bridge_profile_and_summaries(trained):
     assert abs(s["radius_mean"] - 2.0) < 0.05 and s["near_mode"] > 0.97
     summ = sample_summary(np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 4.0]]), split=1.0)
     assert summ["mean_0"] == 2.0 and summ["frac_above"] == pytest.approx(2 / 3)
+
+
+def test_passes_are_counted_not_assumed():
+    """A flow samples in one pass of its first network; an autoregressive model in one per coordinate; a
+    model whose forward runs its first layer twice is counted twice (the count can fail)."""
+    from lessonlib.flows import make_flow
+
+    assert passes_to_sample(make_flow(6, 3, hidden=(8,))) == 1
+    assert passes_to_sample(make_flow(6, 1, "made", hidden=(8,))) == 6
+    twice = make_flow(6, 1, hidden=(8,))
+    layer = twice.bijector[0]
+    once = layer._forward_and_log_det
+    layer._forward_and_log_det = lambda z: once(once(z)[0])
+    assert passes_to_sample(twice) == 2
 
 
 def test_time_samplers_counts_passes():
