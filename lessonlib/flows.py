@@ -27,6 +27,7 @@ from torch.distributions import (
 from lessonlib.autoregressive import MADE, AutoregressiveAffine
 from lessonlib.bijectors import Affine, Bijector, Chain, Linear, check_batch
 from lessonlib.coupling import coupling_stack
+from lessonlib.invertible_mlp import invertible_mlp
 from lessonlib.monotone1d import Logit, MonotoneMixture
 
 __all__ = ["Flow", "standard_normal", "uniform_base", "logistic_base", "BASES", "LAYERS", "make_flow"]
@@ -111,7 +112,7 @@ BASES: dict[str, Callable[[int, torch.dtype | None], Distribution]] = {
 }
 
 #: The layer kinds ``make_flow`` stacks.
-LAYERS = ("coupling", "maf", "made", "mixture")
+LAYERS = ("coupling", "maf", "made", "mixture", "invertible-mlp")
 
 
 def _reverse(dim: int) -> Linear:
@@ -126,6 +127,8 @@ def _stack(layer: str, dim: int, n_layers: int, hidden: tuple[int, ...], log_sca
         return list(coupling_stack(dim, n_layers, hidden=hidden, log_scale_bound=log_scale_bound).layers)
     if layer == "mixture":
         return [MonotoneMixture.spread(n_components, dim=dim) for _ in range(n_layers)]
+    if layer == "invertible-mlp":
+        return list(invertible_mlp(dim, n_hidden=n_layers, seed=int(torch.randint(2**31, ()))).layers)
     layers: list[Bijector] = []
     for k in range(n_layers):
         if layer == "maf":
@@ -156,7 +159,8 @@ def make_flow(
 
     ``layer`` is one of LAYERS: "coupling" (RealNVP affine couplings with alternating masks, each
     starting as the identity), "maf" (AutoregressiveAffine) or "made" (MADE), with the coordinate
-    order reversed between layers, or "mixture" (MonotoneMixture, per coordinate). ``base`` is one
+    order reversed between layers, "mixture" (MonotoneMixture, per coordinate), or "invertible-mlp" (LU-parameterised
+    linear maps between ``n_layers`` leaky ReLUs, every layer ``dim`` wide). ``base`` is one
     of BASES; "Uniform(0, 1)" puts a Logit layer first, which sends its samples onto the real line.
     ``scale_to``: data (N, dim) whose per-column mean and standard deviation set a last Affine
     layer, so the other layers work in standardised units. ``log_scale_bound`` (coupling and maf)
