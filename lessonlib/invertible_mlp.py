@@ -110,7 +110,7 @@ class LeakyReLU(Bijector):
         return z, -negative.sum(dim=1).to(x) * math.log(self.negative_slope)
 
 
-def invertible_mlp(dim: int, n_hidden: int = 2, negative_slope: float = 0.2, seed: int = 0) -> Chain:
+def invertible_mlp(dim: int, n_hidden: int = 2, negative_slope: float = 0.5, seed: int = 0) -> Chain:
     """LULinear, then ``n_hidden`` times (LeakyReLU, LULinear): an MLP that is a bijection of R^dim.
 
     Every layer is ``dim`` wide. The linear maps start close to random permutations (small random L, U,

@@ -13,10 +13,11 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["Target", "TARGETS", "two_moons", "gaussian_ring", "checkerboard", "banana", "kl_gap", "target_sampler"]
+__all__ = ["Target", "TARGETS", "two_moons", "gaussian_ring", "checkerboard", "banana", "kl_gap", "target_sampler", "grid_density"]
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -151,3 +152,25 @@ def target_sampler(target: Target) -> Callable[[int, torch.Generator], Tensor]:
         return target.sample(n, gen).to(torch.get_default_dtype())
 
     return sample
+
+
+def grid_density(
+    log_prob: Callable[[Tensor], Tensor], extent: tuple[float, float, float, float], n: int = 100
+) -> tuple[np.ndarray, float]:
+    """The density exp(log_prob) at the centres of an n-by-n grid over ``extent``, and one cell's area.
+
+    The sum of density * area approximates the integral over the box (midpoint rule).
+
+    Shapes: -> density (n, n) with rows along the second coordinate, area scalar.
+    """
+    x0, x1, y0, y1 = extent
+    if not (x1 > x0 and y1 > y0):
+        raise ValueError(f"extent must be (xmin, xmax, ymin, ymax) with min < max, got {extent}.")
+    dx, dy = (x1 - x0) / n, (y1 - y0) / n
+    xs = x0 + dx * (np.arange(n) + 0.5)
+    ys = y0 + dy * (np.arange(n) + 0.5)
+    gx, gy = np.meshgrid(xs, ys)
+    pts = torch.as_tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.get_default_dtype())
+    with torch.no_grad():
+        dens = torch.exp(log_prob(pts)).double().numpy().reshape(n, n)
+    return dens, dx * dy

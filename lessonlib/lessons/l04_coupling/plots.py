@@ -12,10 +12,14 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from lessonlib.coupling import kept_first_order
+from lessonlib.flows import Flow
+from lessonlib.toy2d import grid_density
 from lessonlib.ui.figures import static_figure
 from lessonlib.ui.style import current
 
-__all__ = ["plot_relu_collapse", "plot_jacobian_blocks", "plot_masks", "plot_untouched", "plot_stability"]
+__all__ = [
+    "plot_relu_collapse", "plot_jacobian_blocks", "plot_masks", "plot_untouched", "plot_stability", "plot_densities_2d",
+]
 
 
 def plot_relu_collapse(inputs: Tensor, outputs: Tensor) -> Figure:
@@ -139,4 +143,21 @@ def plot_stability(runs: dict[str, list[float]], steps: int) -> Figure:
     ax.set_xlabel("training step")
     ax.set_ylabel("NLL (nats)")
     ax.legend(fontsize="small")
+    return fig
+
+
+def plot_densities_2d(flows: dict[str, Flow], extent: tuple[float, float, float, float], n: int = 160) -> Figure:
+    """Each flow's density on an n-by-n grid over ``extent``, side by side, on one colour scale with a colorbar.
+
+    Shapes: each flow maps (B, 2) -> (B, 2).
+    """
+    fig, axes = static_figure(1, len(flows), height=current().fig_width * 0.4)
+    axes = np.atleast_1d(axes)
+    dens = {name: grid_density(flow.log_prob, extent, n)[0] for name, flow in flows.items()}
+    vmax = max(float(d.max()) for d in dens.values())
+    for ax, (name, d) in zip(axes, dens.items()):
+        image = ax.imshow(d, origin="lower", extent=extent, cmap="viridis", vmin=0, vmax=vmax, interpolation="nearest")
+        ax.set_title(name)
+        ax.set_aspect("equal")
+    fig.colorbar(image, ax=list(axes), label="density", shrink=0.9)
     return fig

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from lessonlib.bijectors import Chain
 from lessonlib.flows import Flow, make_flow
-from lessonlib.toy2d import Target
+from lessonlib.toy2d import Target, grid_density
 from lessonlib.training import TrainResult
 
 __all__ = [
@@ -87,28 +87,6 @@ def ledger(flow: Flow, x: Tensor) -> Ledger:
         x=x.double().numpy(), names=names, log_dets=log_dets, base=base_np,
         total=log_dets.sum(0) + base_np, log_prob=lp.double().numpy(),
     )
-
-
-def grid_density(
-    log_prob: Callable[[Tensor], Tensor], extent: tuple[float, float, float, float], n: int = 100
-) -> tuple[np.ndarray, float]:
-    """The density exp(log_prob) at the centres of an n-by-n grid over ``extent``, and one cell's area.
-
-    The sum of density * area approximates the integral over the box (midpoint rule).
-
-    Shapes: -> density (n, n) with rows along the second coordinate, area scalar.
-    """
-    x0, x1, y0, y1 = extent
-    if not (x1 > x0 and y1 > y0):
-        raise ValueError(f"extent must be (xmin, xmax, ymin, ymax) with min < max, got {extent}.")
-    dx, dy = (x1 - x0) / n, (y1 - y0) / n
-    xs = x0 + dx * (np.arange(n) + 0.5)
-    ys = y0 + dy * (np.arange(n) + 0.5)
-    gx, gy = np.meshgrid(xs, ys)
-    pts = torch.as_tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.get_default_dtype())
-    with torch.no_grad():
-        dens = torch.exp(log_prob(pts)).double().numpy().reshape(n, n)
-    return dens, dx * dy
 
 
 @dataclass
