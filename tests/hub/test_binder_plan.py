@@ -23,6 +23,8 @@ from escapism import unescape
 
 from lessonlib.envcheck import pinned_versions
 
+pytestmark = pytest.mark.hub
+
 REPO2DOCKER = Path(sys.executable).parent / "jupyter-repo2docker"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 BINDER_REQUIREMENTS = ROOT / "binder" / "requirements.txt"

@@ -27,6 +27,8 @@ from conftest import ROOT, clean_env
 sys.path.insert(0, str(ROOT / "tools"))
 from browserlab import copy_course  # noqa: E402
 
+pytestmark = pytest.mark.hub
+
 NOTEBOOKS = [p.name for p in sorted((ROOT / "notebooks").glob("*.ipynb"))]
 PROBE = """import json, sys, lessonlib, lessonlib.data
 json.dump({"prefix": sys.prefix, "lessonlib": lessonlib.__file__, "data": str(lessonlib.data.DATA_DIR)},
