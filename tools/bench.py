@@ -3,7 +3,7 @@
     python3 course.py bench                 everything (about 10-15 minutes on 2 idle cores)
     python3 course.py bench --quick         a 2-minute smoke run (few steps, one seed); README untouched
     python3 course.py bench --table-only    rewrite the README table from benchmarks/results/bench.json
-    python3 course.py bench --only course   re-measure some parts (course widgets speed fits) of bench.json
+    python3 course.py bench --only course   re-measure some parts (course widgets cost speed fits) of bench.json
 
 zuko and normflows are not course dependencies: they go into a separate virtual environment,
 .venv-bench, made on first use from benchmarks/requirements.txt (torch pinned to the course's CPU
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import report  # noqa: E402
+from benchmarks import cost_table, report  # noqa: E402
 
 BENCH_VENV = ROOT / ".venv-bench"
 BENCH_PY = BENCH_VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
@@ -38,7 +38,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 TORCH_PIN = "torch==2.13.0"
 
 TARGET_NAMES = ("two_moons", "gaussian_ring", "checkerboard", "banana")
-PARTS = ["course", "widgets", "speed", "fits"]
+PARTS = ["course", "widgets", "cost", "speed", "fits"]
 
 
 def say(msg: str) -> None:
@@ -142,8 +142,18 @@ def versions() -> dict[str, str]:
 
 def write_table(results: dict) -> None:
     readme = ROOT / "README.md"
-    readme.write_text(report.update_readme(readme.read_text(), report.render(results)))
-    say("README.md benchmark table rewritten")
+    text = report.update_readme(readme.read_text(), report.render(results))
+    readme.write_text(report.update_readme(text, cost_table.render(results), cost_table.BEGIN, cost_table.END))
+    say("README.md benchmark table and cost table rewritten")
+
+
+def measure_cost(py: str, quick: bool) -> list[dict]:
+    """Cost per student (benchmarks/kernel_cost.py): a quick run opens two notebooks only."""
+    say("cost per student: kernel memory and CPU per notebook, JupyterLab server memory (Chromium)")
+    rows = run_json([py, "-m", "benchmarks.kernel_cost", *(["00", "01"] if quick else [])])
+    for r in rows:
+        say(f"  {r.get('notebook', 'server')}: " + ", ".join(f"{k} {v}" for k, v in r.items() if k.endswith(("_mb", "_s"))))
+    return rows
 
 
 def main(argv: list[str]) -> int:
@@ -176,8 +186,8 @@ def main(argv: list[str]) -> int:
                 "speed_rounds": {"1": 5, "2": 3}, "widget_values": 12, "widget_repeats": 2,
                 "check_samples": 10_000, "autograd_points": 64, "kl_samples": 20_000}
     results: dict = {"schema": report.SCHEMA, "date": dt.date.today().isoformat(),
-                     "machine": report.machine_facts(ROOT, versions()), "settings": settings,
-                     "course": [], "widgets": [], "fits": [], "speed": [], "parts": {}}
+                     "machine": {**report.machine_facts(ROOT, versions()), **cost_table.memory_facts()}, "settings": settings,
+                     "course": [], "widgets": [], "cost": [], "fits": [], "speed": [], "parts": {}}
     py = sys.executable
 
     def mark(part: str, t0: float, load0: list[float]) -> None:
@@ -199,6 +209,10 @@ def main(argv: list[str]) -> int:
         for r in results["widgets"]:
             say(f"  {r['widget']}: median {r.get('median_ms') or 0:.1f} ms ({r['status']})")
         mark("widgets", t0, l0)
+    if "cost" not in args.skip:
+        t0, l0 = time.perf_counter(), report.load_average()
+        results["cost"] = measure_cost(py, args.quick)
+        mark("cost", t0, l0)
     browser = RESULTS / "browser_latency.json"
     results["browser"] = json.loads(browser.read_text()) if browser.exists() else None
 
@@ -228,7 +242,7 @@ def main(argv: list[str]) -> int:
     if args.only and out_path.exists():  # keep what is not re-measured (read now: parts may run side by side)
         old = json.loads(out_path.read_text())
         for part in args.skip:
-            results[part] = old[part]
+            results[part] = old.get(part, results[part])  # a part older files lack stays empty
             if old.get("parts", {}).get(part):
                 results["parts"][part] = old["parts"][part]
         results["machine"]["load_start"] = old["machine"]["load_start"]
@@ -236,6 +250,7 @@ def main(argv: list[str]) -> int:
     # with --only, duration_s stays that of the last full run (if there is one)
     results.setdefault("duration_s", time.perf_counter() - t_start)
     report.validate(results)
+    cost_table.validate(results["cost"])
     RESULTS.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(results, indent=1) + "\n")
     say(f"results written to {out_path.relative_to(ROOT)} ({results['duration_s'] / 60:.1f} min)")
