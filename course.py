@@ -10,8 +10,8 @@
     python3 course.py screenshots  refresh the screenshots in docs/screenshots/
 
 Set-up makes a virtual environment in .venv and installs requirements.txt plus lessonlib
-(editable). It reinstalls only when requirements.txt or pyproject.toml change, so the second
-run starts at once.
+(editable); `test` adds the test-only tools of tests/requirements.txt. It reinstalls only when
+one of those files or pyproject.toml changes, so the second run starts at once.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".course-installed"
+TEST_STAMP = VENV / ".course-test-tools-installed"
 CHROMIUM = Path("/usr/bin/chromium")
 
 NBVAL_ARGS = [
@@ -49,9 +50,9 @@ def run(cmd: list[str], **kw) -> int:
     return subprocess.call([str(c) for c in cmd], **kw)
 
 
-def _install_hash() -> str:
+def _install_hash(names: tuple[str, ...] = ("requirements.txt", "pyproject.toml")) -> str:
     h = hashlib.sha256()
-    for name in ("requirements.txt", "pyproject.toml"):
+    for name in names:
         h.update((ROOT / name).read_bytes())
     h.update(sys.version.encode())
     return h.hexdigest()
@@ -74,6 +75,20 @@ def setup() -> None:
     if rc != 0:
         sys.exit("[course] installing the requirements failed; see the README's troubleshooting section.")
     STAMP.write_text(want)
+
+
+def setup_test_tools() -> None:
+    """Add tests/requirements.txt (tools the tests need and students do not) to .venv; quick when nothing changed."""
+    setup()
+    want = _install_hash(("requirements.txt", "pyproject.toml", "tests/requirements.txt"))
+    if TEST_STAMP.exists() and TEST_STAMP.read_text() == want:
+        return
+    say("installing the test-only tools of tests/requirements.txt")
+    rc = run([PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", ROOT / "tests" / "requirements.txt",
+              "-c", ROOT / "requirements.txt"])  # the course's own pins stay as they are
+    if rc != 0:
+        sys.exit("[course] installing tests/requirements.txt failed; see the README's troubleshooting section.")
+    TEST_STAMP.write_text(want)
 
 
 def _env() -> dict[str, str]:
@@ -112,7 +127,7 @@ def cmd_test(args: list[str]) -> int:
 
     With pytest arguments, only those tests, natively; `test --as-foreign-cpu ARGS` runs them the other way.
     """
-    setup()
+    setup_test_tools()
     if (ROOT / "tests" / "browser").exists():
         ensure_chromium()
     if args[:1] == ["--as-foreign-cpu"]:

@@ -412,10 +412,10 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(line for section in sections for line in section(results))
 
 
-def update_readme(readme: str, body: str) -> str:
+def update_readme(readme: str, body: str, begin: str = BEGIN, end: str = END) -> str:
     """Replace the text between the markers with ``body``; raise ValueError when the markers are missing."""
-    if BEGIN not in readme or END not in readme:
-        raise ValueError("README.md lacks the benchmark markers; add them under the Benchmarks heading")
-    head, rest = readme.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{body}\n{END}{tail}"
+    if begin not in readme or end not in readme:
+        raise ValueError(f"README.md lacks the markers {begin} and {end}; add them where the table belongs")
+    head, rest = readme.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{body}\n{end}{tail}"

@@ -11,7 +11,9 @@ from torch import Tensor
 
 __all__ = ["DATA_DIR", "load_old_faithful", "standardise"]
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+# In the repository, data/ sits beside lessonlib/; an installed lessonlib carries it as lessonlib/_data (pyproject.toml).
+_HERE = Path(__file__).resolve().parent
+DATA_DIR = _HERE / "_data" if (_HERE / "_data").is_dir() else _HERE.parent / "data"
 
 
 def _load_csv(name: str) -> tuple[list[str], np.ndarray]:

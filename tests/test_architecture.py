@@ -84,3 +84,13 @@ def test_the_numpy_lessons_do_not_load_torch_at_run_time():
     code = ("import sys, matplotlib; matplotlib.use('Agg'); "
             + "; ".join(f"import {m}" for m in modules) + "; sys.exit(1 if 'torch' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0, "notebooks 01 and 02 must stay numpy-only"
+
+
+def test_every_package_is_installed_by_pip_install_dot():
+    """pyproject.toml lists lessonlib's packages by hand (data/ is mapped in as lessonlib._data); a lesson
+    folder missing from the list would be left out of a hub's non-editable install."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.relative_to(ROOT).parent.parts) for p in (ROOT / "lessonlib").rglob("__init__.py")}
+    assert listed == found | {"lessonlib._data"}, f"add {sorted(found - listed)} / drop {sorted(listed - found - {'lessonlib._data'})}"

@@ -3,7 +3,7 @@
     python3 course.py bench                 everything (about 10-15 minutes on 2 idle cores)
     python3 course.py bench --quick         a 2-minute smoke run (few steps, one seed); README untouched
     python3 course.py bench --table-only    rewrite the README table from benchmarks/results/bench.json
-    python3 course.py bench --only course   re-measure some parts (course widgets speed fits) of bench.json
+    python3 course.py bench --only course   re-measure some parts (course widgets cost speed fits) of bench.json
 
 zuko and normflows are not course dependencies: they go into a separate virtual environment,
 .venv-bench, made on first use from benchmarks/requirements.txt (torch pinned to the course's CPU
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import report  # noqa: E402
+from benchmarks import cost_table, report  # noqa: E402
 
 BENCH_VENV = ROOT / ".venv-bench"
 BENCH_PY = BENCH_VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
@@ -38,7 +38,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 TORCH_PIN = "torch==2.13.0"
 
 TARGET_NAMES = ("two_moons", "gaussian_ring", "checkerboard", "banana")
-PARTS = ["course", "widgets", "speed", "fits"]
+PARTS = ["course", "widgets", "cost", "speed", "fits"]
 
 
 def say(msg: str) -> None:
@@ -142,8 +142,17 @@ def versions() -> dict[str, str]:
 
 def write_table(results: dict) -> None:
     readme = ROOT / "README.md"
-    readme.write_text(report.update_readme(readme.read_text(), report.render(results)))
-    say("README.md benchmark table rewritten")
+    text = report.update_readme(readme.read_text(), report.render(results))
+    readme.write_text(report.update_readme(text, cost_table.render(results), cost_table.BEGIN, cost_table.END))
+    say("README.md benchmark table and cost table rewritten")
+
+
+def measure_cost(results: dict, args: argparse.Namespace) -> None:
+    """Cost per student (benchmarks/kernel_cost.py): a quick run opens two notebooks only."""
+    say("cost per student: kernel memory and CPU per notebook, JupyterLab server memory (Chromium)")
+    results["cost"] = run_json([sys.executable, "-m", "benchmarks.kernel_cost", *(["00", "01"] if args.quick else [])])
+    for r in results["cost"]:
+        say(f"  {r.get('notebook', 'server')}: " + ", ".join(f"{k} {v}" for k, v in r.items() if k.endswith(("_mb", "_s"))))
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -209,14 +218,15 @@ def measure_fits(results: dict, args: argparse.Namespace) -> None:
         say(f"  {target}: " + ", ".join(f"{k} {c['mean']:.3f}" for k, c in per.items()))
 
 
-MEASURE = {"course": measure_course, "widgets": measure_widgets, "speed": measure_speed, "fits": measure_fits}
+MEASURE = {"course": measure_course, "widgets": measure_widgets, "cost": measure_cost, "speed": measure_speed,
+           "fits": measure_fits}
 
 
 def keep_old_parts(results: dict, args: argparse.Namespace, out_path: Path) -> None:
     """With --only, what is not re-measured comes from the last bench.json (read now: parts may run side by side)."""
     old = json.loads(out_path.read_text())
     for part in args.skip:
-        results[part] = old[part]
+        results[part] = old.get(part, results[part])  # a part older files lack stays empty
         if old.get("parts", {}).get(part):
             results["parts"][part] = old["parts"][part]
     results["machine"]["load_start"] = old["machine"]["load_start"]
@@ -232,8 +242,8 @@ def main(argv: list[str]) -> int:
     ensure_bench_venv()
     t_start = time.perf_counter()
     results: dict = {"schema": report.SCHEMA, "date": dt.date.today().isoformat(),
-                     "machine": report.machine_facts(ROOT, versions()), "settings": settings(args),
-                     "course": [], "widgets": [], "fits": [], "speed": [], "parts": {}}
+                     "machine": {**report.machine_facts(ROOT, versions()), **cost_table.memory_facts()}, "settings": settings(args),
+                     "course": [], "widgets": [], "cost": [], "fits": [], "speed": [], "parts": {}}
     for part in PARTS:
         if part in args.skip:
             continue
@@ -248,6 +258,7 @@ def main(argv: list[str]) -> int:
         keep_old_parts(results, args, out_path)
     results.setdefault("duration_s", time.perf_counter() - t_start)
     report.validate(results)
+    cost_table.validate(results["cost"])
     RESULTS.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(results, indent=1) + "\n")
     say(f"results written to {out_path.relative_to(ROOT)} ({results['duration_s'] / 60:.1f} min)")

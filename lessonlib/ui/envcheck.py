@@ -13,9 +13,11 @@ _REQUIREMENTS = Path(__file__).resolve().parents[2] / "requirements.txt"
 
 
 def pinned_versions(path: Path = _REQUIREMENTS) -> dict[str, str]:
-    """name -> pinned version, from requirements.txt."""
+    """name -> pinned version, from requirements.txt; an installed lessonlib (no repository beside it,
+    as on a hub) reads the same pins from its own requirements (pyproject.toml takes them from that file)."""
+    lines = path.read_text().splitlines() if path.exists() else metadata.requires("lessonlib") or []
     pins = {}
-    for line in path.read_text().splitlines():
+    for line in lines:
         m = re.match(r"^\s*([A-Za-z0-9_.\-]+)==([^\s#]+)", line)
         if m:
             pins[m.group(1).lower()] = m.group(2)
