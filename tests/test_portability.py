@@ -179,3 +179,9 @@ def test_line_endings_do_not_matter(tmp_path):
     for path in (root / "lessonlib").rglob("*.py"):
         path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
     assert fingerprint.stale(nb, root) == []
+
+
+def test_a_column_that_realigns_is_not_a_change_of_words():
+    stored = [_stream("layer 8 log-det         -0.0373         0.0206\n")]
+    new = [_stream("layer 8 log-det         -0.0375        -0.0206\n")]
+    assert nbcompare.compare_approx(stored, new, 0.25, 0.05) == []

@@ -67,13 +67,19 @@ def as_text(value: Any) -> str:
     return "".join(value) if isinstance(value, list) else str(value)
 
 
+def _words(text: str) -> list[str]:
+    """The text between numbers, with white space folded: a column of numbers realigns when a sign or a
+    digit count changes, and that is not a change of words."""
+    return [" ".join(part.split()) for part in NUMBER.split(text)]
+
+
 def numbers_differ(stored: str, new: str, rtol: float, atol: float) -> str | None:
     """None when ``new`` reads like ``stored`` up to its numbers, within tolerance; else the first difference."""
     stored, new = _DATA_URI.sub("data:image", stored), _DATA_URI.sub("data:image", new)
-    words_s, words_n = NUMBER.split(stored), NUMBER.split(new)
+    words_s, words_n = _words(stored), _words(new)
     if words_s != words_n:
         for a, b in zip(stored.splitlines(), new.splitlines()):
-            if NUMBER.split(a) != NUMBER.split(b):
+            if _words(a) != _words(b):
                 return f"the text differs beyond its numbers:\n  stored: {a}\n  new:    {b}"
         return f"the text differs beyond its numbers (stored {len(stored)} characters, new {len(new)})"
     for a, b in zip(NUMBER.findall(stored), NUMBER.findall(new)):
