@@ -8,6 +8,7 @@ train in one call (``train``). Both stop the same way when the loss diverges (``
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -18,7 +19,7 @@ from torch import Tensor, nn
 from lessonlib.bijectors import check_batch
 from lessonlib.flows import Flow
 
-__all__ = ["nll", "train", "Trainer", "TrainResult", "Diverged", "MAX_RISE"]
+__all__ = ["nll", "train", "Trainer", "TrainResult", "Diverged", "MAX_RISE", "ValidationCurve"]
 
 #: A loss this many nats above the first step's loss counts as a blow-up, like a non-finite one.
 MAX_RISE = 30.0
@@ -189,3 +190,42 @@ def train(
         raise ValueError("steps must be >= 0")
     trainer = Trainer(flow, data, lr=lr, batch_size=batch_size, seed=seed, loss_fn=loss_fn)
     return trainer.run(steps, callback=callback, callback_every=callback_every, progress=progress)
+
+
+class ValidationCurve:
+    """A training callback: the NLL on held-out data at each call, and a copy of the model where it was lowest.
+
+    Use as ``train(flow, x_train, callback=curve, callback_every=25)``; then ``curve.restore_best()`` puts
+    the weights of the best validation step back (early stopping). ``train_nll`` is the mean training loss
+    of the steps since the previous call, so the two curves can be drawn side by side.
+
+    Shapes: x_val (N_val, D).
+    """
+
+    def __init__(self, flow: Flow, x_val: Tensor):
+        self.flow, self.x_val = flow, check_batch(x_val, flow.dim, "validation data")
+        self.steps: list[int] = [0]
+        self.train_nll: list[float] = [math.nan]
+        self.val_nll: list[float] = [self._val()]
+        self.best_step, self._best = 0, copy.deepcopy(flow.state_dict())
+
+    def _val(self) -> float:
+        with torch.no_grad():
+            return float(nll(self.flow, self.x_val))
+
+    def __call__(self, step: int, result: TrainResult) -> None:
+        since = result.losses[self.steps[-1]:step]
+        self.steps.append(step)
+        self.train_nll.append(sum(since) / len(since))
+        self.val_nll.append(self._val())
+        if self.val_nll[-1] < min(self.val_nll[:-1]):
+            self.best_step, self._best = step, copy.deepcopy(self.flow.state_dict())
+
+    @property
+    def best_val_nll(self) -> float:
+        """The lowest validation NLL seen (nats)."""
+        return min(self.val_nll)
+
+    def restore_best(self) -> None:
+        """Load the weights of the step with the lowest validation NLL back into the flow."""
+        self.flow.load_state_dict(self._best)

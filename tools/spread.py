@@ -46,7 +46,7 @@ SETTINGS: dict[str, dict[str, str]] = {
     "mkl-compatible": {"MKL_CBWR": "COMPATIBLE"},
     "numpy-baseline": {"NPY_DISABLE_CPU_FEATURES": "X86_V3"},
     "no-avx2": {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE", "NPY_DISABLE_CPU_FEATURES": "X86_V3"},
-    "two-threads": {"LESSONLIB_THREADS": "2"},
+    "two-threads": {"LESSONLIB_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"},  # passive: no spinning on a busy machine
 }
 
 

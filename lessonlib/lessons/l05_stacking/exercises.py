@@ -3,16 +3,25 @@
 1. ``check_two_layer_log_prob``: log p_X(x) from a two-layer ledger written in the forward direction.
 2. ``check_keep_mask`` and ``check_masks_cover``: masks, and a stack in which every coordinate is transformed.
 3. ``check_more_layers``: which of two pictured densities came from the deeper model.
+4. ``check_own_stack``: masks, NLL and sampling of a stack the learner builds, then trained on two moons.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
+import torch
+from torch import Tensor
 
+from lessonlib.bijectors import Chain
 from lessonlib.checks import CheckResult, compare, hint_if, hint_if_equal
+from lessonlib.coupling import AffineCoupling
+from lessonlib.flows import Flow, standard_normal
+from lessonlib.nets import randomise
+from lessonlib.toy2d import kl_gap, two_moons
+from lessonlib.training import train
 
 __all__ = [
     "LOG_PZ",
@@ -23,6 +32,8 @@ __all__ = [
     "check_masks_cover",
     "check_more_layers",
     "DEEPER_PANEL",
+    "OWN_STACK_STEPS",
+    "check_own_stack",
 ]
 
 # ----------------------------------------------------------------------------------------------
@@ -156,3 +167,104 @@ def check_more_layers(answer: Any, deeper: str = DEEPER_PANEL) -> CheckResult:
             f"Panel {got} is built from such bumps; panel {deeper} has two separate bumps on one vertical line, "
             "which no single coupling layer can draw.")
     return compare(name, float(got == deeper), 1.0, hints=[hint_if(lambda g, w: True, hint)])
+
+
+# ----------------------------------------------------------------------------------------------
+# Exercise 4: build and train your own stack
+# ----------------------------------------------------------------------------------------------
+
+#: Steps the checker trains the learner's stack for, on two moons (batch 256, Adam 5e-3).
+OWN_STACK_STEPS = 300
+
+
+def _attempt(fn: Callable, *args: Any) -> tuple[Any, str | None]:
+    """fn(*args), or the sentence that says how calling it failed (a checker never shows a traceback)."""
+    try:
+        return fn(*args), None
+    except Exception as e:  # noqa: BLE001 - any mistake in the learner's code becomes feedback
+        return None, f"calling {getattr(fn, '__name__', 'your function')} failed: {type(e).__name__}: {e}"
+
+
+def _stack(masks: list[np.ndarray], scramble: bool = False) -> Flow:
+    """Affine couplings with these masks: identities (zero last layers) to train, or scrambled (random
+    weights everywhere) to check a loss and a sampler on, where forward, inverse and log-det all differ."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        chain = Chain(*[AffineCoupling(torch.as_tensor(m), hidden=(32, 32), log_scale_bound=3.0) for m in masks])
+        if scramble:
+            chain = randomise(chain, torch.Generator().manual_seed(1), std=0.4)
+    return Flow(standard_normal(len(masks[0]), torch.float32), chain.float())
+
+
+def _check_loss(stack_nll: Callable, flow: Flow, x: Tensor) -> str | None:
+    """None when stack_nll(flow, x) is the NLL with its gradient, else what is wrong with it."""
+    got, error = _attempt(stack_nll, flow, x)
+    if error:
+        return error
+    if not isinstance(got, Tensor) or got.numel() != 1 or not got.requires_grad:
+        return "stack_nll must return the mean NLL as a one-number torch tensor that autograd can differentiate."
+    with torch.no_grad():
+        z, log_det = flow.bijector.inverse_and_log_det(x)
+        base = flow.base.log_prob(z)
+    value = float(got.detach())
+    for wrong, why in (
+        (-base.mean(), "the log-det term is missing: -mean(log p_Z(z)) rewards squeezing all data onto the base's peak."),
+        (-(base - log_det).mean(), "the log-det has the wrong sign: inverse_and_log_det returns log|det J_{f^-1}(x)|, "
+                                   "which is ADDED to log p_Z(z)."),
+        ((base + log_det).mean(), "that is the mean log-likelihood; the loss to minimise is its negative."),
+        (-(base + log_det).sum(), "that is the sum over the batch; use the mean, so the step size does not depend on the batch size."),
+    ):
+        if math.isclose(value, float(wrong), rel_tol=1e-5, abs_tol=1e-6):
+            return why
+    want = float(-(base + log_det).mean())
+    if not math.isclose(value, want, rel_tol=1e-5, abs_tol=1e-6):
+        return f"stack_nll gives {value:.4f}, the NLL is {want:.4f}: use z, log_det = flow.bijector.inverse_and_log_det(x)."
+    return None
+
+
+def _check_draw(draw: Callable, flow: Flow, z: Tensor) -> str | None:
+    """None when draw(flow, z) sends base points to data points, else what is wrong with it."""
+    got, error = _attempt(draw, flow, z)
+    if error:
+        return error
+    with torch.no_grad():
+        forward, inverse = flow.bijector.forward(z), flow.bijector.inverse(z)
+    if not isinstance(got, Tensor) or got.shape != z.shape:
+        return f"draw must return a tensor of the same shape as z, {tuple(z.shape)}."
+    if torch.allclose(got.detach(), inverse, atol=1e-5) and not torch.allclose(inverse, forward, atol=1e-5):
+        return "you sent z through the inverse. Sampling runs the flow FORWARD, from base to data: x = f(z)."
+    if not torch.allclose(got.detach(), forward, atol=1e-5):
+        return "draw(flow, z) should return flow.bijector.forward(z): the base points pushed to data space."
+    return None
+
+
+def check_own_stack(make_masks: Callable | None, stack_nll: Callable | None, draw: Callable | None) -> CheckResult:
+    """Exercise 4: masks for a stack of affine couplings, its NLL, and sampling; then train it on two moons.
+
+    ``make_masks(dim, n_layers)`` returns a list of masks; ``stack_nll(flow, x)`` the mean NLL as a tensor;
+    ``draw(flow, z)`` the data points of base points z. The checker diagnoses the usual mistakes of each,
+    then trains a 4-layer stack with your masks and loss for OWN_STACK_STEPS steps and reports its KL gap.
+    """
+    name = "your stack"
+    missing = [n for n, f in (("make_masks", make_masks), ("stack_nll", stack_nll), ("draw", draw)) if f is None]
+    if missing:
+        return CheckResult(name, False, f"… {name}: not attempted yet ({', '.join(missing)} still None).")
+    masks, error = _attempt(make_masks, 2, 4)
+    if error:
+        return CheckResult(name, False, f"❌ {name}: {error}")
+    cover = check_masks_cover(masks, dim=2, n_layers=4)
+    if not cover:
+        return CheckResult(name, False, f"❌ {name}: make_masks(2, 4): " + cover.message.split(": ", 1)[-1])
+    checked = [_as_mask(m, 2) for m in masks]
+    flow = _stack(checked, scramble=True)
+    target = two_moons()
+    x = target.sample(256, torch.Generator().manual_seed(3)).float()
+    z = torch.randn(64, 2, generator=torch.Generator().manual_seed(4), dtype=torch.float32)
+    for problem in (_check_loss(stack_nll, flow, x), _check_draw(draw, flow, z)):
+        if problem:
+            return CheckResult(name, False, f"❌ {name}: {problem}")
+    flow = _stack(checked)
+    train(flow, lambda n, gen: target.sample(n, gen).float(), steps=OWN_STACK_STEPS, lr=5e-3, batch_size=256, loss_fn=stack_nll)
+    gap, se = kl_gap(flow.log_prob, target, dtype=torch.float32)
+    return CheckResult(name, True, f"✅ {name}: masks, loss and sampling are right; after {OWN_STACK_STEPS} steps of your "
+                                   f"loss the KL gap to the two moons is {gap:.2f} ± {se:.3f} nats.")

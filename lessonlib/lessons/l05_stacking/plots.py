@@ -15,11 +15,11 @@ from matplotlib.figure import Figure
 
 from lessonlib.flows import Flow
 from lessonlib.lessons.l05_stacking.experiments import Snapshots, grid_density
-from lessonlib.training import TrainResult
+from lessonlib.training import TrainResult, ValidationCurve
 from lessonlib.ui.figures import static_figure
 from lessonlib.ui.style import current
 
-__all__ = ["plot_snapshots", "plot_depth", "plot_guess_pair", "plot_fit_2d", "plot_bridge"]
+__all__ = ["plot_snapshots", "plot_depth", "plot_guess_pair", "plot_fit_2d", "plot_bridge", "plot_train_validation"]
 
 Extent = tuple[float, float, float, float]
 
@@ -144,4 +144,21 @@ def plot_bridge(profile: dict[str, np.ndarray], flow: Flow, extent: Extent) -> F
     a2.set_xticks(np.arange(0, 361, 45))
     a2.legend(loc="lower right")
     a2.set_title("between the modes: the flow leaves a bridge")
+    return fig
+
+
+def plot_train_validation(curves: dict[str, ValidationCurve]) -> Figure:
+    """Training and validation NLL against steps, one colour per run, the best validation step marked."""
+    fig, ax = static_figure(height=current().fig_width * 0.36)
+    for k, (name, c) in enumerate(curves.items()):
+        colour = f"C{k}"
+        ax.plot(c.steps[1:], c.train_nll[1:], "--", color=colour, lw=1.2, label=f"{name}: training")
+        ax.plot(c.steps, c.val_nll, "-", color=colour, lw=2, label=f"{name}: validation")
+        ax.plot([c.best_step], [c.best_val_nll], "o", color=colour, ms=7)
+    top = max(max(c.val_nll[1:]) for c in curves.values())
+    ax.set_ylim(min(min(c.train_nll[1:]) for c in curves.values()) - 0.1, min(top, 6.0) + 0.1)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("NLL (nats per eruption)")
+    ax.set_title("dots: the lowest validation NLL of each run")
+    ax.legend(fontsize="small", ncol=2)
     return fig

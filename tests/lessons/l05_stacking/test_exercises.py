@@ -12,6 +12,7 @@ from lessonlib.lessons.l05_stacking.exercises import (
     check_keep_mask,
     check_masks_cover,
     check_more_layers,
+    check_own_stack,
     check_two_layer_log_prob,
     two_layer_log_prob,
 )
@@ -92,3 +93,71 @@ def test_check_more_layers():
     assert f"Panel {other} is built from such bumps; panel {DEEPER_PANEL} has two separate bumps" in wrong.message
     assert "letter" in check_more_layers("C").message
     assert "letter" in check_more_layers(1).message
+
+
+# --- exercise 4: build and train your own stack ---------------------------------------------------
+
+def _masks_right(dim, n_layers):
+    return [[(i + k) % 2 for i in range(dim)] for k in range(n_layers)]
+
+
+def _nll_right(flow, x):
+    z, log_det = flow.bijector.inverse_and_log_det(x)
+    return -(flow.base.log_prob(z) + log_det).mean()
+
+
+def _draw_right(flow, z):
+    return flow.bijector.forward(z)
+
+
+def test_check_own_stack_passes_the_right_answer_and_reports_a_trained_gap():
+    r = check_own_stack(_masks_right, _nll_right, _draw_right)
+    assert r and "KL gap" in r.message
+
+
+def _same_mask(dim, n_layers):
+    return [[1] + [0] * (dim - 1)] * n_layers
+
+
+def _no_log_det(flow, x):
+    z, _ = flow.bijector.inverse_and_log_det(x)
+    return -flow.base.log_prob(z).mean()
+
+
+def _log_det_subtracted(flow, x):
+    z, log_det = flow.bijector.inverse_and_log_det(x)
+    return -(flow.base.log_prob(z) - log_det).mean()
+
+
+def _summed(flow, x):
+    z, log_det = flow.bijector.inverse_and_log_det(x)
+    return -(flow.base.log_prob(z) + log_det).sum()
+
+
+def _draw_inverse(flow, z):
+    return flow.bijector.inverse(z)
+
+
+def _raises(*args):
+    raise RuntimeError("not written yet")
+
+
+@pytest.mark.parametrize("masks,loss,draw,words", [
+    (_same_mask, _nll_right, _draw_right, "every layer uses the same mask"),
+    (_masks_right, _no_log_det, _draw_right, "log-det term is missing"),
+    (_masks_right, _log_det_subtracted, _draw_right, "wrong sign"),
+    (_masks_right, _summed, _draw_right, "sum over the batch"),
+    (_masks_right, _nll_right, _draw_inverse, "through the inverse"),
+    (_raises, _nll_right, _draw_right, "failed: RuntimeError"),
+    (_masks_right, _raises, _draw_right, "failed: RuntimeError"),
+    (_masks_right, lambda f, x: 0.5, _draw_right, "one-number torch tensor"),
+    (lambda d, n: "1010", _nll_right, _draw_right, "list of"),
+])
+def test_check_own_stack_diagnoses_each_usual_mistake(masks, loss, draw, words):
+    r = check_own_stack(masks, loss, draw)
+    assert not r and words in r.message, r.message
+
+
+def test_check_own_stack_says_what_is_still_missing():
+    r = check_own_stack(_masks_right, None, None)
+    assert not r and "not attempted" in r.message and "stack_nll, draw" in r.message
