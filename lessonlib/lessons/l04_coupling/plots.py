@@ -147,17 +147,16 @@ def plot_stability(runs: dict[str, list[float]], steps: int) -> Figure:
 
 
 def plot_densities_2d(flows: dict[str, Flow], extent: tuple[float, float, float, float], n: int = 160) -> Figure:
-    """Each flow's density on an n-by-n grid over ``extent``, side by side, on one colour scale with a colorbar.
+    """Each flow's density on an n-by-n grid over ``extent``, side by side, each with its own colorbar.
 
     Shapes: each flow maps (B, 2) -> (B, 2).
     """
     fig, axes = static_figure(1, len(flows), height=current().fig_width * 0.4)
-    axes = np.atleast_1d(axes)
-    dens = {name: grid_density(flow.log_prob, extent, n)[0] for name, flow in flows.items()}
-    vmax = max(float(d.max()) for d in dens.values())
-    for ax, (name, d) in zip(axes, dens.items()):
-        image = ax.imshow(d, origin="lower", extent=extent, cmap="viridis", vmin=0, vmax=vmax, interpolation="nearest")
+    for ax, (name, flow) in zip(np.atleast_1d(axes), flows.items()):
+        dens = grid_density(flow.log_prob, extent, n)[0]
+        image = ax.imshow(dens, origin="lower", extent=extent, cmap="viridis", vmin=0, interpolation="nearest")
         ax.set_title(name)
         ax.set_aspect("equal")
-    fig.colorbar(image, ax=list(axes), label="density", shrink=0.9)
+        ax.grid(False)
+        fig.colorbar(image, ax=ax, label="density", shrink=0.85)
     return fig
