@@ -185,3 +185,35 @@ def test_a_column_that_realigns_is_not_a_change_of_words():
     stored = [_stream("layer 8 log-det         -0.0373         0.0206\n")]
     new = [_stream("layer 8 log-det         -0.0375        -0.0206\n")]
     assert nbcompare.compare_approx(stored, new, 0.25, 0.05) == []
+
+
+# --- a trained claim that becomes false fails the run ------------------------------------------
+
+SIGN_ERROR = '''
+import lessonlib.monotone1d as _m
+_inverse = _m.MonotoneMixture._inverse_and_log_det
+def _sign_error_in_training(self, x):
+    z, log_det = _inverse(self, x)
+    return (z, -log_det) if x.shape[0] == 272 else (z, log_det)  # only the full-batch training steps see it
+_m.MonotoneMixture._inverse_and_log_det = _sign_error_in_training
+'''
+
+
+def test_training_claims_catch_a_sign_error(tmp_path):
+    """Trained numbers are compared with a tolerance, not exactly, so a training bug must be caught by the
+    notebook's own claims: notebook 03, with the log-det's sign flipped in the training steps only (every
+    closed-form check before training still passes), stops at a claim about the trained model."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    path = ROOT / "notebooks" / "03_log_likelihood_and_nll_training.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    nb.cells.insert(first + 1, new_code_cell(SIGN_ERROR))
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    with pytest.raises(CellExecutionError) as failure:
+        client.execute()
+    message = re.sub(r"\x1b\[[0-9;]*m", "", str(failure.value))
+    assert "claim " in message and "does not hold" in message, message[-2000:]
+    failed_cell = next(c for c in nb.cells if any(o.get("output_type") == "error" for o in c.get("outputs", [])))
+    assert "train(" in failed_cell.source or "result" in failed_cell.source, failed_cell.source
