@@ -21,7 +21,7 @@ import pytest
 from conftest import ROOT
 from escapism import unescape
 
-from lessonlib.envcheck import pinned_versions
+from lessonlib.ui.envcheck import pinned_versions
 
 pytestmark = pytest.mark.hub
 
