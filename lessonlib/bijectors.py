@@ -35,6 +35,7 @@ __all__ = [
     "EXAMPLES",
     "register_example",
     "check_batch",
+    "module_dtype",
 ]
 
 
@@ -87,7 +88,7 @@ def _as_real_tensor(t, name: str, dtype: torch.dtype | None) -> Tensor:
     return t if dtype is None or t.dtype == dtype else t.to(dtype)
 
 
-def _dtype_of(module: nn.Module) -> torch.dtype | None:
+def module_dtype(module: nn.Module) -> torch.dtype | None:
     """The dtype of a module's first floating parameter or buffer; None when it has none."""
     for t in itertools.chain(module.parameters(), module.buffers()):
         if t.is_floating_point():
@@ -123,7 +124,7 @@ class Bijector(nn.Module):
     @property
     def dtype(self) -> torch.dtype | None:
         """The dtype of the map's parameters, which its inputs are converted to; None for a map without any."""
-        return _dtype_of(self)
+        return module_dtype(self)
 
     def forward_and_log_det(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """x = f(z) and log|det J_f(z)|, the sampling direction. Shapes: z (B, D) -> x (B, D), (B,)."""
