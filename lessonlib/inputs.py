@@ -133,7 +133,7 @@ def real_array(value: Any, name: str, *, finite: bool = True, allow_bool: bool =
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be numbers (a number, a list, a numpy array or a tensor), got {_kind(arr)}.")
     with np.errstate(all="ignore"):
-        out = arr.astype(np.float64)
+        out = arr.astype(np.float64, copy=False)
     if finite and out.size and not np.all(np.isfinite(out)):
         where = np.argwhere(~np.isfinite(out))[:3].tolist()
         raise ValueError(f"{name} contains NaN or infinity (at index {where[0] if len(where) == 1 else where}): "
