@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from lessonlib.inputs import count, describe, positive_number, real_array, real_number
+from lessonlib.inputs import count, describe, real_array, real_number
 
 __all__ = [
     "Density1D", "Uniform", "Normal", "Logistic", "Exponential", "LogNormal",

@@ -34,7 +34,7 @@ def autograd_log_det(fn, points: Tensor) -> Tensor:
 
 
 def _maxdiff(a: Tensor, b: Tensor) -> float:
-    return float((a - b).abs().max())
+    return float((a.double() - b.double()).abs().max())
 
 
 def verify_bijector(bij: Bijector, z: Tensor, atol: float = 1e-6, rtol: float = 1e-5) -> list[str]:
@@ -58,8 +58,8 @@ def verify_bijector(bij: Bijector, z: Tensor, atol: float = 1e-6, rtol: float = 
     if problems:
         return problems
 
-    def close(a: Tensor, b: Tensor) -> bool:
-        return bool(torch.allclose(a, b, atol=atol, rtol=rtol))
+    def close(a: Tensor, b: Tensor) -> bool:  # in float64: a layer may compute in float32
+        return bool(torch.allclose(a.double(), b.double(), atol=atol, rtol=rtol))
 
     if not close(z_back, z):
         problems.append(f"round trip fails: inverse(forward(z)) differs from z by {_maxdiff(z_back, z):.3g}. "
@@ -84,6 +84,7 @@ def verify_bijector(bij: Bijector, z: Tensor, atol: float = 1e-6, rtol: float = 
 
 
 def _hint(got: Tensor, want: Tensor) -> str:
+    got, want = got.double(), want.double()
     if torch.allclose(got, -want, atol=1e-6, rtol=1e-5):
         return " It has the opposite sign: the forward direction adds log-scales, the inverse subtracts them."
     if torch.allclose(got.exp(), want, atol=1e-6, rtol=1e-5) or torch.allclose(got, want.exp(), atol=1e-6, rtol=1e-5):

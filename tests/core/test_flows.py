@@ -1,6 +1,5 @@
 """Flow, its bases, its validation errors, and make_flow, the one builder of the course's flows."""
 
-import numpy as np
 import pytest
 import torch
 from torch.distributions import Normal

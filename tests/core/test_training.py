@@ -1,7 +1,5 @@
 """Training: the NLL goes down, runs are reproducible, a run in chunks is the same run, blow-ups stop it."""
 
-import math
-
 import pytest
 import torch
 
