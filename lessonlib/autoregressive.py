@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from lessonlib.bijectors import Bijector, register_example
-from lessonlib.inputs import count, log_scale_bound as read_log_scale_bound
+from lessonlib.inputs import MAX_SIZE, count, log_scale_bound as read_log_scale_bound
 from lessonlib.nets import MLP, MaskedLinear, bound_log_scale, layer_widths, randomise
 
 __all__ = ["AutoregressiveAffine", "MADE"]
@@ -76,7 +76,7 @@ class AutoregressiveAffine(Bijector):
     def __init__(self, dim: int, hidden: tuple[int, ...] = (32,), conditioned_on: str = "x",
                  log_scale_bound: float | None = 3.0):
         super().__init__()
-        dim = count(dim, "dim", minimum=1)
+        dim = count(dim, "dim", minimum=1, maximum=MAX_SIZE)
         if conditioned_on not in ("x", "z"):
             raise ValueError("conditioned_on must be 'x' (MAF: parallel density, sequential sampling) or 'z' (IAF: the reverse)")
         self.dim = dim
@@ -147,7 +147,7 @@ class MADE(Bijector):
 
     def __init__(self, dim: int, hidden: tuple[int, ...] = (128,)):
         super().__init__()
-        if count(dim, "dim") < 2:
+        if count(dim, "dim", maximum=MAX_SIZE) < 2:
             raise ValueError("an autoregressive model needs at least 2 dimensions to have an order.")
         self.dim = dim
         hidden = layer_widths(hidden)

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from lessonlib.bijectors import Bijector, Chain, register_example
-from lessonlib.inputs import count, log_scale_bound as read_log_scale_bound, real_array
+from lessonlib.inputs import MAX_SIZE, count, log_scale_bound as read_log_scale_bound, real_array
 from lessonlib.nets import MLP, bound_log_scale, randomise
 
 __all__ = [
@@ -47,7 +47,7 @@ def half_mask(dim: int, flip: bool = False) -> Tensor:
 
     For dim == 1 there is nothing to condition on: coupling layers need dim >= 2.
     """
-    if count(dim, "dim") < 2:
+    if count(dim, "dim", maximum=MAX_SIZE) < 2:
         raise ValueError("a coupling layer needs at least 2 coordinates: one to keep and one to transform.")
     m = torch.zeros(dim)
     m[: dim // 2] = 1
@@ -56,7 +56,7 @@ def half_mask(dim: int, flip: bool = False) -> Tensor:
 
 def alternating_mask(dim: int, flip: bool = False) -> Tensor:
     """1 on even coordinates (kept), 0 on odd ones (transformed); ``flip`` swaps them."""
-    if count(dim, "dim") < 2:
+    if count(dim, "dim", maximum=MAX_SIZE) < 2:
         raise ValueError("a coupling layer needs at least 2 coordinates: one to keep and one to transform.")
     m = (torch.arange(dim) % 2 == 0).to(torch.get_default_dtype())
     return 1 - m if flip else m
@@ -69,7 +69,7 @@ def checkerboard_mask(height: int, width: int, flip: bool = False) -> Tensor:
 
     Shapes: -> (height * width,).
     """
-    if count(height, "height") < 1 or count(width, "width") < 1 or height * width < 2:
+    if count(height, "height", maximum=MAX_SIZE) < 1 or count(width, "width", maximum=MAX_SIZE) < 1 or height * width < 2:
         raise ValueError("a checkerboard mask needs at least 2 pixels: one to keep and one to transform.")
     rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
     m = ((rows + cols) % 2 == 0).to(torch.get_default_dtype()).flatten()

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from lessonlib.inputs import count, describe, real_array, real_number
+from lessonlib.inputs import MAX_SIZE, count, describe, real_array, real_number
 
 __all__ = [
     "Density1D", "Uniform", "Normal", "Logistic", "Exponential", "LogNormal",
@@ -625,7 +625,7 @@ def integrate(fn: Callable[[Array], Array], lo: float, hi: float, breaks: Sequen
     lo, hi = real_number(lo, "lo", allow_inf=True), real_number(hi, "hi", allow_inf=True)
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError("integrate needs finite limits: cut the tails where the density is negligible.")
-    pieces = count(pieces, "pieces", minimum=1)
+    pieces = count(pieces, "pieces", minimum=1, maximum=MAX_SIZE)
     if hi < lo:
         return -integrate(fn, hi, lo, breaks, pieces, log_spaced)
     if log_spaced and lo <= 0:
@@ -685,7 +685,7 @@ def check_invertible(fn: Callable[[Array], Array], lo: float = -3.0, hi: float =
     A grid test: it can miss a fold narrower than the grid step, so it proves non-invertibility,
     never invertibility.
     """
-    lo, hi, n = real_number(lo, "lo"), real_number(hi, "hi"), count(n, "n", minimum=3)
+    lo, hi, n = real_number(lo, "lo"), real_number(hi, "hi"), count(n, "n", minimum=3, maximum=100 * MAX_SIZE)
     if not lo < hi:
         raise ValueError(f"check_invertible needs lo < hi, got lo = {lo:g}, hi = {hi:g}.")
     z = np.linspace(lo, hi, n)

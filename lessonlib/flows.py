@@ -27,7 +27,7 @@ from torch.distributions import (
 from lessonlib.autoregressive import MADE, AutoregressiveAffine
 from lessonlib.bijectors import Affine, Bijector, Chain, Linear, check_batch
 from lessonlib.coupling import coupling_stack
-from lessonlib.inputs import count, log_scale_bound as read_log_scale_bound
+from lessonlib.inputs import MAX_SIZE, count, log_scale_bound as read_log_scale_bound
 from lessonlib.monotone1d import Logit, MonotoneMixture
 
 __all__ = ["Flow", "standard_normal", "uniform_base", "logistic_base", "BASES", "LAYERS", "make_flow"]
@@ -112,16 +112,24 @@ class Flow(nn.Module):
 
     def sample(self, n: int) -> Tensor:
         """n samples in one forward pass: z ~ base, x = f(z). Shapes: -> (n, D); n = 0 gives (0, D)."""
-        return self.bijector.forward(self.base.sample((count(n, "n"),)))
+        return self.bijector.forward(self.base.sample((_sample_count(n),)))
 
     def sample_and_log_prob(self, n: int) -> tuple[Tensor, Tensor]:
         """n samples and their log-density, from the forward pass alone: log p_Z(z) - log|det J_f(z)|.
 
         Shapes: -> (n, D), (n,).
         """
-        z = self.base.sample((count(n, "n"),))
+        z = self.base.sample((_sample_count(n),))
         x, log_det = self.bijector.forward_and_log_det(z)
         return x, self._base_log_prob(z) - log_det
+
+
+#: The most samples one call draws; more would not fit in a laptop's memory anyway.
+MAX_SAMPLES = 10**8
+
+
+def _sample_count(n) -> int:
+    return count(n, "n", maximum=MAX_SAMPLES, why="draw large samples in batches")
 
 
 #: The base distributions ``make_flow`` offers, by name: name -> f(dim, dtype).
@@ -196,8 +204,9 @@ def make_flow(
     squashes log-scales into (-bound, bound); None (or infinity) leaves them unbounded. Building never
     touches the global random state. ``dtype`` (float32 or float64) defaults to torch's default dtype.
     """
-    dim, n_layers, seed, n_components = (count(dim, "dim", minimum=1), count(n_layers, "n_layers", minimum=1),
-                                         count(seed, "seed", minimum=-(2**63)), count(n_components, "n_components", minimum=1))
+    dim, n_layers = count(dim, "dim", minimum=1, maximum=MAX_SIZE), count(n_layers, "n_layers", minimum=1)
+    seed = count(seed, "seed", minimum=-(2**63), maximum=2**64 - 1)
+    n_components = count(n_components, "n_components", minimum=1, maximum=MAX_SIZE)
     if not isinstance(layer, str) or layer not in LAYERS:
         raise ValueError(f"layer must be one of {LAYERS}, got {layer!r}.")
     if not isinstance(base, str) or base not in BASES:

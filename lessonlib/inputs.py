@@ -84,8 +84,9 @@ def positive_number(value: Any, name: str, *, allow_inf: bool = False) -> float:
     return v
 
 
-def count(value: Any, name: str, *, minimum: int = 0) -> int:
-    """A whole number >= ``minimum`` (numpy integers and whole floats such as 1e3 are fine)."""
+def count(value: Any, name: str, *, minimum: int = 0, maximum: int | None = None, why: str = "") -> int:
+    """A whole number >= ``minimum`` (and <= ``maximum``, ``why`` saying why); numpy integers and whole floats
+    such as 1e3 are fine."""
     if isinstance(value, (bool, np.bool_)) or value is None or isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be a whole number, got {describe(value)}.")
     try:
@@ -97,6 +98,9 @@ def count(value: Any, name: str, *, minimum: int = 0) -> int:
         n = int(v)
     if n < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {n}.")
+    if maximum is not None and n > maximum:
+        got = f"{n:,}" if n < 10**15 else f"a number with {len(str(n))} digits"
+        raise ValueError(f"{name} must be at most {maximum:,}, got {got}{': ' + why if why else ''}.")
     return n
 
 
@@ -157,6 +161,9 @@ def dtype_limits(dtype: Any) -> tuple[str, float, float]:
         raise TypeError(f"{dtype} is not a floating-point dtype: use float32 or float64.") from None
     return label, float(info.eps), float(info.max)
 
+
+#: The largest size (a dimension, a layer's width, a grid's side) lessonlib builds: beyond it, memory runs out.
+MAX_SIZE = 100_000
 
 #: A scale must leave this much room: |z| and |x| up to this size keep scale * z and z / scale finite.
 ROOM = 1e6

@@ -250,7 +250,7 @@ def grid_points(lo: float, hi: float, n: int) -> tuple[np.ndarray, np.ndarray, P
 
     Shapes: xs, ys (n,); points (n * n, 2).
     """
-    lo, hi, n = real_number(lo, "lo"), real_number(hi, "hi"), count(n, "n", minimum=1)
+    lo, hi, n = real_number(lo, "lo"), real_number(hi, "hi"), count(n, "n", minimum=1, maximum=4000, why="an n x n grid of 16 million points is the most that fits")
     if not lo < hi:
         raise ValueError(f"the grid needs lo < hi, got lo = {lo:g}, hi = {hi:g}.")
     h = (hi - lo) / n

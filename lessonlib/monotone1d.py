@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lessonlib.bijectors import Affine, Bijector, Chain, register_example
-from lessonlib.inputs import check_scale_range, count, positive_number, real_array, real_number
+from lessonlib.inputs import MAX_SIZE, check_scale_range, count, positive_number, real_array, real_number
 
 __all__ = ["MonotoneMixture", "Sigmoid", "Logit", "mixture_logit_cdf_and_log_deriv"]
 
@@ -80,7 +80,8 @@ class MonotoneMixture(Bijector):
     @classmethod
     def spread(cls, n_components: int = 5, width: float = 1.5, scale: float = 0.6, dim: int = 1) -> "MonotoneMixture":
         """Equal-weight components with centres evenly spaced on [-width, width]: a deterministic start."""
-        n_components, dim = count(n_components, "n_components", minimum=1), count(dim, "dim", minimum=1)
+        n_components = count(n_components, "n_components", minimum=1, maximum=MAX_SIZE)
+        dim = count(dim, "dim", minimum=1, maximum=MAX_SIZE)
         loc = torch.linspace(-real_number(width, "width"), real_number(width, "width"), n_components).expand(dim, n_components)
         return cls(loc, math.log(positive_number(scale, "scale")) * torch.ones(dim, n_components))
 

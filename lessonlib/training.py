@@ -25,6 +25,9 @@ __all__ = ["nll", "train", "Trainer", "TrainResult", "Diverged", "MAX_RISE"]
 #: A loss this many nats above the first step's loss counts as a blow-up, like a non-finite one.
 MAX_RISE = 30.0
 
+#: The most steps one call trains; the course's runs take a few thousand.
+MAX_STEPS = 10**7
+
 Sampler = Callable[[int, torch.Generator], Tensor]
 Callback = Callable[[int, "TrainResult"], None]
 
@@ -159,7 +162,7 @@ class Trainer:
         if not any(p.requires_grad for p in model.parameters()):
             raise ValueError("the model has no trainable parameters: there is nothing for training to change.")
         self.model, self.loss_fn = model, loss_fn
-        self.generator = torch.Generator().manual_seed(count(seed, "seed", minimum=-(2**63)))
+        self.generator = torch.Generator().manual_seed(count(seed, "seed", minimum=-(2**63), maximum=2**64 - 1))
         self.draw = _batches(data, batch_size, getattr(model, "dim", None), module_dtype(model), self.generator)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=_learning_rate(lr, module_dtype(model)))
         self.result = TrainResult()
@@ -244,7 +247,7 @@ class Trainer:
 
         ``progress`` shows a tqdm bar. Returns the result of the whole training so far.
         """
-        n_steps = count(n_steps, "steps")
+        n_steps = count(n_steps, "steps", maximum=MAX_STEPS, why="a run that long would not finish; train in chunks")
         callback_every = count(callback_every, "callback_every", minimum=1)
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be a function callback(step, result), got {describe(callback)}.")

@@ -122,7 +122,8 @@ def test_empty_batches_give_empty_results_of_the_right_shape(layer):
 
 
 @pytest.mark.parametrize("n, error, words", [(-1, ValueError, "at least 0"), (2.5, ValueError, "whole number"),
-                                             ("3", TypeError, "whole number"), (None, TypeError, "None")])
+                                             ("3", TypeError, "whole number"), (None, TypeError, "None"),
+                                             (10**30, ValueError, "at most 100,000,000, got a number with 31 digits")])
 def test_sample_counts_get_lessonlibs_own_errors(n, error, words):
     flow = make_flow(2, 1, hidden=(8,))
     with pytest.raises(error, match=words):
