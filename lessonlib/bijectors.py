@@ -88,6 +88,16 @@ def _as_real_tensor(t, name: str, dtype: torch.dtype | None) -> Tensor:
     return t if dtype is None or t.dtype == dtype else t.to(dtype)
 
 
+def _mixed_dtypes(module: nn.Module) -> ValueError | None:
+    """The error to raise instead of torch's when a module's parameters were left in different dtypes."""
+    dtypes = sorted({str(t.dtype).removeprefix("torch.") for t in itertools.chain(module.parameters(), module.buffers())
+                     if t.is_floating_point()})
+    if len(dtypes) < 2:
+        return None
+    return ValueError(f"this map's parameters are in {' and '.join(dtypes)} (one layer was converted alone?); a map "
+                      "computes in one dtype. Convert the whole flow or chain, e.g. flow.to(torch.float64).")
+
+
 def module_dtype(module: nn.Module) -> torch.dtype | None:
     """The dtype of a module's first floating parameter or buffer; None when it has none."""
     for t in itertools.chain(module.parameters(), module.buffers()):
@@ -128,11 +138,19 @@ class Bijector(nn.Module):
 
     def forward_and_log_det(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """x = f(z) and log|det J_f(z)|, the sampling direction. Shapes: z (B, D) -> x (B, D), (B,)."""
-        return self._forward_and_log_det(check_batch(z, self.dim, "z", self.dtype))
+        z = check_batch(z, self.dim, "z", self.dtype)
+        try:
+            return self._forward_and_log_det(z)
+        except RuntimeError as e:
+            raise _mixed_dtypes(self) or e
 
     def inverse_and_log_det(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """z = f^-1(x) and log|det J_{f^-1}(x)|, the density direction. Shapes: x (B, D) -> z (B, D), (B,)."""
-        return self._inverse_and_log_det(check_batch(x, self.dim, "x", self.dtype))
+        x = check_batch(x, self.dim, "x", self.dtype)
+        try:
+            return self._inverse_and_log_det(x)
+        except RuntimeError as e:
+            raise _mixed_dtypes(self) or e
 
     def forward(self, z: Tensor) -> Tensor:  # noqa: D401 - nn.Module name
         """x = f(z)."""
@@ -240,6 +258,8 @@ class Affine(Bijector):
         super().__init__()
         dtype = dtype or torch.get_default_dtype()
         scale_a, shift_a = real_array(scale, "scale").reshape(-1), real_array(shift, "shift").reshape(-1)
+        if scale_a.size == 0 or shift_a.size == 0:
+            raise ValueError("scale and shift need at least one number each (one per coordinate, or one for all).")
         if (scale_a == 0).any():
             raise ValueError(
                 "Affine scale must be nonzero in every coordinate: a zero scale squashes that axis onto a "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from lessonlib.bijectors import Bijector, Chain, register_example
+from lessonlib.bijectors import Bijector, Chain, check_batch, register_example
 from lessonlib.inputs import MAX_SIZE, count, log_scale_bound as read_log_scale_bound, real_array
 from lessonlib.nets import MLP, bound_log_scale, randomise
 
@@ -98,8 +98,10 @@ def jacobian_matrix(fn, point: Tensor) -> Tensor:
     """
     from torch.autograd.functional import jacobian
 
-    if point.ndim != 1:
-        raise ValueError(f"point must be one point of shape (D,), got shape {tuple(point.shape)}; use x[0] for a batch.")
+    point = check_batch(point[None] if isinstance(point, Tensor) and point.ndim == 1 else point, None, "point")
+    if point.shape[0] != 1:
+        raise ValueError(f"point must be one point of shape (D,), got {point.shape[0]} points; use x[0] for a batch.")
+    point = point[0]
     return jacobian(lambda v: fn(v[None])[0], point)
 
 

@@ -27,7 +27,7 @@ from torch.distributions import (
 from lessonlib.autoregressive import MADE, AutoregressiveAffine
 from lessonlib.bijectors import Affine, Bijector, Chain, Linear, check_batch
 from lessonlib.coupling import coupling_stack
-from lessonlib.inputs import MAX_SIZE, count, log_scale_bound as read_log_scale_bound
+from lessonlib.inputs import MAX_SIZE, count, log_scale_bound as read_log_scale_bound, real_number
 from lessonlib.monotone1d import Logit, MonotoneMixture
 
 __all__ = ["Flow", "standard_normal", "uniform_base", "logistic_base", "BASES", "LAYERS", "make_flow"]
@@ -35,20 +35,23 @@ __all__ = ["Flow", "standard_normal", "uniform_base", "logistic_base", "BASES", 
 
 def standard_normal(dim: int, dtype: torch.dtype | None = None) -> Distribution:
     """N(0, I) on R^dim, as a distribution with event shape (dim,)."""
-    dtype = dtype or torch.get_default_dtype()
+    dim, dtype = count(dim, "dim", minimum=1, maximum=MAX_SIZE), dtype or torch.get_default_dtype()
     return Independent(Normal(torch.zeros(dim, dtype=dtype), torch.ones(dim, dtype=dtype)), 1)
 
 
 def uniform_base(dim: int, low: float = 0.0, high: float = 1.0, dtype: torch.dtype | None = None) -> Distribution:
     """Uniform on the box [low, high]^dim; log_prob is -inf outside it (no error), event shape (dim,)."""
-    dtype = dtype or torch.get_default_dtype()
+    dim, dtype = count(dim, "dim", minimum=1, maximum=MAX_SIZE), dtype or torch.get_default_dtype()
+    low, high = real_number(low, "low"), real_number(high, "high")
+    if not low < high:
+        raise ValueError(f"a uniform base needs low < high, got low = {low:g}, high = {high:g}.")
     lo, hi = torch.full((dim,), float(low), dtype=dtype), torch.full((dim,), float(high), dtype=dtype)
     return Independent(Uniform(lo, hi, validate_args=False), 1)
 
 
 def logistic_base(dim: int, dtype: torch.dtype | None = None) -> Distribution:
     """Standard logistic on each coordinate (the sigmoid's inverse applied to a uniform), event shape (dim,)."""
-    dtype = dtype or torch.get_default_dtype()
+    dim, dtype = count(dim, "dim", minimum=1, maximum=MAX_SIZE), dtype or torch.get_default_dtype()
     u = Uniform(torch.zeros(dim, dtype=dtype), torch.ones(dim, dtype=dtype), validate_args=False)
     logistic = TransformedDistribution(u, [SigmoidTransform().inv, AffineTransform(0.0, 1.0)], validate_args=False)
     return Independent(logistic, 1)
@@ -103,6 +106,11 @@ class Flow(nn.Module):
         """log p_Z(z), also for an empty batch (torch's distributions cannot reshape zero rows). Shapes: (B, D) -> (B,)."""
         if z.shape[0] == 0:
             return z.new_zeros(0)
+        if not torch.isfinite(z).all():
+            raise ValueError(
+                "the flow's map sent some points to NaN or infinity, where the base has no density: its parameters may "
+                "be NaN after a training blow-up, or the points lie far outside where it was trained."
+            )
         return self.base.log_prob(z)
 
     def log_prob(self, x: Tensor) -> Tensor:
@@ -112,7 +120,7 @@ class Flow(nn.Module):
 
     def sample(self, n: int) -> Tensor:
         """n samples in one forward pass: z ~ base, x = f(z). Shapes: -> (n, D); n = 0 gives (0, D)."""
-        return self.bijector.forward(self.base.sample((_sample_count(n),)))
+        return _finite_samples(self.bijector.forward(self.base.sample((_sample_count(n),))))
 
     def sample_and_log_prob(self, n: int) -> tuple[Tensor, Tensor]:
         """n samples and their log-density, from the forward pass alone: log p_Z(z) - log|det J_f(z)|.
@@ -121,11 +129,19 @@ class Flow(nn.Module):
         """
         z = self.base.sample((_sample_count(n),))
         x, log_det = self.bijector.forward_and_log_det(z)
-        return x, self._base_log_prob(z) - log_det
+        return _finite_samples(x), self._base_log_prob(z) - log_det
 
 
 #: The most samples one call draws; more would not fit in a laptop's memory anyway.
 MAX_SAMPLES = 10**8
+
+
+def _finite_samples(x: Tensor) -> Tensor:
+    """x, after checking the map sent every base sample to a finite point."""
+    if not torch.isfinite(x).all():
+        raise ValueError("the flow's map sent some base samples to NaN or infinity: its parameters may be NaN after a "
+                         "training blow-up, or its scales overflow (log-scales without a bound?).")
+    return x
 
 
 def _sample_count(n) -> int:

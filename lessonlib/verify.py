@@ -19,13 +19,14 @@ import torch
 from torch import Tensor
 from torch.autograd.functional import jacobian
 
-from lessonlib.bijectors import Bijector
+from lessonlib.bijectors import Bijector, check_batch
 
 __all__ = ["autograd_log_det", "verify_bijector"]
 
 
 def autograd_log_det(fn, points: Tensor) -> Tensor:
     """log|det J_fn| at each row of ``points``, from the full autograd Jacobian. Shapes: (B, D) -> (B,)."""
+    points = check_batch(points, None, "points")
     out = []
     for p in points:
         J = jacobian(lambda v: fn(v[None])[0], p)
@@ -39,6 +40,7 @@ def _maxdiff(a: Tensor, b: Tensor) -> float:
 
 def verify_bijector(bij: Bijector, z: Tensor, atol: float = 1e-6, rtol: float = 1e-5) -> list[str]:
     """Run all checks on ``bij`` at the base points ``z`` (B, D); return a list of problems found."""
+    z = check_batch(z, bij.dim, "z", bij.dtype)
     problems: list[str] = []
     B, D = z.shape
     with torch.no_grad():

@@ -238,3 +238,55 @@ def test_network_sizes_are_checked_where_networks_are_built():
 def test_a_flow_computes_in_its_parameters_dtype():
     assert make_flow(2, 1, dtype=torch.float64).dtype == torch.float64
     assert Flow(standard_normal(2), Chain(Affine([1.0, 2.0], dtype=torch.float32))).dtype == torch.float32
+
+
+def test_a_layer_converted_alone_after_building_is_named_not_a_torch_dtype_error():
+    flow = make_flow(2, 2, hidden=(8,), dtype=torch.float32)
+    flow.bijector.layers[1].double()
+    with pytest.raises(ValueError, match="float32 and float64 .one layer was converted alone"):
+        flow.log_prob(torch.zeros(3, 2))
+
+
+def test_a_flow_with_nan_parameters_says_so():
+    flow = make_flow(2, 1, hidden=(8,))
+    with torch.no_grad():
+        flow.bijector.layers[0].conditioner[-1].bias.fill_(float("nan"))
+    with pytest.raises(ValueError, match="sent some points to NaN or infinity"):
+        flow.log_prob(torch.zeros(3, 2))
+
+
+def test_targets_check_what_they_are_given():
+    from lessonlib.toy2d import TARGETS, kl_gap
+
+    target = TARGETS["banana"]()
+    gen = torch.Generator().manual_seed(0)
+    assert target.sample(0, gen).shape == (0, 2) and target.log_prob(np.zeros((3, 2))).dtype == torch.float64
+    for call, error, words in ((lambda: target.sample(-1, gen), ValueError, "at least 0"),
+                               (lambda: target.sample(3, 0), TypeError, "torch.Generator"),
+                               (lambda: target.log_prob(torch.zeros(3)), ValueError, "shape"),
+                               (lambda: target.log_prob([[float("nan"), 0.0]]), ValueError, "NaN"),
+                               (lambda: kl_gap(lambda x: x.sum(1), target, n=10, seed=None), TypeError, "seed")):
+        with pytest.raises(error, match=words):
+            call()
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: standard_normal(0), ValueError, "dim must be at least 1"),
+    (lambda: __import__("lessonlib.flows", fromlist=["uniform_base"]).uniform_base(2, 1.0, 0.0), ValueError, "low < high"),
+    (lambda: __import__("lessonlib.flows", fromlist=["logistic_base"]).logistic_base(-1), ValueError, "at least 1"),
+    (lambda: Affine([]), ValueError, "at least one number"),
+    (lambda: __import__("lessonlib.coupling", fromlist=["jacobian_matrix"]).jacobian_matrix(lambda v: v, "ab"), TypeError, "numbers"),
+    (lambda: __import__("lessonlib.verify", fromlist=["verify_bijector"]).verify_bijector(Affine(1.0), "abc"), TypeError, "numbers"),
+])
+def test_bases_and_helpers_check_their_arguments(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
+
+
+def test_samples_that_a_broken_flow_sends_to_nan_are_refused():
+    flow = make_flow(2, 1, hidden=(8,))
+    with torch.no_grad():
+        flow.bijector.layers[0].conditioner[-1].bias.fill_(float("nan"))
+    for draw in (flow.sample, flow.sample_and_log_prob):
+        with pytest.raises(ValueError, match="sent some base samples to NaN or infinity"):
+            draw(3)
