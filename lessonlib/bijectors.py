@@ -36,6 +36,7 @@ __all__ = [
     "register_example",
     "check_batch",
     "module_dtype",
+    "parameter_dtype",
 ]
 
 
@@ -96,6 +97,14 @@ def _mixed_dtypes(module: nn.Module) -> ValueError | None:
         return None
     return ValueError(f"this map's parameters are in {' and '.join(dtypes)} (one layer was converted alone?); a map "
                       "computes in one dtype. Convert the whole flow or chain, e.g. flow.to(torch.float64).")
+
+
+def parameter_dtype(dtype: torch.dtype | None, *values) -> torch.dtype:
+    """The dtype a layer stores its parameters in: ``dtype`` if given, else that of the first floating-point
+    tensor among ``values`` (as nn.Parameter(tensor) would keep it), else torch's default dtype."""
+    if dtype is not None:
+        return dtype
+    return next((v.dtype for v in values if isinstance(v, Tensor) and v.is_floating_point()), torch.get_default_dtype())
 
 
 def module_dtype(module: nn.Module) -> torch.dtype | None:
@@ -250,13 +259,13 @@ class Affine(Bijector):
 
     Shapes: scale, shift (D,) or scalars; z, x (B, D); log_det (B,).
 
-    Parameters are stored in ``dtype`` (torch's default dtype when None); every |scale| must leave room
-    for its inverse in that dtype (``lessonlib.inputs.check_scale_range``).
+    Parameters are stored in ``dtype`` (``parameter_dtype``: a floating tensor's own dtype, else torch's
+    default); every |scale| must leave room for its inverse in that dtype (``lessonlib.inputs.check_scale_range``).
     """
 
     def __init__(self, scale=1.0, shift=0.0, learnable: bool = True, dtype: torch.dtype | None = None):
         super().__init__()
-        dtype = dtype or torch.get_default_dtype()
+        dtype = parameter_dtype(dtype, scale, shift)
         scale_a, shift_a = real_array(scale, "scale").reshape(-1), real_array(shift, "shift").reshape(-1)
         if scale_a.size == 0 or shift_a.size == 0:
             raise ValueError("scale and shift need at least one number each (one per coordinate, or one for all).")
@@ -302,13 +311,14 @@ class Linear(Bijector):
 
     Shapes: A (D, D); z, x (B, D); log_det (B,).
 
-    A is stored in ``dtype`` (torch's default dtype when None). A matrix whose condition number is so large
-    that rounding in that dtype would spoil a round trip (more than ROUND_TRIP_TOLERANCE of |z|) is refused.
+    A is stored in ``dtype`` (``parameter_dtype``: a floating tensor's own dtype, else torch's default). A
+    matrix whose condition number is so large that rounding in that dtype would spoil a round trip (more than
+    ROUND_TRIP_TOLERANCE of |z|) is refused.
     """
 
     def __init__(self, matrix, learnable: bool = False, rcond: float = 1e-12, dtype: torch.dtype | None = None):
         super().__init__()
-        dtype = dtype or torch.get_default_dtype()
+        dtype = parameter_dtype(dtype, matrix)
         A = real_array(matrix, "matrix")
         if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] == 0:
             raise ValueError(

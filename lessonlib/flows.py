@@ -191,7 +191,7 @@ def _standardising_layer(data, dim: int) -> Affine:
     if (std == 0).any():
         raise ValueError(f"scale_to has a constant column {std.eq(0).nonzero().flatten().tolist()}: its standard "
                          "deviation is 0, so there is no scale to standardise by.")
-    return Affine(std, data.mean(0))
+    return Affine(std, data.mean(0), dtype=torch.get_default_dtype())
 
 
 def make_flow(

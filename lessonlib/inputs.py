@@ -8,9 +8,10 @@ one kind of answer everywhere, and the answer names the cause and the fix:
 * **counts** (sizes, steps, seeds, sample counts) are whole numbers; ``1000.0`` is read as 1000, ``2.5`` is refused;
 * **arrays** become float64 numpy arrays, from numbers, nested lists, numpy arrays or torch tensors of any
   real dtype; complex values, strings and ragged lists are refused, and so are NaN and infinity unless asked;
-* **dtypes**: data given to a flow is converted to the dtype of the flow's parameters (float64 data in a
-  float32 flow is rounded to float32, which keeps its meaning: 7 significant digits of a measurement);
-  ``lessonlib.bijectors.check_batch`` applies this rule to tensors;
+* **dtypes**: a layer keeps its parameters in the dtype it is given (``dtype=``, or a floating tensor's own
+  dtype), else in torch's default dtype; data given to a flow is converted to the dtype of the flow's
+  parameters (float64 data in a float32 flow is rounded to float32, which keeps its meaning: 7 significant
+  digits of a measurement); ``lessonlib.bijectors.check_batch`` applies this rule to tensors;
 * **parameter ranges**: a scale must leave room for its inverse in the parameters' dtype
   (``check_scale_range``); a log-scale bound is a positive number, and None or infinity both mean "no bound";
 * **empty batches** are fine: a (0, D) batch gives (0, D) points and (0,) log-densities.

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lessonlib.bijectors import Affine, Bijector, Chain, register_example
+from lessonlib.bijectors import Affine, Bijector, Chain, parameter_dtype, register_example
 from lessonlib.inputs import MAX_SIZE, check_scale_range, count, positive_number, real_array, real_number
 
 __all__ = ["MonotoneMixture", "Sigmoid", "Logit", "mixture_logit_cdf_and_log_deriv"]
@@ -60,7 +60,7 @@ class MonotoneMixture(Bijector):
 
     def __init__(self, loc, log_scale, weight_logits=None, max_iterations: int = 100):
         super().__init__()
-        dtype = torch.get_default_dtype()
+        dtype = parameter_dtype(None, loc, log_scale, weight_logits)
         loc_a = real_array(loc, "loc")
         if loc_a.ndim == 1:
             loc_a = loc_a[None, :]

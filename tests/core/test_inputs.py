@@ -290,3 +290,21 @@ def test_samples_that_a_broken_flow_sends_to_nan_are_refused():
     for draw in (flow.sample, flow.sample_and_log_prob):
         with pytest.raises(ValueError, match="sent some base samples to NaN or infinity"):
             draw(3)
+
+
+def test_a_layer_keeps_the_dtype_of_a_float_tensor_it_is_given_else_the_default():
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        B = np.array([[1.0, 0.5], [-0.3, 1.5]])
+        assert Linear(torch.tensor(B)).dtype == torch.float64  # as nn.Parameter(tensor) would keep it
+        assert Linear(B).dtype == torch.float32 and Affine([1.0, 2.0]).dtype == torch.float32
+        assert Affine(torch.tensor([2.0], dtype=torch.float64)).dtype == torch.float64
+        assert Linear(torch.tensor(B), dtype=torch.float32).dtype == torch.float32
+        z = torch.tensor([[0.3, -0.2]], dtype=torch.float64)
+        x, _ = Linear(torch.tensor(B)).forward_and_log_det(z)
+        assert x.dtype == torch.float64
+        # make_flow's standardising layer follows the flow, whatever the dtype of the data it is given
+        assert make_flow(2, 1, hidden=(4,), scale_to=torch.randn(5, 2, dtype=torch.float64)).dtype == torch.float32
+    finally:
+        torch.set_default_dtype(old)
