@@ -29,7 +29,8 @@ import torch
 from torch import Tensor, nn
 
 from lessonlib.bijectors import Bijector, register_example
-from lessonlib.nets import MLP, MaskedLinear, randomise
+from lessonlib.inputs import MAX_SIZE, count, log_scale_bound as read_log_scale_bound
+from lessonlib.nets import MLP, MaskedLinear, bound_log_scale, layer_widths, randomise
 
 __all__ = ["AutoregressiveAffine", "MADE"]
 
@@ -67,19 +68,20 @@ class AutoregressiveAffine(Bijector):
     Shapes: z, x (B, D); log_det (B,).
 
     One small MLP per coordinate i reads the previous coordinates (the others are masked to zero)
-    and outputs (s_i, t_i); coordinate 1 gets learnable constants. Counts the network passes made
+    and outputs (s_i, t_i); coordinate 1 gets learnable constants. Log-scales are squashed into
+    (-log_scale_bound, log_scale_bound); None (or infinity) leaves them unbounded. Counts the network passes made
     in ``passes`` so a lesson can compare sampling and density costs.
     """
 
-    def __init__(self, dim: int, hidden: tuple[int, ...] = (32,), conditioned_on: str = "x", log_scale_bound: float = 3.0):
+    def __init__(self, dim: int, hidden: tuple[int, ...] = (32,), conditioned_on: str = "x",
+                 log_scale_bound: float | None = 3.0):
         super().__init__()
-        if dim < 1:
-            raise ValueError("dim must be at least 1")
+        dim = count(dim, "dim", minimum=1, maximum=MAX_SIZE)
         if conditioned_on not in ("x", "z"):
             raise ValueError("conditioned_on must be 'x' (MAF: parallel density, sequential sampling) or 'z' (IAF: the reverse)")
         self.dim = dim
         self.conditioned_on = conditioned_on
-        self.log_scale_bound = log_scale_bound
+        self.log_scale_bound = read_log_scale_bound(log_scale_bound)
         self.first = nn.Parameter(torch.zeros(2))  # (s_1, t_1): the first coordinate has nothing to condition on
         self.nets = nn.ModuleList(MLP(dim, 2, hidden) for _ in range(dim - 1))
         self.passes = 0
@@ -95,7 +97,7 @@ class AutoregressiveAffine(Bijector):
             s, t = self.first.to(cond).expand(cond.shape[0], 2).unbind(-1)
         else:
             s, t = self.nets[i - 1](cond * self.masks[i].to(cond)).unbind(-1)
-        return self.log_scale_bound * torch.tanh(s / self.log_scale_bound), t
+        return bound_log_scale(s, self.log_scale_bound), t
 
     def _counted(self, cond: Tensor, i: int) -> tuple[Tensor, Tensor]:
         self.passes += 1
@@ -145,9 +147,10 @@ class MADE(Bijector):
 
     def __init__(self, dim: int, hidden: tuple[int, ...] = (128,)):
         super().__init__()
-        if dim < 2:
+        if count(dim, "dim", maximum=MAX_SIZE) < 2:
             raise ValueError("an autoregressive model needs at least 2 dimensions to have an order.")
         self.dim = dim
+        hidden = layer_widths(hidden)
         sizes = (dim, *hidden)
         masks = _made_masks(dim, hidden)
         self.hidden = nn.ModuleList(MaskedLinear(a, b, m) for a, b, m in zip(sizes[:-1], sizes[1:], masks))

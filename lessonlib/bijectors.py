@@ -17,10 +17,14 @@ This is how the change of variables reads in code:
 
 from __future__ import annotations
 
+import itertools
 from typing import Callable, NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor, nn
+
+from lessonlib.inputs import check_scale_range, dtype_limits, real_array
 
 __all__ = [
     "Bijector",
@@ -31,19 +35,23 @@ __all__ = [
     "EXAMPLES",
     "register_example",
     "check_batch",
+    "module_dtype",
+    "parameter_dtype",
 ]
 
 
-def check_batch(t: Tensor, dim: int | None = None, name: str = "input") -> Tensor:
-    """Check that ``t`` is a finite float tensor of shape ``(B, D)``; raise ValueError otherwise.
+def check_batch(t, dim: int | None = None, name: str = "input", dtype: torch.dtype | None = None) -> Tensor:
+    """The one gate for points given to a map or a flow: a finite real tensor of shape (B, D), in ``dtype``.
 
-    Shapes: t (B, D).
+    Shapes: t (B, D) -> (B, D); B may be 0 (an empty batch gives empty results).
+
+    The rules are those of ``lessonlib.inputs``: a tensor of another real dtype, an integer tensor, a numpy
+    array or a list is converted to ``dtype`` (a map's parameters' dtype; torch's default dtype when None
+    and the input is not a floating tensor already). Complex or True/False values, a wrong shape, a wrong
+    number of coordinates and NaN or infinity raise a ValueError (TypeError for things that are not numbers)
+    that names the cause and the fix.
     """
-    if not isinstance(t, Tensor):
-        raise ValueError(
-            f"{name} must be a torch.Tensor of shape (batch, dim), got {type(t).__name__}. "
-            "Wrap your data with torch.as_tensor(data, dtype=torch.float64)."
-        )
+    t = _as_real_tensor(t, name, dtype)
     if t.ndim != 2:
         hint = " For a single point use x[None, :]; for 1D data use x[:, None]." if t.ndim in (0, 1) else ""
         raise ValueError(
@@ -56,8 +64,6 @@ def check_batch(t: Tensor, dim: int | None = None, name: str = "input") -> Tenso
             "A bijection needs the same number of dimensions in and out: otherwise it cannot be "
             "invertible and there is no Jacobian determinant."
         )
-    if not t.is_floating_point():
-        raise ValueError(f"{name} must be a floating-point tensor, got dtype {t.dtype}: densities live on real numbers.")
     if not torch.isfinite(t).all():
         bad = (~torch.isfinite(t)).any(dim=1).nonzero().flatten()[:5].tolist()
         raise ValueError(
@@ -65,6 +71,48 @@ def check_batch(t: Tensor, dim: int | None = None, name: str = "input") -> Tenso
             "finite points; clean the data (or check for an earlier overflow) before evaluating a flow."
         )
     return t
+
+
+def _as_real_tensor(t, name: str, dtype: torch.dtype | None) -> Tensor:
+    """``t`` as a real floating tensor in ``dtype`` (kept as it is when ``dtype`` is None and it is one already)."""
+    if not isinstance(t, Tensor):
+        return torch.as_tensor(real_array(t, name, finite=False), dtype=dtype or torch.get_default_dtype())
+    if t.is_complex():
+        raise ValueError(
+            f"{name} is a complex tensor ({t.dtype}); densities live on real numbers. "
+            "If the imaginary parts are all zero, pass x.real."
+        )
+    if t.dtype == torch.bool:
+        raise TypeError(f"{name} holds True/False values; a flow maps points with real coordinates.")
+    if not t.is_floating_point():
+        return t.to(dtype or torch.get_default_dtype())
+    return t if dtype is None or t.dtype == dtype else t.to(dtype)
+
+
+def _mixed_dtypes(module: nn.Module) -> ValueError | None:
+    """The error to raise instead of torch's when a module's parameters were left in different dtypes."""
+    dtypes = sorted({str(t.dtype).removeprefix("torch.") for t in itertools.chain(module.parameters(), module.buffers())
+                     if t.is_floating_point()})
+    if len(dtypes) < 2:
+        return None
+    return ValueError(f"this map's parameters are in {' and '.join(dtypes)} (one layer was converted alone?); a map "
+                      "computes in one dtype. Convert the whole flow or chain, e.g. flow.to(torch.float64).")
+
+
+def parameter_dtype(dtype: torch.dtype | None, *values) -> torch.dtype:
+    """The dtype a layer stores its parameters in: ``dtype`` if given, else that of the first floating-point
+    tensor among ``values`` (as nn.Parameter(tensor) would keep it), else torch's default dtype."""
+    if dtype is not None:
+        return dtype
+    return next((v.dtype for v in values if isinstance(v, Tensor) and v.is_floating_point()), torch.get_default_dtype())
+
+
+def module_dtype(module: nn.Module) -> torch.dtype | None:
+    """The dtype of a module's first floating parameter or buffer; None when it has none."""
+    for t in itertools.chain(module.parameters(), module.buffers()):
+        if t.is_floating_point():
+            return t.dtype
+    return None
 
 
 class Steps(NamedTuple):
@@ -92,13 +140,26 @@ class Bijector(nn.Module):
 
     dim: int | None = None
 
+    @property
+    def dtype(self) -> torch.dtype | None:
+        """The dtype of the map's parameters, which its inputs are converted to; None for a map without any."""
+        return module_dtype(self)
+
     def forward_and_log_det(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """x = f(z) and log|det J_f(z)|, the sampling direction. Shapes: z (B, D) -> x (B, D), (B,)."""
-        return self._forward_and_log_det(check_batch(z, self.dim, "z"))
+        z = check_batch(z, self.dim, "z", self.dtype)
+        try:
+            return self._forward_and_log_det(z)
+        except RuntimeError as e:
+            raise _mixed_dtypes(self) or e
 
     def inverse_and_log_det(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """z = f^-1(x) and log|det J_{f^-1}(x)|, the density direction. Shapes: x (B, D) -> z (B, D), (B,)."""
-        return self._inverse_and_log_det(check_batch(x, self.dim, "x"))
+        x = check_batch(x, self.dim, "x", self.dtype)
+        try:
+            return self._inverse_and_log_det(x)
+        except RuntimeError as e:
+            raise _mixed_dtypes(self) or e
 
     def forward(self, z: Tensor) -> Tensor:  # noqa: D401 - nn.Module name
         """x = f(z)."""
@@ -137,6 +198,12 @@ class Chain(Bijector):
         dims = {b.dim for b in bijectors if b.dim is not None}
         if len(dims) > 1:
             raise ValueError(f"Chain layers act on different dimensions {sorted(dims)}; a bijection keeps the dimension.")
+        dtypes = sorted({str(d).removeprefix("torch.") for d in (b.dtype for b in bijectors) if d is not None})
+        if len(dtypes) > 1:
+            raise ValueError(
+                f"Chain layers have parameters in {' and '.join(dtypes)}; one flow computes in one dtype. Convert "
+                "the layers first, e.g. layer.to(torch.float64), or build them all with the same default dtype."
+            )
         self.dim = dims.pop() if dims else None
         self.layers = nn.ModuleList(bijectors)
 
@@ -148,7 +215,7 @@ class Chain(Bijector):
 
     def forward_steps(self, z: Tensor) -> Steps:
         """Run forward, keeping every intermediate point and each layer's log-det (the ledger)."""
-        points, log_dets = [check_batch(z, self.dim, "z")], []
+        points, log_dets = [check_batch(z, self.dim, "z", self.dtype)], []
         for layer in self.layers:
             x, ld = layer._forward_and_log_det(points[-1])
             points.append(x)
@@ -157,7 +224,7 @@ class Chain(Bijector):
 
     def inverse_steps(self, x: Tensor) -> Steps:
         """Run inverse (last layer first), keeping every intermediate point and each layer's log-det."""
-        points, log_dets = [check_batch(x, self.dim, "x")], []
+        points, log_dets = [check_batch(x, self.dim, "x", self.dtype)], []
         for layer in reversed(self.layers):
             z, ld = layer._inverse_and_log_det(points[-1])
             points.append(z)
@@ -179,11 +246,9 @@ class Chain(Bijector):
         return x, log_det
 
 
-def _as_param(value, name: str) -> Tensor:
-    t = torch.as_tensor(value, dtype=torch.get_default_dtype()).detach().clone()
-    if not torch.isfinite(t).all():
-        raise ValueError(f"{name} contains NaN or infinity; a map needs finite parameters.")
-    return t
+#: A Linear layer is refused when a round trip could lose more than this fraction of |z| to rounding
+#: (condition number times the dtype's precision).
+ROUND_TRIP_TOLERANCE = 1e-3
 
 
 class Affine(Bijector):
@@ -193,25 +258,38 @@ class Affine(Bijector):
     negative determinant but a density can never be negative.
 
     Shapes: scale, shift (D,) or scalars; z, x (B, D); log_det (B,).
+
+    Parameters are stored in ``dtype`` (``parameter_dtype``: a floating tensor's own dtype, else torch's
+    default); every |scale| must leave room for its inverse in that dtype (``lessonlib.inputs.check_scale_range``).
     """
 
-    def __init__(self, scale=1.0, shift=0.0, learnable: bool = True):
+    def __init__(self, scale=1.0, shift=0.0, learnable: bool = True, dtype: torch.dtype | None = None):
         super().__init__()
-        scale_t, shift_t = _as_param(scale, "scale"), _as_param(shift, "shift")
-        if (scale_t == 0).any():
+        dtype = parameter_dtype(dtype, scale, shift)
+        scale_a, shift_a = real_array(scale, "scale").reshape(-1), real_array(shift, "shift").reshape(-1)
+        if scale_a.size == 0 or shift_a.size == 0:
+            raise ValueError("scale and shift need at least one number each (one per coordinate, or one for all).")
+        if (scale_a == 0).any():
             raise ValueError(
                 "Affine scale must be nonzero in every coordinate: a zero scale squashes that axis onto a "
                 "single point, so the map has no inverse and the density would be infinite there "
                 "(log|scale| = -inf)."
             )
-        scale_t, shift_t = torch.broadcast_tensors(scale_t.reshape(-1), shift_t.reshape(-1))
+        check_scale_range(scale_a, dtype, "scale", "build the layer in float64: Affine(scale, shift, dtype=torch.float64)")
+        if scale_a.size != shift_a.size and 1 not in (scale_a.size, shift_a.size):
+            raise ValueError(
+                f"scale has {scale_a.size} entries and shift {shift_a.size}: give one of each per coordinate, "
+                "or a single number to use for every coordinate."
+            )
+        scale_a, shift_a = np.broadcast_arrays(scale_a, shift_a)
+        scale_t, shift_t = torch.tensor(scale_a, dtype=dtype), torch.tensor(shift_a, dtype=dtype)
         if scale_t.numel() > 1:
             self.dim = scale_t.numel()
         if learnable:
-            self.scale, self.shift = nn.Parameter(scale_t.clone()), nn.Parameter(shift_t.clone())
+            self.scale, self.shift = nn.Parameter(scale_t), nn.Parameter(shift_t)
         else:
-            self.register_buffer("scale", scale_t.clone())
-            self.register_buffer("shift", shift_t.clone())
+            self.register_buffer("scale", scale_t)
+            self.register_buffer("shift", shift_t)
 
     def _log_det(self, like: Tensor) -> Tensor:
         per_dim = torch.log(torch.abs(self.scale)).to(like)  # (D,) or (1,)
@@ -232,17 +310,22 @@ class Linear(Bijector):
     every point. Inverse: z = A^-1 x, with log-det -log|det A|.
 
     Shapes: A (D, D); z, x (B, D); log_det (B,).
+
+    A is stored in ``dtype`` (``parameter_dtype``: a floating tensor's own dtype, else torch's default). A
+    matrix whose condition number is so large that rounding in that dtype would spoil a round trip (more than
+    ROUND_TRIP_TOLERANCE of |z|) is refused.
     """
 
-    def __init__(self, matrix, learnable: bool = False, rcond: float = 1e-12):
+    def __init__(self, matrix, learnable: bool = False, rcond: float = 1e-12, dtype: torch.dtype | None = None):
         super().__init__()
-        A = _as_param(matrix, "matrix")
-        if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        dtype = parameter_dtype(dtype, matrix)
+        A = real_array(matrix, "matrix")
+        if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] == 0:
             raise ValueError(
-                f"Linear needs a square matrix, got shape {tuple(A.shape)}. A non-square matrix changes the "
+                f"Linear needs a square matrix, got shape {A.shape}. A non-square matrix changes the "
                 "number of dimensions, so it cannot be a bijection and has no determinant."
             )
-        svals = torch.linalg.svdvals(A.double())
+        svals = torch.linalg.svdvals(torch.as_tensor(A)).numpy()
         if svals[-1] <= rcond * svals[0] or svals[0] == 0:
             # the smallest singular value of a singular matrix is 0 or rounding noise (1e-17 on one CPU, 0 on
             # another): say which side of rcond it fell on, not its last bits
@@ -252,11 +335,15 @@ class Linear(Bijector):
                 "land on the same image, there is no inverse, and the pushed density would be infinite on "
                 "that set and zero elsewhere."
             )
+        fix = "build the layer in float64: Linear(A, dtype=torch.float64)"
+        check_scale_range(svals, dtype, "stretch factor (singular value) of the matrix", fix)
+        _check_conditioning(float(svals[0] / svals[-1]), dtype, fix)
         self.dim = A.shape[0]
+        A_t = torch.tensor(A, dtype=dtype)
         if learnable:
-            self.matrix = nn.Parameter(A)
+            self.matrix = nn.Parameter(A_t)
         else:
-            self.register_buffer("matrix", A)
+            self.register_buffer("matrix", A_t)
 
     def _log_det(self, like: Tensor) -> Tensor:
         return torch.linalg.slogdet(self.matrix.to(like))[1].expand(like.shape[0])
@@ -267,6 +354,18 @@ class Linear(Bijector):
     def _inverse_and_log_det(self, x: Tensor) -> tuple[Tensor, Tensor]:
         z = torch.linalg.solve(self.matrix.to(x), x.T).T
         return z, -self._log_det(x)
+
+
+def _check_conditioning(cond: float, dtype: torch.dtype, fix: str) -> None:
+    """Refuse a matrix whose round trip in ``dtype`` could be off by more than ROUND_TRIP_TOLERANCE of |z|."""
+    label, eps, _ = dtype_limits(dtype)
+    if cond * eps > ROUND_TRIP_TOLERANCE:
+        raise ValueError(
+            f"The matrix's condition number is {cond:.2g}: its largest stretch is {cond:.2g} times its smallest. "
+            f"In {label} (relative precision {eps:.1g}) the round trip z -> A z -> A^-1 (A z) could be off by about "
+            f"{cond * eps:.1g} of |z|, so the inverse and the density would be unreliable. Either {fix}, or use a "
+            "better-conditioned matrix."
+        )
 
 
 # --------------------------------------------------------------------------------------

@@ -12,8 +12,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from lessonlib.bijectors import Bijector, Chain, register_example
-from lessonlib.nets import MLP, randomise
+from lessonlib.bijectors import Bijector, Chain, check_batch, register_example
+from lessonlib.inputs import MAX_SIZE, count, log_scale_bound as read_log_scale_bound, real_array
+from lessonlib.nets import MLP, bound_log_scale, randomise
 
 __all__ = [
     "AdditiveCoupling",
@@ -28,7 +29,7 @@ __all__ = [
 
 
 def _check_mask(mask) -> Tensor:
-    m = torch.as_tensor(mask)
+    m = torch.as_tensor(real_array(mask, "mask", allow_bool=True))
     if m.ndim != 1:
         raise ValueError(f"mask must be a 1D vector with one entry per coordinate, got shape {tuple(m.shape)}.")
     if not ((m == 0) | (m == 1)).all():
@@ -46,7 +47,7 @@ def half_mask(dim: int, flip: bool = False) -> Tensor:
 
     For dim == 1 there is nothing to condition on: coupling layers need dim >= 2.
     """
-    if dim < 2:
+    if count(dim, "dim", maximum=MAX_SIZE) < 2:
         raise ValueError("a coupling layer needs at least 2 coordinates: one to keep and one to transform.")
     m = torch.zeros(dim)
     m[: dim // 2] = 1
@@ -55,7 +56,7 @@ def half_mask(dim: int, flip: bool = False) -> Tensor:
 
 def alternating_mask(dim: int, flip: bool = False) -> Tensor:
     """1 on even coordinates (kept), 0 on odd ones (transformed); ``flip`` swaps them."""
-    if dim < 2:
+    if count(dim, "dim", maximum=MAX_SIZE) < 2:
         raise ValueError("a coupling layer needs at least 2 coordinates: one to keep and one to transform.")
     m = (torch.arange(dim) % 2 == 0).to(torch.get_default_dtype())
     return 1 - m if flip else m
@@ -68,7 +69,7 @@ def checkerboard_mask(height: int, width: int, flip: bool = False) -> Tensor:
 
     Shapes: -> (height * width,).
     """
-    if height < 1 or width < 1 or height * width < 2:
+    if count(height, "height", maximum=MAX_SIZE) < 1 or count(width, "width", maximum=MAX_SIZE) < 1 or height * width < 2:
         raise ValueError("a checkerboard mask needs at least 2 pixels: one to keep and one to transform.")
     rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
     m = ((rows + cols) % 2 == 0).to(torch.get_default_dtype()).flatten()
@@ -97,8 +98,10 @@ def jacobian_matrix(fn, point: Tensor) -> Tensor:
     """
     from torch.autograd.functional import jacobian
 
-    if point.ndim != 1:
-        raise ValueError(f"point must be one point of shape (D,), got shape {tuple(point.shape)}; use x[0] for a batch.")
+    point = check_batch(point[None] if isinstance(point, Tensor) and point.ndim == 1 else point, None, "point")
+    if point.shape[0] != 1:
+        raise ValueError(f"point must be one point of shape (D,), got {point.shape[0]} points; use x[0] for a batch.")
+    point = point[0]
     return jacobian(lambda v: fn(v[None])[0], point)
 
 
@@ -135,7 +138,7 @@ class AffineCoupling(Bijector):
     log|det J| = sum over transformed coordinates of s(z_a). The conditioner can be any network
     (ReLU included): invertibility comes from the structure, not from the network.
     ``log_scale_bound`` squashes s into (-bound, bound) with bound * tanh(s / bound), which keeps
-    exp(s) from overflowing early in training; None leaves s unbounded.
+    exp(s) from overflowing early in training; None (or infinity) leaves s unbounded.
     Reference: Dinh, Sohl-Dickstein, Bengio, "Density estimation using Real NVP" (2017).
 
     Shapes: mask (D,); conditioner (B, D) -> (B, 2D); z, x (B, D); log_det (B,).
@@ -154,17 +157,13 @@ class AffineCoupling(Bijector):
         self.register_buffer("_free2", (1 - self.mask).repeat(2), persistent=False)
         self.dim = self.mask.numel()
         self.conditioner = conditioner if conditioner is not None else MLP(self.dim, 2 * self.dim, hidden)
-        if log_scale_bound is not None and not log_scale_bound > 0:
-            raise ValueError("log_scale_bound must be positive (or None for no bound).")
-        self.log_scale_bound = log_scale_bound
+        self.log_scale_bound = read_log_scale_bound(log_scale_bound)
 
     def scale_and_shift(self, kept: Tensor) -> tuple[Tensor, Tensor]:
         """Log-scale s and shift t from the kept coordinates, zero where mask == 1. Shapes: (B, D) -> 2 x (B, D)."""
         # one multiplication zeroes s and t on the kept coordinates; the bound keeps 0 at 0
         s, t = (self.conditioner(kept) * self._free2.to(kept)).chunk(2, dim=-1)
-        if self.log_scale_bound is not None:
-            s = self.log_scale_bound * torch.tanh(s / self.log_scale_bound)
-        return s, t
+        return bound_log_scale(s, self.log_scale_bound), t
 
     def _forward_and_log_det(self, z: Tensor) -> tuple[Tensor, Tensor]:
         s, t = self.scale_and_shift(z * self.mask.to(z))
@@ -191,7 +190,7 @@ def coupling_stack(
     make = {"alternating": alternating_mask, "half": half_mask}.get(mask)
     if make is None:
         raise ValueError(f"mask must be 'alternating' or 'half', got {mask!r}.")
-    if n_layers < 1:
+    if count(n_layers, "n_layers") < 1:
         raise ValueError("a flow needs at least one layer.")
     return Chain(*[layer(make(dim, flip=bool(k % 2)), hidden=hidden, **kwargs) for k in range(n_layers)])
 

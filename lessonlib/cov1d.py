@@ -21,6 +21,8 @@ from typing import Callable, Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from lessonlib.inputs import MAX_SIZE, count, describe, real_array, real_number
+
 __all__ = [
     "Density1D", "Uniform", "Normal", "Logistic", "Exponential", "LogNormal",
     "MonotoneMap", "AffineMap", "ExpMap", "TanhMap", "MonotoneSpline", "InverseCDFMap", "CDFMap", "Composed",
@@ -34,10 +36,18 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _arr(x: ArrayLike) -> Array:
-    a = np.asarray(x, dtype=np.float64)
+    a = real_array(x, "the input", finite=False)
     if np.any(np.isnan(a)):
         raise ValueError("the input contains NaN: a density or a map has no value at 'not a number'.")
     return a
+
+
+def _check_pair(base: object, fmap: object) -> None:
+    """TypeError unless ``base`` is a Density1D and ``fmap`` a MonotoneMap (the formula's two ingredients)."""
+    if not isinstance(base, Density1D):
+        raise TypeError(f"base must be a density of this module (Normal(), Uniform(0, 1), ...), got {describe(base)}.")
+    if not isinstance(fmap, MonotoneMap):
+        raise TypeError(f"the map must be a MonotoneMap (AffineMap(2, 1), ExpMap(), ...), got {describe(fmap)}.")
 
 
 def _erf(x: Array) -> Array:
@@ -112,6 +122,7 @@ class Uniform(Density1D):
     """p(x) = 1 / (b - a) on [a, b], 0 elsewhere."""
 
     def __init__(self, a: float = 0.0, b: float = 1.0) -> None:
+        a, b = real_number(a, "a"), real_number(b, "b")
         if not b > a:
             raise ValueError(f"Uniform(a, b) needs a < b; got a = {a}, b = {b}: an interval of width {b - a} holds no density that integrates to one.")
         self.a, self.b = float(a), float(b)
@@ -137,9 +148,10 @@ class Normal(Density1D):
     """p(x) = exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi))."""
 
     def __init__(self, mu: float = 0.0, sigma: float = 1.0) -> None:
+        mu, sigma = real_number(mu, "mu"), real_number(sigma, "sigma")
         if not sigma > 0:
             raise ValueError(f"Normal(mu, sigma) needs sigma > 0; got sigma = {sigma}.")
-        self.mu, self.sigma = float(mu), float(sigma)
+        self.mu, self.sigma = mu, sigma
         self.name = f"Normal({self.mu:g}, {self.sigma:g})"
 
     def logpdf(self, x: ArrayLike) -> Array:
@@ -160,6 +172,7 @@ class Logistic(Density1D):
     """p(x) = e^{-t} / (s (1 + e^{-t})^2), t = (x - mu) / s; F(x) = 1 / (1 + e^{-t})."""
 
     def __init__(self, mu: float = 0.0, s: float = 1.0) -> None:
+        mu, s = real_number(mu, "mu"), real_number(s, "s")
         if not s > 0:
             raise ValueError(f"Logistic(mu, s) needs s > 0; got s = {s}.")
         self.mu, self.s = float(mu), float(s)
@@ -183,6 +196,7 @@ class Exponential(Density1D):
     """p(x) = rate e^{-rate x} for x >= 0; F(x) = 1 - e^{-rate x}; F^-1(u) = -log(1 - u) / rate."""
 
     def __init__(self, rate: float = 1.0) -> None:
+        rate = real_number(rate, "rate")
         if not rate > 0:
             raise ValueError(f"Exponential(rate) needs rate > 0; got {rate}.")
         self.rate = float(rate)
@@ -208,9 +222,10 @@ class LogNormal(Density1D):
     """
 
     def __init__(self, mu: float = 0.0, sigma: float = 1.0) -> None:
+        mu, sigma = real_number(mu, "mu"), real_number(sigma, "sigma")
         if not sigma > 0:
             raise ValueError(f"LogNormal(mu, sigma) needs sigma > 0; got sigma = {sigma}.")
-        self.mu, self.sigma = float(mu), float(sigma)
+        self.mu, self.sigma = mu, sigma
         self.support = (0.0, math.inf)
         self.name = f"LogNormal({self.mu:g}, {self.sigma:g})"
 
@@ -297,7 +312,8 @@ class AffineMap(MonotoneMap):
     """f(z) = slope z + shift; f'(z) = slope. A negative slope is fine (decreasing), zero is not."""
 
     def __init__(self, slope: float, shift: float = 0.0) -> None:
-        if not math.isfinite(slope) or slope == 0:
+        slope, shift = real_number(slope, "slope"), real_number(shift, "shift")
+        if slope == 0:
             raise ValueError(
                 f"slope = {slope}: a zero slope sends every z to the same x, so x has no unique z to come "
                 "back to and p_Z(z) / |f'(z)| would divide by zero. The formula needs an invertible map."
@@ -350,8 +366,7 @@ class TanhMap(MonotoneMap):
     """
 
     def __init__(self, a: float, b: float = 1.0) -> None:
-        if not (math.isfinite(a) and math.isfinite(b)):
-            raise ValueError("the nonlinearity parameters must be finite numbers.")
+        a, b = real_number(a, "a"), real_number(b, "b")
         if a * b <= -1:
             raise ValueError(
                 f"a·b = {a * b:g} ≤ -1: f'(0) = 1 + a·b = {1 + a * b:g}, so the map is flat"
@@ -468,6 +483,7 @@ class InverseCDFMap(MonotoneMap):
     domain = (0.0, 1.0)
 
     def __init__(self, target: Density1D) -> None:
+        _check_pair(target, self)
         self.target = target
         self.image = target.support
         self.name = f"F⁻¹ of {target.name}"
@@ -496,6 +512,7 @@ class CDFMap(MonotoneMap):
     image = (0.0, 1.0)
 
     def __init__(self, dist: Density1D) -> None:
+        _check_pair(dist, self)
         self.dist = dist
         self.domain = dist.support
         self.name = f"F of {dist.name}"
@@ -517,6 +534,9 @@ class Composed(MonotoneMap):
     """f(z) = second(first(z)); f'(z) = second'(first(z)) first'(z) (chain rule; log_dets add)."""
 
     def __init__(self, first: MonotoneMap, second: MonotoneMap) -> None:
+        for which, m in (("first", first), ("second", second)):
+            if not isinstance(m, MonotoneMap):
+                raise TypeError(f"Composed needs two MonotoneMaps; the {which} is {describe(m)}.")
         self.first, self.second = first, second
         self.domain = first.domain
         self.image = second.image
@@ -540,6 +560,7 @@ class Composed(MonotoneMap):
 # ---------------------------------------------------------------------------------------------
 def pushforward_density_via_inverse(base: Density1D, fmap: MonotoneMap, x: ArrayLike) -> Array:
     """p_X(x) = p_Z(f^-1(x)) |d f^-1/dx|, and 0 where no z maps to x.  Shapes: (N,) -> (N,)."""
+    _check_pair(base, fmap)
     x = _arr(x)
     inside = fmap.in_image(x)
     xs = np.where(inside, x, _inside_point(fmap))
@@ -549,6 +570,7 @@ def pushforward_density_via_inverse(base: Density1D, fmap: MonotoneMap, x: Array
 
 def pushforward_density_via_forward(base: Density1D, fmap: MonotoneMap, x: ArrayLike) -> Array:
     """p_X(x) = p_Z(z) / |f'(z)| with z = f^-1(x), and 0 where no z maps to x.  Shapes: (N,) -> (N,)."""
+    _check_pair(base, fmap)
     x = _arr(x)
     inside = fmap.in_image(x)
     z = fmap.inverse(np.where(inside, x, _inside_point(fmap)))
@@ -563,6 +585,7 @@ def pushforward_density(base: Density1D, fmap: MonotoneMap, x: ArrayLike) -> Arr
 
 def pushforward_log_density(base: Density1D, fmap: MonotoneMap, x: ArrayLike) -> Array:
     """log p_X(x) = log p_Z(z) - log|f'(z)|, z = f^-1(x); -inf where no z maps to x.  Shapes: (N,) -> (N,)."""
+    _check_pair(base, fmap)
     x = _arr(x)
     inside = fmap.in_image(x)
     z = fmap.inverse(np.where(inside, x, _inside_point(fmap)))
@@ -571,6 +594,7 @@ def pushforward_log_density(base: Density1D, fmap: MonotoneMap, x: ArrayLike) ->
 
 def density_without_abs(base: Density1D, fmap: MonotoneMap, x: ArrayLike) -> Array:
     """The WRONG formula p_Z(f^-1(x)) · (d f^-1/dx) with no absolute value: negative for a decreasing map."""
+    _check_pair(base, fmap)
     x = _arr(x)
     inside = fmap.in_image(x)
     xs = np.where(inside, x, _inside_point(fmap))
@@ -598,8 +622,10 @@ def integrate(fn: Callable[[Array], Array], lo: float, hi: float, breaks: Sequen
     1e-12 for smooth pieces; a jump inside a piece costs accuracy, so pass it in ``breaks``.
     Shapes: fn maps (M,) -> (M,).
     """
+    lo, hi = real_number(lo, "lo", allow_inf=True), real_number(hi, "hi", allow_inf=True)
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError("integrate needs finite limits: cut the tails where the density is negligible.")
+    pieces = count(pieces, "pieces", minimum=1, maximum=MAX_SIZE)
     if hi < lo:
         return -integrate(fn, hi, lo, breaks, pieces, log_spaced)
     if log_spaced and lo <= 0:
@@ -608,18 +634,46 @@ def integrate(fn: Callable[[Array], Array], lo: float, hi: float, breaks: Sequen
     edges = np.unique(np.concatenate([edges, [b for b in breaks if lo < b < hi]]))
     a, b = edges[:-1, None], edges[1:, None]
     pts = 0.5 * (a + b) + 0.5 * (b - a) * _GL_NODES[None, :]
-    vals = np.asarray(fn(pts.ravel()), dtype=np.float64).reshape(pts.shape)
+    vals = _grid_values(fn, pts.ravel(), "the integrand").reshape(pts.shape)
     return float(np.sum(0.5 * (b - a) * vals * _GL_WEIGHTS[None, :]))
+
+
+def _grid_values(fn: Callable[[Array], Array], grid: Array, what: str, var: str = "x") -> Array:
+    """fn(grid) as a float64 array of grid's shape; ValueError naming the cause if fn fails, has the wrong
+    shape or is NaN or infinite somewhere. Shapes: grid (M,) -> (M,)."""
+    if not callable(fn):
+        raise TypeError(f"{what} must be a function of a numpy array, got {describe(fn)}.")
+    try:
+        with np.errstate(all="ignore"):
+            out = real_array(fn(grid.copy()), what, finite=False)
+    except Exception as e:  # noqa: BLE001 - the caller's function may fail in any way; say how
+        raise ValueError(f"calling {what} on a numpy array of {grid.size} points raised {type(e).__name__}: {e}. "
+                         "It must accept an array (use np.exp, np.log, not math.exp, math.log).") from e
+    if out.shape != grid.shape:
+        if out.size != 1:
+            raise ValueError(f"{what} returned shape {out.shape} for an input of shape {grid.shape}: it must act on "
+                             "each point and return one value per point.")
+        out = np.full(grid.shape, float(out.reshape(-1)[0]))
+    bad = ~np.isfinite(out)
+    if bad.any():
+        k = int(np.argmax(bad))
+        value = "NaN" if np.isnan(out[k]) else "infinite"
+        raise ValueError(f"{what} is {value} at {var} = {grid[k]:.4g} (for instance the log of a negative number, or a "
+                         "division by zero): it needs a finite real value at every point of the range.")
+    return out
 
 
 def interval_mass_z(base: Density1D, a: float, b: float) -> float:
     """P(a < Z < b) = F_Z(b) - F_Z(a), from the base CDF."""
+    a, b = real_number(a, "a", allow_inf=True), real_number(b, "b", allow_inf=True)
     lo, hi = min(a, b), max(a, b)
     return float(base.cdf(np.array([hi]))[0] - base.cdf(np.array([lo]))[0])
 
 
 def interval_mass_x(base: Density1D, fmap: MonotoneMap, xa: float, xb: float) -> float:
     """P(xa < X < xb) = ∫ p_X(x) dx, by quadrature of the pushed density (split where it may jump or kink)."""
+    _check_pair(base, fmap)
+    xa, xb = real_number(xa, "xa"), real_number(xb, "xb")
     lo, hi = min(xa, xb), max(xa, xb)
     breaks = [float(v) for v in fmap.forward(np.array(base.breakpoints() + fmap.breakpoints(), dtype=np.float64))] if (base.breakpoints() or fmap.breakpoints()) else []
     return integrate(lambda x: pushforward_density(base, fmap, x), lo, hi, breaks=breaks, pieces=8)
@@ -631,8 +685,11 @@ def check_invertible(fn: Callable[[Array], Array], lo: float = -3.0, hi: float =
     A grid test: it can miss a fold narrower than the grid step, so it proves non-invertibility,
     never invertibility.
     """
+    lo, hi, n = real_number(lo, "lo"), real_number(hi, "hi"), count(n, "n", minimum=3, maximum=100 * MAX_SIZE)
+    if not lo < hi:
+        raise ValueError(f"check_invertible needs lo < hi, got lo = {lo:g}, hi = {hi:g}.")
     z = np.linspace(lo, hi, n)
-    x = np.asarray(fn(z), dtype=np.float64)
+    x = _grid_values(fn, z, "f", "z")
     dx = np.diff(x)
     if np.all(dx > 0) or np.all(dx < 0):
         return

@@ -1,8 +1,15 @@
-"""Small real data sets shipped in the repository's data/ folder, and their standardisation. Nothing is downloaded."""
+"""Small real data sets shipped in the repository's data/ folder, and their standardisation. Nothing is downloaded.
+
+Every file is checked on load: its header, its number of rows and columns, that every cell is a
+finite number, and that the values lie in the range the data set can have. A damaged file (cut short,
+header missing, a column added, a NaN, text in a cell, a ragged row) is refused with a ValueError that
+names the file and the line, instead of giving a wrongly shaped array or NaNs to the lessons.
+"""
 
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -10,29 +17,95 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["DATA_DIR", "load_old_faithful", "standardise", "train_validation_split", "dequantised"]
+from lessonlib.inputs import real_array
+
+__all__ = ["DATA_DIR", "load_old_faithful", "load_csv", "standardise", "CsvSpec", "OLD_FAITHFUL",
+           "train_validation_split", "dequantised"]
 
 # In the repository, data/ sits beside lessonlib/; an installed lessonlib carries it as lessonlib/_data (pyproject.toml).
 _HERE = Path(__file__).resolve().parent
 DATA_DIR = _HERE / "_data" if (_HERE / "_data").is_dir() else _HERE.parent / "data"
 
+_RESTORE = "Restore the file that ships with the course (git checkout data/{name}); data/README.md describes it."
 
-def _load_csv(name: str) -> tuple[list[str], np.ndarray]:
-    path = DATA_DIR / name
+
+@dataclass(frozen=True)
+class CsvSpec:
+    """What a data file must hold: its name, header, number of data rows and each column's range (lo, hi)."""
+
+    name: str
+    header: tuple[str, ...]
+    rows: int
+    ranges: tuple[tuple[float, float], ...]
+
+
+#: Old Faithful: eruption duration and waiting time, both in minutes (data/README.md).
+OLD_FAITHFUL = CsvSpec("old_faithful.csv", ("eruptions_min", "waiting_min"), 272, ((0.5, 10.0), (20.0, 200.0)))
+
+
+def _problem(path: Path, line: int | None, what: str) -> ValueError:
+    where = f"{path.name}, line {line}" if line is not None else path.name
+    return ValueError(f"{where}: {what}. {_RESTORE.format(name=path.name)}")
+
+
+def _read_rows(path: Path) -> list[list[str]]:
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: it ships with the course repository (data/README.md lists it).")
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    return rows[0], np.array(rows[1:], dtype=np.float64)
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            return [row for row in csv.reader(f)]
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise _problem(path, None, f"the file is not a readable CSV text file ({e})") from None
 
 
-def load_old_faithful() -> np.ndarray:
+def _parse(path: Path, spec: CsvSpec, rows: list[list[str]]) -> np.ndarray:
+    """The data rows as floats; the first bad cell named by its line (the header is line 1)."""
+    width = len(spec.header)
+    values = np.empty((len(rows) - 1, width))
+    for i, row in enumerate(rows[1:]):
+        line = i + 2
+        if len(row) != width:
+            raise _problem(path, line, f"{len(row)} cells ({','.join(row)!r}), expected {width} ({', '.join(spec.header)})")
+        for j, cell in enumerate(row):
+            try:
+                v = float(cell)
+            except ValueError:
+                raise _problem(path, line, f"the cell {cell!r} in column {spec.header[j]} is not a number") from None
+            lo, hi = spec.ranges[j]
+            if not np.isfinite(v):
+                raise _problem(path, line, f"{spec.header[j]} is {cell!r}: every value must be a finite number")
+            if not lo <= v <= hi:
+                raise _problem(path, line, f"{spec.header[j]} = {v:g} is outside the range {lo:g} to {hi:g} this data can have")
+            values[i, j] = v
+    return values
+
+
+def load_csv(spec: CsvSpec, path: Path | str | None = None) -> np.ndarray:
+    """The data rows of a file described by ``spec``, checked (header, rows, columns, numbers, ranges).
+
+    Shapes: -> (spec.rows, len(spec.header)). ``path`` defaults to DATA_DIR / spec.name.
+    """
+    path = Path(path) if path is not None else DATA_DIR / spec.name
+    rows = _read_rows(path)
+    while rows and rows[-1] == []:  # blank lines at the end
+        rows.pop()
+    if not rows:
+        raise _problem(path, None, "the file is empty")
+    if tuple(cell.strip() for cell in rows[0]) != spec.header:
+        raise _problem(path, 1, f"the header is {','.join(rows[0])!r}, expected {','.join(spec.header)!r} "
+                                "(a file without its header line, or with other columns?)")
+    values = _parse(path, spec, rows)
+    if values.shape[0] != spec.rows:
+        raise _problem(path, None, f"{values.shape[0]} data rows, expected {spec.rows}: the file is cut short or has extra rows")
+    return values
+
+
+def load_old_faithful(path: Path | str | None = None) -> np.ndarray:
     """Old Faithful geyser, 272 eruptions: columns (eruption duration, waiting time to next), in minutes.
 
-    Shapes: (272, 2). Source and license: data/README.md.
+    Shapes: (272, 2). Source and license: data/README.md. ``path``: another copy of the file (tests).
     """
-    _, values = _load_csv("old_faithful.csv")
-    return values
+    return load_csv(OLD_FAITHFUL, path)
 
 
 def standardise(data: np.ndarray, dtype: torch.dtype | None = None) -> tuple[Tensor, np.ndarray, np.ndarray]:
@@ -43,7 +116,7 @@ def standardise(data: np.ndarray, dtype: torch.dtype | None = None) -> tuple[Ten
     A density in the original units is p_X(x) = p_U(u) / prod_d std_d, so
     log p_X(x) = log p_U(u) - sum_d log std_d. ``dtype`` defaults to torch's default dtype.
     """
-    a = np.asarray(data, dtype=np.float64)
+    a = real_array(data, "data", finite=False)
     if a.ndim != 2 or a.shape[0] < 2:
         raise ValueError(f"data must have shape (N, D) with N >= 2, got {a.shape}.")
     if not np.isfinite(a).all():

@@ -27,31 +27,39 @@ from torch.distributions import (
 from lessonlib.autoregressive import MADE, AutoregressiveAffine
 from lessonlib.bijectors import Affine, Bijector, Chain, Linear, check_batch
 from lessonlib.coupling import coupling_stack
+from lessonlib.inputs import MAX_SIZE, count, log_scale_bound as read_log_scale_bound, real_number
 from lessonlib.invertible_mlp import invertible_mlp
 from lessonlib.monotone1d import Logit, MonotoneMixture
 
-__all__ = ["Flow", "standard_normal", "uniform_base", "logistic_base", "BASES", "LAYERS", "make_flow"]
+__all__ = ["NonFinitePoints", "Flow", "standard_normal", "uniform_base", "logistic_base", "BASES", "LAYERS", "make_flow"]
 
 
 def standard_normal(dim: int, dtype: torch.dtype | None = None) -> Distribution:
     """N(0, I) on R^dim, as a distribution with event shape (dim,)."""
-    dtype = dtype or torch.get_default_dtype()
+    dim, dtype = count(dim, "dim", minimum=1, maximum=MAX_SIZE), dtype or torch.get_default_dtype()
     return Independent(Normal(torch.zeros(dim, dtype=dtype), torch.ones(dim, dtype=dtype)), 1)
 
 
 def uniform_base(dim: int, low: float = 0.0, high: float = 1.0, dtype: torch.dtype | None = None) -> Distribution:
     """Uniform on the box [low, high]^dim; log_prob is -inf outside it (no error), event shape (dim,)."""
-    dtype = dtype or torch.get_default_dtype()
+    dim, dtype = count(dim, "dim", minimum=1, maximum=MAX_SIZE), dtype or torch.get_default_dtype()
+    low, high = real_number(low, "low"), real_number(high, "high")
+    if not low < high:
+        raise ValueError(f"a uniform base needs low < high, got low = {low:g}, high = {high:g}.")
     lo, hi = torch.full((dim,), float(low), dtype=dtype), torch.full((dim,), float(high), dtype=dtype)
     return Independent(Uniform(lo, hi, validate_args=False), 1)
 
 
 def logistic_base(dim: int, dtype: torch.dtype | None = None) -> Distribution:
     """Standard logistic on each coordinate (the sigmoid's inverse applied to a uniform), event shape (dim,)."""
-    dtype = dtype or torch.get_default_dtype()
+    dim, dtype = count(dim, "dim", minimum=1, maximum=MAX_SIZE), dtype or torch.get_default_dtype()
     u = Uniform(torch.zeros(dim, dtype=dtype), torch.ones(dim, dtype=dtype), validate_args=False)
     logistic = TransformedDistribution(u, [SigmoidTransform().inv, AffineTransform(0.0, 1.0)], validate_args=False)
     return Independent(logistic, 1)
+
+
+class NonFinitePoints(ValueError):
+    """The flow's map sent points to NaN or infinity, where the base has no density (training treats it as a blow-up)."""
 
 
 class Flow(nn.Module):
@@ -72,6 +80,12 @@ class Flow(nn.Module):
                 f"base must have event shape (D,), got {tuple(base.event_shape)}. Wrap a per-coordinate "
                 "distribution in torch.distributions.Independent(dist, 1) so log_prob sums over coordinates."
             )
+        if len(base.batch_shape) != 0:
+            raise ValueError(
+                f"base has batch shape {tuple(base.batch_shape)}: it is a batch of distributions, but a flow needs "
+                f"one distribution over R^{base.event_shape[0]}. Give it parameters of shape ({base.event_shape[0]},) "
+                "only (or fold the extra dimensions into the event with Independent)."
+            )
         if not isinstance(bijector, Bijector):
             raise ValueError("bijector must be a lessonlib Bijector: the formula needs an inverse and a log-det.")
         self.dim = base.event_shape[0]
@@ -80,13 +94,29 @@ class Flow(nn.Module):
         self.base = base
         self.bijector = bijector
 
+    @property
+    def dtype(self) -> torch.dtype | None:
+        """The dtype the flow computes in (its layers' parameters'); data of another dtype is converted to it."""
+        return self.bijector.dtype
+
     def log_prob_terms(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """The two terms of log p_X(x): base log-density at z = f^-1(x), and log|det J_{f^-1}(x)|.
 
-        Shapes: x (B, D) -> (B,), (B,).
+        Shapes: x (B, D) -> (B,), (B,); an empty batch (0, D) gives two empty (0,) tensors.
         """
-        z, log_det = self.bijector.inverse_and_log_det(check_batch(x, self.dim, "x"))
-        return self.base.log_prob(z), log_det
+        z, log_det = self.bijector.inverse_and_log_det(check_batch(x, self.dim, "x", self.dtype))
+        return self._base_log_prob(z), log_det
+
+    def _base_log_prob(self, z: Tensor) -> Tensor:
+        """log p_Z(z), also for an empty batch (torch's distributions cannot reshape zero rows). Shapes: (B, D) -> (B,)."""
+        if z.shape[0] == 0:
+            return z.new_zeros(0)
+        if not torch.isfinite(z).all():
+            raise NonFinitePoints(
+                "the flow's map sent some points to NaN or infinity, where the base has no density: its parameters may "
+                "be NaN after a training blow-up, or the points lie far outside where it was trained."
+            )
+        return self.base.log_prob(z)
 
     def log_prob(self, x: Tensor) -> Tensor:
         """log p_X(x) = log p_Z(f^-1(x)) + log|det J_{f^-1}(x)|. Shapes: (B, D) -> (B,)."""
@@ -94,14 +124,33 @@ class Flow(nn.Module):
         return base_term + log_det
 
     def sample(self, n: int) -> Tensor:
-        """n samples in one forward pass: z ~ base, x = f(z). Shapes: -> (n, D)."""
-        return self.bijector.forward(self.base.sample((n,)))
+        """n samples in one forward pass: z ~ base, x = f(z). Shapes: -> (n, D); n = 0 gives (0, D)."""
+        return _finite_samples(self.bijector.forward(self.base.sample((_sample_count(n),))))
 
     def sample_and_log_prob(self, n: int) -> tuple[Tensor, Tensor]:
-        """n samples and their log-density, from the forward pass alone: log p_Z(z) - log|det J_f(z)|."""
-        z = self.base.sample((n,))
+        """n samples and their log-density, from the forward pass alone: log p_Z(z) - log|det J_f(z)|.
+
+        Shapes: -> (n, D), (n,).
+        """
+        z = self.base.sample((_sample_count(n),))
         x, log_det = self.bijector.forward_and_log_det(z)
-        return x, self.base.log_prob(z) - log_det
+        return _finite_samples(x), self._base_log_prob(z) - log_det
+
+
+#: The most samples one call draws; more would not fit in a laptop's memory anyway.
+MAX_SAMPLES = 10**8
+
+
+def _finite_samples(x: Tensor) -> Tensor:
+    """x, after checking the map sent every base sample to a finite point."""
+    if not torch.isfinite(x).all():
+        raise ValueError("the flow's map sent some base samples to NaN or infinity: its parameters may be NaN after a "
+                         "training blow-up, or its scales overflow (log-scales without a bound?).")
+    return x
+
+
+def _sample_count(n) -> int:
+    return count(n, "n", maximum=MAX_SAMPLES, why="draw large samples in batches")
 
 
 #: The base distributions ``make_flow`` offers, by name: name -> f(dim, dtype).
@@ -140,6 +189,18 @@ def _stack(layer: str, dim: int, n_layers: int, hidden: tuple[int, ...], log_sca
     return layers
 
 
+def _standardising_layer(data, dim: int) -> Affine:
+    """x = std * u + mean per column of ``data`` (N, dim): the last layer of a flow that works in standard units."""
+    data = check_batch(data, dim, "scale_to")
+    if data.shape[0] < 2:
+        raise ValueError(f"scale_to needs at least 2 points to have a spread, got {data.shape[0]}.")
+    std = data.std(0)
+    if (std == 0).any():
+        raise ValueError(f"scale_to has a constant column {std.eq(0).nonzero().flatten().tolist()}: its standard "
+                         "deviation is 0, so there is no scale to standardise by.")
+    return Affine(std, data.mean(0), dtype=torch.get_default_dtype())
+
+
 def make_flow(
     dim: int,
     n_layers: int = 1,
@@ -164,23 +225,27 @@ def make_flow(
     of BASES; "Uniform(0, 1)" puts a Logit layer first, which sends its samples onto the real line.
     ``scale_to``: data (N, dim) whose per-column mean and standard deviation set a last Affine
     layer, so the other layers work in standardised units. ``log_scale_bound`` (coupling and maf)
-    squashes log-scales into (-bound, bound). Building never touches the global random state.
-    ``dtype`` defaults to torch's default dtype.
+    squashes log-scales into (-bound, bound); None (or infinity) leaves them unbounded. Building never
+    touches the global random state. ``dtype`` (float32 or float64) defaults to torch's default dtype.
     """
-    if layer not in LAYERS:
+    dim, n_layers = count(dim, "dim", minimum=1, maximum=MAX_SIZE), count(n_layers, "n_layers", minimum=1)
+    seed = count(seed, "seed", minimum=-(2**63), maximum=2**64 - 1)
+    n_components = count(n_components, "n_components", minimum=1, maximum=MAX_SIZE)
+    if not isinstance(layer, str) or layer not in LAYERS:
         raise ValueError(f"layer must be one of {LAYERS}, got {layer!r}.")
-    if base not in BASES:
+    if not isinstance(base, str) or base not in BASES:
         raise ValueError(f"base must be one of {list(BASES)}, got {base!r}.")
-    if not 1 <= int(n_layers) <= 64:
+    if n_layers > 64:
         raise ValueError(f"n_layers must be between 1 and 64, got {n_layers}.")
-    if layer == "maf" and log_scale_bound is None:
-        raise ValueError("maf layers bound their log-scales: give log_scale_bound a positive number.")
+    if dtype not in (None, torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64 (or None for torch's default), got {dtype}.")
+    log_scale_bound = read_log_scale_bound(log_scale_bound)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        layers = _stack(layer, dim, int(n_layers), hidden, log_scale_bound, n_components)
+        layers = _stack(layer, dim, n_layers, hidden, log_scale_bound, n_components)
     if base == "Uniform(0, 1)":
         layers.insert(0, Logit())
     if scale_to is not None:
-        layers.append(Affine(scale_to.std(0), scale_to.mean(0)))
+        layers.append(_standardising_layer(scale_to, dim))
     flow = Flow(BASES[base](dim, dtype), Chain(*layers))
     return flow if dtype is None else flow.to(dtype)

@@ -18,6 +18,8 @@ from typing import Callable
 
 import numpy as np
 
+from lessonlib.inputs import count, real_array, real_number
+
 __all__ = [
     "as_matrix",
     "det2",
@@ -62,7 +64,7 @@ def as_matrix(A: np.ndarray | list) -> np.ndarray:
 
     Shapes: A (2, 2).
     """
-    M = np.asarray(A, dtype=np.float64)
+    M = real_array(A, "the matrix", finite=False)
     if M.shape != (2, 2):
         raise ValueError(
             f"a map of the plane needs a 2x2 matrix, got shape {M.shape}. A non-square matrix changes the "
@@ -78,6 +80,7 @@ def rotation(theta: float) -> np.ndarray:
 
     Shapes: returns (2, 2).
     """
+    theta = real_number(theta, "theta")
     c, s = np.cos(theta), np.sin(theta)
     return np.array([[c, -s], [s, c]])
 
@@ -94,11 +97,12 @@ def det2(A: np.ndarray | list) -> float:
 def is_singular(A: np.ndarray | list, rtol: float = SINGULAR_RTOL) -> bool:
     """True when |det A| <= rtol * max|a_ij|^2: the map squashes the plane onto a line or a point.
 
-    Shapes: A (2, 2) -> bool.
+    Computed on A / max|a_ij|, so that a tiny or huge but invertible matrix (1e-200 I) is not called
+    singular because its determinant underflows. Shapes: A (2, 2) -> bool.
     """
     M = as_matrix(A)
     size = float(np.max(np.abs(M)))
-    return size == 0.0 or abs(det2(M)) <= rtol * size * size
+    return size == 0.0 or abs(det2(M / size)) <= rtol
 
 
 def collapse_sentence(A: np.ndarray | list) -> str:
@@ -126,6 +130,15 @@ def check_invertible(A: np.ndarray | list, rtol: float = SINGULAR_RTOL) -> np.nd
     M = as_matrix(A)
     if is_singular(M, rtol):
         raise ValueError(collapse_sentence(M))
+    with np.errstate(over="ignore", under="ignore"):
+        d = det2(M)
+    if d == 0.0 or not np.isfinite(d):
+        size = float(np.max(np.abs(M)))
+        raise ValueError(
+            f"A is invertible, but its entries are about {size:.1g}, so det A (about {size:.1g}^2) "
+            f"{'underflows to 0' if d == 0.0 else 'overflows'} in float64 and the density p_Z(A^-1 x) / |det A| cannot "
+            "be represented. Use a matrix with entries nearer 1 (and rescale the data to match)."
+        )
     return M
 
 
@@ -198,7 +211,7 @@ def gaussian_density(z: Points) -> np.ndarray:
 
     Shapes: z (N, 2) -> (N,).
     """
-    z = np.asarray(z, dtype=np.float64)
+    z = _points(z, "z")
     return np.exp(-0.5 * np.sum(z * z, axis=-1)) / (2.0 * np.pi)
 
 
@@ -207,7 +220,7 @@ def uniform_square_density(z: Points) -> np.ndarray:
 
     Shapes: z (N, 2) -> (N,).
     """
-    z = np.asarray(z, dtype=np.float64)
+    z = _points(z, "z")
     inside = np.all((z >= 0.0) & (z <= 1.0), axis=-1)
     return inside.astype(np.float64)
 
@@ -216,7 +229,7 @@ _BASES: dict[str, Callable[[Points], np.ndarray]] = {"gaussian": gaussian_densit
 
 
 def _base(base: str) -> Callable[[Points], np.ndarray]:
-    if base not in _BASES:
+    if not isinstance(base, str) or base not in _BASES:
         raise ValueError(f"base must be one of {sorted(_BASES)}, got {base!r}")
     return _BASES[base]
 
@@ -237,6 +250,9 @@ def grid_points(lo: float, hi: float, n: int) -> tuple[np.ndarray, np.ndarray, P
 
     Shapes: xs, ys (n,); points (n * n, 2).
     """
+    lo, hi, n = real_number(lo, "lo"), real_number(hi, "hi"), count(n, "n", minimum=1, maximum=4000, why="an n x n grid of 16 million points is the most that fits")
+    if not lo < hi:
+        raise ValueError(f"the grid needs lo < hi, got lo = {lo:g}, hi = {hi:g}.")
     h = (hi - lo) / n
     xs = lo + h * (np.arange(n) + 0.5)
     X, Y = np.meshgrid(xs, xs)
@@ -378,7 +394,7 @@ MAPS: dict[str, Map2D] = {
 
 def get_map(name: str) -> Map2D:
     """The nonlinear map called ``name`` (one of MAPS)."""
-    if name not in MAPS:
+    if not isinstance(name, str) or name not in MAPS:
         raise ValueError(f"unknown map {name!r}; choose one of {sorted(MAPS)}")
     return MAPS[name]
 
@@ -412,6 +428,8 @@ def finite_difference_jacobian(f: Callable[[Points], Points], z: Points, eps: fl
     Shapes: z (N, 2) -> (N, 2, 2).
     """
     z = _points(z, "z")
+    if not real_number(eps, "eps") > 0:
+        raise ValueError(f"eps must be a positive step, got {eps:g}: a central difference divides by 2 eps.")
     cols = []
     for j in range(2):
         e = np.zeros(2)
@@ -511,7 +529,10 @@ def det_overflow_table(dims: list[int] | tuple[int, ...], value: float) -> list[
 
 
 def _points(p: Points, name: str) -> Points:
-    p = np.asarray(p, dtype=np.float64)
+    p = real_array(p, name, finite=False)
     if p.ndim != 2 or p.shape[1] != 2:
         raise ValueError(f"{name} must have shape (N, 2), one point of the plane per row; got shape {p.shape}.")
+    if not np.all(np.isfinite(p)):
+        raise ValueError(f"{name} contains NaN or infinity (row {int(np.argmax(~np.isfinite(p).all(axis=1)))}): "
+                         "a density or a map needs finite points.")
     return p

@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lessonlib.bijectors import Affine, Bijector, Chain, register_example
+from lessonlib.bijectors import Affine, Bijector, Chain, parameter_dtype, register_example
+from lessonlib.inputs import MAX_SIZE, check_scale_range, count, positive_number, real_array, real_number
 
 __all__ = ["MonotoneMixture", "Sigmoid", "Logit", "mixture_logit_cdf_and_log_deriv"]
 
@@ -58,31 +60,30 @@ class MonotoneMixture(Bijector):
 
     def __init__(self, loc, log_scale, weight_logits=None, max_iterations: int = 100):
         super().__init__()
-        loc_t = torch.as_tensor(loc, dtype=torch.get_default_dtype()).detach().clone()
-        if loc_t.ndim == 1:
-            loc_t = loc_t[None, :]
-        if loc_t.ndim != 2:
-            raise ValueError(f"loc must have shape (D, K) or (K,), got {tuple(loc_t.shape)}.")
-        ls_t = torch.as_tensor(log_scale, dtype=loc_t.dtype).detach().clone()
-        ls_t = torch.broadcast_to(ls_t, loc_t.shape).clone()
-        if weight_logits is None:
-            wl_t = torch.zeros_like(loc_t)
-        else:
-            wl_t = torch.broadcast_to(torch.as_tensor(weight_logits, dtype=loc_t.dtype), loc_t.shape).clone()
-        for name, t in (("loc", loc_t), ("log_scale", ls_t), ("weight_logits", wl_t)):
-            if not torch.isfinite(t).all():
-                raise ValueError(f"{name} contains NaN or infinity; a mixture needs finite parameters.")
-        self.dim = loc_t.shape[0]
-        self.loc = nn.Parameter(loc_t)
-        self.log_scale = nn.Parameter(ls_t)
-        self.weight_logits = nn.Parameter(wl_t)
-        self.max_iterations = max_iterations
+        dtype = parameter_dtype(None, loc, log_scale, weight_logits)
+        loc_a = real_array(loc, "loc")
+        if loc_a.ndim == 1:
+            loc_a = loc_a[None, :]
+        if loc_a.ndim != 2 or loc_a.size == 0:
+            raise ValueError(f"loc must have shape (D, K) or (K,) with at least one component, got {loc_a.shape}.")
+        ls_a = _broadcast_like(real_array(log_scale, "log_scale"), loc_a.shape, "log_scale")
+        with np.errstate(over="ignore"):
+            check_scale_range(np.exp(ls_a), dtype, "component scale exp(log_scale)", "use log_scale values nearer 0")
+        wl_a = np.zeros_like(loc_a) if weight_logits is None else _broadcast_like(
+            real_array(weight_logits, "weight_logits"), loc_a.shape, "weight_logits")
+        self.dim = loc_a.shape[0]
+        self.loc = nn.Parameter(torch.tensor(loc_a, dtype=dtype))
+        self.log_scale = nn.Parameter(torch.tensor(ls_a, dtype=dtype))
+        self.weight_logits = nn.Parameter(torch.tensor(wl_a, dtype=dtype))
+        self.max_iterations = count(max_iterations, "max_iterations", minimum=1)
 
     @classmethod
     def spread(cls, n_components: int = 5, width: float = 1.5, scale: float = 0.6, dim: int = 1) -> "MonotoneMixture":
         """Equal-weight components with centres evenly spaced on [-width, width]: a deterministic start."""
-        loc = torch.linspace(-width, width, n_components).expand(dim, n_components)
-        return cls(loc, math.log(scale) * torch.ones(dim, n_components))
+        n_components = count(n_components, "n_components", minimum=1, maximum=MAX_SIZE)
+        dim = count(dim, "dim", minimum=1, maximum=MAX_SIZE)
+        loc = torch.linspace(-real_number(width, "width"), real_number(width, "width"), n_components).expand(dim, n_components)
+        return cls(loc, math.log(positive_number(scale, "scale")) * torch.ones(dim, n_components))
 
     @property
     def n_components(self) -> int:
@@ -152,6 +153,15 @@ class Logit(Bijector):
 
     def _inverse_and_log_det(self, x: Tensor) -> tuple[Tensor, Tensor]:
         return torch.sigmoid(x), (F.logsigmoid(x) + F.logsigmoid(-x)).sum(dim=1)
+
+
+def _broadcast_like(a: np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray:
+    """``a`` broadcast to the (D, K) shape of loc; a ValueError naming both shapes otherwise."""
+    try:
+        return np.broadcast_to(a, shape).copy()
+    except ValueError:
+        raise ValueError(f"{name} has shape {a.shape}, which does not fit loc's shape {shape} (D coordinates, "
+                         "K components): give one value per component, or one for all.") from None
 
 
 def _check_unit_interval(t: Tensor, name: str, what: str) -> None:

@@ -6,10 +6,29 @@ an invertible layer from the coordinates that layer may look at.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
-__all__ = ["MLP", "MaskedLinear", "randomise"]
+from lessonlib.inputs import MAX_SIZE, count, describe
+
+__all__ = ["MLP", "MaskedLinear", "randomise", "layer_widths", "bound_log_scale"]
+
+
+def layer_widths(hidden: Any, name: str = "hidden") -> tuple[int, ...]:
+    """``hidden`` as a tuple of positive layer widths, e.g. (64, 64); () means no hidden layer."""
+    if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
+        raise TypeError(f"{name} must be a tuple of layer widths such as (64, 64), got {describe(hidden)}.")
+    return tuple(count(h, f"each width in {name}", minimum=1, maximum=MAX_SIZE) for h in hidden)
+
+
+def bound_log_scale(s: Tensor, bound: float | None) -> Tensor:
+    """bound * tanh(s / bound): log-scales squashed into (-bound, bound), unchanged near 0; s itself when bound is None.
+
+    Shapes: any -> the same. ``bound`` comes from ``lessonlib.inputs.log_scale_bound`` (positive or None).
+    """
+    return s if bound is None else bound * torch.tanh(s / bound)
 
 
 class MLP(nn.Sequential):
@@ -28,7 +47,8 @@ class MLP(nn.Sequential):
         activation: type[nn.Module] = nn.ReLU,
         zero_last: bool = True,
     ):
-        sizes = (in_dim, *hidden)
+        sizes = (count(in_dim, "in_dim", minimum=1, maximum=MAX_SIZE), *layer_widths(hidden))
+        out_dim = count(out_dim, "out_dim", minimum=1, maximum=MAX_SIZE)
         layers: list[nn.Module] = []
         for a, b in zip(sizes[:-1], sizes[1:]):
             layers += [nn.Linear(a, b), activation()]

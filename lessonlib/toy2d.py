@@ -17,6 +17,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from lessonlib.bijectors import check_batch
+from lessonlib.inputs import count, describe
+
 __all__ = ["Target", "TARGETS", "two_moons", "gaussian_ring", "checkerboard", "banana", "kl_gap", "target_sampler", "grid_density"]
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -24,13 +27,20 @@ _LOG_2PI = math.log(2 * math.pi)
 
 @dataclass(frozen=True)
 class Target:
-    """A 2D density: ``log_prob(x)`` (B, 2) -> (B,) and ``sample(n, generator)`` -> (n, 2)."""
+    """A 2D density: ``log_prob(x)`` (B, 2) -> (B,) and ``sample(n, generator)`` -> (n, 2).
+
+    Both check what they are given (``lessonlib.inputs``): x a finite (B, 2) batch, n a count, a torch.Generator.
+    """
 
     name: str
     log_prob: Callable[[Tensor], Tensor]
     sample: Callable[[int, torch.Generator], Tensor]
     extent: tuple[float, float, float, float]  # xmin, xmax, ymin, ymax for plots
     entropy: float | None = None  # exact entropy in nats, where a closed form exists
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "log_prob", _checked_density(self.log_prob))
+        object.__setattr__(self, "sample", _checked_sampler(self.sample))
 
     def entropy_estimate(self, n: int = 200_000, seed: int = 0) -> tuple[float, float]:
         """(entropy, standard error): exact when known (error 0), else Monte Carlo -E[log p]."""
@@ -39,6 +49,27 @@ class Target:
         x = self.sample(n, torch.Generator().manual_seed(seed)).double()
         lp = self.log_prob(x)
         return float(-lp.mean()), float(lp.std() / math.sqrt(n))
+
+
+def _checked_density(log_prob: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+    """log_prob that first checks x (a finite (B, 2) batch; float64 unless x is a floating tensor already)."""
+
+    def checked(x: Tensor) -> Tensor:
+        keep = isinstance(x, Tensor) and x.is_floating_point()
+        return log_prob(check_batch(x, 2, "x", None if keep else torch.float64))
+
+    return checked
+
+
+def _checked_sampler(sample: Callable[[int, torch.Generator], Tensor]) -> Callable[[int, torch.Generator], Tensor]:
+    """sample that first checks n (a count) and gen (a torch.Generator)."""
+
+    def checked(n: int, gen: torch.Generator) -> Tensor:
+        if not isinstance(gen, torch.Generator):
+            raise TypeError(f"gen must be a torch.Generator (torch.Generator().manual_seed(0)), got {describe(gen)}.")
+        return sample(count(n, "n", maximum=10**8, why="draw large samples in batches"), gen)
+
+    return checked
 
 
 def _mixture(centers: Tensor, sigma: float) -> tuple[Callable, Callable]:
@@ -135,7 +166,8 @@ def kl_gap(
     (default: torch's default dtype, matching a model built with default settings). Uses the paired estimator
     mean(log p(x) - log q(x)), which has far less variance than NLL minus a separate entropy estimate.
     """
-    x = target.sample(n, torch.Generator().manual_seed(seed))
+    n = count(n, "n", minimum=2, maximum=10**8, why="a Monte Carlo estimate and its error need 2 samples or more")
+    x = target.sample(n, torch.Generator().manual_seed(count(seed, "seed", minimum=-(2**63), maximum=2**64 - 1)))
     with torch.no_grad():
         lq = log_q(x.to(dtype or torch.get_default_dtype()))
         diff = target.log_prob(x) - lq.to(x)

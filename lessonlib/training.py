@@ -3,7 +3,8 @@
 One loop serves the whole course. ``Trainer`` holds the model, its Adam optimiser, the random
 generator that draws the minibatches, the loss and the losses so far; ``run(n)`` takes n more
 steps from where the last call stopped, so a live widget can train in chunks and a notebook can
-train in one call (``train``). Both stop the same way when the loss diverges (``Diverged``).
+train in one call (``train``). Both stop the same way when training blows up (``Diverged``), and put
+the model back as it was before the update that did it.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ from typing import Any, Callable
 import torch
 from torch import Tensor, nn
 
-from lessonlib.bijectors import check_batch
-from lessonlib.flows import Flow
+from lessonlib.bijectors import check_batch, module_dtype
+from lessonlib.flows import Flow, NonFinitePoints
+from lessonlib.inputs import ROOM, count, describe, dtype_limits, positive_number
 
 __all__ = ["nll", "train", "Trainer", "TrainResult", "Diverged", "MAX_RISE", "ValidationCurve"]
 
 #: A loss this many nats above the first step's loss counts as a blow-up, like a non-finite one.
 MAX_RISE = 30.0
+
+#: The most steps one call trains; the course's runs take a few thousand.
+MAX_STEPS = 10**7
 
 Sampler = Callable[[int, torch.Generator], Tensor]
 Callback = Callable[[int, "TrainResult"], None]
@@ -42,17 +47,42 @@ class TrainResult:
 
     losses: list[float] = field(default_factory=list)
 
+    @property
+    def final(self) -> float:
+        """The last step's loss; ValueError when no step was taken (``steps=0``)."""
+        if not self.losses:
+            raise ValueError("no training step was taken (steps=0), so there is no final loss yet.")
+        return self.losses[-1]
 
-class Diverged(FloatingPointError):
-    """The loss became NaN or infinite, or rose more than MAX_RISE nats above the first step's loss."""
 
-    def __init__(self, step: int, loss: float, first: float | None):
-        self.step, self.loss, self.first = step, loss, first
-        if not math.isfinite(loss):
-            what = f"the loss became {loss} at step {step}: the flow's scales overflowed."
+class Diverged(FloatingPointError, ValueError):
+    """Training blew up: a NaN or infinite loss or gradient, non-finite parameters after an update, or a loss
+    more than MAX_RISE nats above the first step's. Raised after the model, the optimiser and the batch
+    generator are put back as they were before the update that caused it, so training can go on from there.
+
+    ``step``: the step that revealed it; ``loss``: its loss; ``first``: the first step's loss (None at step 1).
+    """
+
+    def __init__(self, step: int, loss: float, first: float | None, cause: str = "loss", kept: int = 0):
+        self.step, self.loss, self.first, self.cause = step, loss, first, cause
+        if step == 1 and cause == "loss":
+            what = (f"the loss is {loss} at step 1, before any update: the model as built already gives some data zero "
+                    "density, or overflows. Check the data (inside the base's support, finite?), the loss function and the "
+                    "initialisation (log-scales without a bound?); a smaller learning rate cannot help.")
+            super().__init__(what)
+            return
+        if cause == "gradient":
+            what = f"the gradient became NaN or infinite at step {kept + 1}, and its update spoilt the parameters"
+        elif cause == "update":
+            what = f"the update of step {kept + 1} overflowed: it gave the model NaN or infinite parameters"
+        elif not math.isfinite(loss):
+            what = f"the loss became {loss} at step {step}: the flow's scales overflowed"
         else:
-            what = f"the loss rose from {first:.4g} to {loss:.4g} nats by step {step}: the flow's scales blew up."
-        super().__init__(what + " Lower the learning rate or bound the log-scales (AffineCoupling(log_scale_bound=...)).")
+            what = f"the loss rose from {first:.4g} to {loss:.4g} nats by step {step}: the flow's scales blew up"
+        super().__init__(
+            f"{what}. Training stopped; the model is back as it was after step {kept}, before the update that did "
+            "this. Lower the learning rate (or bound the log-scales, AffineCoupling(log_scale_bound=...)) and continue."
+        )
 
 
 def _blew_up(loss: float, first: float | None) -> bool:
@@ -60,30 +90,61 @@ def _blew_up(loss: float, first: float | None) -> bool:
     return not math.isfinite(loss) or (first is not None and loss > first + MAX_RISE)
 
 
-def _batches(data: Tensor | Sampler, batch_size: int | None, dim: int | None, gen: torch.Generator) -> Callable[[], Tensor]:
-    """What each step trains on: minibatches of a (N, D) tensor (all of it when batch_size is None), or fresh samples."""
-    if isinstance(data, Tensor):
-        check_batch(data, dim, "data")
-        n_data = data.shape[0]
-        if batch_size is None or batch_size >= n_data:
-            return lambda: data
-        return lambda: data[torch.randint(n_data, (batch_size,), generator=gen)]
-    if callable(data):
+def _batches(data: Tensor | Sampler, batch_size: int | None, dim: int | None, dtype: torch.dtype | None,
+             gen: torch.Generator) -> Callable[[], Tensor]:
+    """What each step trains on: minibatches of (N, D) data (all of it when batch_size is None), or fresh samples."""
+    if batch_size is not None:
+        batch_size = count(batch_size, "batch_size", minimum=1)
+    if callable(data) and not isinstance(data, Tensor):
         if batch_size is None:
-            raise ValueError("a sampler needs a batch_size")
-        return lambda: data(batch_size, gen)
-    raise ValueError("data must be a (N, D) tensor or a sampler f(n, generator)")
+            raise ValueError("a sampler needs a batch_size: the number of fresh samples to draw at each step.")
+        return lambda: check_batch(data(batch_size, gen), dim, "a batch from the sampler", dtype)
+    data = check_batch(data, dim, "data", dtype)
+    n_data = data.shape[0]
+    if n_data == 0:
+        raise ValueError("data is empty (0 rows): there is nothing to fit. Pass at least one point per row.")
+    if batch_size is None or batch_size >= n_data:
+        return lambda: data
+    return lambda: data[torch.randint(n_data, (batch_size,), generator=gen)]
+
+
+def _loss_value(loss: Any) -> float:
+    """The float value of a loss_fn result: a scalar tensor connected to the parameters; TypeError/ValueError otherwise."""
+    if not isinstance(loss, Tensor):
+        raise TypeError(f"loss_fn must return a torch scalar tensor built from the model, got {describe(loss)}.")
+    if loss.numel() != 1:
+        raise ValueError(f"loss_fn must return one number (a scalar), got a tensor of shape {tuple(loss.shape)}: "
+                         "average the per-point losses with .mean().")
+    if not loss.requires_grad:
+        raise ValueError("loss_fn's result is not connected to the model's parameters (it has no gradient): avoid "
+                         ".item(), .detach(), numpy and torch.no_grad() inside the loss.")
+    return float(loss.detach())
+
+
+@dataclass
+class _Saved:
+    """What a step changes: parameters, the optimiser's state, the batch generator, the number of losses."""
+
+    params: list[Tensor]
+    state: list[dict]
+    generator: Tensor
+    n_losses: int
 
 
 class Trainer:
     """theta <- Adam step on loss_fn(model, batch), repeated; ``run(n)`` continues where the last run stopped.
 
-    Shapes: data (N, D), or a sampler f(n, generator) -> (n, D); the loss is a scalar.
+    Shapes: data (N, D) (a tensor, a numpy array, a list), or a sampler f(n, generator) -> (n, D); the loss
+    is a scalar. Data of another dtype is converted to the model's (``lessonlib.inputs``).
 
     ``model`` is usually a Flow; any nn.Module that ``loss_fn`` understands works. Minibatches come
     from a generator seeded with ``seed``, so a run is reproducible, and a run split into chunks
     (``run(20)`` ten times) takes exactly the steps of one ``run(200)``. ``loss_fn`` lets a lesson
     swap in a broken loss (e.g. one that forgets the log-det) to show what goes wrong.
+
+    A blow-up (``Diverged``: a NaN, infinite or exploding loss, a non-finite gradient, non-finite
+    parameters) stops training with the model, optimiser and generator as they were before the update
+    that caused it.
     """
 
     def __init__(
@@ -95,13 +156,19 @@ class Trainer:
         seed: int = 0,
         loss_fn: Callable[[nn.Module, Tensor], Tensor] = nll,
     ):
-        if not lr > 0:
-            raise ValueError("the learning rate must be positive")
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch nn.Module (a Flow, usually), got {describe(model)}.")
+        if not callable(loss_fn):
+            raise TypeError(f"loss_fn must be a function loss_fn(model, batch) -> scalar tensor, got {describe(loss_fn)}.")
+        if not any(p.requires_grad for p in model.parameters()):
+            raise ValueError("the model has no trainable parameters: there is nothing for training to change.")
         self.model, self.loss_fn = model, loss_fn
-        self.generator = torch.Generator().manual_seed(seed)
-        self.draw = _batches(data, batch_size, getattr(model, "dim", None), self.generator)
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        self.generator = torch.Generator().manual_seed(count(seed, "seed", minimum=-(2**63), maximum=2**64 - 1))
+        self.draw = _batches(data, batch_size, getattr(model, "dim", None), module_dtype(model), self.generator)
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=_learning_rate(lr, module_dtype(model)))
         self.result = TrainResult()
+        self._params = [p for p in model.parameters() if p.requires_grad]
+        self._saved: _Saved | None = None
 
     @property
     def steps(self) -> int:
@@ -115,33 +182,79 @@ class Trainer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        if not value > 0:
-            raise ValueError("the learning rate must be positive")
+        value = _learning_rate(value, module_dtype(self.model))
         for group in self.optimizer.param_groups:
             group["lr"] = value
 
     def step(self) -> float:
-        """One Adam step; returns its loss. Raises Diverged, before the update, when the loss blew up."""
-        loss = self.loss_fn(self.model, self.draw())
-        value = loss.item()
+        """One Adam step; returns its loss. Raises Diverged, with the model put back, when training blew up."""
+        generator_state = self.generator.get_state()
         first = self.result.losses[0] if self.result.losses else None
+        refused = math.nan
+        try:
+            loss = self.loss_fn(self.model, self.draw())
+        except NonFinitePoints:  # the model sends points to infinity: its loss is infinite
+            loss, refused = None, math.inf
+        except Exception:  # the last update made the model refuse (e.g. NaN parameters failing a base's argument check)
+            if self._saved is None:  # no update yet: the model or the loss itself is at fault
+                raise
+            loss = None
+        value = refused if loss is None else _loss_value(loss)
         if _blew_up(value, first):
-            raise Diverged(self.steps + 1, value, first)
+            self._diverged(self.steps + 1, value, first, generator_state)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self._saved = self._save(generator_state)
         self.optimizer.step()
         self.result.losses.append(value)
         return value
+
+    def _save(self, generator_state: Tensor) -> _Saved:
+        """Copy what the coming update changes, into the buffers of the last copy when their shapes still fit."""
+        old = self._saved
+        states = [self.optimizer.state.get(p, {}) for p in self._params]
+        if old is None or any(set(s) != set(o) for s, o in zip(states, old.state)):
+            copy = [{k: v.clone() if isinstance(v, Tensor) else v for k, v in s.items()} for s in states]
+            return _Saved([p.detach().clone() for p in self._params], copy, generator_state, self.steps)
+        with torch.no_grad():
+            for p, kept_value in zip(self._params, old.params):
+                kept_value.copy_(p)
+            for state, kept_state in zip(states, old.state):
+                for k, v in state.items():
+                    if isinstance(v, Tensor):
+                        kept_state[k].copy_(v)
+                    else:
+                        kept_state[k] = v
+        old.generator, old.n_losses = generator_state, self.steps
+        return old
+
+    def _diverged(self, step: int, value: float, first: float | None, generator_state: Tensor) -> None:
+        """Put the trainer back before the last update (the one that led to a bad loss), say why, and raise."""
+        saved, self._saved = self._saved, None
+        if saved is None:  # nothing was updated since the start (or since the last blow-up): the model gives this loss
+            self.generator.set_state(generator_state)
+            raise Diverged(step, value, first, kept=self.steps)
+        cause = "loss"
+        if not _all_finite(self._params):
+            cause = "update" if _all_finite(p.grad for p in self._params) else "gradient"
+        with torch.no_grad():
+            for p, value_before, state in zip(self._params, saved.params, saved.state):
+                p.copy_(value_before)
+                self.optimizer.state[p] = state
+        self.optimizer.zero_grad(set_to_none=True)
+        self.generator.set_state(saved.generator)
+        del self.result.losses[saved.n_losses:]
+        raise Diverged(step, value, first, cause, kept=self.steps)
 
     def run(self, n_steps: int, callback: Callback | None = None, callback_every: int = 50, progress: bool = False) -> TrainResult:
         """n_steps more steps; ``callback(step, result)`` every ``callback_every`` steps and after the last one.
 
         ``progress`` shows a tqdm bar. Returns the result of the whole training so far.
         """
-        if n_steps < 0:
-            raise ValueError("steps must be >= 0")
-        if callback_every < 1:
-            raise ValueError("callback_every must be a positive number of steps")
+        n_steps = count(n_steps, "steps", maximum=MAX_STEPS, why="a run that long would not finish; train in chunks")
+        callback_every = count(callback_every, "callback_every", minimum=1)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be a function callback(step, result), got {describe(callback)}.")
         last = self.steps + n_steps
         bar = _progress_bar(n_steps) if progress else None
         try:
@@ -154,10 +267,28 @@ class Trainer:
                         bar.set_postfix(nll=f"{value:.3f}")
                 if callback is not None and (step % callback_every == 0 or step == last):
                     callback(step, self.result)
+            if self._saved is not None and not _all_finite(self._params):  # the last update's result
+                self._diverged(self.steps + 1, math.nan, self.result.losses[0], self.generator.get_state())
         finally:
             if bar is not None:
                 bar.close()
         return self.result
+
+
+def _learning_rate(value: Any, dtype: torch.dtype | None) -> float:
+    """A positive, finite learning rate that Adam's arithmetic in ``dtype`` can hold."""
+    lr = positive_number(value, "the learning rate lr")
+    label, _, big = dtype_limits(dtype or torch.get_default_dtype())
+    if lr > big / ROOM:
+        raise ValueError(f"the learning rate {lr:g} is too large for {label} parameters (Adam's step would overflow); "
+                         "learning rates that train are between about 1e-4 and 1e-1.")
+    return lr
+
+
+def _all_finite(tensors) -> bool:
+    """True when every tensor given (None ones skipped) holds only finite numbers."""
+    present = [t for t in tensors if t is not None]
+    return not present or bool(torch.isfinite(torch.nn.utils.get_total_norm(present)))
 
 
 def _progress_bar(total: int) -> Any:
@@ -184,10 +315,9 @@ def train(
     Shapes: data (N, D) (minibatches drawn from it, or the full set when ``batch_size`` is None), or a
     sampler ``f(n, generator) -> (n, D)`` giving fresh samples each step.
 
-    Deterministic for a given seed. Raises Diverged (a FloatingPointError) when the loss blows up.
+    Deterministic for a given seed. Raises Diverged (a ValueError and a FloatingPointError) when training
+    blows up, with the model as it was before the update that caused it.
     """
-    if steps < 0:
-        raise ValueError("steps must be >= 0")
     trainer = Trainer(flow, data, lr=lr, batch_size=batch_size, seed=seed, loss_fn=loss_fn)
     return trainer.run(steps, callback=callback, callback_every=callback_every, progress=progress)
 

@@ -19,13 +19,14 @@ import torch
 from torch import Tensor
 from torch.autograd.functional import jacobian
 
-from lessonlib.bijectors import Bijector
+from lessonlib.bijectors import Bijector, check_batch
 
 __all__ = ["autograd_log_det", "verify_bijector"]
 
 
 def autograd_log_det(fn, points: Tensor) -> Tensor:
     """log|det J_fn| at each row of ``points``, from the full autograd Jacobian. Shapes: (B, D) -> (B,)."""
+    points = check_batch(points, None, "points")
     out = []
     for p in points:
         J = jacobian(lambda v: fn(v[None])[0], p)
@@ -34,11 +35,12 @@ def autograd_log_det(fn, points: Tensor) -> Tensor:
 
 
 def _maxdiff(a: Tensor, b: Tensor) -> float:
-    return float((a - b).abs().max())
+    return float((a.double() - b.double()).abs().max())
 
 
 def verify_bijector(bij: Bijector, z: Tensor, atol: float = 1e-6, rtol: float = 1e-5) -> list[str]:
     """Run all checks on ``bij`` at the base points ``z`` (B, D); return a list of problems found."""
+    z = check_batch(z, bij.dim, "z", bij.dtype)
     problems: list[str] = []
     B, D = z.shape
     with torch.no_grad():
@@ -58,8 +60,8 @@ def verify_bijector(bij: Bijector, z: Tensor, atol: float = 1e-6, rtol: float = 
     if problems:
         return problems
 
-    def close(a: Tensor, b: Tensor) -> bool:
-        return bool(torch.allclose(a, b, atol=atol, rtol=rtol))
+    def close(a: Tensor, b: Tensor) -> bool:  # in float64: a layer may compute in float32
+        return bool(torch.allclose(a.double(), b.double(), atol=atol, rtol=rtol))
 
     if not close(z_back, z):
         problems.append(f"round trip fails: inverse(forward(z)) differs from z by {_maxdiff(z_back, z):.3g}. "
@@ -84,6 +86,7 @@ def verify_bijector(bij: Bijector, z: Tensor, atol: float = 1e-6, rtol: float = 
 
 
 def _hint(got: Tensor, want: Tensor) -> str:
+    got, want = got.double(), want.double()
     if torch.allclose(got, -want, atol=1e-6, rtol=1e-5):
         return " It has the opposite sign: the forward direction adds log-scales, the inverse subtracts them."
     if torch.allclose(got.exp(), want, atol=1e-6, rtol=1e-5) or torch.allclose(got, want.exp(), atol=1e-6, rtol=1e-5):

@@ -54,7 +54,12 @@ def int_slider(description: str, value: int, min: int, max: int, step: int = 1) 
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, width: float | None = None, height: float | None = None, **kw):
-    """(fig, axes) for a widget. Under ipympl the canvas is a live widget with no toolbar or header."""
+    """(fig, axes) for a widget: its canvas is a live ipympl widget with no toolbar or header.
+
+    With ``%matplotlib widget`` the figure is pyplot's; under any other backend (``%matplotlib inline``, a
+    plain script) the figure gets an ipympl canvas of its own, so the widget works the same (pyplot does
+    not track it, so the inline backend shows no extra still picture of it).
+    """
     import matplotlib.pyplot as plt
 
     s = current()
@@ -67,6 +72,9 @@ def new_figure(nrows: int = 1, ncols: int = 1, width: float | None = None, heigh
     finally:
         if was_interactive:
             plt.ion()
+    if not hasattr(fig.canvas, "toolbar_visible"):  # pyplot's backend is not ipympl
+        plt.close(fig)
+        fig, axes = _ipympl_figure(nrows, ncols, (width, height), **kw)
     canvas = fig.canvas
     if hasattr(canvas, "toolbar_visible"):  # ipympl
         canvas.toolbar_visible = False
@@ -76,6 +84,20 @@ def new_figure(nrows: int = 1, ncols: int = 1, width: float | None = None, heigh
         canvas.capture_scroll = False
         use_fast_png(canvas)
     return fig, axes
+
+
+def _ipympl_figure(nrows: int, ncols: int, figsize: tuple[float, float], **kw):
+    """(fig, axes) on an ipympl canvas made directly, whatever pyplot's backend is."""
+    try:
+        from ipympl.backend_nbagg import Canvas, FigureManager
+    except ImportError:
+        raise ImportError("lessonlib's widgets draw with ipympl, which is not installed here: run `python3 course.py "
+                          "setup` (or pip install ipympl==0.10.0), restart the kernel and run the notebook again.") from None
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    FigureManager(Canvas(fig), 0)  # the manager gives the canvas the toolbar object ipympl's front end expects
+    return fig, fig.subplots(nrows, ncols, **kw)
 
 
 def encode_png(rgba: np.ndarray, level: int = 1) -> bytes:

@@ -135,3 +135,42 @@ def test_bad_input_is_refused_with_the_maths(make, words):
 def test_check_invertible_accepts_monotone_maps():
     check_invertible(np.exp)
     check_invertible(lambda z: -z**3 - z)
+
+
+# --- bad input names its real cause ------------------------------------------------------------------
+from lessonlib import cov1d as C  # noqa: E402
+
+@pytest.mark.parametrize("make, error, words", [
+    (lambda: C.AffineMap(float("nan")), ValueError, "slope must be a finite number, got nan"),
+    (lambda: C.AffineMap(float("inf")), ValueError, "slope must be a finite number, got inf"),
+    (lambda: C.AffineMap(1.0, float("nan")), ValueError, "shift must be a finite number"),
+    (lambda: C.AffineMap("2"), TypeError, "the text '2'"),
+    (lambda: C.AffineMap(1j), TypeError, "complex"),
+    (lambda: C.Normal(float("nan"), 1.0), ValueError, "mu must be a finite number"),
+    (lambda: C.LogNormal(0.0, float("inf")), ValueError, "sigma must be a finite number"),
+    (lambda: C.Uniform(float("nan"), 1.0), ValueError, "a must be a finite number"),
+    (lambda: C.TanhMap("a"), TypeError, "a must be a number"),
+    (lambda: C.pushforward_density(None, C.AffineMap(2.0), np.zeros(3)), TypeError, "base must be a density"),
+    (lambda: C.pushforward_density(C.Normal(), np.exp, np.zeros(3)), TypeError, "MonotoneMap"),
+    (lambda: C.pushforward_density(C.Normal(), C.AffineMap(2.0), np.array([1j])), ValueError, "complex"),
+    (lambda: C.integrate(np.exp, 0.0, 1.0, pieces=0), ValueError, "pieces must be at least 1"),
+    (lambda: C.integrate(lambda x: x * np.nan, 0.0, 1.0), ValueError, "the integrand is NaN at x = "),
+    (lambda: C.interval_mass_z(C.Normal(), float("nan"), 1.0), ValueError, "a must be a finite number"),
+])
+def test_bad_input_gets_a_message_that_names_the_cause(make, error, words):
+    with pytest.raises(error, match=words):
+        make()
+
+
+@pytest.mark.parametrize("fn, words", [
+    (np.log, r"f is NaN at z = -3 \(for instance the log of a negative number"),
+    (lambda z: 1 / 0, "calling f on a numpy array of 2001 points raised ZeroDivisionError"),
+    (lambda z: z[:10], r"f returned shape \(10,\) for an input of shape \(2001,\)"),
+    (lambda z: np.where(z > 0, np.inf, z), "f is infinite at z = "),
+])
+def test_check_invertible_says_what_is_wrong_with_the_function_before_calling_it_not_one_to_one(fn, words):
+    with pytest.raises(ValueError, match=words) as info:
+        C.check_invertible(fn)
+    assert "not one-to-one" not in str(info.value)
+    with pytest.raises(ValueError, match="lo < hi"):
+        C.check_invertible(np.tanh, 3.0, -3.0)

@@ -37,3 +37,56 @@ def test_standardise_gives_the_dtype_asked_for():
     u64 = standardise(data, dtype=torch.float64)[0]
     assert u64.dtype == torch.float64
     np.testing.assert_array_equal(u64.numpy(), (data - data.mean(0)) / data.std(0))
+
+
+# --- damaged copies of the file are refused, naming the file and the line ----------------------------
+
+def _damaged(tmp_path, edit) -> str:
+    from lessonlib.data import DATA_DIR
+
+    lines = (DATA_DIR / "old_faithful.csv").read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "old_faithful.csv"
+    path.write_text(edit(lines), encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("what, edit, words", [
+    ("truncated", lambda ls: "\n".join(ls[:51]) + "\n", r"old_faithful.csv: 50 data rows, expected 272: the file is cut short"),
+    ("cut mid-row", lambda ls: "\n".join(ls[:51]) + "\n3.6,", r"old_faithful.csv, line 52: the cell '' in column waiting_min is not a number"),
+    ("header-less", lambda ls: "\n".join(ls[1:]) + "\n", r"old_faithful.csv, line 1: the header is '3.6,79', expected 'eruptions_min,waiting_min'"),
+    ("extra column", lambda ls: "\n".join([ls[0] + ",extra"] + [ln + ",1" for ln in ls[1:]]) + "\n", "line 1: the header is"),
+    ("extra cell in a row", lambda ls: "\n".join(ls[:4] + [ls[4] + ",7"] + ls[5:]) + "\n", r"line 5: 3 cells \('2.283,62,7'\), expected 2"),
+    ("NaN", lambda ls: "\n".join(ls[:6] + ["3.6,nan"] + ls[7:]) + "\n", "line 7: waiting_min is 'nan': every value must be a finite number"),
+    ("empty", lambda ls: "", "old_faithful.csv: the file is empty"),
+    ("header only", lambda ls: ls[0] + "\n", "0 data rows, expected 272"),
+    ("non-numeric", lambda ls: "\n".join(ls[:8] + ["3.6,abc"] + ls[9:]) + "\n", "line 9: the cell 'abc' in column waiting_min is not a number"),
+    ("ragged", lambda ls: "\n".join(ls[:10] + ["3.6"] + ls[11:]) + "\n", r"line 11: 1 cells \('3.6'\), expected 2"),
+    ("out of range", lambda ls: "\n".join(ls[:3] + ["-3.6,79"] + ls[4:]) + "\n", "line 4: eruptions_min = -3.6 is outside the range 0.5 to 10"),
+    ("control characters", lambda ls: "\x00\x01\x02", r"line 1: the header is '\\x00\\x01\\x02'"),
+])
+def test_a_damaged_old_faithful_file_is_refused_with_its_name_and_line(tmp_path, what, edit, words):
+    path = _damaged(tmp_path, edit)
+    with pytest.raises(ValueError, match=words) as info:
+        load_old_faithful(path)
+    assert "git checkout data/old_faithful.csv" in str(info.value), what
+
+
+def test_a_file_that_is_not_text_is_named(tmp_path):
+    path = tmp_path / "old_faithful.csv"
+    path.write_bytes(b"\xff\xfe\x89PNG\r\n")
+    with pytest.raises(ValueError, match="old_faithful.csv: the file is not a readable CSV text file"):
+        load_old_faithful(path)
+
+
+def test_an_intact_copy_loads_and_a_missing_one_is_named(tmp_path):
+    path = _damaged(tmp_path, lambda ls: "\n".join(ls) + "\n\n")  # blank lines at the end are fine
+    np.testing.assert_array_equal(load_old_faithful(path), load_old_faithful())
+    with pytest.raises(FileNotFoundError, match="old_faithful.csv is missing"):
+        load_old_faithful(tmp_path / "nothing" / "old_faithful.csv")
+
+
+def test_standardise_refuses_complex_and_text():
+    with pytest.raises(ValueError, match="complex"):
+        standardise(np.ones((3, 2)) * 1j)
+    with pytest.raises(TypeError, match="numbers"):
+        standardise([["a", "b"], ["c", "d"]])

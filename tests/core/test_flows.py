@@ -1,6 +1,5 @@
 """Flow, its bases, its validation errors, and make_flow, the one builder of the course's flows."""
 
-import numpy as np
 import pytest
 import torch
 from torch.distributions import Normal
@@ -74,7 +73,7 @@ def test_chain_steps_ledger_sums_to_log_prob_term():
         (lambda: Affine([1.0, 2.0]).forward(torch.ones(3)), "shape (batch, dim)"),
         (lambda: Affine([1.0, 2.0]).forward(torch.ones(4, 3)), "same number of dimensions"),
         (lambda: Affine([1.0, 2.0]).forward(torch.tensor([[1.0, float("nan")]])), "NaN"),
-        (lambda: Affine([1.0, 2.0]).forward(np.ones((2, 2))), "torch.Tensor"),
+        (lambda: Affine([1.0, 2.0]).forward(torch.ones(2, 2, dtype=torch.complex64)), "complex"),
         (lambda: Chain(torch.nn.ReLU()), "no inverse"),
         (lambda: AffineCoupling([1, 1]), "at least one"),
         (lambda: half_mask(1), "at least 2"),
@@ -129,10 +128,15 @@ def test_make_flow_scale_to_maps_standardised_units_to_the_data():
 
 
 @pytest.mark.parametrize("kwargs, words", [
-    ({"dim": 2, "n_layers": 0}, "between 1 and 64"),
+    ({"dim": 2, "n_layers": 0}, "n_layers must be at least 1"),
+    ({"dim": 2, "n_layers": 65}, "between 1 and 64"),
     ({"dim": 2, "layer": "spline"}, "layer must be one of"),
     ({"dim": 2, "base": "Cauchy"}, "base must be one of"),
-    ({"dim": 2, "layer": "maf", "log_scale_bound": None}, "log_scale_bound"),
+    ({"dim": 2, "log_scale_bound": 0.0}, "log_scale_bound must be a positive number"),
+    ({"dim": 0}, "dim must be at least 1"),
+    ({"dim": 2, "dtype": torch.int64}, "float32 or torch.float64"),
+    ({"dim": 2, "n_layers": 2.5}, "whole number"),
+    ({"dim": 2, "scale_to": torch.ones(4, 2)}, "constant column"),
 ])
 def test_make_flow_refuses_what_it_cannot_build(kwargs, words):
     with pytest.raises(ValueError, match=words):

@@ -125,3 +125,35 @@ def test_timings_have_the_right_shape_and_the_overflow_table_shows_overflow_and_
     assert np.isfinite(up[0][1]) and np.isinf(up[1][1]) and down[1][1] == 0.0
     for d, _, logdet, want in up + down:
         assert logdet == pytest.approx(want, rel=1e-10)
+
+
+# --- tiny, huge and bad matrices and points ----------------------------------------------------------
+
+def test_a_tiny_or_huge_invertible_matrix_is_not_called_singular():
+    assert not L.is_singular(1e-200 * np.eye(2)) and not L.is_singular(1e200 * np.eye(2))
+    assert L.is_singular([[1e-200, 2e-200], [2e-200, 4e-200]])  # parallel columns, at any scale
+    for A, words in ((1e-200 * np.eye(2), "underflows to 0"), (1e200 * np.eye(2), "overflows")):
+        with pytest.raises(ValueError, match=words) as info:
+            L.check_invertible(A)
+        assert "same line" not in str(info.value) and "A is invertible" in str(info.value)
+    np.testing.assert_array_equal(L.check_invertible(1e-100 * np.eye(2)), 1e-100 * np.eye(2))
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: L.as_matrix(np.array([[1j, 0], [0, 1]])), ValueError, "complex"),
+    (lambda: L.as_matrix("abc"), TypeError, "the text 'abc'"),
+    (lambda: L.pushed_density_linear(np.eye(2), np.full((2, 2), np.nan)), ValueError, r"x contains NaN or infinity \(row 0\)"),
+    (lambda: L.gaussian_density(np.zeros(3)), ValueError, r"shape \(N, 2\)"),
+    (lambda: L.pushed_density_grid(np.eye(2), n=0), ValueError, "n must be at least 1"),
+    (lambda: L.pushed_density_grid(np.eye(2), lo=3.0, hi=-3.0), ValueError, "lo < hi"),
+    (lambda: L.finite_difference_jacobian(lambda p: p, np.zeros((1, 2)), eps=0.0), ValueError, "positive step"),
+    (lambda: L.rotation(float("nan")), ValueError, "theta must be a finite number"),
+    (lambda: L.get_map(["radial"]), ValueError, "unknown map"),
+])
+def test_bad_input_gets_lessonlibs_own_error(call, error, words):
+    with pytest.raises(error, match=words):
+        call()
+
+
+def test_empty_point_sets_give_empty_densities():
+    assert L.pushed_density_linear(np.eye(2), np.zeros((0, 2))).shape == (0,)

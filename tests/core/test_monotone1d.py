@@ -52,12 +52,14 @@ def test_every_setting_is_increasing_and_round_trips_far_out():
             assert torch.allclose(mix.inverse(mix.forward(zz)), zz, atol=1e-8)
 
 
-def test_float32_inputs_stay_float32():
-    mix = MonotoneMixture.spread(4)
-    z = torch.randn(10, 1, dtype=torch.float32)
-    x, ld = mix.forward_and_log_det(z)
+def test_a_float32_mixture_solves_in_float32_and_inputs_follow_the_layers_dtype():
+    mix = MonotoneMixture.spread(4).float()
+    z = torch.randn(10, 1, dtype=torch.float64)
+    x, ld = mix.forward_and_log_det(z)  # float64 input, converted to the layer's float32
     assert x.dtype == torch.float32 and ld.dtype == torch.float32
-    assert torch.allclose(mix.inverse(x), z, atol=1e-4)
+    assert torch.allclose(mix.inverse(x), z.float(), atol=1e-4)
+    x64, _ = MonotoneMixture.spread(4).forward_and_log_det(z.float())  # float32 input into a float64 layer
+    assert x64.dtype == torch.float64
 
 
 def test_bad_parameters_are_refused():

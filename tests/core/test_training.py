@@ -75,22 +75,132 @@ def test_changing_the_learning_rate_keeps_the_optimiser_state():
         trainer.lr = 0.0
 
 
-def test_a_non_finite_loss_stops_training_before_the_bad_step():
+def test_a_non_finite_loss_at_the_start_names_the_model_not_the_learning_rate():
     flow = Flow(standard_normal(1), Affine([1.0], [0.0]))
     trainer = Trainer(flow, torch.zeros(4, 1), batch_size=None, loss_fn=lambda f, x: nll(f, x) / torch.tensor(0.0))
     before = [p.detach().clone() for p in flow.parameters()]
-    with pytest.raises(Diverged, match="became (inf|nan) at step 1") as info:
+    with pytest.raises(Diverged, match="is (inf|nan) at step 1, before any update") as info:
         trainer.run(10)
-    assert isinstance(info.value, FloatingPointError) and info.value.step == 1 and trainer.steps == 0
+    assert isinstance(info.value, FloatingPointError) and isinstance(info.value, ValueError)
+    assert info.value.step == 1 and trainer.steps == 0
     assert all(torch.equal(p, q) for p, q in zip(flow.parameters(), before))  # the model is as it was
 
 
-def test_a_loss_that_rises_far_above_its_start_stops_training():
+def rising_trainer(lr: float = 1e-2) -> tuple[Flow, Trainer]:
     flow = Flow(standard_normal(1), Affine([1.0], [0.0]))
     rising = iter(range(100))
-    trainer = Trainer(flow, torch.zeros(4, 1), batch_size=None,
+    trainer = Trainer(flow, torch.randn(64, 1, generator=torch.Generator().manual_seed(1)), batch_size=16, lr=lr,
                       loss_fn=lambda f, x: nll(f, x) + 10.0 * next(rising))  # 10 nats more at every step
+    return flow, trainer
+
+
+def test_a_loss_that_rises_far_above_its_start_stops_training_and_undoes_the_update_that_did_it():
+    flow, trainer = rising_trainer()
     with pytest.raises(Diverged, match="rose from") as info:
         trainer.run(10)
-    assert info.value.step == 5 and trainer.steps == 4  # +40 nats at step 5: more than MAX_RISE = 30 above the start
+    assert info.value.step == 5  # +40 nats at step 5: more than MAX_RISE = 30 above the start
     assert info.value.loss > info.value.first + MAX_RISE
+    # step 5's loss was computed after step 4's update, the one that did it: the trainer is back after step 3
+    assert trainer.steps == 3 and "back as it was after step 3" in str(info.value)
+    flow_3, trainer_3 = rising_trainer()
+    trainer_3.run(3)
+    for p, q in zip(flow.parameters(), flow_3.parameters()):
+        assert torch.equal(p, q)
+    assert torch.equal(trainer.generator.get_state(), trainer_3.generator.get_state())
+    assert trainer.optimizer.state_dict()["state"][0]["step"] == 3
+
+
+def test_after_a_blow_up_training_continues_with_a_lower_learning_rate():
+    data = torch.randn(200, 2, generator=torch.Generator().manual_seed(0)) * torch.tensor([2.0, 0.3]) + 1.0
+    flow = make_flow(2, 4, hidden=(16, 16), seed=0)
+    trainer = Trainer(flow, data, lr=100.0)
+    with pytest.raises(Diverged):
+        trainer.run(60)
+    assert all(torch.isfinite(p).all() for p in flow.parameters())
+    trainer.lr = 1e-3
+    trainer.run(20)
+    assert all(torch.isfinite(torch.tensor(trainer.result.losses)))
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_a_non_finite_gradient_with_a_finite_loss_is_caught_and_its_update_undone(steps):
+    flow = Flow(standard_normal(1), Affine([1.0], [0.0]))
+    kink = lambda f, x: nll(f, x) + torch.sqrt(f.bijector.shift - f.bijector.shift).sum()  # noqa: E731 - d sqrt at 0
+    trainer = Trainer(flow, torch.randn(8, 1), batch_size=None, loss_fn=kink)
+    before = [p.detach().clone() for p in flow.parameters()]
+    with pytest.raises(Diverged, match="gradient became NaN or infinite at step 1"):
+        trainer.run(steps)  # also when the bad update is the run's last
+    assert trainer.steps == 0
+    assert all(torch.equal(p, q) for p, q in zip(flow.parameters(), before))
+
+
+def test_an_update_that_leaves_non_finite_parameters_is_undone():
+    flow = Flow(standard_normal(1), Affine([1.0], [0.0]))
+    trainer = Trainer(flow, torch.randn(8, 1), batch_size=None)
+    trainer.run(2)
+    after_two = [p.detach().clone() for p in flow.parameters()]
+    adam_step = trainer.optimizer.step
+
+    def overflowing_step():  # an update whose arithmetic overflowed, as a huge step can in float32
+        adam_step()
+        with torch.no_grad():
+            flow.bijector.shift.fill_(float("inf"))
+
+    trainer.optimizer.step = overflowing_step
+    with pytest.raises(Diverged, match="update of step 3 overflowed: it gave the model NaN or infinite parameters"):
+        trainer.run(3)
+    assert trainer.steps == 2 and all(torch.equal(p, q) for p, q in zip(flow.parameters(), after_two))
+
+
+def test_a_learning_rate_too_large_for_the_parameters_dtype_is_refused():
+    flow = Flow(standard_normal(1, torch.float32), Affine([1.0], [0.0], dtype=torch.float32))
+    with pytest.raises(ValueError, match="too large for float32 parameters"):
+        Trainer(flow, torch.randn(8, 1), lr=1e300)
+    trainer = Trainer(flow, torch.randn(8, 1), lr=1.0)
+    with pytest.raises(ValueError, match="too large for float32 parameters"):
+        trainer.lr = 1e300
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    ({"lr": float("inf")}, ValueError, "learning rate lr must be a finite number"),
+    ({"lr": float("nan")}, ValueError, "learning rate"),
+    ({"lr": "0.1"}, TypeError, "learning rate"),
+    ({"lr": -1.0}, ValueError, "must be positive"),
+    ({"steps": -1}, ValueError, "steps must be at least 0"),
+    ({"steps": 2.5}, ValueError, "steps must be a whole number"),
+    ({"steps": "10"}, TypeError, "steps"),
+    ({"seed": None}, TypeError, "seed must be a whole number, got None"),
+    ({"seed": 1.5}, ValueError, "seed"),
+    ({"batch_size": 0}, ValueError, "batch_size must be at least 1"),
+    ({"batch_size": 2.5}, ValueError, "batch_size"),
+    ({"callback_every": 0}, ValueError, "callback_every must be at least 1"),
+    ({"callback": "print"}, TypeError, "callback must be a function"),
+    ({"loss_fn": lambda f, x: -f.log_prob(x)}, ValueError, r"one number \(a scalar\)"),
+    ({"loss_fn": lambda f, x: 1.0}, TypeError, "scalar tensor"),
+    ({"loss_fn": lambda f, x: nll(f, x).detach()}, ValueError, "not connected"),
+    ({"data": torch.zeros(0, 2)}, ValueError, "data is empty"),
+    ({"data": torch.zeros(10, 3)}, ValueError, "coordinates"),
+    ({"data": "abc"}, TypeError, "numbers"),
+    ({"data": lambda n, g: torch.zeros(n, 3)}, ValueError, "a batch from the sampler has 3 coordinates"),
+    ({"data": lambda n, g: torch.zeros(n, 2), "batch_size": None}, ValueError, "sampler needs a batch_size"),
+])
+def test_train_answers_bad_settings_with_its_own_errors(kwargs, error, words):
+    flow = make_flow(2, 2, hidden=(8,))
+    args = {"data": torch.randn(50, 2), "steps": 3, **kwargs}
+    with pytest.raises(error, match=words):
+        train(flow, **args)
+
+
+def test_data_of_another_dtype_or_kind_is_converted_and_steps_zero_is_a_result():
+    flow = make_flow(2, 2, hidden=(8,), dtype=torch.float32)
+    data = torch.randn(50, 2, dtype=torch.float64)
+    assert len(train(flow, data, steps=3).losses) == 3
+    assert len(train(flow, data.numpy(), steps=3).losses) == 3
+    nothing = train(flow, data, steps=0)
+    assert nothing.losses == []
+    with pytest.raises(ValueError, match="no training step was taken"):
+        nothing.final
+    result = train(flow, data, steps=2)
+    assert result.final == result.losses[-1]
+    with pytest.raises(TypeError, match="nn.Module"):
+        Trainer(None, data)

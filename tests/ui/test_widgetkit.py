@@ -99,3 +99,49 @@ def test_steady_limit_moves_only_when_it_must():
     assert steady_limit(1.15, 0.2) == pytest.approx(0.23)  # under a third of the axis: shrink
     with pytest.raises(ValueError, match="positive finite"):
         steady_limit(1.0, float("nan"))
+
+
+OTHER_BACKENDS = r"""
+import importlib, pathlib, sys
+import matplotlib
+import torch
+from lessonlib.ui.widgetkit import LessonWidget
+for p in sorted(pathlib.Path("lessonlib/lessons").glob("*/widgets.py")):
+    importlib.import_module(f"lessonlib.lessons.{p.parent.name}.widgets")
+from lessonlib.flows import make_flow
+from lessonlib.lessons.l03_likelihood.widgets import NLLExplorer
+from lessonlib.lessons.l05_stacking.widgets import LayerWalker, TrainingControl
+from lessonlib.toy2d import TARGETS
+
+def every_widget(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from every_widget(sub)
+
+args = {NLLExplorer: (torch.linspace(1.5, 5.0, 50),), TrainingControl: (TARGETS["two_moons"](),),
+        LayerWalker: (make_flow(2, 2, hidden=(8,)), torch.randn(50, 2))}
+for backend in ("Agg", "module://matplotlib_inline.backend_inline"):
+    matplotlib.use(backend)
+    for cls in every_widget(LessonWidget):
+        widget = cls(*args.get(cls, ()))
+        name, control, value = next(widget.sweep_changes(3))
+        control.value = value
+        print(backend, cls.__name__, type(widget.fig.canvas).__module__, widget.problem, widget.last_redraw)
+"""
+
+
+def test_widgets_work_under_other_matplotlib_backends():
+    """``%matplotlib inline`` or a plain script: every lesson widget still builds, on an ipympl canvas of its own,
+    and answers a control change (it used to raise an obscure TraitError)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", OTHER_BACKENDS], cwd=root, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stdout.splitlines()
+    assert len(lines) >= 12, out.stdout  # 6 widgets or more, 2 backends
+    for line in lines:
+        backend, name, canvas_module, problem, redraw = line.split()
+        assert canvas_module == "ipympl.backend_nbagg" and problem == "None" and redraw == "idle", line

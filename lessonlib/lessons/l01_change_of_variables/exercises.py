@@ -8,11 +8,11 @@ what the learner's density integrates to: the fastest clue to a missing or inver
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
-from lessonlib.checks import CheckResult, compare, hint_if, hint_if_equal
+from lessonlib.checks import CheckResult, Hint, checker, compare, hint_if_equal, read_number, values_of
 from lessonlib.cov1d import Exponential, Normal, integrate
 
 __all__ = [
@@ -26,34 +26,15 @@ EX4_RATE = 2.0  # exercise 4: Uniform(0, 1) -> Exponential(rate 2)
 _N = Normal(0.0, 1.0)
 
 
-def _not_attempted(name: str) -> CheckResult:
-    return compare(name, None, 0.0)
-
-
-def _evaluate(name: str, fn: Any, x: np.ndarray) -> tuple[np.ndarray | None, CheckResult | None]:
-    """Call the learner's function on a grid; a clear message instead of a traceback if it fails."""
-    if fn is None:
-        return None, _not_attempted(name)
-    if not callable(fn):
-        return None, CheckResult(name, False, f"❌ {name}: expected a function of x (def ... or lambda x: ...), got {type(fn).__name__}.")
-    try:
-        with np.errstate(all="ignore"):
-            y = np.asarray(fn(x.copy()), dtype=np.float64)
-    except Exception as e:  # the learner's code: report, do not raise
-        return None, CheckResult(name, False, f"❌ {name}: calling your function on a numpy array raised {type(e).__name__}: {e}. Use numpy functions (np.exp, np.log, np.abs).")
-    if y.shape != x.shape:
-        y = np.broadcast_to(y, x.shape).copy() if y.size == 1 else y
-    return y, None
-
-
 def _with_integral(result: CheckResult, total: float, what: str = "density") -> CheckResult:
     if result.passed or not math.isfinite(total):
         return result
     return CheckResult(result.name, False, f"{result.message} (Your {what} integrates to {total:.3g}; a density integrates to 1.)")
 
 
-def _matches(alt: np.ndarray) -> Callable[[np.ndarray, np.ndarray], bool]:
-    return lambda got, want: got.shape == alt.shape and bool(np.allclose(got, alt, rtol=1e-4, atol=1e-9))
+def _same(values: np.ndarray, message: str) -> Hint:
+    """A hint for the mistake whose values on the exercise's grid are ``values``."""
+    return hint_if_equal(lambda want: values, message)
 
 
 # -- exercise 1: a decreasing affine map -----------------------------------------------------
@@ -62,13 +43,12 @@ def ex1_reference(x: np.ndarray) -> np.ndarray:
     return _N.pdf((x - EX1_SHIFT) / EX1_SLOPE) / abs(EX1_SLOPE)
 
 
+@checker("density of X = -2Z + 1")
 def check_decreasing_affine_density(density: Callable[[np.ndarray], np.ndarray] | None) -> CheckResult:
     """Exercise 1: the density of X = -2 Z + 1 for Z ~ Normal(0, 1), as a function of x."""
     name = "density of X = -2Z + 1"
     x = np.linspace(-9.0, 11.0, 801)
-    got, early = _evaluate(name, density, x)
-    if early is not None:
-        return early
+    _, got = values_of(density, x)
     a, b = EX1_SLOPE, EX1_SHIFT
     z = (x - b) / a
     hints = [
@@ -76,10 +56,10 @@ def check_decreasing_affine_density(density: Callable[[np.ndarray], np.ndarray] 
         hint_if_equal(lambda want: want * a * a, "you multiplied by |f'(z)| = 2 instead of dividing by it: stretching by 2 must dilute the density."),
         hint_if_equal(lambda want: -want * a * a, "you multiplied by f'(z) = -2 instead of dividing by |f'(z)|."),
         hint_if_equal(lambda want: want * abs(a), "the factor 1/|f'(z)| is missing: the map stretches the axis by 2, so the density must be halved."),
-        hint_if(_matches(_N.pdf(x) / abs(a)), "you evaluated p_Z at x itself; first go back to z = f⁻¹(x) = (x - 1) / (-2)."),
-        hint_if(_matches(_N.pdf(a * x + b) / abs(a)), "you evaluated p_Z at f(x) = -2x + 1; the density needs the inverse, z = (x - 1) / (-2)."),
-        hint_if(_matches(_N.pdf((x + b) / a) / abs(a)), "check the inverse: from x = -2z + 1 you get z = (x - 1) / (-2), with x MINUS 1."),
-        hint_if(_matches(_N.pdf(z) / a), "your density is negative: divide by |f'(z)| = 2, not by f'(z) = -2."),
+        _same(_N.pdf(x) / abs(a), "you evaluated p_Z at x itself; first go back to z = f⁻¹(x) = (x - 1) / (-2)."),
+        _same(_N.pdf(a * x + b) / abs(a), "you evaluated p_Z at f(x) = -2x + 1; the density needs the inverse, z = (x - 1) / (-2)."),
+        _same(_N.pdf((x + b) / a) / abs(a), "check the inverse: from x = -2z + 1 you get z = (x - 1) / (-2), with x MINUS 1."),
+        _same(_N.pdf(z) / a, "your density is negative: divide by |f'(z)| = 2, not by f'(z) = -2."),
     ]
     result = compare(name, got, ex1_reference(x), rtol=1e-6, hints=hints)
     total = float(np.sum(got) * (x[1] - x[0])) if np.all(np.isfinite(got)) else float("nan")
@@ -92,29 +72,30 @@ def ex2_reference(x: np.ndarray) -> np.ndarray:
     return _N.logpdf(np.log(x)) - np.log(x)
 
 
+@checker("log p_X(x) for X = exp(Z)")
 def check_lognormal_logpdf(log_density: Callable[[np.ndarray], np.ndarray] | None) -> CheckResult:
     """Exercise 2: log p_X(x) for X = exp(Z), Z ~ Normal(0, 1), written with the log-det term."""
     name = "log p_X(x) for X = exp(Z)"
     x = np.geomspace(0.05, 20.0, 400)
-    got, early = _evaluate(name, log_density, x)
-    if early is not None:
-        return early
+    _, got = values_of(log_density, x)
     lx = np.log(x)
+    with np.errstate(over="ignore"):
+        applied_f = _N.logpdf(np.exp(x)) - x
     hints = [
-        hint_if(_matches(_N.logpdf(lx) + lx), "the log-det has the wrong sign: log p_X(x) = log p_Z(z) MINUS log|f'(z)|, and log|f'(z)| = log x here."),
-        hint_if(_matches(_N.logpdf(lx)), "the log-det term is missing: subtract log|f'(z)| = z = log x."),
-        hint_if(_matches(_N.logpdf(x) - lx), "you evaluated log p_Z at x; first go back to z = f⁻¹(x) = log x."),
-        hint_if(_matches(_N.logpdf(np.exp(x)) - x), "you applied f = exp to x; the density needs the inverse, z = log x."),
-        hint_if(_matches(_N.pdf(lx) / x), "that is p_X(x) itself; the exercise asks for its logarithm."),
-        hint_if(_matches(_N.logpdf(lx) - x), "you subtracted x; the log-det is log|f'(z)| = log e^z = z = log x."),
+        _same(_N.logpdf(lx) + lx, "the log-det has the wrong sign: log p_X(x) = log p_Z(z) MINUS log|f'(z)|, and log|f'(z)| = log x here."),
+        _same(_N.logpdf(lx), "the log-det term is missing: subtract log|f'(z)| = z = log x."),
+        _same(_N.logpdf(x) - lx, "you evaluated log p_Z at x; first go back to z = f⁻¹(x) = log x."),
+        _same(applied_f, "you applied f = exp to x; the density needs the inverse, z = log x."),
+        _same(_N.pdf(lx) / x, "that is p_X(x) itself; the exercise asks for its logarithm."),
+        _same(_N.logpdf(lx) - x, "you subtracted x; the log-det is log|f'(z)| = log e^z = z = log x."),
     ]
     result = compare(name, got, ex2_reference(x), rtol=1e-6, atol=1e-8, hints=hints)
     if result.passed or not np.all(np.isfinite(got)):
         return result
     try:
         with np.errstate(all="ignore"):
-            total = integrate(lambda t: np.exp(np.asarray(log_density(t), dtype=np.float64)), 1e-6, 1e4, pieces=60, log_spaced=True)
-    except Exception:  # only the extra clue is lost
+            total = integrate(lambda t: np.exp(values_of(log_density, t)[1]), 1e-6, 1e4, pieces=60, log_spaced=True)
+    except Exception:  # noqa: BLE001 - only the extra clue is lost
         return result
     return _with_integral(result, total, "density exp(log p_X)")
 
@@ -125,6 +106,7 @@ def ex3_reference() -> float:
     return float(_N.cdf(np.array([1.0]))[0] - _N.cdf(np.array([0.0]))[0])
 
 
+@checker("P(1 < X < e)")
 def check_interval_mass(p: float | None) -> CheckResult:
     """Exercise 3: P(1 < X < e) for X = exp(Z), Z ~ Normal(0, 1)."""
     name = "P(1 < X < e)"
@@ -137,30 +119,27 @@ def check_interval_mass(p: float | None) -> CheckResult:
         hint_if_equal(lambda w: float(_N.pdf(np.array([0.5]))[0]) * (math.e - 1) / math.exp(0.5), "a density times a width is only an approximation; use the CDF of Z at the mapped ends."),
         hint_if_equal(lambda w: float(_N.pdf(np.array([0.5]))[0]), "a density value is not a probability; use the CDF of Z at the mapped ends."),
     ]
-    if p is None:
-        return _not_attempted(name)
-    return compare(name, p, want, rtol=2e-4, atol=1e-6, hints=hints)  # four decimals are enough
+    return compare(name, read_number(p), want, rtol=2e-4, atol=1e-6, hints=hints)  # four decimals are enough
 
 
 # -- exercise 4: the inverse-CDF map ----------------------------------------------------------
+@checker("map from Uniform(0, 1) to Exponential(2)")
 def check_inverse_cdf_map(g: Callable[[np.ndarray], np.ndarray] | None) -> CheckResult:
     """Exercise 4: a map g with g(U) ~ Exponential(rate 2) for U ~ Uniform(0, 1)."""
     name = "map from Uniform(0, 1) to Exponential(2)"
     target = Exponential(EX4_RATE)
     u = np.linspace(0.001, 0.999, 999)
-    got, early = _evaluate(name, g, u)
-    if early is not None:
-        return early
+    _, got = values_of(g, u, what="a function of u (def ... or lambda u: ...)")
     want = target.ppf(u)
     if got.shape == want.shape and np.allclose(got, want[::-1], rtol=1e-6, atol=1e-9):
         return CheckResult(name, True, "✅ " + name + ": correct, and decreasing: 1 - U is Uniform too, so -log(U) / 2 works as well; "
                            "a decreasing map is as good as an increasing one, the absolute value in the formula takes care of it.")
     r = EX4_RATE
     hints = [
-        hint_if(_matches(-r * np.log1p(-u)), "you multiplied by the rate; F⁻¹(u) = -log(1 - u) / rate divides by it (a rate of 2 means a mean of 1/2)."),
-        hint_if(_matches(np.log1p(-u) / r), "your values are negative: an exponential variable is positive, -log(1 - u) / rate has a minus sign."),
-        hint_if(_matches(-np.expm1(-r * u)), "that is the CDF F(u) = 1 - exp(-rate u); the sampler needs its inverse, F⁻¹(u)."),
-        hint_if(_matches(r * np.exp(-r * u)), "that is the density p(u); the sampler needs the inverse of the CDF, F⁻¹(u) = -log(1 - u) / rate."),
-        hint_if(_matches(-np.log1p(-u)), "the rate is missing: that samples Exponential(1), whose mean is 1, not 1/2."),
+        _same(-r * np.log1p(-u), "you multiplied by the rate; F⁻¹(u) = -log(1 - u) / rate divides by it (a rate of 2 means a mean of 1/2)."),
+        _same(np.log1p(-u) / r, "your values are negative: an exponential variable is positive, -log(1 - u) / rate has a minus sign."),
+        _same(-np.expm1(-r * u), "that is the CDF F(u) = 1 - exp(-rate u); the sampler needs its inverse, F⁻¹(u)."),
+        _same(r * np.exp(-r * u), "that is the density p(u); the sampler needs the inverse of the CDF, F⁻¹(u) = -log(1 - u) / rate."),
+        _same(-np.log1p(-u), "the rate is missing: that samples Exponential(1), whose mean is 1, not 1/2."),
     ]
     return compare(name, got, want, rtol=1e-6, hints=hints)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from lessonlib.checks import CheckResult, compare, hint_if, hint_if_equal
+from lessonlib.checks import AnswerProblem, CheckResult, checker, compare, hint_if, hint_if_equal, read_array, read_number
 from lessonlib.linear2d import det2, gaussian_density, rotation
 
 __all__ = [
@@ -55,19 +55,20 @@ def _ex1_parts() -> dict[str, float]:
     }
 
 
+@checker("density p_X(x*)")
 def check_rotation_scaling_density(answer: Any) -> CheckResult:
     """p_X(x*) for x = A z, A = 2 R(30 deg), z standard normal, x* = (1, 0.5): p_Z(A^-1 x*) / |det A|."""
     p = _ex1_parts()
-    near = lambda key: (lambda g, w: bool(np.isclose(float(g.ravel()[0]), p[key], rtol=1e-4)) if g.size == 1 else False)  # noqa: E731
+    near = lambda key: p[key]  # noqa: E731 - the value a known mistake gives
     hints = [
-        hint_if(near("times_det"), "you multiplied by |det A|. Stretching spreads probability thinner: divide by |det A|."),
-        hint_if(near("over_s"), "you divided by s = 2, but A scales both directions by 2, so areas grow by |det A| = s^2 = 4."),
-        hint_if(near("no_det"), "that is p_Z(A^-1 x*) alone: the area factor 1 / |det A| is missing."),
-        hint_if(near("forward"), "you evaluated p_Z at A x*. The density needs the point that lands on x*: z = A^-1 x*."),
-        hint_if(near("not_mapped"), "you evaluated p_Z at x* itself. First map back: z = A^-1 x* (the rotation keeps |z|, the scaling does not)."),
-        hint_if(near("no_2pi"), "the standard normal on the plane has the factor 1 / (2 pi) in front of the exponential."),
+        hint_if_equal(lambda w: near("times_det"), "you multiplied by |det A|. Stretching spreads probability thinner: divide by |det A|."),
+        hint_if_equal(lambda w: near("over_s"), "you divided by s = 2, but A scales both directions by 2, so areas grow by |det A| = s^2 = 4."),
+        hint_if_equal(lambda w: near("no_det"), "that is p_Z(A^-1 x*) alone: the area factor 1 / |det A| is missing."),
+        hint_if_equal(lambda w: near("forward"), "you evaluated p_Z at A x*. The density needs the point that lands on x*: z = A^-1 x*."),
+        hint_if_equal(lambda w: near("not_mapped"), "you evaluated p_Z at x* itself. First map back: z = A^-1 x* (the rotation keeps |z|, the scaling does not)."),
+        hint_if_equal(lambda w: near("no_2pi"), "the standard normal on the plane has the factor 1 / (2 pi) in front of the exponential."),
     ]
-    return compare("density p_X(x*)", answer, p["right"], rtol=1e-6, hints=hints)
+    return compare("density p_X(x*)", read_number(answer), p["right"], rtol=1e-6, hints=hints)
 
 
 # --------------------------------------------------------------------------------------
@@ -86,19 +87,33 @@ def _quiz_signs() -> np.ndarray:
     return np.array([np.sign(det2(A)) for A in SIGN_QUIZ.values()])
 
 
+_SIGN_WORDS = {"+": 1.0, "-": -1.0, "+1": 1.0, "-1": -1.0, "positive": 1.0, "negative": -1.0}
+
+
+def _read_signs(answer: Any) -> np.ndarray:
+    """Three signs as +1 / -1 from numbers (only their sign counts) or the words '+', '-', 'positive', 'negative'."""
+    if isinstance(answer, (str, bytes)) or not hasattr(answer, "__len__"):
+        raise AnswerProblem("give three numbers, +1 or -1, for P, Q and R, e.g. (1, 1, -1).")
+    if isinstance(answer, (list, tuple)) and any(isinstance(a, str) for a in answer):
+        words = [str(a).strip().lower() for a in answer]
+        if not all(wd in _SIGN_WORDS for wd in words):
+            raise AnswerProblem("give three numbers, +1 or -1 (or the words '+' and '-'), for P, Q and R.")
+        answer = [_SIGN_WORDS[wd] for wd in words]
+    g = read_array(answer, "three numbers, +1 or -1, for P, Q and R")
+    if g.shape != (3,):
+        raise AnswerProblem(f"give exactly three signs (P, Q, R); you gave shape {g.shape}.")
+    if not np.all(np.isfinite(g)):
+        raise AnswerProblem("give three numbers, +1 or -1; your answer contains NaN or infinity.")
+    if np.any(g == 0):
+        raise AnswerProblem("none of the three pictures is flat, so no determinant is 0.")
+    return np.sign(g)
+
+
+@checker("signs of det")
 def check_signs(answer: Any) -> CheckResult:
     """The signs of det A for pictures P, Q, R, as three numbers +1 or -1."""
     want = _quiz_signs()
-    if answer is not None and answer is not Ellipsis:
-        try:
-            g = np.sign(np.asarray(answer, dtype=np.float64))
-        except (TypeError, ValueError):
-            return CheckResult("signs of det", False, "❌ signs of det: give three numbers, +1 or -1, for P, Q and R, e.g. (1, 1, -1).")
-        if g.shape != (3,):
-            return CheckResult("signs of det", False, f"❌ signs of det: give exactly three signs (P, Q, R); you gave shape {g.shape}.")
-        if np.any(g == 0):
-            return CheckResult("signs of det", False, "❌ signs of det: none of the three pictures is flat, so no determinant is 0.")
-        answer = g
+    answer = _read_signs(answer)
     hints = [
         hint_if_equal(lambda w: -w, "all three are reversed. det > 0 when turning from a1 to a2 the short way goes counter-clockwise, as from e1 to e2."),
         hint_if(lambda g, w: g[2] != w[2] and g[0] == w[0] and g[1] == w[1],
@@ -130,36 +145,34 @@ def big_triangular_matrix(d: int = D_BIG, seed: int = 2) -> np.ndarray:
     return L + np.diag(diag)
 
 
+def _read_log_det(answer: Any) -> float:
+    """The answer as one number, with slogdet's pair and the three non-finite results explained."""
+    if isinstance(answer, tuple) or (hasattr(answer, "logabsdet") and hasattr(answer, "sign")):
+        raise AnswerProblem("slogdet returns two things, (sign, logabsdet). Give the second: np.linalg.slogdet(L)[1].")
+    v = read_number(answer)
+    if np.isposinf(v):
+        raise AnswerProblem("got inf. det L, a product of 1000 numbers of size about 2, is near e^790, beyond float64's "
+                            "largest number (about e^709), so it overflowed before the log. Add the logs of the diagonal "
+                            "instead of multiplying.")
+    if np.isnan(v):
+        raise AnswerProblem("got NaN. Some diagonal entries are negative and their log is undefined: take the absolute "
+                            "value first (density only needs |det L|).")
+    if np.isneginf(v):
+        raise AnswerProblem("got -inf, the log of 0. Did a product of the diagonal underflow or overflow on the way?")
+    return v
+
+
+@checker("log|det L|")
 def check_big_log_det(answer: Any) -> CheckResult:
     """log|det L| for L = big_triangular_matrix(): the sum of log|L_ii|."""
     L = big_triangular_matrix()
     diag = np.diagonal(L)
     want = float(np.sum(np.log(np.abs(diag))))
-    name = "log|det L|"
-    if answer is not None and answer is not Ellipsis:
-        if isinstance(answer, tuple) or (hasattr(answer, "logabsdet") and hasattr(answer, "sign")):
-            return CheckResult(name, False, f"❌ {name}: slogdet returns two things, (sign, logabsdet). Give the second: np.linalg.slogdet(L)[1].")
-        try:
-            g = np.asarray(answer.detach().cpu().numpy() if hasattr(answer, "detach") else answer, dtype=np.float64)
-        except (TypeError, ValueError):
-            g = None
-        if g is not None and g.size == 1:
-            v = float(g.ravel()[0])
-            if np.isposinf(v):
-                return CheckResult(name, False, f"❌ {name}: got inf. det L, a product of 1000 numbers of size about 2, is near "
-                                   "e^790, beyond float64's largest number (about e^709), so it overflowed before the log. "
-                                   "Add the logs of the diagonal instead of multiplying.")
-            if np.isnan(v):
-                return CheckResult(name, False, f"❌ {name}: got NaN. Some diagonal entries are negative and their log is undefined: "
-                                   "take the absolute value first (density only needs |det L|).")
-            if np.isneginf(v):
-                return CheckResult(name, False, f"❌ {name}: got -inf, the log of 0. Did a product of the diagonal underflow or overflow on the way?")
-            answer = v
     hints = [
-        hint_if(lambda g, w: bool(np.isclose(g.ravel()[0], diag.sum(), rtol=1e-6)), "you added the diagonal entries themselves; add their logs: sum log|L_ii|."),
-        hint_if(lambda g, w: bool(np.isclose(g.ravel()[0], np.abs(diag).sum(), rtol=1e-6)), "you added |L_ii|; add their logs: sum log|L_ii|."),
+        hint_if_equal(lambda w: diag.sum(), "you added the diagonal entries themselves; add their logs: sum log|L_ii|.", rtol=1e-6),
+        hint_if_equal(lambda w: np.abs(diag).sum(), "you added |L_ii|; add their logs: sum log|L_ii|.", rtol=1e-6),
         hint_if_equal(lambda w: w / np.log(10.0), "that is log base 10. Densities use the natural log: np.log, not np.log10."),
         hint_if_equal(lambda w: -w, "right size, wrong sign: that is the log-det of the inverse map L^-1."),
         hint_if(lambda g, w: abs(float(g.ravel()[0])) == 1.0, "that is the sign of det L (slogdet's first output); give the second, logabsdet."),
     ]
-    return compare(name, answer, want, rtol=1e-8, hints=hints)
+    return compare("log|det L|", _read_log_det(answer), want, rtol=1e-8, hints=hints)

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from lessonlib.bijectors import Affine, Chain
-from lessonlib.checks import CheckResult, compare, hint_if, hint_if_equal
+from lessonlib.checks import CheckResult, call, checker, compare, failed, hint_if_equal, read_number, read_words
 from lessonlib.flows import Flow, standard_normal
 from lessonlib.monotone1d import MonotoneMixture
 from lessonlib.training import nll
@@ -37,59 +37,55 @@ def exercise_flow() -> tuple[Flow, Tensor]:
     return flow, x
 
 
-def _close(a: np.ndarray, b: float) -> bool:
-    return a.shape == () and bool(np.isclose(a, b, rtol=1e-6, atol=1e-9))
-
-
+@checker("NLL loss")
 def check_nll_loss(nll_loss: Callable[[Flow, Tensor], Tensor] | None) -> CheckResult:
     """Exercise 1: ``nll_loss(flow, x)`` must return -(1/B) sum_i [log p_Z(z_i) + log|det J_{f^-1}(x_i)|].
 
     Checked by value and by its gradient (autograd) against lessonlib.training.nll.
     """
     name = "NLL loss"
-    if nll_loss is None:
-        return compare(name, None, 0.0)
     flow, x = exercise_flow()
     with torch.no_grad():
         z, log_det = flow.bijector.inverse_and_log_det(x)
         base = flow.base.log_prob(z)
     b, ld = base.numpy(), log_det.numpy()
-    try:
-        got = nll_loss(flow, x)
-    except Exception as e:  # the learner's code: report, don't crash
-        return CheckResult(name, False, f"❌ {name}: calling your function failed with {type(e).__name__}: {e}")
-    if isinstance(got, Tensor) and got.ndim == 1 and got.shape[0] == x.shape[0]:
-        return CheckResult(name, False, f"❌ {name}: you returned one number per point (shape {tuple(got.shape)}). "
-                                        "A loss is one number: average over the batch with .mean().")
+    got = call(nll_loss, flow, x, what="a function nll_loss(flow, x)")
+    if getattr(got, "shape", None) is not None and tuple(got.shape) == (x.shape[0],):
+        return failed(name, f"you returned one number per point (shape {tuple(got.shape)}). A loss is one number: "
+                            "average over the batch with .mean().")
     hints = [
-        hint_if(lambda g, w: _close(g, -(b - ld).mean()),
-                "the log-det enters with the wrong sign. In the density direction, log p_X(x) = log p_Z(z) "
-                "+ log|det J_{f^-1}(x)|: ADD the inverse log-det (or subtract the forward one)."),
-        hint_if(lambda g, w: _close(g, -b.mean()),
-                "the log-det term is missing: you scored z under the base only. Without log|det J| the "
-                "'density' does not integrate to 1 and training squeezes all data onto z = 0."),
-        hint_if(lambda g, w: _close(g, -(b + ld).sum()),
-                f"you summed over the {x.shape[0]} points instead of averaging: divide by the batch size (.mean())."),
-        hint_if(lambda g, w: _close(g, -ld.mean()),
-                "only the log-det term is there: add the base log-density log p_Z(z) at z = f^-1(x)."),
+        hint_if_equal(lambda w: -(b - ld).mean(),
+                      "the log-det enters with the wrong sign. In the density direction, log p_X(x) = log p_Z(z) "
+                      "+ log|det J_{f^-1}(x)|: ADD the inverse log-det (or subtract the forward one)."),
+        hint_if_equal(lambda w: -b.mean(),
+                      "the log-det term is missing: you scored z under the base only. Without log|det J| the "
+                      "'density' does not integrate to 1 and training squeezes all data onto z = 0."),
+        hint_if_equal(lambda w: -(b + ld).sum(),
+                      f"you summed over the {x.shape[0]} points instead of averaging: divide by the batch size (.mean())."),
+        hint_if_equal(lambda w: -ld.mean(), "only the log-det term is there: add the base log-density log p_Z(z) at z = f^-1(x)."),
     ]
     value = compare(name, got, nll(flow, x).detach(), hints=hints, unit="nats")
     if not value:
         return value
+    return _check_gradient(name, nll_loss, got, flow, x)
+
+
+def _check_gradient(name: str, nll_loss: Callable[[Flow, Tensor], Tensor], got, flow: Flow, x: Tensor) -> CheckResult:
+    """The right value: is it also a tensor whose gradient is the NLL's?"""
     if not isinstance(got, Tensor) or not got.requires_grad:
-        return CheckResult(name, False, f"❌ {name}: the value is right, but it is not a torch tensor connected to the "
-                                        "flow's parameters, so training could not take its gradient. Avoid .item(), "
-                                        ".detach(), numpy and torch.no_grad() inside the loss.")
+        return failed(name, "the value is right, but it is not a torch tensor connected to the flow's parameters, so "
+                            "training could not take its gradient. Avoid .item(), .detach(), numpy and torch.no_grad() "
+                            "inside the loss.")
     params = [p for p in flow.parameters()]
     want_grads = torch.autograd.grad(nll(flow, x), params)
-    got_grads = torch.autograd.grad(nll_loss(flow, x), params, allow_unused=True)
+    got_grads = torch.autograd.grad(call(nll_loss, flow, x).sum(), params, allow_unused=True)
     if any(g is None for g in got_grads):
-        return CheckResult(name, False, f"❌ {name}: some parameters get no gradient from your loss: did you use "
-                                        "every layer of the flow (flow.bijector, not one of its parts)?")
-    flat = lambda gs: torch.cat([g.reshape(-1) for g in gs])  # noqa: E731
+        return failed(name, "some parameters get no gradient from your loss: did you use every layer of the flow "
+                            "(flow.bijector, not one of its parts)?")
+    flat = lambda gs: torch.cat([g.reshape(-1).double() for g in gs])  # noqa: E731
     grad = compare("its gradient", flat(got_grads), flat(want_grads))
     if not grad:
-        return CheckResult(name, False, f"❌ {name}: the value matches but the gradient does not ({grad.message}).")
+        return failed(name, f"the value matches but the gradient does not ({grad.message}).")
     return CheckResult(name, True, f"✅ {name}: correct, value and gradient (autograd) match lessonlib.training.nll.")
 
 
@@ -104,25 +100,27 @@ def gaussian_nll_reference(data: Sequence[float] = GAUSSIAN_DATA, mu: float = GA
     return float(0.5 * math.log(2 * math.pi * sigma**2) + np.mean((x - mu) ** 2) / (2 * sigma**2))
 
 
+@checker("Gaussian NLL")
 def check_gaussian_nll(answer: float | None) -> CheckResult:
     """Exercise 2: the mean NLL, in nats, of GAUSSIAN_DATA under N(GAUSSIAN_MU, GAUSSIAN_SIGMA^2)."""
     x, mu, s = np.asarray(GAUSSIAN_DATA), GAUSSIAN_MU, GAUSSIAN_SIGMA
     want = gaussian_nll_reference()
     sq = np.mean((x - mu) ** 2)
+    half_log_2pi = 0.5 * math.log(2 * math.pi)
     hints = [
-        hint_if(lambda g, w: _close(g, w - 0.5 * math.log(2 * math.pi)),
-                "the constant 1/2 log(2 pi) is missing; it is part of the density's normaliser and of the NLL."),
-        hint_if(lambda g, w: _close(g, w - math.log(s)),
-                "the log sigma term is missing: the normaliser is 1/(sigma sqrt(2 pi)), so -log p gets + log sigma."),
-        hint_if(lambda g, w: _close(g, 0.5 * math.log(2 * math.pi) + math.log(s) + np.mean((x - mu) ** 2) / (2 * s)),
-                "divide the squared distance by 2 sigma^2 (the variance), not by 2 sigma."),
-        hint_if(lambda g, w: _close(g, 0.5 * math.log(2 * math.pi) + math.log(s) + sq / s**2),
-                "the square term is (x - mu)^2 / (2 sigma^2): the factor 1/2 is missing."),
+        hint_if_equal(lambda w: w - half_log_2pi,
+                      "the constant 1/2 log(2 pi) is missing; it is part of the density's normaliser and of the NLL."),
+        hint_if_equal(lambda w: w - math.log(s),
+                      "the log sigma term is missing: the normaliser is 1/(sigma sqrt(2 pi)), so -log p gets + log sigma."),
+        hint_if_equal(lambda w: half_log_2pi + math.log(s) + sq / (2 * s),
+                      "divide the squared distance by 2 sigma^2 (the variance), not by 2 sigma."),
+        hint_if_equal(lambda w: half_log_2pi + math.log(s) + sq / s**2,
+                      "the square term is (x - mu)^2 / (2 sigma^2): the factor 1/2 is missing."),
         hint_if_equal(lambda w: len(x) * w, f"that is the total over the {len(x)} points; the question asks for the mean."),
-        hint_if(lambda g, w: _close(g, 0.5 * math.log(2 * math.pi * s**2) - sq / (2 * s**2)),
-                "the square term has the wrong sign: -log p = + (x - mu)^2 / (2 sigma^2) + ..."),
+        hint_if_equal(lambda w: 0.5 * math.log(2 * math.pi * s**2) - sq / (2 * s**2),
+                      "the square term has the wrong sign: -log p = + (x - mu)^2 / (2 sigma^2) + ..."),
     ]
-    return compare("Gaussian NLL", answer, want, rtol=1e-4, hints=hints, unit="nats")
+    return compare("Gaussian NLL", read_number(answer), want, rtol=1e-4, hints=hints, unit="nats")
 
 
 #: Exercise 3: (description, mean NLL of the data under the density, explanation of the sign).
@@ -144,27 +142,20 @@ def _sign_word(v: float) -> str:
     return "zero" if abs(v) < 1e-12 else ("negative" if v < 0 else "positive")
 
 
+@checker("NLL signs")
 def check_nll_signs(answer: Sequence[str] | None) -> CheckResult:
     """Exercise 3: 'positive', 'negative' or 'zero' for each case of SIGN_CASES, in order."""
     name = "NLL signs"
-    if answer is None:
-        return compare(name, None, 0.0)
-    if isinstance(answer, str) or len(answer) != len(SIGN_CASES):
-        return CheckResult(name, False, f"❌ {name}: give a list of {len(SIGN_CASES)} words, one per case, "
-                                        "e.g. ['positive', 'positive', 'negative', 'zero'].")
-    wrong = []
-    for (label, value, why), a in zip(SIGN_CASES, answer):
-        word = str(a).strip().lower()
-        if word not in ("positive", "negative", "zero"):
-            return CheckResult(name, False, f"❌ {name}: use the words 'positive', 'negative' or 'zero' (got {a!r}).")
-        if word != _sign_word(value):
-            wrong.append(f"case {label[0]}: {why}")
+    words = read_words(answer, len(SIGN_CASES), ("positive", "negative", "zero"),
+                       "['positive', 'positive', 'negative', 'zero']")
+    wrong = [f"case {label[0]}: {why}" for (label, value, why), word in zip(SIGN_CASES, words) if word != _sign_word(value)]
     if wrong:
         return CheckResult(name, False, f"❌ {name}: {len(wrong)} of {len(SIGN_CASES)} wrong. Hint: " + "; ".join(wrong) + ".")
     return CheckResult(name, True, f"✅ {name}: all {len(SIGN_CASES)} right. The sign of an NLL says whether the "
                                    "density is mostly above or below 1 where the data are: a statement about units, not about fit.")
 
 
+@checker("NLL change, minutes to seconds")
 def check_unit_change(answer: float | None) -> CheckResult:
     """Exercise 4: by how many nats does the mean NLL change when durations are given in seconds, not minutes?"""
     want = math.log(60)
@@ -176,4 +167,4 @@ def check_unit_change(answer: float | None) -> CheckResult:
         hint_if_equal(lambda w: w / math.log(10),
                       "that is log10(60); flows use natural logs (nats)."),
     ]
-    return compare("NLL change, minutes to seconds", answer, want, rtol=1e-4, hints=hints, unit="nats")
+    return compare("NLL change, minutes to seconds", read_number(answer), want, rtol=1e-4, hints=hints, unit="nats")

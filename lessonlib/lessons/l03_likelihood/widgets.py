@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from lessonlib.flows import Flow
+from lessonlib.inputs import real_array
 from lessonlib.lessons.l03_likelihood.experiments import (
     X_RANGE, DensitySnapshots, TwoBump, as_flat_array, density_on_grid, two_bump_terms,
 )
@@ -74,7 +75,9 @@ class NLLExplorer(LessonWidget):
 
     def __init__(self, x: Tensor, train_steps: int = 150, draw_every: int = 25, lr: float = 0.05):
         super().__init__()
-        self.x = torch.as_tensor(x, dtype=torch.float64).reshape(-1, 1)
+        self.x = torch.as_tensor(real_array(x, "the data x"), dtype=torch.float64).reshape(-1, 1)
+        if self.x.shape[0] == 0:
+            raise ValueError("NLLExplorer needs data to score: the data x is empty.")
         self.train_steps, self.draw_every, self.lr = train_steps, draw_every, lr
         self.grid = np.linspace(*X_RANGE, 300)
         self._grid_t = torch.as_tensor(self.grid)[:, None]

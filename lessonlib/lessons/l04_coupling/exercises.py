@@ -24,7 +24,8 @@ import torch
 from torch import Tensor, nn
 
 from lessonlib.bijectors import Bijector, register_example
-from lessonlib.checks import CheckResult, as_array, compare, hint_if, hint_if_equal
+from lessonlib.checks import AnswerProblem, CheckResult, call, checker, compare, hint_if, hint_if_equal, read_array, read_number
+from lessonlib.inputs import describe
 from lessonlib.coupling import AffineCoupling, alternating_mask, jacobian_matrix
 from lessonlib.lessons.l04_coupling.experiments import CurveConditioner
 from lessonlib.nets import MLP, randomise
@@ -138,76 +139,141 @@ def _exercise_points(dim: int = EXERCISE_DIM) -> Tensor:
     return torch.randn(6, dim, generator=torch.Generator().manual_seed(40), dtype=torch.float64)
 
 
-def _close(a: Tensor, b: Tensor) -> bool:
-    return a.shape == b.shape and bool(torch.allclose(a, b, atol=1e-7, rtol=1e-6))
+def _close(a: Tensor, b: Tensor, tol: tuple[float, float] = (1e-6, 1e-7)) -> bool:
+    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=tol[0], atol=tol[1]))
 
 
-def _diagnose(fwd: CouplingFn, inv: CouplingFn, z: Tensor, mask: Tensor, cond: Conditioner) -> list[str]:
-    """Targeted hints: compare the learner's outputs with the signatures of the usual mistakes."""
-    hints: list[str] = []
-    with torch.no_grad():
-        x_ref, ld_ref = reference_forward(z, mask, cond)
-        s, t = cond(z * mask)
-        free = 1 - mask
-        x, ld = fwd(z, mask, cond)
-        if not _close(x, x_ref) and _close(x, z * torch.exp(s) + t):
-            hints.append(
-                "your forward transforms every coordinate, the kept half too. Coordinates with mask 1 must pass "
-                "through unchanged (x = m*z + (1-m)*(...)): the inverse needs them intact to recompute s and t."
-            )
-        if ld.shape == ld_ref.shape and not _close(ld, ld_ref):
-            if _close(ld, (free * torch.exp(s)).sum(1)) or _close(ld, torch.exp(s).sum(1)):
-                hints.append("your forward log_det sums exp(s). The scale is exp(s), so log|scale| is s itself: sum s.")
-            elif _close(ld, s.sum(1)):
-                hints.append(
-                    "your forward log_det also sums s over the kept coordinates. Only transformed coordinates are "
-                    "scaled; multiply s by (1 - mask) before summing."
-                )
-            elif _close(ld, -ld_ref):
-                hints.append("your forward log_det has the wrong sign: the forward map multiplies by exp(+s), so it adds s.")
-        z_ref, ild_ref = reference_inverse(x_ref, mask, cond)
-        zb, ild = inv(x_ref, mask, cond)
-        if ild.shape == ild_ref.shape and not _close(ild, ild_ref):
-            if _close(ild, -ild_ref):
-                hints.append("your inverse log_det has the wrong sign: undoing a stretch by exp(s) shrinks by exp(-s), so it is -sum s.")
-            elif _close(ild, -(free * torch.exp(s)).sum(1)) or _close(ild, (free * torch.exp(-s)).sum(1)):
-                hints.append("your inverse log_det uses exp(s). log|exp(-s)| = -s: sum -s over the transformed coordinates.")
-        if zb.shape == z_ref.shape and not _close(zb, z_ref):
-            s_x, t_x = cond(x_ref * mask)
-            if _close(zb, mask * x_ref + free * (x_ref * torch.exp(-s_x) - t_x)):
-                hints.append("your inverse divides before subtracting. Undo the steps in reverse order: first subtract t, then divide by exp(s).")
-            elif _close(zb, mask * x_ref + free * (x_ref - t_x) * torch.exp(s_x)):
-                hints.append("your inverse multiplies by exp(s) again. To undo a multiplication by exp(s), multiply by exp(-s).")
-            elif _close(zb, x_ref * torch.exp(-s_x) - t_x) or _close(zb, (x_ref - t_x) * torch.exp(-s_x)):
-                hints.append("your inverse changes the kept coordinates too. They pass through unchanged in both directions.")
-    return hints
+def _pair(answer) -> tuple[CouplingFn, CouplingFn]:
+    """The learner's (forward, inverse) functions; AnswerProblem for anything else."""
+    if callable(answer):
+        raise AnswerProblem("give both functions: check_affine_coupling(my_forward, my_inverse), or "
+                            "answer = (my_forward, my_inverse).")
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2:
+        got = f"{len(answer)} items" if isinstance(answer, (tuple, list)) else describe(answer)
+        raise AnswerProblem(f"expected a pair (my_forward, my_inverse), got {got}.")
+    for which, fn in zip(("forward", "inverse"), answer):
+        if fn is None:
+            raise AnswerProblem(f"your {which} function is still None: write both functions.")
+        if not callable(fn):
+            raise AnswerProblem(f"your {which} must be a function ({which}(point, mask, conditioner)), got {describe(fn)}.")
+    return answer[0], answer[1]
 
 
+def _outputs(fn: CouplingFn, which: str, point: Tensor, mask: Tensor, cond: Conditioner) -> tuple[Tensor, Tensor, bool]:
+    """(points, log_det) that the learner's function returns, as float64, and whether it returned float32.
+
+    AnswerProblem, naming the fix, if it does not return two finite torch tensors of shapes (B, D) and (B,).
+    """
+    out = call(fn, point.clone(), mask, cond, what=f"a {which} function")
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise AnswerProblem(f"your {which} must return two things, (points, log_det); it returned {describe(out)}"
+                            + (f" of {len(out)}" if isinstance(out, (tuple, list)) else "") + ".")
+    for part, value in zip(("points", "log_det"), out):
+        if not isinstance(value, Tensor):
+            raise AnswerProblem(f"your {which} returned its {part} as {describe(value)}; return torch tensors (torch.exp, "
+                                "not np.exp), so that a flow can train through the layer with autograd.")
+    pts, log_det = out
+    B, D = point.shape
+    if tuple(pts.shape) != (B, D):
+        raise AnswerProblem(f"your {which} returned points of shape {tuple(pts.shape)}, expected {(B, D)}: one row per point.")
+    if tuple(log_det.shape) != (B,):
+        raise AnswerProblem(f"your {which}'s log_det has shape {tuple(log_det.shape)}, expected {(B,)}: log_det must be "
+                            "summed over coordinates, one number per point (.sum(dim=1)).")
+    if not (torch.isfinite(pts).all() and torch.isfinite(log_det).all()):
+        raise AnswerProblem(f"your {which} returned NaN or infinity at these {B} ordinary points.")
+    low = pts.dtype != torch.float64 or log_det.dtype != torch.float64
+    return pts.detach().double(), log_det.detach().double(), low
+
+
+def _first_match(got: Tensor, ref: Tensor, mistakes: list[tuple[tuple[Tensor, ...], str]], tol) -> list[str]:
+    """[the message of the first known mistake whose values ``got`` equals], or [] when ``got`` is right or unknown."""
+    if _close(got, ref, tol):
+        return []
+    return next(([message] for values, message in mistakes if any(_close(got, v, tol) for v in values)), [])
+
+
+def _forward_hints(x: Tensor, ld: Tensor, z: Tensor, mask: Tensor, cond: Conditioner, tol) -> list[str]:
+    """Targeted hints for a wrong forward: its outputs against the signatures of the usual mistakes."""
+    x_ref, ld_ref = reference_forward(z, mask, cond)
+    s, t = cond(z * mask)
+    free = 1 - mask
+    points = _first_match(x, x_ref, [
+        ((z,), "your forward returns z unchanged. The transformed coordinates (mask 0) are scaled by exp(s) and "
+               "shifted by t: x = m*z + (1-m)*(z*exp(s) + t)."),
+        ((mask * z + free * (z + t),), "your forward only shifts: x = z + t is an additive (NICE) coupling. The affine "
+                                       "coupling also scales, x = z*exp(s) + t, and then its log-det is the sum of s, not 0."),
+        ((reference_inverse(z, mask, cond)[0],), "your forward computes the inverse map (subtract t, divide by exp(s)): "
+                                                 "forward and inverse swapped?"),
+        ((z * torch.exp(s) + t,), "your forward transforms every coordinate, the kept half too. Coordinates with mask 1 "
+                                  "must pass through unchanged (x = m*z + (1-m)*(...)): the inverse needs them intact to "
+                                  "recompute s and t."),
+    ], tol)
+    log_det = _first_match(ld, ld_ref, [
+        (((free * torch.exp(s)).sum(1), torch.exp(s).sum(1)),
+         "your forward log_det sums exp(s). The scale is exp(s), so log|scale| is s itself: sum s."),
+        ((s.sum(1),), "your forward log_det also sums s over the kept coordinates. Only transformed coordinates are "
+                      "scaled; multiply s by (1 - mask) before summing."),
+        ((-ld_ref,), "your forward log_det has the wrong sign: the forward map multiplies by exp(+s), so it adds s."),
+        ((torch.zeros_like(ld),), "your forward log_det is 0 everywhere: only a layer that does not scale keeps volume; "
+                                  "here it is the sum of s over the transformed coordinates."),
+    ], tol)
+    return points + log_det
+
+
+def _inverse_hints(zb: Tensor, ild: Tensor, x: Tensor, mask: Tensor, cond: Conditioner, tol) -> list[str]:
+    """Targeted hints for a wrong inverse, evaluated at the reference forward's points x."""
+    z_ref, ild_ref = reference_inverse(x, mask, cond)
+    s, t = cond(x * mask)
+    free = 1 - mask
+    log_det = _first_match(ild, ild_ref, [
+        ((-ild_ref,), "your inverse log_det has the wrong sign: undoing a stretch by exp(s) shrinks by exp(-s), so it is -sum s."),
+        ((-(free * torch.exp(s)).sum(1), (free * torch.exp(-s)).sum(1)),
+         "your inverse log_det uses exp(s). log|exp(-s)| = -s: sum -s over the transformed coordinates."),
+    ], tol)
+    points = _first_match(zb, z_ref, [
+        ((mask * x + free * (x * torch.exp(-s) - t),),
+         "your inverse divides before subtracting. Undo the steps in reverse order: first subtract t, then divide by exp(s)."),
+        ((mask * x + free * (x - t) * torch.exp(s),),
+         "your inverse multiplies by exp(s) again. To undo a multiplication by exp(s), multiply by exp(-s)."),
+        ((mask * x + free * (x - t),), "your inverse only subtracts t, the inverse of an additive coupling. Also divide by exp(s)."),
+        ((reference_forward(x, mask, cond)[0],), "your inverse computes the forward map (multiply by exp(s), add t): "
+                                                 "forward and inverse swapped?"),
+        ((x * torch.exp(-s) - t, (x - t) * torch.exp(-s)),
+         "your inverse changes the kept coordinates too. They pass through unchanged in both directions."),
+    ], tol)
+    return log_det + points
+
+
+def _differences(got: list[Tensor], want: list[Tensor], tol) -> list[str]:
+    names = ("forward points x", "forward log_det", "inverse points z", "inverse log_det")
+    return [f"{n}: largest difference from the reference layer {float((g - w).abs().max()):.3g}."
+            for n, g, w in zip(names, got, want) if not _close(g, w, tol)]
+
+
+@checker("affine coupling", how="Write both functions and run the cell again.",
+         answer=lambda forward, inverse=None: forward if inverse is None else (forward, inverse))
 def check_affine_coupling(forward, inverse: CouplingFn | None = None) -> CheckResult:
-    """Check a learner's affine coupling: targeted hints first, then the library's full verification.
+    """Check a learner's affine coupling against the reference layer, with targeted hints, then by autograd.
 
     Call as ``check_affine_coupling(my_forward, my_inverse)`` or ``check_affine_coupling(answer)`` with
-    ``answer = (my_forward, my_inverse)``; None means not attempted yet.
+    ``answer = (my_forward, my_inverse)``; None means not attempted yet. Both functions must return torch
+    tensors (float64 or float32) equal to the reference at fixed points, and pass verify_bijector.
     """
     name = "affine coupling"
-    if isinstance(forward, (tuple, list)):
-        if len(forward) != 2:
-            return CheckResult(name, False, f"❌ {name}: expected a pair (my_forward, my_inverse), got {len(forward)} items.")
-        forward, inverse = forward
-    if forward is None or inverse is None:
-        return CheckResult(name, False, f"… {name}: not attempted yet. Write both functions and run the cell again.")
+    fwd, inv = _pair(forward if inverse is None else (forward, inverse))
     mask, cond, z = exercise_mask(), exercise_conditioner(), _exercise_points()
-    bij = FunctionCoupling(forward, inverse, mask, cond)
-    try:
-        hints = _diagnose(forward, inverse, z, mask, cond)
-    except Exception as e:  # noqa: BLE001 - the learner's code may fail in any way; say how
-        return CheckResult(name, False, f"❌ {name}: calling your functions failed: {type(e).__name__}: {e}")
-    problems = verify_bijector(bij, z)
-    if not problems and not hints:
-        return CheckResult(
-            name, True,
-            f"✅ {name}: invertible, and both log-dets match the autograd Jacobian at {z.shape[0]} points.",
-        )
+    with torch.no_grad():
+        x_ref, ld_ref = reference_forward(z, mask, cond)
+        x, ld, low_f = _outputs(fwd, "forward", z, mask, cond)
+        zb, ild, low_i = _outputs(inv, "inverse", x_ref, mask, cond)
+        tol = (1e-5, 1e-5) if low_f or low_i else (1e-6, 1e-7)
+        hints = _forward_hints(x, ld, z, mask, cond, tol) + _inverse_hints(zb, ild, x_ref, mask, cond, tol)
+        problems = _differences([x, ld, zb, ild], [x_ref, ld_ref, *reference_inverse(x_ref, mask, cond)], tol)
+    if not problems:
+        loose = {"atol": 1e-4, "rtol": 1e-4} if low_f or low_i else {}
+        problems = verify_bijector(FunctionCoupling(fwd, inv, mask, cond), z, **loose)
+    if not problems:
+        return CheckResult(name, True, f"✅ {name}: invertible, and both log-dets match the autograd Jacobian at {z.shape[0]} points.")
     lines = [f"❌ {name}: not yet."]
     lines += [f"  Hint: {h}" for h in hints]
     lines += [f"  Check: {p}" for p in problems[:3]]
@@ -237,6 +303,7 @@ def zero_entries_reference(mask=ZERO_ENTRIES_MASK, seed: int = 2) -> np.ndarray:
     return (J == 0).double().numpy()
 
 
+@checker("zero entries of J")
 def check_zero_entries(answer) -> CheckResult:
     """``answer``: (D, D) array of 0/1, 1 where J_f[i, j] (row: output x_i, column: input z_j) is always 0."""
     want = zero_entries_reference()
@@ -255,7 +322,7 @@ def check_zero_entries(answer) -> CheckResult:
             "a diagonal entry is never zero: x_i depends on z_i (kept: slope 1; transformed: slope exp(s) > 0).",
         ),
     ]
-    return compare("zero entries of J", answer, want, hints=hints)
+    return compare("zero entries of J", read_array(answer, "a 4 x 4 table of 0s and 1s"), want, hints=hints)
 
 
 # ------------------------------------------------------------------------------------------
@@ -276,15 +343,10 @@ def log_density_layer() -> AffineCoupling:
     return AffineCoupling(mask, CurveConditioner(**LOG_DENSITY_CURVES), log_scale_bound=None)
 
 
+@checker("log p_X(x)")
 def check_log_density(answer) -> CheckResult:
     """``answer``: log p_X(x) at LOG_DENSITY_POINT for the layer above and a standard normal base (nats)."""
-    if answer is not None and answer is not Ellipsis:
-        try:
-            arr = as_array(answer)
-        except (TypeError, ValueError):
-            arr = None
-        if arr is not None and arr.size == 1:
-            answer = float(arr.reshape(-1)[0])  # a number, a 1-element list or tensor: all fine
+    answer = read_number(answer)  # a number, a 1-element list or tensor: all fine
     x1, x2 = LOG_DENSITY_POINT
     c = LOG_DENSITY_CURVES
     s, t = c["a"] + c["b"] * math.sin(c["c"] * x1), c["d"] + c["e"] * x1**2

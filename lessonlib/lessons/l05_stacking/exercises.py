@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from lessonlib.bijectors import Chain
-from lessonlib.checks import CheckResult, compare, hint_if, hint_if_equal
+from lessonlib.checks import AnswerProblem, CheckResult, checker, compare, hint_if, hint_if_equal, read_array, read_choice, read_number
 from lessonlib.coupling import AffineCoupling
 from lessonlib.flows import Flow, standard_normal
 from lessonlib.nets import randomise
@@ -51,6 +51,7 @@ def two_layer_log_prob(log_pz: float = LOG_PZ, forward_log_dets: Sequence[float]
     return float(log_pz - sum(forward_log_dets))
 
 
+@checker("log p_X(x) for the two-layer flow")
 def check_two_layer_log_prob(answer: Any, log_pz: float = LOG_PZ, forward_log_dets: Sequence[float] = FORWARD_LOG_DETS) -> CheckResult:
     """Check log p_X(x) for a two-layer flow, given log p_Z(z) and the two forward log-dets."""
     a, b = forward_log_dets
@@ -71,7 +72,7 @@ def check_two_layer_log_prob(answer: Any, log_pz: float = LOG_PZ, forward_log_de
         hint_if_equal(lambda _: log_pz, "the log-dets are missing: without them the density would not "
                       "integrate to 1 (this is the classic 'forgot the Jacobian' mistake)."),
     ]
-    return compare("log p_X(x) for the two-layer flow", answer, want, rtol=0, atol=5e-4, hints=hints, unit="nats")
+    return compare("log p_X(x) for the two-layer flow", read_number(answer), want, rtol=0, atol=5e-4, hints=hints, unit="nats")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -79,26 +80,22 @@ def check_two_layer_log_prob(answer: Any, log_pz: float = LOG_PZ, forward_log_de
 # ----------------------------------------------------------------------------------------------
 
 
-def _as_mask(m: Any, dim: int) -> np.ndarray | str:
-    """A 0/1 float vector of length dim, or a sentence saying what is wrong with ``m``."""
-    if isinstance(m, str):
-        return f"a mask must be a list of {dim} zeros and ones, got the text {m!r}."
-    try:
-        a = np.asarray(m.detach().cpu().numpy() if hasattr(m, "detach") else m, dtype=np.float64)
-    except (TypeError, ValueError):
-        return f"a mask must be a list of {dim} zeros and ones, got {type(m).__name__}."
+def _as_mask(m: Any, dim: int) -> np.ndarray:
+    """A 0/1 float vector of length dim; AnswerProblem saying what is wrong with ``m`` otherwise."""
+    a = read_array(m, f"a list of {dim} zeros and ones")
     if a.shape != (dim,):
-        return f"each mask needs one entry per coordinate ({dim}), got shape {a.shape}."
+        raise AnswerProblem(f"each mask needs one entry per coordinate ({dim}), got shape {a.shape}.")
     if not np.isin(a, (0.0, 1.0)).all():
-        return "mask entries must be 1 (kept, passed through unchanged) or 0 (transformed)."
+        raise AnswerProblem("mask entries must be 1 (kept, passed through unchanged) or 0 (transformed).")
     if a.all():
-        return "a mask of all ones keeps every coordinate: that layer would be the identity."
+        raise AnswerProblem("a mask of all ones keeps every coordinate: that layer would be the identity.")
     if not a.any():
-        return ("a mask of all zeros transforms every coordinate with nothing left to condition on: the "
-                "inverse would have nothing to compute the scales and shifts from.")
+        raise AnswerProblem("a mask of all zeros transforms every coordinate with nothing left to condition on: the "
+                            "inverse would have nothing to compute the scales and shifts from.")
     return a
 
 
+@checker("mask")
 def check_keep_mask(answer: Any) -> CheckResult:
     """The mask for 4 coordinates that keeps x_0, x_1 and transforms x_2, x_3 (1 = kept, 0 = transformed)."""
     want = np.array([1.0, 1.0, 0.0, 0.0])
@@ -108,29 +105,28 @@ def check_keep_mask(answer: Any) -> CheckResult:
         hint_if(lambda g, w: g.shape == w.shape and g.sum() == 2,
                 "two ones and two zeros is right, but in the wrong places: keep the FIRST two coordinates."),
     ]
-    if answer is not None:
-        checked = _as_mask(answer, 4)
-        if isinstance(checked, str):
-            return CheckResult("mask", False, f"❌ mask: {checked}")
-    return compare("mask", answer, want, hints=hints)
+    return compare("mask", _as_mask(answer, 4), want, hints=hints)
 
 
+def _masks_name(dim: int = 4, n_layers: int = 2) -> str:
+    return f"{n_layers} masks covering all {dim} coordinates"
+
+
+@checker(_masks_name)
 def check_masks_cover(answer: Any, dim: int = 4, n_layers: int = 2) -> CheckResult:
     """``n_layers`` masks on ``dim`` coordinates such that every coordinate is transformed by some layer."""
-    name = f"{n_layers} masks covering all {dim} coordinates"
-    if answer is None:
-        return compare(name, None, None)
-    if not isinstance(answer, (list, tuple)) and not hasattr(answer, "shape"):
-        return CheckResult(name, False, f"❌ {name}: give a list of {n_layers} masks, e.g. [[1, 1, 0, 0], [...]].")
+    name = _masks_name(dim, n_layers)
+    if isinstance(answer, (str, bytes, dict)) or not hasattr(answer, "__len__") or getattr(answer, "ndim", 1) == 0:
+        raise AnswerProblem(f"give a list of {n_layers} masks, e.g. [[1, 1, 0, 0], [...]].")
     masks = list(answer)
     if len(masks) != n_layers:
-        return CheckResult(name, False, f"❌ {name}: give exactly {n_layers} masks (one per layer), got {len(masks)}.")
+        raise AnswerProblem(f"give exactly {n_layers} masks (one per layer), got {len(masks)}.")
     checked = []
     for i, m in enumerate(masks):
-        c = _as_mask(m, dim)
-        if isinstance(c, str):
-            return CheckResult(name, False, f"❌ {name}: mask {i + 1}: {c}")
-        checked.append(c)
+        try:
+            checked.append(_as_mask(m, dim))
+        except AnswerProblem as problem:
+            raise AnswerProblem(f"mask {i + 1}: {problem}") from None
     transformed = (np.stack(checked) == 0).any(axis=0).astype(np.float64)
     never = [int(i) for i in np.flatnonzero(transformed == 0)]
     same = all(np.array_equal(checked[0], c) for c in checked[1:])
@@ -152,15 +148,11 @@ def check_masks_cover(answer: Any, dim: int = 4, n_layers: int = 2) -> CheckResu
 DEEPER_PANEL: str = "B"
 
 
+@checker("the deeper model")
 def check_more_layers(answer: Any, deeper: str = DEEPER_PANEL) -> CheckResult:
     """Answer "A" or "B": which panel shows the model with more coupling layers."""
     name = "the deeper model"
-    if answer is None:
-        return compare(name, None, None)
-    if not isinstance(answer, str) or answer.strip().upper() not in ("A", "B"):
-        return CheckResult(name, False, f'❌ {name}: answer with the letter "A" or "B", got {answer!r}.')
-    got = answer.strip().upper()
-    # the hint is shown only for a wrong answer, so the panel named is the 1-layer one and the other is deeper
+    got = read_choice(answer, ("A", "B"))
     hint = (f"follow a vertical line through the middle of each panel. A single affine coupling with mask "
             "[1, 0] keeps the horizontal coordinate and only shifts and scales the vertical one, by amounts that "
             "depend on the horizontal one; so along every vertical line its density is one Gaussian bump. "
@@ -238,6 +230,7 @@ def _check_draw(draw: Callable, flow: Flow, z: Tensor) -> str | None:
     return None
 
 
+@checker("your stack", answer=lambda *fns: None if all(f is None for f in fns) else fns)
 def check_own_stack(make_masks: Callable | None, stack_nll: Callable | None, draw: Callable | None) -> CheckResult:
     """Exercise 4: masks for a stack of affine couplings, its NLL, and sampling; then train it on two moons.
 

@@ -6,11 +6,12 @@ from typing import Callable
 
 import torch
 
-from lessonlib.checks import CheckResult, compare, hint_if, hint_if_equal
+from lessonlib.checks import AnswerProblem, CheckResult, checker, compare, failed, hint_if, hint_if_equal, read_array, read_number, values_of
 
 __all__ = ["check_maf_passes", "check_ode_log_density_change", "check_reparameterized"]
 
 
+@checker("MAF passes (sampling, density)")
 def check_maf_passes(answer) -> CheckResult:
     """(sampling passes, density passes) for a 5-dimensional MAF: (5, 1)."""
     hints = [
@@ -21,9 +22,13 @@ def check_maf_passes(answer) -> CheckResult:
         hint_if(lambda g, w: g.size == 2 and g[0] == 1, "sampling cannot be one pass: coordinate i needs the scale and "
                 "shift computed from coordinates 1..i-1 of the SAMPLE, which do not exist until they are drawn."),
     ]
-    return compare("MAF passes (sampling, density)", answer, [5, 1], hints=hints)
+    got = read_array(answer, "two numbers, (sampling passes, density passes)")
+    if got.shape != (2,):
+        raise AnswerProblem(f"give two numbers, (sampling passes, density passes), e.g. (3, 2); got shape {got.shape}.")
+    return compare("MAF passes (sampling, density)", got, [5, 1], hints=hints)
 
 
+@checker("change in log-density")
 def check_ode_log_density_change(answer) -> CheckResult:
     """log p_X(x(2)) - log p_Z(x(0)) for dx/dt = A x, A = [[-1, 3], [0, 0.5]], T = 2: -T tr(A) = 1."""
     want = 1.0
@@ -34,16 +39,15 @@ def check_ode_log_density_change(answer) -> CheckResult:
         hint_if(lambda g, w: abs(float(g) - 6.0) < 1e-6 or abs(float(g) + 6.0) < 1e-6,
                 "that uses the off-diagonal entry; the trace is the sum of the DIAGONAL entries, -1 + 0.5."),
     ]
-    return compare("change in log-density", answer, want, hints=hints)
+    return compare("change in log-density", read_number(answer), want, hints=hints)
 
 
+@checker("reparameterised sample")
 def check_reparameterized(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
-    """fn(eps) should be mu + sigma * eps with mu = 2, sigma = 0.5."""
+    """fn(eps) should be mu + sigma * eps with mu = 2, sigma = 0.5, as a torch tensor."""
+    name = "reparameterised sample"
     eps = torch.linspace(-2.0, 2.0, 9, dtype=torch.float64)
-    try:
-        got = fn(eps)
-    except Exception as e:  # the learner's code: report, do not crash
-        return CheckResult("reparameterised sample", False, f"❌ reparameterised sample: your function raised {type(e).__name__}: {e}")
+    raw, got = values_of(fn, eps, what="a function of eps (def my_sample(eps): ... or lambda eps: ...)")
     want = 2.0 + 0.5 * eps
     hints = [
         hint_if_equal(lambda w: 0.5 + 2.0 * (w - 2.0) / 0.5, "you swapped mu and sigma: the shift is the mean, the scale the standard deviation."),
@@ -51,4 +55,8 @@ def check_reparameterized(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckRe
         hint_if_equal(lambda w: ((w - 2.0) / 0.5 - 2.0) / 0.5,  # (eps - mu) / sigma, written in terms of w
                       "that is the inverse map, eps = (z - mu) / sigma; the sample is z = mu + sigma * eps."),
     ]
-    return compare("reparameterised sample", got, want, hints=hints)
+    result = compare(name, got, want, hints=hints)
+    if result and not isinstance(raw, torch.Tensor):
+        return failed(name, f"the values are right, but your function returned {type(raw).__name__}, not a torch tensor: "
+                            "the trick exists so that gradients reach mu and sigma through torch operations.")
+    return result

@@ -67,3 +67,61 @@ def test_check_inverse_cdf_map():
     for words, wrong in cases.items():
         r = ex.check_inverse_cdf_map(wrong)
         assert not r and words in r.message, (words, r.message)
+
+
+# --- every checker: odd answers, rounded answers, answers in other types -------------------------------
+
+def test_check_decreasing_affine_density_reads_any_array_and_explains_bad_functions():
+    right = lambda x: N.pdf((x - 1) / -2) / 2  # noqa: E731
+    assert ex.check_decreasing_affine_density(lambda x: list(right(x)))
+    assert ex.check_decreasing_affine_density(lambda x: right(x).astype(np.float32))
+    cases = {
+        "did you forget the return": lambda x: None,
+        "to return one number per point, got the text": lambda x: "p",
+        r"one value per point": lambda x: np.zeros(3),
+        "NaN or infinity": lambda x: x * np.nan,
+    }
+    for words, wrong in cases.items():
+        r = ex.check_decreasing_affine_density(wrong)
+        assert not r and words in r.message, (words, r.message)
+    for not_a_function in ("abc", 0.5, np.zeros(801)):
+        r = ex.check_decreasing_affine_density(not_a_function)
+        assert not r and "expected a function" in r.message and "not attempted" not in r.message, r.message
+    assert "p_Z at f(x)" in ex.check_decreasing_affine_density(lambda x: N.pdf(-2 * x + 1) / 2).message
+    assert "dividing by it" in ex.check_decreasing_affine_density(lambda x: N.pdf((x - 1) / -2) * 2).message
+
+
+def test_check_lognormal_logpdf_more_mistakes():
+    cases = {
+        "applied f = exp to x": lambda x: N.logpdf(np.exp(x)) - x,
+        "you subtracted x": lambda x: N.logpdf(np.log(x)) - x,
+        "NaN or infinity": lambda x: np.log(x - 1.0),
+    }
+    for words, wrong in cases.items():
+        r = ex.check_lognormal_logpdf(wrong)
+        assert not r and words in r.message, (words, r.message)
+
+
+def test_check_interval_mass_rounded_sign_flipped_and_other_types():
+    import torch
+
+    phi = lambda t: float(N.cdf(np.array([t]))[0])  # noqa: E731
+    right = phi(1.0) - phi(0.0)
+    r = ex.check_interval_mass(round(right, 2))
+    assert not r and "Right idea, give more digits" in r.message and "Re-read" not in r.message
+    assert ex.check_interval_mass([right]) and ex.check_interval_mass(torch.tensor(right, dtype=torch.float32))
+    assert "wrong sign" in ex.check_interval_mass(-right).message
+    assert "not a probability" in ex.check_interval_mass(float(N.pdf(np.array([0.5]))[0])).message
+    r = ex.check_interval_mass(round(1 - right, 2))  # a known mistake, rounded
+    assert "OUTSIDE" in r.message and "give more digits too" in r.message
+    for odd, words in (("0.34", "without quotes"), (True, "got True"), ([0.3, 0.4], "one number")):
+        r = ex.check_interval_mass(odd)
+        assert not r and words in r.message, r.message
+
+
+def test_check_inverse_cdf_map_more_mistakes():
+    import torch
+
+    assert ex.check_inverse_cdf_map(lambda u: -torch.log1p(-torch.as_tensor(u)) / 2)
+    assert "density p(u)" in ex.check_inverse_cdf_map(lambda u: 2 * np.exp(-2 * u)).message
+    assert "raised" in ex.check_inverse_cdf_map(lambda u: u.nonexistent()).message

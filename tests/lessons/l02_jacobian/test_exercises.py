@@ -63,3 +63,36 @@ def test_check_big_log_det():
     assert "inverse map" in check_big_log_det(-right).message
     assert "(sign, logabsdet)" in check_big_log_det(np.linalg.slogdet(M)).message
     assert "sign of det" in check_big_log_det(1.0).message
+
+
+# --- every checker: odd answers, rounded answers, answers in other types -------------------------------
+
+def test_check_rotation_scaling_density_rounded_and_other_types():
+    p = ex1_answers()
+    r = check_rotation_scaling_density(round(p["right"], 3))
+    assert not r and "Right idea, give more digits" in r.message
+    assert check_rotation_scaling_density(np.float32(p["right"])) and check_rotation_scaling_density([p["right"]])
+    r = check_rotation_scaling_density(round(p["times_det"], 3))  # a known mistake, rounded
+    assert not r and "multiplied by |det A|" in r.message
+    for odd, words in (([p["right"], p["right"]], "one number"), ("0.034", "without quotes"), (np.nan, "NaN")):
+        r = check_rotation_scaling_density(odd)
+        assert not r and words in r.message, r.message
+
+
+def test_check_signs_reads_words_and_refuses_odd_answers():
+    assert check_signs(("+", "-", "+")).passed and check_signs(["positive", "negative", "positive"]).passed
+    assert check_signs(np.array([2.0, -0.5, 7.0])).passed  # only the signs count
+    for odd, words in (((1, float("nan"), 1), "NaN"), ("positive negative positive", "three numbers"),
+                       (("+", "?", "+"), "the words"), (5, "three numbers"), (torch.tensor([1.0, -1.0, 1.0, 1.0]), "exactly three")):
+        r = check_signs(odd)
+        assert not r.passed and words in r.message, r.message
+
+
+def test_check_big_log_det_rounded_float32_and_non_finite():
+    right = float(np.linalg.slogdet(big_triangular_matrix())[1])
+    r = check_big_log_det(round(right, 1))
+    assert not r.passed and "Right idea, give more digits" in r.message
+    assert check_big_log_det(torch.tensor(right, dtype=torch.float32)).passed  # right to float32's precision
+    assert "overflowed" in check_big_log_det(float("inf")).message
+    assert "log of 0" in check_big_log_det(-float("inf")).message
+    assert "two things" in check_big_log_det((1.0, right)).message

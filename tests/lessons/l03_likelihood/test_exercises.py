@@ -48,7 +48,24 @@ def test_check_nll_loss():
                       (flipped, "wrong sign"), (per_point, "one number per point"), (detached, "not a torch tensor")]:
         r = ex.check_nll_loss(fn)
         assert not r and words in r.message, (fn.__name__, r.message)
-    assert "failed" in ex.check_nll_loss(lambda flow, x: 1 / 0).message
+    assert "raised ZeroDivisionError" in ex.check_nll_loss(lambda flow, x: 1 / 0).message
+
+
+def test_check_nll_loss_odd_returns_and_float32():
+    right = _wrong_losses()[0]
+    assert ex.check_nll_loss(lambda flow, x: right(flow, x).float())  # right to float32's precision
+    cases = [
+        (lambda flow, x: None, "did you forget the return"),
+        (lambda flow, x: right(flow, x).detach().numpy(), "not a torch tensor"),
+        (lambda flow: 0.0, "raised TypeError"),
+        (lambda flow, x: "nll", "got the text 'nll'"),
+        (lambda flow, x: right(flow, x) * float("nan"), "NaN"),
+        (lambda flow, x: right(flow, x).reshape(1), "shape (1,)"),
+        (3.0, "expected a function nll_loss(flow, x)"),
+    ]
+    for fn, words in cases:
+        r = ex.check_nll_loss(fn)
+        assert not r and words in r.message and "not attempted" not in r.message, (words, r.message)
 
 
 def test_check_gaussian_nll():
@@ -70,6 +87,11 @@ def test_check_gaussian_nll():
     for got, words in cases:
         r = ex.check_gaussian_nll(got)
         assert not r and words in r.message, (got, r.message)
+    r = ex.check_gaussian_nll(round(want, 2))
+    assert not r and "Right idea, give more digits" in r.message and "Re-read" not in r.message
+    r = ex.check_gaussian_nll(round(want - 0.5 * math.log(2 * math.pi), 3))  # a known mistake, rounded
+    assert not r and "1/2 log(2 pi)" in r.message and "give more digits too" in r.message
+    assert ex.check_gaussian_nll(torch.tensor(want, dtype=torch.float32))
 
 
 def test_check_nll_signs():
@@ -79,6 +101,11 @@ def test_check_nll_signs():
     assert not r and "3 of 4" in r.message and "log 60" in r.message and "exactly 1" in r.message
     assert "list of 4" in ex.check_nll_signs("negative").message
     assert "use the words" in ex.check_nll_signs(["pos", "neg", "neg", "0"]).message
+    assert ex.check_nll_signs(("Positive", "NEGATIVE ", "negative", "zero"))
+    for odd in (5, float("nan"), True, {"a": "positive"}, lambda: 0):  # these raised a TypeError once
+        r = ex.check_nll_signs(odd)
+        assert not r and "list of 4 words" in r.message, r.message
+    assert "use the words" in ex.check_nll_signs([1, -1, -1, 0]).message
     for _, value, _ in ex.SIGN_CASES:
         assert math.isfinite(value)
 
@@ -86,6 +113,7 @@ def test_check_nll_signs():
 def test_check_unit_change():
     assert ex.check_unit_change(math.log(60))
     for got, words in [(60.0, "LOG"), (1 / 60, "log of the factor"), (-math.log(60), "wrong direction"),
-                       (math.log10(60), "log10")]:
+                       (math.log10(60), "log10"), (4.09, "Right idea, give more digits"), (-4.09, "wrong direction"),
+                       (1.78, "log10")]:
         r = ex.check_unit_change(got)
         assert not r and words in r.message, (got, r.message)

@@ -82,6 +82,20 @@ def fwd_raises(z, mask, cond):
     raise RuntimeError("shape mismatch")
 
 
+def fwd_identity(z, mask, cond):  # passed the old checker: a bijection with a right log-det, but no coupling
+    return z, z.new_zeros(z.shape[0])
+
+
+def fwd_additive(z, mask, cond):  # passed the old checker too: NICE, not RealNVP
+    s, t = cond(z * mask)
+    return mask * z + (1 - mask) * (z + t), z.new_zeros(z.shape[0])
+
+
+def inv_additive(x, mask, cond):
+    s, t = cond(x * mask)
+    return mask * x + (1 - mask) * (x - t), x.new_zeros(x.shape[0])
+
+
 @pytest.mark.parametrize(
     "fwd,inv,expected",
     [
@@ -94,12 +108,37 @@ def fwd_raises(z, mask, cond):
         (reference_forward, inv_multiplies, "multiply by exp(-s)"),
         (fwd_log_det_not_summed, reference_inverse, "one number per point"),
         (fwd_raises, reference_inverse, "RuntimeError"),
+        # bijections with right log-dets that are not the affine coupling: the old checker passed the first two
+        (fwd_identity, fwd_identity, "returns z unchanged"),
+        (fwd_additive, inv_additive, "additive (NICE) coupling"),
+        (reference_inverse, reference_forward, "swapped"),
+        (fwd_additive, reference_inverse, "only shifts"),
+        (reference_forward, inv_additive, "only subtracts t"),
     ],
 )
 def test_check_affine_coupling_names_typical_mistakes(fwd, inv, expected):
     r = check_affine_coupling(fwd, inv)
     assert not r
     assert expected in r.message, r.message
+
+
+def test_check_affine_coupling_accepts_float32_and_explains_numpy_and_odd_answers():
+    def f32(fn):
+        return lambda p, m, c: tuple(t.float() for t in fn(p, m, c))
+
+    assert check_affine_coupling(f32(reference_forward), f32(reference_inverse))  # right maths, in float32
+    numpy_out = lambda p, m, c: tuple(t.detach().numpy() for t in reference_forward(p, m, c))  # noqa: E731
+    assert "return torch tensors" in check_affine_coupling(numpy_out, reference_inverse).message
+    odd = [("abc", "expected a pair"), (float("nan"), "expected a pair"), (np.zeros(3), "expected a pair"),
+           (reference_forward, "give both functions"), ((reference_forward, None), "inverse function is still None"),
+           ((reference_forward, 3.0), "inverse must be a function"),
+           ((lambda z, m, c: z, reference_inverse), "return two things"),
+           ((lambda z, m, c: None, reference_inverse), "forget the return"),
+           ((lambda z, m, c: (z[:, :2], z[:, 0]), reference_inverse), "points of shape (6, 2)"),
+           ((lambda z, m, c: (z * float("nan"), z[:, 0]), reference_inverse), "NaN or infinity")]
+    for answer, words in odd:
+        r = check_affine_coupling(answer)
+        assert not r and words in r.message and "not attempted" not in r.message, (words, r.message)
 
 
 def test_reference_coupling_matches_the_library_layer():
@@ -143,6 +182,14 @@ def test_check_zero_entries_names_mistakes(transform, expected):
     assert not r and expected in r.message, r.message
 
 
+def test_check_zero_entries_other_types_and_odd_answers():
+    want = zero_entries_reference()
+    assert check_zero_entries(want.astype(bool)) and check_zero_entries(torch.tensor(want))
+    assert not check_zero_entries(want * 0.5)
+    assert "the text" in check_zero_entries("0001").message
+    assert "shape (3,)" in check_zero_entries([0, 1, 0]).message
+
+
 # --- exercise 3: log density -------------------------------------------------------------------
 
 def _parts():
@@ -176,3 +223,12 @@ def test_check_log_density_right_answer_equals_the_flow():
 def test_check_log_density_names_mistakes(wrong, expected):
     r = check_log_density(wrong(*_parts()))
     assert not r and expected in r.message, r.message
+
+
+def test_check_log_density_rounding():
+    *_, s, t, z2, log_pz = _parts()
+    assert check_log_density(round(log_pz - s, 4))  # as the notebook prints it: within the checker's 1e-4
+    r = check_log_density(round(log_pz - s, 2))
+    assert not r and "Right idea, give more digits" in r.message
+    r = check_log_density(round(log_pz + s, 2))
+    assert not r and "added the forward log-det" in r.message

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -37,6 +38,9 @@ def test_check_two_layer_log_prob_not_attempted_and_right():
     assert "not attempted" in check_two_layer_log_prob(None).message
     assert check_two_layer_log_prob(LOG_PZ - A - B)
     assert check_two_layer_log_prob(round(LOG_PZ - A - B, 3))  # rounded to 3 decimals is fine
+    assert check_two_layer_log_prob(torch.tensor([LOG_PZ - A - B], dtype=torch.float32))
+    assert "one number" in check_two_layer_log_prob([LOG_PZ, A, B]).message
+    assert "subtract them" in check_two_layer_log_prob(round(LOG_PZ + A + B, 1)).message
 
 
 @pytest.mark.parametrize(
@@ -66,7 +70,9 @@ def test_check_keep_mask():
     assert "identity" in check_keep_mask([1, 1, 1, 1]).message
     assert "nothing left to condition" in check_keep_mask([0, 0, 0, 0]).message
     assert "one entry per coordinate" in check_keep_mask([1, 0]).message
-    assert "zeros and ones" in check_keep_mask("1100").message or "must be 1" in check_keep_mask("1100").message
+    assert "zeros and ones, got the text '1100'" in check_keep_mask("1100").message
+    assert check_keep_mask([True, True, False, False]) and check_keep_mask(np.array([1, 1, 0, 0]))
+    assert "must be 1" in check_keep_mask([1, float("nan"), 0, 0]).message
 
 
 def test_check_masks_cover():
@@ -80,6 +86,11 @@ def test_check_masks_cover():
     assert "exactly 2 masks" in check_masks_cover([[1, 1, 0, 0]]).message
     assert "mask 2" in check_masks_cover([[1, 1, 0, 0], [1, 1, 1, 1]]).message
     assert "list of 2 masks" in check_masks_cover(3).message
+    assert check_masks_cover(torch.tensor([[1, 1, 0, 0], [0, 0, 1, 1]]))
+    for odd in ({"a": [1, 1, 0, 0]}, "1100 0011", torch.tensor(1.0), np.float32(1.0)):
+        r = check_masks_cover(odd)
+        assert not r and "list of 2 masks" in r.message, r.message
+    assert "mask 1: each mask needs one entry per coordinate" in check_masks_cover([[1, 1], [0, 0, 1, 1]]).message
 
 
 def test_check_more_layers():
