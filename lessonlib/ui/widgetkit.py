@@ -29,6 +29,7 @@ from typing import Any, Callable
 import ipywidgets as w
 import numpy as np
 
+from lessonlib.ui.stills import figure_png, still_bundle
 from lessonlib.ui.style import current
 
 __all__ = ["LessonWidget", "slider", "int_slider", "new_figure", "freeze_layout", "sweep_values", "steady_limit", "polyline", "encode_png"]
@@ -402,6 +403,12 @@ class LessonWidget:
 
     # -- display ----------------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs):
+        """The root widget's view, plus a still of the figure for renderers without a kernel
+        (GitHub, nbviewer, VS Code, nbconvert, JupyterLab before the notebook runs)."""
         if self.root is None:
             raise RuntimeError("widget not built: call _finish(layout) in __init__")
-        return self.root._repr_mimebundle_(**kwargs)
+        data = self.root._repr_mimebundle_(**kwargs)
+        if self.fig is not None:
+            alt = f"{self.title or type(self).__name__}: a still of the live widget; run the notebook to move it"
+            data.update(still_bundle(figure_png(self.fig), alt))
+        return data

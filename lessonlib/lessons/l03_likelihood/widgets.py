@@ -19,6 +19,7 @@ from lessonlib.lessons.l03_likelihood.experiments import (
 )
 from lessonlib.lessons.l03_likelihood.plots import FLOW_COLOUR, draw_histogram
 from lessonlib.training import Trainer, TrainResult
+from lessonlib.ui.stills import keep_final
 from lessonlib.ui.style import current
 from lessonlib.ui.widgetkit import LessonWidget, freeze_layout, new_figure, slider
 
@@ -44,6 +45,7 @@ class LiveTraining(DensitySnapshots):
         (self.fit_line,) = self.ax_fit.plot(self.grid, density_on_grid(flow, self.grid), color=FLOW_COLOUR)
         self.ax_fit.set(ylim=(0, 1.0), title="p_X(x) at step 0")
         freeze_layout(self.fig)
+        keep_final(self.fig.canvas)  # the saved notebook shows the trained state, not step 0
 
     def __call__(self, step: int, result: TrainResult) -> None:
         self.loss_line.set_data(np.arange(1, len(result.losses) + 1), result.losses)
