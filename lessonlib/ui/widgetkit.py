@@ -55,12 +55,19 @@ def int_slider(description: str, value: int, min: int, max: int, step: int = 1) 
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, width: float | None = None, height: float | None = None, **kw):
-    """(fig, axes) for a widget. Under ipympl the canvas is a live widget with no toolbar or header."""
+    """(fig, axes) for a widget. Under ipympl the canvas is a live widget with no toolbar or header.
+
+    A figure larger than the style's ``widget_fig_max`` is scaled down to fit it, shape kept (presenter
+    mode: a widget's whole slide is 1280x720).
+    """
     import matplotlib.pyplot as plt
 
     s = current()
     width = width or s.fig_width
     height = height or width * 0.38 * nrows
+    if s.widget_fig_max is not None:  # keep the shape, fit the slide
+        scale = min(1.0, s.widget_fig_max[0] / width, s.widget_fig_max[1] / height)
+        width, height = width * scale, height * scale
     was_interactive = plt.isinteractive()
     plt.ioff()  # the widget displays the canvas itself; no duplicate inline picture
     try:

@@ -29,7 +29,7 @@ def test_a_lesson_widget_carries_a_still_of_its_figure_beside_its_view():
     assert data[WIDGET_VIEW]["model_id"] == d.root.model_id  # JupyterLab and Voila still show the live widget
     png = picture(data["image/png"])
     w, h = d.fig.bbox.size
-    assert png.shape[:2] == (round(h), round(w))
+    assert abs(png.shape[0] - h) <= 1 and abs(png.shape[1] - w) <= 1  # the figure, at its own resolution
     assert data["text/html"].startswith('<img src="data:image/png;base64,' + data["image/png"][:40])
     assert (png != 255).any(), "the still is blank"
 

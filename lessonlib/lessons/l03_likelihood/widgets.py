@@ -105,7 +105,9 @@ class NLLExplorer(LessonWidget):
         zero_line = self.ax_bar.lines[-1]
         # redrawn over a cached background (LessonWidget.animate); the zero line too, as it lies above the bars
         self.animate(self.line, *self.bars.patches, zero_line, *self.bar_text)
-        controls = w.VBox([*self.controls.values(), w.HBox([self.train_button, self.reset_button])])
+        c = self.controls  # two columns: the flow's affine layer, then its bumps (short enough for a 1280x720 slide)
+        controls = w.HBox([w.VBox([c["shift"], c["log_scale"], w.HBox([self.train_button, self.reset_button])]),
+                           w.VBox([c["separation"], c["weight"], c["log_width"]])])
         self._finish(w.VBox([controls, self.fig.canvas, self.readout, self.message]))
         freeze_layout(self.fig)
 
