@@ -38,7 +38,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 TORCH_PIN = "torch==2.13.0"
 
 TARGET_NAMES = ("two_moons", "gaussian_ring", "checkerboard", "banana")
-PARTS = ["course", "widgets", "speed", "fits"]
+PARTS = ["course", "widgets", "drag", "speed", "fits"]
 
 
 def say(msg: str) -> None:
@@ -209,7 +209,14 @@ def measure_fits(results: dict, args: argparse.Namespace) -> None:
         say(f"  {target}: " + ", ".join(f"{k} {c['mean']:.3f}" for k, c in per.items()))
 
 
-MEASURE = {"course": measure_course, "widgets": measure_widgets, "speed": measure_speed, "fits": measure_fits}
+def measure_drag(results: dict, args: argparse.Namespace) -> None:
+    say("dragging every widget in Chromium, normal and presenter mode (tools/dragbench.py)")
+    cmd = [sys.executable, str(ROOT / "tools" / "dragbench.py"), "--repeats", "1" if args.quick else "2"]
+    if subprocess.call(cmd, cwd=ROOT) != 0:
+        say("  the drag benchmark failed; the table keeps the last browser_drag.json")
+
+
+MEASURE = {"course": measure_course, "widgets": measure_widgets, "drag": measure_drag, "speed": measure_speed, "fits": measure_fits}
 
 
 def keep_old_parts(results: dict, args: argparse.Namespace, out_path: Path) -> None:
@@ -243,6 +250,8 @@ def main(argv: list[str]) -> int:
                                   "load_start": load0, "load_end": report.load_average()}
     browser = RESULTS / "browser_latency.json"  # written by the browser walk-through
     results["browser"] = json.loads(browser.read_text()) if browser.exists() else None
+    drag = RESULTS / "browser_drag.json"  # written by tools/dragbench.py (the drag part) and the walk-through
+    results["drag"] = json.loads(drag.read_text()) if drag.exists() else None
     results["machine"]["load_end"] = report.load_average()
     if args.only and out_path.exists():
         keep_old_parts(results, args, out_path)
