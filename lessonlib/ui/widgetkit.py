@@ -32,7 +32,7 @@ import numpy as np
 from lessonlib.ui.stills import figure_png, still_bundle
 from lessonlib.ui.style import current
 
-__all__ = ["LessonWidget", "slider", "int_slider", "new_figure", "freeze_layout", "sweep_values", "steady_limit", "polyline", "encode_png"]
+__all__ = ["LessonWidget", "slider", "int_slider", "new_figure", "freeze_layout", "sweep_values", "steady_limit", "polyline", "encode_png", "from_browser", "FRAME_INTERVAL_S"]
 
 
 def slider(description: str, value: float, min: float, max: float, step: float, readout_format: str = ".2f") -> w.FloatSlider:
@@ -199,6 +199,31 @@ def polyline(pieces) -> tuple[np.ndarray, np.ndarray]:
     return xy[:, 0], xy[:, 1]
 
 
+FRAME_INTERVAL_S = 1 / 30  # while a hand drags, a widget draws at most this often, always its latest state
+
+
+def _running_loop() -> Any:
+    import asyncio
+
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def from_browser() -> bool:
+    """True while the kernel handles a message from the browser (a slider moved, a mouse event on a
+    figure), False while it runs a cell's code or outside a kernel."""
+    try:
+        from IPython import get_ipython
+
+        kernel = getattr(get_ipython(), "kernel", None)
+        parent = kernel.get_parent("shell") if kernel is not None else None
+    except Exception:  # no IPython, or a kernel without parents: not a browser message
+        return False
+    return bool(parent) and parent.get("header", {}).get("msg_type") == "comm_msg"
+
+
 def sweep_values(control: w.ValueWidget, n: int = 25) -> list[Any]:
     """Values spanning a control's whole range, both ends included (for tests and benchmarks)."""
     if isinstance(control, (w.FloatSlider, w.IntSlider)):
@@ -235,6 +260,9 @@ class LessonWidget:
         self._stage_key: tuple | None = None  # axis limits and sizes the background was drawn with
         self._draw_cid: int | None = None
         self.last_redraw = ""  # "blit", "full" or "idle": how the last redraw reached the screen
+        self._pending = False  # a change from the browser waits for the next frame
+        self._frame_timer: Any = None
+        self._last_frame = -float("inf")  # perf_counter() of the last frame drawn for the browser
 
     # -- building ---------------------------------------------------------------------------
     def add_control(self, name: str, control: w.ValueWidget) -> w.ValueWidget:
@@ -366,17 +394,42 @@ class LessonWidget:
 
     def _on_change(self, change: dict) -> None:
         if not self._muted:
+            self.request_refresh()
+
+    def request_refresh(self) -> None:
+        """refresh(), paced when the change came from the browser.
+
+        A drag sends a burst of changes, faster than frames can be drawn, sent and painted. Then the
+        first change draws at once and the next ones only mark the widget stale: one frame is drawn,
+        with the latest state, FRAME_INTERVAL_S after the previous one. No frame queues behind the
+        hand, and the last position of a drag is always drawn. Code (a cell, a test) refreshes at
+        once, so what it reads next (``numbers()``) is current.
+        """
+        loop = _running_loop()
+        if loop is None or not from_browser():
+            self.refresh()
+            return
+        self._pending = True
+        if self._frame_timer is None:
+            wait = self._last_frame + FRAME_INTERVAL_S - time.perf_counter()
+            self._frame_timer = loop.call_later(max(0.0, wait), self._draw_pending)
+
+    def _draw_pending(self) -> None:
+        self._frame_timer = None
+        if self._pending:
+            self._pending = False
+            self._last_frame = time.perf_counter()
             self.refresh()
 
     def set(self, **values: Any) -> None:
-        """Set several controls at once, then update once."""
+        """Set several controls at once, then update once (paced like a control's change, see request_refresh)."""
         self._muted = True
         try:
             for k, v in values.items():
                 self.controls[k].value = v
         finally:
             self._muted = False
-        self.refresh()
+        self.request_refresh()
 
     def reset(self) -> None:
         """Put every control back where it started."""

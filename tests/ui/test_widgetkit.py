@@ -2,6 +2,7 @@
 
 import ipywidgets as w
 import matplotlib
+import numpy as np
 
 matplotlib.use("module://ipympl.backend_nbagg")
 
@@ -99,3 +100,45 @@ def test_steady_limit_moves_only_when_it_must():
     assert steady_limit(1.15, 0.2) == pytest.approx(0.23)  # under a third of the axis: shrink
     with pytest.raises(ValueError, match="positive finite"):
         steady_limit(1.0, float("nan"))
+
+
+def test_a_burst_of_changes_from_the_browser_draws_far_fewer_frames_and_ends_on_the_last_value(monkeypatch):
+    """A drag: 50 slider changes arrive faster than frames can be drawn; the widget draws a few frames,
+    the last one with the last value, and none after it."""
+    import asyncio
+    import time
+
+    from lessonlib.ui import widgetkit
+
+    monkeypatch.setattr(widgetkit, "from_browser", lambda: True)
+    d = Demo()
+    frames_before = len(d.update_times_ms)
+    values = [v for v in np.linspace(-2.0, 2.0, 50) if abs(v) > 1e-9]
+
+    async def drag():
+        for v in values:
+            d.controls["slope"].value = float(v)
+            await asyncio.sleep(0.002)  # 50 moves in about 0.1 s, as a brisk hand sends them
+        await asyncio.sleep(3 * widgetkit.FRAME_INTERVAL_S)
+
+    t0 = time.perf_counter()
+    asyncio.run(drag())
+    frames = len(d.update_times_ms) - frames_before
+    assert d.numbers()["end"] == values[-1], "the last position of the drag must be drawn"
+    assert 1 <= frames <= 1 + (time.perf_counter() - t0) / widgetkit.FRAME_INTERVAL_S + 1, f"{frames} frames for {len(values)} changes"
+    assert frames < len(values) / 4
+
+
+def test_changes_made_by_code_draw_at_once_even_in_an_event_loop():
+    """A cell runs inside the kernel's event loop: what it reads right after a change must be current."""
+    import asyncio
+
+    d = Demo()
+
+    async def cell():
+        d.controls["slope"].value = -1.5
+        after_change = d.numbers()["end"]
+        d.set(slope=1.5)
+        return after_change, d.numbers()["end"]
+
+    assert asyncio.run(cell()) == (-1.5, 1.5)
