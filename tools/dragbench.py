@@ -14,10 +14,12 @@ the figure for the canvas drags (01's knots, 02's vector tips). Counted in the p
   page's main thread has handled it), the drag's length as the hand feels it (target: within 1.2 s);
 * settle_ms: from mouse up to the last frame painted (once 800 ms pass with no paint and an idle kernel);
 * busy: the main thread's task time during the drag (Chromium's Performance.getMetrics TaskDuration,
-  the sum of the trace's top-level tasks) as a fraction of the drag's length.
+  the sum of the trace's top-level tasks) as a fraction of the drag's length;
+* main_cpu_ms: the CPU time the page's main thread used during the drag (ThreadTime), which does not
+  grow when other programs share the cores: divided by the frames, what one frame costs the page.
 
 Results go to benchmarks/results/browser_drag.json; `python3 course.py bench` copies them into the
-README table. The walk-through (tests/browser) runs the same measurement for each main slider.
+README table. The walk-through (tests/browser) does the same drags, to check that each one paints.
 """
 
 from __future__ import annotations
@@ -67,10 +69,11 @@ class Drag:
     settle_ms: float
     busy: float
     moves_seen: int
+    main_cpu_ms: float
 
 
-def _task_seconds(cdp: Any) -> float:
-    return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == "TaskDuration")
+def _metrics(cdp: Any) -> dict[str, float]:
+    return {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
 
 
 def _kernel_idle(lab: Any) -> bool:
@@ -84,7 +87,7 @@ def drag(page: Any, lab: Any, el: Any, start: tuple[float, float], end: tuple[fl
     page.evaluate("(el) => Object.assign(window.__drag, {el, active: true, paints: [], down: null, up: null, moves: 0})", el)
     cdp = page.context.new_cdp_session(page)
     cdp.send("Performance.enable")
-    busy0 = _task_seconds(cdp)
+    m0 = _metrics(cdp)
     page.mouse.move(*start)
     page.mouse.down()
     t0 = time.perf_counter()
@@ -95,7 +98,8 @@ def drag(page: Any, lab: Any, el: Any, start: tuple[float, float], end: tuple[fl
         f = i / n_moves
         page.mouse.move(start[0] + f * (end[0] - start[0]), start[1] + f * (end[1] - start[1]))
     accepted = time.perf_counter() - t0
-    busy = _task_seconds(cdp) - busy0
+    m1 = _metrics(cdp)
+    busy, cpu = m1["TaskDuration"] - m0["TaskDuration"], m1["ThreadTime"] - m0["ThreadTime"]
     page.mouse.up()
     quiet_since, deadline = time.perf_counter(), time.perf_counter() + 15
     last = None
@@ -112,7 +116,7 @@ def drag(page: Any, lab: Any, el: Any, start: tuple[float, float], end: tuple[fl
     span = (d["up"] - d["down"]) / 1000
     after = [t for t, _ in d["paints"] if t > d["up"]]
     return Drag(what, len(during), round(len(during) / span, 1) if span > 0 else 0.0, round(accepted, 3),
-                round(max(after) - d["up"], 1) if after else 0.0, round(busy / accepted, 2), d["moves"])
+                round(max(after) - d["up"], 1) if after else 0.0, round(busy / accepted, 2), d["moves"], round(1000 * cpu, 1))
 
 
 def reset(page: Any, lab: Any, root: Any) -> None:
@@ -168,7 +172,11 @@ def record(mode: str, notebook: str, drags: list[Drag], path: Path = RESULTS) ->
 def run(modes: list[str], names: list[str], repeats: int, out: Path = RESULTS) -> int:
     sys.path.insert(0, str(ROOT / "tools"))
     sys.path.insert(0, str(ROOT / "tests" / "browser"))
-    from browserlab import JupyterLab, NotebookPage, chromium, copy_course
+    from browserlab import LAB_SETTINGS, JupyterLab, NotebookPage, chromium, copy_course
+
+    # a student's JupyterLab draws only the cells in view (windowing 'contentVisibility', JupyterLab's
+    # default); the walk-through's lab draws every cell ('none'), which costs every frame more
+    STUDENT_LAB = {**LAB_SETTINGS, "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "contentVisibility"}}
     from specs import DRAGS
 
     notebooks = [p for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if p.name in DRAGS and (not names or any(p.name.startswith(n) for n in names))]
@@ -177,7 +185,7 @@ def run(modes: list[str], names: list[str], repeats: int, out: Path = RESULTS) -
         for mode in modes:
             env = {"LESSONLIB_PRESENTER": "1"} if mode == "presenter" else {}
             os.environ["LESSONLIB_PRESENTER"] = env.get("LESSONLIB_PRESENTER", "0")  # where specs' knots and tips are
-            with JupyterLab(course, env=env) as lab:
+            with JupyterLab(course, env=env, settings=STUDENT_LAB) as lab:
                 for nb_path in notebooks:
                     page = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1).new_page()
                     nb = NotebookPage(page, lab)

@@ -19,7 +19,6 @@ import pytest
 from conftest import FIXTURE_NOTEBOOK, ROOT
 from walk import walk
 
-import dragbench
 from browserlab import NotebookPage
 
 pytestmark = pytest.mark.browser
@@ -43,8 +42,6 @@ def test_walkthrough(name, lab, page, latency_log):
         print(f"{name}: Run All {seconds:.1f} s; widget {res.found or '(none)'}; " + "; ".join(res.log))
         if res.latencies_ms:
             latency_log[name] = res.latencies_ms
-        if res.drags and name != FIXTURE_NOTEBOOK:
-            dragbench.record("normal", name, res.drags)  # benchmarks/results/browser_drag.json, read by `course.py bench`
         assert not res.problems, f"{name}, widget {res.found}:\n" + "\n".join(res.problems + ["log:", *res.log])
         serious = [c for c in nb.console if SERIOUS_CONSOLE.search(c)]
         assert not serious, f"{name}: the browser console reports broken widgets or figures:\n" + "\n".join(serious[:10])
