@@ -131,6 +131,8 @@ def versions() -> dict[str, str]:
     from importlib.metadata import version
 
     out = {name: version(name) for name in ("torch", "numpy", "matplotlib", "ipympl", "nbclient")}
+    if not BENCH_PY.exists():  # a run without the flow comparisons (--only course widgets drag)
+        return out
     peer = subprocess.run(
         [str(BENCH_PY), "-c", "from importlib.metadata import version as v; print(v('torch'), v('zuko'), v('normflows'))"],
         capture_output=True, text=True, check=True).stdout.split()
@@ -227,6 +229,8 @@ def keep_old_parts(results: dict, args: argparse.Namespace, out_path: Path) -> N
         if old.get("parts", {}).get(part):
             results["parts"][part] = old["parts"][part]
     results["machine"]["load_start"] = old["machine"]["load_start"]
+    for name, v in old["machine"].get("versions", {}).items():  # zuko and normflows, when .venv-bench was not needed
+        results["machine"]["versions"].setdefault(name, v)
     results["duration_s"] = old.get("duration_s", 0.0)  # that of the last full run (if there is one)
 
 
@@ -236,7 +240,8 @@ def main(argv: list[str]) -> int:
     if args.table_only:
         write_table(json.loads((RESULTS / "bench.json").read_text()))
         return 0
-    ensure_bench_venv()
+    if {"speed", "fits"} - set(args.skip):  # only the flow comparisons need zuko and normflows
+        ensure_bench_venv()
     t_start = time.perf_counter()
     results: dict = {"schema": report.SCHEMA, "date": dt.date.today().isoformat(),
                      "machine": report.machine_facts(ROOT, versions()), "settings": settings(args),

@@ -255,6 +255,13 @@ _WIDGET_SLIDES_JS = """() => {
     return out;
 }"""
 
+_SHOWN_JS = """([h, v]) => {
+    const outer = document.querySelectorAll('.reveal .slides > section')[h];
+    const inner = outer && outer.querySelectorAll(':scope > section');
+    const s = inner && inner.length ? inner[v] : outer;
+    return !!s && s.classList.contains('present');
+}"""
+
 _SLIDE_FIT_JS = """([width, height]) => {
     const s = document.querySelector('.reveal section.present:not(.stack)');
     const box = document.querySelector('.reveal .slides').getBoundingClientRect();
@@ -280,8 +287,8 @@ def widget_slides_fit(page: Any) -> dict[str, list[str]]:
     page.wait_for_selector(".jupyter-widgets", state="attached", timeout=120_000)
     out = {}
     for h, v in page.evaluate(_WIDGET_SLIDES_JS):
-        page.evaluate("([h, v]) => { location.hash = `#/${h}/${v}/99`; }", [h, v])
-        page.wait_for_function("(k) => location.hash.startsWith(k)", arg=f"#/{h}/{v}")
+        page.evaluate("([h, v]) => { location.hash = `#/${h}/${v}/99`; }", [h, v])  # 99: every fragment shown
+        page.wait_for_function(_SHOWN_JS, arg=[h, v])
         page.wait_for_timeout(400)  # reveal's layout after the slide change
         out[f"#/{h}/{v}"] = page.evaluate(_SLIDE_FIT_JS, list(SLIDE_SIZE))
     return out

@@ -200,6 +200,7 @@ def polyline(pieces) -> tuple[np.ndarray, np.ndarray]:
 
 
 FRAME_INTERVAL_S = 1 / 30  # while a hand drags, a widget draws at most this often, always its latest state
+ANSWER_TIMEOUT_S = 0.5  # a frame the browser has not answered for this long no longer holds the next one back
 
 
 def _running_loop() -> Any:
@@ -263,6 +264,8 @@ class LessonWidget:
         self._pending = False  # a change from the browser waits for the next frame
         self._frame_timer: Any = None
         self._last_frame = -float("inf")  # perf_counter() of the last frame drawn for the browser
+        self._in_flight = False  # a frame was sent and the browser has not yet said it took it
+        self._answer_timer: Any = None
 
     # -- building ---------------------------------------------------------------------------
     def add_control(self, name: str, control: w.ValueWidget) -> w.ValueWidget:
@@ -285,6 +288,7 @@ class LessonWidget:
         self.readout.add_class("lesson-readout")
         if self.fig is not None and self._draw_cid is None:
             self._draw_cid = self.fig.canvas.mpl_connect("draw_event", self._on_full_draw)
+            self._listen_for_answers()
         self.refresh()
 
     # -- behaviour --------------------------------------------------------------------------
@@ -399,27 +403,69 @@ class LessonWidget:
     def request_refresh(self) -> None:
         """refresh(), paced when the change came from the browser.
 
-        A drag sends a burst of changes, faster than frames can be drawn, sent and painted. Then the
-        first change draws at once and the next ones only mark the widget stale: one frame is drawn,
-        with the latest state, FRAME_INTERVAL_S after the previous one. No frame queues behind the
-        hand, and the last position of a drag is always drawn. Code (a cell, a test) refreshes at
-        once, so what it reads next (``numbers()``) is current.
+        A drag sends a burst of changes, faster than frames can be drawn, sent and painted. Then a
+        change only marks the widget stale, and one frame, with the latest state, is drawn when both
+        (a) FRAME_INTERVAL_S has passed since the previous frame and (b) the browser has taken the
+        previous frame: after each frame the kernel sends ipympl's 'draw' request, which the page
+        answers once it has handled that frame (``_on_browser_draw``). So at most one frame is on its
+        way, none queues behind the hand, and the last position of a drag is always drawn. Code (a
+        cell, a test) refreshes at once, so what it reads next (``numbers()``) is current.
         """
         loop = _running_loop()
         if loop is None or not from_browser():
             self.refresh()
             return
         self._pending = True
-        if self._frame_timer is None:
+        self._schedule_frame(loop)
+
+    def _schedule_frame(self, loop: Any) -> None:
+        if self._frame_timer is None and not self._in_flight:
             wait = self._last_frame + FRAME_INTERVAL_S - time.perf_counter()
             self._frame_timer = loop.call_later(max(0.0, wait), self._draw_pending)
 
     def _draw_pending(self) -> None:
         self._frame_timer = None
-        if self._pending:
-            self._pending = False
-            self._last_frame = time.perf_counter()
-            self.refresh()
+        if not self._pending:
+            return
+        self._pending = False
+        self._last_frame = time.perf_counter()
+        self.refresh()
+        if self.last_redraw in ("blit", "full"):  # a frame went to the page (not a draw_idle before its view exists)
+            self._await_answer()
+
+    def _await_answer(self) -> None:
+        """Ask the page to answer when it has handled the frame just sent (ipympl's draw request)."""
+        loop = _running_loop()
+        if loop is None or not hasattr(self.fig.canvas, "send_event"):
+            return
+        self._in_flight = True
+        self.fig.canvas.send_event("draw")
+        if self._answer_timer is not None:
+            self._answer_timer.cancel()
+        self._answer_timer = loop.call_later(ANSWER_TIMEOUT_S, self._on_answer)  # a lost answer must not freeze the widget
+
+    def _on_answer(self) -> None:
+        """The page took the last frame (or stopped answering): draw the latest state if a change waits."""
+        self._in_flight = False
+        if self._answer_timer is not None:
+            self._answer_timer.cancel()
+            self._answer_timer = None
+        loop = _running_loop()
+        if self._pending and loop is not None:
+            self._schedule_frame(loop)
+
+    def _listen_for_answers(self) -> None:
+        """Route the page's 'draw' requests for an ipympl canvas through ``_on_browser_draw``."""
+        canvas = self.fig.canvas
+        if hasattr(canvas, "handle_draw") and hasattr(canvas, "send_event"):
+            full_draw = canvas.handle_draw
+            canvas.handle_draw = lambda event: self._on_browser_draw(event, full_draw)
+
+    def _on_browser_draw(self, event: Any, full_draw: Callable[[Any], Any]) -> Any:
+        """The page asks for a draw: the answer to our request after a frame, or its own need (a new view)."""
+        if self._in_flight:
+            return self._on_answer()
+        return full_draw(event)
 
     def set(self, **values: Any) -> None:
         """Set several controls at once, then update once (paced like a control's change, see request_refresh)."""
