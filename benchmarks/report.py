@@ -300,7 +300,7 @@ def _widget_tables(results: dict[str, Any]) -> list[str]:
               f"target: median under {BROWSER_MEDIAN_MS:.0f} ms)."]
     if not browser:
         return lines + ["", "Not measured: `benchmarks/results/browser_latency.json` was missing when the benchmark ran "
-                        "(the browser walk-through writes it: `python3 course.py test tests/browser`)."]
+                        "(the browser walk-through writes it: `python3 course.py test tests/browser`)."] + _drag_table(results.get("drag"))
     lines += ["", "| notebook | presses | median ms | p90 ms | met |", "|---|---:|---:|---:|---|"]
     for nb, b in sorted(browser.items()):
         if isinstance(b, dict) and "median_ms" in b:

@@ -2,7 +2,8 @@
 
     python3 course.py bench                 everything (about 10-15 minutes on 2 idle cores)
     python3 course.py bench --quick         a 2-minute smoke run (few steps, one seed); README untouched
-    python3 course.py bench --table-only    rewrite the README table from benchmarks/results/bench.json
+    python3 course.py bench --table-only    rewrite the README table from benchmarks/results/bench.json (and the
+                                            browser's latency and drag files, read again)
     python3 course.py bench --only course   re-measure some parts (course widgets speed fits) of bench.json
 
 zuko and normflows are not course dependencies: they go into a separate virtual environment,
@@ -142,6 +143,12 @@ def versions() -> dict[str, str]:
     return out
 
 
+def read_browser_results() -> dict:
+    """The browser's measurements: key-press latency (the walk-through writes it) and drags (tools/dragbench.py)."""
+    files = {"browser": RESULTS / "browser_latency.json", "drag": RESULTS / "browser_drag.json"}
+    return {key: json.loads(f.read_text()) if f.exists() else None for key, f in files.items()}
+
+
 def write_table(results: dict) -> None:
     readme = ROOT / "README.md"
     readme.write_text(report.update_readme(readme.read_text(), report.render(results)))
@@ -237,8 +244,11 @@ def keep_old_parts(results: dict, args: argparse.Namespace, out_path: Path) -> N
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     out_path = RESULTS / ("quick.json" if args.quick else "bench.json")
-    if args.table_only:
-        write_table(json.loads((RESULTS / "bench.json").read_text()))
+    if args.table_only:  # the browser's files (walk-through latency, drags) are read again: other tools write them
+        results = json.loads((RESULTS / "bench.json").read_text())
+        results.update(read_browser_results())
+        (RESULTS / "bench.json").write_text(json.dumps(results, indent=1) + "\n")
+        write_table(results)
         return 0
     if {"speed", "fits"} - set(args.skip):  # only the flow comparisons need zuko and normflows
         ensure_bench_venv()
@@ -253,10 +263,7 @@ def main(argv: list[str]) -> int:
         MEASURE[part](results, args)
         results["parts"][part] = {"time": time.strftime("%Y-%m-%d %H:%M"), "seconds": round(time.perf_counter() - t0, 1),
                                   "load_start": load0, "load_end": report.load_average()}
-    browser = RESULTS / "browser_latency.json"  # written by the browser walk-through
-    results["browser"] = json.loads(browser.read_text()) if browser.exists() else None
-    drag = RESULTS / "browser_drag.json"  # written by tools/dragbench.py (the drag part) and the walk-through
-    results["drag"] = json.loads(drag.read_text()) if drag.exists() else None
+    results.update(read_browser_results())
     results["machine"]["load_end"] = report.load_average()
     if args.only and out_path.exists():
         keep_old_parts(results, args, out_path)
