@@ -25,6 +25,9 @@ NOTEBOOK_LIMITS_S = {"05": 60.0}  # the stacking notebook trains a flow
 TOTAL_LIMIT_S = 150.0
 KERNEL_MEDIAN_MS = 30.0
 BROWSER_MEDIAN_MS = 100.0
+DRAG_FPS = 20.0  # frames painted per second while a hand drags a widget
+DRAG_SETTLE_MS = 100.0  # from release to the last frame
+DRAG_ACCEPT_S = 1.2  # the moves of a 1-second drag are all taken by the page
 SPEED_RATIO = 1.2
 PEERS = ("zuko", "normflows")
 LIBRARIES = ("lessonlib", *PEERS)
@@ -179,6 +182,13 @@ def targets_missed(results: dict[str, Any]) -> list[str]:
     for nb, b in (results.get("browser") or {}).items():
         if isinstance(b, dict) and b.get("median_ms", 0) > BROWSER_MEDIAN_MS:
             missed.append(f"{nb}: browser median {b['median_ms']:.0f} ms, over the {BROWSER_MEDIAN_MS:.0f} ms target")
+    for mode, per in (results.get("drag") or {}).items():
+        for nb, r in per.items():
+            for d in r["drags"]:
+                if not drag_met(d):
+                    missed.append(f"dragging {d['what']} in {nb} ({mode}): {d['fps']:.1f} fps (target {DRAG_FPS:.0f}), settled in "
+                                  f"{d['settle_ms']:.0f} ms (target {DRAG_SETTLE_MS:.0f}), moves taken in {d['accepted_s']:.2f} s "
+                                  f"(target {DRAG_ACCEPT_S}), at load {r.get('load', [math.nan])[0]:.1f}")
     sp = speed_summary(results["speed"]).get(1, {})
     if "lessonlib" in sp and "zuko" in sp:
         ratio = sp["lessonlib"] / sp["zuko"]
@@ -290,12 +300,38 @@ def _widget_tables(results: dict[str, Any]) -> list[str]:
               f"target: median under {BROWSER_MEDIAN_MS:.0f} ms)."]
     if not browser:
         return lines + ["", "Not measured: `benchmarks/results/browser_latency.json` was missing when the benchmark ran "
-                        "(the browser walk-through writes it: `python3 course.py test tests/browser`)."]
+                        "(the browser walk-through writes it: `python3 course.py test tests/browser`)."] + _drag_table(results.get("drag"))
     lines += ["", "| notebook | presses | median ms | p90 ms | met |", "|---|---:|---:|---:|---|"]
     for nb, b in sorted(browser.items()):
         if isinstance(b, dict) and "median_ms" in b:
             lines.append(f"| `{nb}` | {b.get('n', '?')} | {b['median_ms']:.0f} | {b.get('p90_ms', math.nan):.0f} | "
                          f"{_yes(b['median_ms'] <= BROWSER_MEDIAN_MS)} |")
+    return lines + _drag_table(results.get("drag"))
+
+
+def drag_met(d: dict[str, Any]) -> bool:
+    """One drag against the targets: frames per second, settling after release, moves accepted."""
+    return d["fps"] >= DRAG_FPS and d["settle_ms"] <= DRAG_SETTLE_MS and d["accepted_s"] <= DRAG_ACCEPT_S
+
+
+def _drag_table(drag: dict[str, Any] | None) -> list[str]:
+    """Dragging in Chromium (tools/dragbench.py): one row per notebook, mode and drag."""
+    lines = ["", f"**Dragging in Chromium**: 60 mouse moves paced over 1 s across 60% of a slider (or over the figure), "
+             f"after Run All in JupyterLab; frames painted on the widget's canvas per second of the drag, time from release "
+             f"to the last frame, seconds until the page had taken all 60 moves, main-thread busy time over the drag, and the "
+             f"main thread's CPU time per frame painted (which other programs on the machine do not inflate) "
+             f"(targets: at least {DRAG_FPS:.0f} fps, settled within {DRAG_SETTLE_MS:.0f} ms, moves taken within {DRAG_ACCEPT_S} s)."]
+    if not drag:
+        return lines + ["", "Not measured: `benchmarks/results/browser_drag.json` was missing (`python3 tools/dragbench.py` "
+                        "or the browser walk-through writes it)."]
+    lines += ["", "| notebook | mode | drag | frames | fps | settled ms | moves taken s | main thread busy | page CPU ms / frame | load | met |",
+              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for mode in sorted(drag):
+        for nb, r in sorted(drag[mode].items()):
+            for d in r["drags"]:
+                lines.append(f"| `{nb[:2]}` | {mode} | {d['what']} | {d['frames']} | {d['fps']:.1f} | {d['settle_ms']:.0f} | "
+                             f"{d['accepted_s']:.2f} | {d['busy']:.0%} | {d.get('main_cpu_ms', math.nan) / max(d['frames'], 1):.0f} | "
+                             f"{r.get('load', [math.nan])[0]:.1f} | {_yes(drag_met(d))} |")
     return lines
 
 

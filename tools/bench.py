@@ -2,8 +2,9 @@
 
     python3 course.py bench                 everything (about 10-15 minutes on 2 idle cores)
     python3 course.py bench --quick         a 2-minute smoke run (few steps, one seed); README untouched
-    python3 course.py bench --table-only    rewrite the README table from benchmarks/results/bench.json
-    python3 course.py bench --only course   re-measure some parts (course widgets cost speed fits) of bench.json
+    python3 course.py bench --table-only    rewrite the README table from benchmarks/results/bench.json (and the
+                                            browser's latency and drag files, read again)
+    python3 course.py bench --only course   re-measure some parts (course widgets cost drag speed fits) of bench.json
 
 zuko and normflows are not course dependencies: they go into a separate virtual environment,
 .venv-bench, made on first use from benchmarks/requirements.txt (torch pinned to the course's CPU
@@ -38,7 +39,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 TORCH_PIN = "torch==2.13.0"
 
 TARGET_NAMES = ("two_moons", "gaussian_ring", "checkerboard", "banana")
-PARTS = ["course", "widgets", "cost", "speed", "fits"]
+PARTS = ["course", "widgets", "cost", "drag", "speed", "fits"]
 
 
 def say(msg: str) -> None:
@@ -131,6 +132,8 @@ def versions() -> dict[str, str]:
     from importlib.metadata import version
 
     out = {name: version(name) for name in ("torch", "numpy", "matplotlib", "ipympl", "nbclient")}
+    if not BENCH_PY.exists():  # a run without the flow comparisons (--only course widgets drag)
+        return out
     peer = subprocess.run(
         [str(BENCH_PY), "-c", "from importlib.metadata import version as v; print(v('torch'), v('zuko'), v('normflows'))"],
         capture_output=True, text=True, check=True).stdout.split()
@@ -138,6 +141,12 @@ def versions() -> dict[str, str]:
         raise SystemExit(f"[bench] torch differs between .venv ({out['torch']}) and .venv-bench ({peer[0]})")
     out["zuko"], out["normflows"] = peer[1], peer[2]
     return out
+
+
+def read_browser_results() -> dict:
+    """The browser's measurements: key-press latency (the walk-through writes it) and drags (tools/dragbench.py)."""
+    files = {"browser": RESULTS / "browser_latency.json", "drag": RESULTS / "browser_drag.json"}
+    return {key: json.loads(f.read_text()) if f.exists() else None for key, f in files.items()}
 
 
 def write_table(results: dict) -> None:
@@ -218,7 +227,14 @@ def measure_fits(results: dict, args: argparse.Namespace) -> None:
         say(f"  {target}: " + ", ".join(f"{k} {c['mean']:.3f}" for k, c in per.items()))
 
 
-MEASURE = {"course": measure_course, "widgets": measure_widgets, "cost": measure_cost, "speed": measure_speed,
+def measure_drag(results: dict, args: argparse.Namespace) -> None:
+    say("dragging every widget in Chromium, normal and presenter mode (tools/dragbench.py)")
+    cmd = [sys.executable, str(ROOT / "tools" / "dragbench.py"), "--repeats", "1" if args.quick else "2"]
+    if subprocess.call(cmd, cwd=ROOT) != 0:
+        say("  the drag benchmark failed; the table keeps the last browser_drag.json")
+
+
+MEASURE = {"course": measure_course, "widgets": measure_widgets, "cost": measure_cost, "drag": measure_drag, "speed": measure_speed,
            "fits": measure_fits}
 
 
@@ -230,16 +246,22 @@ def keep_old_parts(results: dict, args: argparse.Namespace, out_path: Path) -> N
         if old.get("parts", {}).get(part):
             results["parts"][part] = old["parts"][part]
     results["machine"]["load_start"] = old["machine"]["load_start"]
+    for name, v in old["machine"].get("versions", {}).items():  # zuko and normflows, when .venv-bench was not needed
+        results["machine"]["versions"].setdefault(name, v)
     results["duration_s"] = old.get("duration_s", 0.0)  # that of the last full run (if there is one)
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     out_path = RESULTS / ("quick.json" if args.quick else "bench.json")
-    if args.table_only:
-        write_table(json.loads((RESULTS / "bench.json").read_text()))
+    if args.table_only:  # the browser's files (walk-through latency, drags) are read again: other tools write them
+        results = json.loads((RESULTS / "bench.json").read_text())
+        results.update(read_browser_results())
+        (RESULTS / "bench.json").write_text(json.dumps(results, indent=1) + "\n")
+        write_table(results)
         return 0
-    ensure_bench_venv()
+    if {"speed", "fits"} - set(args.skip):  # only the flow comparisons need zuko and normflows
+        ensure_bench_venv()
     t_start = time.perf_counter()
     results: dict = {"schema": report.SCHEMA, "date": dt.date.today().isoformat(),
                      "machine": {**report.machine_facts(ROOT, versions()), **cost_table.memory_facts()}, "settings": settings(args),
@@ -251,8 +273,7 @@ def main(argv: list[str]) -> int:
         MEASURE[part](results, args)
         results["parts"][part] = {"time": time.strftime("%Y-%m-%d %H:%M"), "seconds": round(time.perf_counter() - t0, 1),
                                   "load_start": load0, "load_end": report.load_average()}
-    browser = RESULTS / "browser_latency.json"  # written by the browser walk-through
-    results["browser"] = json.loads(browser.read_text()) if browser.exists() else None
+    results.update(read_browser_results())
     results["machine"]["load_end"] = report.load_average()
     if args.only and out_path.exists():
         keep_old_parts(results, args, out_path)

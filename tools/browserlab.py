@@ -68,8 +68,10 @@ def copy_course(dest: Path, notebooks: list[Path] | None = None) -> Path:
 class JupyterLab:
     """A JupyterLab server on 127.0.0.1 with its own config, runtime, settings and workspace folders."""
 
-    def __init__(self, root: Path, port: int | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(self, root: Path, port: int | None = None, env: dict[str, str] | None = None,
+                 settings: dict[str, dict] | None = None) -> None:
         self.root = Path(root)
+        self.settings = LAB_SETTINGS if settings is None else settings
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.extra_env = env or {}
@@ -90,7 +92,7 @@ class JupyterLab:
         ]:
             (tmp / sub).mkdir()
             env[var] = str(tmp / sub)
-        for rel, value in LAB_SETTINGS.items():
+        for rel, value in self.settings.items():
             p = tmp / "settings" / rel
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_text(json.dumps(value))

@@ -29,16 +29,18 @@ import sys
 import tarfile
 import tempfile
 import threading
+from contextlib import contextmanager
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 REVEAL_VERSION = "6.0.1"  # the version voila 0.5.13 bundles for its slide logic; its CSS must match
 CACHE = ROOT / ".cache"
 REVEAL_DIR = CACHE / f"reveal.js-{REVEAL_VERSION}"
+SLIDE_SIZE = (1280, 720)  # every slide with a widget fits this without scrolling (tests/browser/test_slide_fit.py)
 
 
 def say(msg: str) -> None:
@@ -89,6 +91,32 @@ def ensure_reveal() -> Path:
     return REVEAL_DIR
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+CONTINUING = {None, "-", "fragment"}  # slide types that stay on the slide before them
+
+
+def shows_widget(cell: dict) -> bool:
+    return any(WIDGET_VIEW in o.get("data", {}) for o in cell.get("outputs", []))
+
+
+def slide_copy(nb: Path, dest: Path) -> Path:
+    """The notebook as the slides show it: every cell that shows a widget starts a subslide of its own,
+    and the cell after it starts the next one, so a widget (controls, figure, readout) has the whole
+    1280x720 slide and never shares it with the section's text. ``dest``: the folder of the copy."""
+    data = json.loads(nb.read_text(encoding="utf-8"))
+    cells = [c for c in data["cells"] if c.get("metadata", {}).get("slideshow", {}).get("slide_type") != "skip"]
+    for k, cell in enumerate(cells):
+        if not shows_widget(cell):
+            continue
+        for c in cells[k:k + 2]:
+            show = c.setdefault("metadata", {}).setdefault("slideshow", {})
+            if show.get("slide_type") in CONTINUING:
+                show["slide_type"] = "subslide"
+    out = dest / nb.name
+    out.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    return out
+
+
 def serve_static(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     """A local file server for reveal.js's style sheets, in a background thread."""
     handler = functools.partial(_QuietHandler, directory=str(folder))
@@ -118,7 +146,8 @@ def presenter_env() -> dict[str, str]:
 def voila_command(nb: Path, port: int, reveal_url: str, show_code: bool, config_dir: Path) -> list[str]:
     """The Voila command; the reveal settings go through a voila.json in ``config_dir`` (a dict option
     on the command line does not reach the template)."""
-    reveal = {"url_prefix": reveal_url, "theme": "white", "transition": "none", "width": 1280, "height": 800, "scroll": True}
+    reveal = {"url_prefix": reveal_url, "theme": "white", "transition": "none", "width": SLIDE_SIZE[0], "height": SLIDE_SIZE[1],
+              "scroll": True}
     # the slides do not need jQuery; a local empty script keeps the page from asking a CDN for it
     resources = {"reveal": reveal, "jquery_url": f"{reveal_url}/no-jquery.js"}
     (config_dir / "voila.json").write_text(json.dumps({"VoilaConfiguration": {"resources": resources}}))
@@ -217,13 +246,61 @@ def drag_first_slider(page: Any) -> str | None:
     return None
 
 
+_WIDGET_SLIDES_JS = """() => {
+    const out = [];
+    [...document.querySelectorAll('.reveal .slides > section')].forEach((outer, h) => {
+        const inner = [...outer.querySelectorAll(':scope > section')];
+        (inner.length ? inner : [outer]).forEach((s, v) => { if (s.querySelector('.jupyter-widgets')) out.push([h, v]); });
+    });
+    return out;
+}"""
+
+_SHOWN_JS = """([h, v]) => {
+    const outer = document.querySelectorAll('.reveal .slides > section')[h];
+    const inner = outer && outer.querySelectorAll(':scope > section');
+    const s = inner && inner.length ? inner[v] : outer;
+    return !!s && s.classList.contains('present');
+}"""
+
+_SLIDE_FIT_JS = """([width, height]) => {
+    const s = document.querySelector('.reveal section.present:not(.stack)');
+    const box = document.querySelector('.reveal .slides').getBoundingClientRect();
+    const scale = box.width / width;  // reveal scales the slide to the window
+    const problems = [];
+    if (s.scrollHeight > s.clientHeight + 1)
+        problems.push(`the slide scrolls: its content is ${Math.round(s.scrollHeight)} px tall, the slide ${Math.round(s.clientHeight)} px`);
+    for (const w of s.querySelectorAll('.jp-OutputArea-output .jupyter-widgets, .jp-OutputArea-output canvas')) {
+        const r = w.getBoundingClientRect();
+        if (r.height === 0) continue;
+        const bottom = (r.bottom - box.top) / scale, right = (r.right - box.left) / scale;
+        if (bottom > height + 1 || right > width + 1)
+            problems.push(`${w.tagName.toLowerCase()}.${[...w.classList].slice(0, 2).join('.')} ends at (${Math.round(right)}, ${Math.round(bottom)}), outside ${width}x${height}`);
+    }
+    return problems;
+}"""
+
+
+def widget_slides_fit(page: Any) -> dict[str, list[str]]:
+    """Every slide that shows a widget, with all its fragments shown: '#/h/v' -> what does not fit in
+    SLIDE_SIZE (empty when it fits without scrolling)."""
+    page.wait_for_selector(".reveal .slides section", state="attached", timeout=300_000)
+    page.wait_for_selector(".jupyter-widgets", state="attached", timeout=120_000)
+    out = {}
+    for h, v in page.evaluate(_WIDGET_SLIDES_JS):
+        page.evaluate("([h, v]) => { location.hash = `#/${h}/${v}/99`; }", [h, v])  # 99: every fragment shown
+        page.wait_for_function(_SHOWN_JS, arg=[h, v])
+        page.wait_for_timeout(400)  # reveal's layout after the slide change
+        out[f"#/{h}/{v}"] = page.evaluate(_SLIDE_FIT_JS, list(SLIDE_SIZE))
+    return out
+
+
 def check_slides(url: str, png: Path) -> int:
     """Open the slides in headless Chromium, go to the first slide with a widget, move its slider, screenshot."""
     sys.path.insert(0, str(ROOT / "tools"))
     from browserlab import chromium
 
     with chromium() as browser:
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page = browser.new_page(viewport=dict(zip(("width", "height"), SLIDE_SIZE)))
         page.goto(url, timeout=300_000)
         if not go_to_first_widget(page):
             say("no widget found on any slide")
@@ -260,21 +337,31 @@ def main(argv: list[str]) -> int:
     nb = find_notebook(args.notebook)
     if args.lab:
         return present_lab(nb)
-    static, reveal_url = serve_static(ensure_reveal())
-    port = args.port or free_port()
-    url = f"http://127.0.0.1:{port}/"
-    config_dir = Path(tempfile.mkdtemp(prefix="course-present-"))
-    proc = subprocess.Popen(voila_command(nb, port, reveal_url, args.code, config_dir), cwd=nb.parent, env=presenter_env(),
-                            stdout=subprocess.DEVNULL if args.check else None, stderr=subprocess.STDOUT if args.check else None)
-    try:
-        wait_http(url + "voila/static/", proc)
-        if args.check:
+    if args.check:
+        with slides_server(nb, args.code, args.port, quiet=True) as (url, _):
             return check_slides(url, args.check)
-        say(f"slides of {nb.name}: open {url} in a browser (first load runs the notebook: a few seconds).")
-        say("Arrow keys or space move between slides; Esc shows an overview; Ctrl-C here stops the server.")
-        return proc.wait()
+    try:
+        with slides_server(nb, args.code, args.port) as (url, proc):
+            say(f"slides of {nb.name}: open {url} in a browser (first load runs the notebook: a few seconds).")
+            say("Arrow keys or space move between slides; Esc shows an overview; Ctrl-C here stops the server.")
+            return proc.wait()
     except KeyboardInterrupt:
         return 0
+
+
+@contextmanager
+def slides_server(nb: Path, show_code: bool = False, port: int = 0, quiet: bool = False) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Serve ``nb`` as slides (Voila, reveal, presenter style) on 127.0.0.1; yields (URL, server process); stops it after."""
+    static, reveal_url = serve_static(ensure_reveal())
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}/"
+    config_dir = Path(tempfile.mkdtemp(prefix="course-present-"))
+    slides = slide_copy(nb, config_dir)
+    proc = subprocess.Popen(voila_command(slides, port, reveal_url, show_code, config_dir), cwd=nb.parent, env=presenter_env(),
+                            stdout=subprocess.DEVNULL if quiet else None, stderr=subprocess.STDOUT if quiet else None)
+    try:
+        wait_http(url + "voila/static/", proc)
+        yield url, proc
     finally:
         stop(proc)
         static.shutdown()

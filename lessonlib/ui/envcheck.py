@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import re
 import sys
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["pinned_versions", "check_environment", "widget_check"]
+__all__ = ["pinned_versions", "check_environment", "widget_check", "WidgetCheck"]
 
 _REQUIREMENTS = Path(__file__).resolve().parents[2] / "requirements.txt"
 
@@ -45,16 +46,56 @@ def check_environment(names: tuple[str, ...] = ("torch", "numpy", "matplotlib", 
     return ok and cpu_ok
 
 
-def widget_check():
+class WidgetCheck:
+    """A slider and a sentence it updates. Displayed, it is the live widget; a saved notebook also
+    keeps a drawn still of it, for renderers without a kernel."""
+
+    def __init__(self, value: int = 3) -> None:
+        import ipywidgets as w
+
+        self.slider = w.IntSlider(value=value, min=0, max=10, description="drag me")
+        self.label = w.HTML()
+        self.slider.observe(self._show, names="value")
+        self._show()
+        self.root = w.VBox([self.slider, self.label])
+
+    def sentence(self) -> str:
+        n = self.slider.value
+        return f"The slider is at <b>{n}</b>; twice that is <b>{2 * n}</b>."
+
+    def _show(self, change: object = None) -> None:
+        self.label.value = self.sentence()
+
+    def still(self) -> bytes:
+        """A PNG drawing of the slider and its sentence as they are now."""
+        from lessonlib.ui.figures import static_figure
+        from lessonlib.ui.stills import figure_png
+
+        s = self.slider
+        fig, ax = static_figure(width=5.2, height=0.75)
+        fig.set_layout_engine("none")
+        ax.set_position((0, 0, 1, 1))
+        ax.set_axis_off()
+        ax.set_xlim(0, 5.2)
+        ax.set_ylim(0, 0.75)
+        frac = (s.value - s.min) / (s.max - s.min)
+        x0, x1 = 0.9, 3.9
+        ax.text(0.1, 0.55, s.description, va="center", fontsize=10)
+        ax.plot([x0, x1], [0.55, 0.55], color="0.8", lw=4, solid_capstyle="round")
+        ax.plot([x0, x0 + frac * (x1 - x0)], [0.55, 0.55], color="#2196f3", lw=4, solid_capstyle="round")
+        ax.plot([x0 + frac * (x1 - x0)], [0.55], "o", ms=10, mfc="white", mec="0.5")
+        ax.text(x1 + 0.2, 0.55, str(s.value), va="center", fontsize=10)
+        ax.text(0.1, 0.2, html.unescape(re.sub(r"<[^>]+>", "", self.sentence())), va="center", fontsize=10)
+        return figure_png(fig)
+
+    def _repr_mimebundle_(self, **kwargs):
+        from lessonlib.ui.stills import still_bundle
+
+        data = self.root._repr_mimebundle_(**kwargs)
+        data.update(still_bundle(self.still(), f"a slider at {self.slider.value} and the sentence it updates; run the notebook to drag it"))
+        return data
+
+
+def widget_check() -> WidgetCheck:
     """A slider and a label it updates: if both show as controls, not text, widgets work."""
-    import ipywidgets as w
-
-    slider = w.IntSlider(value=3, min=0, max=10, description="drag me")
-    label = w.HTML()
-
-    def show(change=None):
-        label.value = f"The slider is at <b>{slider.value}</b>; twice that is <b>{2 * slider.value}</b>."
-
-    slider.observe(show, names="value")
-    show()
-    return w.VBox([slider, label])
+    return WidgetCheck()

@@ -7,6 +7,7 @@ import random
 
 import numpy as np
 
+from lessonlib.ui.stills import install as install_stills
 from lessonlib.ui.style import Style, show_presenter_css, use_style
 
 __all__ = ["setup"]
@@ -32,6 +33,7 @@ def setup(seed: int = 0, presenter: bool | None = None, threads: int | None = No
         torch.manual_seed(seed)
         torch.set_num_threads(threads or int(os.environ.get("LESSONLIB_THREADS", "1")))
         torch.set_printoptions(precision=4, sci_mode=False)
+    install_stills()  # the saved notebook keeps training figures and progress bars in their final state
     style = use_style(presenter)
     if style.presenter:  # bigger widget controls too (CSS); in normal mode setup() shows nothing
         show_presenter_css()

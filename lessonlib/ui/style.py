@@ -8,7 +8,7 @@ Widgets and plots ask ``current()`` for sizes, so every notebook honours the swi
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["Style", "use_style", "current", "is_presenter", "presenter_css", "show_presenter_css"]
 
@@ -22,10 +22,14 @@ class Style:
     line_width: float
     control_width: str  # CSS width of a slider
     control_font: str  # CSS font size of widget labels
+    widget_fig_max: tuple[float, float] | None = field(default=None, repr=False)  # (width, height), inches: a widget figure fits in it
 
 
+# Presenter: a widget has a 1280x720 slide of its own (tools/present.py); its controls and readout take
+# about 280 px of height and the slide's margins about 100 px of width, so its figure gets at most
+# 11.6 x 4.4 inches (1160 x 440 px).
 _NORMAL = Style(False, 10.0, 9.0, 80, 1.8, "420px", "13px")
-_PRESENTER = Style(True, 16.0, 12.0, 100, 3.0, "640px", "20px")
+_PRESENTER = Style(True, 16.0, 12.0, 100, 3.0, "600px", "20px", widget_fig_max=(11.6, 4.4))
 _current = _NORMAL
 
 

@@ -29,9 +29,10 @@ from typing import Any, Callable
 import ipywidgets as w
 import numpy as np
 
+from lessonlib.ui.stills import figure_png, still_bundle
 from lessonlib.ui.style import current
 
-__all__ = ["LessonWidget", "slider", "int_slider", "new_figure", "freeze_layout", "sweep_values", "steady_limit", "polyline", "encode_png"]
+__all__ = ["LessonWidget", "slider", "int_slider", "new_figure", "freeze_layout", "sweep_values", "steady_limit", "polyline", "encode_png", "from_browser", "FRAME_INTERVAL_S"]
 
 
 def slider(description: str, value: float, min: float, max: float, step: float, readout_format: str = ".2f") -> w.FloatSlider:
@@ -59,12 +60,18 @@ def new_figure(nrows: int = 1, ncols: int = 1, width: float | None = None, heigh
     With ``%matplotlib widget`` the figure is pyplot's; under any other backend (``%matplotlib inline``, a
     plain script) the figure gets an ipympl canvas of its own, so the widget works the same (pyplot does
     not track it, so the inline backend shows no extra still picture of it).
+
+    A figure larger than the style's ``widget_fig_max`` is scaled down to fit it, shape kept (presenter
+    mode: a widget's whole slide is 1280x720).
     """
     import matplotlib.pyplot as plt
 
     s = current()
     width = width or s.fig_width
     height = height or width * 0.38 * nrows
+    if s.widget_fig_max is not None:  # keep the shape, fit the slide
+        scale = min(1.0, s.widget_fig_max[0] / width, s.widget_fig_max[1] / height)
+        width, height = width * scale, height * scale
     was_interactive = plt.isinteractive()
     plt.ioff()  # the widget displays the canvas itself; no duplicate inline picture
     try:
@@ -213,6 +220,32 @@ def polyline(pieces) -> tuple[np.ndarray, np.ndarray]:
     return xy[:, 0], xy[:, 1]
 
 
+FRAME_INTERVAL_S = 1 / 30  # while a hand drags, a widget draws at most this often, always its latest state
+ANSWER_TIMEOUT_S = 0.5  # a frame the browser has not answered for this long no longer holds the next one back
+
+
+def _running_loop() -> Any:
+    import asyncio
+
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def from_browser() -> bool:
+    """True while the kernel handles a message from the browser (a slider moved, a mouse event on a
+    figure), False while it runs a cell's code or outside a kernel."""
+    try:
+        from IPython import get_ipython
+
+        kernel = getattr(get_ipython(), "kernel", None)
+        parent = kernel.get_parent("shell") if kernel is not None else None
+    except Exception:  # no IPython, or a kernel without parents: not a browser message
+        return False
+    return bool(parent) and parent.get("header", {}).get("msg_type") == "comm_msg"
+
+
 def sweep_values(control: w.ValueWidget, n: int = 25) -> list[Any]:
     """Values spanning a control's whole range, both ends included (for tests and benchmarks)."""
     if isinstance(control, (w.FloatSlider, w.IntSlider)):
@@ -249,6 +282,12 @@ class LessonWidget:
         self._stage_key: tuple | None = None  # axis limits and sizes the background was drawn with
         self._draw_cid: int | None = None
         self.last_redraw = ""  # "blit", "full" or "idle": how the last redraw reached the screen
+        self._pending = False  # a change from the browser waits for the next frame
+        self._frame_timer: Any = None
+        self._last_frame = -float("inf")  # perf_counter() of the last frame drawn for the browser
+        self._in_flight = False  # a frame was sent and the browser has not yet said it took it
+        self._asked_at = 0.0  # when the page was last asked to answer
+        self._answer_timer: Any = None
 
     # -- building ---------------------------------------------------------------------------
     def add_control(self, name: str, control: w.ValueWidget) -> w.ValueWidget:
@@ -271,6 +310,7 @@ class LessonWidget:
         self.readout.add_class("lesson-readout")
         if self.fig is not None and self._draw_cid is None:
             self._draw_cid = self.fig.canvas.mpl_connect("draw_event", self._on_full_draw)
+            self._listen_for_answers()
         self.refresh()
 
     # -- behaviour --------------------------------------------------------------------------
@@ -380,17 +420,86 @@ class LessonWidget:
 
     def _on_change(self, change: dict) -> None:
         if not self._muted:
+            self.request_refresh()
+
+    def request_refresh(self) -> None:
+        """refresh(), paced when the change came from the browser.
+
+        A drag sends a burst of changes, faster than frames can be drawn, sent and painted. Then a
+        change only marks the widget stale, and one frame, with the latest state, is drawn when both
+        (a) FRAME_INTERVAL_S has passed since the previous frame and (b) the browser has taken the
+        previous frame: after each frame the kernel sends ipympl's 'draw' request, which the page
+        answers once it has handled that frame (``_on_browser_draw``). So at most one frame is on its
+        way, none queues behind the hand, and the last position of a drag is always drawn. Code (a
+        cell, a test) refreshes at once, so what it reads next (``numbers()``) is current.
+        """
+        loop = _running_loop()
+        if loop is None or not from_browser():
             self.refresh()
+            return
+        self._pending = True
+        self._schedule_frame(loop)
+
+    def _schedule_frame(self, loop: Any) -> None:
+        if self._in_flight and time.perf_counter() - self._asked_at > ANSWER_TIMEOUT_S:
+            self._in_flight = False  # the answer (or its timer, on a loop that has ended) is lost
+        if self._frame_timer is None and not self._in_flight:
+            wait = self._last_frame + FRAME_INTERVAL_S - time.perf_counter()
+            self._frame_timer = loop.call_later(max(0.0, wait), self._draw_pending)
+
+    def _draw_pending(self) -> None:
+        self._frame_timer = None
+        if not self._pending:
+            return
+        self._pending = False
+        self._last_frame = time.perf_counter()
+        self.refresh()
+        if self.last_redraw in ("blit", "full"):  # a frame went to the page (not a draw_idle before its view exists)
+            self._await_answer()
+
+    def _await_answer(self) -> None:
+        """Ask the page to answer when it has handled the frame just sent (ipympl's draw request)."""
+        loop = _running_loop()
+        if loop is None or not hasattr(self.fig.canvas, "send_event"):
+            return
+        self._in_flight, self._asked_at = True, time.perf_counter()
+        self.fig.canvas.send_event("draw")
+        if self._answer_timer is not None:
+            self._answer_timer.cancel()
+        self._answer_timer = loop.call_later(ANSWER_TIMEOUT_S, self._on_answer)  # a lost answer must not freeze the widget
+
+    def _on_answer(self) -> None:
+        """The page took the last frame (or stopped answering): draw the latest state if a change waits."""
+        self._in_flight = False
+        if self._answer_timer is not None:
+            self._answer_timer.cancel()
+            self._answer_timer = None
+        loop = _running_loop()
+        if self._pending and loop is not None:
+            self._schedule_frame(loop)
+
+    def _listen_for_answers(self) -> None:
+        """Route the page's 'draw' requests for an ipympl canvas through ``_on_browser_draw``."""
+        canvas = self.fig.canvas
+        if hasattr(canvas, "handle_draw") and hasattr(canvas, "send_event"):
+            full_draw = canvas.handle_draw
+            canvas.handle_draw = lambda event: self._on_browser_draw(event, full_draw)
+
+    def _on_browser_draw(self, event: Any, full_draw: Callable[[Any], Any]) -> Any:
+        """The page asks for a draw: the answer to our request after a frame, or its own need (a new view)."""
+        if self._in_flight:
+            return self._on_answer()
+        return full_draw(event)
 
     def set(self, **values: Any) -> None:
-        """Set several controls at once, then update once."""
+        """Set several controls at once, then update once (paced like a control's change, see request_refresh)."""
         self._muted = True
         try:
             for k, v in values.items():
                 self.controls[k].value = v
         finally:
             self._muted = False
-        self.refresh()
+        self.request_refresh()
 
     def reset(self) -> None:
         """Put every control back where it started."""
@@ -424,6 +533,12 @@ class LessonWidget:
 
     # -- display ----------------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs):
+        """The root widget's view, plus a still of the figure for renderers without a kernel
+        (GitHub, nbviewer, VS Code, nbconvert, JupyterLab before the notebook runs)."""
         if self.root is None:
             raise RuntimeError("widget not built: call _finish(layout) in __init__")
-        return self.root._repr_mimebundle_(**kwargs)
+        data = self.root._repr_mimebundle_(**kwargs)
+        if self.fig is not None:
+            alt = f"{self.title or type(self).__name__}: a still of the live widget; run the notebook to move it"
+            data.update(still_bundle(figure_png(self.fig), alt))
+        return data

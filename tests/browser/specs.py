@@ -133,7 +133,7 @@ def knot_01(i: int) -> Callable[[], tuple[float, float]]:
         from lessonlib.lessons.l01_change_of_variables.widgets import ChangeOfVariables1D
         from lessonlib.ui.style import use_style
 
-        use_style(False)
+        use_style(None)  # the notebook's style: LESSONLIB_PRESENTER, as the server that runs it
         w = ChangeOfVariables1D()
         x, y = w.knot_pixels()[i]
         return float(x / w.fig.bbox.width), float(1.0 - y / w.fig.bbox.height)
@@ -295,4 +295,54 @@ SPECS: dict[str, Spec] = {
         ),
         notes="fixture for the machinery: x = a z keeps the mass 1",
     ),
+}
+
+
+def tip_02(j: int) -> Callable[[], tuple[float, float]]:
+    """Where the tip of column j of 02's matrix sits, as fractions of its figure (built here, as in the browser)."""
+
+    def where() -> tuple[float, float]:
+        import matplotlib
+        import numpy as np
+
+        matplotlib.use("module://ipympl.backend_nbagg")
+        from lessonlib.lessons.l02_jacobian.widgets import LinearMap2D
+        from lessonlib.ui.style import use_style
+
+        use_style(None)  # the notebook's style: LESSONLIB_PRESENTER, as the server that runs it
+        w = LinearMap2D()
+        x, y = w.ax_x.transData.transform(np.asarray(w.matrix()).T[j])
+        return float(x / w.fig.bbox.width), float(1.0 - y / w.fig.bbox.height)
+
+    return where
+
+
+@dataclass(frozen=True)
+class DragSpec:
+    """The drags the drag benchmark does on a notebook's main widget: its sliders (by index), and drags on
+    its figure (name, start as fractions of the figure computed at run time, offset as fractions)."""
+
+    widget: str
+    sliders: tuple[int, ...] = (0,)
+    canvas: tuple[tuple[str, Callable[[], tuple[float, float]], tuple[float, float]], ...] = ()
+
+    def perform(self, page, lab, root) -> list:
+        from dragbench import canvas_drag, reset, slider_drag
+
+        out = []
+        for c in self.sliders:
+            reset(page, lab, root)
+            out.append(slider_drag(page, lab, root, c))
+        for what, start, offset in self.canvas:
+            reset(page, lab, root)  # the knots and tips sit where ``start`` computes them only at the defaults
+            out.append(canvas_drag(page, lab, root, start(), offset, what))
+        return out
+
+
+DRAGS: dict[str, DragSpec] = {
+    "01_change_of_variables_1d.ipynb": DragSpec(".lesson-widget-ChangeOfVariables1D", canvas=(("knot 4", knot_01(4), (0.0, -0.2)),)),
+    "02_jacobian_determinant_2d.ipynb": DragSpec(".lesson-widget-LinearMap2D", canvas=(("tip of a1", tip_02(0), (-0.05, -0.2)),)),
+    "03_log_likelihood_and_nll_training.ipynb": DragSpec(".lesson-widget-NLLExplorer"),
+    "04_coupling_layers.ipynb": DragSpec(".lesson-widget-CouplingExplorer"),
+    "05_stacking_layers_into_a_flow.ipynb": DragSpec(".lesson-widget-LayerWalker"),
 }

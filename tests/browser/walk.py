@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from specs import GENERIC, SPECS, Interaction, Spec
+from specs import DRAGS, GENERIC, SPECS, Interaction, Spec
 
 from browserlab import NotebookPage
 
@@ -18,6 +18,7 @@ class WalkResult:
     found: str = ""  # the selector of the widget walked, "" when the notebook has none
     problems: list[str] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
+    drags: list = field(default_factory=list)  # dragbench.Drag of each drag of the widget
     log: list[str] = field(default_factory=list)
 
 
@@ -123,6 +124,11 @@ def walk(nb: NotebookPage, name: str, latency_presses: int = 20) -> WalkResult:
                 res.problems.append(f"interaction {i} ({inter.kind}): {msg}")
         if inter.latency and ms is not None:
             res.latencies_ms.extend(measure_latency(nb, root, spec, inter, latency_presses))
+    if name in DRAGS:
+        res.drags = DRAGS[name].perform(nb.page, nb.lab, nb.page.locator(DRAGS[name].widget).first)
+        res.log += [f"drag {d.what}: {d.frames} frames, {d.fps} fps, settled {d.settle_ms} ms after release, "
+                    f"moves accepted in {d.accepted_s} s, main thread busy {d.busy:.0%}" for d in res.drags]
+        res.problems += [f"dragging {d.what} painted no frame" for d in res.drags if d.frames == 0 and d.settle_ms == 0]
     return res
 
 

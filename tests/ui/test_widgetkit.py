@@ -2,6 +2,7 @@
 
 import ipywidgets as w
 import matplotlib
+import numpy as np
 
 matplotlib.use("module://ipympl.backend_nbagg")
 
@@ -145,3 +146,85 @@ def test_widgets_work_under_other_matplotlib_backends():
     for line in lines:
         backend, name, canvas_module, problem, redraw = line.split()
         assert canvas_module == "ipympl.backend_nbagg" and problem == "None" and redraw == "idle", line
+
+
+def test_a_burst_of_changes_from_the_browser_draws_far_fewer_frames_and_ends_on_the_last_value(monkeypatch):
+    """A drag: 50 slider changes arrive faster than frames can be drawn; the widget draws a few frames,
+    the last one with the last value, and none after it."""
+    import asyncio
+    import time
+
+    from lessonlib.ui import widgetkit
+
+    monkeypatch.setattr(widgetkit, "from_browser", lambda: True)
+    d = Demo()
+    frames_before = len(d.update_times_ms)
+    values = [v for v in np.linspace(-2.0, 2.0, 50) if abs(v) > 1e-9]
+
+    async def drag():
+        for v in values:
+            d.controls["slope"].value = float(v)
+            await asyncio.sleep(0)  # each change is its own message: the kernel's loop runs between them
+        await asyncio.sleep(3 * widgetkit.FRAME_INTERVAL_S)
+
+    t0 = time.perf_counter()
+    asyncio.run(drag())
+    frames = len(d.update_times_ms) - frames_before
+    assert d.numbers()["end"] == values[-1], "the last position of the drag must be drawn"
+    assert 1 <= frames <= 1 + (time.perf_counter() - t0) / widgetkit.FRAME_INTERVAL_S + 1, f"{frames} frames for {len(values)} changes"
+    assert frames < len(values) / 4
+
+
+def test_changes_made_by_code_draw_at_once_even_in_an_event_loop():
+    """A cell runs inside the kernel's event loop: what it reads right after a change must be current."""
+    import asyncio
+
+    d = Demo()
+
+    async def cell():
+        d.controls["slope"].value = -1.5
+        after_change = d.numbers()["end"]
+        d.set(slope=1.5)
+        return after_change, d.numbers()["end"]
+
+    assert asyncio.run(cell()) == (-1.5, 1.5)
+
+
+def test_a_frame_waits_until_the_page_has_taken_the_one_before(monkeypatch):
+    """After each frame the kernel asks the page to answer (ipympl's draw request); changes that arrive
+    before the answer wait, and the answer draws the latest of them. A page that never answers holds
+    the widget back for ANSWER_TIMEOUT_S only."""
+    import asyncio
+
+    from lessonlib.ui import widgetkit
+
+    monkeypatch.setattr(widgetkit, "from_browser", lambda: True)
+    d = Demo()
+    canvas = d.fig.canvas
+    canvas.syncing_data_url = False  # as once the browser view exists: frames are blits sent to the page
+    canvas.draw()
+    requests = []
+    monkeypatch.setattr(canvas, "send_event", lambda kind, **kw: requests.append(kind))
+
+    async def drag(answer: bool):
+        d.controls["slope"].value = 1.5
+        await asyncio.sleep(0.1)
+        first = len(d.update_times_ms)
+        for v in (0.5, -0.5, -1.5):
+            d.controls["slope"].value = v
+            await asyncio.sleep(0.02)
+        waiting = len(d.update_times_ms)
+        if answer:
+            canvas.handle_draw({"type": "draw"})  # what the page sends once it has handled the frame
+        await asyncio.sleep(0.3)
+        return first, waiting, len(d.update_times_ms)
+
+    monkeypatch.setattr(widgetkit, "ANSWER_TIMEOUT_S", 60.0)
+    first, waiting, answered = asyncio.run(drag(answer=True))
+    assert waiting == first and answered == first + 1 and d.numbers()["end"] == -1.5
+    assert requests.count("draw") == 2  # one request per frame sent
+
+    monkeypatch.setattr(widgetkit, "ANSWER_TIMEOUT_S", 0.05)
+    d.controls["slope"].value = 1.0  # code: drawn at once, nothing waits
+    first, waiting, timed_out = asyncio.run(drag(answer=False))
+    assert timed_out > first and d.numbers()["end"] == -1.5

@@ -274,7 +274,7 @@ class ChangeOfVariables1D(LessonWidget):
         trial = self.knots_x.copy()
         trial[i] = float(np.clip(x_new, *X_LIM))
         self._trial = trial
-        self.refresh()
+        self.request_refresh()  # a drag's burst of moves draws only its latest knot position
 
     def reset(self) -> None:
         self._slider_state = None  # redraw the knots from the sliders' defaults

@@ -20,6 +20,7 @@ from lessonlib.lessons.l03_likelihood.experiments import (
 )
 from lessonlib.lessons.l03_likelihood.plots import FLOW_COLOUR, draw_histogram
 from lessonlib.training import Trainer, TrainResult
+from lessonlib.ui.stills import keep_final
 from lessonlib.ui.style import current
 from lessonlib.ui.widgetkit import LessonWidget, freeze_layout, new_figure, slider
 
@@ -45,6 +46,7 @@ class LiveTraining(DensitySnapshots):
         (self.fit_line,) = self.ax_fit.plot(self.grid, density_on_grid(flow, self.grid), color=FLOW_COLOUR)
         self.ax_fit.set(ylim=(0, 1.0), title="p_X(x) at step 0")
         freeze_layout(self.fig)
+        keep_final(self.fig.canvas)  # the saved notebook shows the trained state, not step 0
 
     def __call__(self, step: int, result: TrainResult) -> None:
         self.loss_line.set_data(np.arange(1, len(result.losses) + 1), result.losses)
@@ -106,7 +108,9 @@ class NLLExplorer(LessonWidget):
         zero_line = self.ax_bar.lines[-1]
         # redrawn over a cached background (LessonWidget.animate); the zero line too, as it lies above the bars
         self.animate(self.line, *self.bars.patches, zero_line, *self.bar_text)
-        controls = w.VBox([*self.controls.values(), w.HBox([self.train_button, self.reset_button])])
+        c = self.controls  # two columns: the flow's affine layer, then its bumps (short enough for a 1280x720 slide)
+        controls = w.HBox([w.VBox([c["shift"], c["log_scale"], w.HBox([self.train_button, self.reset_button])]),
+                           w.VBox([c["separation"], c["weight"], c["log_width"]])])
         self._finish(w.VBox([controls, self.fig.canvas, self.readout, self.message]))
         freeze_layout(self.fig)
 

@@ -6,9 +6,12 @@ Every function returns a Figure; the notebook shows it with ``lessonlib.ui.figur
 
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from torch import Tensor
 
 from lessonlib.coupling import kept_first_order
@@ -92,12 +95,16 @@ def plot_masks(masks: dict[str, tuple[Tensor, tuple[int, int]]]) -> Figure:
     """
     fig, axes = static_figure(1, len(masks), height=current().fig_width * 0.3, squeeze=False)
     axes = axes[0]
+    cmap, norm = matplotlib.colormaps["Greys"], Normalize(vmin=-0.3, vmax=1.3)
     for ax, (title, (m, shape)) in zip(axes, masks.items()):
-        ax.imshow(m.reshape(shape).double().numpy(), cmap="Greys", vmin=-0.3, vmax=1.3)
+        ax.imshow(m.reshape(shape).double().numpy(), cmap=cmap, norm=norm)
         ax.set_title(title)
         ax.set_xticks([])
         ax.set_yticks([])
         ax.grid(False)
+    swatches = [Patch(facecolor=cmap(norm(1.0)), edgecolor="0.5", label="1: kept (passed through unchanged)"),
+                Patch(facecolor=cmap(norm(0.0)), edgecolor="0.5", label="0: transformed")]
+    fig.legend(handles=swatches, loc="outside lower center", ncols=2, frameon=False)
     return fig
 
 

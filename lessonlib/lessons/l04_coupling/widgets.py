@@ -234,7 +234,7 @@ class CouplingExplorer(LessonWidget):
         """Move the picked point to data-space (x1, x2) and refresh."""
         L = self.LIM
         self.point = torch.tensor([min(max(x1, -L), L), min(max(x2, -L), L)], dtype=torch.float64)
-        self.refresh()
+        self.request_refresh()
 
     def _on_click(self, event: MouseEvent) -> None:
         if event.inaxes is self.ax_x and event.xdata is not None and event.ydata is not None:

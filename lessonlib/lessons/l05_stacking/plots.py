@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 
 from lessonlib.flows import Flow
 from lessonlib.lessons.l05_stacking.experiments import Snapshots, grid_density
@@ -24,14 +25,20 @@ __all__ = ["plot_snapshots", "plot_depth", "plot_guess_pair", "plot_fit_2d", "pl
 Extent = tuple[float, float, float, float]
 
 
-def _density_axes(ax: Axes, dens: np.ndarray, extent: Extent, vmax: float | None = None, title: str = "", equal: bool = False) -> None:
+def _density_axes(ax: Axes, dens: np.ndarray, extent: Extent, vmax: float | None = None, title: str = "", equal: bool = False) -> AxesImage:
     aspect = "equal" if equal else "auto"
-    ax.imshow(dens, origin="lower", extent=extent, cmap="viridis", vmin=0, vmax=vmax, aspect=aspect, interpolation="bilinear")
+    image = ax.imshow(dens, origin="lower", extent=extent, cmap="viridis", vmin=0, vmax=vmax, aspect=aspect, interpolation="bilinear")
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)
     if title:
         ax.set_title(title)
+    return image
+
+
+def _density_colorbar(fig: Figure, image: AxesImage, axes: list[Axes], label: str = "density p_X(x)") -> None:
+    """One colorbar for density panels that share a colour scale, so their values can be read and compared."""
+    fig.colorbar(image, ax=axes, shrink=0.9, pad=0.02, label=label)
 
 
 def plot_snapshots(snaps: Snapshots, result: TrainResult, entropy: float | None = None, data: np.ndarray | None = None) -> Figure:
@@ -54,7 +61,7 @@ def plot_snapshots(snaps: Snapshots, result: TrainResult, entropy: float | None 
     vmax = max(float(d.max()) for d in snaps.densities)
     x0, x1, y0, y1 = snaps.extent
     for j, i in enumerate(idx):
-        _density_axes(axes[f"d{j}"], snaps.densities[i], snaps.extent, vmax, f"step {snaps.steps[i]}: density", equal=True)
+        image = _density_axes(axes[f"d{j}"], snaps.densities[i], snaps.extent, vmax, f"step {snaps.steps[i]}: density", equal=True)
         sa = axes[f"s{j}"]
         if data is not None:
             sa.scatter(data[:, 0], data[:, 1], s=2, color="0.75")
@@ -66,6 +73,7 @@ def plot_snapshots(snaps: Snapshots, result: TrainResult, entropy: float | None 
         sa.set_xticks([])
         sa.set_yticks([])
         sa.set_title("samples (orange)")
+    _density_colorbar(fig, image, [axes[f"d{j}"] for j in range(k)])
     return fig
 
 
@@ -87,7 +95,8 @@ def plot_depth(results: dict[int, tuple[float, float]], flows: dict[int, Flow], 
     dens = {L: grid_density(flows[L].log_prob, extent, n_grid)[0] for L in depths}
     vmax = max(float(d.max()) for d in dens.values())
     for L in depths:
-        _density_axes(axes[f"d{L}"], dens[L], extent, vmax, f"{L} layer{'s' if L > 1 else ''}", equal=True)
+        image = _density_axes(axes[f"d{L}"], dens[L], extent, vmax, f"{L} layer{'s' if L > 1 else ''}", equal=True)
+    _density_colorbar(fig, image, [axes[f"d{L}"] for L in depths], label="density")
     return fig
 
 
@@ -97,9 +106,10 @@ def plot_guess_pair(flow_a: Flow, flow_b: Flow, extent: Extent, n_grid: int = 10
     da, db = (grid_density(f.log_prob, extent, n_grid)[0] for f in (flow_a, flow_b))
     vmax = max(float(da.max()), float(db.max()))
     for ax, d, name in zip(axes, (da, db), "AB"):
-        _density_axes(ax, d, extent, vmax, f"model {name}", equal=True)
+        image = _density_axes(ax, d, extent, vmax, f"model {name}", equal=True)
         ax.set_xlabel("$x_1$")
         ax.set_ylabel("$x_2$")
+    _density_colorbar(fig, image, list(axes))
     return fig
 
 
@@ -110,7 +120,7 @@ def plot_fit_2d(flow: Flow, data: np.ndarray, extent: Extent, labels: tuple[str,
     """
     fig, (a1, a2) = static_figure(1, 2, height=current().fig_width * 0.4)
     dens, _ = grid_density(flow.log_prob, extent, 120)
-    _density_axes(a1, dens, extent, title="learned density and data")
+    _density_colorbar(fig, _density_axes(a1, dens, extent, title="learned density and data"), [a1], label="density (per min²)")
     a1.scatter(data[:, 0], data[:, 1], s=5, color="white", edgecolor="k", linewidth=0.3)
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -131,8 +141,9 @@ def plot_bridge(profile: dict[str, np.ndarray], flow: Flow, extent: Extent) -> F
     """Left: the learned density with the circle through the modes. Right: both densities along it (log scale)."""
     fig, (a1, a2) = static_figure(1, 2, height=current().fig_width * 0.4, width_ratios=[1, 1.6])
     dens, _ = grid_density(flow.log_prob, extent, 120)
-    _density_axes(a1, np.log10(np.maximum(dens, 1e-6)), extent, title="log10 learned density", equal=True)
-    a1.images[0].set_clim(-4, math.log10(dens.max()))
+    image = _density_axes(a1, np.log10(np.maximum(dens, 1e-6)), extent, title="log10 learned density", equal=True)
+    image.set_clim(-4, math.log10(dens.max()))
+    _density_colorbar(fig, image, [a1], label="log10 p_X(x)")
     t = profile["theta"]
     a1.plot(2 * np.cos(t), 2 * np.sin(t), color="w", lw=1, ls="--")
     deg = np.degrees(t)

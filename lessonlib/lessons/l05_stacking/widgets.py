@@ -21,6 +21,7 @@ from lessonlib.flows import Flow, make_flow
 from lessonlib.lessons.l05_stacking.experiments import Snapshots, grid_density
 from lessonlib.toy2d import Target, target_sampler
 from lessonlib.training import Diverged, Trainer
+from lessonlib.ui.stills import keep_final
 from lessonlib.ui.style import current
 from lessonlib.ui.widgetkit import LessonWidget, freeze_layout, int_slider, new_figure
 
@@ -70,7 +71,7 @@ class LiveSnapshots(Snapshots):
         self._live = (fig, a_loss, line, image, pts)
         if self.steps:
             self._update_live(draw=False)  # not displayed yet: move the artists, draw when shown
-        return fig.canvas
+        return keep_final(fig.canvas)  # the saved notebook shows the last snapshot, not the first
 
     def _update_live(self, draw: bool = True) -> None:
         fig, a_loss, line, image, pts = self._live

@@ -28,7 +28,8 @@ def plot_density_and_outliers(flow: Flow, data: Tensor, threshold: float, mean: 
     grid = torch.as_tensor(np.stack([G0.ravel(), G1.ravel()], 1))
     with torch.no_grad():
         lp = flow.log_prob(grid).numpy().reshape(G0.shape)
-    ax.contourf(G0 * std[0] + mean[0], G1 * std[1] + mean[1], np.maximum(lp, -8), levels=14, cmap="Blues")
+    filled = ax.contourf(G0 * std[0] + mean[0], G1 * std[1] + mean[1], np.maximum(lp, -8), levels=14, cmap="Blues")
+    fig.colorbar(filled, ax=ax, shrink=0.9, pad=0.02, label="log p of the standardised point (nats, clipped at -8)")
     pts = data if extra is None else torch.cat([data, extra])
     with torch.no_grad():
         score = flow.log_prob(pts).numpy()

@@ -1,0 +1,216 @@
+"""Dragging, measured in the browser: frames painted per second while a hand drags, time to settle after
+release, how fast the page accepts the moves, and how busy its main thread is.
+
+    python3 tools/dragbench.py                  every notebook, normal and presenter mode
+    python3 tools/dragbench.py --modes normal 01 04
+
+A drag is 60 mouse moves paced over one second (a brisk hand) across 60% of a slider's track, or over
+the figure for the canvas drags (01's knots, 02's vector tips). Counted in the page:
+
+* frames: 60 Hz frame slots (16.7 ms) in which a canvas of the widget was painted (a hook on the 2D context's
+  drawImage / putImageData: how ipympl puts a new picture on screen; no pixels are read);
+* fps: frames painted between mouse down and mouse up, per second of that interval;
+* accepted_s: seconds until the page had taken all 60 moves (playwright returns from a move once the
+  page's main thread has handled it), the drag's length as the hand feels it (target: within 1.2 s);
+* settle_ms: from mouse up to the last frame painted (once 800 ms pass with no paint and an idle kernel);
+* busy: the main thread's task time during the drag (Chromium's Performance.getMetrics TaskDuration,
+  the sum of the trace's top-level tasks) as a fraction of the drag's length;
+* main_cpu_ms: the CPU time the page's main thread used during the drag (ThreadTime), which does not
+  grow when other programs share the cores: divided by the frames, what one frame costs the page.
+
+Results go to benchmarks/results/browser_drag.json; `python3 course.py bench` copies them into the
+README table. The walk-through (tests/browser) does the same drags, to check that each one paints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "browser_drag.json"
+
+DRAG_JS = r"""
+() => {
+  if (window.__drag) return;
+  const D = window.__drag = { el: null, active: false, paints: [], down: null, up: null, moves: 0, lastMove: null };
+  const ctx2d = CanvasRenderingContext2D.prototype;
+  for (const name of ['drawImage', 'putImageData']) {
+    const orig = ctx2d[name];
+    ctx2d[name] = function (...args) {
+      if (D.active && D.el && this.canvas && this.canvas.isConnected && D.el.contains(this.canvas))
+        D.paints.push([performance.now(), Math.floor(performance.now() * 0.06)]);  // paints in one 60 Hz frame count once
+      return orig.apply(this, args);
+    };
+  }
+  document.addEventListener('mousedown', () => { if (D.active) D.down = performance.now(); }, true);
+  document.addEventListener('mouseup', () => { if (D.active) D.up = performance.now(); }, true);
+  document.addEventListener('mousemove', () => { if (D.active && D.down !== null) { D.moves += 1; D.lastMove = performance.now(); } }, true);
+}
+"""
+
+
+@dataclass
+class Drag:
+    """One measured drag."""
+
+    what: str  # 'slider 0', 'knot 4', ...
+    frames: int
+    fps: float
+    accepted_s: float
+    settle_ms: float
+    busy: float
+    moves_seen: int
+    main_cpu_ms: float
+
+
+def _metrics(cdp: Any) -> dict[str, float]:
+    return {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+
+
+def _kernel_idle(lab: Any) -> bool:
+    return all(k.get("execution_state") == "idle" for k in lab.kernels())
+
+
+def drag(page: Any, lab: Any, el: Any, start: tuple[float, float], end: tuple[float, float], what: str,
+         n_moves: int = 60, seconds: float = 1.0) -> Drag:
+    """Press at ``start``, move to ``end`` in ``n_moves`` moves paced over ``seconds``, release; measure (see module doc)."""
+    page.evaluate(DRAG_JS)
+    page.evaluate("(el) => Object.assign(window.__drag, {el, active: true, paints: [], down: null, up: null, moves: 0})", el)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Performance.enable")
+    m0 = _metrics(cdp)
+    page.mouse.move(*start)
+    page.mouse.down()
+    t0 = time.perf_counter()
+    for i in range(1, n_moves + 1):
+        wait = t0 + i * seconds / n_moves - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)  # pacing the hand, not waiting for the page
+        f = i / n_moves
+        page.mouse.move(start[0] + f * (end[0] - start[0]), start[1] + f * (end[1] - start[1]))
+    accepted = time.perf_counter() - t0
+    m1 = _metrics(cdp)
+    busy, cpu = m1["TaskDuration"] - m0["TaskDuration"], m1["ThreadTime"] - m0["ThreadTime"]
+    page.mouse.up()
+    quiet_since, deadline = time.perf_counter(), time.perf_counter() + 15
+    last = None
+    while time.perf_counter() < deadline:  # settle: no new paint for 800 ms and the kernel idle
+        count = page.evaluate("() => window.__drag.paints.length")
+        if count != last or not _kernel_idle(lab):
+            last, quiet_since = count, time.perf_counter()
+        elif time.perf_counter() - quiet_since > 0.8:
+            break
+        page.wait_for_timeout(50)  # polling a condition
+    d = page.evaluate("() => { const D = window.__drag; D.active = false; return {paints: D.paints, down: D.down, up: D.up, moves: D.moves}; }")
+    cdp.detach()
+    during = {f for t, f in d["paints"] if d["down"] <= t <= d["up"]}
+    span = (d["up"] - d["down"]) / 1000
+    after = [t for t, _ in d["paints"] if t > d["up"]]
+    return Drag(what, len(during), round(len(during) / span, 1) if span > 0 else 0.0, round(accepted, 3),
+                round(max(after) - d["up"], 1) if after else 0.0, round(busy / accepted, 2), d["moves"], round(1000 * cpu, 1))
+
+
+def reset(page: Any, lab: Any, root: Any) -> None:
+    """Press the widget's Reset button and wait until the kernel is idle again: every drag starts from the defaults."""
+    button = root.locator("button", has_text="Reset").first
+    if not button.count():
+        return
+    button.click()
+    deadline = time.perf_counter() + 30
+    page.wait_for_timeout(300)
+    while not _kernel_idle(lab) and time.perf_counter() < deadline:
+        page.wait_for_timeout(50)  # polling a condition
+    page.wait_for_timeout(300)  # the last frame of the reset reaches the page
+
+
+def slider_drag(page: Any, lab: Any, root: Any, control: int = 0, fraction: float = 0.6) -> Drag:
+    """Drag slider ``control`` of the widget across ``fraction`` of its track, towards its roomier side."""
+    handle = root.locator(".noUi-handle").nth(control)
+    track = root.locator(".noUi-target").nth(control)
+    handle.scroll_into_view_if_needed()
+    hb, tb = handle.bounding_box(), track.bounding_box()
+    x, y = hb["x"] + hb["width"] / 2, hb["y"] + hb["height"] / 2
+    sign = 1 if (tb["x"] + tb["width"] - x) > (x - tb["x"]) else -1
+    return drag(page, lab, root.element_handle(), (x, y), (x + sign * fraction * tb["width"], y), f"slider {control}")
+
+
+def canvas_drag(page: Any, lab: Any, root: Any, start: tuple[float, float], offset: tuple[float, float], what: str) -> Drag:
+    """Drag on the widget's figure from ``start`` by ``offset`` (both as fractions of the figure's size)."""
+    canvas = root.locator("canvas").last  # ipympl's top canvas takes the mouse events
+    canvas.scroll_into_view_if_needed()
+    b = canvas.bounding_box()
+    x0, y0 = b["x"] + start[0] * b["width"], b["y"] + start[1] * b["height"]
+    return drag(page, lab, root.element_handle(), (x0, y0), (x0 + offset[0] * b["width"], y0 + offset[1] * b["height"]), what)
+
+
+def summarise(drags: list[Drag]) -> dict:
+    """The worst and the median of a notebook's drags, and each drag."""
+    return {
+        "fps_min": min(d.fps for d in drags), "fps_median": statistics.median(d.fps for d in drags),
+        "settle_ms_max": max(d.settle_ms for d in drags), "accepted_s_max": max(d.accepted_s for d in drags),
+        "busy_max": max(d.busy for d in drags), "drags": [asdict(d) for d in drags],
+    }
+
+
+def record(mode: str, notebook: str, drags: list[Drag], path: Path = RESULTS) -> None:
+    """Merge one notebook's drags into the results file (mode -> notebook -> summary)."""
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data.setdefault(mode, {})[notebook] = summarise(drags) | {"load": list(os.getloadavg()), "time": time.strftime("%Y-%m-%d %H:%M")}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def run(modes: list[str], names: list[str], repeats: int, out: Path = RESULTS) -> int:
+    sys.path.insert(0, str(ROOT / "tools"))
+    sys.path.insert(0, str(ROOT / "tests" / "browser"))
+    from browserlab import LAB_SETTINGS, JupyterLab, NotebookPage, chromium, copy_course
+
+    # a student's JupyterLab draws only the cells in view (windowing 'contentVisibility', JupyterLab's
+    # default); the walk-through's lab draws every cell ('none'), which costs every frame more
+    STUDENT_LAB = {**LAB_SETTINGS, "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "contentVisibility"}}
+    from specs import DRAGS
+
+    notebooks = [p for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if p.name in DRAGS and (not names or any(p.name.startswith(n) for n in names))]
+    with tempfile.TemporaryDirectory(prefix="course-drag-") as tmp, chromium() as browser:
+        course = copy_course(Path(tmp))
+        for mode in modes:
+            env = {"LESSONLIB_PRESENTER": "1"} if mode == "presenter" else {}
+            os.environ["LESSONLIB_PRESENTER"] = env.get("LESSONLIB_PRESENTER", "0")  # where specs' knots and tips are
+            with JupyterLab(course, env=env, settings=STUDENT_LAB) as lab:
+                for nb_path in notebooks:
+                    page = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1).new_page()
+                    nb = NotebookPage(page, lab)
+                    nb.open(f"notebooks/{nb_path.name}")
+                    nb.run_all()
+                    root = page.locator(DRAGS[nb_path.name].widget).first
+                    drags = [d for _ in range(repeats) for d in DRAGS[nb_path.name].perform(page, lab, root)]
+                    record(mode, nb_path.name, drags, out)
+                    s = summarise(drags)
+                    print(f"{mode:9} {nb_path.name}: {s['fps_min']:.0f}-{max(d.fps for d in drags):.0f} fps, settle <= {s['settle_ms_max']:.0f} ms, "
+                          f"moves accepted in <= {s['accepted_s_max']:.2f} s, main thread busy <= {s['busy_max']:.0%}; load {os.getloadavg()[0]:.1f}", flush=True)
+                    page.context.close()
+                    lab.shutdown_kernels()
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("notebooks", nargs="*", help="notebook name prefixes (default: every notebook with a drag)")
+    ap.add_argument("--modes", nargs="+", default=["normal", "presenter"], choices=["normal", "presenter"])
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=RESULTS, help=f"results file (default: {RESULTS.relative_to(ROOT)})")
+    args = ap.parse_args(argv)
+    return run(args.modes, args.notebooks, args.repeats, args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
