@@ -229,6 +229,27 @@ def ledger_starts_at_zero(before: dict[str, float], after: dict[str, float]) -> 
     return changed(before, after)
 
 
+SIGNED = r"([-+−]?\d+\.\d+)"
+
+
+def parse_06(text: str) -> dict[str, float]:
+    """06's readout: 't = 1.0 ... integrated trace = +0.3477   log|det J| by finite differences = +0.3477 ...
+    mass on the grid = 1.0000'."""
+    return _grab(text, {"t": r"\bt\s*=\s*" + NUM, "trace": r"integrated trace\s*=\s*" + SIGNED,
+                        "log_det": r"finite differences\s*=\s*" + SIGNED, "mass": r"mass on the grid\s*=\s*" + NUM})
+
+
+def trace_is_log_det(before: dict[str, float], after: dict[str, float]) -> str | None:
+    """The divergence integrated along the path is log|det J| of the flow map, and the grid keeps all the mass."""
+    if len(after) < 4:
+        return f"readout lacks t, the integrated trace, the finite-difference log-det or the mass: {after}"
+    if abs(after["trace"] - after["log_det"]) > 2e-4:
+        return f"integrated trace {after['trace']} should equal log|det J| = {after['log_det']}"
+    if abs(after["mass"] - 1.0) > 1e-3:
+        return f"the mass on the grid should stay 1, reads {after['mass']}"
+    return changed(before, after)
+
+
 GENERIC = (
     Interaction("key", keys=("ArrowRight",), latency=True),
     Interaction("drag_slider", dx=-80.0),
@@ -285,6 +306,10 @@ SPECS: dict[str, Spec] = {
     "05_stacking_layers_into_a_flow.ipynb": key_and_drag(
         ".lesson-widget-LayerWalker", parse_05, ledger_starts_at_zero,
         "the ledger of inverse log-dets, empty before any layer is undone",
+    ),
+    "06_where_flows_fit.ipynb": key_and_drag(
+        ".lesson-widget-ContinuousFlow2D", parse_06, trace_is_log_det,
+        "time t moves the density; the integrated trace equals log|det J| of the flow map and the mass stays 1",
     ),
     "browser_fixture.ipynb": Spec(
         widget=".lesson-widget-ScaleDemo",
