@@ -120,10 +120,10 @@ def _reverse(dim: int) -> Linear:
 
 
 def _stack(layer: str, dim: int, n_layers: int, hidden: tuple[int, ...], log_scale_bound: float | None,
-           n_components: int) -> list[Bijector]:
+           n_components: int, mask: str = "alternating") -> list[Bijector]:
     """n_layers layers of one kind; the autoregressive ones with the coordinate order reversed between them."""
     if layer == "coupling":
-        return list(coupling_stack(dim, n_layers, hidden=hidden, log_scale_bound=log_scale_bound).layers)
+        return list(coupling_stack(dim, n_layers, hidden=hidden, mask=mask, log_scale_bound=log_scale_bound).layers)
     if layer == "mixture":
         return [MonotoneMixture.spread(n_components, dim=dim) for _ in range(n_layers)]
     layers: list[Bijector] = []
@@ -149,6 +149,8 @@ def make_flow(
     scale_to: Tensor | None = None,
     log_scale_bound: float | None = 3.0,
     n_components: int = 5,
+    mask: str = "alternating",
+    last: Bijector | None = None,
 ) -> Flow:
     """p_X: ``base`` pushed through ``n_layers`` layers of one kind, initialised from ``seed``.
 
@@ -160,8 +162,11 @@ def make_flow(
     of BASES; "Uniform(0, 1)" puts a Logit layer first, which sends its samples onto the real line.
     ``scale_to``: data (N, dim) whose per-column mean and standard deviation set a last Affine
     layer, so the other layers work in standardised units. ``log_scale_bound`` (coupling and maf)
-    squashes log-scales into (-bound, bound). Building never touches the global random state.
-    ``dtype`` defaults to torch's default dtype.
+    squashes log-scales into (-bound, bound). ``mask`` (coupling only) is one of
+    ``lessonlib.coupling.MASKS``: "checkerboard" and "image" lay the masks out on a square image.
+    ``last``: a fixed layer put after all the others, e.g. ``lessonlib.images.PixelLogit``, which
+    sends the flow's real-valued output into the pixel range. Building never touches the global
+    random state. ``dtype`` defaults to torch's default dtype.
     """
     if layer not in LAYERS:
         raise ValueError(f"layer must be one of {LAYERS}, got {layer!r}.")
@@ -169,14 +174,20 @@ def make_flow(
         raise ValueError(f"base must be one of {list(BASES)}, got {base!r}.")
     if not 1 <= int(n_layers) <= 64:
         raise ValueError(f"n_layers must be between 1 and 64, got {n_layers}.")
+    if mask != "alternating" and layer != "coupling":
+        raise ValueError(f"mask applies to coupling layers only; {layer!r} layers have no mask.")
     if layer == "maf" and log_scale_bound is None:
         raise ValueError("maf layers bound their log-scales: give log_scale_bound a positive number.")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        layers = _stack(layer, dim, int(n_layers), hidden, log_scale_bound, n_components)
+        layers = _stack(layer, dim, int(n_layers), hidden, log_scale_bound, n_components, mask)
     if base == "Uniform(0, 1)":
         layers.insert(0, Logit())
     if scale_to is not None:
         layers.append(Affine(scale_to.std(0), scale_to.mean(0)))
+    if last is not None:
+        if not isinstance(last, Bijector):
+            raise ValueError(f"last must be a lessonlib Bijector (e.g. PixelLogit), got {type(last).__name__}.")
+        layers.append(last)
     flow = Flow(BASES[base](dim, dtype), Chain(*layers))
     return flow if dtype is None else flow.to(dtype)
