@@ -229,6 +229,29 @@ def ledger_starts_at_zero(before: dict[str, float], after: dict[str, float]) -> 
     return changed(before, after)
 
 
+def parse_08(text: str) -> dict[str, float]:
+    """08's readout: 'temperature T = 0.70: mean latent norm |z| = T·|ε| = 0.70 × 8.12 = 5.68 (...);
+    interpolation t = 0.50: the middle image costs 2.95 bits/dim'."""
+    out = _grab(text, {"T": r"temperature T\s*=\s*" + NUM, "t": r"interpolation t\s*=\s*" + NUM,
+                       "bpd": NUM + r"\s*bits/dim"})
+    m = re.search(NUM + r"\s*×\s*" + NUM + r"\s*=\s*" + NUM, text)
+    if m:
+        out.update(T_again=float(m.group(1)), eps=float(m.group(2)), norm=float(m.group(3)))
+    return out
+
+
+def latent_norm_is_t_times_eps(before: dict[str, float], after: dict[str, float]) -> str | None:
+    """|z| = T |eps| for the temperature shown, |eps| the same at every T, and the picture's bits/dim finite."""
+    if len(after) < 6:
+        return f"readout lacks the temperature, |eps|, |z|, t or the bits/dim: {after}"
+    # |eps| is printed to 2 decimals and |z| computed from the unrounded value: allow both roundings
+    if after["T"] != after["T_again"] or abs(after["T"] * after["eps"] - after["norm"]) > 0.005 * after["T"] + 0.006:
+        return f"|z| = {after['norm']} should be T x |eps| = {after['T']} x {after['eps']}"
+    if before and "eps" in before and before["eps"] != after["eps"]:
+        return f"|eps| changed from {before['eps']} to {after['eps']}: the draws must stay fixed"
+    return changed(before, after)
+
+
 GENERIC = (
     Interaction("key", keys=("ArrowRight",), latency=True),
     Interaction("drag_slider", dx=-80.0),
@@ -285,6 +308,15 @@ SPECS: dict[str, Spec] = {
     "05_stacking_layers_into_a_flow.ipynb": key_and_drag(
         ".lesson-widget-LayerWalker", parse_05, ledger_starts_at_zero,
         "the ledger of inverse log-dets, empty before any layer is undone",
+    ),
+    "08_flows_on_images.ipynb": Spec(
+        widget=".lesson-widget-LatentExplorer", parse=parse_08,
+        interactions=(
+            Interaction("key", control=0, keys=("ArrowRight",), latency=True, check=latent_norm_is_t_times_eps),
+            Interaction("drag_slider", control=0, dx=-80.0, check=latent_norm_is_t_times_eps),
+            Interaction("key", control=1, keys=("ArrowRight", "ArrowRight"), check=latent_norm_is_t_times_eps),
+        ),
+        notes="samples at temperature T sit at |z| = T |eps| from the base's centre; t walks between two digits",
     ),
     "browser_fixture.ipynb": Spec(
         widget=".lesson-widget-ScaleDemo",
