@@ -190,12 +190,16 @@ def nll_is_minus_sum(before: dict[str, float], after: dict[str, float]) -> str |
     return changed(before, after)
 
 
+def _product(text: str, a: str, b: str, c: str) -> dict[str, float]:
+    """The first 'x × y = z' in the text, as {a: x, b: y, c: z}; {} when there is none."""
+    m = re.search(NUM + r"\s*×\s*" + NUM + r"\s*=\s*" + NUM, text)
+    return {a: float(m.group(1)), b: float(m.group(2)), c: float(m.group(3))} if m else {}
+
+
 def parse_04(text: str) -> dict[str, float]:
     """04's readout: 'det J = J11·J22 = 1 × 1.819 = 1.819; log|det J| = s(z1) = 0.5985 , autograd: 0.5985'."""
     out = _grab(text, {"log_det": NUM + r"\s*,\s*autograd", "autograd": r"autograd:\s*" + NUM})
-    m = re.search(NUM + r"\s*×\s*" + NUM + r"\s*=\s*" + NUM, text)
-    if m:
-        out.update(J11=float(m.group(1)), J22=float(m.group(2)), det=float(m.group(3)))
+    out.update(_product(text, "J11", "J22", "det"))
     return out
 
 
@@ -234,9 +238,7 @@ def parse_08(text: str) -> dict[str, float]:
     interpolation t = 0.50: the middle image costs 2.95 bits/dim'."""
     out = _grab(text, {"T": r"temperature T\s*=\s*" + NUM, "t": r"interpolation t\s*=\s*" + NUM,
                        "bpd": NUM + r"\s*bits/dim"})
-    m = re.search(NUM + r"\s*×\s*" + NUM + r"\s*=\s*" + NUM, text)
-    if m:
-        out.update(T_again=float(m.group(1)), eps=float(m.group(2)), norm=float(m.group(3)))
+    out.update(_product(text, "T_again", "eps", "norm"))
     return out
 
 

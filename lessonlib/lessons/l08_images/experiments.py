@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+import timeit
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -227,15 +228,6 @@ class SamplingCost:
         return self.ar_seconds / self.flow_seconds
 
 
-def _best_time(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 def _count_calls(modules: list[nn.Module]) -> tuple[list[int], list]:
     """A counter of forward calls over ``modules``, and the hooks to remove afterwards."""
     calls = [0]
@@ -261,8 +253,8 @@ def sampling_cost(flow: Flow, n: int = 64, repeats: int = 5, seed: int = 0) -> S
     ar_calls, ar_hooks = _count_calls([ar.bijector[0].out])  # the network's output layer: once per pass
     try:
         with torch.no_grad():
-            t_flow = _best_time(lambda: flow.bijector.forward(z), repeats)
-            t_ar = _best_time(lambda: ar.bijector.forward(z), repeats)
+            t_flow = min(timeit.repeat(lambda: flow.bijector.forward(z), number=1, repeat=repeats))
+            t_ar = min(timeit.repeat(lambda: ar.bijector.forward(z), number=1, repeat=repeats))
     finally:
         for h in hooks + ar_hooks:
             h.remove()

@@ -81,12 +81,12 @@ class LatentExplorer(LessonWidget):
                          "mean_sample": float(samples.mean())}
         if not np.isfinite(bpd):
             raise ValueError("the flow's density underflows at this point of the line; move t.")
+        self.say("")
         size = current().control_font
         self.readout.value = (
             f'<span style="font-size:{size}">temperature T = {temp:.2f}: mean latent norm |z| = T·|ε| = '
             f"{temp:.2f} × {self.eps_norm:.2f} = {temp * self.eps_norm:.2f} (a typical draw of N(0, I) in 64 "
             f"dimensions has |z| ≈ 8); interpolation t = {t:.2f}: the middle image costs {bpd:.2f} bits/dim</span>")
-        self.say("")
 
     def numbers(self) -> dict[str, float]:
         return dict(self._numbers)
