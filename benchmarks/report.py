@@ -21,7 +21,7 @@ END = "<!-- bench:end -->"
 
 # targets from the course's benchmark plan
 NOTEBOOK_LIMIT_S = 30.0
-NOTEBOOK_LIMITS_S = {"05": 60.0}  # the stacking notebook trains a flow
+NOTEBOOK_LIMITS_S = {"05": 60.0, "08": 60.0}  # the notebooks that train the larger flows
 TOTAL_LIMIT_S = 150.0
 KERNEL_MEDIAN_MS = 30.0
 BROWSER_MEDIAN_MS = 100.0
@@ -253,7 +253,8 @@ def _course_table(results: dict[str, Any]) -> list[str]:
     lines = [
         "",
         f"**Course execution**: each notebook from a fresh kernel, top to bottom (targets: under {NOTEBOOK_LIMIT_S:.0f} s, "
-        f"notebook 05 under {NOTEBOOK_LIMITS_S['05']:.0f} s, all under {TOTAL_LIMIT_S:.0f} s).",
+        + ", ".join(f"notebook {k} under {v:.0f} s" for k, v in NOTEBOOK_LIMITS_S.items())
+        + f", all under {TOTAL_LIMIT_S:.0f} s).",
         "",
         "| notebook | wall s | kernel CPU s | limit s | met |",
         "|---|---:|---:|---:|---|",

@@ -56,11 +56,23 @@ def _nll_explorer():
     return NLLExplorer(torch.as_tensor(load_old_faithful()[:, :1]))  # as notebook 03: eruption durations
 
 
+def _latent_explorer():
+    import torch
+
+    from lessonlib.lessons.l08_images.experiments import image_flow, load_digit_tensors
+    from lessonlib.lessons.l08_images.widgets import LatentExplorer
+
+    digits = load_digit_tensors()  # the notebook's flow, untrained: the same cost per redraw
+    eps = torch.randn(8, 64, generator=torch.Generator().manual_seed(4))
+    return LatentExplorer(image_flow(n_layers=8, hidden=128), digits.test[0], digits.test[1], eps)
+
+
 #: class name -> factory, for widgets whose constructor needs arguments
 FACTORIES: dict[str, Callable[[], Any]] = {
     "LayerWalker": _layer_walker,
     "TrainingControl": _training_control,
     "NLLExplorer": _nll_explorer,
+    "LatentExplorer": _latent_explorer,
 }
 
 

@@ -224,7 +224,9 @@ def read_words(value: Any, n: int, allowed: Sequence[str], example: str) -> list
 
 def read_choice(value: Any, options: Sequence[str]) -> str:
     """One of ``options`` (upper case; a string with spaces or lower case is fine); AnswerProblem otherwise."""
-    letters = ("the letter " if all(len(o) == 1 for o in options) else "") + " or ".join(f'"{o}"' for o in options)
+    quoted = [f'"{o}"' for o in options]
+    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    letters = ("the letter " if all(len(o) == 1 for o in options) else "") + listed
     if not isinstance(value, str) or value.strip().upper() not in options:
         raise AnswerProblem(f"answer with {letters}, got {_kind_of_answer(value) if not isinstance(value, str) else repr(value)}.")
     return value.strip().upper()

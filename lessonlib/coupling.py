@@ -22,9 +22,12 @@ __all__ = [
     "half_mask",
     "alternating_mask",
     "checkerboard_mask",
+    "channel_mask",
+    "image_side",
     "kept_first_order",
     "jacobian_matrix",
     "coupling_stack",
+    "MASKS",
 ]
 
 
@@ -74,6 +77,39 @@ def checkerboard_mask(height: int, width: int, flip: bool = False) -> Tensor:
     rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
     m = ((rows + cols) % 2 == 0).to(torch.get_default_dtype()).flatten()
     return 1 - m if flip else m
+
+
+def channel_mask(height: int, width: int, flip: bool = False) -> Tensor:
+    """1 on the even rows (kept), 0 on the odd rows (transformed), flattened row by row.
+
+    RealNVP's channel-wise mask, seen on the pixel grid: a squeeze turns every 2 x 2 block of an
+    image into 4 channels (top-left, top-right, bottom-left, bottom-right); keeping the first two
+    channels keeps the top row of every block, which is every even row. A squeeze only reorders
+    pixels (log-det 0), so the mask can be written on the grid directly.
+
+    Shapes: -> (height * width,).
+    """
+    if height < 2 or width < 1 or height % 2:
+        raise ValueError(f"a channel mask needs an even number of rows (2 x 2 blocks), got a {height} x {width} image.")
+    rows = torch.arange(height)[:, None].expand(height, width)
+    m = (rows % 2 == 0).to(torch.get_default_dtype()).flatten()
+    return 1 - m if flip else m
+
+
+def image_side(dim: int) -> int:
+    """The side h of a square image with h * h == dim pixels; a ValueError otherwise."""
+    side = int(round(dim ** 0.5))
+    if side * side != dim or side < 2:
+        raise ValueError(f"image masks need a square image of side >= 2 (dim = side * side), got dim = {dim}.")
+    return side
+
+
+def _image_mask(kind: str, dim: int, k: int) -> Tensor:
+    """Layer k's mask on a square image: checkerboard and flipped checkerboard; "image" adds the channel masks."""
+    side = image_side(dim)
+    if kind == "checkerboard" or k % 4 < 2:
+        return checkerboard_mask(side, side, flip=bool(k % 2))
+    return channel_mask(side, side, flip=bool(k % 2))
 
 
 def kept_first_order(mask) -> Tensor:
@@ -175,6 +211,10 @@ class AffineCoupling(Bijector):
         return (x - t) * torch.exp(neg_s), neg_s.sum(dim=-1)
 
 
+#: The mask patterns ``coupling_stack`` (and ``make_flow``) offer.
+MASKS = ("alternating", "half", "checkerboard", "image")
+
+
 def coupling_stack(
     dim: int,
     n_layers: int,
@@ -185,14 +225,20 @@ def coupling_stack(
 ):
     """A Chain of ``n_layers`` coupling layers whose masks alternate, so every coordinate gets transformed.
 
-    ``mask`` is "alternating" (even/odd coordinates) or "half" (first half/second half).
+    ``mask`` is one of MASKS: "alternating" (even/odd coordinates), "half" (first half/second half),
+    and for a square image of dim = side * side pixels "checkerboard" (checkerboard, then flipped) or
+    "image" (RealNVP's order: two checkerboard layers, then two channel-style layers, repeated).
     """
-    make = {"alternating": alternating_mask, "half": half_mask}.get(mask)
-    if make is None:
-        raise ValueError(f"mask must be 'alternating' or 'half', got {mask!r}.")
+    if mask not in MASKS:
+        raise ValueError(f"mask must be one of {MASKS}, got {mask!r}.")
     if count(n_layers, "n_layers") < 1:
         raise ValueError("a flow needs at least one layer.")
-    return Chain(*[layer(make(dim, flip=bool(k % 2)), hidden=hidden, **kwargs) for k in range(n_layers)])
+    if mask in ("alternating", "half"):
+        make = alternating_mask if mask == "alternating" else half_mask
+        masks = [make(dim, flip=bool(k % 2)) for k in range(n_layers)]
+    else:
+        masks = [_image_mask(mask, dim, k) for k in range(n_layers)]
+    return Chain(*[layer(m, hidden=hidden, **kwargs) for m in masks])
 
 
 def _random_conditioner(in_dim: int, out_dim: int, gen: torch.Generator) -> MLP:

@@ -9,9 +9,10 @@ names the file and the line, instead of giving a wrongly shaped array or NaNs to
 from __future__ import annotations
 
 import csv
+import gzip
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -19,14 +20,27 @@ from torch import Tensor
 
 from lessonlib.inputs import real_array
 
-__all__ = ["DATA_DIR", "load_old_faithful", "load_csv", "standardise", "CsvSpec", "OLD_FAITHFUL",
-           "train_validation_split", "dequantised"]
+__all__ = [
+    "DATA_DIR", "load_old_faithful", "load_csv", "standardise", "CsvSpec", "OLD_FAITHFUL", "train_validation_split",
+    "dequantised", "load_digits", "split_digits", "DigitSplit", "DIGIT_LEVELS", "DIGIT_SHAPE", "DIGIT_SPLIT_SEED",
+    "DIGIT_SPLIT_SIZES",
+]
 
 # In the repository, data/ sits beside lessonlib/; an installed lessonlib carries it as lessonlib/_data (pyproject.toml).
 _HERE = Path(__file__).resolve().parent
 DATA_DIR = _HERE / "_data" if (_HERE / "_data").is_dir() else _HERE.parent / "data"
 
 _RESTORE = "Restore the file that ships with the course (git checkout data/{name}); data/README.md describes it."
+
+
+#: The digits' grey levels: integers 0..16, so 17 possible values per pixel.
+DIGIT_LEVELS = 17
+#: Each digit is an 8 x 8 image, stored flat, row by row (64 numbers).
+DIGIT_SHAPE = (8, 8)
+#: The fixed split of the 1,797 digits: a permutation drawn by numpy.random.default_rng(DIGIT_SPLIT_SEED).
+DIGIT_SPLIT_SEED = 0
+#: (training, validation, test) sizes; they add up to 1,797.
+DIGIT_SPLIT_SIZES = (1197, 300, 300)
 
 
 @dataclass(frozen=True)
@@ -106,6 +120,72 @@ def load_old_faithful(path: Path | str | None = None) -> np.ndarray:
     Shapes: (272, 2). Source and license: data/README.md. ``path``: another copy of the file (tests).
     """
     return load_csv(OLD_FAITHFUL, path)
+
+
+def _digit_row(row: list[str], k: int, name: str) -> list[float]:
+    """One row of digits.csv.gz as 65 numbers (64 pixels, then the label), or a ValueError naming the row."""
+    where = f"{name}, row {k + 1}"
+    if len(row) != 65:
+        raise ValueError(f"{where} has {len(row)} fields; each row must hold 64 pixels and a label. "
+                         "The file is damaged: restore it from the repository (data/README.md gives its SHA-256).")
+    try:
+        values = [float(v) for v in row]
+    except ValueError:
+        raise ValueError(f"{where} holds a field that is not a number: {row[:5]}... Restore the file from the repository.") from None
+    a = np.array(values)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{where} holds NaN or infinity; pixels are whole numbers 0..16. Restore the file from the repository.")
+    pixels, label = a[:64], a[64]
+    if (pixels != np.round(pixels)).any() or pixels.min() < 0 or pixels.max() > DIGIT_LEVELS - 1:
+        raise ValueError(f"{where} holds a pixel outside the whole numbers 0..{DIGIT_LEVELS - 1} "
+                         f"(min {pixels.min():g}, max {pixels.max():g}). Restore the file from the repository.")
+    if label not in range(10):
+        raise ValueError(f"{where} has the label {label:g}; labels are the digits 0..9. Restore the file from the repository.")
+    return values
+
+
+def load_digits(name: str = "digits.csv.gz") -> tuple[np.ndarray, np.ndarray]:
+    """The UCI 8x8 handwritten digits: 1,797 images of 64 whole-number pixels in 0..16, and their labels.
+
+    Shapes: -> pixels (1797, 64) float64, row by row of the 8 x 8 image; labels (1797,) int64.
+    Every row is checked (64 pixels and a label, whole numbers in range, finite); a bad row raises a
+    ValueError naming the file and the row. Source and license: data/README.md.
+    """
+    path = DATA_DIR / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: it ships with the course repository (data/README.md lists it).")
+    with gzip.open(path, "rt", newline="", encoding="utf-8") as f:
+        rows = [_digit_row(row, k, name) for k, row in enumerate(csv.reader(f))]
+    if len(rows) != sum(DIGIT_SPLIT_SIZES):
+        raise ValueError(f"{name} has {len(rows)} rows, expected {sum(DIGIT_SPLIT_SIZES)}. Restore the file from the repository.")
+    a = np.array(rows)
+    return a[:, :64], a[:, 64].astype(np.int64)
+
+
+class DigitSplit(NamedTuple):
+    """Pixels (N, 64) and labels (N,) of the training, validation and test digits."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    train_labels: np.ndarray
+    val_labels: np.ndarray
+    test_labels: np.ndarray
+
+
+def split_digits(seed: int = DIGIT_SPLIT_SEED, sizes: tuple[int, int, int] = DIGIT_SPLIT_SIZES) -> DigitSplit:
+    """The course's fixed training / validation / test split of the digits (1197 / 300 / 300 by default).
+
+    Shapes: -> DigitSplit of (n, 64) pixel arrays and (n,) labels. The same seed gives the same split on
+    every machine (numpy's PCG64 permutation); no image is in two parts.
+    """
+    pixels, labels = load_digits()
+    if len(sizes) != 3 or min(sizes) < 1 or sum(sizes) != len(pixels):
+        raise ValueError(f"sizes must be three positive counts adding up to {len(pixels)}, got {sizes}.")
+    order = np.random.default_rng(seed).permutation(len(pixels))
+    a, b = sizes[0], sizes[0] + sizes[1]
+    parts = (order[:a], order[a:b], order[b:])
+    return DigitSplit(*(pixels[p] for p in parts), *(labels[p] for p in parts))
 
 
 def standardise(data: np.ndarray, dtype: torch.dtype | None = None) -> tuple[Tensor, np.ndarray, np.ndarray]:

@@ -170,10 +170,10 @@ def _reverse(dim: int) -> Linear:
 
 
 def _stack(layer: str, dim: int, n_layers: int, hidden: tuple[int, ...], log_scale_bound: float | None,
-           n_components: int) -> list[Bijector]:
+           n_components: int, mask: str = "alternating") -> list[Bijector]:
     """n_layers layers of one kind; the autoregressive ones with the coordinate order reversed between them."""
     if layer == "coupling":
-        return list(coupling_stack(dim, n_layers, hidden=hidden, log_scale_bound=log_scale_bound).layers)
+        return list(coupling_stack(dim, n_layers, hidden=hidden, mask=mask, log_scale_bound=log_scale_bound).layers)
     if layer == "mixture":
         return [MonotoneMixture.spread(n_components, dim=dim) for _ in range(n_layers)]
     if layer == "invertible-mlp":
@@ -213,6 +213,8 @@ def make_flow(
     scale_to: Tensor | None = None,
     log_scale_bound: float | None = 3.0,
     n_components: int = 5,
+    mask: str = "alternating",
+    last: Bijector | None = None,
 ) -> Flow:
     """p_X: ``base`` pushed through ``n_layers`` layers of one kind, initialised from ``seed``.
 
@@ -225,8 +227,11 @@ def make_flow(
     of BASES; "Uniform(0, 1)" puts a Logit layer first, which sends its samples onto the real line.
     ``scale_to``: data (N, dim) whose per-column mean and standard deviation set a last Affine
     layer, so the other layers work in standardised units. ``log_scale_bound`` (coupling and maf)
-    squashes log-scales into (-bound, bound); None (or infinity) leaves them unbounded. Building never
-    touches the global random state. ``dtype`` (float32 or float64) defaults to torch's default dtype.
+    squashes log-scales into (-bound, bound); None (or infinity) leaves them unbounded. ``mask`` (coupling only) is one of
+    ``lessonlib.coupling.MASKS``: "checkerboard" and "image" lay the masks out on a square image.
+    ``last``: a fixed layer put after all the others, e.g. ``lessonlib.images.PixelLogit``, which
+    sends the flow's real-valued output into the pixel range. Building never touches the global
+    random state. ``dtype`` (float32 or float64) defaults to torch's default dtype.
     """
     dim, n_layers = count(dim, "dim", minimum=1, maximum=MAX_SIZE), count(n_layers, "n_layers", minimum=1)
     seed = count(seed, "seed", minimum=-(2**63), maximum=2**64 - 1)
@@ -240,12 +245,18 @@ def make_flow(
     if dtype not in (None, torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64 (or None for torch's default), got {dtype}.")
     log_scale_bound = read_log_scale_bound(log_scale_bound)
+    if mask != "alternating" and layer != "coupling":
+        raise ValueError(f"mask applies to coupling layers only; {layer!r} layers have no mask.")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        layers = _stack(layer, dim, n_layers, hidden, log_scale_bound, n_components)
+        layers = _stack(layer, dim, n_layers, hidden, log_scale_bound, n_components, mask)
     if base == "Uniform(0, 1)":
         layers.insert(0, Logit())
     if scale_to is not None:
         layers.append(_standardising_layer(scale_to, dim))
+    if last is not None:
+        if not isinstance(last, Bijector):
+            raise ValueError(f"last must be a lessonlib Bijector (e.g. PixelLogit), got {type(last).__name__}.")
+        layers.append(last)
     flow = Flow(BASES[base](dim, dtype), Chain(*layers))
     return flow if dtype is None else flow.to(dtype)

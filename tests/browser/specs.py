@@ -190,12 +190,16 @@ def nll_is_minus_sum(before: dict[str, float], after: dict[str, float]) -> str |
     return changed(before, after)
 
 
+def _product(text: str, a: str, b: str, c: str) -> dict[str, float]:
+    """The first 'x × y = z' in the text, as {a: x, b: y, c: z}; {} when there is none."""
+    m = re.search(NUM + r"\s*×\s*" + NUM + r"\s*=\s*" + NUM, text)
+    return {a: float(m.group(1)), b: float(m.group(2)), c: float(m.group(3))} if m else {}
+
+
 def parse_04(text: str) -> dict[str, float]:
     """04's readout: 'det J = J11·J22 = 1 × 1.819 = 1.819; log|det J| = s(z1) = 0.5985 , autograd: 0.5985'."""
     out = _grab(text, {"log_det": NUM + r"\s*,\s*autograd", "autograd": r"autograd:\s*" + NUM})
-    m = re.search(NUM + r"\s*×\s*" + NUM + r"\s*=\s*" + NUM, text)
-    if m:
-        out.update(J11=float(m.group(1)), J22=float(m.group(2)), det=float(m.group(3)))
+    out.update(_product(text, "J11", "J22", "det"))
     return out
 
 
@@ -247,6 +251,27 @@ def trace_is_log_det(before: dict[str, float], after: dict[str, float]) -> str |
         return f"integrated trace {after['trace']} should equal log|det J| = {after['log_det']}"
     if abs(after["mass"] - 1.0) > 1e-3:
         return f"the mass on the grid should stay 1, reads {after['mass']}"
+    return changed(before, after)
+
+
+def parse_08(text: str) -> dict[str, float]:
+    """08's readout: 'temperature T = 0.70: mean latent norm |z| = T·|ε| = 0.70 × 8.12 = 5.68 (...);
+    interpolation t = 0.50: the middle image costs 2.95 bits/dim'."""
+    out = _grab(text, {"T": r"temperature T\s*=\s*" + NUM, "t": r"interpolation t\s*=\s*" + NUM,
+                       "bpd": NUM + r"\s*bits/dim"})
+    out.update(_product(text, "T_again", "eps", "norm"))
+    return out
+
+
+def latent_norm_is_t_times_eps(before: dict[str, float], after: dict[str, float]) -> str | None:
+    """|z| = T |eps| for the temperature shown, |eps| the same at every T, and the picture's bits/dim finite."""
+    if len(after) < 6:
+        return f"readout lacks the temperature, |eps|, |z|, t or the bits/dim: {after}"
+    # |eps| is printed to 2 decimals and |z| computed from the unrounded value: allow both roundings
+    if after["T"] != after["T_again"] or abs(after["T"] * after["eps"] - after["norm"]) > 0.005 * after["T"] + 0.006:
+        return f"|z| = {after['norm']} should be T x |eps| = {after['T']} x {after['eps']}"
+    if before and "eps" in before and before["eps"] != after["eps"]:
+        return f"|eps| changed from {before['eps']} to {after['eps']}: the draws must stay fixed"
     return changed(before, after)
 
 
@@ -310,6 +335,15 @@ SPECS: dict[str, Spec] = {
     "06_where_flows_fit.ipynb": key_and_drag(
         ".lesson-widget-ContinuousFlow2D", parse_06, trace_is_log_det,
         "time t moves the density; the integrated trace equals log|det J| of the flow map and the mass stays 1",
+    ),
+    "08_flows_on_images.ipynb": Spec(
+        widget=".lesson-widget-LatentExplorer", parse=parse_08,
+        interactions=(
+            Interaction("key", control=0, keys=("ArrowRight",), latency=True, check=latent_norm_is_t_times_eps),
+            Interaction("drag_slider", control=0, dx=-80.0, check=latent_norm_is_t_times_eps),
+            Interaction("key", control=1, keys=("ArrowRight", "ArrowRight"), check=latent_norm_is_t_times_eps),
+        ),
+        notes="samples at temperature T sit at |z| = T |eps| from the base's centre; t walks between two digits",
     ),
     "browser_fixture.ipynb": Spec(
         widget=".lesson-widget-ScaleDemo",

@@ -231,7 +231,8 @@ def _check_draw(draw: Callable, flow: Flow, z: Tensor) -> str | None:
 
 
 @checker("your stack", answer=lambda *fns: None if all(f is None for f in fns) else fns)
-def check_own_stack(make_masks: Callable | None, stack_nll: Callable | None, draw: Callable | None) -> CheckResult:
+def check_own_stack(make_masks: Callable | None = None, stack_nll: Callable | None = None,
+                    draw: Callable | None = None) -> CheckResult:
     """Exercise 4: masks for a stack of affine couplings, its NLL, and sampling; then train it on two moons.
 
     ``make_masks(dim, n_layers)`` returns a list of masks; ``stack_nll(flow, x)`` the mean NLL as a tensor;
@@ -239,9 +240,15 @@ def check_own_stack(make_masks: Callable | None, stack_nll: Callable | None, dra
     then trains a 4-layer stack with your masks and loss for OWN_STACK_STEPS steps and reports its KL gap.
     """
     name = "your stack"
-    missing = [n for n, f in (("make_masks", make_masks), ("stack_nll", stack_nll), ("draw", draw)) if f is None]
+    given = {"make_masks": make_masks, "stack_nll": stack_nll, "draw": draw}
+    not_functions = [n for n, f in given.items() if f is not None and not callable(f)]
+    if not_functions:
+        return CheckResult(name, False, f"❌ {name}: give {' and '.join(not_functions)} as {'a function' if len(not_functions) == 1 else 'functions'} (def {not_functions[0]}(...): "
+                                        f"...), then pass the functions themselves; got {type(given[not_functions[0]]).__name__}.")
+    missing = [n for n, f in given.items() if f is None]
     if missing:
-        return CheckResult(name, False, f"… {name}: not attempted yet ({', '.join(missing)} still None).")
+        return CheckResult(name, False, f"❌ {name}: the checker needs all three functions, check_own_stack(make_masks, "
+                                        f"stack_nll, draw); {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} still None.")
     masks, error = _attempt(make_masks, 2, 4)
     if error:
         return CheckResult(name, False, f"❌ {name}: {error}")

@@ -171,4 +171,7 @@ def test_check_own_stack_diagnoses_each_usual_mistake(masks, loss, draw, words):
 
 def test_check_own_stack_says_what_is_still_missing():
     r = check_own_stack(_masks_right, None, None)
-    assert not r and "not attempted" in r.message and "stack_nll, draw" in r.message
+    assert not r and "needs all three functions" in r.message and "stack_nll and draw are still None" in r.message
+    assert "not attempted" in check_own_stack(None, None, None).message
+    r = check_own_stack(_masks_right, 5, None)
+    assert not r and "give stack_nll as a function" in r.message and "got int" in r.message

@@ -1,0 +1,1 @@
+"""What notebooks/08_flows_on_images.ipynb shows and checks."""
