@@ -26,10 +26,11 @@ from torch.distributions import (
 
 from lessonlib.autoregressive import MADE, AutoregressiveAffine
 from lessonlib.bijectors import Affine, Bijector, Chain, Linear, check_batch
-from lessonlib.coupling import coupling_stack
+from lessonlib.coupling import ConditionalAffineCoupling, alternating_mask, coupling_stack
 from lessonlib.monotone1d import Logit, MonotoneMixture
+from lessonlib.nets import MLP
 
-__all__ = ["Flow", "standard_normal", "uniform_base", "logistic_base", "BASES", "LAYERS", "make_flow"]
+__all__ = ["Flow", "ConditionalFlow", "standard_normal", "uniform_base", "logistic_base", "BASES", "LAYERS", "make_flow"]
 
 
 def standard_normal(dim: int, dtype: torch.dtype | None = None) -> Distribution:
@@ -92,15 +93,86 @@ class Flow(nn.Module):
         base_term, log_det = self.log_prob_terms(x)
         return base_term + log_det
 
-    def sample(self, n: int) -> Tensor:
-        """n samples in one forward pass: z ~ base, x = f(z). Shapes: -> (n, D)."""
-        return self.bijector.forward(self.base.sample((n,)))
+    def base_sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """z ~ p_Z, n draws: from torch's global generator, or from ``generator`` (which it advances) when given.
 
-    def sample_and_log_prob(self, n: int) -> tuple[Tensor, Tensor]:
-        """n samples and their log-density, from the forward pass alone: log p_Z(z) - log|det J_f(z)|."""
-        z = self.base.sample((n,))
+        Shapes: -> (n, D). With a generator the global random state is left as it was.
+        """
+        if generator is None:
+            return self.base.sample((n,))
+        seed = int(torch.randint(2**62, (), generator=generator))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return self.base.sample((n,))
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n samples in one forward pass: z ~ base, x = f(z). Shapes: -> (n, D)."""
+        return self.bijector.forward(self.base_sample(n, generator))
+
+    def sample_and_log_prob(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """n samples and their log-density from the forward pass alone: x = f(z), log p_Z(z) - log|det J_f(z)|.
+
+        Shapes: -> x (n, D), log_prob (n,).
+
+        No inverse is needed, so a layer that is cheap in the sampling direction (coupling, IAF) scores
+        its own samples in one pass. Gradients reach the layers' parameters through x and the log-det
+        (the reparameterisation trick: the randomness is all in z), which is what reverse-KL training needs.
+        """
+        z = self.base_sample(n, generator)
         x, log_det = self.bijector.forward_and_log_det(z)
         return x, self.base.log_prob(z) - log_det
+
+
+def _check_context(context: Tensor, context_dim: int) -> Tensor:
+    """A finite float context of shape (C,) (one for every point) or (B, C) (one per point); ValueError otherwise."""
+    if not isinstance(context, Tensor) or not context.is_floating_point():
+        raise ValueError("the context must be a floating-point torch.Tensor of shape (C,) or (batch, C).")
+    if context.ndim not in (1, 2) or context.shape[-1] != context_dim:
+        raise ValueError(
+            f"the context must have shape ({context_dim},) or (batch, {context_dim}), got {tuple(context.shape)}: "
+            "this flow's conditioners were built to read {context_dim} context number(s) per point."
+        )
+    if not torch.isfinite(context).all():
+        raise ValueError("the context contains NaN or infinity: the conditioners cannot compute scales from it.")
+    return context
+
+
+class ConditionalFlow(nn.Module):
+    """q(x | c): a base pushed through coupling layers whose conditioners also see a context c.
+
+    ``given(c)`` is an ordinary Flow, the density for that context: one set of network weights serves
+    every c, which is what amortised inference (a VAE's encoder q(z | x)) means.
+
+    Shapes: context (C,) or (B, C); x (B, D); log_prob (B,).
+    Reference: Winkler et al., "Learning Likelihoods with Conditional Normalizing Flows" (2019).
+    """
+
+    def __init__(self, base: Distribution, masks: list[Tensor], nets: nn.ModuleList, context_dim: int,
+                 log_scale_bound: float | None = 3.0):
+        super().__init__()
+        if len(masks) != len(nets) or not masks:
+            raise ValueError("a conditional flow needs one mask per network, and at least one layer.")
+        self.base, self.dim, self.context_dim = base, base.event_shape[0], int(context_dim)
+        self.masks = [torch.as_tensor(m) for m in masks]
+        self.nets = nets
+        self.log_scale_bound = log_scale_bound
+
+    def given(self, context: Tensor) -> Flow:
+        """The flow q(. | context): coupling layers sharing this model's networks, all reading ``context``."""
+        c = _check_context(context, self.context_dim)
+        layers = [ConditionalAffineCoupling(m, net, c, self.log_scale_bound) for m, net in zip(self.masks, self.nets)]
+        return Flow(self.base, Chain(*layers))
+
+    def log_prob(self, x: Tensor, context: Tensor) -> Tensor:
+        """log q(x | c). Shapes: x (B, D), context (C,) or (B, C) -> (B,)."""
+        return self.given(context).log_prob(x)
+
+    def sample_and_log_prob(self, context: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """One sample per row of ``context`` (B, C), and its log q(x | c). Shapes: -> (B, D), (B,)."""
+        c = _check_context(context, self.context_dim)
+        if c.ndim != 2:
+            raise ValueError("give one context per sample, shape (batch, C): for n samples of one context, use given(c).sample_and_log_prob(n).")
+        return self.given(c).sample_and_log_prob(c.shape[0], generator)
 
 
 #: The base distributions ``make_flow`` offers, by name: name -> f(dim, dtype).
@@ -111,7 +183,7 @@ BASES: dict[str, Callable[[int, torch.dtype | None], Distribution]] = {
 }
 
 #: The layer kinds ``make_flow`` stacks.
-LAYERS = ("coupling", "maf", "made", "mixture")
+LAYERS = ("coupling", "maf", "iaf", "made", "mixture")
 
 
 def _reverse(dim: int) -> Linear:
@@ -128,13 +200,31 @@ def _stack(layer: str, dim: int, n_layers: int, hidden: tuple[int, ...], log_sca
         return [MonotoneMixture.spread(n_components, dim=dim) for _ in range(n_layers)]
     layers: list[Bijector] = []
     for k in range(n_layers):
-        if layer == "maf":
-            layers.append(AutoregressiveAffine(dim, hidden=hidden, log_scale_bound=log_scale_bound))
+        if layer in ("maf", "iaf"):
+            conditioned_on = "x" if layer == "maf" else "z"
+            layers.append(AutoregressiveAffine(dim, hidden=hidden, conditioned_on=conditioned_on, log_scale_bound=log_scale_bound))
         else:
             layers.append(MADE(dim, hidden=hidden))
         if k < n_layers - 1:
             layers.append(_reverse(dim))
     return layers
+
+
+def _conditional(dim: int, n_layers: int, layer: str, hidden: tuple[int, ...], context_dim: int,
+                 log_scale_bound: float | None, base: Distribution, seed: int, dtype: torch.dtype | None) -> ConditionalFlow:
+    """make_flow's conditional kind: alternating masks, one MLP (D + C -> 2D, starting at zero) per layer."""
+    if layer != "coupling":
+        raise ValueError(f"a context is read by coupling layers only (layer='coupling'), got layer={layer!r}.")
+    if context_dim < 1:
+        raise ValueError(f"context_dim must be a positive number of context values, got {context_dim}.")
+    if dim < 2:
+        raise ValueError("a coupling layer needs at least 2 coordinates: one to keep and one to transform.")
+    masks = [alternating_mask(dim, flip=bool(k % 2)) for k in range(n_layers)]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        nets = nn.ModuleList(MLP(dim + context_dim, 2 * dim, hidden) for _ in range(n_layers))
+    flow = ConditionalFlow(base, masks, nets, context_dim, log_scale_bound)
+    return flow if dtype is None else flow.to(dtype)
 
 
 def make_flow(
@@ -149,7 +239,8 @@ def make_flow(
     scale_to: Tensor | None = None,
     log_scale_bound: float | None = 3.0,
     n_components: int = 5,
-) -> Flow:
+    context_dim: int | None = None,
+) -> Flow | ConditionalFlow:
     """p_X: ``base`` pushed through ``n_layers`` layers of one kind, initialised from ``seed``.
 
     Shapes: the flow maps (B, dim) -> (B, dim).
@@ -161,7 +252,8 @@ def make_flow(
     ``scale_to``: data (N, dim) whose per-column mean and standard deviation set a last Affine
     layer, so the other layers work in standardised units. ``log_scale_bound`` (coupling and maf)
     squashes log-scales into (-bound, bound). Building never touches the global random state.
-    ``dtype`` defaults to torch's default dtype.
+    ``dtype`` defaults to torch's default dtype. ``context_dim`` (coupling only) makes a ConditionalFlow
+    q(x | c) whose conditioners also read a context of that many numbers.
     """
     if layer not in LAYERS:
         raise ValueError(f"layer must be one of {LAYERS}, got {layer!r}.")
@@ -169,8 +261,10 @@ def make_flow(
         raise ValueError(f"base must be one of {list(BASES)}, got {base!r}.")
     if not 1 <= int(n_layers) <= 64:
         raise ValueError(f"n_layers must be between 1 and 64, got {n_layers}.")
-    if layer == "maf" and log_scale_bound is None:
-        raise ValueError("maf layers bound their log-scales: give log_scale_bound a positive number.")
+    if layer in ("maf", "iaf") and log_scale_bound is None:
+        raise ValueError(f"{layer} layers bound their log-scales: give log_scale_bound a positive number.")
+    if context_dim is not None:
+        return _conditional(dim, int(n_layers), layer, hidden, int(context_dim), log_scale_bound, BASES[base](dim, dtype), seed, dtype)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         layers = _stack(layer, dim, int(n_layers), hidden, log_scale_bound, n_components)
