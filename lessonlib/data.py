@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["DATA_DIR", "load_old_faithful", "standardise"]
+__all__ = ["DATA_DIR", "load_old_faithful", "load_challenger", "standardise"]
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
@@ -30,6 +30,22 @@ def load_old_faithful() -> np.ndarray:
     """
     _, values = _load_csv("old_faithful.csv")
     return values
+
+
+def load_challenger() -> tuple[np.ndarray, np.ndarray]:
+    """The 23 Space Shuttle flights before Challenger: launch temperature (degrees F) and whether any
+    O-ring of the field joints showed thermal distress (1) or not (0).
+
+    Shapes: temperature (23,), distress (23,). Source and license: data/README.md.
+    """
+    path = DATA_DIR / "challenger_orings.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: it ships with the course repository (data/README.md lists it).")
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    temperature = np.array([float(r["temperature_F"]) for r in rows])
+    distress = np.array([float(r["distress"]) for r in rows])
+    return temperature, distress
 
 
 def standardise(data: np.ndarray, dtype: torch.dtype | None = None) -> tuple[Tensor, np.ndarray, np.ndarray]:
