@@ -56,11 +56,19 @@ def _nll_explorer():
     return NLLExplorer(torch.as_tensor(load_old_faithful()[:, :1]))  # as notebook 03: eruption durations
 
 
+def _mode_explorer():
+    from lessonlib.lessons.l09_inference.experiments import mode_fits
+    from lessonlib.lessons.l09_inference.widgets import ModeExplorer
+
+    return ModeExplorer(mode_fits(steps=20))  # notebook 09's five separations; the redraw cost does not depend on the fit
+
+
 #: class name -> factory, for widgets whose constructor needs arguments
 FACTORIES: dict[str, Callable[[], Any]] = {
     "LayerWalker": _layer_walker,
     "TrainingControl": _training_control,
     "NLLExplorer": _nll_explorer,
+    "ModeExplorer": _mode_explorer,
 }
 
 
