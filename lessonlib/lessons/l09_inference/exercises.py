@@ -58,21 +58,26 @@ def check_ess(answer) -> CheckResult:
     return compare("effective sample size", answer, want, hints=hints, rtol=1e-4, atol=1e-4)
 
 
+def _entry_is(index: int, value: int, message: str):
+    """A hint for a (MAF, IAF) pair whose entry ``index`` is ``value``."""
+    return hint_if(lambda g, w: g.size == 2 and g[index] == value, message)
+
+
 def check_reverse_kl_passes(answer) -> CheckResult:
     """(MAF passes, IAF passes) to draw a batch and score it with one layer on 6 coordinates: (6, 1)."""
-    hints = [
-        hint_if_equal(lambda w: w[::-1], "you swapped them: IAF computes its scales from z, known before the pass "
-                      "(one pass); MAF computes them from x, which sampling builds one coordinate at a time."),
-        hint_if(lambda g, w: g.size == 2 and g[0] == 7, "MAF's sampling pass already produced every log-scale s_i, "
-                "so log q(x) = log p_Z(z) - sum s_i comes with the samples: no extra density pass."),
-        hint_if(lambda g, w: g.size == 2 and g[1] == 6, "IAF's scales come from z, all known at once: its sampling "
-                "pass is one pass. It is scoring OTHER points x (data) that costs IAF D passes."),
-        hint_if(lambda g, w: g.size == 2 and g[0] == 1, "MAF cannot sample in one pass: coordinate i needs the scale "
-                "computed from coordinates 1..i-1 of the sample, which do not exist until they are drawn."),
-        hint_if(lambda g, w: g.size == 2 and g[0] == 256, "the batch size does not matter: all 256 samples go "
-                "through each pass together. The count depends on the dimension."),
-    ]
-    return compare("passes to sample and score (MAF, IAF)", answer, [6, 1], hints=hints)
+    swapped = hint_if_equal(lambda w: w[::-1], "you swapped them: IAF computes its scales from z, known before the "
+                            "pass (one pass); MAF computes them from x, which sampling builds one coordinate at a time.")
+    return compare("passes to sample and score (MAF, IAF)", answer, [6, 1], hints=[
+        swapped,
+        _entry_is(0, 7, "MAF's sampling pass already produced every log-scale s_i, so log q(x) = log p_Z(z) - sum s_i "
+                  "comes with the samples: no extra density pass."),
+        _entry_is(1, 6, "IAF's scales come from z, all known at once: its sampling pass is one pass. It is scoring "
+                  "OTHER points x (data) that costs IAF D passes."),
+        _entry_is(0, 1, "MAF cannot sample in one pass: coordinate i needs the scale computed from coordinates "
+                  "1..i-1 of the sample, which do not exist until they are drawn."),
+        _entry_is(0, 256, "the batch size does not matter: all 256 samples go through each pass together. The count "
+                  "depends on the dimension."),
+    ])
 
 
 def _exercise_flow() -> Flow:
