@@ -67,12 +67,20 @@ def _latent_explorer():
     return LatentExplorer(image_flow(n_layers=8, hidden=128), digits.test[0], digits.test[1], eps)
 
 
+def _mode_explorer():
+    from lessonlib.lessons.l09_inference.experiments import mode_fits
+    from lessonlib.lessons.l09_inference.widgets import ModeExplorer
+
+    return ModeExplorer(mode_fits(steps=20))  # notebook 09's five separations; the redraw cost does not depend on the fit
+
+
 #: class name -> factory, for widgets whose constructor needs arguments
 FACTORIES: dict[str, Callable[[], Any]] = {
     "LayerWalker": _layer_walker,
     "TrainingControl": _training_control,
     "NLLExplorer": _nll_explorer,
     "LatentExplorer": _latent_explorer,
+    "ModeExplorer": _mode_explorer,
 }
 
 

@@ -19,6 +19,7 @@ from lessonlib.nets import MLP, bound_log_scale, randomise
 __all__ = [
     "AdditiveCoupling",
     "AffineCoupling",
+    "ConditionalAffineCoupling",
     "half_mask",
     "alternating_mask",
     "checkerboard_mask",
@@ -211,6 +212,49 @@ class AffineCoupling(Bijector):
         return (x - t) * torch.exp(neg_s), neg_s.sum(dim=-1)
 
 
+class _WithContext(nn.Module):
+    """net([kept, context]): a conditioner that reads a context vector beside the masked point.
+
+    Shapes: kept (B, D); context (C,) (the same for every point) or (B, C) -> net's output (B, out).
+    """
+
+    def __init__(self, net: nn.Module, context: Tensor):
+        super().__init__()
+        self.net, self.context = net, context
+
+    def forward(self, kept: Tensor) -> Tensor:  # noqa: D401 - nn.Module name
+        """net(cat(kept, context))."""
+        c = self.context.to(kept)
+        if c.ndim == 1:
+            c = c.expand(kept.shape[0], -1)
+        elif c.shape[0] != kept.shape[0]:
+            raise ValueError(
+                f"the context has {c.shape[0]} rows but the batch has {kept.shape[0]} points: give one context "
+                "per point, shape (batch, C), or a single context of shape (C,) shared by every point."
+            )
+        return self.net(torch.cat([kept, c], dim=-1))
+
+
+class ConditionalAffineCoupling(AffineCoupling):
+    """Affine coupling whose conditioner also sees a context c: x_b = z_b * exp(s(z_a, c)) + t(z_a, c), x_a = z_a.
+
+    For a fixed context this is an AffineCoupling in z: the same triangular Jacobian and
+    log|det J| = sum of s over the transformed coordinates, since c is an input of the network, not a
+    coordinate being transformed. The context only chooses which bijection. A network shared by many
+    contexts gives a whole family q(z | c) from one set of weights: amortised inference, the shape
+    of a VAE's encoder. ``make_flow(..., context_dim=C)`` stacks these layers.
+    Reference: Winkler et al., "Learning Likelihoods with Conditional Normalizing Flows" (2019).
+
+    Shapes: mask (D,); net (B, D + C) -> (B, 2D); context (C,) or (B, C); z, x (B, D); log_det (B,).
+    """
+
+    def __init__(self, mask, net: nn.Module, context: Tensor, log_scale_bound: float | None = 3.0):
+        if not isinstance(context, Tensor) or context.ndim not in (1, 2) or not context.is_floating_point():
+            raise ValueError("context must be a floating-point tensor of shape (C,) or (batch, C).")
+        super().__init__(mask, conditioner=_WithContext(net, context), log_scale_bound=log_scale_bound)
+        self.context = context
+
+
 #: The mask patterns ``coupling_stack`` (and ``make_flow``) offer.
 MASKS = ("alternating", "half", "checkerboard", "image")
 
@@ -258,3 +302,9 @@ def _affine_coupling_example(dim: int, gen: torch.Generator) -> Bijector:
 @register_example("AffineCouplingUnbounded", dims=(2, 4))
 def _affine_coupling_unbounded_example(dim: int, gen: torch.Generator) -> Bijector:
     return AffineCoupling(alternating_mask(dim).double(), _random_conditioner(dim, 2 * dim, gen), log_scale_bound=None)
+
+
+@register_example("ConditionalAffineCoupling", dims=(2, 3, 5))
+def _conditional_coupling_example(dim: int, gen: torch.Generator) -> Bijector:
+    context = torch.randn(2, generator=gen, dtype=torch.float64)  # one context, shared by every point
+    return ConditionalAffineCoupling(alternating_mask(dim, flip=True).double(), _random_conditioner(dim + 2, 2 * dim, gen), context)

@@ -21,7 +21,7 @@ from torch import Tensor
 from lessonlib.inputs import real_array
 
 __all__ = [
-    "DATA_DIR", "load_old_faithful", "load_csv", "standardise", "CsvSpec", "OLD_FAITHFUL", "train_validation_split",
+    "DATA_DIR", "load_old_faithful", "load_challenger", "CHALLENGER", "load_csv", "standardise", "CsvSpec", "OLD_FAITHFUL", "train_validation_split",
     "dequantised", "load_digits", "split_digits", "DigitSplit", "DIGIT_LEVELS", "DIGIT_SHAPE", "DIGIT_SPLIT_SEED",
     "DIGIT_SPLIT_SIZES",
 ]
@@ -50,7 +50,7 @@ class CsvSpec:
     name: str
     header: tuple[str, ...]
     rows: int
-    ranges: tuple[tuple[float, float], ...]
+    ranges: tuple[tuple[float, float] | None, ...]  # None: a column of labels, kept out of the numbers (NaN)
 
 
 #: Old Faithful: eruption duration and waiting time, both in minutes (data/README.md).
@@ -81,6 +81,9 @@ def _parse(path: Path, spec: CsvSpec, rows: list[list[str]]) -> np.ndarray:
         if len(row) != width:
             raise _problem(path, line, f"{len(row)} cells ({','.join(row)!r}), expected {width} ({', '.join(spec.header)})")
         for j, cell in enumerate(row):
+            if spec.ranges[j] is None:
+                values[i, j] = np.nan
+                continue
             try:
                 v = float(cell)
             except ValueError:
@@ -186,6 +189,24 @@ def split_digits(seed: int = DIGIT_SPLIT_SEED, sizes: tuple[int, int, int] = DIG
     a, b = sizes[0], sizes[0] + sizes[1]
     parts = (order[:a], order[a:b], order[b:])
     return DigitSplit(*(pixels[p] for p in parts), *(labels[p] for p in parts))
+
+
+#: The Challenger O-ring file: flight (a label such as 41B), launch temperature (F), leak-check pressure (psi), any distress (0/1), how many.
+CHALLENGER = CsvSpec("challenger_orings.csv", ("flight", "temperature_F", "pressure_psi", "distress", "n_distressed"), 23,
+                     (None, (30.0, 100.0), (0.0, 300.0), (0.0, 1.0), (0.0, 6.0)))
+
+
+def load_challenger(path: Path | str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The 23 Space Shuttle flights before Challenger: launch temperature (degrees F) and whether any
+    O-ring of the field joints showed thermal distress (1) or not (0).
+
+    Shapes: temperature (23,), distress (23,). Source and license: data/README.md. Checked like every
+    data file (``load_csv``); ``path``: another copy of the file (tests).
+    """
+    values = load_csv(CHALLENGER, path)
+    if not np.isin(values[:, 3], (0.0, 1.0)).all():
+        raise _problem(Path(path or DATA_DIR / CHALLENGER.name), None, "distress must be 0 or 1 in every row")
+    return values[:, 1], values[:, 3]
 
 
 def standardise(data: np.ndarray, dtype: torch.dtype | None = None) -> tuple[Tensor, np.ndarray, np.ndarray]:

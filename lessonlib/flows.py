@@ -26,12 +26,14 @@ from torch.distributions import (
 
 from lessonlib.autoregressive import MADE, AutoregressiveAffine
 from lessonlib.bijectors import Affine, Bijector, Chain, Linear, check_batch
-from lessonlib.coupling import coupling_stack
+from lessonlib.coupling import ConditionalAffineCoupling, alternating_mask, coupling_stack
 from lessonlib.inputs import MAX_SIZE, count, log_scale_bound as read_log_scale_bound, real_number
 from lessonlib.invertible_mlp import invertible_mlp
 from lessonlib.monotone1d import Logit, MonotoneMixture
+from lessonlib.nets import MLP
 
-__all__ = ["NonFinitePoints", "Flow", "standard_normal", "uniform_base", "logistic_base", "BASES", "LAYERS", "make_flow"]
+__all__ = ["NonFinitePoints", "Flow", "ConditionalFlow", "standard_normal", "uniform_base", "logistic_base", "BASES", "LAYERS",
+           "make_flow"]
 
 
 def standard_normal(dim: int, dtype: torch.dtype | None = None) -> Distribution:
@@ -123,16 +125,33 @@ class Flow(nn.Module):
         base_term, log_det = self.log_prob_terms(x)
         return base_term + log_det
 
-    def sample(self, n: int) -> Tensor:
-        """n samples in one forward pass: z ~ base, x = f(z). Shapes: -> (n, D); n = 0 gives (0, D)."""
-        return _finite_samples(self.bijector.forward(self.base.sample((_sample_count(n),))))
+    def base_sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """z ~ p_Z, n draws: from torch's global generator, or from ``generator`` (which it advances) when given.
 
-    def sample_and_log_prob(self, n: int) -> tuple[Tensor, Tensor]:
-        """n samples and their log-density, from the forward pass alone: log p_Z(z) - log|det J_f(z)|.
-
-        Shapes: -> (n, D), (n,).
+        Shapes: -> (n, D); n = 0 gives (0, D). With a generator the global random state is left as it was.
         """
-        z = self.base.sample((_sample_count(n),))
+        n = _sample_count(n)
+        if generator is None:
+            return self.base.sample((n,))
+        seed = int(torch.randint(2**62, (), generator=generator))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return self.base.sample((n,))
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n samples in one forward pass: z ~ base, x = f(z). Shapes: -> (n, D); n = 0 gives (0, D)."""
+        return _finite_samples(self.bijector.forward(self.base_sample(n, generator)))
+
+    def sample_and_log_prob(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """n samples and their log-density from the forward pass alone: x = f(z), log p_Z(z) - log|det J_f(z)|.
+
+        Shapes: -> x (n, D), log_prob (n,).
+
+        No inverse is needed, so a layer that is cheap in the sampling direction (coupling, IAF) scores
+        its own samples in one pass. Gradients reach the layers' parameters through x and the log-det
+        (the reparameterisation trick: the randomness is all in z), which is what reverse-KL training needs.
+        """
+        z = self.base_sample(n, generator)
         x, log_det = self.bijector.forward_and_log_det(z)
         return _finite_samples(x), self._base_log_prob(z) - log_det
 
@@ -144,13 +163,65 @@ MAX_SAMPLES = 10**8
 def _finite_samples(x: Tensor) -> Tensor:
     """x, after checking the map sent every base sample to a finite point."""
     if not torch.isfinite(x).all():
-        raise ValueError("the flow's map sent some base samples to NaN or infinity: its parameters may be NaN after a "
+        raise NonFinitePoints("the flow's map sent some base samples to NaN or infinity: its parameters may be NaN after a "
                          "training blow-up, or its scales overflow (log-scales without a bound?).")
     return x
 
 
 def _sample_count(n) -> int:
     return count(n, "n", maximum=MAX_SAMPLES, why="draw large samples in batches")
+
+
+def _check_context(context: Tensor, context_dim: int) -> Tensor:
+    """A finite float context of shape (C,) (one for every point) or (B, C) (one per point); ValueError otherwise."""
+    if not isinstance(context, Tensor) or not context.is_floating_point():
+        raise ValueError("the context must be a floating-point torch.Tensor of shape (C,) or (batch, C).")
+    if context.ndim not in (1, 2) or context.shape[-1] != context_dim:
+        raise ValueError(
+            f"the context must have shape ({context_dim},) or (batch, {context_dim}), got {tuple(context.shape)}: "
+            f"this flow's conditioners were built to read {context_dim} context number(s) per point."
+        )
+    if not torch.isfinite(context).all():
+        raise ValueError("the context contains NaN or infinity: the conditioners cannot compute scales from it.")
+    return context
+
+
+class ConditionalFlow(nn.Module):
+    """q(x | c): a base pushed through coupling layers whose conditioners also see a context c.
+
+    ``given(c)`` is an ordinary Flow, the density for that context: one set of network weights serves
+    every c, which is what amortised inference (a VAE's encoder q(z | x)) means.
+
+    Shapes: context (C,) or (B, C); x (B, D); log_prob (B,).
+    Reference: Winkler et al., "Learning Likelihoods with Conditional Normalizing Flows" (2019).
+    """
+
+    def __init__(self, base: Distribution, masks: list[Tensor], nets: nn.ModuleList, context_dim: int,
+                 log_scale_bound: float | None = 3.0):
+        super().__init__()
+        if len(masks) != len(nets) or not masks:
+            raise ValueError("a conditional flow needs one mask per network, and at least one layer.")
+        self.base, self.dim, self.context_dim = base, base.event_shape[0], int(context_dim)
+        self.masks = [torch.as_tensor(m) for m in masks]
+        self.nets = nets
+        self.log_scale_bound = log_scale_bound
+
+    def given(self, context: Tensor) -> Flow:
+        """The flow q(. | context): coupling layers sharing this model's networks, all reading ``context``."""
+        c = _check_context(context, self.context_dim)
+        layers = [ConditionalAffineCoupling(m, net, c, self.log_scale_bound) for m, net in zip(self.masks, self.nets)]
+        return Flow(self.base, Chain(*layers))
+
+    def log_prob(self, x: Tensor, context: Tensor) -> Tensor:
+        """log q(x | c). Shapes: x (B, D), context (C,) or (B, C) -> (B,)."""
+        return self.given(context).log_prob(x)
+
+    def sample_and_log_prob(self, context: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """One sample per row of ``context`` (B, C), and its log q(x | c). Shapes: -> (B, D), (B,)."""
+        c = _check_context(context, self.context_dim)
+        if c.ndim != 2:
+            raise ValueError("give one context per sample, shape (batch, C): for n samples of one context, use given(c).sample_and_log_prob(n).")
+        return self.given(c).sample_and_log_prob(c.shape[0], generator)
 
 
 #: The base distributions ``make_flow`` offers, by name: name -> f(dim, dtype).
@@ -161,7 +232,7 @@ BASES: dict[str, Callable[[int, torch.dtype | None], Distribution]] = {
 }
 
 #: The layer kinds ``make_flow`` stacks.
-LAYERS = ("coupling", "maf", "made", "mixture", "invertible-mlp")
+LAYERS = ("coupling", "maf", "iaf", "made", "mixture", "invertible-mlp")
 
 
 def _reverse(dim: int) -> Linear:
@@ -180,8 +251,9 @@ def _stack(layer: str, dim: int, n_layers: int, hidden: tuple[int, ...], log_sca
         return list(invertible_mlp(dim, n_hidden=n_layers, seed=int(torch.randint(2**31, ()))).layers)
     layers: list[Bijector] = []
     for k in range(n_layers):
-        if layer == "maf":
-            layers.append(AutoregressiveAffine(dim, hidden=hidden, log_scale_bound=log_scale_bound))
+        if layer in ("maf", "iaf"):
+            conditioned_on = "x" if layer == "maf" else "z"
+            layers.append(AutoregressiveAffine(dim, hidden=hidden, conditioned_on=conditioned_on, log_scale_bound=log_scale_bound))
         else:
             layers.append(MADE(dim, hidden=hidden))
         if k < n_layers - 1:
@@ -201,6 +273,37 @@ def _standardising_layer(data, dim: int) -> Affine:
     return Affine(std, data.mean(0), dtype=torch.get_default_dtype())
 
 
+def _conditional(dim: int, n_layers: int, layer: str, hidden: tuple[int, ...], context_dim: int,
+                 log_scale_bound: float | None, base: Distribution, seed: int, dtype: torch.dtype | None) -> ConditionalFlow:
+    """make_flow's conditional kind: alternating masks, one MLP (D + C -> 2D, starting at zero) per layer."""
+    if layer != "coupling":
+        raise ValueError(f"a context is read by coupling layers only (layer='coupling'), got layer={layer!r}.")
+    if context_dim < 1:
+        raise ValueError(f"context_dim must be a positive number of context values, got {context_dim}.")
+    if dim < 2:
+        raise ValueError("a coupling layer needs at least 2 coordinates: one to keep and one to transform.")
+    masks = [alternating_mask(dim, flip=bool(k % 2)) for k in range(n_layers)]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        nets = nn.ModuleList(MLP(dim + context_dim, 2 * dim, hidden) for _ in range(n_layers))
+    flow = ConditionalFlow(base, masks, nets, context_dim, log_scale_bound)
+    return flow if dtype is None else flow.to(dtype)
+
+
+def _check_choices(layer: str, base: str, n_layers: int, dtype: torch.dtype | None, mask: str) -> None:
+    """make_flow's named choices: a ValueError naming the bad one and what it may be."""
+    if not isinstance(layer, str) or layer not in LAYERS:
+        raise ValueError(f"layer must be one of {LAYERS}, got {layer!r}.")
+    if not isinstance(base, str) or base not in BASES:
+        raise ValueError(f"base must be one of {list(BASES)}, got {base!r}.")
+    if n_layers > 64:
+        raise ValueError(f"n_layers must be between 1 and 64, got {n_layers}.")
+    if dtype not in (None, torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64 (or None for torch's default), got {dtype}.")
+    if mask != "alternating" and layer != "coupling":
+        raise ValueError(f"mask applies to coupling layers only; {layer!r} layers have no mask.")
+
+
 def make_flow(
     dim: int,
     n_layers: int = 1,
@@ -215,7 +318,8 @@ def make_flow(
     n_components: int = 5,
     mask: str = "alternating",
     last: Bijector | None = None,
-) -> Flow:
+    context_dim: int | None = None,
+) -> Flow | ConditionalFlow:
     """p_X: ``base`` pushed through ``n_layers`` layers of one kind, initialised from ``seed``.
 
     Shapes: the flow maps (B, dim) -> (B, dim).
@@ -232,21 +336,16 @@ def make_flow(
     ``last``: a fixed layer put after all the others, e.g. ``lessonlib.images.PixelLogit``, which
     sends the flow's real-valued output into the pixel range. Building never touches the global
     random state. ``dtype`` (float32 or float64) defaults to torch's default dtype.
+    ``context_dim`` (coupling only) makes a ConditionalFlow q(x | c) whose conditioners also read a context
+    of that many numbers.
     """
     dim, n_layers = count(dim, "dim", minimum=1, maximum=MAX_SIZE), count(n_layers, "n_layers", minimum=1)
     seed = count(seed, "seed", minimum=-(2**63), maximum=2**64 - 1)
     n_components = count(n_components, "n_components", minimum=1, maximum=MAX_SIZE)
-    if not isinstance(layer, str) or layer not in LAYERS:
-        raise ValueError(f"layer must be one of {LAYERS}, got {layer!r}.")
-    if not isinstance(base, str) or base not in BASES:
-        raise ValueError(f"base must be one of {list(BASES)}, got {base!r}.")
-    if n_layers > 64:
-        raise ValueError(f"n_layers must be between 1 and 64, got {n_layers}.")
-    if dtype not in (None, torch.float32, torch.float64):
-        raise ValueError(f"dtype must be torch.float32 or torch.float64 (or None for torch's default), got {dtype}.")
+    _check_choices(layer, base, n_layers, dtype, mask)
     log_scale_bound = read_log_scale_bound(log_scale_bound)
-    if mask != "alternating" and layer != "coupling":
-        raise ValueError(f"mask applies to coupling layers only; {layer!r} layers have no mask.")
+    if context_dim is not None:
+        return _conditional(dim, int(n_layers), layer, hidden, int(context_dim), log_scale_bound, BASES[base](dim, dtype), seed, dtype)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         layers = _stack(layer, dim, n_layers, hidden, log_scale_bound, n_components, mask)

@@ -1,9 +1,15 @@
-"""Training a flow by maximum likelihood: minimise the empirical NLL, -mean log p_X(x).
+"""Training a flow: from samples by maximum likelihood, or from a density by reverse KL.
+
+* From samples x ~ p: minimise the empirical NLL, -mean log p_X(x) (``nll``; forward KL up to p's entropy).
+* From an unnormalised density p~ = Z p that can be evaluated but not sampled: minimise
+  E_{x~q}[log q(x) - log p~(x)] = KL(q || p) - log Z, the negative ELBO, estimated from the flow's own
+  samples (``reverse_kl``). This is a sampler-free objective: each step the model draws its batch itself.
 
 One loop serves the whole course. ``Trainer`` holds the model, its Adam optimiser, the random
-generator that draws the minibatches, the loss and the losses so far; ``run(n)`` takes n more
-steps from where the last call stopped, so a live widget can train in chunks and a notebook can
-train in one call (``train``). Both stop the same way when training blows up (``Diverged``), and put
+generator that draws the minibatches (or the model's own samples), the loss and the losses so far;
+``run(n)`` takes n more steps from where the last call stopped, so a live widget can train in chunks
+and a notebook can train in one call (``train``). Both stop the same way when the loss diverges
+(``Diverged``), and put
 the model back as it was before the update that did it.
 """
 
@@ -21,7 +27,7 @@ from lessonlib.bijectors import check_batch, module_dtype
 from lessonlib.flows import Flow, NonFinitePoints
 from lessonlib.inputs import ROOM, count, describe, dtype_limits, positive_number
 
-__all__ = ["nll", "train", "Trainer", "TrainResult", "Diverged", "MAX_RISE", "ValidationCurve"]
+__all__ = ["nll", "reverse_kl", "Objective", "train", "Trainer", "TrainResult", "Diverged", "MAX_RISE", "ValidationCurve"]
 
 #: A loss this many nats above the first step's loss counts as a blow-up, like a non-finite one.
 MAX_RISE = 30.0
@@ -31,6 +37,9 @@ MAX_STEPS = 10**7
 
 Sampler = Callable[[int, torch.Generator], Tensor]
 Callback = Callable[[int, "TrainResult"], None]
+#: A sampler-free objective: objective(model, n, generator) -> scalar loss, estimated from n draws the
+#: model makes itself with ``generator`` (e.g. ``reverse_kl(log_target)``).
+Objective = Callable[[nn.Module, int, torch.Generator], Tensor]
 
 
 def nll(flow: Flow, x: Tensor) -> Tensor:
@@ -39,6 +48,29 @@ def nll(flow: Flow, x: Tensor) -> Tensor:
     It can be negative: a density can exceed 1 (a narrow bump), and then log p > 0.
     """
     return -flow.log_prob(x).mean()
+
+
+def reverse_kl(log_target: Callable[[Tensor], Tensor]) -> Objective:
+    """The objective mean_i [log q(x_i) - log p~(x_i)], x_i ~ q: a Monte Carlo estimate of KL(q || p) - log Z.
+
+    Shapes: log_target (B, D) -> (B,); the objective returns a scalar, in nats.
+
+    p~ = Z p is the target known up to its normaliser Z (a posterior's prior times likelihood, exp(-energy)).
+    The estimate is the negative ELBO: since KL >= 0, -loss <= log Z, with equality when q = p. x and
+    log q(x) come from ``flow.sample_and_log_prob(n, generator)`` (one forward pass), so the gradient flows
+    through the samples into the flow's parameters (the reparameterisation trick).
+    Reference: Rezende and Mohamed, "Variational Inference with Normalizing Flows" (2015).
+    """
+
+    def objective(flow: nn.Module, n: int, generator: torch.Generator) -> Tensor:
+        x, log_q = flow.sample_and_log_prob(n, generator)
+        log_p = log_target(x)
+        if log_p.shape != log_q.shape:
+            raise ValueError(f"log_target returned shape {tuple(log_p.shape)} for {n} samples; it must return one "
+                             f"log-density per sample, shape ({n},).")
+        return (log_q - log_p).mean()
+
+    return objective
 
 
 @dataclass
@@ -131,16 +163,36 @@ class _Saved:
     n_losses: int
 
 
+def _step_loss(model: nn.Module, data: Tensor | Sampler | None, objective: Objective | None, loss_fn: Callable,
+               batch_size: int | None, gen: torch.Generator) -> Callable[[], Tensor]:
+    """What one step computes: loss_fn on the next batch of data, or the objective on the model's own draws."""
+    if objective is None:
+        if data is None:
+            raise ValueError("give the Trainer data (a (N, D) tensor or a sampler) or a sampler-free objective, "
+                             "e.g. objective=reverse_kl(log_target) to fit a density you can only evaluate.")
+        draw = _batches(data, batch_size, getattr(model, "dim", None), module_dtype(model), gen)
+        return lambda: loss_fn(model, draw())
+    if data is not None or loss_fn is not nll:
+        raise ValueError("an objective draws its own samples from the model: give either data (with loss_fn) "
+                         "or an objective, not both.")
+    if batch_size is None or count(batch_size, "batch_size") < 1:
+        raise ValueError("an objective needs a batch_size: how many samples the model draws at each step.")
+    return lambda: objective(model, batch_size, gen)
+
+
 class Trainer:
-    """theta <- Adam step on loss_fn(model, batch), repeated; ``run(n)`` continues where the last run stopped.
+    """theta <- Adam step on a loss, repeated; ``run(n)`` continues where the last run stopped.
 
     Shapes: data (N, D) (a tensor, a numpy array, a list), or a sampler f(n, generator) -> (n, D); the loss
     is a scalar. Data of another dtype is converted to the model's (``lessonlib.inputs``).
 
-    ``model`` is usually a Flow; any nn.Module that ``loss_fn`` understands works. Minibatches come
-    from a generator seeded with ``seed``, so a run is reproducible, and a run split into chunks
-    (``run(20)`` ten times) takes exactly the steps of one ``run(200)``. ``loss_fn`` lets a lesson
-    swap in a broken loss (e.g. one that forgets the log-det) to show what goes wrong.
+    Each step minimises ``loss_fn(model, batch)`` on a batch of ``data`` (default: the NLL), or, when
+    ``objective`` is given instead of data, ``objective(model, batch_size, generator)``: a sampler-free
+    loss that the model estimates from its own draws (``reverse_kl(log_target)``). ``model`` is usually
+    a Flow; any nn.Module that the loss understands works. Minibatches and draws come from a generator
+    seeded with ``seed``, so a run is reproducible, and a run split into chunks (``run(20)`` ten times)
+    takes exactly the steps of one ``run(200)``. ``loss_fn`` lets a lesson swap in a broken loss (e.g.
+    one that forgets the log-det) to show what goes wrong.
 
     A blow-up (``Diverged``: a NaN, infinite or exploding loss, a non-finite gradient, non-finite
     parameters) stops training with the model, optimiser and generator as they were before the update
@@ -150,11 +202,12 @@ class Trainer:
     def __init__(
         self,
         model: nn.Module,
-        data: Tensor | Sampler,
+        data: Tensor | Sampler | None = None,
         lr: float = 1e-2,
         batch_size: int | None = 256,
         seed: int = 0,
         loss_fn: Callable[[nn.Module, Tensor], Tensor] = nll,
+        objective: Objective | None = None,
     ):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch nn.Module (a Flow, usually), got {describe(model)}.")
@@ -162,9 +215,9 @@ class Trainer:
             raise TypeError(f"loss_fn must be a function loss_fn(model, batch) -> scalar tensor, got {describe(loss_fn)}.")
         if not any(p.requires_grad for p in model.parameters()):
             raise ValueError("the model has no trainable parameters: there is nothing for training to change.")
-        self.model, self.loss_fn = model, loss_fn
+        self.model, self.loss_fn, self.objective = model, loss_fn, objective
         self.generator = torch.Generator().manual_seed(count(seed, "seed", minimum=-(2**63), maximum=2**64 - 1))
-        self.draw = _batches(data, batch_size, getattr(model, "dim", None), module_dtype(model), self.generator)
+        self._loss = _step_loss(model, data, objective, loss_fn, batch_size, self.generator)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=_learning_rate(lr, module_dtype(model)))
         self.result = TrainResult()
         self._params = [p for p in model.parameters() if p.requires_grad]
@@ -192,7 +245,7 @@ class Trainer:
         first = self.result.losses[0] if self.result.losses else None
         refused = math.nan
         try:
-            loss = self.loss_fn(self.model, self.draw())
+            loss = self._loss()
         except NonFinitePoints:  # the model sends points to infinity: its loss is infinite
             loss, refused = None, math.inf
         except Exception:  # the last update made the model refuse (e.g. NaN parameters failing a base's argument check)
@@ -264,7 +317,7 @@ class Trainer:
                 if bar is not None:
                     bar.update(1)
                     if step % 25 == 0:
-                        bar.set_postfix(nll=f"{value:.3f}")
+                        bar.set_postfix(loss=f"{value:.3f}")
                 if callback is not None and (step % callback_every == 0 or step == last):
                     callback(step, self.result)
             if self._saved is not None and not _all_finite(self._params):  # the last update's result
@@ -300,7 +353,7 @@ def _progress_bar(total: int) -> Any:
 
 def train(
     flow: Flow,
-    data: Tensor | Sampler,
+    data: Tensor | Sampler | None = None,
     steps: int = 500,
     lr: float = 1e-2,
     batch_size: int | None = 256,
@@ -309,16 +362,18 @@ def train(
     callback: Callback | None = None,
     callback_every: int = 50,
     loss_fn: Callable[[Flow, Tensor], Tensor] = nll,
+    objective: Objective | None = None,
 ) -> TrainResult:
     """min_theta -mean log p_X(x) by ``steps`` Adam steps: ``Trainer(...).run(steps)`` in one call.
 
     Shapes: data (N, D) (minibatches drawn from it, or the full set when ``batch_size`` is None), or a
-    sampler ``f(n, generator) -> (n, D)`` giving fresh samples each step.
+    sampler ``f(n, generator) -> (n, D)`` giving fresh samples each step. With ``objective`` instead of
+    data (``reverse_kl(log_target)``), each step the flow draws ``batch_size`` samples of its own.
 
     Deterministic for a given seed. Raises Diverged (a ValueError and a FloatingPointError) when training
     blows up, with the model as it was before the update that caused it.
     """
-    trainer = Trainer(flow, data, lr=lr, batch_size=batch_size, seed=seed, loss_fn=loss_fn)
+    trainer = Trainer(flow, data, lr=lr, batch_size=batch_size, seed=seed, loss_fn=loss_fn, objective=objective)
     return trainer.run(steps, callback=callback, callback_every=callback_every, progress=progress)
 
 

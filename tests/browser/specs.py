@@ -275,6 +275,24 @@ def latent_norm_is_t_times_eps(before: dict[str, float], after: dict[str, float]
     return changed(before, after)
 
 
+def parse_09(text: str) -> dict[str, float]:
+    """09's readout: 'modes 4.0 apart. Right of 0: forward fit = 0.50, reverse fit = 0.48. Reverse fit KL(q||p) = 0.41 nats: ...'."""
+    return _grab(text, {"separation": r"modes\s+" + NUM + r"\s+apart", "forward": r"forward fit\s*=\s*" + NUM,
+                        "reverse": r"reverse fit\s*=\s*" + NUM, "kl": r"KL\(q\|\|p\)\s*=\s*" + NUM})
+
+
+def shares_and_kl(before: dict[str, float], after: dict[str, float]) -> str | None:
+    """Each fit's share of samples right of 0 is a fraction, the reverse KL is not negative (beyond Monte Carlo
+    noise), and 'dropped a mode' is said exactly when the reverse fit has (almost) nothing on one side."""
+    if len(after) < 4:
+        return f"readout lacks the separation, a share or the KL: {after}"
+    if not all(0.0 <= after[k] <= 1.0 for k in ("forward", "reverse")):
+        return f"a share of samples outside [0, 1]: {after}"
+    if after["kl"] < -0.05:
+        return f"KL(q||p) = {after['kl']} is negative"
+    return changed(before, after)
+
+
 GENERIC = (
     Interaction("key", keys=("ArrowRight",), latency=True),
     Interaction("drag_slider", dx=-80.0),
@@ -344,6 +362,10 @@ SPECS: dict[str, Spec] = {
             Interaction("key", control=1, keys=("ArrowRight", "ArrowRight"), check=latent_norm_is_t_times_eps),
         ),
         notes="samples at temperature T sit at |z| = T |eps| from the base's centre; t walks between two digits",
+    ),
+    "09_flows_for_inference.ipynb": key_and_drag(
+        ".lesson-widget-ModeExplorer", parse_09, shares_and_kl,
+        "the separation moves over the precomputed fits; shares are fractions and KL(q||p) >= 0",
     ),
     "browser_fixture.ipynb": Spec(
         widget=".lesson-widget-ScaleDemo",

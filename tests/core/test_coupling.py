@@ -45,3 +45,23 @@ def test_jacobian_matrix_is_block_triangular_after_reordering():
     assert ld.shape == (1,)
     with pytest.raises(ValueError, match="one point"):
         jacobian_matrix(layer.forward, torch.randn(2, 6))
+
+
+def test_a_conditional_coupling_is_an_affine_coupling_whose_conditioner_reads_the_context():
+    from lessonlib.coupling import ConditionalAffineCoupling
+    from lessonlib.nets import randomise
+
+    net = randomise(MLP(3 + 2, 6, hidden=(8,)), torch.Generator().manual_seed(0), std=0.5)
+    mask = alternating_mask(3).double()
+    z = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    contexts = torch.randn(4, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    x, log_det = ConditionalAffineCoupling(mask, net, contexts).forward_and_log_det(z)
+    for i in range(4):  # one context per row gives, row by row, what that context alone gives
+        xi, ldi = ConditionalAffineCoupling(mask, net, contexts[i]).forward_and_log_det(z[i:i + 1])
+        torch.testing.assert_close(x[i:i + 1], xi)
+        torch.testing.assert_close(log_det[i:i + 1], ldi)
+    torch.testing.assert_close(x[:, mask == 1], z[:, mask == 1])  # kept coordinates pass through
+    with pytest.raises(ValueError, match="2 rows but the batch has 4"):
+        ConditionalAffineCoupling(mask, net, contexts[:2]).forward(z)
+    with pytest.raises(ValueError, match="context must be"):
+        ConditionalAffineCoupling(mask, net, torch.zeros(2, 2, 2))

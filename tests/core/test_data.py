@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from lessonlib.data import load_old_faithful, standardise
+from lessonlib.data import load_challenger, load_old_faithful, standardise
 
 
 def test_old_faithful_ships_with_the_repo():
@@ -19,6 +19,20 @@ def test_old_faithful_ships_with_the_repo():
     assert np.isfinite(d).all()
     assert 1.5 < d[:, 0].min() < 2.0 and 5.0 < d[:, 0].max() < 5.2  # eruption minutes
     assert 40 < d[:, 1].min() and d[:, 1].max() < 100  # waiting minutes
+
+
+def test_challenger_ships_with_the_repo():
+    import hashlib
+
+    from lessonlib.data import DATA_DIR
+
+    digest = hashlib.sha256((DATA_DIR / "challenger_orings.csv").read_bytes()).hexdigest()
+    assert digest == "7c7cac5b607545f5ebb7ea710eebbf4995008d582003336d7e79ad19d7c90f53", "data/challenger_orings.csv changed"
+    temperature, distress = load_challenger()
+    assert temperature.shape == distress.shape == (23,)
+    assert temperature.min() == 53 and temperature.max() == 81  # degrees F; Challenger launched at about 31
+    assert distress.sum() == 7 and set(distress) == {0.0, 1.0}
+    assert distress[temperature < 65].all()  # the four coldest launches all had O-ring distress
 
 
 def test_standardise_undoes_and_refuses_bad_data():

@@ -6,8 +6,9 @@ from torch.distributions import Normal
 
 from lessonlib.autoregressive import MADE, AutoregressiveAffine
 from lessonlib.bijectors import Affine, Chain, Linear
-from lessonlib.coupling import AffineCoupling, coupling_stack, half_mask
-from lessonlib.flows import LAYERS, Flow, logistic_base, make_flow, standard_normal, uniform_base
+from lessonlib.coupling import AffineCoupling, ConditionalAffineCoupling, coupling_stack, half_mask
+from lessonlib.flows import LAYERS, ConditionalFlow, Flow, logistic_base, make_flow, standard_normal, uniform_base
+from lessonlib.nets import randomise
 from lessonlib.monotone1d import Logit, MonotoneMixture
 
 
@@ -110,6 +111,8 @@ def test_make_flow_builds_the_layers_it_names():
     assert [type(b) for b in make_flow(2, 3, "coupling").bijector] == [AffineCoupling] * 3
     assert [type(b) for b in make_flow(2, 3, "maf").bijector] == [AutoregressiveAffine, Linear] * 2 + [AutoregressiveAffine]
     assert [type(b) for b in make_flow(3, 2, "made").bijector] == [MADE, Linear, MADE]
+    iaf = make_flow(3, 2, "iaf").bijector
+    assert [type(b) for b in iaf] == [AutoregressiveAffine, Linear, AutoregressiveAffine] and iaf[0].conditioned_on == "z"
     reverse = make_flow(3, 2, "made").bijector[1]
     assert torch.equal(reverse.forward(torch.tensor([[1.0, 2.0, 3.0]])), torch.tensor([[3.0, 2.0, 1.0]]))
     uniform = make_flow(1, layer="mixture", base="Uniform(0, 1)")
@@ -141,3 +144,69 @@ def test_make_flow_scale_to_maps_standardised_units_to_the_data():
 def test_make_flow_refuses_what_it_cannot_build(kwargs, words):
     with pytest.raises(ValueError, match=words):
         make_flow(**kwargs)
+
+
+def test_sampling_with_a_generator_is_reproducible_and_leaves_the_global_state_alone():
+    flow = make_flow(2, 2, seed=0)
+    torch.manual_seed(7)
+    before = torch.rand(1)
+    torch.manual_seed(7)
+    a = flow.sample_and_log_prob(5, torch.Generator().manual_seed(1))
+    b = flow.sample_and_log_prob(5, torch.Generator().manual_seed(1))
+    assert torch.equal(torch.rand(1), before)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert torch.equal(flow.sample(5, torch.Generator().manual_seed(1)), a[0])
+    gen = torch.Generator().manual_seed(1)
+    assert not torch.equal(flow.sample(5, gen), flow.sample(5, gen))  # the generator advances
+
+
+def test_iaf_samples_and_scores_its_samples_in_one_pass_per_layer():
+    flow = make_flow(4, 1, "iaf", hidden=(8,))
+    layer = flow.bijector[0]
+    layer.passes = 0
+    x, log_q = flow.sample_and_log_prob(10)
+    assert layer.passes == 1
+    torch.testing.assert_close(log_q, flow.log_prob(x))  # scoring other points costs 4 passes, same answer
+
+
+def _conditional(seed: int = 0) -> ConditionalFlow:
+    flow = make_flow(3, 3, context_dim=2, hidden=(8,), seed=seed)
+    for net in flow.nets:  # away from the identity start, so the context matters
+        randomise(net, torch.Generator().manual_seed(seed), std=0.4)
+    return flow
+
+
+def test_a_conditional_flow_is_a_flow_for_each_context():
+    flow = _conditional()
+    assert isinstance(flow, ConditionalFlow)
+    assert [type(b) for b in flow.given(torch.zeros(2)).bijector] == [ConditionalAffineCoupling] * 3
+    x = torch.randn(4, 3, generator=torch.Generator().manual_seed(0))
+    contexts = torch.randn(4, 2, generator=torch.Generator().manual_seed(1))
+    per_row = flow.log_prob(x, contexts)
+    one_at_a_time = torch.cat([flow.log_prob(x[i:i + 1], contexts[i]) for i in range(4)])
+    torch.testing.assert_close(per_row, one_at_a_time)
+    assert not torch.allclose(flow.log_prob(x, contexts[0]), flow.log_prob(x, contexts[1]))  # the context changes q
+    z, log_q = flow.sample_and_log_prob(contexts, torch.Generator().manual_seed(2))
+    torch.testing.assert_close(log_q, flow.log_prob(z, contexts))
+
+
+def test_a_fresh_conditional_flow_is_the_base_and_is_reproducible():
+    flow = make_flow(2, 2, context_dim=1, seed=3)
+    x = torch.randn(5, 2, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(flow.log_prob(x, torch.ones(1)), standard_normal(2).log_prob(x))
+    for pa, pb in zip(flow.parameters(), make_flow(2, 2, context_dim=1, seed=3).parameters()):
+        assert torch.equal(pa, pb)
+
+
+@pytest.mark.parametrize("call,fragment", [
+    (lambda f: f.log_prob(torch.zeros(3, 3), torch.zeros(2, 2)), "3 points"),
+    (lambda f: f.log_prob(torch.zeros(3, 3), torch.zeros(3)), "shape (2,)"),
+    (lambda f: f.log_prob(torch.zeros(3, 3), torch.tensor([0.0, float("nan")])), "NaN"),
+    (lambda f: f.sample_and_log_prob(torch.zeros(2)), "one context per sample"),
+    (lambda f: make_flow(3, 2, "maf", context_dim=2), "coupling layers only"),
+    (lambda f: make_flow(3, 2, context_dim=0), "positive"),
+])
+def test_conditional_flows_explain_bad_input(call, fragment):
+    with pytest.raises(ValueError) as info:
+        call(_conditional())
+    assert fragment in str(info.value)

@@ -1,12 +1,14 @@
 """Training: the NLL goes down, runs are reproducible, a run in chunks is the same run, blow-ups stop it."""
 
+import math
+
 import pytest
 import torch
 
 from lessonlib.bijectors import Affine
 from lessonlib.flows import Flow, make_flow, standard_normal
 from lessonlib.toy2d import TARGETS, target_sampler
-from lessonlib.training import MAX_RISE, Diverged, Trainer, nll, train
+from lessonlib.training import MAX_RISE, Diverged, Trainer, nll, reverse_kl, train
 
 
 def test_training_reduces_nll_and_is_reproducible():
@@ -204,3 +206,73 @@ def test_data_of_another_dtype_or_kind_is_converted_and_steps_zero_is_a_result()
     assert result.final == result.losses[-1]
     with pytest.raises(TypeError, match="nn.Module"):
         Trainer(None, data)
+
+
+# --- sampler-free objectives: reverse KL from the flow's own samples ------------------------------------
+
+
+def _gaussian_target(mean: float = 3.0, sd: float = 0.5):
+    """log p~(x) = -(x - mean)^2 / (2 sd^2): N(mean, sd^2) without its normaliser, log Z = log(sqrt(2 pi) sd)."""
+    return (lambda x: -0.5 * ((x[:, 0] - mean) / sd) ** 2), math.log(math.sqrt(2 * math.pi) * sd)
+
+
+def test_reverse_kl_fits_a_density_known_up_to_its_normaliser():
+    log_p, log_z = _gaussian_target()
+    flow = Flow(standard_normal(1), Affine([1.0], [0.0]))
+    result = train(flow, objective=reverse_kl(log_p), steps=600, lr=0.05, batch_size=256, seed=0)
+    assert abs(flow.bijector.shift.item() - 3.0) < 0.05 and abs(abs(flow.bijector.scale.item()) - 0.5) < 0.05
+    # the loss is KL(q || p) - log Z >= -log Z, with equality at q = p: here q can be p exactly
+    assert -log_z - 0.05 < sum(result.losses[-50:]) / 50 < -log_z + 0.05
+    assert result.losses[0] > -log_z + 1.0
+
+
+def test_reverse_kl_gradient_flows_through_the_samples():
+    """q = N(b, 1) and p~ = N(m, 1): log q(x) - log p~(x) = -z^2/2 + (z + b - m)^2/2 + const with x = z + b,
+    so the gradient of the loss in b is mean(z) + b - m, which only the path through x = z + b gives."""
+    flow = Flow(standard_normal(1), Affine([1.0], [0.0]))
+    gen = torch.Generator().manual_seed(3)
+    loss = reverse_kl(lambda x: -0.5 * (x[:, 0] - 2.0) ** 2)(flow, 500, gen)
+    loss.backward()
+    z = flow.base_sample(500, torch.Generator().manual_seed(3))  # the same draws
+    torch.testing.assert_close(flow.bijector.shift.grad, (z.mean() - 2.0).reshape(1))
+
+
+def test_an_objective_runs_through_the_one_loop_reproducibly_and_in_chunks():
+    log_p, _ = _gaussian_target()
+
+    def trainer():
+        flow = make_flow(1, 1, "maf", hidden=(4,), seed=0)
+        return flow, Trainer(flow, objective=reverse_kl(log_p), lr=0.02, batch_size=64, seed=5)
+
+    _, whole = trainer()
+    whole.run(20)
+    _, chunked = trainer()
+    chunked.run(7)
+    chunked.run(13)
+    assert chunked.result.losses == whole.result.losses
+    torch.manual_seed(0)
+    before = torch.rand(1)
+    torch.manual_seed(0)
+    trainer()[1].run(3)
+    assert torch.equal(torch.rand(1), before)  # the draws come from the trainer's generator, not the global one
+
+
+def test_objectives_are_checked():
+    flow = Flow(standard_normal(1), Affine([1.0], [0.0]))
+    objective = reverse_kl(lambda x: -x[:, 0] ** 2)
+    with pytest.raises(ValueError, match="not both"):
+        Trainer(flow, torch.zeros(4, 1), objective=objective)
+    with pytest.raises(ValueError, match="sampler-free objective"):
+        Trainer(flow)
+    with pytest.raises(ValueError, match="batch_size"):
+        Trainer(flow, objective=objective, batch_size=None)
+    with pytest.raises(ValueError, match="one log-density per sample"):
+        Trainer(flow, objective=reverse_kl(lambda x: -x**2), batch_size=8).run(1)  # (B, 1), not (B,)
+
+
+def test_a_diverging_objective_stops_like_a_diverging_nll():
+    flow = Flow(standard_normal(1), Affine([1.0], [0.0]))
+    trainer = Trainer(flow, objective=lambda f, n, g: reverse_kl(lambda x: -x[:, 0] ** 2)(f, n, g) / torch.tensor(0.0),
+                      batch_size=8)
+    with pytest.raises(Diverged, match="at step 1"):
+        trainer.run(3)
