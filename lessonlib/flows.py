@@ -28,6 +28,7 @@ from lessonlib.autoregressive import MADE, AutoregressiveAffine
 from lessonlib.bijectors import Affine, Bijector, Chain, Linear, check_batch
 from lessonlib.coupling import coupling_stack
 from lessonlib.monotone1d import Logit, MonotoneMixture
+from lessonlib.splines import SplineCoupling
 
 __all__ = ["Flow", "standard_normal", "uniform_base", "logistic_base", "BASES", "LAYERS", "make_flow"]
 
@@ -111,7 +112,7 @@ BASES: dict[str, Callable[[int, torch.dtype | None], Distribution]] = {
 }
 
 #: The layer kinds ``make_flow`` stacks.
-LAYERS = ("coupling", "maf", "made", "mixture")
+LAYERS = ("coupling", "spline", "maf", "made", "mixture")
 
 
 def _reverse(dim: int) -> Linear:
@@ -120,10 +121,12 @@ def _reverse(dim: int) -> Linear:
 
 
 def _stack(layer: str, dim: int, n_layers: int, hidden: tuple[int, ...], log_scale_bound: float | None,
-           n_components: int) -> list[Bijector]:
+           n_components: int, n_bins: int, bound: float) -> list[Bijector]:
     """n_layers layers of one kind; the autoregressive ones with the coordinate order reversed between them."""
     if layer == "coupling":
         return list(coupling_stack(dim, n_layers, hidden=hidden, log_scale_bound=log_scale_bound).layers)
+    if layer == "spline":
+        return list(coupling_stack(dim, n_layers, hidden=hidden, layer=SplineCoupling, n_bins=n_bins, bound=bound).layers)
     if layer == "mixture":
         return [MonotoneMixture.spread(n_components, dim=dim) for _ in range(n_layers)]
     layers: list[Bijector] = []
@@ -149,14 +152,18 @@ def make_flow(
     scale_to: Tensor | None = None,
     log_scale_bound: float | None = 3.0,
     n_components: int = 5,
+    n_bins: int = 8,
+    bound: float = 4.0,
 ) -> Flow:
     """p_X: ``base`` pushed through ``n_layers`` layers of one kind, initialised from ``seed``.
 
     Shapes: the flow maps (B, dim) -> (B, dim).
 
     ``layer`` is one of LAYERS: "coupling" (RealNVP affine couplings with alternating masks, each
-    starting as the identity), "maf" (AutoregressiveAffine) or "made" (MADE), with the coordinate
-    order reversed between layers, or "mixture" (MonotoneMixture, per coordinate). ``base`` is one
+    starting as the identity), "spline" (neural-spline couplings, ``SplineCoupling``: ``n_bins``
+    rational-quadratic bins on [-bound, bound], identity beyond, alternating masks, each starting as
+    the identity), "maf" (AutoregressiveAffine) or "made" (MADE), with the coordinate order reversed
+    between layers, or "mixture" (MonotoneMixture, per coordinate). ``base`` is one
     of BASES; "Uniform(0, 1)" puts a Logit layer first, which sends its samples onto the real line.
     ``scale_to``: data (N, dim) whose per-column mean and standard deviation set a last Affine
     layer, so the other layers work in standardised units. ``log_scale_bound`` (coupling and maf)
@@ -173,7 +180,7 @@ def make_flow(
         raise ValueError("maf layers bound their log-scales: give log_scale_bound a positive number.")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        layers = _stack(layer, dim, int(n_layers), hidden, log_scale_bound, n_components)
+        layers = _stack(layer, dim, int(n_layers), hidden, log_scale_bound, n_components, n_bins, bound)
     if base == "Uniform(0, 1)":
         layers.insert(0, Logit())
     if scale_to is not None:
