@@ -10,7 +10,9 @@ and xi = (u - u_k) / w in [0, 1], it is a ratio of two quadratics (Gregory & Del
 
 It passes through both knots with the derivatives d_k and d_{k+1} there. Every term of dv/du is positive
 when the knots increase (s > 0) and the derivatives are positive, so g increases strictly: it is
-invertible, and its inverse solves a quadratic in xi (``bin_quadratic``). Beyond the end knots g continues
+invertible, and its inverse solves a quadratic in xi (``bin_quadratic``). Both directions measure a point's
+place in its bin from the nearer of the bin's two knots (the formulas are mirror symmetric), which keeps
+float32 accurate next to knots. Beyond the end knots g continues
 as the straight line with the end derivative; with the end knots at (-B, -B) and (B, B) and end
 derivatives 1 (``knots_from_unconstrained``, as in neural spline flows) the tails are the identity.
 
@@ -167,13 +169,31 @@ def knots_from_unconstrained(raw_widths: Tensor, raw_heights: Tensor, raw_deriva
 # --------------------------------------------------------------------------------------
 
 
-def _bin(t: Tensor, knots: Knots, side: int) -> tuple[Tensor, ...]:
-    """The bin holding each t, with t on the input side (side 0: u) or the output side (side 1: v).
+class _Bin(NamedTuple):
+    """The bin holding each point, seen from the nearer of its two knots (all fields of the points' shape).
 
-    Returns (inside: t within the end knots, left knot on t's side, left knot on the other side, width w,
-    height h, slope s = h / w, d_k, d_{k+1}), each of t's shape. A point exactly on an inner knot belongs to
-    the bin on its right; points beyond the ends get the end bins (their results are replaced by the tails).
-    Shapes: t (...); knots of (..., K + 1).
+    inside: the point lies within the end knots; flip: the right knot is nearer; dist: distance from the nearer
+    knot on the point's own side; near_u, near_v: that knot; w, h, s: width, height, slope h / w; d_near, d_far:
+    the derivatives at the nearer and the farther knot.
+    """
+
+    inside: Tensor
+    flip: Tensor
+    dist: Tensor
+    near_u: Tensor
+    near_v: Tensor
+    w: Tensor
+    h: Tensor
+    s: Tensor
+    d_near: Tensor
+    d_far: Tensor
+
+
+def _bin(t: Tensor, knots: Knots, side: int) -> _Bin:
+    """The bin holding each t, for t on the input side (side 0: u) or the output side (side 1: v).
+
+    A point exactly on an inner knot belongs to the bin on its right; points beyond the end knots get the end
+    bins (their results are then replaced by the tails). Shapes: t (...); knots of (..., K + 1).
     """
     edges = knots[side]
     k = (t[..., None] >= edges[..., 1:-1]).sum(-1, keepdim=True)  # 0..K-1
@@ -181,14 +201,23 @@ def _bin(t: Tensor, knots: Knots, side: int) -> tuple[Tensor, ...]:
     u0, u1 = knots.u.gather(-1, kk).unbind(-1)
     v0, v1 = knots.v.gather(-1, kk).unbind(-1)
     d0, d1 = knots.d.gather(-1, kk).unbind(-1)
+    lo, hi = (u0, u1) if side == 0 else (v0, v1)
+    left, right = t - lo, hi - t
+    flip = right < left
     inside = (t >= edges[..., 0]) & (t <= edges[..., -1])
     w, h = u1 - u0, v1 - v0
-    return (inside, u0, v0, w, h, h / w, d0, d1) if side == 0 else (inside, v0, u0, w, h, h / w, d0, d1)
+    return _Bin(inside, flip, torch.where(flip, right, left) * inside, torch.where(flip, u1, u0),
+                torch.where(flip, v1, v0), w, h, h / w, torch.where(flip, d1, d0), torch.where(flip, d0, d1))
 
 
-def _log_slope(xi: Tensor, xi1: Tensor, denom: Tensor, s: Tensor, d0: Tensor, d1: Tensor) -> Tensor:
-    """log dv/du inside a bin at xi (xi1 = xi (1 - xi), denom the formula's denominator). Shapes: all (...)."""
-    return torch.log(d1 * xi * xi + 2 * s * xi1 + d0 * (1 - xi) ** 2) + 2 * torch.log(s / denom)
+def _log_slope(eta: Tensor, denom: Tensor, bn: _Bin) -> Tensor:
+    """log dv/du inside a bin at eta, the fraction of the bin from its nearer knot (denom: the formula's denominator).
+
+    The formulas are mirror symmetric: measured from the right knot they read the same with d_k and d_{k+1}
+    swapped. Measuring from the nearer knot keeps eta small next to a knot, where 1 - xi computed from xi would
+    keep only the digits float32 has left (and the log-derivative can move fast there). Shapes: all (...).
+    """
+    return torch.log(bn.d_far * eta * eta + 2 * bn.s * eta * (1 - eta) + bn.d_near * (1 - eta) ** 2) + 2 * torch.log(bn.s / denom)
 
 
 def _quadratic(dv: Tensor, h: Tensor, s: Tensor, d0: Tensor, d1: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -216,16 +245,17 @@ def rq_spline(u: Tensor, knots: Knots, identity_tails: bool = False) -> tuple[Te
     error. ``identity_tails`` says the end knots lie on the diagonal with derivative 1 (then the straight-line
     tails are v = u, which is cheaper). Shapes: u (...); knots of (..., K + 1) -> v (...), log_deriv (...).
     """
-    inside, u0, v0, w, h, s, d0, d1 = _bin(u, knots, 0)
-    xi = (u - u0) / w * inside  # tail points get xi = 0: finite, and replaced by the tails below
-    xi1 = xi * (1 - xi)
-    denom = s + (d0 + d1 - 2 * s) * xi1
-    v_in = v0 + h * (s * xi * xi + d0 * xi1) / denom
-    log_in = _log_slope(xi, xi1, denom, s, d0, d1)
+    bn = _bin(u, knots, 0)
+    eta = bn.dist / bn.w  # from the nearer knot; tail points get 0: finite, and replaced by the tails below
+    eta1 = eta * (1 - eta)
+    denom = bn.s + (bn.d_near + bn.d_far - 2 * bn.s) * eta1
+    step = bn.h * (bn.s * eta * eta + bn.d_near * eta1) / denom
+    v_in = bn.near_v + torch.where(bn.flip, -step, step)
+    log_in = _log_slope(eta, denom, bn)
     if identity_tails:
-        return torch.where(inside, v_in, u), torch.where(inside, log_in, 0.0)
+        return torch.where(bn.inside, v_in, u), torch.where(bn.inside, log_in, 0.0)
     v_out, log_out = _tails(u, knots, 0)
-    return torch.where(inside, v_in, v_out), torch.where(inside, log_in, log_out)
+    return torch.where(bn.inside, v_in, v_out), torch.where(bn.inside, log_in, log_out)
 
 
 def bin_quadratic(v: Tensor, knots: Knots) -> tuple[Tensor, Tensor, Tensor]:
@@ -235,29 +265,33 @@ def bin_quadratic(v: Tensor, knots: Knots) -> tuple[Tensor, Tensor, Tensor]:
     a = h (s - d_k) + (v - v_k)(d_k + d_{k+1} - 2 s),  b = h d_k - (v - v_k)(d_k + d_{k+1} - 2 s),
     c = -s (v - v_k). Shapes: v (...) within [v_0, v_K]; knots of (..., K + 1) -> a, b, c (...).
     """
-    _, v0, _, _, h, s, d0, d1 = _bin(v, knots, 1)
-    return _quadratic(v - v0, h, s, d0, d1)
+    bn = _bin(v, knots, 1)
+    left = torch.where(bn.flip, bn.h - bn.dist, bn.dist)
+    d0, d1 = torch.where(bn.flip, bn.d_far, bn.d_near), torch.where(bn.flip, bn.d_near, bn.d_far)
+    return _quadratic(left, bn.h, bn.s, d0, d1)
 
 
 def rq_spline_inverse(v: Tensor, knots: Knots, identity_tails: bool = False) -> tuple[Tensor, Tensor]:
     """u = g^-1(v) and log (g^-1)'(v) = -log g'(u), elementwise, in closed form.
 
-    The root of the bin's quadratic is taken as xi = 2c / (-b - sqrt(b^2 - 4ac)). The textbook
+    The root of the bin's quadratic is taken as 2c / (-b - sqrt(b^2 - 4ac)). The textbook
     (-b + sqrt(b^2 - 4ac)) / (2a) divides by a, which is 0 wherever a bin is a straight line
     (d_k = d_{k+1} = s, as in a freshly initialised layer), and it loses digits to cancellation when a
     is small; this form subtracts nothing of like size and never divides by zero (Durkan et al. 2019).
+    The quadratic is set up from the nearer knot (the mirrored formula), for the reason ``_log_slope`` gives.
     Shapes: v (...); knots of (..., K + 1) -> u (...), log_deriv (...).
     """
-    inside, v0, u0, w, h, s, d0, d1 = _bin(v, knots, 1)
-    a, b, c = _quadratic((v - v0) * inside, h, s, d0, d1)  # tail points: 0, a harmless root xi = 0
+    bn = _bin(v, knots, 1)
+    a, b, c = _quadratic(bn.dist, bn.h, bn.s, bn.d_near, bn.d_far)
     disc = (b * b - 4 * a * c).clamp_min(0)  # >= 0 in exact arithmetic; rounding can dip below
-    xi = 2 * c / (-b - torch.sqrt(disc))
-    xi1 = xi * (1 - xi)
-    log_in = -_log_slope(xi, xi1, s + (d0 + d1 - 2 * s) * xi1, s, d0, d1)
+    eta = 2 * c / (-b - torch.sqrt(disc))
+    denom = bn.s + (bn.d_near + bn.d_far - 2 * bn.s) * eta * (1 - eta)
+    u_in = bn.near_u + torch.where(bn.flip, -eta, eta) * bn.w
+    log_in = -_log_slope(eta, denom, bn)
     if identity_tails:
-        return torch.where(inside, u0 + xi * w, v), torch.where(inside, log_in, 0.0)
+        return torch.where(bn.inside, u_in, v), torch.where(bn.inside, log_in, 0.0)
     u_out, log_out = _tails(v, knots, 1)
-    return torch.where(inside, u0 + xi * w, u_out), torch.where(inside, log_in, log_out)
+    return torch.where(bn.inside, u_in, u_out), torch.where(bn.inside, log_in, log_out)
 
 
 # --------------------------------------------------------------------------------------
