@@ -98,11 +98,10 @@ class SplineExplorer(LessonWidget):
         s = current()
         fig, _ = new_figure(1, 1, width=s.fig_width, height=s.fig_width * 0.66)
         fig.clf()
-        gs = fig.add_gridspec(2, 2, width_ratios=[1.0, 2.2], height_ratios=[2.0, 1.0])
-        self.ax_map = fig.add_subplot(gs[0, 1])
-        self.ax_px = fig.add_subplot(gs[0, 0], sharey=self.ax_map)
-        self.ax_pz = fig.add_subplot(gs[1, 1], sharex=self.ax_map)
-        self.ax_mass = fig.add_subplot(gs[1, 0])
+        panels = fig.subplot_mosaic([["px", "map"], ["mass", "pz"]], width_ratios=[1.0, 2.2], height_ratios=[2.0, 1.0])
+        self.ax_map, self.ax_px, self.ax_pz, self.ax_mass = (panels[k] for k in ("map", "px", "pz", "mass"))
+        self.ax_px.sharey(self.ax_map)
+        self.ax_pz.sharex(self.ax_map)
         self.fig = fig
         self._style_axes()
         lw = s.line_width
@@ -399,11 +398,8 @@ class SplineCoupling2D(LessonWidget):
         ax.plot([-BOUND, BOUND], [-BOUND, BOUND], color="#ccc", lw=0.8)
         (self.g_curve,) = ax.plot([], [], color="#4c72b0")
         (self.g_knots,) = ax.plot([], [], "o", color="#ff9f1c", mec="#333", ms=6)
-        ax.set_xlim(-BOUND, BOUND)
-        ax.set_ylim(-BOUND, BOUND)
-        ax.set_xlabel("x2 (data)")
-        ax.set_ylabel("z2 = g(x2) (base)")
-        ax.set_title("g at the slice: its knots depend on x1")
+        ax.set(xlim=(-BOUND, BOUND), ylim=(-BOUND, BOUND), xlabel="x2 (data)", ylabel="z2 = g(x2) (base)",
+               title="g at the slice: its knots depend on x1")
         ax = self.ax_x
         self.image = ax.imshow(np.zeros((self.N_PIX, self.N_PIX)), extent=(-BOUND, BOUND, -BOUND, BOUND), origin="lower",
                                cmap="Blues", vmin=0.0, vmax=self.VMAX, interpolation="bilinear")
@@ -411,13 +407,9 @@ class SplineCoupling2D(LessonWidget):
         lv = [[(float(v), -BOUND), (float(v), BOUND)] for v in self._levels]
         (self.v_grid,) = ax.plot(*polyline(lv), color="#888", lw=0.6)
         (self.slice_line,) = ax.plot([], [], color="#c44e52", lw=1.5, ls="--")
-        ax.set_xlim(-BOUND, BOUND)
-        ax.set_ylim(-BOUND, BOUND)
-        ax.set_aspect("equal")
+        ax.set(xlim=(-BOUND, BOUND), ylim=(-BOUND, BOUND), aspect="equal", xlabel="x1 = z1 (kept)", ylabel="x2",
+               title="density of x, lines z1, z2 = const")
         ax.grid(False)
-        ax.set_xlabel("x1 = z1 (kept)")
-        ax.set_ylabel("x2")
-        ax.set_title("density of x, lines z1, z2 = const")
         for a in (self.ax_g, self.ax_x):
             a.set_xticks([-3, 0, 3])
             a.set_yticks([-3, 0, 3])
