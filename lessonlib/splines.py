@@ -93,6 +93,12 @@ def check_knots(knots: Knots, names: tuple[str, str] = ("z", "x")) -> Knots:
             f"{tuple(d.shape)} must have the same shape (..., K + 1) with K >= 1: a spline with K bins has K + 1 "
             "knots, each with two positions and a derivative."
         )
+    if not u.dtype == v.dtype == d.dtype:
+        raise ValueError(
+            f"knot positions and derivatives have mixed dtypes ({u.dtype}, {v.dtype}, {d.dtype}): give all three in one "
+            "float dtype (torch.float64 for checks, torch.float32 for training), or the bins' widths and slopes would be "
+            "rounded differently from their knots."
+        )
     for what, t in ((f"knot positions in {names[0]}", u), (f"knot positions in {names[1]}", v), ("knot derivatives", d)):
         if not torch.isfinite(t).all():
             raise ValueError(f"the {what} contain NaN or infinity: a spline needs finite knots and derivatives.")
@@ -118,18 +124,28 @@ def check_knots(knots: Knots, names: tuple[str, str] = ("z", "x")) -> Knots:
     return knots
 
 
+def _float_tensor(value) -> Tensor:
+    """A float tensor of ``value``: a float tensor keeps its dtype, anything else gets torch's default dtype."""
+    if isinstance(value, Tensor) and value.is_floating_point():
+        return value.detach().clone()
+    return torch.as_tensor(value, dtype=torch.get_default_dtype())
+
+
 def knots_from_bins(widths, heights, derivatives, left: float = -3.0, bottom: float | None = None) -> Knots:
     """Knots from bin widths and heights (each > 0) and the K + 1 knot derivatives, starting at (left, bottom).
 
-    Shapes: widths, heights (..., K); derivatives (..., K + 1) -> Knots of (..., K + 1). ValueError for
-    non-positive widths, heights or derivatives, or NaN.
+    Shapes: widths, heights (..., K); derivatives (..., K + 1) -> Knots of (..., K + 1), in the inputs' float dtype
+    (torch's default for lists and numbers). ValueError for non-positive widths, heights or derivatives, or NaN.
     """
-    w, h, d = (torch.as_tensor(t, dtype=torch.get_default_dtype()) for t in (widths, heights, derivatives))
+    w, h, d = (_float_tensor(t) for t in (widths, heights, derivatives))
     if w.ndim < 1 or w.shape != h.shape or d.shape[:-1] != w.shape[:-1] or d.shape[-1] != w.shape[-1] + 1:
         raise ValueError(
             f"widths {tuple(w.shape)} and heights {tuple(h.shape)} need one entry per bin (..., K), and derivatives "
             f"{tuple(d.shape)} one per knot (..., K + 1): K bins have K + 1 knots."
         )
+    if not w.dtype == h.dtype == d.dtype:
+        raise ValueError(f"widths, heights and derivatives have mixed dtypes ({w.dtype}, {h.dtype}, {d.dtype}): give all "
+                         "three in one float dtype.")
     for name, t in (("widths", w), ("heights", h)):
         if not torch.isfinite(t).all():
             raise ValueError(f"the bin {name} contain NaN or infinity: a spline needs finite bins.")
@@ -300,7 +316,7 @@ def rq_spline_inverse(v: Tensor, knots: Knots, identity_tails: bool = False) -> 
 
 
 def _as_knot_rows(v, name: str) -> Tensor:
-    t = torch.as_tensor(v, dtype=torch.get_default_dtype()).detach().clone()
+    t = _float_tensor(v)
     if t.ndim == 1:
         t = t[None, :]
     if t.ndim != 2:

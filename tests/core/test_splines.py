@@ -253,6 +253,17 @@ def test_unsorted_knots_are_named():
         RationalQuadraticSpline([-1.0, 0.0, 1.0], [-1.0, 1.0], [1.0, 1.0, 1.0])
 
 
+def test_mixed_dtypes_and_kept_dtypes():
+    with pytest.raises(ValueError, match="mixed dtypes"):
+        knots_from_bins(torch.ones(3, dtype=torch.float32), torch.ones(3, dtype=torch.float64), torch.ones(4, dtype=torch.float64))
+    with pytest.raises(ValueError, match="mixed dtypes"):
+        RationalQuadraticSpline(torch.linspace(-1, 1, 4), torch.linspace(-1, 1, 4, dtype=torch.float32), torch.ones(4))
+    k = knots_from_bins(torch.ones(3, dtype=torch.float32), torch.ones(3, dtype=torch.float32), torch.ones(4, dtype=torch.float32))
+    assert k.u.dtype == torch.float32  # a float tensor keeps its dtype
+    spline = RationalQuadraticSpline(*(t.double() for t in k))
+    assert spline.knots().u.dtype == torch.float64
+
+
 def test_bad_layer_settings_raise():
     with pytest.raises(ValueError, match="at least one bin"):
         SplineCoupling([1, 0], n_bins=0)
