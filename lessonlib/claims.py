@@ -7,7 +7,7 @@ exactly; it states a range the number must fall in and keeps it with ``claim``::
     claim("KL gap of the 8-layer flow (nats)", kl8, low=0.1, high=0.7)
 
 ``claim`` raises an AssertionError that names the claim when the value leaves its range, and returns
-the value otherwise, so a cell prints nothing extra. When the environment variable
+None otherwise, so a cell that ends with a claim prints nothing extra. When the environment variable
 ``LESSONLIB_CLAIMS_LOG`` names a file, every claim is appended to it as one JSON line:
 ``python3 course.py spread`` runs the notebooks under several simulated CPUs and reports, per claim,
 the smallest and largest value seen and how far they stay from the asserted bounds.
@@ -33,10 +33,10 @@ def _record(name: str, value: float, low: float | None, high: float | None) -> N
         f.write(json.dumps({"name": name, "value": value, "low": low, "high": high}) + "\n")
 
 
-def claim(name: str, value: float, low: float | None = None, high: float | None = None) -> float:
+def claim(name: str, value: float, low: float | None = None, high: float | None = None) -> None:
     """Assert low < value < high for a machine-dependent number; record it for the spread tool.
 
-    ``low`` or ``high`` may be None (no bound on that side). Returns ``value`` as a float.
+    ``low`` or ``high`` may be None (no bound on that side).
     """
     if low is None and high is None:
         raise ValueError(f"claim {name!r} needs a bound: give low, high or both.")
@@ -51,4 +51,3 @@ def claim(name: str, value: float, low: float | None = None, high: float | None 
             f"claim {name!r} does not hold: the value is {v:.6g}, the text relies on {bounds}. "
             "If the model changed, re-measure the spread (python3 course.py spread) and update the text and bounds."
         )
-    return v
