@@ -46,6 +46,7 @@ __all__ = [
     "matched_affine_width",
     "FamilyRun",
     "train_family",
+    "train_depths",
     "mean_and_se",
     "depth_needed",
     "trimodal_1d",
@@ -205,6 +206,19 @@ def train_family(layer: str, n_layers: int, seed: int, target: Target, steps: in
     per_step = (time.process_time() - t0) / steps
     kl, se = kl_gap(flow.log_prob, target)
     return FamilyRun(layer, n_layers, seed, sum(p.numel() for p in flow.parameters()), kl, se, per_step, flow)
+
+
+def train_depths(layer: str, depths: tuple[int, ...], target: Target, steps: int, hidden: tuple[int, ...],
+                 known: FamilyRun | None = None, seed: int = 0) -> dict[int, FamilyRun]:
+    """One run of ``layer`` at each depth, same seed, steps and hidden sizes, together with ``known`` (a run of the
+    same layer and seed already trained at another depth); sorted by depth."""
+    if known is not None and (known.layer, known.seed) != (layer, seed):
+        raise ValueError(f"the known run is {known.layer!r} with seed {known.seed}, not {layer!r} with seed {seed}: "
+                         "a depth curve compares one recipe at several depths.")
+    runs = {known.n_layers: known} if known is not None else {}
+    for depth in depths:
+        runs[depth] = train_family(layer, depth, seed, target, steps, hidden=hidden)
+    return dict(sorted(runs.items()))
 
 
 def mean_and_se(values: list[float]) -> tuple[float, float]:
