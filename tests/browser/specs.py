@@ -305,7 +305,7 @@ def knot_07(i: int) -> Callable[[], tuple[float, float]]:
         from lessonlib.lessons.l07_splines.widgets import SplineExplorer
         from lessonlib.ui.style import use_style
 
-        use_style(False)
+        use_style(None)  # the notebook's style: LESSONLIB_PRESENTER, as the server that runs it
         w = SplineExplorer()
         x, y = w.knot_pixels()[i - 1]
         return float(x / w.fig.bbox.width), float(1.0 - y / w.fig.bbox.height)
