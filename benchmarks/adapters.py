@@ -1,4 +1,4 @@
-"""The same RealNVP-style flow built with three libraries, behind one small interface.
+"""The same RealNVP-style flow built with three libraries, and the same spline flow with two, behind one small interface.
 
 Every adapter speaks lessonlib's direction convention, whatever the library's own:
 
@@ -13,6 +13,13 @@ feeds the masked full vector to its conditioner and bounds log-scales with 3 tan
 zuko feeds only the kept coordinate and soft-clips its log-scales; normflows feeds only the
 kept coordinate, uses an unbounded exp scale and swaps the coordinates between layers.
 
+The spline family (``family="spline"``): 8 layers of monotone rational-quadratic splines with 8 bins
+on [-5, 5] (zuko's domain), identity beyond, conditioners with two hidden layers of 64 ReLU units.
+lessonlib stacks ``SplineCoupling`` layers with alternating masks (the kept coordinate passes through);
+zuko's ``NSF`` is autoregressive, which in 2D means the first coordinate gets a spline whose parameters
+are learned constants and the second a spline computed from the first, in an order that alternates
+between layers. normflows has no adapter for this family.
+
 zuko and normflows are imported only when their adapter is built: the course's own venv does
 not have them (they live in .venv-bench).
 
@@ -26,11 +33,15 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Adapter", "ADAPTERS", "build", "N_LAYERS", "HIDDEN"]
+__all__ = ["Adapter", "ADAPTERS", "FAMILIES", "SPLINE_LIBRARIES", "build", "N_LAYERS", "HIDDEN", "N_BINS", "BOUND"]
 
 N_LAYERS = 8
 HIDDEN = (64, 64)
 DIM = 2
+FAMILIES = ("affine", "spline")
+SPLINE_LIBRARIES = ("lessonlib", "zuko")  # the libraries with a spline adapter
+N_BINS = 8
+BOUND = 5.0
 
 
 class Adapter:
@@ -38,6 +49,7 @@ class Adapter:
 
     library: str = ""
     version: str = ""
+    family: str = "affine"
 
     def __init__(self, model: nn.Module):
         self.model = model
@@ -69,13 +81,18 @@ class Adapter:
 class LessonlibAdapter(Adapter):
     library = "lessonlib"
 
-    def __init__(self) -> None:
+    def __init__(self, family: str = "affine") -> None:
         import lessonlib
         from lessonlib.coupling import coupling_stack
         from lessonlib.flows import Flow, standard_normal
+        from lessonlib.splines import SplineCoupling
 
-        self.version = lessonlib.__version__
-        self.flow = Flow(standard_normal(DIM), coupling_stack(dim=DIM, n_layers=N_LAYERS, hidden=HIDDEN))
+        self.version, self.family = lessonlib.__version__, family
+        if family == "spline":
+            stack = coupling_stack(dim=DIM, n_layers=N_LAYERS, hidden=HIDDEN, layer=SplineCoupling, n_bins=N_BINS, bound=BOUND)
+        else:
+            stack = coupling_stack(dim=DIM, n_layers=N_LAYERS, hidden=HIDDEN)
+        self.flow = Flow(standard_normal(DIM), stack)
         super().__init__(self.flow)
 
     def log_prob(self, x: Tensor) -> Tensor:
@@ -100,11 +117,14 @@ class ZukoAdapter(Adapter):
 
     library = "zuko"
 
-    def __init__(self) -> None:
+    def __init__(self, family: str = "affine") -> None:
         import zuko
 
-        self.version = zuko.__version__
-        flow = zuko.flows.RealNVP(DIM, transforms=N_LAYERS, hidden_features=HIDDEN)
+        self.version, self.family = zuko.__version__, family
+        if family == "spline":
+            flow = zuko.flows.NSF(DIM, transforms=N_LAYERS, hidden_features=HIDDEN, bins=N_BINS)
+        else:
+            flow = zuko.flows.RealNVP(DIM, transforms=N_LAYERS, hidden_features=HIDDEN)
         super().__init__(flow)
 
     def log_prob(self, x: Tensor) -> Tensor:
@@ -122,7 +142,7 @@ class NormflowsAdapter(Adapter):
 
     library = "normflows"
 
-    def __init__(self) -> None:
+    def __init__(self, family: str = "affine") -> None:
         import normflows as nf
 
         self.version = nf.__version__ if hasattr(nf, "__version__") else _dist_version("normflows")
@@ -150,16 +170,20 @@ def _dist_version(name: str) -> str:
     return version(name)
 
 
-ADAPTERS: dict[str, Callable[[], Adapter]] = {
+ADAPTERS: dict[str, Callable[..., Adapter]] = {
     "lessonlib": LessonlibAdapter,
     "zuko": ZukoAdapter,
     "normflows": NormflowsAdapter,
 }
 
 
-def build(library: str, seed: int) -> Adapter:
-    """A fresh flow from ``library`` with parameters initialised from ``seed``."""
+def build(library: str, seed: int, family: str = "affine") -> Adapter:
+    """A fresh flow of ``family`` ("affine" or "spline") from ``library``, parameters initialised from ``seed``."""
     if library not in ADAPTERS:
         raise ValueError(f"unknown library {library!r}; choose one of {sorted(ADAPTERS)}")
+    if family not in FAMILIES:
+        raise ValueError(f"unknown flow family {family!r}; choose one of {FAMILIES}")
+    if family == "spline" and library not in SPLINE_LIBRARIES:
+        raise ValueError(f"{library} has no spline adapter here; the spline family is built with {SPLINE_LIBRARIES}")
     torch.manual_seed(seed)
-    return ADAPTERS[library]()
+    return ADAPTERS[library](family)

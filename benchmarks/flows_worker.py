@@ -3,8 +3,9 @@
 Run by tools/bench.py with the benchmark venv's Python (which has zuko and normflows) and
 PYTHONPATH at the repository root, so lessonlib is imported from the working tree:
 
-    python -m benchmarks.flows_worker fit JOBS_JSON     # KL runs: [{"library", "target", "seed", "steps"}]
+    python -m benchmarks.flows_worker fit JOBS_JSON     # KL runs: [{"library", "target", "seed", "steps", "family"}]
     python -m benchmarks.flows_worker speed STEPS ROUNDS # steps/s of the three libraries, interleaved
+    python -m benchmarks.flows_worker speed STEPS ROUNDS spline  # steps/s of the spline flows (lessonlib, zuko)
 
 Every library goes through the same loop (``train``): the same Adam, the same batches (drawn from
 the target before timing starts, fresh for every step), the same loss -mean log p_X(x). Only the
@@ -24,7 +25,7 @@ import time
 import torch
 from torch import Tensor
 
-from benchmarks.adapters import ADAPTERS, Adapter, build
+from benchmarks.adapters import ADAPTERS, SPLINE_LIBRARIES, Adapter, build
 from lessonlib.toy2d import TARGETS
 from lessonlib.verify import autograd_log_det
 
@@ -130,11 +131,12 @@ def fit(jobs: list[dict], deadline: float | None = None) -> None:
             print(json.dumps({"kind": "fit", **job, "status": "not run", "error": "time budget used up"}), flush=True)
             continue
         lib, target_name, seed, steps = job["library"], job["target"], int(job["seed"]), int(job["steps"])
+        family = job.get("family", "affine")
         data = batches(target_name, seed, steps)
-        adapter = build(lib, seed)
+        adapter = build(lib, seed, family)
         opt = torch.optim.Adam(adapter.model.parameters(), lr=LR)
-        row = {"kind": "fit", "library": lib, "version": adapter.version, "target": target_name, "seed": seed,
-               "steps": steps, "threads": threads, "parameters": adapter.n_parameters()}
+        row = {"kind": "fit", "library": lib, "family": family, "version": adapter.version, "target": target_name,
+               "seed": seed, "steps": steps, "threads": threads, "parameters": adapter.n_parameters()}
         try:
             wall, cpu, last = train(adapter, data, opt)
             row.update(wall_s=wall, cpu_s=cpu, final_loss=last)
@@ -147,14 +149,18 @@ def fit(jobs: list[dict], deadline: float | None = None) -> None:
         print(json.dumps(row), flush=True)
 
 
-def speed(steps: int, rounds: int) -> None:
-    """steps/s of each library, in interleaved chunks (A B C A B C ...) so slow drifts in load hit all alike."""
+def speed(steps: int, rounds: int, family: str = "affine") -> None:
+    """steps/s of each library, in interleaved chunks (A B C A B C ...) so slow drifts in load hit all alike.
+
+    ``family`` "affine": the three libraries and the conditioners alone; "spline": lessonlib's and zuko's spline flows.
+    """
     threads = set_threads()
     data = batches("two_moons", 0, steps * rounds)
     models = {}
-    for lib in (*ADAPTERS, ConditionersOnly.library):
+    libraries = (*ADAPTERS, ConditionersOnly.library) if family == "affine" else SPLINE_LIBRARIES
+    for lib in libraries:
         torch.manual_seed(0)
-        adapter = build(lib, 0) if lib in ADAPTERS else ConditionersOnly()
+        adapter = build(lib, 0, family) if lib in ADAPTERS else ConditionersOnly()
         models[lib] = (adapter, torch.optim.Adam(adapter.model.parameters(), lr=LR))
         train(adapter, data[:20], models[lib][1])  # warm-up: first calls allocate
     times: dict[str, dict[str, list[float]]] = {lib: {"wall": [], "cpu": []} for lib in models}
@@ -165,7 +171,7 @@ def speed(steps: int, rounds: int) -> None:
             times[lib]["wall"].append(wall)
             times[lib]["cpu"].append(cpu)
     for lib, (adapter, _) in models.items():
-        row = {"kind": "speed", "library": lib, "version": adapter.version, "threads": threads,
+        row = {"kind": "speed", "library": lib, "family": family, "version": adapter.version, "threads": threads,
                "steps_per_chunk": steps, "rounds": rounds, "wall_s": times[lib]["wall"], "cpu_s": times[lib]["cpu"]}
         print(json.dumps(row), flush=True)
 
@@ -174,7 +180,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["fit"]:
         fit(json.loads(argv[1]), float(argv[2]) if len(argv) > 2 else None)
     elif argv[:1] == ["speed"]:
-        speed(int(argv[1]), int(argv[2]))
+        speed(int(argv[1]), int(argv[2]), *argv[3:4])
     else:
         print(__doc__)
         return 2

@@ -32,6 +32,8 @@ SPEED_RATIO = 1.2
 PEERS = ("zuko", "normflows")
 LIBRARIES = ("lessonlib", *PEERS)
 CEILING = "conditioners only"  # the 8 MLPs and Adam with no flow around them: the speed no flow can beat
+SPLINE_PEER = "zuko"  # the spline family: lessonlib's SplineCoupling stack against zuko's NSF
+SPLINE_LIBRARIES = ("lessonlib", SPLINE_PEER)
 
 REQUIRED = {
     "schema": int,
@@ -131,10 +133,15 @@ def mean_se(xs: list[float]) -> tuple[float, float]:
     return m, se
 
 
-def kl_summary(fits: list[dict]) -> dict[str, dict[str, dict[str, Any]]]:
-    """target -> library -> {mean, se, n, failed}: KL gaps over seeds."""
+def family_of(row: dict) -> str:
+    """A result row's flow family; rows written before the spline family existed are affine."""
+    return row.get("family", "affine")
+
+
+def kl_summary(fits: list[dict], family: str = "affine") -> dict[str, dict[str, dict[str, Any]]]:
+    """target -> library -> {mean, se, n, failed}: KL gaps over seeds, for one flow family."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
-    for row in fits:
+    for row in (r for r in fits if family_of(r) == family):
         cell = out.setdefault(row["target"], {}).setdefault(row["library"], {"values": [], "failed": 0})
         if row["status"] == "ok" and math.isfinite(row["kl_gap"]):
             cell["values"].append(row["kl_gap"])
@@ -148,14 +155,14 @@ def kl_summary(fits: list[dict]) -> dict[str, dict[str, dict[str, Any]]]:
     return out
 
 
-def speed_summary(speed: list[dict]) -> dict[int, dict[str, float]]:
-    """threads -> library -> steps/s (median over the interleaved chunks).
+def speed_summary(speed: list[dict], family: str = "affine") -> dict[int, dict[str, float]]:
+    """threads -> library -> steps/s (median over the interleaved chunks), for one flow family.
 
     With one thread the process CPU time is used (it equals the wall clock on an idle machine, and
     stays fair when other programs share the cores); with more threads, the wall clock.
     """
     out: dict[int, dict[str, float]] = {}
-    for row in speed:
+    for row in (r for r in speed if family_of(r) == family):
         t = int(row["threads"])
         times = row["cpu_s"] if t == 1 else row["wall_s"]
         out.setdefault(t, {})[row["library"]] = row["steps_per_chunk"] / statistics.median(times)
@@ -211,6 +218,46 @@ def targets_missed(results: dict[str, Any]) -> list[str]:
             missed.append(f"KL gap on {target}: lessonlib {ours['mean']:.3f} vs {best_lib} {best['mean']:.3f} nats, "
                           f"worse by {diff:.3f} nats ({diff / se:.1f} standard errors)" if math.isfinite(se) else
                           f"KL gap on {target}: lessonlib worse than {best_lib} by {diff:.3f} nats")
+    return missed + spline_targets_missed(results)
+
+
+def mean_over_targets(per_target: dict[str, dict[str, dict[str, Any]]], library: str) -> dict[str, float] | None:
+    """A library's KL gap averaged over the targets (each target's mean over seeds), with its standard error
+    sqrt(sum of the targets' squared standard errors) / T: the seeds are the noise, the targets are fixed and shared
+    by every library. None unless the library finished every target."""
+    cells = [per.get(library) for per in per_target.values()]
+    if not cells or any(c is None or not c["n"] for c in cells):
+        return None
+    return {"mean": statistics.fmean(c["mean"] for c in cells), "targets": len(cells), "runs": sum(c["n"] for c in cells),
+            "se": math.sqrt(sum(c["se"] ** 2 for c in cells)) / len(cells)}
+
+
+def spline_comparison(results: dict[str, Any]) -> dict[str, Any]:
+    """The spline family: per-target KL gaps, their means over targets, the difference, and steps/s with 1 thread."""
+    per_target = kl_summary(results["fits"], "spline")
+    ours, peer = mean_over_targets(per_target, "lessonlib"), mean_over_targets(per_target, SPLINE_PEER)
+    out: dict[str, Any] = {"per_target": per_target, "lessonlib": ours, SPLINE_PEER: peer, "diff": None, "speed_ratio": None}
+    if ours and peer:
+        out["diff"] = {"mean": ours["mean"] - peer["mean"], "se": math.hypot(ours["se"], peer["se"])}
+    sp = speed_summary(results["speed"], "spline").get(1, {})
+    out["speed"] = sp
+    if "lessonlib" in sp and SPLINE_PEER in sp:
+        out["speed_ratio"] = sp["lessonlib"] / sp[SPLINE_PEER]
+    return out
+
+
+def spline_targets_missed(results: dict[str, Any]) -> list[str]:
+    """The spline family's targets: at least SPEED_RATIO x zuko NSF's steps/s with 1 thread, and a KL gap averaged over
+    targets and seeds no larger than zuko NSF's."""
+    c = spline_comparison(results)
+    missed = []
+    if c["speed_ratio"] is not None and c["speed_ratio"] < SPEED_RATIO:
+        missed.append(f"spline flows, single-threaded speed: lessonlib runs {c['speed_ratio']:.2f}x zuko NSF's steps/s, "
+                      f"the target is {SPEED_RATIO}x")
+    d = c["diff"]
+    if d is not None and d["mean"] > 0:
+        missed.append(f"spline flows, KL gap over targets and seeds: lessonlib {c['lessonlib']['mean']:.3f} vs zuko NSF "
+                      f"{c[SPLINE_PEER]['mean']:.3f} nats, worse by {d['mean']:.3f} ± {d['se']:.3f} nats")
     return missed
 
 
@@ -412,17 +459,43 @@ def _checks_table(results: dict[str, Any]) -> list[str]:
         "| library | version | parameters | worst round trip | worst log-det error | runs diverged |",
         "|---|---|---:|---:|---:|---:|",
     ]
-    for lib in LIBRARIES:
-        rows = [r for r in results["fits"] if r["library"] == lib]
+    for lib, family in [(lib, "affine") for lib in LIBRARIES] + [(lib, "spline") for lib in SPLINE_LIBRARIES]:
+        rows = [r for r in results["fits"] if r["library"] == lib and family_of(r) == family]
         if not rows:
             continue
         rows = [r for r in rows if r["status"] != "not run"]
         ok = [r for r in rows if r["status"] == "ok"]
         rt = max((r["round_trip_error"] for r in ok), default=math.nan)
         ld = max((r["log_det_error"] for r in ok), default=math.nan)
-        lines.append(f"| {lib} | {rows[0].get('version', '?')} | {rows[0].get('parameters', '?')} | {rt:.2g} | {ld:.2g} | "
+        name = lib if family == "affine" else f"{lib}, spline"
+        lines.append(f"| {name} | {rows[0].get('version', '?')} | {rows[0].get('parameters', '?')} | {rt:.2g} | {ld:.2g} | "
                      f"{len(rows) - len(ok)} of {len(rows)} |")
     return lines
+
+
+def _spline_table(results: dict[str, Any]) -> list[str]:
+    """lessonlib's spline flow against zuko's NSF: KL gap per target and averaged, steps/s, round trips."""
+    s, c = results["settings"], spline_comparison(results)
+    lines = ["", "**Spline flows: lessonlib against zuko's NSF.** 8 layers of rational-quadratic splines, 8 bins on [-5, 5], "
+             "conditioners with two hidden layers of 64 units (lessonlib: `SplineCoupling` with alternating masks; zuko: `NSF`, "
+             "autoregressive, which in 2D also gives the first coordinate a spline of its own); the same loop, batches and "
+             f"steps as above. KL gap in nats, mean ± standard error over {s.get('seeds', '?')} seeds; the target is judged on "
+             f"the mean over targets and seeds (no larger than zuko NSF's) and on the steps/s with 1 thread (at least "
+             f"{SPEED_RATIO}x zuko NSF's)."]
+    if not c["per_target"] and not c["speed"]:
+        return lines + ["", "Not measured in this run (its results predate the spline family): "
+                        "`python3 course.py bench --only speed fits` measures it."]
+    lines += ["", f"| target | lessonlib | zuko NSF |", "|---|---:|---:|"]
+    for target in sorted(c["per_target"]):
+        per = c["per_target"][target]
+        lines.append(f"| {target} | {_kl_cell(per.get('lessonlib'), s.get('seeds'))} | {_kl_cell(per.get(SPLINE_PEER), s.get('seeds'))} |")
+    means = [f"{_fmt(m['mean'])} ± {_fmt(m['se'])}" if m else "-" for m in (c["lessonlib"], c[SPLINE_PEER])]
+    lines.append(f"| **mean over targets and seeds** | {means[0]} | {means[1]} |")
+    d, sp, ratio = c["diff"], c["speed"], c["speed_ratio"]
+    kl_met = f"{d['mean']:+.3f} ± {d['se']:.3f} nats, {_yes(d['mean'] <= 0)}" if d else "not measured"
+    speed = (f"{sp['lessonlib']:.1f} against {sp[SPLINE_PEER]:.1f} steps/s with 1 thread, {ratio:.2f}x, {_yes(ratio >= SPEED_RATIO)}"
+             if ratio is not None else "not measured")
+    return lines + ["", f"lessonlib minus zuko NSF, mean KL gap: {kl_met}. Speed: {speed}."]
 
 
 def _footer(results: dict[str, Any]) -> list[str]:
@@ -445,7 +518,7 @@ def _footer(results: dict[str, Any]) -> list[str]:
 def render(results: dict[str, Any]) -> str:
     """The README's benchmark section body, in Markdown, from a results dict."""
     validate(results)
-    sections = (_header, _course_table, _widget_tables, _kl_table, _speed_table, _checks_table, _footer)
+    sections = (_header, _course_table, _widget_tables, _kl_table, _speed_table, _checks_table, _spline_table, _footer)
     return "\n".join(line for section in sections for line in section(results))
 
 

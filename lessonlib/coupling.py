@@ -20,6 +20,7 @@ __all__ = [
     "AdditiveCoupling",
     "AffineCoupling",
     "ConditionalAffineCoupling",
+    "check_mask",
     "half_mask",
     "alternating_mask",
     "checkerboard_mask",
@@ -32,7 +33,8 @@ __all__ = [
 ]
 
 
-def _check_mask(mask) -> Tensor:
+def check_mask(mask) -> Tensor:
+    """The mask as a float vector; ValueError unless it is 1D, of 0s and 1s, keeping one coordinate and transforming one."""
     m = torch.as_tensor(real_array(mask, "mask", allow_bool=True))
     if m.ndim != 1:
         raise ValueError(f"mask must be a 1D vector with one entry per coordinate, got shape {tuple(m.shape)}.")
@@ -121,7 +123,7 @@ def kept_first_order(mask) -> Tensor:
 
     Shapes: mask (D,) -> (D,) long indices.
     """
-    m = _check_mask(mask)
+    m = check_mask(mask)
     idx = torch.arange(m.numel())
     return torch.cat([idx[m == 1], idx[m == 0]])
 
@@ -153,7 +155,7 @@ class AdditiveCoupling(Bijector):
 
     def __init__(self, mask, conditioner: nn.Module | None = None, hidden: tuple[int, ...] = (64, 64)):
         super().__init__()
-        self.register_buffer("mask", _check_mask(mask))
+        self.register_buffer("mask", check_mask(mask))
         self.dim = self.mask.numel()
         self.conditioner = conditioner if conditioner is not None else MLP(self.dim, self.dim, hidden)
 
@@ -189,7 +191,7 @@ class AffineCoupling(Bijector):
         log_scale_bound: float | None = 3.0,
     ):
         super().__init__()
-        self.register_buffer("mask", _check_mask(mask))
+        self.register_buffer("mask", check_mask(mask))
         # 1 where the conditioner's output is used (the transformed coordinates), for s and t side by side
         self.register_buffer("_free2", (1 - self.mask).repeat(2), persistent=False)
         self.dim = self.mask.numel()

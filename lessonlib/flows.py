@@ -31,6 +31,7 @@ from lessonlib.inputs import MAX_SIZE, count, log_scale_bound as read_log_scale_
 from lessonlib.invertible_mlp import invertible_mlp
 from lessonlib.monotone1d import Logit, MonotoneMixture
 from lessonlib.nets import MLP
+from lessonlib.splines import SplineCoupling
 
 __all__ = ["NonFinitePoints", "Flow", "ConditionalFlow", "standard_normal", "uniform_base", "logistic_base", "BASES", "LAYERS",
            "make_flow"]
@@ -232,7 +233,7 @@ BASES: dict[str, Callable[[int, torch.dtype | None], Distribution]] = {
 }
 
 #: The layer kinds ``make_flow`` stacks.
-LAYERS = ("coupling", "maf", "iaf", "made", "mixture", "invertible-mlp")
+LAYERS = ("coupling", "spline", "maf", "iaf", "made", "mixture", "invertible-mlp")
 
 
 def _reverse(dim: int) -> Linear:
@@ -241,10 +242,12 @@ def _reverse(dim: int) -> Linear:
 
 
 def _stack(layer: str, dim: int, n_layers: int, hidden: tuple[int, ...], log_scale_bound: float | None,
-           n_components: int, mask: str = "alternating") -> list[Bijector]:
+           n_components: int, mask: str = "alternating", n_bins: int = 8, bound: float = 4.0) -> list[Bijector]:
     """n_layers layers of one kind; the autoregressive ones with the coordinate order reversed between them."""
     if layer == "coupling":
         return list(coupling_stack(dim, n_layers, hidden=hidden, mask=mask, log_scale_bound=log_scale_bound).layers)
+    if layer == "spline":
+        return list(coupling_stack(dim, n_layers, hidden=hidden, mask=mask, layer=SplineCoupling, n_bins=n_bins, bound=bound).layers)
     if layer == "mixture":
         return [MonotoneMixture.spread(n_components, dim=dim) for _ in range(n_layers)]
     if layer == "invertible-mlp":
@@ -300,8 +303,8 @@ def _check_choices(layer: str, base: str, n_layers: int, dtype: torch.dtype | No
         raise ValueError(f"n_layers must be between 1 and 64, got {n_layers}.")
     if dtype not in (None, torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64 (or None for torch's default), got {dtype}.")
-    if mask != "alternating" and layer != "coupling":
-        raise ValueError(f"mask applies to coupling layers only; {layer!r} layers have no mask.")
+    if mask != "alternating" and layer not in ("coupling", "spline"):
+        raise ValueError(f"mask applies to coupling layers only (coupling, spline); {layer!r} layers have no mask.")
 
 
 def make_flow(
@@ -319,14 +322,18 @@ def make_flow(
     mask: str = "alternating",
     last: Bijector | None = None,
     context_dim: int | None = None,
+    n_bins: int = 8,
+    bound: float = 4.0,
 ) -> Flow | ConditionalFlow:
     """p_X: ``base`` pushed through ``n_layers`` layers of one kind, initialised from ``seed``.
 
     Shapes: the flow maps (B, dim) -> (B, dim).
 
     ``layer`` is one of LAYERS: "coupling" (RealNVP affine couplings with alternating masks, each
-    starting as the identity), "maf" (AutoregressiveAffine) or "made" (MADE), with the coordinate
-    order reversed between layers, "mixture" (MonotoneMixture, per coordinate), or "invertible-mlp" (LU-parameterised
+    starting as the identity), "spline" (neural-spline couplings, ``SplineCoupling``: ``n_bins``
+    rational-quadratic bins on [-bound, bound], identity beyond, alternating masks, each starting as
+    the identity), "maf" (AutoregressiveAffine) or "made" (MADE), with the coordinate order reversed
+    between layers, "mixture" (MonotoneMixture, per coordinate), or "invertible-mlp" (LU-parameterised
     linear maps between ``n_layers`` leaky ReLUs, every layer ``dim`` wide). ``base`` is one
     of BASES; "Uniform(0, 1)" puts a Logit layer first, which sends its samples onto the real line.
     ``scale_to``: data (N, dim) whose per-column mean and standard deviation set a last Affine
@@ -348,7 +355,7 @@ def make_flow(
         return _conditional(dim, int(n_layers), layer, hidden, int(context_dim), log_scale_bound, BASES[base](dim, dtype), seed, dtype)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        layers = _stack(layer, dim, n_layers, hidden, log_scale_bound, n_components, mask)
+        layers = _stack(layer, dim, n_layers, hidden, log_scale_bound, n_components, mask, n_bins, bound)
     if base == "Uniform(0, 1)":
         layers.insert(0, Logit())
     if scale_to is not None:

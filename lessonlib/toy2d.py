@@ -27,9 +27,10 @@ _LOG_2PI = math.log(2 * math.pi)
 
 @dataclass(frozen=True)
 class Target:
-    """A 2D density: ``log_prob(x)`` (B, 2) -> (B,) and ``sample(n, generator)`` -> (n, 2).
+    """A density on the plane (or, with ``dim``, on D coordinates): ``log_prob(x)`` (B, D) -> (B,) and
+    ``sample(n, generator)`` -> (n, D).
 
-    Both check what they are given (``lessonlib.inputs``): x a finite (B, 2) batch, n a count, a torch.Generator.
+    Both check what they are given (``lessonlib.inputs``): x a finite (B, D) batch, n a count, a torch.Generator.
     """
 
     name: str
@@ -37,9 +38,10 @@ class Target:
     sample: Callable[[int, torch.Generator], Tensor]
     extent: tuple[float, float, float, float]  # xmin, xmax, ymin, ymax for plots
     entropy: float | None = None  # exact entropy in nats, where a closed form exists
+    dim: int = 2  # coordinates per point
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "log_prob", _checked_density(self.log_prob))
+        object.__setattr__(self, "log_prob", _checked_density(self.log_prob, self.dim))
         object.__setattr__(self, "sample", _checked_sampler(self.sample))
 
     def entropy_estimate(self, n: int = 200_000, seed: int = 0) -> tuple[float, float]:
@@ -51,12 +53,12 @@ class Target:
         return float(-lp.mean()), float(lp.std() / math.sqrt(n))
 
 
-def _checked_density(log_prob: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
-    """log_prob that first checks x (a finite (B, 2) batch; float64 unless x is a floating tensor already)."""
+def _checked_density(log_prob: Callable[[Tensor], Tensor], dim: int = 2) -> Callable[[Tensor], Tensor]:
+    """log_prob that first checks x (a finite (B, dim) batch; float64 unless x is a floating tensor already)."""
 
     def checked(x: Tensor) -> Tensor:
         keep = isinstance(x, Tensor) and x.is_floating_point()
-        return log_prob(check_batch(x, 2, "x", None if keep else torch.float64))
+        return log_prob(check_batch(x, dim, "x", None if keep else torch.float64))
 
     return checked
 

@@ -4,6 +4,7 @@ of the flow adapters (zuko and normflows live only in .venv-bench, so their adap
 import copy
 import math
 import re
+import statistics
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,95 @@ def test_parts_not_measured_are_said_not_passed():
     text = report.render(r)
     assert text.count("not measured in this run") == 2
     assert "| **all** |" not in text
+
+
+def with_spline_rows(r: dict) -> dict:
+    """fake_results plus the spline family: lessonlib and zuko NSF on two targets, three seeds, and their speed."""
+    r = copy.deepcopy(r)
+    for lib, target, gaps in (("lessonlib", "two_moons", [0.02, 0.03, 0.04]), ("zuko", "two_moons", [0.02, 0.02, 0.02]),
+                              ("lessonlib", "banana", [0.01, 0.01, 0.01]), ("zuko", "banana", [0.03, 0.04, 0.05])):
+        for seed, g in enumerate(gaps):
+            r["fits"].append({"library": lib, "family": "spline", "version": "1", "target": target, "seed": seed,
+                              "status": "ok", "kl_gap": g, "round_trip_error": 2e-6, "log_det_error": 1e-14, "parameters": 7})
+    r["speed"] += [{"library": lib, "family": "spline", "threads": 1, "steps_per_chunk": 100, "wall_s": [c, c], "cpu_s": [c, c]}
+                   for lib, c in (("lessonlib", 2.0), ("zuko", 3.0))]
+    return r
+
+
+def test_spline_rows_stay_out_of_the_affine_tables():
+    plain, both = fake_results(), with_spline_rows(fake_results())
+    assert report.kl_summary(both["fits"]) == report.kl_summary(plain["fits"])
+    assert report.speed_summary(both["speed"]) == report.speed_summary(plain["speed"])
+    assert set(report.kl_summary(both["fits"], "spline")) == {"two_moons", "banana"}
+    assert report.speed_summary(both["speed"], "spline") == {1: {"lessonlib": 50.0, "zuko": 100 / 3}}
+
+
+def test_spline_table_judges_the_mean_over_targets_and_seeds():
+    r = with_spline_rows(fake_results())
+    c = report.spline_comparison(r)
+    # per-target means: lessonlib 0.03 and 0.01, zuko 0.02 and 0.04; averaged over the two targets: 0.02 and 0.03
+    assert c["lessonlib"]["mean"] == pytest.approx(0.02) and c["zuko"]["mean"] == pytest.approx(0.03)
+    se_moons = statistics.stdev([0.02, 0.03, 0.04]) / math.sqrt(3)  # banana's lessonlib seeds agree: se 0
+    assert c["lessonlib"]["se"] == pytest.approx(se_moons / 2) and c["lessonlib"]["runs"] == 6
+    assert c["diff"]["mean"] == pytest.approx(-0.01) and c["speed_ratio"] == pytest.approx(1.5)
+    text = report.render(r)
+    assert "**Spline flows: lessonlib against zuko's NSF.**" in text
+    assert "| **mean over targets and seeds** | 0.020 ± 0.003 | 0.030 ± 0.003 |" in text
+    assert "-0.010 ± 0.004 nats, yes" in text and "1.50x, yes" in text
+    assert "| lessonlib, spline | 1 | 7 |" in text and "| zuko, spline | 1 | 7 |" in text
+    assert not any("spline" in m for m in report.targets_missed(r))
+    slow = copy.deepcopy(r)
+    for row in slow["speed"]:
+        if row.get("family") == "spline" and row["library"] == "lessonlib":
+            row["cpu_s"] = [3.0, 3.0]
+    slow["fits"] = [dict(f, kl_gap=f["kl_gap"] + 0.1) if f.get("family") == "spline" and f["library"] == "lessonlib" else f
+                    for f in slow["fits"]]
+    missed = [m for m in report.targets_missed(slow) if "spline" in m]
+    assert len(missed) == 2 and "1.00x zuko NSF" in missed[0] and "worse by 0.090" in missed[1]
+
+
+def test_results_without_the_spline_family_say_so():
+    text = report.render(fake_results())
+    assert "Not measured in this run (its results predate the spline family)" in text
+
+
+def test_lessonlib_spline_adapter_is_a_flow_of_spline_couplings():
+    from benchmarks import adapters
+    from lessonlib.splines import SplineCoupling, spline_parameter_count
+
+    assert adapters.SPLINE_LIBRARIES == report.SPLINE_LIBRARIES
+    a = build("lessonlib", seed=0, family="spline")
+    assert a.family == "spline" and all(isinstance(layer, SplineCoupling) for layer in a.flow.bijector)
+    assert a.n_parameters() == adapters.N_LAYERS * spline_parameter_count(1, 1, adapters.N_BINS, adapters.HIDDEN)
+    with torch.no_grad():
+        for p in a.model.parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    x = 2 * torch.randn(64, 2, generator=torch.Generator().manual_seed(1))
+    z, ld_inv = a.inverse_and_log_det(x)
+    x_back, ld_fwd = a.forward_and_log_det(z)
+    torch.testing.assert_close(x_back, x, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(ld_fwd, -ld_inv, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(a.log_prob(x), a.base_log_prob(z) + ld_inv)
+    assert (z - x).abs().max() > 1e-3  # the perturbed layers are not the identity
+    b = build("lessonlib", seed=1, family="spline")
+    assert any((p - q).abs().max() > 0 for p, q in zip(a.model.parameters(), b.model.parameters()))
+
+
+def test_families_without_an_adapter_are_refused():
+    with pytest.raises(ValueError, match="no spline adapter"):
+        build("normflows", seed=0, family="spline")
+    with pytest.raises(ValueError, match="unknown flow family"):
+        build("lessonlib", seed=0, family="planar")
+
+
+def test_a_spline_job_runs_through_the_worker(monkeypatch, capsys):
+    import json
+
+    import benchmarks.flows_worker as fw
+
+    for name, small in (("KL_SAMPLES", 2000), ("CHECK_SAMPLES", 500), ("AUTOGRAD_POINTS", 8), ("BATCH", 64)):
+        monkeypatch.setattr(fw, name, small)
+    fw.fit([{"library": "lessonlib", "target": "two_moons", "seed": 0, "steps": 3, "family": "spline"}])
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert row["status"] == "ok" and row["family"] == "spline" and row["library"] == "lessonlib"
+    assert row["round_trip_error"] < 1e-4 and row["log_det_error"] < 1e-9 and row["kl_gap"] > 0

@@ -185,10 +185,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def settings(args: argparse.Namespace) -> dict:
+    from benchmarks.adapters import BOUND, N_BINS
+
     return {"steps": args.steps, "seeds": args.seeds, "batch": 512, "lr": 1e-3, "layers": 8, "hidden": [64, 64],
             "fit_threads": 1, "fit_workers": args.workers, "speed_chunk": {"1": 100, "2": 50} if not args.quick else {"1": 20, "2": 20},
             "speed_rounds": {"1": 5, "2": 3}, "widget_values": 12, "widget_repeats": 2,
-            "check_samples": 10_000, "autograd_points": 64, "kl_samples": 20_000}
+            "check_samples": 10_000, "autograd_points": 64, "kl_samples": 20_000,
+            "spline": {"libraries": list(report.SPLINE_LIBRARIES), "bins": N_BINS, "bound": BOUND}}
 
 
 def measure_course(results: dict, args: argparse.Namespace) -> None:
@@ -215,11 +218,18 @@ def measure_speed(results: dict, args: argparse.Namespace) -> None:
                                       str(s["speed_rounds"][str(threads)])], threads=threads)
     for t, per in report.speed_summary(results["speed"]).items():
         say(f"  {t} thread(s): " + ", ".join(f"{k} {v:.0f} steps/s" for k, v in per.items()))
+    say("training speed of the spline flows (lessonlib, zuko NSF), 1 thread, interleaved chunks")
+    results["speed"] += run_json([str(BENCH_PY), "-m", "benchmarks.flows_worker", "speed", str(s["speed_chunk"]["1"]),
+                                  str(s["speed_rounds"]["1"]), "spline"], threads=1)
+    for t, per in report.speed_summary(results["speed"], "spline").items():
+        say(f"  spline flows, {t} thread(s): " + ", ".join(f"{k} {v:.0f} steps/s" for k, v in per.items()))
 
 
 def measure_fits(results: dict, args: argparse.Namespace) -> None:
     jobs = [{"library": lib, "target": t, "seed": s, "steps": args.steps}
             for s, t, lib in itertools.product(range(args.seeds), TARGET_NAMES, report.LIBRARIES)]
+    jobs += [{"library": lib, "target": t, "seed": s, "steps": args.steps, "family": "spline"}  # lessonlib's against zuko NSF
+             for s, t, lib in itertools.product(range(args.seeds), TARGET_NAMES, report.SPLINE_LIBRARIES)]
     say(f"training {len(jobs)} flows ({args.steps} steps each) in {args.workers} single-threaded processes")
     deadline = time.time() + 60 * args.fit_minutes if args.fit_minutes else None
     results["fits"] = fit_parallel(jobs, args.workers, deadline)

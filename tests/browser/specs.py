@@ -293,6 +293,90 @@ def shares_and_kl(before: dict[str, float], after: dict[str, float]) -> str | No
     return changed(before, after)
 
 
+def parse_07(text: str) -> dict[str, float]:
+    """07's readout: 'Knot 1 at z = -1.80, x = -2.40, slope f' = 0.500: there p_Z = 0.0790 and p_X = p_Z / f' = 0.1579.
+    Bin 0 (left of it): mass in z = 0.0346, mass in x = 0.0346. Bin 1 (right): mass in z = 0.2383, mass in x = 0.2383.
+    All of x: total = 1.0000. ...'."""
+    out = _grab(text, {"knot": r"Knot\s+(\d+)\s+at", "z": r"at z\s*=\s*" + NUM, "x": r",\s*x\s*=\s*" + NUM,
+                       "slope": r"slope f'\s*=\s*" + NUM, "p_z": r"p_Z\s*=\s*" + NUM, "p_x": r"p_Z\s*/\s*f'\s*=\s*" + NUM,
+                       "total": r"total\s*=\s*" + NUM})
+    for side, label in (("left", r"\(left of it\)"), ("right", r"\(right\)")):
+        m = re.search(label + r":\s*mass in z\s*=\s*" + NUM + r",\s*mass in x\s*=\s*" + NUM, text)
+        if m:
+            out.update({f"mass_z_{side}": float(m.group(1)), f"mass_x_{side}": float(m.group(2))})
+    return out
+
+
+def spline_readout_holds(before: dict[str, float], after: dict[str, float]) -> str | None:
+    """Each bin beside the knot has the same mass in z and in x, all of x holds mass 1, and p_X = p_Z / f' at the knot
+    (within the rounding of the printed digits)."""
+    need = ("knot", "z", "slope", "p_z", "p_x", "total", "mass_z_left", "mass_x_left", "mass_z_right", "mass_x_right")
+    if any(k not in after for k in need):
+        return f"readout lacks some of {need}: {after}"
+    for side in ("left", "right"):
+        if abs(after[f"mass_z_{side}"] - after[f"mass_x_{side}"]) > 1e-4:
+            return f"the bin {side} of the knot has mass {after[f'mass_z_{side}']} in z but {after[f'mass_x_{side}']} in x"
+    if abs(after["total"] - 1.0) > 1e-4:
+        return f"all of x should hold mass 1, reads {after['total']}"
+    want = after["p_z"] / after["slope"]
+    if abs(after["p_x"] - want) > 1e-4 + (5e-5 + 5e-4 * want) / after["slope"]:
+        return f"p_X = {after['p_x']} but p_Z / f' = {want:.4f}"
+    return None
+
+
+def knot_dragged_up_and_right(j: int, start: tuple[float, float], neighbours: tuple[float, float]) -> Check:
+    """After dragging knot j from ``start`` = (z, x) up and to the right: the readout follows knot j, its z and x
+    grew, and the bins beside it hold the base's CDF differences F_Z(z_j) - F_Z(z_{j-1}) and F_Z(z_{j+1}) - F_Z(z_j),
+    with the neighbours' z in ``neighbours``."""
+    from statistics import NormalDist
+
+    cdf = NormalDist().cdf
+
+    def check(before: dict[str, float], after: dict[str, float]) -> str | None:
+        msg = spline_readout_holds(before, after)
+        if msg:
+            return msg
+        if after["knot"] != j or not (after["z"] > start[0] and after.get("x", start[1]) > start[1]):
+            return f"knot {j} should have moved up and to the right of (z, x) = {start}: {after}"
+        left, right = cdf(after["z"]) - cdf(neighbours[0]), cdf(neighbours[1]) - cdf(after["z"])
+        if abs(after["mass_z_left"] - left) > 3e-3 or abs(after["mass_z_right"] - right) > 3e-3:  # z is printed to 0.01
+            return f"the bins beside z = {after['z']} should hold {left:.4f} and {right:.4f}: {after}"
+        return None
+
+    return check
+
+
+def slope_moves_density_not_mass(before: dict[str, float], after: dict[str, float]) -> str | None:
+    """A new slope at the knot changes p_X = p_Z / f' there, and no bin's mass: the knots, hence the bins, stay put."""
+    msg = spline_readout_holds(before, after)
+    if msg:
+        return msg
+    if after["slope"] == before.get("slope"):
+        return f"the slope did not change: {after}"
+    for key in ("knot", "z", "p_z", "mass_z_left", "mass_x_left", "mass_z_right", "mass_x_right"):
+        if after.get(key) != before.get(key):
+            return f"{key} changed from {before.get(key)} to {after.get(key)}, but a slope moves no knot and no mass"
+    return None
+
+
+def knot_07(i: int) -> Callable[[], tuple[float, float]]:
+    """Where inner knot i of 07's SplineExplorer sits, as fractions of its figure (built here, laid out as in the browser)."""
+
+    def where() -> tuple[float, float]:
+        import matplotlib
+
+        matplotlib.use("module://ipympl.backend_nbagg")
+        from lessonlib.lessons.l07_splines.widgets import SplineExplorer
+        from lessonlib.ui.style import use_style
+
+        use_style(None)  # the notebook's style: LESSONLIB_PRESENTER, as the server that runs it
+        w = SplineExplorer()
+        x, y = w.knot_pixels()[i - 1]
+        return float(x / w.fig.bbox.width), float(1.0 - y / w.fig.bbox.height)
+
+    return where
+
+
 GENERIC = (
     Interaction("key", keys=("ArrowRight",), latency=True),
     Interaction("drag_slider", dx=-80.0),
@@ -349,6 +433,19 @@ SPECS: dict[str, Spec] = {
     "05_stacking_layers_into_a_flow.ipynb": key_and_drag(
         ".lesson-widget-LayerWalker", parse_05, ledger_starts_at_zero,
         "the ledger of inverse log-dets, empty before any layer is undone",
+    ),
+    "07_spline_flows.ipynb": Spec(
+        widget=".lesson-widget-SplineExplorer",
+        parse=parse_07,
+        interactions=(
+            # knot 2 starts at (z, x) = (-0.6, -1.2) between knots at z = -1.8 and 0.6; drag it up and to the right
+            # (about +0.5 in z and +0.9 in x): the readout follows it, and its bins' masses are CDF differences
+            Interaction("drag_canvas", start_from=knot_07(2), end=(0.04, -0.06), check=knot_dragged_up_and_right(2, (-0.6, -1.2), (-1.8, 0.6))),
+            # sliders in the page: 0 knot, 1 its z, 2 its x, 3 its slope, 4 bins; the slope changes p_X, not the masses
+            Interaction("key", control=3, keys=("ArrowRight",), latency=True, check=slope_moves_density_not_mass),
+            Interaction("drag_slider", control=3, dx=-80.0, check=slope_moves_density_not_mass),
+        ),
+        notes="each bin keeps its probability (in z and in x); p_X = p_Z / f' at the knot",
     ),
     "06_where_flows_fit.ipynb": key_and_drag(
         ".lesson-widget-ContinuousFlow2D", parse_06, trace_is_log_det,

@@ -133,7 +133,7 @@ def test_make_flow_scale_to_maps_standardised_units_to_the_data():
 @pytest.mark.parametrize("kwargs, words", [
     ({"dim": 2, "n_layers": 0}, "n_layers must be at least 1"),
     ({"dim": 2, "n_layers": 65}, "between 1 and 64"),
-    ({"dim": 2, "layer": "spline"}, "layer must be one of"),
+    ({"dim": 2, "layer": "planar"}, "layer must be one of"),
     ({"dim": 2, "base": "Cauchy"}, "base must be one of"),
     ({"dim": 2, "log_scale_bound": 0.0}, "log_scale_bound must be a positive number"),
     ({"dim": 0}, "dim must be at least 1"),
