@@ -45,7 +45,8 @@ def check_mask(mask) -> Tensor:
             "mask must keep at least one coordinate and transform at least one: with all ones the layer is "
             "the identity, with all zeros the conditioner sees nothing and the inverse has nothing to condition on."
         )
-    return m.to(torch.get_default_dtype())
+    keep = isinstance(mask, Tensor) and mask.is_floating_point()  # a float tensor keeps its dtype, as nn.Parameter would
+    return m.to(mask.dtype if keep else torch.get_default_dtype())
 
 
 def half_mask(dim: int, flip: bool = False) -> Tensor:
