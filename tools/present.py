@@ -289,9 +289,21 @@ def widget_slides_fit(page: Any) -> dict[str, list[str]]:
     for h, v in page.evaluate(_WIDGET_SLIDES_JS):
         page.evaluate("([h, v]) => { location.hash = `#/${h}/${v}/99`; }", [h, v])  # 99: every fragment shown
         page.wait_for_function(_SHOWN_JS, arg=[h, v])
-        page.wait_for_timeout(400)  # reveal's layout after the slide change
-        out[f"#/{h}/{v}"] = page.evaluate(_SLIDE_FIT_JS, list(SLIDE_SIZE))
+        out[f"#/{h}/{v}"] = _settled_fit(page)
     return out
+
+
+def _settled_fit(page: Any, tries: int = 12) -> list[str]:
+    """What does not fit on the slide shown, measured once reveal's layout (and the widgets' own, which
+    follows the kernel's messages) has settled: two measurements 400 ms apart that agree."""
+    last = None
+    for _ in range(tries):
+        page.wait_for_timeout(400)
+        now = page.evaluate(_SLIDE_FIT_JS, list(SLIDE_SIZE))
+        if now == last:
+            return now
+        last = now
+    return last
 
 
 def check_slides(url: str, png: Path) -> int:

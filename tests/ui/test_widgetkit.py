@@ -103,28 +103,13 @@ def test_steady_limit_moves_only_when_it_must():
 
 
 OTHER_BACKENDS = r"""
-import importlib, pathlib, sys
 import matplotlib
-import torch
-from lessonlib.ui.widgetkit import LessonWidget
-for p in sorted(pathlib.Path("lessonlib/lessons").glob("*/widgets.py")):
-    importlib.import_module(f"lessonlib.lessons.{p.parent.name}.widgets")
-from lessonlib.flows import make_flow
-from lessonlib.lessons.l03_likelihood.widgets import NLLExplorer
-from lessonlib.lessons.l05_stacking.widgets import LayerWalker, TrainingControl
-from lessonlib.toy2d import TARGETS
+from benchmarks.widget_latency import construct, discover  # every lesson widget, with the arguments it needs
 
-def every_widget(cls):
-    for sub in cls.__subclasses__():
-        yield sub
-        yield from every_widget(sub)
-
-args = {NLLExplorer: (torch.linspace(1.5, 5.0, 50),), TrainingControl: (TARGETS["two_moons"](),),
-        LayerWalker: (make_flow(2, 2, hidden=(8,)), torch.randn(50, 2))}
 for backend in ("Agg", "module://matplotlib_inline.backend_inline"):
     matplotlib.use(backend)
-    for cls in every_widget(LessonWidget):
-        widget = cls(*args.get(cls, ()))
+    for _, cls in discover():
+        widget = construct(cls)
         name, control, value = next(widget.sweep_changes(3))
         control.value = value
         print(backend, cls.__name__, type(widget.fig.canvas).__module__, widget.problem, widget.last_redraw)
@@ -142,10 +127,20 @@ def test_widgets_work_under_other_matplotlib_backends():
     out = subprocess.run([sys.executable, "-c", OTHER_BACKENDS], cwd=root, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     lines = out.stdout.splitlines()
-    assert len(lines) >= 12, out.stdout  # 6 widgets or more, 2 backends
+    assert len(lines) >= 22, out.stdout  # every lesson widget (11 or more), under 2 backends
     for line in lines:
         backend, name, canvas_module, problem, redraw = line.split()
         assert canvas_module == "ipympl.backend_nbagg" and problem == "None" and redraw == "idle", line
+
+
+def run_in_own_loop(coro):
+    """asyncio.run(coro) in a thread of its own: the test session may already run an event loop in this
+    thread (Playwright's sync API does, for the browser tests), and asyncio.run refuses to nest."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def test_a_burst_of_changes_from_the_browser_draws_far_fewer_frames_and_ends_on_the_last_value(monkeypatch):
@@ -168,7 +163,7 @@ def test_a_burst_of_changes_from_the_browser_draws_far_fewer_frames_and_ends_on_
         await asyncio.sleep(3 * widgetkit.FRAME_INTERVAL_S)
 
     t0 = time.perf_counter()
-    asyncio.run(drag())
+    run_in_own_loop(drag())
     frames = len(d.update_times_ms) - frames_before
     assert d.numbers()["end"] == values[-1], "the last position of the drag must be drawn"
     assert 1 <= frames <= 1 + (time.perf_counter() - t0) / widgetkit.FRAME_INTERVAL_S + 1, f"{frames} frames for {len(values)} changes"
@@ -187,7 +182,7 @@ def test_changes_made_by_code_draw_at_once_even_in_an_event_loop():
         d.set(slope=1.5)
         return after_change, d.numbers()["end"]
 
-    assert asyncio.run(cell()) == (-1.5, 1.5)
+    assert run_in_own_loop(cell()) == (-1.5, 1.5)
 
 
 def test_a_frame_waits_until_the_page_has_taken_the_one_before(monkeypatch):
@@ -220,11 +215,13 @@ def test_a_frame_waits_until_the_page_has_taken_the_one_before(monkeypatch):
         return first, waiting, len(d.update_times_ms)
 
     monkeypatch.setattr(widgetkit, "ANSWER_TIMEOUT_S", 60.0)
-    first, waiting, answered = asyncio.run(drag(answer=True))
+    first, waiting, answered = run_in_own_loop(drag(answer=True))
     assert waiting == first and answered == first + 1 and d.numbers()["end"] == -1.5
     assert requests.count("draw") == 2  # one request per frame sent
 
     monkeypatch.setattr(widgetkit, "ANSWER_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(widgetkit, "from_browser", lambda: False)
     d.controls["slope"].value = 1.0  # code: drawn at once, nothing waits
-    first, waiting, timed_out = asyncio.run(drag(answer=False))
+    monkeypatch.setattr(widgetkit, "from_browser", lambda: True)
+    first, waiting, timed_out = run_in_own_loop(drag(answer=False))
     assert timed_out > first and d.numbers()["end"] == -1.5

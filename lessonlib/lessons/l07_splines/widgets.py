@@ -81,9 +81,8 @@ class SplineExplorer(LessonWidget):
                                ("button_release_event", self._on_release)):
             self.fig.canvas.mpl_connect(event, handler)
         c = self.controls
-        hint = w.HTML(f'<span style="font-size:{s.control_font}">Drag an orange knot to move it, or the square at the '
-                      "end of its tangent to change its slope. The end knots stay at (-3, -3) and (3, 3), where the "
-                      "spline meets its straight tails.</span>")
+        hint = w.HTML(f'<span style="font-size:{s.control_font}">Drag an orange knot to move it, or the square on its '
+                      "tangent to change its slope; the end knots stay at (±3, ±3), where the straight tails begin.</span>")
         layout = w.VBox([w.HBox([w.VBox([c["knot"], c["z"], c["x"]]), w.VBox([c["slope"], c["bins"], w.HBox([c["base"], self.reset_button])])]),
                          hint, self.fig.canvas, self.readout, self.message])
         self._finish(layout)
@@ -96,7 +95,8 @@ class SplineExplorer(LessonWidget):
     # -- figure -----------------------------------------------------------------------------
     def _build_figure(self) -> None:
         s = current()
-        fig, _ = new_figure(1, 1, width=s.fig_width, height=s.fig_width * 0.66)
+        # on a 1280x720 slide the figure gets a wide strip (widget_fig_max); its panels are laid out for that shape
+        fig, _ = new_figure(1, 1, width=s.fig_width, height=s.fig_width * (0.36 if s.presenter else 0.66))
         fig.clf()
         panels = fig.subplot_mosaic([["px", "map"], ["mass", "pz"]], width_ratios=[1.0, 2.2], height_ratios=[2.0, 1.0])
         self.ax_map, self.ax_px, self.ax_pz, self.ax_mass = (panels[k] for k in ("map", "px", "pz", "mass"))
