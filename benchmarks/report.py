@@ -21,8 +21,8 @@ END = "<!-- bench:end -->"
 
 # targets from the course's benchmark plan
 NOTEBOOK_LIMIT_S = 30.0
-NOTEBOOK_LIMITS_S = {"05": 60.0, "08": 60.0, "09": 45.0}  # the notebooks that train larger or many flows
-TOTAL_LIMIT_S = 150.0
+NOTEBOOK_LIMITS_S = {"05": 60.0, "07": 45.0, "08": 60.0, "09": 45.0}  # the notebooks that train larger or many flows
+TOTAL_LIMIT_S = 240.0  # ten notebooks: 00-06 within 150 s, as before, and 07-09 within their own 45-60 s
 KERNEL_MEDIAN_MS = 30.0
 BROWSER_MEDIAN_MS = 100.0
 DRAG_FPS = 20.0  # frames painted per second while a hand drags a widget
