@@ -111,6 +111,9 @@ def bits_per_dim(nll_nats: Tensor | float, dim: int) -> Tensor | float:
     """
     if not (isinstance(dim, int) and dim >= 1):
         raise ValueError(f"dim must be the number of pixels per image (a positive whole number), got {dim!r}.")
+    if bool(torch.as_tensor(nll_nats).isnan().any()):
+        raise ValueError("nll_nats is NaN: the model gave no likelihood (a training blow-up, or data outside its range); "
+                         "bits per dimension of NaN would only hide that.")
     return nll_nats / (dim * math.log(2))
 
 

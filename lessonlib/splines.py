@@ -36,6 +36,7 @@ from torch import Tensor, nn
 
 from lessonlib.bijectors import Bijector, Chain, register_example
 from lessonlib.coupling import alternating_mask, check_mask, half_mask
+from lessonlib.inputs import MAX_SIZE, count
 from lessonlib.nets import MLP, randomise
 
 __all__ = [
@@ -407,7 +408,7 @@ class SplineCoupling(Bijector):
                  n_bins: int = 8, bound: float = 4.0):
         super().__init__()
         m = check_mask(mask)
-        if int(n_bins) < 1:
+        if count(n_bins, "n_bins", maximum=MAX_SIZE) < 1:
             raise ValueError(f"a spline needs at least one bin, got n_bins = {n_bins}.")
         if not bound > 0:
             raise ValueError(f"bound must be positive: the spline acts on [-bound, bound], got {bound}.")

@@ -62,6 +62,9 @@ def reverse_kl(log_target: Callable[[Tensor], Tensor]) -> Objective:
     Reference: Rezende and Mohamed, "Variational Inference with Normalizing Flows" (2015).
     """
 
+    if not callable(log_target):
+        raise TypeError(f"log_target must be a function x -> log p~(x), one number per row of x, got {describe(log_target)}.")
+
     def objective(flow: nn.Module, n: int, generator: torch.Generator) -> Tensor:
         x, log_q = flow.sample_and_log_prob(n, generator)
         log_p = log_target(x)

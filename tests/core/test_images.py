@@ -89,3 +89,11 @@ def test_make_flow_puts_the_last_layer_last_and_checks_it():
         make_flow(64, 2, last=torch.nn.Identity())
     with pytest.raises(ValueError, match="coupling layers only"):
         make_flow(4, 2, "maf", mask="checkerboard")
+
+
+def test_bits_per_dim_refuses_a_nan_likelihood_and_keeps_an_infinite_one():
+    with pytest.raises(ValueError, match="NaN"):
+        bits_per_dim(float("nan"), 64)
+    with pytest.raises(ValueError, match="NaN"):
+        bits_per_dim(torch.tensor([1.0, float("nan")]), 64)
+    assert bits_per_dim(float("inf"), 64) == float("inf")  # zero likelihood: infinitely many bits

@@ -281,3 +281,10 @@ def test_any_parameter_values_keep_a_learnable_spline_monotone():
     check_knots(spline.knots())  # still increasing, derivatives still positive
     z = torch.linspace(-40, 40, 1001)[:, None]
     assert (spline.forward(z).diff(dim=0) > 0).all()
+
+
+def test_a_spline_coupling_needs_a_whole_number_of_bins():
+    with pytest.raises(ValueError, match="n_bins"):
+        SplineCoupling(torch.tensor([1.0, 0.0]), n_bins=2.5)  # not silently 2 bins
+    with pytest.raises(ValueError, match="at least one bin|n_bins"):
+        SplineCoupling(torch.tensor([1.0, 0.0]), n_bins=0)

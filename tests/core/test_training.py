@@ -276,3 +276,8 @@ def test_a_diverging_objective_stops_like_a_diverging_nll():
                       batch_size=8)
     with pytest.raises(Diverged, match="at step 1"):
         trainer.run(3)
+
+
+def test_reverse_kl_needs_a_function():
+    with pytest.raises(TypeError, match="log_target must be a function"):
+        reverse_kl(5)
