@@ -46,7 +46,8 @@ class LatentExplorer(LessonWidget):
         self.add_control("temperature", slider("temperature T", 0.7, 0.0, 1.5, 0.05))
         self.add_control("t", slider("interpolation t", 0.5, 0.0, 1.0, 0.05))
         self._numbers: dict[str, float] = {}
-        self.fig, (self.ax_samples, self.ax_line) = new_figure(2, 1, height=current().fig_width * 0.36)
+        s = current()  # on a 1280x720 slide the two rows of digits share a shorter strip, below two sliders
+        self.fig, (self.ax_samples, self.ax_line) = new_figure(2, 1, height=s.fig_width * (0.24 if s.presenter else 0.36))
         style = {"cmap": "gray_r", "vmin": 0, "vmax": LEVELS - 1, "interpolation": "nearest"}
         self.samples_image = self.ax_samples.imshow(digit_strip(self.ends.repeat(4, 1), 8), **style)
         self.line_image = self.ax_line.imshow(digit_strip(self.ends[[0, 0, 1]], 3, gap=2), **style)
