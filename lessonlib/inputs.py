@@ -6,6 +6,9 @@ one kind of answer everywhere, and the answer names the cause and the fix:
 * **numbers** are real and finite: a string, a complex number, None, True/False or NaN is refused
   (``TypeError`` for the wrong kind of thing, ``ValueError`` for a number out of range);
 * **counts** (sizes, steps, seeds, sample counts) are whole numbers; ``1000.0`` is read as 1000, ``2.5`` is refused;
+  a seed is a whole number too (``seed``): None would mean "a different result every run", so it is refused;
+* **random generators** are torch.Generator objects where torch draws (``generator``), numpy Generators where
+  numpy draws (``numpy_generator``); a seed or a string in their place is refused with the fix;
 * **arrays** become float64 numpy arrays, from numbers, nested lists, numpy arrays or torch tensors of any
   real dtype; complex values, strings and ragged lists are refused, and so are NaN and infinity unless asked;
 * **dtypes**: a layer keeps its parameters in the dtype it is given (``dtype=``, or a floating tensor's own
@@ -38,6 +41,10 @@ __all__ = [
     "check_scale_range",
     "log_scale_bound",
     "describe",
+    "seed",
+    "generator",
+    "numpy_generator",
+    "one_of",
 ]
 
 
@@ -105,6 +112,40 @@ def count(value: Any, name: str, *, minimum: int = 0, maximum: int | None = None
     return n
 
 
+def seed(value: Any, name: str = "seed", *, for_numpy: bool = False) -> int:
+    """A seed: a whole number (non-negative for numpy's generators); None is refused, since it would mean
+    "a different result on every run" where the course promises the same one."""
+    return count(value, name, minimum=0 if for_numpy else -(2**63), maximum=2**64 - 1)
+
+
+def generator(value: Any, name: str = "generator", *, optional: bool = True) -> Any:
+    """``value`` if it is a torch.Generator (or None when ``optional``); TypeError naming the fix otherwise.
+
+    Read through its methods (this module does not import torch): a torch.Generator has manual_seed and get_state.
+    """
+    if value is None and optional:
+        return None
+    if not (hasattr(value, "manual_seed") and hasattr(value, "get_state") and hasattr(value, "initial_seed")):
+        kind = "None" if value is None else describe(value)
+        raise TypeError(f"{name} must be a torch.Generator, e.g. torch.Generator().manual_seed(0){' (or None)' if optional else ''}, "
+                        f"got {kind}. A seed alone is not a generator: wrap it, torch.Generator().manual_seed(seed).")
+    return value
+
+
+def numpy_generator(value: Any, name: str = "rng") -> np.random.Generator:
+    """``value`` if it is a numpy random Generator; TypeError naming the fix otherwise."""
+    if not isinstance(value, np.random.Generator):
+        raise TypeError(f"{name} must be a numpy random Generator, e.g. np.random.default_rng(0), got {describe(value)}.")
+    return value
+
+
+def one_of(value: Any, name: str, options: Any) -> Any:
+    """``value`` if it is one of ``options``; ValueError listing them otherwise."""
+    if isinstance(value, (str, int, float, type(None))) and value in list(options):
+        return value
+    raise ValueError(f"{name} must be one of {list(options)}, got {value!r}.")
+
+
 def to_numpy(value: Any) -> np.ndarray:
     """A numpy array of the values of a torch tensor (any dtype, with or without grad) or anything array-like.
 
@@ -147,6 +188,8 @@ def real_array(value: Any, name: str, *, finite: bool = True, allow_bool: bool =
 
 
 def _kind(arr: np.ndarray) -> str:
+    if arr.dtype.kind in "US":
+        return f"the text values {arr.reshape(-1)[:3].tolist()}"
     if arr.dtype == object:
         kinds = sorted({type(v).__name__ for v in arr.reshape(-1)[:50]})
         return f"objects of type {', '.join(kinds) or 'object'} (a ragged list, or text?)"
@@ -159,7 +202,10 @@ def dtype_limits(dtype: Any) -> tuple[str, float, float]:
     try:
         info = np.finfo(np.dtype(label))
     except TypeError:
-        raise TypeError(f"{dtype} is not a floating-point dtype: use float32 or float64.") from None
+        try:  # a numpy type such as np.float64, whose str() is its class
+            info, label = np.finfo(np.dtype(dtype)), str(np.dtype(dtype))
+        except (TypeError, ValueError):
+            raise TypeError(f"{dtype} is not a floating-point dtype: use float32 or float64.") from None
     return label, float(info.eps), float(info.max)
 
 
@@ -184,7 +230,10 @@ def check_scale_range(values: np.ndarray, dtype: Any, what: str, fix: str) -> No
     worst_small, worst_big = float(a.min()), float(a.max())
     if worst_small < 1 / hi or worst_big > hi:
         bad = worst_small if worst_small < 1 / hi else worst_big
-        side = f"its inverse {1 / bad:.2g} overflows" if bad < 1 / hi else f"it overflows {label} for inputs above {big / bad:.2g}"
+        if bad == 0:
+            side = "it is zero, so it has no inverse"
+        else:
+            side = f"its inverse {1 / bad:.2g} overflows" if bad < 1 / hi else f"it overflows {label} for inputs above {big / bad:.2g}"
         raise ValueError(
             f"{what} {bad:.3g} is out of range for {label}: {side} ({label} holds numbers up to {big:.2g}). "
             f"Keep every {what} between {1 / hi:.2g} and {hi:.2g} in size, or {fix}."

@@ -65,7 +65,7 @@ def test_count_reads_numpy_ints_and_whole_floats():
     ([[1.0, 2.0], [3.0]], TypeError, "rectangular"),
     (np.array([1j]), ValueError, "complex"),
     (torch.tensor([1j]), ValueError, "complex"),
-    ([["a", "b"]], TypeError, "dtype <U1"),
+    ([["a", "b"]], TypeError, "text values"),
     ({"a": 1}, TypeError, "dict"),
     ([1.0, float("nan")], ValueError, r"NaN or infinity \(at index \[1\]\)"),
     ([True, False], TypeError, "True/False"),
