@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lessonlib.inputs import check_scale_range, dtype_limits, real_array
+from lessonlib.inputs import check_scale_range, dtype_limits, real_array, real_number
 
 __all__ = [
     "Bijector",
@@ -51,7 +51,7 @@ def check_batch(t, dim: int | None = None, name: str = "input", dtype: torch.dty
     number of coordinates and NaN or infinity raise a ValueError (TypeError for things that are not numbers)
     that names the cause and the fix.
     """
-    t = _as_real_tensor(t, name, dtype)
+    given, t = t, _as_real_tensor(t, name, dtype)
     if t.ndim != 2:
         hint = " For a single point use x[None, :]; for 1D data use x[:, None]." if t.ndim in (0, 1) else ""
         raise ValueError(
@@ -66,17 +66,29 @@ def check_batch(t, dim: int | None = None, name: str = "input", dtype: torch.dty
         )
     if not torch.isfinite(t).all():
         bad = (~torch.isfinite(t)).any(dim=1).nonzero().flatten()[:5].tolist()
-        raise ValueError(
+        raise _too_large(given, t, name) or ValueError(
             f"{name} contains NaN or infinite values (rows {bad}...). A density is only defined at real, "
             "finite points; clean the data (or check for an earlier overflow) before evaluating a flow."
         )
     return t
 
 
+def _too_large(given, t: Tensor, name: str) -> ValueError | None:
+    """The error for finite numbers that became infinite on conversion to ``t``'s dtype (1e300 into float32); else None."""
+    original = np.abs(real_array(given, name, finite=False)).reshape(t.shape) if t.numel() else None
+    if original is None or not np.isfinite(original).all():
+        return None
+    label, _, big = dtype_limits(t.dtype)
+    return ValueError(f"{name} holds numbers too large for {label} (up to {original.max():.3g}; {label} holds numbers up to "
+                      f"{big:.3g}): converted to the map's {label} they would be infinite. Rescale the data (standardise it), "
+                      "or build the flow in float64.")
+
+
 def _as_real_tensor(t, name: str, dtype: torch.dtype | None) -> Tensor:
     """``t`` as a real floating tensor in ``dtype`` (kept as it is when ``dtype`` is None and it is one already)."""
     if not isinstance(t, Tensor):
-        return torch.as_tensor(real_array(t, name, finite=False), dtype=dtype or torch.get_default_dtype())
+        with np.errstate(over="ignore"):
+            return torch.as_tensor(real_array(t, name, finite=False), dtype=dtype or torch.get_default_dtype())
     if t.is_complex():
         raise ValueError(
             f"{name} is a complex tensor ({t.dtype}); densities live on real numbers. "
@@ -266,7 +278,12 @@ class Affine(Bijector):
     def __init__(self, scale=1.0, shift=0.0, learnable: bool = True, dtype: torch.dtype | None = None):
         super().__init__()
         dtype = parameter_dtype(dtype, scale, shift)
-        scale_a, shift_a = real_array(scale, "scale").reshape(-1), real_array(shift, "shift").reshape(-1)
+        scale_a, shift_a = real_array(scale, "scale"), real_array(shift, "shift")
+        for what, a in (("scale", scale_a), ("shift", shift_a)):
+            if a.ndim > 1:
+                raise ValueError(f"{what} must be a number or a vector with one entry per coordinate, got shape {a.shape}. A "
+                                 "matrix mixes coordinates, which is not elementwise: use Linear(A) for x = A z.")
+        scale_a, shift_a = scale_a.reshape(-1), shift_a.reshape(-1)
         if scale_a.size == 0 or shift_a.size == 0:
             raise ValueError("scale and shift need at least one number each (one per coordinate, or one for all).")
         if (scale_a == 0).any():
@@ -319,6 +336,10 @@ class Linear(Bijector):
     def __init__(self, matrix, learnable: bool = False, rcond: float = 1e-12, dtype: torch.dtype | None = None):
         super().__init__()
         dtype = parameter_dtype(dtype, matrix)
+        rcond = real_number(rcond, "rcond")
+        if not 0 <= rcond < 1:
+            raise ValueError(f"rcond must be in [0, 1), got {rcond:g}: it is the smallest ratio of the smallest to the largest "
+                             "singular value a matrix may have before it counts as singular (the default 1e-12 is right here).")
         A = real_array(matrix, "matrix")
         if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] == 0:
             raise ValueError(
