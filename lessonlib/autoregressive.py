@@ -147,7 +147,8 @@ class MADE(Bijector):
 
     def __init__(self, dim: int, hidden: tuple[int, ...] = (128,)):
         super().__init__()
-        if count(dim, "dim", maximum=MAX_SIZE) < 2:
+        dim = count(dim, "dim", maximum=MAX_SIZE)
+        if dim < 2:
             raise ValueError("an autoregressive model needs at least 2 dimensions to have an order.")
         self.dim = dim
         hidden = layer_widths(hidden)

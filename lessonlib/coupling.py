@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from lessonlib.bijectors import Bijector, Chain, check_batch, register_example
-from lessonlib.inputs import MAX_SIZE, count, log_scale_bound as read_log_scale_bound, real_array
+from lessonlib.inputs import MAX_SIZE, count, describe, log_scale_bound as read_log_scale_bound, real_array
 from lessonlib.nets import MLP, bound_log_scale, randomise
 
 __all__ = [
@@ -93,6 +93,7 @@ def channel_mask(height: int, width: int, flip: bool = False) -> Tensor:
 
     Shapes: -> (height * width,).
     """
+    height, width = count(height, "height", maximum=MAX_SIZE), count(width, "width", maximum=MAX_SIZE)
     if height < 2 or width < 1 or height % 2:
         raise ValueError(f"a channel mask needs an even number of rows (2 x 2 blocks), got a {height} x {width} image.")
     rows = torch.arange(height)[:, None].expand(height, width)
@@ -102,6 +103,7 @@ def channel_mask(height: int, width: int, flip: bool = False) -> Tensor:
 
 def image_side(dim: int) -> int:
     """The side h of a square image with h * h == dim pixels; a ValueError otherwise."""
+    dim = count(dim, "dim", maximum=MAX_SIZE)
     side = int(round(dim ** 0.5))
     if side * side != dim or side < 2:
         raise ValueError(f"image masks need a square image of side >= 2 (dim = side * side), got dim = {dim}.")
@@ -138,11 +140,31 @@ def jacobian_matrix(fn, point: Tensor) -> Tensor:
     """
     from torch.autograd.functional import jacobian
 
+    if not callable(fn):
+        raise TypeError(f"fn must be a function of a batch of points (e.g. a layer's forward), got {describe(fn)}.")
     point = check_batch(point[None] if isinstance(point, Tensor) and point.ndim == 1 else point, None, "point")
     if point.shape[0] != 1:
         raise ValueError(f"point must be one point of shape (D,), got {point.shape[0]} points; use x[0] for a batch.")
     point = point[0]
     return jacobian(lambda v: fn(v[None])[0], point)
+
+
+def _conditioner(conditioner, dim: int, out: int, hidden: tuple[int, ...]) -> nn.Module:
+    """The conditioner given (a network mapping (B, D) to (B, out)), or a fresh MLP; TypeError for anything else."""
+    if conditioner is None:
+        return MLP(dim, out, hidden)
+    if not callable(conditioner):
+        raise TypeError(f"conditioner must be a network mapping (batch, {dim}) to (batch, {out}) (an nn.Module such as "
+                        f"lessonlib.nets.MLP({dim}, {out})), got {describe(conditioner)}.")
+    return conditioner
+
+
+def _checked_output(out: Tensor, kept: Tensor, width: int, what: str) -> Tensor:
+    """The conditioner's output, if it has shape (B, width); a ValueError naming both shapes otherwise."""
+    if tuple(out.shape) != (kept.shape[0], width):
+        raise ValueError(f"the conditioner returned shape {tuple(out.shape)} for {kept.shape[0]} points, but this layer on "
+                         f"{kept.shape[1]} coordinates needs (batch, {width}): {what}. Build it with that many outputs.")
+    return out
 
 
 class AdditiveCoupling(Bijector):
@@ -158,10 +180,11 @@ class AdditiveCoupling(Bijector):
         super().__init__()
         self.register_buffer("mask", check_mask(mask))
         self.dim = self.mask.numel()
-        self.conditioner = conditioner if conditioner is not None else MLP(self.dim, self.dim, hidden)
+        self.conditioner = _conditioner(conditioner, self.dim, self.dim, hidden)
 
     def _shift(self, kept: Tensor) -> Tensor:
-        return self.conditioner(kept) * (1 - self.mask.to(kept))
+        out = _checked_output(self.conditioner(kept), kept, self.dim, "a shift per coordinate")
+        return out * (1 - self.mask.to(kept))
 
     def _forward_and_log_det(self, z: Tensor) -> tuple[Tensor, Tensor]:
         m = self.mask.to(z)
@@ -196,13 +219,14 @@ class AffineCoupling(Bijector):
         # 1 where the conditioner's output is used (the transformed coordinates), for s and t side by side
         self.register_buffer("_free2", (1 - self.mask).repeat(2), persistent=False)
         self.dim = self.mask.numel()
-        self.conditioner = conditioner if conditioner is not None else MLP(self.dim, 2 * self.dim, hidden)
+        self.conditioner = _conditioner(conditioner, self.dim, 2 * self.dim, hidden)
         self.log_scale_bound = read_log_scale_bound(log_scale_bound)
 
     def scale_and_shift(self, kept: Tensor) -> tuple[Tensor, Tensor]:
         """Log-scale s and shift t from the kept coordinates, zero where mask == 1. Shapes: (B, D) -> 2 x (B, D)."""
         # one multiplication zeroes s and t on the kept coordinates; the bound keeps 0 at 0
-        s, t = (self.conditioner(kept) * self._free2.to(kept)).chunk(2, dim=-1)
+        out = _checked_output(self.conditioner(kept), kept, 2 * self.dim, "a log-scale and a shift per coordinate")
+        s, t = (out * self._free2.to(kept)).chunk(2, dim=-1)
         return bound_log_scale(s, self.log_scale_bound), t
 
     def _forward_and_log_det(self, z: Tensor) -> tuple[Tensor, Tensor]:
@@ -254,6 +278,8 @@ class ConditionalAffineCoupling(AffineCoupling):
     def __init__(self, mask, net: nn.Module, context: Tensor, log_scale_bound: float | None = 3.0):
         if not isinstance(context, Tensor) or context.ndim not in (1, 2) or not context.is_floating_point():
             raise ValueError("context must be a floating-point tensor of shape (C,) or (batch, C).")
+        if not torch.isfinite(context).all():
+            raise ValueError("the context contains NaN or infinity: the conditioner cannot compute scales from it.")
         super().__init__(mask, conditioner=_WithContext(net, context), log_scale_bound=log_scale_bound)
         self.context = context
 

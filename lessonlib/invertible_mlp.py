@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from lessonlib.bijectors import Bijector, Chain, register_example
+from lessonlib.inputs import MAX_SIZE, count, real_number, seed as read_seed
 from lessonlib.nets import randomise
 
 __all__ = ["LULinear", "LeakyReLU", "invertible_mlp"]
@@ -40,9 +41,7 @@ class LULinear(Bijector):
 
     def __init__(self, dim: int, permute: bool = False, generator: torch.Generator | None = None):
         super().__init__()
-        if int(dim) != dim or dim < 1:
-            raise ValueError(f"dim must be a positive whole number, got {dim!r}.")
-        self.dim = int(dim)
+        self.dim = count(dim, "dim", minimum=1, maximum=MAX_SIZE)
         order = torch.randperm(self.dim, generator=generator) if permute else torch.arange(self.dim)
         self.register_buffer("perm", torch.eye(self.dim)[order])
         self.register_buffer("below", torch.tril_indices(self.dim, self.dim, -1), persistent=False)
@@ -90,8 +89,8 @@ class LeakyReLU(Bijector):
 
     def __init__(self, negative_slope: float = 0.2):
         super().__init__()
-        a = float(negative_slope)
-        if not 0 < a <= 1 or math.isnan(a):
+        a = real_number(negative_slope, "negative_slope")
+        if not 0 < a <= 1:
             raise ValueError(
                 f"negative_slope must be in (0, 1], got {negative_slope!r}. A slope of 0 is the plain ReLU, which "
                 "sends every negative number to 0: many inputs, one output, no inverse. A negative slope would "
@@ -116,9 +115,9 @@ def invertible_mlp(dim: int, n_hidden: int = 2, negative_slope: float = 0.5, see
     Every layer is ``dim`` wide. The linear maps start close to random permutations (small random L, U,
     log|s| and bias drawn from ``seed``); each leaky ReLU squeezes its negative half-line by the slope.
     """
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(read_seed(seed))
     layers: list[Bijector] = [LULinear(dim, permute=True, generator=gen)]
-    for _ in range(n_hidden):
+    for _ in range(count(n_hidden, "n_hidden")):
         layers += [LeakyReLU(negative_slope), LULinear(dim, permute=True, generator=gen)]
     chain = Chain(*layers)
     with torch.no_grad():

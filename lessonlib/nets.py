@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lessonlib.inputs import MAX_SIZE, count, describe
+from lessonlib.inputs import MAX_SIZE, count, describe, generator as read_generator, real_number
 
 __all__ = ["MLP", "MaskedLinear", "randomise", "layer_widths", "bound_log_scale"]
 
@@ -47,6 +47,9 @@ class MLP(nn.Sequential):
         activation: type[nn.Module] = nn.ReLU,
         zero_last: bool = True,
     ):
+        if not (isinstance(activation, type) and issubclass(activation, nn.Module)):
+            raise TypeError(f"activation must be a torch.nn module class such as nn.ReLU or nn.Tanh (the class itself, not "
+                            f"an instance or its name), got {describe(activation)}.")
         sizes = (count(in_dim, "in_dim", minimum=1, maximum=MAX_SIZE), *layer_widths(hidden))
         out_dim = count(out_dim, "out_dim", minimum=1, maximum=MAX_SIZE)
         layers: list[nn.Module] = []
@@ -86,6 +89,9 @@ def randomise(module: nn.Module, gen: torch.Generator, std: float, dtype: torch.
     Shapes: parameters keep their shapes; the module is converted to ``dtype`` (float64 by default, as
     the property suite and the exercise checkers use).
     """
+    gen, std = read_generator(gen, "gen", optional=False), real_number(std, "std")
+    if std < 0:
+        raise ValueError(f"std must be a standard deviation, >= 0, got {std:g}.")
     module = module.to(dtype)
     with torch.no_grad():
         for p in module.parameters():

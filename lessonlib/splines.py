@@ -36,7 +36,7 @@ from torch import Tensor, nn
 
 from lessonlib.bijectors import Bijector, Chain, register_example
 from lessonlib.coupling import alternating_mask, check_mask, half_mask
-from lessonlib.inputs import MAX_SIZE, count
+from lessonlib.inputs import MAX_SIZE, count, positive_number, real_array, real_number
 from lessonlib.nets import MLP, randomise
 
 __all__ = [
@@ -125,11 +125,12 @@ def check_knots(knots: Knots, names: tuple[str, str] = ("z", "x")) -> Knots:
     return knots
 
 
-def _float_tensor(value) -> Tensor:
-    """A float tensor of ``value``: a float tensor keeps its dtype, anything else gets torch's default dtype."""
+def _float_tensor(value, name: str) -> Tensor:
+    """A float tensor of ``value``: a float tensor keeps its dtype, anything else (numbers, lists, arrays, int tensors)
+    gets torch's default dtype; text, complex numbers and the like are refused (``lessonlib.inputs.real_array``)."""
     if isinstance(value, Tensor) and value.is_floating_point():
         return value.detach().clone()
-    return torch.as_tensor(value, dtype=torch.get_default_dtype())
+    return torch.as_tensor(real_array(value, name, finite=False), dtype=torch.get_default_dtype())
 
 
 def knots_from_bins(widths, heights, derivatives, left: float = -3.0, bottom: float | None = None) -> Knots:
@@ -138,7 +139,9 @@ def knots_from_bins(widths, heights, derivatives, left: float = -3.0, bottom: fl
     Shapes: widths, heights (..., K); derivatives (..., K + 1) -> Knots of (..., K + 1), in the inputs' float dtype
     (torch's default for lists and numbers). ValueError for non-positive widths, heights or derivatives, or NaN.
     """
-    w, h, d = (_float_tensor(t) for t in (widths, heights, derivatives))
+    w, h, d = (_float_tensor(t, n) for t, n in ((widths, "widths"), (heights, "heights"), (derivatives, "derivatives")))
+    left = real_number(left, "left")
+    bottom = left if bottom is None else real_number(bottom, "bottom")
     if w.ndim < 1 or w.shape != h.shape or d.shape[:-1] != w.shape[:-1] or d.shape[-1] != w.shape[-1] + 1:
         raise ValueError(
             f"widths {tuple(w.shape)} and heights {tuple(h.shape)} need one entry per bin (..., K), and derivatives "
@@ -157,7 +160,6 @@ def knots_from_bins(widths, heights, derivatives, left: float = -3.0, bottom: fl
                 "strictly increasing and would have no inverse."
             )
     zero = w.new_zeros((*w.shape[:-1], 1))
-    bottom = left if bottom is None else bottom
     return check_knots(Knots(torch.cat([zero, w.cumsum(-1)], -1) + left, torch.cat([zero, h.cumsum(-1)], -1) + bottom, d))
 
 
@@ -317,7 +319,7 @@ def rq_spline_inverse(v: Tensor, knots: Knots, identity_tails: bool = False) -> 
 
 
 def _as_knot_rows(v, name: str) -> Tensor:
-    t = _float_tensor(v)
+    t = _float_tensor(v, name)
     if t.ndim == 1:
         t = t[None, :]
     if t.ndim != 2:
@@ -410,8 +412,7 @@ class SplineCoupling(Bijector):
         m = check_mask(mask)
         if count(n_bins, "n_bins", maximum=MAX_SIZE) < 1:
             raise ValueError(f"a spline needs at least one bin, got n_bins = {n_bins}.")
-        if not bound > 0:
-            raise ValueError(f"bound must be positive: the spline acts on [-bound, bound], got {bound}.")
+        bound = positive_number(bound, "bound")  # the spline acts on [-bound, bound]: a positive, finite number
         self.register_buffer("kept", m.nonzero().flatten(), persistent=False)
         self.register_buffer("free", (1 - m).nonzero().flatten(), persistent=False)
         self.register_buffer("mask", m)

@@ -33,7 +33,7 @@ def test_parameters_per_linear_map_are_d_squared_plus_d():
 
 @pytest.mark.parametrize("slope", [0.0, -0.5, 1.5, math.nan])
 def test_a_slope_that_is_not_in_0_1_is_refused_with_the_reason(slope):
-    with pytest.raises(ValueError, match="negative_slope must be in"):
+    with pytest.raises(ValueError, match="negative_slope must be"):
         LeakyReLU(slope)
 
 
