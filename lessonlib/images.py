@@ -21,28 +21,33 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from lessonlib.bijectors import Bijector, register_example
+from lessonlib.bijectors import Bijector, check_batch, register_example
+from lessonlib.inputs import count, generator as read_generator, real_array, real_number
 
 __all__ = ["dequantise", "check_pixels", "PixelLogit", "bits_per_dim", "nats_from_bits_per_dim"]
 
 
-def check_pixels(pixels: Tensor, levels: int, name: str = "pixels") -> Tensor:
-    """Check that ``pixels`` is a finite (B, D) float tensor of whole numbers in 0..levels-1.
+def _levels(levels) -> int:
+    """The number of grey levels: a whole number >= 2 (17 for the digits' pixels 0..16)."""
+    levels = count(levels, "levels")
+    if levels < 2:
+        raise ValueError(f"levels must be a whole number of grey levels >= 2, got {levels}.")
+    return levels
 
-    Shapes: pixels (B, D). Raises ValueError naming what is wrong and how to fix it.
+
+def check_pixels(pixels, levels: int, name: str = "pixels") -> Tensor:
+    """``pixels`` as a finite (B, D) float tensor of whole numbers in 0..levels-1, or a ValueError naming the problem.
+
+    Shapes: pixels (B, D) -> (B, D); B may be 0. Integer tensors, numpy arrays and lists are converted (the input
+    policy of ``lessonlib.inputs``: a float tensor keeps its dtype, anything else gets torch's default dtype).
     """
-    if not isinstance(pixels, Tensor) or pixels.ndim != 2 or not pixels.is_floating_point():
-        got = f"shape {tuple(pixels.shape)}, dtype {pixels.dtype}" if isinstance(pixels, Tensor) else type(pixels).__name__
-        raise ValueError(f"{name} must be a float tensor of shape (batch, pixels), got {got}. "
-                         "Use torch.as_tensor(images.reshape(len(images), -1), dtype=torch.float32).")
-    if pixels.shape[0] == 0:
-        raise ValueError(f"{name} is an empty batch: there is nothing to dequantise.")
-    if not torch.isfinite(pixels).all():
-        raise ValueError(f"{name} contains NaN or infinity; pixels are whole numbers 0..{levels - 1}.")
-    if (pixels != pixels.round()).any() or pixels.min() < 0 or pixels.max() > levels - 1:
+    levels = _levels(levels)
+    pixels = check_batch(pixels, None, name)
+    if pixels.numel() and ((pixels != pixels.round()).any() or pixels.min() < 0 or pixels.max() > levels - 1):
         raise ValueError(
             f"{name} must be whole numbers 0..{levels - 1} (the {levels} grey levels), got values from "
             f"{float(pixels.min()):g} to {float(pixels.max()):g}. Dequantise the raw integer pixels once, "
@@ -51,7 +56,7 @@ def check_pixels(pixels: Tensor, levels: int, name: str = "pixels") -> Tensor:
     return pixels
 
 
-def dequantise(pixels: Tensor, levels: int, generator: torch.Generator | None = None) -> Tensor:
+def dequantise(pixels, levels: int, generator: torch.Generator | None = None) -> Tensor:
     """y = k + u with u ~ U(0, 1) on every pixel: each integer k spreads over its unit bin [k, k + 1).
 
     Shapes: pixels (B, D) of whole numbers 0..levels-1 -> y (B, D) in [0, levels).
@@ -59,8 +64,8 @@ def dequantise(pixels: Tensor, levels: int, generator: torch.Generator | None = 
     Not a bijection: fresh noise on every call. Training on it (new noise every step) keeps a
     continuous density from collapsing onto the grid of integers.
     """
-    check_pixels(pixels, levels)
-    u = torch.rand(pixels.shape, generator=generator, dtype=pixels.dtype)
+    pixels = check_pixels(pixels, levels)
+    u = torch.rand(pixels.shape, generator=read_generator(generator), dtype=pixels.dtype)
     return pixels + u
 
 
@@ -79,8 +84,7 @@ class PixelLogit(Bijector):
 
     def __init__(self, levels: int, alpha: float = 0.05):
         super().__init__()
-        if not (isinstance(levels, int) and levels >= 2):
-            raise ValueError(f"levels must be a whole number of grey levels >= 2, got {levels!r}.")
+        levels, alpha = _levels(levels), real_number(alpha, "alpha")
         if not 0 <= alpha < 0.5:
             raise ValueError(f"alpha must be in [0, 0.5), got {alpha}: at 0.5 every pixel would map to the same point.")
         self.levels, self.alpha = levels, float(alpha)
@@ -104,24 +108,38 @@ class PixelLogit(Bijector):
         return z, (self.log_scale - torch.log(s) - torch.log1p(-s)).sum(dim=1)
 
 
+def _pixels_per_image(dim) -> int:
+    dim = count(dim, "dim")
+    if dim < 1:
+        raise ValueError(f"dim must be the number of pixels per image (a positive whole number), got {dim}.")
+    return dim
+
+
+def _nats(value, name: str):
+    """``value`` (a number, an array or a tensor of real numbers, infinity allowed) ready for arithmetic; NaN refused."""
+    a = real_array(value, name, finite=False)
+    if np.isnan(a).any():
+        raise ValueError(f"{name} is NaN: the model gave no likelihood (a training blow-up, or data outside its range); "
+                         "bits per dimension of NaN would only hide that.")
+    if isinstance(value, (Tensor, np.ndarray)):
+        return value
+    return float(a) if a.ndim == 0 else a
+
+
 def bits_per_dim(nll_nats: Tensor | float, dim: int) -> Tensor | float:
     """bits/dim = NLL / (D ln 2): nats per image to bits per pixel (log2 e = 1 / ln 2 bits per nat).
 
-    Shapes: nll_nats any shape (one NLL per image, or a mean) -> the same shape.
+    Shapes: nll_nats any shape (one NLL per image, or a mean) -> the same shape. An infinite NLL (zero
+    likelihood) gives infinitely many bits; a NaN one is refused.
     """
-    if not (isinstance(dim, int) and dim >= 1):
-        raise ValueError(f"dim must be the number of pixels per image (a positive whole number), got {dim!r}.")
-    if bool(torch.as_tensor(nll_nats).isnan().any()):
-        raise ValueError("nll_nats is NaN: the model gave no likelihood (a training blow-up, or data outside its range); "
-                         "bits per dimension of NaN would only hide that.")
-    return nll_nats / (dim * math.log(2))
+    dim = _pixels_per_image(dim)
+    return _nats(nll_nats, "nll_nats") / (dim * math.log(2))
 
 
 def nats_from_bits_per_dim(bpd: Tensor | float, dim: int) -> Tensor | float:
     """NLL in nats per image from bits/dim: bpd * D * ln 2 (the inverse of ``bits_per_dim``)."""
-    if not (isinstance(dim, int) and dim >= 1):
-        raise ValueError(f"dim must be the number of pixels per image (a positive whole number), got {dim!r}.")
-    return bpd * dim * math.log(2)
+    dim = _pixels_per_image(dim)
+    return _nats(bpd, "bpd") * dim * math.log(2)
 
 
 @register_example("PixelLogit", dims=(1, 3, 5))

@@ -876,7 +876,7 @@ case("dequantise(float pixels)", lambda: dequantise(PIX, 17, gen()), returns(_in
 case("dequantise(int pixels)", lambda: dequantise(PIX.long(), 17, gen()), returns(_in_cells(PIX), "each pixel moved within [k, k + 1)"))
 case("dequantise(numpy pixels)", lambda: dequantise(PIX.numpy(), 17, gen()), returns(_in_cells(PIX), "each pixel moved within [k, k + 1)"))
 case("dequantise(an empty batch (0, 3))", lambda: dequantise(torch.zeros(0, 3), 17), returns(lambda y: y.shape == (0, 3), "shape (0, 3)"))
-for _pix, _kw, _words in ((PIX + 1, {}, ("0..16",)), (PIX + 0.5, {}, ("whole numbers",)), (PIX[0], {}, ("shape (batch, pixels)",)),
+for _pix, _kw, _words in ((PIX + 1, {}, ("0..16",)), (PIX + 0.5, {}, ("whole numbers",)), (PIX[0], {}, ("shape (batch, dim)",)),
                           (torch.full((1, 3), math.nan), {}, ("NaN",)), (PIX, {"levels": 0}, ("levels", ">= 2")),
                           (PIX, {"levels": "17"}, ("levels", "the text")), (PIX, {"generator": "g"}, ("generator", "torch.Generator")),
                           (PIX / 16, {}, ("whole numbers", "not pixels that were already scaled"))):

@@ -59,7 +59,9 @@ def dequantised_sampler(pixels: Tensor) -> Callable[[int, torch.Generator], Tens
 
     Shapes: pixels (N, D) -> f(n, generator) -> (n, D) in [0, 17).
     """
-    check_pixels(pixels, LEVELS)
+    pixels = check_pixels(pixels, LEVELS)
+    if pixels.shape[0] == 0:
+        raise ValueError("pixels is an empty batch: there are no images to draw from.")
 
     def draw(n: int, gen: torch.Generator) -> Tensor:
         rows = pixels[torch.randint(pixels.shape[0], (n,), generator=gen)]
@@ -93,12 +95,14 @@ def categorical_baseline(train: Tensor, pseudo_count: float = 1.0) -> Callable[[
 
     Returns bpd(pixels) -> mean bits/dim. A discrete model: -log2 P(k) / D exactly, no noise.
     """
-    check_pixels(train, LEVELS, "train")
+    train = check_pixels(train, LEVELS, "train")
     counts = torch.stack([(train == k).sum(0) for k in range(LEVELS)], 1).double() + pseudo_count  # (D, L)
     log_p = torch.log(counts / counts.sum(1, keepdim=True))
 
     def bpd(pixels: Tensor) -> float:
-        check_pixels(pixels, LEVELS)
+        pixels = check_pixels(pixels, LEVELS)
+        if pixels.shape[0] == 0:
+            raise ValueError("pixels is an empty batch: there are no images to score.")
         ll = log_p.gather(1, pixels.long().T).sum(0)  # (B,)
         return float(bits_per_dim(-ll.mean(), DIM))
 
