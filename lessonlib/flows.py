@@ -27,7 +27,7 @@ from torch.distributions import (
 from lessonlib.autoregressive import MADE, AutoregressiveAffine
 from lessonlib.bijectors import Affine, Bijector, Chain, Linear, check_batch
 from lessonlib.coupling import ConditionalAffineCoupling, alternating_mask, coupling_stack
-from lessonlib.inputs import MAX_SIZE, count, log_scale_bound as read_log_scale_bound, real_number
+from lessonlib.inputs import MAX_SIZE, count, generator as read_generator, log_scale_bound as read_log_scale_bound, real_array, real_number
 from lessonlib.invertible_mlp import invertible_mlp
 from lessonlib.monotone1d import Logit, MonotoneMixture
 from lessonlib.nets import MLP
@@ -131,7 +131,7 @@ class Flow(nn.Module):
 
         Shapes: -> (n, D); n = 0 gives (0, D). With a generator the global random state is left as it was.
         """
-        n = _sample_count(n)
+        n, generator = _sample_count(n), read_generator(generator)
         if generator is None:
             return self.base.sample((n,))
         seed = int(torch.randint(2**62, (), generator=generator))
@@ -173,10 +173,14 @@ def _sample_count(n) -> int:
     return count(n, "n", maximum=MAX_SAMPLES, why="draw large samples in batches")
 
 
-def _check_context(context: Tensor, context_dim: int) -> Tensor:
-    """A finite float context of shape (C,) (one for every point) or (B, C) (one per point); ValueError otherwise."""
-    if not isinstance(context, Tensor) or not context.is_floating_point():
-        raise ValueError("the context must be a floating-point torch.Tensor of shape (C,) or (batch, C).")
+def _check_context(context, context_dim: int) -> Tensor:
+    """A finite float context of shape (C,) (one for every point) or (B, C) (one per point); ValueError otherwise.
+
+    As for data (``lessonlib.inputs``): a float tensor keeps its dtype; lists, numpy arrays and int tensors are
+    converted to torch's default dtype (the conditioners then compute in their own).
+    """
+    if not (isinstance(context, Tensor) and context.is_floating_point()):
+        context = torch.as_tensor(real_array(context, "the context", finite=False), dtype=torch.get_default_dtype())
     if context.ndim not in (1, 2) or context.shape[-1] != context_dim:
         raise ValueError(
             f"the context must have shape ({context_dim},) or (batch, {context_dim}), got {tuple(context.shape)}: "
@@ -352,7 +356,8 @@ def make_flow(
     _check_choices(layer, base, n_layers, dtype, mask)
     log_scale_bound = read_log_scale_bound(log_scale_bound)
     if context_dim is not None:
-        return _conditional(dim, int(n_layers), layer, hidden, int(context_dim), log_scale_bound, BASES[base](dim, dtype), seed, dtype)
+        context_dim = count(context_dim, "context_dim", minimum=-(2**63))
+        return _conditional(dim, n_layers, layer, hidden, context_dim, log_scale_bound, BASES[base](dim, dtype), seed, dtype)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         layers = _stack(layer, dim, n_layers, hidden, log_scale_bound, n_components, mask, n_bins, bound)
