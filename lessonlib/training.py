@@ -45,9 +45,13 @@ Objective = Callable[[nn.Module, int, torch.Generator], Tensor]
 def nll(flow: Flow, x: Tensor) -> Tensor:
     """Mean negative log-likelihood in nats: -(1/B) sum_i log p_X(x_i). Shapes: x (B, D) -> scalar.
 
-    It can be negative: a density can exceed 1 (a narrow bump), and then log p > 0.
+    It can be negative: a density can exceed 1 (a narrow bump), and then log p > 0. An empty batch has no
+    mean: it is refused.
     """
-    return -flow.log_prob(x).mean()
+    log_p = flow.log_prob(x)
+    if log_p.shape[0] == 0:
+        raise ValueError("x is an empty batch (0 points): the mean negative log-likelihood of no points is undefined.")
+    return -log_p.mean()
 
 
 def reverse_kl(log_target: Callable[[Tensor], Tensor]) -> Objective:
@@ -68,6 +72,9 @@ def reverse_kl(log_target: Callable[[Tensor], Tensor]) -> Objective:
     def objective(flow: nn.Module, n: int, generator: torch.Generator) -> Tensor:
         x, log_q = flow.sample_and_log_prob(n, generator)
         log_p = log_target(x)
+        if not isinstance(log_p, Tensor):
+            raise TypeError(f"log_target must return a torch tensor, one log-density per sample (shape ({n},)), built "
+                            f"with torch operations so that gradients reach the samples; it returned {describe(log_p)}.")
         if log_p.shape != log_q.shape:
             raise ValueError(f"log_target returned shape {tuple(log_p.shape)} for {n} samples; it must return one "
                              f"log-density per sample, shape ({n},).")
@@ -178,6 +185,9 @@ def _step_loss(model: nn.Module, data: Tensor | Sampler | None, objective: Objec
     if data is not None or loss_fn is not nll:
         raise ValueError("an objective draws its own samples from the model: give either data (with loss_fn) "
                          "or an objective, not both.")
+    if not callable(objective):
+        raise TypeError(f"objective must be a function objective(model, n, generator) -> scalar loss, e.g. "
+                        f"reverse_kl(log_target), got {describe(objective)}.")
     if batch_size is None or count(batch_size, "batch_size") < 1:
         raise ValueError("an objective needs a batch_size: how many samples the model draws at each step.")
     return lambda: objective(model, batch_size, gen)
@@ -252,7 +262,7 @@ class Trainer:
         except NonFinitePoints:  # the model sends points to infinity: its loss is infinite
             loss, refused = None, math.inf
         except Exception:  # the last update made the model refuse (e.g. NaN parameters failing a base's argument check)
-            if self._saved is None:  # no update yet: the model or the loss itself is at fault
+            if self._saved is None or _all_finite(self._params):  # the model is sound: the data, sampler or loss is at fault
                 raise
             loss = None
         value = refused if loss is None else _loss_value(loss)
@@ -392,6 +402,8 @@ class ValidationCurve:
 
     def __init__(self, flow: Flow, x_val: Tensor):
         self.flow, self.x_val = flow, check_batch(x_val, flow.dim, "validation data")
+        if self.x_val.shape[0] == 0:
+            raise ValueError("the validation data is empty (0 rows): there is nothing to measure the NLL on.")
         self.steps: list[int] = [0]
         self.train_nll: list[float] = [math.nan]
         self.val_nll: list[float] = [self._val()]
