@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from lessonlib.bijectors import check_batch
-from lessonlib.inputs import count, describe
+from lessonlib.inputs import MAX_SIZE, count, describe, positive_number, real_array, real_number, seed as read_seed
 
 __all__ = ["Target", "TARGETS", "two_moons", "gaussian_ring", "checkerboard", "banana", "kl_gap", "target_sampler", "grid_density"]
 
@@ -93,6 +93,7 @@ def _mixture(centers: Tensor, sigma: float) -> tuple[Callable, Callable]:
 
 def two_moons(sigma: float = 0.1, per_arc: int = 24) -> Target:
     """Two interleaved half-circles (radius 1), each a string of Gaussians of width ``sigma``."""
+    sigma, per_arc = positive_number(sigma, "sigma"), count(per_arc, "per_arc", minimum=1, maximum=MAX_SIZE)
     t = torch.linspace(0, math.pi, per_arc, dtype=torch.float64)
     upper = torch.stack([torch.cos(t) - 0.5, torch.sin(t) - 0.25], 1)
     lower = torch.stack([0.5 - torch.cos(t), 0.25 - torch.sin(t)], 1)
@@ -102,6 +103,8 @@ def two_moons(sigma: float = 0.1, per_arc: int = 24) -> Target:
 
 def gaussian_ring(n_modes: int = 8, radius: float = 2.0, sigma: float = 0.2) -> Target:
     """``n_modes`` Gaussians evenly spaced on a circle."""
+    n_modes, radius = count(n_modes, "n_modes", minimum=1, maximum=MAX_SIZE), real_number(radius, "radius")
+    sigma = positive_number(sigma, "sigma")
     t = torch.arange(n_modes, dtype=torch.float64) * 2 * math.pi / n_modes
     lp, s = _mixture(radius * torch.stack([torch.cos(t), torch.sin(t)], 1), sigma)
     r = radius + 4 * sigma
@@ -110,6 +113,7 @@ def gaussian_ring(n_modes: int = 8, radius: float = 2.0, sigma: float = 0.2) -> 
 
 def checkerboard(n: int = 4, size: float = 4.0) -> Target:
     """Uniform on the dark squares of an n-by-n board covering [-size/2, size/2]^2 (n even)."""
+    n, size = count(n, "n", minimum=2, maximum=MAX_SIZE), positive_number(size, "size")
     if n % 2:
         raise ValueError("checkerboard needs an even number of squares per side")
     cell = size / n
@@ -135,6 +139,7 @@ def checkerboard(n: int = 4, size: float = 4.0) -> Target:
 
 def banana(curvature: float = 0.5, sigma: float = 0.5) -> Target:
     """x1 ~ N(0, 1), x2 | x1 ~ N(curvature * (x1^2 - 1), sigma^2): a bent Gaussian."""
+    curvature, sigma = real_number(curvature, "curvature"), positive_number(sigma, "sigma")
 
     def log_prob(x: Tensor) -> Tensor:
         x1, x2 = x[:, 0], x[:, 1]
@@ -168,10 +173,20 @@ def kl_gap(
     (default: torch's default dtype, matching a model built with default settings). Uses the paired estimator
     mean(log p(x) - log q(x)), which has far less variance than NLL minus a separate entropy estimate.
     """
+    if not callable(log_q):
+        raise TypeError(f"log_q must be the model's log-density, a function such as flow.log_prob, got {describe(log_q)}.")
+    if not isinstance(target, Target):
+        raise TypeError(f"target must be a lessonlib.toy2d Target (e.g. two_moons()), got {describe(target)}.")
     n = count(n, "n", minimum=2, maximum=10**8, why="a Monte Carlo estimate and its error need 2 samples or more")
-    x = target.sample(n, torch.Generator().manual_seed(count(seed, "seed", minimum=-(2**63), maximum=2**64 - 1)))
+    x = target.sample(n, torch.Generator().manual_seed(read_seed(seed)))
     with torch.no_grad():
         lq = log_q(x.to(dtype or torch.get_default_dtype()))
+        if not isinstance(lq, Tensor) or tuple(lq.shape) != (n,):
+            got = f"shape {tuple(lq.shape)}" if isinstance(lq, Tensor) else describe(lq)
+            raise ValueError(f"log_q must return one log-density per sample, a tensor of shape ({n},); it returned {got}.")
+        if torch.isnan(lq).any():
+            raise ValueError("log_q returned NaN for some samples: the model has no density there (NaN parameters after "
+                             "a training blow-up?), so the KL gap would be NaN.")
         diff = target.log_prob(x) - lq.to(x)
     return float(diff.mean()), float(diff.std() / math.sqrt(n))
 
@@ -197,9 +212,13 @@ def grid_density(
 
     Shapes: -> density (n, n) with rows along the second coordinate, area scalar.
     """
-    x0, x1, y0, y1 = extent
+    box = real_array(extent, "extent")
+    if box.shape != (4,):
+        raise ValueError(f"extent must be 4 numbers (xmin, xmax, ymin, ymax), got shape {box.shape}.")
+    x0, x1, y0, y1 = (float(v) for v in box)
     if not (x1 > x0 and y1 > y0):
         raise ValueError(f"extent must be (xmin, xmax, ymin, ymax) with min < max, got {extent}.")
+    n = count(n, "n", minimum=1, maximum=4000, why="an n x n grid of 16 million points is the most that fits")
     dx, dy = (x1 - x0) / n, (y1 - y0) / n
     xs = x0 + dx * (np.arange(n) + 0.5)
     ys = y0 + dy * (np.arange(n) + 0.5)
