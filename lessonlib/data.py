@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -18,7 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lessonlib.inputs import real_array
+from lessonlib.bijectors import check_batch
+from lessonlib.inputs import count, describe, real_array, seed as read_seed
 
 __all__ = [
     "DATA_DIR", "load_old_faithful", "load_challenger", "CHALLENGER", "load_csv", "standardise", "CsvSpec", "OLD_FAITHFUL", "train_validation_split",
@@ -65,8 +67,10 @@ def _problem(path: Path, line: int | None, what: str) -> ValueError:
 def _read_rows(path: Path) -> list[list[str]]:
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: it ships with the course repository (data/README.md lists it).")
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
+    if not path.is_file():
+        raise ValueError(f"{path} is a folder, not a file: give the path of the CSV file itself.")
+    try:  # utf-8-sig: a file saved by a spreadsheet starts with an invisible byte-order mark, which is not part of the header
+        with open(path, newline="", encoding="utf-8-sig") as f:
             return [row for row in csv.reader(f)]
     except (UnicodeDecodeError, csv.Error) as e:
         raise _problem(path, None, f"the file is not a readable CSV text file ({e})") from None
@@ -102,7 +106,7 @@ def load_csv(spec: CsvSpec, path: Path | str | None = None) -> np.ndarray:
 
     Shapes: -> (spec.rows, len(spec.header)). ``path`` defaults to DATA_DIR / spec.name.
     """
-    path = Path(path) if path is not None else DATA_DIR / spec.name
+    path = _path(path, spec.name)
     rows = _read_rows(path)
     while rows and rows[-1] == []:  # blank lines at the end
         rows.pop()
@@ -115,6 +119,15 @@ def load_csv(spec: CsvSpec, path: Path | str | None = None) -> np.ndarray:
     if values.shape[0] != spec.rows:
         raise _problem(path, None, f"{values.shape[0]} data rows, expected {spec.rows}: the file is cut short or has extra rows")
     return values
+
+
+def _path(path: Path | str | None, name: str) -> Path:
+    """``path`` as a Path (DATA_DIR / name when None); TypeError for anything that is not a file name."""
+    if path is None:
+        return DATA_DIR / name
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file name (a str or a pathlib.Path), got {describe(path)}.")
+    return Path(path)
 
 
 def load_old_faithful(path: Path | str | None = None) -> np.ndarray:
@@ -154,11 +167,18 @@ def load_digits(name: str = "digits.csv.gz") -> tuple[np.ndarray, np.ndarray]:
     Every row is checked (64 pixels and a label, whole numbers in range, finite); a bad row raises a
     ValueError naming the file and the row. Source and license: data/README.md.
     """
-    path = DATA_DIR / name
+    path = DATA_DIR / _path(name, "digits.csv.gz")  # a relative name is looked up in DATA_DIR; an absolute path is used as it is
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: it ships with the course repository (data/README.md lists it).")
-    with gzip.open(path, "rt", newline="", encoding="utf-8") as f:
-        rows = [_digit_row(row, k, name) for k, row in enumerate(csv.reader(f))]
+    try:
+        with gzip.open(path, "rt", newline="", encoding="utf-8") as f:
+            rows = [_digit_row(row, k, name) for k, row in enumerate(csv.reader(f))]
+    except EOFError:
+        raise ValueError(f"{name} is cut short: its compressed data ends early. Restore the file from the repository "
+                         "(data/README.md gives its SHA-256).") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as e:  # gzip.BadGzipFile is an OSError
+        raise ValueError(f"{name} is not a readable gzip file of CSV text ({type(e).__name__}: {e}). Restore the file from "
+                         "the repository (data/README.md gives its SHA-256).") from None
     if len(rows) != sum(DIGIT_SPLIT_SIZES):
         raise ValueError(f"{name} has {len(rows)} rows, expected {sum(DIGIT_SPLIT_SIZES)}. Restore the file from the repository.")
     a = np.array(rows)
@@ -183,9 +203,12 @@ def split_digits(seed: int = DIGIT_SPLIT_SEED, sizes: tuple[int, int, int] = DIG
     every machine (numpy's PCG64 permutation); no image is in two parts.
     """
     pixels, labels = load_digits()
-    if len(sizes) != 3 or min(sizes) < 1 or sum(sizes) != len(pixels):
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) != 3:
+        raise ValueError(f"sizes must be three positive counts adding up to {len(pixels)}, got {sizes!r}.")
+    sizes = tuple(count(n, "each of sizes", minimum=1) for n in sizes)
+    if sum(sizes) != len(pixels):
         raise ValueError(f"sizes must be three positive counts adding up to {len(pixels)}, got {sizes}.")
-    order = np.random.default_rng(seed).permutation(len(pixels))
+    order = np.random.default_rng(read_seed(seed, for_numpy=True)).permutation(len(pixels))
     a, b = sizes[0], sizes[0] + sizes[1]
     parts = (order[:a], order[a:b], order[b:])
     return DigitSplit(*(pixels[p] for p in parts), *(labels[p] for p in parts))
@@ -233,10 +256,15 @@ def train_validation_split(data: np.ndarray, n_validation: int, seed: int = 0) -
 
     Shapes: data (N, ...) -> (N - n_validation, ...), (n_validation, ...).
     """
+    if data is None or isinstance(data, (str, bytes)):
+        raise TypeError(f"data must be an array of rows (N, ...), got {describe(data)}.")
     a = np.asarray(data)
+    if a.ndim == 0:
+        raise ValueError(f"data must be an array of rows (N, ...), got a single value of shape {a.shape}.")
+    n_validation = count(n_validation, "n_validation")
     if not 0 < n_validation < len(a):
         raise ValueError(f"n_validation must be between 1 and {len(a) - 1} (the data has {len(a)} rows), got {n_validation}.")
-    order = np.random.default_rng(seed).permutation(len(a))
+    order = np.random.default_rng(read_seed(seed, for_numpy=True)).permutation(len(a))
     return a[order[:-n_validation]], a[order[-n_validation:]]
 
 
@@ -249,10 +277,16 @@ def dequantised(x: Tensor, unit) -> Callable[[int, torch.Generator], Tensor]:
     points, where a continuous density can grow without bound. Spreading each point uniformly over its
     rounding cell gives the model a density it can fit honestly, with fresh noise at every step.
     """
-    x = torch.as_tensor(x)
-    width = torch.as_tensor(unit, dtype=x.dtype).expand(x.shape[1:])
-    if not (width > 0).all():
+    x = check_batch(x, None, "x")
+    if x.shape[0] == 0:
+        raise ValueError("x is empty (0 rows): there are no data points to draw from.")
+    steps = real_array(unit, "unit").reshape(-1)
+    if steps.size not in (1, x.shape[1]):
+        raise ValueError(f"unit has {steps.size} values for {x.shape[1]} columns: give one rounding step per column, or one "
+                         "for all.")
+    if not (steps > 0).all():
         raise ValueError(f"unit must be positive in every column, got {unit!r}.")
+    width = torch.as_tensor(steps, dtype=x.dtype).expand(x.shape[1:])
 
     def draw(n: int, gen: torch.Generator) -> Tensor:
         rows = x[torch.randint(len(x), (n,), generator=gen)]
