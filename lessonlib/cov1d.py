@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from lessonlib.inputs import MAX_SIZE, count, describe, real_array, real_number
+from lessonlib.inputs import MAX_SIZE, check_scale_range, count, describe, numpy_generator, real_array, real_number
 
 __all__ = [
     "Density1D", "Uniform", "Normal", "Logistic", "Exponential", "LogNormal",
@@ -42,10 +42,30 @@ def _arr(x: ArrayLike) -> Array:
     return a
 
 
-def _check_pair(base: object, fmap: object) -> None:
-    """TypeError unless ``base`` is a Density1D and ``fmap`` a MonotoneMap (the formula's two ingredients)."""
+def _probabilities(u: ArrayLike) -> Array:
+    """``u`` as an array of probabilities in [0, 1], where an inverse CDF is defined; ValueError otherwise."""
+    u = _arr(u)
+    outside = (u < 0) | (u > 1)
+    if outside.any():
+        raise ValueError(f"the inverse CDF F^-1(u) takes probabilities u between 0 and 1, got {u[outside].reshape(-1)[:3].tolist()}: "
+                         "no x has a CDF value outside [0, 1].")
+    return u
+
+
+def _draws(rng: object, n: object) -> tuple[np.random.Generator, int]:
+    """(rng, n) checked: a numpy Generator and a count of draws."""
+    return numpy_generator(rng, "rng"), count(n, "n", maximum=10**8, why="draw large samples in batches")
+
+
+def _check_base(base: object) -> None:
+    """TypeError unless ``base`` is a Density1D."""
     if not isinstance(base, Density1D):
         raise TypeError(f"base must be a density of this module (Normal(), Uniform(0, 1), ...), got {describe(base)}.")
+
+
+def _check_pair(base: object, fmap: object) -> None:
+    """TypeError unless ``base`` is a Density1D and ``fmap`` a MonotoneMap (the formula's two ingredients)."""
+    _check_base(base)
     if not isinstance(fmap, MonotoneMap):
         raise TypeError(f"the map must be a MonotoneMap (AffineMap(2, 1), ExpMap(), ...), got {describe(fmap)}.")
 
@@ -108,6 +128,7 @@ class Density1D:
 
     def sample(self, rng: np.random.Generator, n: int) -> Array:
         """n draws by the inverse-CDF method: x = F^-1(u), u ~ Uniform(0, 1).  Shapes: () -> (n,)."""
+        rng, n = _draws(rng, n)
         return self.ppf(rng.uniform(0.0, 1.0, size=n))
 
     def breakpoints(self) -> list[float]:
@@ -141,7 +162,7 @@ class Uniform(Density1D):
         return np.clip((_arr(x) - self.a) / (self.b - self.a), 0.0, 1.0)
 
     def ppf(self, u: ArrayLike) -> Array:
-        return self.a + (self.b - self.a) * _arr(u)
+        return self.a + (self.b - self.a) * _probabilities(u)
 
 
 class Normal(Density1D):
@@ -162,9 +183,10 @@ class Normal(Density1D):
         return 0.5 * (1.0 + _erf((_arr(x) - self.mu) / (self.sigma * math.sqrt(2.0))))
 
     def ppf(self, u: ArrayLike) -> Array:
-        return self.mu + self.sigma * _ndtri(_arr(u))
+        return self.mu + self.sigma * _ndtri(_probabilities(u))
 
     def sample(self, rng: np.random.Generator, n: int) -> Array:
+        rng, n = _draws(rng, n)
         return self.mu + self.sigma * rng.standard_normal(n)
 
 
@@ -187,7 +209,7 @@ class Logistic(Density1D):
         return 0.5 * (1.0 + np.tanh(0.5 * t))
 
     def ppf(self, u: ArrayLike) -> Array:
-        u = _arr(u)
+        u = _probabilities(u)
         with np.errstate(divide="ignore"):
             return self.mu + self.s * (np.log(u) - np.log1p(-u))
 
@@ -212,7 +234,7 @@ class Exponential(Density1D):
 
     def ppf(self, u: ArrayLike) -> Array:
         with np.errstate(divide="ignore"):
-            return -np.log1p(-_arr(u)) / self.rate
+            return -np.log1p(-_probabilities(u)) / self.rate
 
 
 class LogNormal(Density1D):
@@ -242,7 +264,7 @@ class LogNormal(Density1D):
         return np.where(x > 0, 0.5 * (1 + _erf((lx - self.mu) / (self.sigma * math.sqrt(2)))), 0.0)
 
     def ppf(self, u: ArrayLike) -> Array:
-        return np.exp(self.mu + self.sigma * _ndtri(_arr(u)))
+        return np.exp(self.mu + self.sigma * _ndtri(_probabilities(u)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,6 +340,7 @@ class AffineMap(MonotoneMap):
                 f"slope = {slope}: a zero slope sends every z to the same x, so x has no unique z to come "
                 "back to and p_Z(z) / |f'(z)| would divide by zero. The formula needs an invertible map."
             )
+        check_scale_range(np.array([slope]), np.float64, "slope", "use a slope nearer 1 and rescale the data")
         self.slope, self.shift = float(slope), float(shift)
         self.name = f"{self.slope:g} z + {self.shift:g}"
 
@@ -406,7 +429,7 @@ class MonotoneSpline(MonotoneMap):
     """
 
     def __init__(self, z_knots: ArrayLike, x_knots: ArrayLike) -> None:
-        zk, xk = np.asarray(z_knots, dtype=np.float64), np.asarray(x_knots, dtype=np.float64)
+        zk, xk = real_array(z_knots, "z_knots", finite=False), real_array(x_knots, "x_knots", finite=False)
         if zk.ndim != 1 or zk.shape != xk.shape or zk.size < 2:
             raise ValueError(f"knots must be two 1D arrays of the same length >= 2; got shapes {zk.shape} and {xk.shape}.")
         if not (np.all(np.isfinite(zk)) and np.all(np.isfinite(xk))):
@@ -665,6 +688,7 @@ def _grid_values(fn: Callable[[Array], Array], grid: Array, what: str, var: str 
 
 def interval_mass_z(base: Density1D, a: float, b: float) -> float:
     """P(a < Z < b) = F_Z(b) - F_Z(a), from the base CDF."""
+    _check_base(base)
     a, b = real_number(a, "a", allow_inf=True), real_number(b, "b", allow_inf=True)
     lo, hi = min(a, b), max(a, b)
     return float(base.cdf(np.array([hi]))[0] - base.cdf(np.array([lo]))[0])

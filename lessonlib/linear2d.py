@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from lessonlib.inputs import count, real_array, real_number
+from lessonlib.inputs import MAX_SIZE, count, positive_number, real_array, real_number, seed as seed_count
 
 __all__ = [
     "as_matrix",
@@ -184,6 +184,8 @@ def grid_lines(lo: float = -2.0, hi: float = 2.0, n_lines: int = 9, n_points: in
 
     Shapes: returns 2 * n_lines arrays of shape (n_points, 2).
     """
+    lo, hi = real_number(lo, "lo"), real_number(hi, "hi")
+    n_lines, n_points = count(n_lines, "n_lines", maximum=MAX_SIZE), count(n_points, "n_points", minimum=2, maximum=MAX_SIZE)
     t = np.linspace(lo, hi, n_points)
     lines = []
     for c in np.linspace(lo, hi, n_lines):
@@ -287,20 +289,21 @@ class Map2D:
     jacobian_fn: Callable[[Points], np.ndarray]
 
     def forward(self, z: Points, xp: object = np) -> Points:
-        """x = f(z), computed with the array module ``xp`` (numpy by default, or torch)."""
-        return self.forward_fn(z, xp)
+        """x = f(z), computed with the array module ``xp`` (numpy by default, or torch, whose tensors pass unchecked
+        so that autograd can follow them)."""
+        return self.forward_fn(_points(z, "z") if xp is np else z, xp)
 
     def inverse(self, x: Points) -> Points:
         """z = f^-1(x). Shapes: (N, 2) -> (N, 2)."""
-        return self.inverse_fn(x)
+        return self.inverse_fn(_points(x, "x"))
 
     def jacobian(self, z: Points) -> np.ndarray:
         """J_f(z)[n, i, j] = d x_i / d z_j at row n. Shapes: (N, 2) -> (N, 2, 2)."""
-        return self.jacobian_fn(z)
+        return self.jacobian_fn(_points(z, "z"))
 
     def det(self, z: Points) -> np.ndarray:
         """det J_f(z) for each row z. Shapes: (N, 2) -> (N,)."""
-        J = self.jacobian(_points(z, "z"))
+        J = self.jacobian(z)
         return J[:, 0, 0] * J[:, 1, 1] - J[:, 0, 1] * J[:, 1, 0]
 
     def log_det(self, z: Points) -> np.ndarray:
@@ -404,7 +407,7 @@ def pushed_density_map(m: Map2D, x: Points, base: str = "gaussian") -> np.ndarra
 
     Shapes: x (N, 2) -> (N,).
     """
-    z = m.inverse(_points(x, "x"))
+    z = m.inverse(x)
     return _base(base)(z) / np.abs(m.det(z))
 
 
@@ -415,6 +418,9 @@ def bin_probabilities(m: Map2D, x_samples: Points, lim: float = 5.0, bins: int =
     Shapes: x_samples (N, 2) -> (hist, formula), each (bins, bins), rows along x2.
     """
     x_samples = _points(x_samples, "x_samples")
+    if len(x_samples) == 0:
+        raise ValueError("x_samples is empty: there are no samples to count in the bins.")
+    lim, bins = positive_number(lim, "lim"), count(bins, "bins", minimum=1, maximum=4000)
     edges = np.linspace(-lim, lim, bins + 1)
     H, _, _ = np.histogram2d(x_samples[:, 0], x_samples[:, 1], bins=[edges, edges])
     _, _, pts = grid_points(-lim, lim, bins)
@@ -444,6 +450,8 @@ def cell_area_ratios(f: Callable[[Points], Points], lo: float = -2.0, hi: float 
     The image's outline is traced with ``sub`` points per side and measured by the shoelace formula.
     Shapes: returns centres (n * n, 2), ratios (n * n,).
     """
+    lo, hi, n = real_number(lo, "lo"), real_number(hi, "hi"), count(n, "n", minimum=1, maximum=4000)
+    sub = count(sub, "sub", minimum=1, maximum=MAX_SIZE)
     h = (hi - lo) / n
     _, _, centres = grid_points(lo, hi, n)
     t = np.linspace(-0.5, 0.5, sub + 1)[:-1]
@@ -494,7 +502,9 @@ def time_log_dets(
     The matrices are made in numpy and passed through ``convert`` first (e.g. ``torch.from_numpy``), so
     the same function times numpy or torch. Shapes: returns {'dims', 'dense', 'triangular'}, each (K,).
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed_count(seed, for_numpy=True))
+    repeats = count(repeats, "repeats", minimum=1)
+    dims = [count(d, "each of dims", minimum=1, maximum=MAX_SIZE) for d in dims]
     dense_t, tri_t = [], []
     for d in dims:
         M = rng.standard_normal((d, d)) / np.sqrt(d) + np.eye(d)
@@ -509,7 +519,11 @@ def growth_ratio(times: np.ndarray) -> float:
 
     Shapes: times (K,) -> float.
     """
-    times = np.asarray(times, dtype=np.float64)
+    times = real_array(times, "times").reshape(-1)
+    if times.size == 0:
+        raise ValueError("times is empty: there is no smallest or largest size to compare.")
+    if not (times > 0).all():
+        raise ValueError(f"times must be positive durations, got {times.min():g}: a ratio to 0 is meaningless.")
     return float(times[-1] / times[0])
 
 
@@ -520,7 +534,8 @@ def det_overflow_table(dims: list[int] | tuple[int, ...], value: float) -> list[
     hundred to a thousand, while the log-determinant d log|value| stays an ordinary number.
     Shapes: returns K rows of 4 numbers.
     """
-    rows = []
+    value, rows = real_number(value, "value"), []
+    dims = [count(d, "each of dims", minimum=1, maximum=MAX_SIZE) for d in dims]
     with np.errstate(over="ignore", under="ignore"):
         for d in dims:
             M = value * np.eye(d)
