@@ -19,6 +19,8 @@ import json
 import math
 import os
 
+from lessonlib.inputs import real_number
+
 __all__ = ["claim", "CLAIMS_LOG_ENV"]
 
 #: Environment variable naming the JSON-lines file that claims are recorded in (unset: not recorded).
@@ -40,6 +42,8 @@ def claim(name: str, value: float, low: float | None = None, high: float | None 
     """
     if low is None and high is None:
         raise ValueError(f"claim {name!r} needs a bound: give low, high or both.")
+    low = None if low is None else real_number(low, "low", allow_inf=True)
+    high = None if high is None else real_number(high, "high", allow_inf=True)
     try:
         v = float(value)
     except (TypeError, ValueError):

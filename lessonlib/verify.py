@@ -20,6 +20,7 @@ from torch import Tensor
 from torch.autograd.functional import jacobian
 
 from lessonlib.bijectors import Bijector, check_batch
+from lessonlib.inputs import describe
 
 __all__ = ["autograd_log_det", "verify_bijector"]
 
@@ -40,6 +41,8 @@ def _maxdiff(a: Tensor, b: Tensor) -> float:
 
 def verify_bijector(bij: Bijector, z: Tensor, atol: float = 1e-6, rtol: float = 1e-5) -> list[str]:
     """Run all checks on ``bij`` at the base points ``z`` (B, D); return a list of problems found."""
+    if not isinstance(bij, Bijector):
+        raise TypeError(f"bij must be a lessonlib Bijector (with forward_and_log_det and inverse_and_log_det), got {describe(bij)}.")
     z = check_batch(z, bij.dim, "z", bij.dtype)
     problems: list[str] = []
     B, D = z.shape
