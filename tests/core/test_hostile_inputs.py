@@ -907,7 +907,8 @@ for _call, _words in (("AffineMap(math.nan)", ("slope", "finite")), ("AffineMap(
                       ("MonotoneSpline([0.0, 1.0], [0.0, math.nan])", ("finite",)), ("MonotoneSpline([0.0, 0.0], [0.0, 1.0])", ("strictly increasing",)),
                       ("MonotoneSpline([0.0], [1.0])", ("length >= 2",)), ("MonotoneSpline(['a', 'b'], [0.0, 1.0])", ("z_knots", "the text")),
                       ("MonotoneSpline([0.0, 1.0], [0.0, 1.0 + 1j])", ("x_knots", "complex")),
-                      ("MonotoneSpline(None, [0.0, 1.0])", ("z_knots", "None")), ("InverseCDFMap('normal')", ("density",)),
+                      ("MonotoneSpline(None, [0.0, 1.0])", ("z_knots", "None")),
+                      ("MonotoneSpline(np.array([0.0, 1.0]), np.array([0.0, 1.0 + 1j]))", ("x_knots", "complex")), ("InverseCDFMap('normal')", ("density",)),
                       ("CDFMap(None)", ("density",)), ("Composed(cov1d.AffineMap(2.0), 'exp')", ("Composed", "the text"))):
     case(f"cov1d.{_call}", lambda c=_call: eval(c, {**globals(), **vars(cov1d)}), raises(*_words))  # noqa: S307 - a fixed table of calls
 for _call, _want in (("pushforward_density(N01, cov1d.AffineMap(-2.0, 1.0), XS)", _affine_density(XS)),
