@@ -60,6 +60,8 @@ def check_decreasing_affine_density(density: Callable[[np.ndarray], np.ndarray] 
         _same(_N.pdf(a * x + b) / abs(a), "you evaluated p_Z at f(x) = -2x + 1; the density needs the inverse, z = (x - 1) / (-2)."),
         _same(_N.pdf((x + b) / a) / abs(a), "check the inverse: from x = -2z + 1 you get z = (x - 1) / (-2), with x MINUS 1."),
         _same(_N.pdf(z) / a, "your density is negative: divide by |f'(z)| = 2, not by f'(z) = -2."),
+        _same(_N.pdf(x), "that is p_Z(x), the base density itself, as if the map were the identity: go back to "
+                         "z = f⁻¹(x) = (x - 1) / (-2), then divide by |f'(z)| = 2."),
     ]
     result = compare(name, got, ex1_reference(x), rtol=1e-6, hints=hints)
     total = float(np.sum(got) * (x[1] - x[0])) if np.all(np.isfinite(got)) else float("nan")
@@ -88,6 +90,8 @@ def check_lognormal_logpdf(log_density: Callable[[np.ndarray], np.ndarray] | Non
         _same(applied_f, "you applied f = exp to x; the density needs the inverse, z = log x."),
         _same(_N.pdf(lx) / x, "that is p_X(x) itself; the exercise asks for its logarithm."),
         _same(_N.logpdf(lx) - x, "you subtracted x; the log-det is log|f'(z)| = log e^z = z = log x."),
+        _same(_N.logpdf(x), "that is log p_Z(x), the base's log-density itself, as if the map were the identity: go back "
+                            "to z = log x, then subtract the log-det log|f'(z)| = log x."),
     ]
     result = compare(name, got, ex2_reference(x), rtol=1e-6, atol=1e-8, hints=hints)
     if result.passed or not np.all(np.isfinite(got)):
@@ -141,5 +145,7 @@ def check_inverse_cdf_map(g: Callable[[np.ndarray], np.ndarray] | None) -> Check
         _same(-np.expm1(-r * u), "that is the CDF F(u) = 1 - exp(-rate u); the sampler needs its inverse, F⁻¹(u)."),
         _same(r * np.exp(-r * u), "that is the density p(u); the sampler needs the inverse of the CDF, F⁻¹(u) = -log(1 - u) / rate."),
         _same(-np.log1p(-u), "the rate is missing: that samples Exponential(1), whose mean is 1, not 1/2."),
+        _same(u, "that is u itself, the identity map: it leaves Uniform(0, 1) as it is. Apply the inverse CDF of the "
+                 "target, F⁻¹(u) = -log(1 - u) / rate."),
     ]
     return compare(name, got, want, rtol=1e-6, hints=hints)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from lessonlib.checks import AnswerProblem, CheckResult, checker, compare, hint_if, hint_if_equal, read_array, read_number
+from lessonlib.inputs import describe
 from lessonlib.linear2d import det2, gaussian_density, rotation
 
 __all__ = [
@@ -52,6 +53,7 @@ def _ex1_parts() -> dict[str, float]:
         "forward": float(gaussian_density(x @ A.T)[0]) / d,
         "not_mapped": float(gaussian_density(x)[0]) / d,
         "no_2pi": pz * 2 * np.pi / d,
+        "identity": float(gaussian_density(x)[0]),
     }
 
 
@@ -67,6 +69,8 @@ def check_rotation_scaling_density(answer: Any) -> CheckResult:
         hint_if_equal(lambda w: near("forward"), "you evaluated p_Z at A x*. The density needs the point that lands on x*: z = A^-1 x*."),
         hint_if_equal(lambda w: near("not_mapped"), "you evaluated p_Z at x* itself. First map back: z = A^-1 x* (the rotation keeps |z|, the scaling does not)."),
         hint_if_equal(lambda w: near("no_2pi"), "the standard normal on the plane has the factor 1 / (2 pi) in front of the exponential."),
+        hint_if_equal(lambda w: near("identity"), "that is p_Z(x*), the base density at x* as if A were the identity: map "
+                                                 "back first, z = A^-1 x*, then divide by |det A| = 4."),
     ]
     return compare("density p_X(x*)", read_number(answer), p["right"], rtol=1e-6, hints=hints)
 
@@ -93,7 +97,7 @@ _SIGN_WORDS = {"+": 1.0, "-": -1.0, "+1": 1.0, "-1": -1.0, "positive": 1.0, "neg
 def _read_signs(answer: Any) -> np.ndarray:
     """Three signs as +1 / -1 from numbers (only their sign counts) or the words '+', '-', 'positive', 'negative'."""
     if isinstance(answer, (str, bytes)) or not hasattr(answer, "__len__"):
-        raise AnswerProblem("give three numbers, +1 or -1, for P, Q and R, e.g. (1, 1, -1).")
+        raise AnswerProblem(f"give three numbers, +1 or -1, for P, Q and R, e.g. (1, 1, -1); got {describe(answer)}.")
     if isinstance(answer, (list, tuple)) and any(isinstance(a, str) for a in answer):
         words = [str(a).strip().lower() for a in answer]
         if not all(wd in _SIGN_WORDS for wd in words):

@@ -19,6 +19,7 @@ from lessonlib.bijectors import Chain
 from lessonlib.checks import AnswerProblem, CheckResult, checker, compare, hint_if, hint_if_equal, read_array, read_choice, read_number
 from lessonlib.coupling import AffineCoupling
 from lessonlib.flows import Flow, standard_normal
+from lessonlib.inputs import describe
 from lessonlib.nets import randomise
 from lessonlib.toy2d import kl_gap, two_moons
 from lessonlib.training import train
@@ -117,7 +118,7 @@ def check_masks_cover(answer: Any, dim: int = 4, n_layers: int = 2) -> CheckResu
     """``n_layers`` masks on ``dim`` coordinates such that every coordinate is transformed by some layer."""
     name = _masks_name(dim, n_layers)
     if isinstance(answer, (str, bytes, dict)) or not hasattr(answer, "__len__") or getattr(answer, "ndim", 1) == 0:
-        raise AnswerProblem(f"give a list of {n_layers} masks, e.g. [[1, 1, 0, 0], [...]].")
+        raise AnswerProblem(f"give a list of {n_layers} masks, e.g. [[1, 1, 0, 0], [...]]; got {describe(answer)}.")
     masks = list(answer)
     if len(masks) != n_layers:
         raise AnswerProblem(f"give exactly {n_layers} masks (one per layer), got {len(masks)}.")

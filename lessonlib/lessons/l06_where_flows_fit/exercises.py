@@ -54,6 +54,8 @@ def check_reparameterized(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckRe
         hint_if_equal(lambda w: 2.0 + 0.25 * (w - 2.0) / 0.5, "you scaled by the variance sigma^2; scale by the standard deviation sigma."),
         hint_if_equal(lambda w: ((w - 2.0) / 0.5 - 2.0) / 0.5,  # (eps - mu) / sigma, written in terms of w
                       "that is the inverse map, eps = (z - mu) / sigma; the sample is z = mu + sigma * eps."),
+        hint_if_equal(lambda w: (w - 2.0) / 0.5, "that is eps itself, the standard normal draw (the identity map): shift it "
+                      "by mu = 2 and scale it by sigma = 0.5."),
     ]
     result = compare(name, got, want, hints=hints)
     if result and not isinstance(raw, torch.Tensor):

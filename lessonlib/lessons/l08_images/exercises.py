@@ -84,8 +84,8 @@ def check_preprocessing_log_det(answer: Any, pixels: Sequence[float] = PIXELS, l
     name = "log-det of the preprocessing"
     y = np.asarray(pixels, dtype=np.float64)
     per = _per_pixel(y, levels, alpha)
-    if not isinstance(answer, str) and np.ndim(answer) == 1 and len(answer) == len(y):
-        terms = read_array(answer)
+    if (isinstance(answer, (list, tuple)) or hasattr(answer, "shape")) and getattr(answer, "ndim", 1) == 1 and len(answer) == len(y):
+        terms = read_array(answer)  # one term per pixel (a ragged list is refused here, by name)
         right = np.allclose(terms, per, atol=5e-3)
         what = "these are the right terms, one per pixel" if right else f"you gave {len(y)} numbers, one per pixel"
         raise AnswerProblem(f"{what}: the log-det of the whole image is their sum, one number.")

@@ -11,8 +11,9 @@ import torch
 from torch import Tensor
 
 from lessonlib.bijectors import Affine
-from lessonlib.checks import CheckResult, checker, compare, hint_if, hint_if_equal, read_array, read_number
+from lessonlib.checks import AnswerProblem, CheckResult, call, checker, compare, hint_if, hint_if_equal, read_array, read_number
 from lessonlib.flows import Flow, standard_normal
+from lessonlib.inputs import describe
 from lessonlib.lessons.l09_inference.experiments import effective_sample_size, log_evidence
 
 __all__ = ["LOG_WEIGHTS", "check_log_evidence", "check_ess", "check_reverse_kl_passes", "check_reverse_kl_loss",
@@ -97,15 +98,23 @@ def _exercise_target(x: Tensor) -> Tensor:
     return -0.5 * (x[:, 0] ** 2 + (x[:, 1] - 0.5 * x[:, 0]) ** 2 / 0.25)
 
 
-def _loss_and_grads(fn, n: int = 64) -> tuple[Tensor | None, list[Tensor | None]]:
+def _loss_and_grads(fn, n: int = 64) -> tuple[Tensor, list[Tensor | None]]:
+    """The loss ``fn`` gives on the exercise's flow and target, and the gradient it sends to the flow's parameters.
+
+    The learner's function is called through ``lessonlib.checks.call``: a non-function, an exception it raises and a
+    missing return become an AnswerProblem (feedback), as does a result that is not a torch tensor.
+    """
     flow = _exercise_flow()
-    loss = fn(flow, _exercise_target, n, torch.Generator().manual_seed(9))
-    if loss is None:
-        return None, []
+    loss = call(fn, flow, _exercise_target, n, torch.Generator().manual_seed(9),
+                what="a function loss(flow, log_target, n, generator)")
     if not isinstance(loss, Tensor):
-        raise TypeError(f"the loss must be a torch tensor, got {type(loss).__name__}")
+        raise AnswerProblem(f"your function returned {describe(loss)}; return the loss as a torch tensor, so that its "
+                            "gradient can reach the flow's parameters.")
     if loss.numel() == 1 and loss.requires_grad:
-        loss.reshape(()).backward()
+        try:
+            loss.reshape(()).backward()
+        except Exception as e:  # noqa: BLE001 - the learner's graph: report it as theirs
+            raise AnswerProblem(f"the gradient of your loss could not be computed ({type(e).__name__}: {e}).") from None
     return loss.detach(), [p.grad for p in flow.parameters()]
 
 
@@ -120,12 +129,7 @@ def check_reverse_kl_loss(fn: Callable) -> CheckResult:
     through the samples."""
     name = "reverse-KL loss"
     want, want_grads = _loss_and_grads(_reference)
-    try:
-        got, grads = _loss_and_grads(fn)
-    except Exception as e:  # the learner's code: report, do not crash
-        return CheckResult(name, False, f"❌ {name}: your function raised {type(e).__name__}: {e}")
-    if got is None:
-        return compare(name, None, want)  # "not attempted yet"
+    got, grads = _loss_and_grads(fn)
     if got.numel() == 64:
         return CheckResult(name, False, f"❌ {name}: you returned one number per sample; the loss is their MEAN (a scalar).")
     verdict = compare(name, got, want, hints=_loss_hints(), rtol=1e-9, atol=1e-9, unit="nats")
