@@ -20,6 +20,7 @@ from lessonlib.cov1d import (
     AffineMap, Density1D, Logistic, MonotoneSpline, Normal, TanhMap, Uniform, interval_mass_x, interval_mass_z,
     pushforward_density,
 )
+from lessonlib.inputs import one_of
 from lessonlib.ui.style import current
 from lessonlib.ui.widgetkit import LessonWidget, freeze_layout, new_figure, slider, steady_limit
 
@@ -55,6 +56,7 @@ class ChangeOfVariables1D(LessonWidget):
 
     def __init__(self, base: str = "Normal(0, 1)", n_grid: int = 300) -> None:
         super().__init__()
+        one_of(base, "base", BASES)
         s = current()
         self._zg = np.linspace(*Z_LIM, n_grid)
         self._xg = np.linspace(*X_LIM, n_grid)

@@ -33,6 +33,7 @@ from lessonlib.linear2d import (
     unit_square,
     warp_lines,
 )
+from lessonlib.inputs import real_number
 from lessonlib.ui.style import current
 from lessonlib.ui.widgetkit import LessonWidget, freeze_layout, new_figure, polyline, slider
 
@@ -52,6 +53,9 @@ class LinearMap2D(LessonWidget):
 
     def __init__(self, a11: float = 1.0, a12: float = 0.5, a21: float = 0.0, a22: float = 1.0, n_grid: int = 90) -> None:
         super().__init__()
+        for name, v in (("a11", a11), ("a12", a12), ("a21", a21), ("a22", a22)):
+            if not -2.0 <= real_number(v, name) <= 2.0:  # a slider would silently move it to its end
+                raise ValueError(f"{name} = {v:g} is outside the sliders' range -2 to 2: start from entries in [-2, 2].")
         self.n_grid = n_grid
         self._xs, _, self._pts = grid_points(-LIM, LIM, n_grid)
         self._cell = ((2 * LIM) / n_grid) ** 2

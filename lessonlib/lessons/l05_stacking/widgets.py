@@ -18,6 +18,7 @@ from torch import Tensor
 
 from lessonlib.bijectors import Chain
 from lessonlib.flows import Flow, make_flow
+from lessonlib.inputs import describe
 from lessonlib.lessons.l05_stacking.experiments import Snapshots, grid_density
 from lessonlib.toy2d import Target, target_sampler
 from lessonlib.training import Diverged, Trainer
@@ -226,6 +227,8 @@ class TrainingControl(LessonWidget):
         n_grid: int = 70,
     ):
         super().__init__()
+        if not isinstance(target, Target):
+            raise TypeError(f"target must be a lessonlib.toy2d Target (e.g. two_moons()), got {describe(target)}.")
         self.target, self.hidden, self.batch_size, self.chunk = target, hidden, batch_size, chunk
         self.max_steps, self.seed, self.n_grid = max_steps, seed, n_grid
         self.sampler = target_sampler(target)

@@ -28,6 +28,7 @@ from lessonlib.cov1d import Density1D, Logistic, Normal
 from lessonlib.lessons.l07_splines.experiments import (
     BOUND, bin_masses, push, pushed_density, resample_knots, spline_knots, wave_coupling,
 )
+from lessonlib.inputs import one_of
 from lessonlib.splines import Knots, rq_spline, rq_spline_inverse
 from lessonlib.ui.style import current
 from lessonlib.ui.widgetkit import LessonWidget, freeze_layout, int_slider, new_figure, polyline, slider, steady_limit
@@ -56,6 +57,7 @@ class SplineExplorer(LessonWidget):
 
     def __init__(self, base: str = "Normal(0, 1)", n_grid: int = 360) -> None:
         super().__init__()
+        one_of(base, "base", BASES)
         s = current()
         self._zg = np.linspace(-LIM, LIM, n_grid)
         self._xg = np.linspace(-LIM, LIM, n_grid)
