@@ -523,4 +523,8 @@ DRAGS: dict[str, DragSpec] = {
     "03_log_likelihood_and_nll_training.ipynb": DragSpec(".lesson-widget-NLLExplorer"),
     "04_coupling_layers.ipynb": DragSpec(".lesson-widget-CouplingExplorer"),
     "05_stacking_layers_into_a_flow.ipynb": DragSpec(".lesson-widget-LayerWalker"),
+    "06_where_flows_fit.ipynb": DragSpec(".lesson-widget-ContinuousFlow2D"),
+    "07_spline_flows.ipynb": DragSpec(".lesson-widget-SplineExplorer"),
+    "08_flows_on_images.ipynb": DragSpec(".lesson-widget-LatentExplorer"),
+    "09_flows_for_inference.ipynb": DragSpec(".lesson-widget-ModeExplorer"),
 }
