@@ -167,9 +167,14 @@ class SplineExplorer(LessonWidget):
             c["knot"].max = self.n_bins - 1
             c["knot"].value = j
             for name, (lo, hi), value in (("z", self.knot_range(j)["z"], z[j]), ("x", self.knot_range(j)["x"], x[j])):
-                c[name].min, c[name].max = -LIM, LIM  # widen first, so the new range never excludes the value
-                c[name].value = float(value)
-                c[name].min, c[name].max = float(lo), float(hi)
+                s, lo, hi, value = c[name], float(lo), float(hi), float(value)
+                if (s.min, s.max) == (lo, hi):  # the usual case while a knot's own slider is dragged: no new range
+                    s.value = value
+                    continue
+                with s.hold_sync():  # one message to the page, not one per limit (each rebuilds its slider there)
+                    s.min, s.max = -LIM, LIM  # widen first, so the new range never excludes the value
+                    s.value = value
+                    s.min, s.max = lo, hi
             c["slope"].value = float(np.clip(d[j], MIN_SLOPE, MAX_SLOPE))
             c["bins"].value = self.n_bins
         finally:
