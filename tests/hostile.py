@@ -130,15 +130,21 @@ def _verdict(value: Any) -> tuple[str, str] | None:
     return None
 
 
-def fails(*words: str) -> Expect:
-    """A checker's failure (not "not attempted") whose message contains ``words``: the hint naming the mistake."""
+def _checker_expect(description: str, verdict: Callable[[CheckResult], tuple[str, str]]) -> Expect:
+    """An expectation on a checker's answer: a raise or a malformed result is obscure, else ``verdict`` judges it."""
 
     def judge(how: str, value: Any) -> tuple[str, str]:
         if how == "raised":
             return "obscure", f"the checker raised {_where(value)}"
-        bad = _verdict(value)
-        if bad:
-            return bad
+        return _verdict(value) or verdict(value)
+
+    return Expect(description, judge)
+
+
+def fails(*words: str) -> Expect:
+    """A checker's failure (not "not attempted") whose message contains ``words``: the hint naming the mistake."""
+
+    def verdict(value: CheckResult) -> tuple[str, str]:
         if value.passed:
             return "silent wrong", f"passed a wrong answer: {value.message}"
         if "not attempted" in value.message:
@@ -148,37 +154,24 @@ def fails(*words: str) -> Expect:
             return "obscure", f"failed without naming the mistake (no {missing}): {value.message}"
         return "clear error", value.message[:200]
 
-    return Expect(f"fail with a message naming {list(words)}", judge)
+    return _checker_expect(f"fail with a message naming {list(words)}", verdict)
 
 
 def passes() -> Expect:
     """A checker's pass: the right answer, in any of the forms the exercise allows."""
-
-    def judge(how: str, value: Any) -> tuple[str, str]:
-        if how == "raised":
-            return "obscure", f"the checker raised {_where(value)}"
-        bad = _verdict(value)
-        if bad:
-            return bad
-        return ("fine", value.message[:200]) if value.passed else ("obscure", f"refused a right answer: {value.message}")
-
-    return Expect("pass", judge)
+    return _checker_expect("pass", lambda value: ("fine", value.message[:200]) if value.passed
+                           else ("obscure", f"refused a right answer: {value.message}"))
 
 
 def not_attempted() -> Expect:
     """The placeholder None: "not attempted yet", not passed."""
 
-    def judge(how: str, value: Any) -> tuple[str, str]:
-        if how == "raised":
-            return "obscure", f"the checker raised {_where(value)}"
-        bad = _verdict(value)
-        if bad:
-            return bad
+    def verdict(value: CheckResult) -> tuple[str, str]:
         if value.passed or "not attempted" not in value.message:
             return "obscure", f"None is not called 'not attempted': {value.message}"
         return "fine", value.message[:200]
 
-    return Expect("say 'not attempted'", judge)
+    return _checker_expect("say 'not attempted'", verdict)
 
 
 def _short(value: Any) -> str:
