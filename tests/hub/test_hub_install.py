@@ -104,9 +104,9 @@ def extension_section(hub: Hub, *command: str) -> str:
     return re.split(r"^(?:Config dir: |/)", after, maxsplit=1, flags=re.M)[0]  # up to the next folder's section
 
 
-def test_jupyterlab_has_the_widgets_and_ipympl_extensions(hub):
+def test_jupyterlab_has_the_widgets_ipympl_and_anywidget_extensions(hub):
     ours = extension_section(hub, "labextension", "list")
-    for name in ("@jupyter-widgets/jupyterlab-manager", "jupyter-matplotlib"):
+    for name in ("@jupyter-widgets/jupyterlab-manager", "jupyter-matplotlib", "anywidget"):
         assert re.search(rf"^\s+{re.escape(name)} v\S+ enabled\s+OK", ours, re.M), f"{name} missing or broken:\n{ours}"
 
 

@@ -215,6 +215,7 @@ class TrainingControl(LessonWidget):
     """
 
     title = "Train a flow"
+    no_film = ("layers",)  # a new number of layers builds a new flow and stops the training
 
     def __init__(
         self,

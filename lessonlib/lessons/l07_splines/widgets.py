@@ -54,6 +54,9 @@ class SplineExplorer(LessonWidget):
     """Drag a monotone spline's knots and slopes; p_X(x) = p_Z(z) / f'(z), and every bin keeps its probability."""
 
     title = "A monotone spline, knot by knot"
+    # bins re-spaces the knots (state a film cannot put back); the knot's z, x and slope rescale the density
+    # axes at nearly every position, so a film of them would be a picture per frame: the kernel draws those
+    no_film = ("bins", "z", "x", "slope")
 
     def __init__(self, base: str = "Normal(0, 1)", n_grid: int = 360) -> None:
         super().__init__()

@@ -1,0 +1,248 @@
+// Films (lessonlib/ui/film.py): the page keeps, for each slider of a lesson widget, the frames the kernel drew
+// in advance for every position, and while a hand drags that slider it paints the frame of the slider's
+// position on a canvas over the widget's ipympl figure, with the readout and message line of that position.
+// Nothing goes to the kernel until the release; the kernel's own picture then replaces the canvas.
+// A frame is the figure's background (a PNG, shared by frames with the same axis limits) and a display list
+// of the moving artists (paths, markers and images in figure pixels, y up; see lessonlib/ui/livelayer.py).
+
+const CAP = { butt: "butt", round: "round", projecting: "square" };
+
+function pathOf(codes, verts, start, count) {
+  const p = new Path2D();
+  for (let i = start; i < start + count;) {
+    const c = codes[i], x = verts[2 * i], y = verts[2 * i + 1];
+    if (c === 1) { p.moveTo(x, y); i += 1; }
+    else if (c === 2) { p.lineTo(x, y); i += 1; }
+    else if (c === 3) { p.quadraticCurveTo(x, y, verts[2 * i + 2], verts[2 * i + 3]); i += 2; }
+    else if (c === 4) { p.bezierCurveTo(x, y, verts[2 * i + 2], verts[2 * i + 3], verts[2 * i + 4], verts[2 * i + 5]); i += 3; }
+    else if (c === 79) { p.closePath(); i += 1; }
+    else { i += 1; }  // 0: STOP
+  }
+  return p;
+}
+
+const rgba = (c) => `rgba(${Math.round(255 * c[0])},${Math.round(255 * c[1])},${Math.round(255 * c[2])},${c[3]})`;
+
+function paint(ctx, op, path) {
+  if (op.f) { ctx.fillStyle = rgba(op.f); ctx.fill(path, "nonzero"); }
+  if (op.s) {
+    ctx.strokeStyle = rgba(op.s);
+    ctx.lineWidth = op.lw;
+    ctx.lineCap = CAP[op.cap] || "butt";
+    ctx.lineJoin = op.join || "round";
+    ctx.setLineDash(op.d ? op.d[1] : []);
+    ctx.lineDashOffset = op.d ? op.d[0] : 0;
+    ctx.stroke(path);
+  }
+}
+
+// One frame: its background, then its display list.
+function replay(canvas, frame, background) {
+  if (canvas.width !== frame.W || canvas.height !== frame.H) { canvas.width = frame.W; canvas.height = frame.H; }
+  const ctx = canvas.getContext("2d");
+  const { codes, verts, bitmaps } = frame;
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.globalAlpha = 1;
+  ctx.drawImage(background, 0, 0);
+  for (const op of frame.ops) {
+    ctx.save();
+    ctx.setTransform(1, 0, 0, -1, 0, frame.H);  // matplotlib's display coordinates: y up from the bottom
+    if (op.c) { ctx.beginPath(); ctx.rect(op.c[0], op.c[1], op.c[2], op.c[3]); ctx.clip(); }
+    if (op.cp) ctx.clip(pathOf(codes, verts, op.cp[0], op.cp[1]), "nonzero");
+    if (op.t === "p") {
+      paint(ctx, op, pathOf(codes, verts, op.v[0], op.v[1]));
+    } else if (op.t === "m") {
+      const marker = pathOf(codes, verts, op.v[0], op.v[1]);
+      for (let k = op.o[0]; k < op.o[0] + op.o[1]; k++) {
+        ctx.save();
+        ctx.translate(verts[2 * k], verts[2 * k + 1]);
+        paint(ctx, op, marker);
+        ctx.restore();
+      }
+    } else if (op.t === "i") {
+      ctx.setTransform(1, 0, 0, 1, 0, 0);  // an image's rows run top to bottom
+      ctx.globalAlpha = op.a;
+      ctx.imageSmoothingEnabled = false;  // matplotlib resampled it to these pixels already
+      ctx.drawImage(bitmaps[op.b], op.x, frame.H - op.y - op.h, op.w, op.h);
+    }
+    ctx.restore();
+  }
+}
+
+function copy(view, Kind) {
+  return new Kind(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
+}
+
+const bitmap = (view) => createImageBitmap(new Blob([copy(view, Uint8Array)], { type: "image/png" }));
+
+function nearest(frames, v) {  // frames sorted by value
+  let lo = 0, hi = frames.length - 1;
+  while (hi - lo > 1) { const mid = (lo + hi) >> 1; if (frames[mid].v <= v) lo = mid; else hi = mid; }
+  return Math.abs(frames[hi].v - v) < Math.abs(frames[lo].v - v) ? frames[hi] : frames[lo];
+}
+
+export default {
+  render({ model, el }) {
+    const overlay = document.createElement("canvas");
+    overlay.className = "lesson-live-layer";
+    Object.assign(overlay.style, { position: "absolute", left: "0", top: "0", zIndex: "0", pointerEvents: "none", display: "none" });
+    let root = null, host = null, tries = 0, gen = 0, wantTimer = null, hideTimer = null, closed = false, awaiting = false;
+    const films = {};  // slider name -> {gen, frames (sorted by value), complete}
+    const backgrounds = new Map();  // background id -> ImageBitmap
+    let chain = Promise.resolve();
+    let drag = null;  // the slider being dragged with a film
+    let pending = null;  // the value to paint on the next animation frame
+    const observers = [];
+
+    const fit = () => {
+      if (!host) return;
+      overlay.style.width = host.style.width || `${host.clientWidth}px`;
+      overlay.style.height = host.style.height || `${host.clientHeight}px`;
+    };
+    const hide = () => { overlay.style.display = "none"; awaiting = false; clearTimeout(hideTimer); };
+    let owed = false;  // the next message of films, held back while a hand drags (its arrival costs the page time)
+    let pressed = false;
+    const ask = (kind) => { if (closed) return; if (kind === "more" && (drag || pressed)) { owed = true; return; } model.send({ kind }); };
+    const resume = () => { if (owed && !drag && !pressed) { owed = false; ask("more"); } };
+    const askSoon = () => { clearTimeout(wantTimer); wantTimer = setTimeout(() => ask("want"), 300); };
+
+    const text = (cls, html) => {
+      const box = root.querySelector(`.${cls} .widget-html-content`);
+      if (box && html !== undefined && box.innerHTML !== html) box.innerHTML = html;
+    };
+    let wanted = null;  // the frame last asked for: a frame whose images are still decoding paints only if still wanted
+    const decoded = [];  // frames holding decoded images, oldest first (a film's images stay PNGs until needed)
+    const draw = (frame) => {
+      replay(overlay, frame, backgrounds.get(frame.bg));
+      overlay.style.display = "block";
+      overlay.dataset.frames = String(Number(overlay.dataset.frames || 0) + 1);  // tests read how many it painted
+    };
+    const show = () => {
+      const v = pending;
+      pending = null;
+      const f = drag && films[drag];
+      if (v === null || !f || !f.complete) return;
+      const frame = nearest(f.frames, v);
+      text("lesson-readout", frame.readout);
+      text("lesson-message", frame.message);
+      if (frame.hold) return;  // a setting the maths refuses: the last picture stays, with the message
+      wanted = frame;
+      if (frame.bitmaps || !frame.blobs.length) { draw(frame); return; }
+      if (!frame.decoding) {
+        frame.decoding = Promise.all(frame.blobs.map((b) => createImageBitmap(b))).then((bitmaps) => {
+          frame.bitmaps = bitmaps;
+          decoded.push(frame);
+          if (decoded.length > 48) { const old = decoded.shift(); old.bitmaps.forEach((b) => b.close()); old.bitmaps = null; old.decoding = null; }
+          if (wanted === frame && overlay.isConnected && (drag || awaiting)) draw(frame);
+        });
+      }
+    };
+
+    const hook = (slider) => {  // slider: the element of an ipywidgets slider with class lesson-film-<name>
+      const name = [...slider.classList].find((c) => c.startsWith("lesson-film-")).slice("lesson-film-".length);
+      const target = slider.querySelector(".noUi-target");
+      const ui = target && target.noUiSlider;
+      if (!ui || ui.__lessonFilm) return;
+      ui.__lessonFilm = true;
+      const usable = () => { const f = films[name]; return f && f.complete && f.gen === gen; };
+      ui.on("start", () => { if (usable()) { clearTimeout(hideTimer); awaiting = false; drag = name; } });
+      ui.on("slide", (values, handle, unencoded) => {
+        if (!usable()) return;
+        if (drag !== name) { clearTimeout(hideTimer); awaiting = false; drag = name; }  // a key press slides without a start
+        const first = pending === null;
+        pending = Number(unencoded[0]);
+        if (first) requestAnimationFrame(show);
+      });
+      ui.on("set", () => {  // the release (or a key press): the value goes to the kernel, which draws it
+        if (drag !== name) return;
+        if (pending !== null) show();  // the last position, at once
+        drag = null;
+        setTimeout(resume, 300);
+        awaiting = true;  // the kernel's picture of it replaces the film's once the figure paints it
+        clearTimeout(hideTimer);
+        hideTimer = setTimeout(hide, 2000);
+      });
+    };
+    const hookAll = () => { if (root) root.querySelectorAll("[class*='lesson-film-']").forEach(hook); };
+
+    const attach = () => {
+      root = el.closest(".lesson-widget");
+      const div = root && root.querySelector(".jupyter-matplotlib-canvas-div");
+      const canvases = div ? div.querySelectorAll(":scope > canvas:not(.lesson-live-layer)") : [];
+      if (!canvases.length) {
+        if (++tries < 600) requestAnimationFrame(attach);  // the figure's view may render after this one
+        return;
+      }
+      host = canvases[0];
+      host.after(overlay);  // above the picture, below ipympl's top canvas, which takes the mouse
+      fit();
+      const sizer = new ResizeObserver(fit);
+      sizer.observe(host);
+      const attrs = new MutationObserver(fit);
+      attrs.observe(host, { attributes: true, attributeFilter: ["style", "width", "height"] });
+      // the kernel's picture after a release: once the figure paints it, the film's canvas steps aside
+      const hctx = host.getContext("2d");
+      hctx.drawImage = function (...args) {
+        const out = CanvasRenderingContext2D.prototype.drawImage.apply(this, args);
+        if (awaiting) hide();
+        return out;
+      };
+      for (const kind of ["pointerdown", "mousedown", "keydown", "focusin"]) root.addEventListener(kind, hookAll, true);
+      root.addEventListener("pointerdown", () => { pressed = true; }, true);
+      document.addEventListener("pointerup", () => { pressed = false; setTimeout(resume, 300); }, true);
+      let hovered = null;  // the film of the slider under the pointer is made first
+      root.addEventListener("pointerover", (e) => {
+        const slider = e.target.closest && e.target.closest("[class*='lesson-film-']");
+        const name = slider && [...slider.classList].find((c) => c.startsWith("lesson-film-")).slice("lesson-film-".length);
+        if (name && name !== hovered && !(films[name] && films[name].complete)) model.send({ kind: "want", name });
+        hovered = name;
+      }, true);
+      hookAll();
+      const seen = new IntersectionObserver((entries) => { if (entries.some((e) => e.isIntersecting)) askSoon(); });
+      seen.observe(root);
+      observers.push(sizer, attrs, seen);
+    };
+    requestAnimationFrame(attach);
+
+    model.on("msg:custom", (msg, buffers) => {
+      if (msg.kind === "drop") {  // other controls changed: only the film of the slider that moved still holds
+        gen = msg.gen;
+        for (const name of Object.keys(films)) {
+          if (name === msg.keep) films[name].gen = gen;
+          else delete films[name];
+        }
+        const used = new Set(Object.values(films).flatMap((f) => f.frames.map((fr) => fr.bg)));
+        for (const id of [...backgrounds.keys()]) if (!used.has(id)) backgrounds.delete(id);
+        askSoon();
+        return;
+      }
+      if (msg.kind !== "film" || msg.gen < gen) return;
+      gen = msg.gen;
+      if (msg.abandon) { delete films[msg.name]; ask("more"); return; }  // the kernel draws this slider itself
+      const decoded = Promise.all([
+        Promise.all(msg.backgrounds.map((b) => bitmap(buffers[b.b]).then((img) => backgrounds.set(b.id, img)))),
+        Promise.all(msg.frames.map((fr) => {
+          if (fr.hold) return fr;
+          fr.codes = copy(buffers[fr.codes], Uint8Array);
+          fr.verts = copy(buffers[fr.verts], Float32Array);
+          const images = buffers.slice(fr.images, fr.images + fr.ops.filter((op) => op.t === "i").length);
+          fr.blobs = images.map((b) => new Blob([copy(b, Uint8Array)], { type: "image/png" }));
+          fr.bitmaps = fr.blobs.length ? null : [];
+          return fr;
+        })),
+      ]);
+      chain = chain.then(() => decoded).then(([, frames]) => {
+        if (msg.gen !== gen) return;  // dropped while decoding
+        const f = films[msg.name] && films[msg.name].gen === gen ? films[msg.name] : (films[msg.name] = { gen, frames: [], complete: false });
+        f.frames.push(...frames);
+        if (msg.last) {
+          f.frames.sort((a, b) => a.v - b.v);
+          f.complete = true;
+          root && root.setAttribute("data-films", Object.keys(films).filter((k) => films[k].complete).join(" "));
+        }
+        ask("more");
+      }).catch((e) => { console.error("lesson film:", e); });
+    });
+    return () => { closed = true; observers.forEach((o) => o.disconnect()); overlay.remove(); };
+  },
+};
