@@ -43,10 +43,13 @@ DRAG_JS = r"""
   if (window.__drag) return;
   const D = window.__drag = { el: null, active: false, paints: [], down: null, up: null, moves: 0, lastMove: null };
   const ctx2d = CanvasRenderingContext2D.prototype;
+  // a figure painted while a film's canvas covers it is not seen (lessonlib/ui/film.py): not a frame
+  const covered = (c) => { const o = c.parentElement && c.parentElement.querySelector(':scope > canvas.lesson-live-layer');
+                           return !!o && o !== c && o.style.display === 'block'; };
   for (const name of ['drawImage', 'putImageData']) {
     const orig = ctx2d[name];
     ctx2d[name] = function (...args) {
-      if (D.active && D.el && this.canvas && this.canvas.isConnected && D.el.contains(this.canvas))
+      if (D.active && D.el && this.canvas && this.canvas.isConnected && D.el.contains(this.canvas) && !covered(this.canvas))
         D.paints.push([performance.now(), Math.floor(performance.now() * 0.06)]);  // paints in one 60 Hz frame count once
       return orig.apply(this, args);
     };
@@ -70,6 +73,7 @@ class Drag:
     busy: float
     moves_seen: int
     main_cpu_ms: float
+    film_wait_s: float | None = None  # how long the slider's film took to be ready in the page (None: no film)
 
 
 def _metrics(cdp: Any) -> dict[str, float]:
@@ -137,10 +141,29 @@ def slider_drag(page: Any, lab: Any, root: Any, control: int = 0, fraction: floa
     handle = root.locator(".noUi-handle").nth(control)
     track = root.locator(".noUi-target").nth(control)
     handle.scroll_into_view_if_needed()
+    waited = wait_for_film(page, root, track)
     hb, tb = handle.bounding_box(), track.bounding_box()
     x, y = hb["x"] + hb["width"] / 2, hb["y"] + hb["height"] / 2
     sign = 1 if (tb["x"] + tb["width"] - x) > (x - tb["x"]) else -1
-    return drag(page, lab, root.element_handle(), (x, y), (x + sign * fraction * tb["width"], y), f"slider {control}")
+    d = drag(page, lab, root.element_handle(), (x, y), (x + sign * fraction * tb["width"], y), f"slider {control}")
+    d.film_wait_s = waited
+    return d
+
+
+def wait_for_film(page: Any, root: Any, track: Any, timeout_s: float = 30.0) -> float | None:
+    """Wait until the page holds the film of the slider (lessonlib/ui/film.py), as a hand that pauses
+    before it drags; seconds waited, or None when the slider has no film."""
+    name = track.evaluate("""(t) => { const s = t.closest("[class*='lesson-film-']");
+        return s ? [...s.classList].find((c) => c.startsWith('lesson-film-')).slice(12) : null; }""")
+    if name is None:
+        return None
+    t0 = time.perf_counter()
+    track.hover()  # the pointer on the slider: its film is made first
+    while time.perf_counter() - t0 < timeout_s:
+        if name in (root.get_attribute("data-films") or "").split():
+            return round(time.perf_counter() - t0, 2)
+        page.wait_for_timeout(50)  # polling a condition
+    return None
 
 
 def canvas_drag(page: Any, lab: Any, root: Any, start: tuple[float, float], offset: tuple[float, float], what: str) -> Drag:
