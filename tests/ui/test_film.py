@@ -136,11 +136,12 @@ def compare(shown, full, block: int = 4) -> tuple[float, float]:
 
 
 def close(clear: float, mean: float) -> bool:
-    """A frame counts as the full draw's picture. The display-list painter was measured against full draws
-    over every widget and control setting: at most 0.024% of blocks differ clearly, mean difference at most
-    0.033 levels; a frame missing one visible artist gave at least 0.06% and 0.060
-    (test_a_frame_without_one_of_its_artists_is_seen)."""
-    return clear < 0.0004 and mean < 0.05
+    """A frame counts as the full draw's picture. Measured over every widget's films (2026-11-30): at most
+    0.024% of blocks differ clearly, and the mean difference is at most 0.056 levels (04's heatmaps, whose
+    resampled images differ from a full draw's by a level or two over a few thousand pixels). A frame missing
+    one visible artist (a frame of 01 and of 04, each artist in turn) gave at least 0.06% of blocks (04's ring
+    around the clicked point; 01's smallest, 0.096%) and a mean of 0.06-4.6 (test_a_frame_without_one_of_its_artists_is_seen)."""
+    return clear < 0.0004 and mean < 0.08
 
 
 def snapshot(widget):
@@ -298,13 +299,14 @@ def test_positions_cover_the_range_in_steps():
     assert len(many) == film.MAX_FRAMES and many[0] == 0 and many[-1] == 10
 
 
-def test_a_frame_without_one_of_its_artists_is_seen():
-    """The comparison above can fail: a frame of 01's widget lacking any one visible artist is told apart."""
-    cls = dict((c.__name__, c) for _, c in WIDGETS)["ChangeOfVariables1D"]
+@pytest.mark.parametrize("name, slider_name", [("ChangeOfVariables1D", "shift"), ("CouplingExplorer", "a")])
+def test_a_frame_without_one_of_its_artists_is_seen(name, slider_name):
+    """The comparison above can fail: a frame lacking any one of its visible artists is told apart."""
+    cls = dict((c.__name__, c) for _, c in WIDGETS)[name]
     widget = construct(cls)
     films = all_films(widget, in_view(widget))
-    frame, buffers, backgrounds = films["shift"][len(films["shift"]) // 2]
-    widget.controls["shift"].value = frame["v"]
+    frame, buffers, backgrounds = films[slider_name][len(films[slider_name]) // 2]
+    widget.controls[slider_name].value = frame["v"]
     full = full_draw(widget)
     bg = png(backgrounds[frame["bg"]])
     everything = paint(frame, buffers, bg, widget.fig.dpi)
