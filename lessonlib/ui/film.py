@@ -206,6 +206,9 @@ class pinned:
         wd = self.widget
         self.saved = (wd.controls, wd.readout, wd.message, wd.problem, wd._background, wd._stage_key, wd.fig.stale)
         self.limits = [(ax.get_xlim(), ax.get_ylim(), ax.get_autoscalex_on(), ax.get_autoscaley_on()) for ax in wd.fig.axes]
+        # moving the axes would mark the figure stale, and in interactive mode (``%matplotlib widget``) a stale figure
+        # asks the page for a full draw and gets a new picture: nothing of a film may reach the page that way
+        self.callback, wd.fig.stale_callback = wd.fig.stale_callback, None
         pins = {k: _Pinned(c, c.value) for k, c in wd.controls.items()}
         wd.readout, wd.message = _Sink(wd.readout.value), _Sink(wd.message.value)
         wd._filming = True
@@ -232,3 +235,4 @@ class pinned:
         wd.problem, wd._background, wd._stage_key = self.saved[3], self.saved[4], self.saved[5]
         wd._filming = False
         wd.fig.stale = self.saved[6]
+        wd.fig.stale_callback = self.callback

@@ -258,6 +258,30 @@ def test_a_change_drops_the_films_it_invalidates_and_keeps_the_one_that_moved():
     assert all(c["gen"] == widget._films.gen for c, _ in layer.sent[n:] if c["kind"] == "film") and set(films) == {"slope", "lift"}
 
 
+def test_making_a_film_asks_the_page_for_no_redraw(monkeypatch):
+    """In interactive mode (``%matplotlib widget``) a figure marked stale asks the page for a full draw; a film
+    moves the axes and artists of the figure, and must not."""
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(plt, "isinteractive", lambda: True)
+    monkeypatch.setattr(matplotlib, "is_interactive", lambda: True)
+    widget = Two()
+    widget.fig.stale_callback = lambda fig, val: asked.append(val)
+    asked = []
+    layer = in_view(widget)
+    widget.fig.stale = False
+    asked.clear()  # the view's first full draw
+    original = widget.update
+
+    def rescaling():
+        original()
+        widget.ax.set_ylim(-2, 3 + abs(widget.controls["slope"].value))
+    widget.update = rescaling
+    films = all_films(widget, layer)
+    assert films["slope"] and not asked, f"making films asked the page for {len(asked)} redraws"
+    assert widget.fig.stale_callback is not None and not widget.fig.stale
+
+
 def test_the_page_can_ask_for_a_slider_first_and_a_film_in_flight_is_not_doubled():
     widget = Two()
     layer = in_view(widget)
