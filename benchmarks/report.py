@@ -375,20 +375,28 @@ def _drag_table(drag: dict[str, Any] | None) -> list[str]:
     lines = ["", f"**Dragging in Chromium**: 60 mouse moves paced over 1 s across 60% of a slider (or over the figure), "
              f"after Run All in JupyterLab; frames painted on the widget's canvas per second of the drag, time from release "
              f"to the last frame, seconds until the page had taken all 60 moves, main-thread busy time over the drag, and the "
-             f"main thread's CPU time per frame painted (which other programs on the machine do not inflate) "
+             f"main thread's CPU time per frame painted (which other programs on the machine do not inflate); for a slider, "
+             f"the positions it passed (a drag shows at most one frame per position) and when its film "
+             f"(lessonlib/ui/film.py) was in the page, in seconds after the widget's Reset ('-': no film, the kernel drew) "
              f"(targets: at least {DRAG_FPS:.0f} fps, settled within {DRAG_SETTLE_MS:.0f} ms, moves taken within {DRAG_ACCEPT_S} s)."]
     if not drag:
         return lines + ["", "Not measured: `benchmarks/results/browser_drag.json` was missing (`python3 tools/dragbench.py` "
                         "or the browser walk-through writes it)."]
-    lines += ["", "| notebook | mode | drag | frames | fps | settled ms | moves taken s | main thread busy | page CPU ms / frame | load | met |",
-              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines += ["", "| notebook | mode | drag | frames | fps | settled ms | moves taken s | main thread busy | page CPU ms / frame "
+              "| positions passed | film ready s | load | met |",
+              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for mode in sorted(drag):
         for nb, r in sorted(drag[mode].items()):
             for d in r["drags"]:
                 lines.append(f"| `{nb[:2]}` | {mode} | {d['what']} | {d['frames']} | {d['fps']:.1f} | {d['settle_ms']:.0f} | "
                              f"{d['accepted_s']:.2f} | {d['busy']:.0%} | {d.get('main_cpu_ms', math.nan) / max(d['frames'], 1):.0f} | "
+                             f"{_or_dash(d.get('positions'))} | {_or_dash(d.get('film_wait_s'))} | "
                              f"{r.get('load', [math.nan])[0]:.1f} | {_yes(drag_met(d))} |")
     return lines
+
+
+def _or_dash(v: Any) -> str:
+    return "-" if v is None else f"{v}"
 
 
 def _kl_cell(c: dict[str, Any] | None, seeds: int | None) -> str:

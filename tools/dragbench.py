@@ -74,6 +74,8 @@ class Drag:
     moves_seen: int
     main_cpu_ms: float
     film_wait_s: float | None = None  # how long the slider's film took to be ready in the page (None: no film)
+    positions: int | None = None  # slider positions the drag passed (distinct readouts): at most one frame each
+    film_frames: int | None = None  # frames the film's canvas painted during the drag
 
 
 def _metrics(cdp: Any) -> dict[str, float]:
@@ -142,12 +144,26 @@ def slider_drag(page: Any, lab: Any, root: Any, control: int = 0, fraction: floa
     track = root.locator(".noUi-target").nth(control)
     handle.scroll_into_view_if_needed()
     waited = wait_for_film(page, root, track)
+    readout = track.evaluate_handle("(t) => t.closest('.widget-slider').querySelector('.widget-readout')")
+    page.evaluate("""(r) => { const seen = window.__positions = new Set([r.textContent]);
+        window.__positionsObserver = new MutationObserver(() => seen.add(r.textContent));
+        window.__positionsObserver.observe(r, {characterData: true, childList: true, subtree: true}); }""", readout)
+    film_before = film_frames(root)
     hb, tb = handle.bounding_box(), track.bounding_box()
     x, y = hb["x"] + hb["width"] / 2, hb["y"] + hb["height"] / 2
     sign = 1 if (tb["x"] + tb["width"] - x) > (x - tb["x"]) else -1
     d = drag(page, lab, root.element_handle(), (x, y), (x + sign * fraction * tb["width"], y), f"slider {control}")
     d.film_wait_s = waited
+    d.positions = page.evaluate("() => { window.__positionsObserver.disconnect(); return window.__positions.size; }")
+    after = film_frames(root)
+    d.film_frames = None if after is None else after - film_before
     return d
+
+
+def film_frames(root: Any) -> int | None:
+    """Frames the widget's film canvas has painted so far (None: the widget has no film canvas)."""
+    return root.evaluate("""(el) => { const c = el.querySelector('canvas.lesson-live-layer');
+                                      return c ? Number(c.dataset.frames || 0) : null; }""")
 
 
 def wait_for_film(page: Any, root: Any, track: Any, timeout_s: float = 30.0) -> float | None:

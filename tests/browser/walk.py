@@ -129,6 +129,11 @@ def walk(nb: NotebookPage, name: str, latency_presses: int = 20) -> WalkResult:
         res.log += [f"drag {d.what}: {d.frames} frames, {d.fps} fps, settled {d.settle_ms} ms after release, "
                     f"moves accepted in {d.accepted_s} s, main thread busy {d.busy:.0%}" for d in res.drags]
         res.problems += [f"dragging {d.what} painted no frame" for d in res.drags if d.frames == 0 and d.settle_ms == 0]
+        res.log += [f"drag {d.what}: film in the page after {d.film_wait_s} s, {d.film_frames} film frames, "
+                    f"{d.positions} slider positions passed" for d in res.drags if d.film_wait_s is not None]
+        # a slider whose film reached the page plays it (lessonlib/ui/film.py): the film's canvas paints
+        res.problems += [f"dragging {d.what}, whose film was in the page, painted no film frame"
+                         for d in res.drags if d.film_wait_s is not None and not d.film_frames]
     return res
 
 
