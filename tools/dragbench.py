@@ -76,6 +76,7 @@ class Drag:
     film_wait_s: float | None = None  # how long the slider's film took to be ready in the page (None: no film)
     positions: int | None = None  # slider positions the drag passed (distinct readouts): at most one frame each
     film_frames: int | None = None  # frames the film's canvas painted during the drag
+    film_differs: float | None = None  # share of 4 x 4 pixel blocks where the film's last frame and the kernel's picture differ
 
 
 def _metrics(cdp: Any) -> dict[str, float]:
@@ -157,7 +158,33 @@ def slider_drag(page: Any, lab: Any, root: Any, control: int = 0, fraction: floa
     d.positions = page.evaluate("() => { window.__positionsObserver.disconnect(); return window.__positions.size; }")
     after = film_frames(root)
     d.film_frames = None if after is None else after - film_before
+    if d.film_frames:
+        d.film_differs = film_against_kernel(root)
     return d
+
+
+def film_against_kernel(root: Any) -> float:
+    """After a filmed drag has settled: the share of 4 x 4 pixel blocks whose colour differs clearly (by more than
+    24 levels) between the film's last frame, as the page painted it, and the figure's picture the kernel drew for
+    the released position. The page's canvas antialiases edges unlike Agg; a wrong frame differs in whole curves."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    urls = root.evaluate("""(el) => { const o = el.querySelector('canvas.lesson-live-layer');
+        const h = o.parentElement.querySelector(':scope > canvas:not(.lesson-live-layer)');
+        return [o.toDataURL('image/png'), h.toDataURL('image/png')]; }""")
+    film, kernel = (np.asarray(Image.open(io.BytesIO(base64.b64decode(u.split(",", 1)[1]))).convert("RGB"), dtype=float) for u in urls)
+    if film.shape != kernel.shape:
+        return 1.0
+    h, w = (film.shape[0] // 4) * 4, (film.shape[1] // 4) * 4
+
+    def blocks(a):
+        return a[:h, :w].reshape(h // 4, 4, w // 4, 4, 3).mean(axis=(1, 3))
+
+    return round(float((np.abs(blocks(film) - blocks(kernel)).max(axis=-1) > 24).mean()), 5)
 
 
 def film_frames(root: Any) -> int | None:
@@ -166,29 +193,41 @@ def film_frames(root: Any) -> int | None:
                                       return c ? Number(c.dataset.frames || 0) : null; }""")
 
 
-def wait_for_film(page: Any, root: Any, track: Any, timeout_s: float = 30.0) -> float | None:
-    """Wait until the page holds the film of the slider (lessonlib/ui/film.py), as a hand that pauses
-    before it drags; seconds waited, or None when the slider has no film."""
-    name = track.evaluate("""(t) => { const s = t.closest("[class*='lesson-film-']");
-        return s ? [...s.classList].find((c) => c.startsWith('lesson-film-')).slice(12) : null; }""")
+def wait_for_film(page: Any, root: Any, track: Any = None, name: str | None = None, timeout_s: float = 30.0) -> float | None:
+    """Wait until the page holds the film (lessonlib/ui/film.py) of a slider (``track``) or of a drag on the
+    figure (``name``), as a hand that pauses before it drags; seconds waited, or None when there is no film."""
+    if track is not None:
+        name = track.evaluate("""(t) => { const s = t.closest("[class*='lesson-film-']");
+            return s ? [...s.classList].find((c) => c.startsWith('lesson-film-')).slice(12) : null; }""")
     if name is None:
         return None
     t0 = time.perf_counter()
-    track.hover()  # the pointer on the slider: its film is made first
+    if track is not None:
+        track.hover()  # the pointer on the slider: its film is made first
     while time.perf_counter() - t0 < timeout_s:
-        if name in (root.get_attribute("data-films") or "").split():
+        if name in (root.get_attribute("data-films") or "").split(","):
             return round(time.perf_counter() - t0, 2)
         page.wait_for_timeout(50)  # polling a condition
     return None
 
 
-def canvas_drag(page: Any, lab: Any, root: Any, start: tuple[float, float], offset: tuple[float, float], what: str) -> Drag:
-    """Drag on the widget's figure from ``start`` by ``offset`` (both as fractions of the figure's size)."""
+def canvas_drag(page: Any, lab: Any, root: Any, start: tuple[float, float], offset: tuple[float, float], what: str,
+                filmed: bool = False) -> Drag:
+    """Drag on the widget's figure from ``start`` by ``offset`` (both as fractions of the figure's size); a drag
+    the widget films (``LessonWidget.figure_drags``, named ``what``) waits for its film first."""
     canvas = root.locator("canvas").last  # ipympl's top canvas takes the mouse events
     canvas.scroll_into_view_if_needed()
+    waited = wait_for_film(page, root, name=what) if filmed else None
+    film_before = film_frames(root)
     b = canvas.bounding_box()
     x0, y0 = b["x"] + start[0] * b["width"], b["y"] + start[1] * b["height"]
-    return drag(page, lab, root.element_handle(), (x0, y0), (x0 + offset[0] * b["width"], y0 + offset[1] * b["height"]), what)
+    d = drag(page, lab, root.element_handle(), (x0, y0), (x0 + offset[0] * b["width"], y0 + offset[1] * b["height"]), what)
+    d.film_wait_s = waited
+    after = film_frames(root)
+    d.film_frames = None if after is None else after - film_before
+    if d.film_frames:
+        d.film_differs = film_against_kernel(root)
+    return d
 
 
 def summarise(drags: list[Drag]) -> dict:

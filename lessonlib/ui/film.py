@@ -71,9 +71,19 @@ def positions(control: Any, cap: int = MAX_FRAMES) -> list[Any]:
 
 
 def filmable(widget: Any) -> list[str]:
-    """The widget's controls that get films: its sliders, but for those it names in ``no_film``."""
-    return [name for name, c in widget.controls.items()
-            if isinstance(c, (w.FloatSlider, w.IntSlider)) and name not in widget.no_film]
+    """What gets films, in the order they are made: the widget's drags on the figure (``LessonWidget.figure_drags``;
+    the page cannot ask for one first, as it asks for the slider under the pointer), then its sliders, but for
+    those it names in ``no_film``."""
+    sliders = [name for name, c in widget.controls.items()
+               if isinstance(c, (w.FloatSlider, w.IntSlider)) and name not in widget.no_film]
+    return [d["name"] for d in widget.figure_drags()] + sliders
+
+
+def values_of(widget: Any, name: str) -> list[Any]:
+    """The positions of a film: a slider's, or those a drag on the figure names."""
+    if name in widget.controls:
+        return positions(widget.controls[name])
+    return [d for d in widget.figure_drags() if d["name"] == name][0]["values"]
 
 
 class Films:
@@ -88,7 +98,6 @@ class Films:
         self.backgrounds: dict[tuple, int] = {}  # stage -> id of the background sent for it (ids are never reused)
         self._next_background = 0
         self.used: dict[str, set[int]] = {}  # slider -> backgrounds its film uses
-        self.limits: dict[str, list] = {}  # slider -> axis limits where its film's last message left them
         self.sent_at = -float("inf")  # when the last message of films went to the page, unanswered since
 
     # -- what the page asks ------------------------------------------------------------------------
@@ -98,7 +107,7 @@ class Films:
         if not self.todo:
             for name in filmable(widget):
                 if name not in self.made and name not in self.skipped:
-                    self.todo[name] = positions(widget.controls[name])
+                    self.todo[name] = values_of(widget, name)
         if not self.todo:
             return None
         name = next(iter(self.todo))
@@ -109,7 +118,7 @@ class Films:
         if name in self.todo:
             self.todo = {name: self.todo[name], **self.todo}
         elif name in filmable(self.widget) and name not in self.made and name not in self.skipped:
-            self.todo = {name: positions(self.widget.controls[name]), **self.todo}
+            self.todo = {name: values_of(self.widget, name), **self.todo}
 
     def invalidate(self, keep: str | None = None) -> list[str]:
         """Other controls changed: drop every film but ``keep``'s. Returns the sliders whose films were dropped."""
@@ -118,7 +127,6 @@ class Films:
             return []  # nothing the page holds or awaits is stale
         self.gen += 1
         self.todo = {}
-        self.limits = {}
         self.used = {keep: self.used.get(keep, set())} if keep in self.made else {}
         self.made = {keep} if keep in self.made else set()
         self.skipped = set()
@@ -129,26 +137,30 @@ class Films:
     def _chunk(self, name: str) -> tuple[dict, list[bytes]]:
         widget = self.widget
         values = self.todo[name]
+        drag = [d for d in widget.figure_drags() if d["name"] == name]  # where the page picks it up, before any frame moves it
         frames: list[dict] = []
         buffers: list[bytes] = []
         backgrounds: list[dict] = []
         t0 = time.perf_counter()
         with pinned(widget) as pins:
+            self.start_state = widget.film_save()
             stage0 = widget._stage_key
             if stage0 is not None and stage0 not in self.backgrounds:
                 backgrounds.append(self._background_message(stage0, widget._background_rgba(), buffers))
-            if name in self.limits:  # where the film's previous message left the axes (limits can follow their path)
-                for ax, (xl, yl) in zip(widget.fig.axes, self.limits[name]):
-                    ax.set_xlim(xl)
-                    ax.set_ylim(yl)
+            start_limits = [(ax.get_xlim(), ax.get_ylim()) for ax in widget.fig.axes]
             while values and (not frames or time.perf_counter() - t0 < CHUNK_S):
                 v = values.pop(0)
+                # every frame starts from the widget's state (axis limits included, which can follow their path):
+                # a film's frame is what the kernel draws when the released value comes in one step
+                for ax, (xl, yl) in zip(widget.fig.axes, start_limits):
+                    ax.set_xlim(xl)
+                    ax.set_ylim(yl)
+                widget.film_restore(self.start_state)
                 frames.append(self._frame(widget, pins, name, v, stage0, backgrounds, buffers))
                 used = {f["bg"] for f in frames if "bg" in f} | self.used.get(name, set())
                 self.used[name] = used
                 if len(used) > MAX_BACKGROUNDS:
                     break
-            self.limits[name] = [(ax.get_xlim(), ax.get_ylim()) for ax in widget.fig.axes]
         abandon = len(self.used.get(name, ())) > MAX_BACKGROUNDS
         last = not values or abandon
         if last:
@@ -156,6 +168,8 @@ class Films:
             (self.skipped if abandon else self.made).add(name)
         content = {"kind": "film", "name": name, "gen": self.gen, "frames": [] if abandon else frames,
                    "backgrounds": [] if abandon else backgrounds, "last": last, "abandon": abandon}
+        if drag:
+            content["drag"] = {k: v for k, v in drag[0].items() if k != "values"}
         return content, buffers
 
     def _background_message(self, stage: tuple, rgba: np.ndarray, buffers: list[bytes]) -> dict:
@@ -169,9 +183,13 @@ class Films:
 
     def _frame(self, widget: Any, pins: dict, name: str, value: Any, stage0: Any, backgrounds: list[dict],
                buffers: list[bytes]) -> dict:
-        widget.controls = {**pins, name: _Pinned(pins[name]._control, value)}
         frame: dict[str, Any] = {"v": value}
         try:
+            if name in pins:
+                widget.controls = {**pins, name: _Pinned(pins[name]._control, value)}
+            else:
+                widget.controls = dict(pins)
+                widget.film_apply(name, value)
             widget.update()
         except ValueError as e:  # the page keeps the last good picture and shows the sentence, as the kernel does
             widget.say(html.escape(str(e)), "warn")
@@ -210,6 +228,7 @@ class pinned:
         # asks the page for a full draw and gets a new picture: nothing of a film may reach the page that way
         self.callback, wd.fig.stale_callback = wd.fig.stale_callback, None
         pins = {k: _Pinned(c, c.value) for k, c in wd.controls.items()}
+        self.state = wd.film_save()
         wd.readout, wd.message = _Sink(wd.readout.value), _Sink(wd.message.value)
         wd._filming = True
         return pins
@@ -222,6 +241,7 @@ class pinned:
             ax.set_ylim(yl)
             ax.set_autoscalex_on(ax_on)
             ax.set_autoscaley_on(ay_on)
+        wd.film_restore(self.state)
         try:
             wd.update()  # the artists where the real controls put them (the texts go to stand-ins: unchanged)
         except Exception:  # noqa: BLE001 - the real setting may be a teaching moment: its picture stays as it was

@@ -110,6 +110,7 @@ export default {
       const box = root.querySelector(`.${cls} .widget-html-content`);
       if (box && html !== undefined && box.innerHTML !== html) box.innerHTML = html;
     };
+    let good = null;  // the value of the last frame shown that the maths accepted
     let wanted = null;  // the frame last asked for: a frame whose images are still decoding paints only if still wanted
     const decoded = [];  // frames holding decoded images, oldest first (a film's images stay PNGs until needed)
     const draw = (frame) => {
@@ -126,6 +127,7 @@ export default {
       text("lesson-readout", frame.readout);
       text("lesson-message", frame.message);
       if (frame.hold) return;  // a setting the maths refuses: the last picture stays, with the message
+      good = frame.v;
       wanted = frame;
       if (frame.bitmaps || !frame.blobs.length) { draw(frame); return; }
       if (!frame.decoding) {
@@ -163,6 +165,59 @@ export default {
         hideTimer = setTimeout(hide, 2000);
       });
     };
+    // drags on the figure (01's knots): the page picks up the knot, plays its film, and tells the kernel the release
+    let figureDrag = null;
+    const figurePixel = (e) => {
+      const b = host.getBoundingClientRect();
+      return [(e.clientX - b.left) * host.width / b.width, host.height - (e.clientY - b.top) * host.height / b.height];
+    };
+    const valueAt = (e) => {
+      const d = films[figureDrag].drag, [x, y] = figurePixel(e);
+      return d.a + d.b * (d.axis === "y" ? y : x);
+    };
+    const onMove = (e) => {
+      if (!figureDrag) return;
+      e.stopPropagation();  // ipympl sends the kernel nothing while the film plays
+      const first = pending === null;
+      pending = valueAt(e);
+      if (first) requestAnimationFrame(show);
+    };
+    const onUp = (e) => {
+      document.removeEventListener("mousemove", onMove, true);
+      document.removeEventListener("mouseup", onUp, true);
+      if (!figureDrag || !films[figureDrag]) { figureDrag = null; drag = null; return; }
+      e.stopPropagation();
+      const name = figureDrag, value = valueAt(e);
+      pending = value;
+      show();
+      figureDrag = null;
+      drag = null;
+      awaiting = true;  // the kernel's picture of the release replaces the film's
+      clearTimeout(hideTimer);
+      hideTimer = setTimeout(hide, 2000);
+      model.send({ kind: "release", name, value, good });
+      setTimeout(resume, 300);
+    };
+    const onDown = (e) => {
+      if (e.button !== 0 || !host) return;
+      const [x, y] = figurePixel(e);
+      let best = null, bestD = Infinity;
+      for (const [name, f] of Object.entries(films)) {
+        if (!f.drag || !f.complete || f.gen !== gen) continue;
+        const d = Math.hypot(x - f.drag.x, y - f.drag.y);
+        if (d <= f.drag.r && d < bestD) { best = name; bestD = d; }
+      }
+      if (best === null) return;  // not on a filmed handle: ipympl sends the press to the kernel as usual
+      e.stopPropagation();
+      e.preventDefault();
+      figureDrag = drag = best;
+      good = null;
+      clearTimeout(hideTimer);
+      awaiting = false;
+      document.addEventListener("mousemove", onMove, true);
+      document.addEventListener("mouseup", onUp, true);
+    };
+
     const hookAll = () => { if (root) root.querySelectorAll("[class*='lesson-film-']").forEach(hook); };
 
     const attach = () => {
@@ -174,6 +229,7 @@ export default {
         return;
       }
       host = canvases[0];
+      div.addEventListener("mousedown", onDown, true);
       host.after(overlay);  // above the picture, below ipympl's top canvas, which takes the mouse
       fit();
       const sizer = new ResizeObserver(fit);
@@ -234,11 +290,12 @@ export default {
       chain = chain.then(() => decoded).then(([, frames]) => {
         if (msg.gen !== gen) return;  // dropped while decoding
         const f = films[msg.name] && films[msg.name].gen === gen ? films[msg.name] : (films[msg.name] = { gen, frames: [], complete: false });
+        if (msg.drag) f.drag = msg.drag;
         f.frames.push(...frames);
         if (msg.last) {
           f.frames.sort((a, b) => a.v - b.v);
           f.complete = true;
-          root && root.setAttribute("data-films", Object.keys(films).filter((k) => films[k].complete).join(" "));
+          root && root.setAttribute("data-films", Object.keys(films).filter((k) => films[k].complete).join(","));  // tests wait for a film
         }
         ask("more");
       }).catch((e) => { console.error("lesson film:", e); });

@@ -402,13 +402,36 @@ class LessonWidget:
         self._draw_animated()
 
     # -- films (lessonlib.ui.film) ------------------------------------------------------------
+    def figure_drags(self) -> list[dict[str, Any]]:
+        """Drags on the figure that get films: for each, ``name``; ``values``, the positions filmed; where the page
+        picks it up, ``x``, ``y`` (figure pixels, y up) and ``r`` (pixels); and how a pointer's figure pixel gives
+        the value, ``value = a + b * (y if axis == 'y' else x)``. The widget also implements ``film_apply``,
+        ``drag_release`` and, for state outside its controls, ``film_save`` / ``film_restore``."""
+        return []
+
+    def film_apply(self, name: str, value: Any) -> None:
+        """Before ``update()``: put the figure drag ``name`` at ``value``, as a drag there would."""
+        raise KeyError(name)
+
+    def drag_release(self, name: str, value: Any) -> None:
+        """The page released a filmed drag on the figure at ``value``: do what the drag's last move does."""
+        raise KeyError(name)
+
+    def film_save(self) -> Any:
+        """The widget's state outside its controls, which ``update()`` may change (``film_restore`` puts it back)."""
+        return None
+
+    def film_restore(self, state: Any) -> None:
+        """Put back a state from ``film_save``."""
+
     def _add_film_layer(self, layout: w.Widget) -> None:
         if os.environ.get("LESSONLIB_FILMS", "1") == "0" or not self._animated or not livelayer.available():
             return
         if not hasattr(self.fig.canvas, "blit") or not isinstance(layout, w.Box) or not film.filmable(self):
             return  # not an ipympl figure in a box, or nothing to film: every frame comes from the kernel
         for name in film.filmable(self):
-            self.controls[name].add_class(f"lesson-film-{name}")
+            if name in self.controls:
+                self.controls[name].add_class(f"lesson-film-{name}")
         self._layer = livelayer.LiveLayer(self._on_layer_message)
         layout.children = (*layout.children, self._layer)
 
@@ -424,8 +447,21 @@ class LessonWidget:
             self._films.sent_at = time.perf_counter() if message is not None else -float("inf")
             if message is not None:
                 self._layer.send(*message)
-                if message[0]["last"] and not message[0]["abandon"]:  # from now on a drag plays the film; its release comes here
-                    self.controls[message[0]["name"]].continuous_update = False
+                name = message[0]["name"]
+                if message[0]["last"] and not message[0]["abandon"] and name in self.controls:
+                    self.controls[name].continuous_update = False  # from now on a drag plays the film; its release comes here
+        elif kind == "release" and content.get("name") in self._films.made and content.get("name") not in self.controls:
+            try:
+                value = float(content.get("value"))
+                good = None if content.get("good") is None else float(content["good"])
+            except (TypeError, ValueError):
+                return  # the page's messages are not trusted to be well formed
+            if not np.isfinite(value) or (good is not None and not np.isfinite(good)):
+                return
+            if good is not None and good != value:  # released where the drag is refused: it stays at its last good place
+                self.drag_release(content["name"], good)
+                self.refresh()
+            self.drag_release(content["name"], value)
 
     def _drop_films(self) -> None:
         """After a refresh: films of sliders other than the one that alone changed no longer hold."""
@@ -437,7 +473,8 @@ class LessonWidget:
         if not dropped:
             return
         for name in dropped:
-            self.controls[name].continuous_update = True
+            if name in self.controls:
+                self.controls[name].continuous_update = True
         self._layer.send({"kind": "drop", "gen": self._films.gen, "keep": keep if keep in self._films.made else None}, [])
 
     def _background_rgba(self) -> np.ndarray:

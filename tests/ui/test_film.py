@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("module://ipympl.backend_nbagg")
 
 import ipywidgets as w  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.backends.backend_agg import RendererAgg  # noqa: E402
@@ -176,18 +177,21 @@ def test_every_frame_of_every_film_is_what_the_kernel_draws(cls):
     assert before[1:] == after[1:], f"{cls.__name__}: making films changed the readout, message, numbers or controls"
     assert set(films) == set(widget._films.made) == set(film.filmable(widget)) - widget._films.skipped
     for name, frames in films.items():
-        control = widget.controls[name]
-        assert [f["v"] for f, _, _ in frames] == film.positions(control)
-        assert control.continuous_update is False, f"{name}: a complete film, yet the slider sends every move"
-        # the film is drawn position after position from the lowest, from the widget's state: the kernel, moved the
-        # same way from the same state, draws the same (axis limits that follow their path, like 01's, included)
-        kernel = construct(cls)
-        in_view(kernel)
-        picks = {0, len(frames) // 3, len(frames) // 2, len(frames) - 1}
-        for k, (frame, buffers, backgrounds) in enumerate(frames):
-            kernel.controls[name].value = frame["v"]
-            if k not in picks and not frame.get("hold"):
-                continue
+        assert [f["v"] for f, _, _ in frames] == film.values_of(widget, name)
+        if name in widget.controls:
+            assert widget.controls[name].continuous_update is False, f"{name}: a complete film, yet the slider sends every move"
+        # each frame is what the kernel draws when the released value comes in one step from the widget's state:
+        # a fresh widget, moved there once, draws the same (axis limits that follow their path, like 01's, included)
+        holds = [k for k, (f, _, _) in enumerate(frames) if f.get("hold")]
+        picks = sorted({0, len(frames) // 3, len(frames) // 2, len(frames) - 1, *holds[:1]})
+        for k in picks:
+            frame, buffers, backgrounds = frames[k]
+            kernel = construct(cls)
+            in_view(kernel)
+            if name in kernel.controls:
+                kernel.controls[name].value = frame["v"]
+            else:  # a drag on the figure, released there
+                kernel.drag_release(name, frame["v"])
             assert frame["message"] == kernel.message.value, f"{name} = {frame['v']}: the film's message line differs"
             if frame.get("hold"):
                 assert "readout" not in frame and "ops" not in frame  # the page keeps what it shows, as the kernel does
@@ -198,6 +202,7 @@ def test_every_frame_of_every_film_is_what_the_kernel_draws(cls):
             clear, mean = compare(shown, full_draw(kernel))
             assert close(clear, mean), (f"{cls.__name__}: the film of {name} at {frame['v']!r} differs from a full draw: "
                                         f"{clear:.2%} of blocks, mean {mean:.2f} levels")
+            plt.close(kernel.fig)
 
 
 class Two(LessonWidget):
@@ -308,6 +313,20 @@ def test_a_film_whose_axis_limits_keep_changing_is_left_to_the_kernel(monkeypatc
     films = all_films(widget, in_view(widget))
     assert "slope" in widget._films.skipped and not films.get("slope") and films.get("lift")
     assert widget.controls["slope"].continuous_update
+
+
+def test_a_drag_on_the_figure_released_where_it_is_refused_stays_at_its_last_good_place():
+    cls = dict((c.__name__, c) for _, c in WIDGETS)["ChangeOfVariables1D"]
+    widget = construct(cls)
+    all_films(widget, in_view(widget))
+    before = widget.knots_x.copy()
+    widget._on_layer_message({"kind": "release", "name": "knot 4", "value": before[5] + 1.0, "good": before[4] + 0.5})
+    assert widget.problem and "Refused" in widget.message.value
+    assert widget.knots_x[4] == pytest.approx(before[4] + 0.5) and np.array_equal(np.delete(widget.knots_x, 4), np.delete(before, 4))
+    for bad in ({"kind": "release", "name": "knot 4", "value": "nan"}, {"kind": "release", "name": "knot 4", "value": None},
+                {"kind": "release", "name": "slope", "value": 2.0}, {"kind": "release", "name": "knot 9", "value": 1.0}):
+        widget._on_layer_message(bad)  # ignored: not a number, a slider (its value comes by its own model), no such film
+    assert widget.knots_x[4] == pytest.approx(before[4] + 0.5)
 
 
 def test_films_can_be_switched_off(monkeypatch):

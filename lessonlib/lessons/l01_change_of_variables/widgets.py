@@ -278,6 +278,44 @@ class ChangeOfVariables1D(LessonWidget):
         self._trial = trial
         self.request_refresh()  # a drag's burst of moves draws only its latest knot position
 
+    # -- films of the knot drags (lessonlib.ui.film) ----------------------------------------------
+    def figure_drags(self) -> list[dict]:
+        """Each knot's drag, up and down: filmed at 30 heights strictly between its neighbours (or its neighbour and
+        the end of the axis), and just past each neighbour, where the map stops being invertible and the drag is
+        refused. The release puts the knot exactly where it is let go."""
+        px = self.knot_pixels()
+        inverse = self.ax_map.transData.inverted()
+        y0, y1 = (float(inverse.transform((0.0, y))[1]) for y in (0.0, 1.0))
+        radius = 14 * (1.4 if current().presenter else 1.0)  # as _on_press
+        k, out = self.knots_x, []
+        for i in range(len(k)):
+            lo = k[i - 1] if i > 0 else X_LIM[0] - 1e-3
+            hi = k[i + 1] if i + 1 < len(k) else X_LIM[1] + 1e-3
+            lo, hi = min(lo, hi), max(lo, hi)
+            inner = np.linspace(max(lo, X_LIM[0]), min(hi, X_LIM[1]), 32)[1:-1]
+            past = [v for v in (lo - 0.05, hi + 0.05) if X_LIM[0] <= v <= X_LIM[1]]
+            values = sorted(float(v) for v in np.round(np.concatenate([inner, past]), 6))
+            out.append({"name": f"knot {i}", "values": values, "x": float(px[i, 0]), "y": float(px[i, 1]), "r": radius,
+                        "axis": "y", "a": y0, "b": y1 - y0})
+        return out
+
+    def film_apply(self, name: str, value: float) -> None:
+        i = int(name.split()[-1])
+        trial = self.knots_x.copy()
+        trial[i] = float(np.clip(value, *X_LIM))
+        self._trial = trial
+
+    def drag_release(self, name: str, value: float) -> None:
+        self.move_knot(int(name.split()[-1]), value)
+
+    def film_save(self):
+        return self.knots_x.copy(), self.fmap, self._slider_state, self._px_scaled, self._trial, dict(self._nums)
+
+    def film_restore(self, state) -> None:
+        knots, self.fmap, self._slider_state, self._px_scaled, self._trial, nums = state
+        self.knots_x = knots.copy()
+        self._nums = dict(nums)
+
     def reset(self) -> None:
         self._slider_state = None  # redraw the knots from the sliders' defaults
         self._px_scaled = False
