@@ -15,7 +15,9 @@ as usual, and the kernel's own picture, which it draws then, replaces the canvas
 A film holds only while the other controls keep their values: a change of any other control (or a
 drag on the figure) drops the films it invalidates, and the page asks for new ones once the widget is
 idle again. Until a slider's film is complete in the page, the slider sends its changes while it is
-dragged and the kernel draws them (``continuous_update``), as without films.
+dragged and the kernel draws them, as without films; once it is, the page turns the slider's
+``continuous_update`` off in the page alone (the kernel's value stays, so nothing about it crosses the
+wire), and back on when the film is dropped.
 
 Frames are computed with the widget's controls *pinned*: ``update()`` reads a stand-in for each
 control (``_Pinned``) that has the frame's value, and writes to stand-ins for the readout and the
@@ -146,7 +148,7 @@ class Films:
             self.start_state = widget.film_save()
             stage0 = widget._stage_key
             if stage0 is not None and stage0 not in self.backgrounds:
-                backgrounds.append(self._background_message(stage0, widget._background_rgba(), buffers))
+                backgrounds.append(self._background_message(stage0, widget.background_rgba(), buffers))
             start_limits = [(ax.get_xlim(), ax.get_ylim()) for ax in widget.fig.axes]
             while values and (not frames or time.perf_counter() - t0 < CHUNK_S):
                 v = values.pop(0)
@@ -201,11 +203,11 @@ class Films:
         if frame.get("hold"):
             return frame  # the readout stays as the page shows it, like the picture
         frame["readout"] = widget.readout.value
-        stage = widget._stage()
+        stage = widget.stage()
         if stage not in self.backgrounds:
-            backgrounds.append(self._background_message(stage, widget._render_background(), buffers))
+            backgrounds.append(self._background_message(stage, widget.render_background(), buffers))
         frame["bg"] = self.backgrounds[stage]
-        content, bufs = livelayer.record(widget.fig, widget._live_animated()).message(0)
+        content, bufs = livelayer.record(widget.fig, widget.animated_artists()).message(0)
         frame["ops"], frame["W"], frame["H"] = content["ops"], content["W"], content["H"]
         frame["codes"], frame["verts"] = len(buffers), len(buffers) + 1
         frame["images"] = len(buffers) + 2

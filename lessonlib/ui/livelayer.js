@@ -93,6 +93,22 @@ export default {
     let drag = null;  // the slider being dragged with a film
     let pending = null;  // the value to paint on the next animation frame
     const observers = [];
+    // the sliders' own models: while a slider's film is in the page, its view sends the value only on release.
+    // Set on the model's attributes in the page alone: a kernel that toggled continuous_update would race the
+    // release's value (the view re-sends its stale value when the option changes).
+    const sliderModels = {};
+    for (const [name, id] of Object.entries(model.get("sliders") || {})) {
+      model.widget_manager.get_model(id).then((m) => { sliderModels[name] = m; }).catch(() => {});
+    }
+    const mark = () => {  // the films the page can play, for tests that wait for one
+      if (root) root.setAttribute("data-films", Object.keys(films).filter((k) => films[k].complete).join(","));
+    };
+    const playing = (name, on) => {
+      const m = sliderModels[name];
+      if (!m) return;
+      if (m.__lessonSync === undefined) m.__lessonSync = m.attributes.continuous_update;
+      m.attributes.continuous_update = on ? false : m.__lessonSync;
+    };
 
     const fit = () => {
       if (!host) return;
@@ -265,8 +281,9 @@ export default {
         gen = msg.gen;
         for (const name of Object.keys(films)) {
           if (name === msg.keep) films[name].gen = gen;
-          else delete films[name];
+          else { delete films[name]; playing(name, false); }
         }
+        mark();
         const used = new Set(Object.values(films).flatMap((f) => f.frames.map((fr) => fr.bg)));
         for (const id of [...backgrounds.keys()]) if (!used.has(id)) backgrounds.delete(id);
         askSoon();
@@ -295,7 +312,8 @@ export default {
         if (msg.last) {
           f.frames.sort((a, b) => a.v - b.v);
           f.complete = true;
-          root && root.setAttribute("data-films", Object.keys(films).filter((k) => films[k].complete).join(","));  // tests wait for a film
+          playing(msg.name, true);
+          mark();
         }
         ask("more");
       }).catch((e) => { console.error("lesson film:", e); });

@@ -245,17 +245,22 @@ def available() -> bool:
 def _layer_class() -> type:
     import anywidget
 
+    import traitlets
+
     class LiveLayerWidget(anywidget.AnyWidget):
         _esm = pathlib.Path(__file__).with_name("livelayer.js")
+        sliders = traitlets.Dict().tag(sync=True)  # slider name -> its widget's model id (the page turns its sync off)
 
     return LiveLayerWidget
 
 
-def LiveLayer(on_message: Any) -> Any:
+def LiveLayer(on_message: Any, sliders: dict[str, Any] | None = None) -> Any:
     """The widget that carries films to the page: a zero-size view that puts its canvas over the figure
-    of the lesson widget it sits in. ``on_message(content)`` hears the page's requests for films."""
+    of the lesson widget it sits in. ``on_message(content)`` hears the page's requests for films; ``sliders``
+    (name -> slider widget) are those whose drags the page plays from films."""
     import ipywidgets as w
 
-    layer = _layer_class()(layout=w.Layout(width="0px", height="0px", overflow="hidden", margin="0px"))
+    layer = _layer_class()(layout=w.Layout(width="0px", height="0px", overflow="hidden", margin="0px"),
+                           sliders={name: s.model_id for name, s in (sliders or {}).items()})
     layer.on_msg(lambda _widget, content, _buffers: on_message(content))
     return layer

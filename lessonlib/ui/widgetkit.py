@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import html
 import os
+import threading
 import time
 import traceback
 from typing import Any, Callable
@@ -300,6 +301,9 @@ class LessonWidget:
         self._filming = False  # a film is being made: controls and texts are stand-ins (film.pinned)
         self._layer: Any = None  # the widget that plays films in the page (livelayer.LiveLayer)
         self._changed: set[str] = set()  # controls changed since the last refresh
+        # The kernel may handle the page's messages on more than one thread (JupyterLab sends a widget's messages
+        # on a kernel subshell): a film being made on one must not meet a refresh or a reset on another.
+        self._lock = threading.RLock()
 
     # -- building ---------------------------------------------------------------------------
     def add_control(self, name: str, control: w.ValueWidget) -> w.ValueWidget:
@@ -343,6 +347,10 @@ class LessonWidget:
 
     def refresh(self) -> None:
         """Run update() safely and time it."""
+        with self._lock:
+            self._refresh()
+
+    def _refresh(self) -> None:
         t0 = time.perf_counter()
         try:
             self.problem = None
@@ -377,18 +385,19 @@ class LessonWidget:
         """Something static changed (a label, a legend): the next redraw draws the whole figure."""
         self._background = None
 
-    def _live_animated(self) -> list[Any]:
+    def animated_artists(self) -> list[Any]:
+        """The artists ``update()`` moves, in drawing order."""
         self._animated = [a for a in self._animated if a.axes is not None]  # drop removed artists
         axes = list(self.fig.axes)
         order = {id(ax): k for k, ax in enumerate(axes)}
         return sorted(self._animated, key=lambda a: (order.get(id(a.axes), len(axes)), a.get_zorder()))
 
     def _draw_animated(self) -> None:
-        for a in self._live_animated():
+        for a in self.animated_artists():
             if a.get_visible():
                 self.fig.draw_artist(a)
 
-    def _stage(self) -> tuple:
+    def stage(self) -> tuple:
         """What the background depends on: every axis' limits, the figure's size and resolution."""
         fig = self.fig
         return (fig.dpi, tuple(fig.bbox.size), tuple(tuple(ax.viewLim.bounds) for ax in fig.axes))
@@ -398,7 +407,7 @@ class LessonWidget:
         if self._filming or canvas.is_saving() or not hasattr(canvas, "copy_from_bbox"):
             return  # a film's own background, or savefig draws animated artists itself; only the live canvas keeps a background
         self._background = canvas.copy_from_bbox(self.fig.bbox)
-        self._stage_key = self._stage()
+        self._stage_key = self.stage()
         self._draw_animated()
 
     # -- films (lessonlib.ui.film) ------------------------------------------------------------
@@ -432,11 +441,16 @@ class LessonWidget:
         for name in film.filmable(self):
             if name in self.controls:
                 self.controls[name].add_class(f"lesson-film-{name}")
-        self._layer = livelayer.LiveLayer(self._on_layer_message)
+        self._layer = livelayer.LiveLayer(self._on_layer_message, {n: self.controls[n] for n in film.filmable(self) if n in self.controls})
         layout.children = (*layout.children, self._layer)
 
     def _on_layer_message(self, content: Any) -> None:
-        """The page asks for films: "want" (once in view, after a change; "name": that slider first), "more" (the next message)."""
+        """The page asks for films: "want" (once in view, after a change; "name": that slider first), "more" (the next
+        message); or a filmed drag on the figure was let go ("release")."""
+        with self._lock:
+            self._layer_message(content)
+
+    def _layer_message(self, content: Any) -> None:
         kind = content.get("kind") if isinstance(content, dict) else None
         if kind in ("want", "more") and self._layer is not None and self.view_ready() and self._background is not None:
             if kind == "want" and content.get("name"):
@@ -447,9 +461,6 @@ class LessonWidget:
             self._films.sent_at = time.perf_counter() if message is not None else -float("inf")
             if message is not None:
                 self._layer.send(*message)
-                name = message[0]["name"]
-                if message[0]["last"] and not message[0]["abandon"] and name in self.controls:
-                    self.controls[name].continuous_update = False  # from now on a drag plays the film; its release comes here
         elif kind == "release" and content.get("name") in self._films.made and content.get("name") not in self.controls:
             try:
                 value = float(content.get("value"))
@@ -472,16 +483,13 @@ class LessonWidget:
         dropped = self._films.invalidate(keep)
         if not dropped:
             return
-        for name in dropped:
-            if name in self.controls:
-                self.controls[name].continuous_update = True
         self._layer.send({"kind": "drop", "gen": self._films.gen, "keep": keep if keep in self._films.made else None}, [])
 
-    def _background_rgba(self) -> np.ndarray:
+    def background_rgba(self) -> np.ndarray:
         """The cached background (the figure without its moving artists), as RGBA rows from the top."""
         return np.asarray(self._background)
 
-    def _render_background(self) -> np.ndarray:
+    def render_background(self) -> np.ndarray:
         """The figure without its moving artists, drawn now by Agg off screen (a film frame's axis limits)."""
         from matplotlib.backends.backend_agg import RendererAgg
 
@@ -507,7 +515,7 @@ class LessonWidget:
         if not self.view_ready():
             canvas.draw_idle()
             self.last_redraw = "idle"
-        elif self._animated and self._background is not None and self._stage() == self._stage_key:
+        elif self._animated and self._background is not None and self.stage() == self._stage_key:
             canvas.restore_region(self._background)
             self._draw_animated()
             canvas.blit(self.fig.bbox)
@@ -542,8 +550,9 @@ class LessonWidget:
         if loop is None or not from_browser():
             self.refresh()
             return
-        self._pending = True
-        self._schedule_frame(loop)
+        with self._lock:
+            self._pending = True
+            self._schedule_frame(loop)
 
     def _schedule_frame(self, loop: Any) -> None:
         if self._in_flight and time.perf_counter() - self._asked_at > ANSWER_TIMEOUT_S:
@@ -598,13 +607,14 @@ class LessonWidget:
 
     def set(self, **values: Any) -> None:
         """Set several controls at once, then update once (paced like a control's change, see request_refresh)."""
-        self._muted = True
-        try:
-            for k, v in values.items():
-                self.controls[k].value = v
-        finally:
-            self._muted = False
-        self.request_refresh()
+        with self._lock:
+            self._muted = True
+            try:
+                for k, v in values.items():
+                    self.controls[k].value = v
+            finally:
+                self._muted = False
+            self.request_refresh()
 
     def reset(self) -> None:
         """Put every control back where it started."""
