@@ -97,8 +97,9 @@ export default {
     // Set on the model's attributes in the page alone: a kernel that toggled continuous_update would race the
     // release's value (the view re-sends its stale value when the option changes).
     const sliderModels = {};
+    const manager = model.widget_manager;  // not every front end offers it: then a filmed drag also goes to the kernel
     for (const [name, id] of Object.entries(model.get("sliders") || {})) {
-      model.widget_manager.get_model(id).then((m) => { sliderModels[name] = m; }).catch(() => {});
+      if (manager && manager.get_model) manager.get_model(id).then((m) => { sliderModels[name] = m; }).catch(() => {});
     }
     const mark = () => {  // the films the page can play, for tests that wait for one
       if (root) root.setAttribute("data-films", Object.keys(films).filter((k) => films[k].complete).join(","));
