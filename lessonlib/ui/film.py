@@ -128,6 +128,7 @@ class Films:
         if not dropped:
             return []  # nothing the page holds or awaits is stale
         self.gen += 1
+        self.sent_at = -float("inf")  # a message of films on its way is stale: the page drops it and asks again
         self.todo = {}
         self.used = {keep: self.used.get(keep, set())} if keep in self.made else {}
         self.made = {keep} if keep in self.made else set()

@@ -480,10 +480,11 @@ class LessonWidget:
         if self._filming or self._layer is None:
             return
         keep = next(iter(changed)) if len(changed) == 1 else None
-        dropped = self._films.invalidate(keep)
-        if not dropped:
-            return
-        self._layer.send({"kind": "drop", "gen": self._films.gen, "keep": keep if keep in self._films.made else None}, [])
+        self._send_drop(self._films.invalidate(keep), keep)
+
+    def _send_drop(self, dropped: list[str], keep: str | None) -> None:
+        if dropped:
+            self._layer.send({"kind": "drop", "gen": self._films.gen, "keep": keep if keep in self._films.made else None}, [])
 
     def background_rgba(self) -> np.ndarray:
         """The cached background (the figure without its moving artists), as RGBA rows from the top."""
@@ -532,6 +533,9 @@ class LessonWidget:
     def _on_change(self, change: dict, name: str | None = None) -> None:
         if name is not None:
             self._changed.add(name)
+            if self._layer is not None:
+                with self._lock:  # at once, not on the paced refresh: a drag begun now must not play a stale film
+                    self._send_drop(self._films.invalidate(name), name)
         if not self._muted:
             self.request_refresh()
 

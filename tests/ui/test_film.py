@@ -64,6 +64,9 @@ def all_films(widget, layer) -> dict[str, list[tuple[dict, list[bytes], dict]]]:
     for content, buffers in layer.sent:
         if content["kind"] != "film":
             continue
+        if content.get("abandon"):  # as the page does: frames of an abandoned film that came before are dropped
+            films.pop(content["name"], None)
+            continue
         for b in content["backgrounds"]:
             backgrounds[b["id"]] = buffers[b["b"]]
         films.setdefault(content["name"], []).extend((f, buffers, backgrounds) for f in content["frames"])
