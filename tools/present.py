@@ -61,8 +61,8 @@ def find_notebook(name: str) -> Path:
 
 def ensure_reveal() -> Path:
     """reveal.js's dist/ folder from the npm registry, fetched once into .cache/ (git ignores it)."""
-    if (REVEAL_DIR / "dist" / "reveal.css").exists() and (REVEAL_DIR / "no-jquery.js").exists():
-        return REVEAL_DIR
+    if (REVEAL_DIR / "dist" / "reveal.css").exists():
+        return _with_slides_script(REVEAL_DIR)
     say(f"fetching reveal.js {REVEAL_VERSION} from the npm registry (once; about 3 MB)")
     with tempfile.TemporaryDirectory() as tmp:
         tgz = None
@@ -87,8 +87,13 @@ def ensure_reveal() -> Path:
         if REVEAL_DIR.exists():
             shutil.rmtree(REVEAL_DIR)
         shutil.move(str(staging / "package"), REVEAL_DIR)
-    (REVEAL_DIR / "no-jquery.js").write_text("/* the slides run without jQuery */\n")
-    return REVEAL_DIR
+    return _with_slides_script(REVEAL_DIR)
+
+
+def _with_slides_script(folder: Path) -> Path:
+    """The folder, holding this version of tools/slides.js (the page's own script, see voila_command)."""
+    shutil.copyfile(ROOT / "tools" / "slides.js", folder / "slides.js")
+    return folder
 
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -144,15 +149,18 @@ def presenter_env() -> dict[str, str]:
 
 
 def voila_command(nb: Path, port: int, reveal_url: str, show_code: bool, config_dir: Path) -> list[str]:
-    """The Voila command; the reveal settings go through a voila.json in ``config_dir`` (a dict option
+    """The Voila command, with the course's slide template (tools/voila/templates/course-slides: Voila's reveal
+    template, asking nothing of the network); the reveal settings go through a voila.json in ``config_dir`` (a dict option
     on the command line does not reach the template)."""
     reveal = {"url_prefix": reveal_url, "theme": "white", "transition": "none", "width": SLIDE_SIZE[0], "height": SLIDE_SIZE[1],
-              "scroll": True}
-    # the slides do not need jQuery; a local empty script keeps the page from asking a CDN for it
-    resources = {"reveal": reveal, "jquery_url": f"{reveal_url}/no-jquery.js"}
-    (config_dir / "voila.json").write_text(json.dumps({"VoilaConfiguration": {"resources": resources}}))
+              "scroll": False}  # reveal's scrolling of tall slides needs jQuery; every slide fits (tests/browser/test_slide_fit.py)
+    # the slides do not need jQuery: in its place (no CDN asked) the page loads tools/slides.js, which lays the
+    # slides out again when a widget renders after its slide was shown
+    script = f"{reveal_url}/slides.js"
+    config = {"VoilaConfiguration": {"resources": {"reveal": reveal}}, "HTMLExporter": {"jquery_url": script}}
+    (config_dir / "voila.json").write_text(json.dumps(config))
     return [
-        str(BIN / "voila"), str(nb), "--template=reveal", f"--port={port}", "--Voila.ip=127.0.0.1",
+        str(BIN / "voila"), str(nb), "--template=course-slides", f"--port={port}", "--Voila.ip=127.0.0.1",
         "--no-browser", f"--strip_sources={not show_code}",
         f"--Voila.config_file_paths={config_dir}",
     ]
@@ -369,7 +377,9 @@ def slides_server(nb: Path, show_code: bool = False, port: int = 0, quiet: bool 
     url = f"http://127.0.0.1:{port}/"
     config_dir = Path(tempfile.mkdtemp(prefix="course-present-"))
     slides = slide_copy(nb, config_dir)
-    proc = subprocess.Popen(voila_command(slides, port, reveal_url, show_code, config_dir), cwd=nb.parent, env=presenter_env(),
+    env = presenter_env()
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(ROOT / "tools"), env.get("JUPYTER_PATH")) if p)
+    proc = subprocess.Popen(voila_command(slides, port, reveal_url, show_code, config_dir), cwd=nb.parent, env=env,
                             stdout=subprocess.DEVNULL if quiet else None, stderr=subprocess.STDOUT if quiet else None)
     try:
         wait_http(url + "voila/static/", proc)

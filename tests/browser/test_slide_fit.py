@@ -12,6 +12,7 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -34,16 +35,49 @@ def widget_cells(path: Path) -> int:
 def test_every_widget_slide_fits_1280x720(path, browser):
     with present.slides_server(path, quiet=True) as (url, _):
         page = browser.new_page(viewport=dict(zip(("width", "height"), present.SLIDE_SIZE)))
+        asked = []
+        page.on("request", lambda r: asked.append(r.url))
         try:
             page.goto(url, timeout=300_000)
             fits = present.widget_slides_fit(page)
         finally:
             page.close()
+    elsewhere = sorted({u for u in asked if urlsplit(u).scheme in ("http", "https", "ws", "wss")
+                        and urlsplit(u).hostname not in ("127.0.0.1", "localhost")})
+    assert not elsewhere, f"{path.name}: the slides asked the network (presenting must work offline): {elsewhere}"
     if widget_cells(path):
         assert fits, f"{path.name} shows widgets, but no slide with a widget was found"
     bad = {where: problems for where, problems in fits.items() if problems}
     assert not bad, f"{path.name}: slides that do not fit {present.SLIDE_SIZE}:\n" + "\n".join(
         f"  {where}: " + "; ".join(p) for where, p in bad.items())
+
+
+_SLIDE_BOX_JS = """() => { const b = document.querySelector('.reveal section.present:not(.stack)').getBoundingClientRect();
+    return [b.top, b.height]; }"""
+
+
+def test_a_slide_whose_widget_changes_size_after_it_was_shown_is_centred_again(browser):
+    """Reveal centres a slide when it is shown; a widget that rendered later (the kernel still running the
+    notebook) left the slide off-centre, running past the bottom of the screen until the next slide change.
+    The slides' own script (tools/slides.js) lays them out again when a slide's content changes size: here
+    the widget's figure is hidden after the slide was shown, and the slide must be centred again."""
+    path = ROOT / "notebooks" / "01_change_of_variables_1d.ipynb"
+    with present.slides_server(path, quiet=True) as (url, _):
+        page = browser.new_page(viewport=dict(zip(("width", "height"), present.SLIDE_SIZE)))
+        try:
+            page.goto(url, timeout=300_000)
+            assert present.go_to_first_widget(page)
+            top0, height0 = page.evaluate(_SLIDE_BOX_JS)
+            page.evaluate("""() => document.querySelector('.reveal section.present:not(.stack) .jupyter-matplotlib')
+                .style.display = 'none'""")
+            page.wait_for_function(f"() => ({_SLIDE_BOX_JS})()[0] > {top0} + 50", timeout=5_000)
+            page.wait_for_timeout(300)
+            top1, height1 = page.evaluate(_SLIDE_BOX_JS)
+        finally:
+            page.close()
+    assert height0 - height1 > 100, f"hiding the figure shrank the slide by {height0 - height1:.0f} px only"
+    assert top1 - top0 == pytest.approx((height0 - height1) / 2, abs=3), (
+        f"the slide shrank by {height0 - height1:.0f} px and moved down {top1 - top0:.0f} px; centred, it moves half")
 
 
 def test_a_widget_gets_a_subslide_of_its_own():

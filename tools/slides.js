@@ -1,0 +1,27 @@
+/* Slides: reveal.js centres a slide from its height when the slide is shown. A widget that renders after
+   that (the kernel still running the notebook, a figure whose first picture comes later) would leave the
+   slide off-centre, running past the bottom of the screen. Whenever a slide's content changes size, lay
+   the slides out again (reveal does so on a window resize). Served in place of jQuery, which the slides
+   do not need. */
+(() => {
+  let queued = false;
+  const relayout = () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; window.dispatchEvent(new Event("resize")); });
+  };
+  const watched = new WeakSet();
+  const observer = new ResizeObserver(relayout);
+  const watch = () => {
+    for (const s of document.querySelectorAll(".reveal .slides section")) {
+      if (!watched.has(s)) { watched.add(s); observer.observe(s); }
+    }
+  };
+  const start = () => {
+    watch();
+    const slides = document.querySelector(".reveal .slides");
+    if (slides) new MutationObserver(watch).observe(slides, { childList: true });
+  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
