@@ -284,6 +284,18 @@ _SLIDE_FIT_JS = """([width, height]) => {
         if (bottom > height + 1 || right > width + 1)
             problems.push(`${w.tagName.toLowerCase()}.${[...w.classList].slice(0, 2).join('.')} ends at (${Math.round(right)}, ${Math.round(bottom)}), outside ${width}x${height}`);
     }
+    // the controls' texts: none cut short, none over another
+    const texts = [...s.querySelectorAll('.jupyter-widgets .widget-label, .jupyter-widgets .widget-readout, .jupyter-widgets button, .jupyter-widgets select')]
+        .filter((e) => e.getBoundingClientRect().width > 0);
+    const name = (e) => `${e.tagName.toLowerCase()} "${(e.innerText || e.value || '').trim().slice(0, 20)}"`;
+    for (const e of texts)
+        if (e.tagName !== 'SELECT' && e.scrollWidth > e.clientWidth + 1) problems.push(`${name(e)} is cut short (${e.scrollWidth} px of text in ${e.clientWidth} px)`);
+    for (let i = 0; i < texts.length; i++) for (let j = i + 1; j < texts.length; j++) {
+        const a = texts[i].getBoundingClientRect(), b = texts[j].getBoundingClientRect();
+        if (texts[i].contains(texts[j]) || texts[j].contains(texts[i])) continue;
+        if (Math.min(a.right, b.right) - Math.max(a.left, b.left) > 2 && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 2)
+            problems.push(`${name(texts[i])} and ${name(texts[j])} overlap`);
+    }
     return problems;
 }"""
 

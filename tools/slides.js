@@ -4,6 +4,9 @@
    the slides out again (reveal does so on a window resize). Served in place of jQuery, which the slides
    do not need. */
 (() => {
+  // Voila's reveal template runs the notebook in the page's head, before it defines the heartbeat that a long
+  // cell calls: without this, each heartbeat is an error in the console
+  window.voila_heartbeat = window.voila_heartbeat || (() => {});
   let queued = false;
   const relayout = () => {
     if (queued) return;

@@ -279,7 +279,7 @@ class LessonWidget:
         self._defaults: dict[str, Any] = {}
         self.message = w.HTML(layout=w.Layout(min_height="1.6em"))
         self.readout = w.HTML()
-        self.reset_button = w.Button(description="Reset", icon="undo", layout=w.Layout(width="auto"))
+        self.reset_button = w.Button(description="Reset", icon="undo", layout=w.Layout(width="auto", min_width="fit-content", flex="0 0 auto"))
         self.reset_button.on_click(lambda _: self.reset())
         self.update_times_ms: list[float] = []
         self.problem: str | None = None  # the last teaching message, None when the setting is fine

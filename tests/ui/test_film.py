@@ -30,6 +30,13 @@ from lessonlib.ui.widgetkit import LessonWidget, new_figure, slider  # noqa: E40
 WIDGETS = discover()
 
 
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Each test builds widgets of its own (two per film check): their figures go when it ends."""
+    yield
+    plt.close("all")
+
+
 class FakeLayer:
     """Stands for the layer's widget in the page: keeps what the kernel sends."""
 

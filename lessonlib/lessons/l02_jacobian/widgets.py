@@ -64,7 +64,7 @@ class LinearMap2D(LessonWidget):
         self._numbers: dict[str, float] = {}
 
         mode = w.ToggleButtons(options=[("linear map A", "linear"), ("nonlinear map f", "nonlinear")], value="linear",
-                               style={"button_width": "150px"})
+                               style={"button_width": "auto"})
         self.add_control("mode", mode)
         for name, v in (("a11", a11), ("a12", a12), ("a21", a21), ("a22", a22)):
             self.add_control(name, slider(name, v, -2.0, 2.0, 0.05))

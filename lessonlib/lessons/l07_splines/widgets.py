@@ -78,7 +78,7 @@ class SplineExplorer(LessonWidget):
         self.add_control("knot", int_slider("knot", 1, 1, self.n_bins - 1))
         self.add_control("bins", int_slider("bins K", self.n_bins, 2, 8))
         self.add_control("base", w.Dropdown(options=list(BASES), value=base, description="base p_Z",
-                                            style={"description_width": "initial"}, layout=w.Layout(width=s.control_width)))
+                                            style={"description_width": "initial"}, layout=w.Layout(width="auto", flex="1 1 auto")))
         self._sync_sliders()
         self._defaults.update({name: c.value for name, c in self.controls.items()})
         self._build_figure()
@@ -88,7 +88,7 @@ class SplineExplorer(LessonWidget):
         c = self.controls
         hint = w.HTML(f'<span style="font-size:{s.control_font}">Drag an orange knot to move it, or the square on its '
                       "tangent to change its slope; the end knots stay at (±3, ±3), where the straight tails begin.</span>")
-        layout = w.VBox([w.HBox([w.VBox([c["knot"], c["z"], c["x"]]), w.VBox([c["slope"], c["bins"], w.HBox([c["base"], self.reset_button])])]),
+        layout = w.VBox([w.HBox([w.VBox([c["knot"], c["z"], c["x"]]), w.VBox([c["slope"], c["bins"], w.HBox([c["base"], self.reset_button], layout=w.Layout(width=s.control_width))])]),
                          hint, self.fig.canvas, self.readout, self.message])
         self._finish(layout)
         freeze_layout(self.fig)
