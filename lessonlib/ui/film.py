@@ -159,7 +159,7 @@ class Films:
                     ax.set_xlim(xl)
                     ax.set_ylim(yl)
                 widget.film_restore(self.start_state)
-                frames.append(self._frame(widget, pins, name, v, stage0, backgrounds, buffers))
+                frames.append(self._frame(widget, pins, name, v, backgrounds, buffers))
                 used = {f["bg"] for f in frames if "bg" in f} | self.used.get(name, set())
                 self.used[name] = used
                 if len(used) > MAX_BACKGROUNDS:
@@ -184,7 +184,7 @@ class Films:
         buffers.append(encode_png(np.ascontiguousarray(rgba, dtype=np.uint8)))
         return {"id": bid, "b": len(buffers) - 1, "W": int(rgba.shape[1]), "H": int(rgba.shape[0])}
 
-    def _frame(self, widget: Any, pins: dict, name: str, value: Any, stage0: Any, backgrounds: list[dict],
+    def _frame(self, widget: Any, pins: dict, name: str, value: Any, backgrounds: list[dict],
                buffers: list[bytes]) -> dict:
         frame: dict[str, Any] = {"v": value}
         try:

@@ -97,6 +97,9 @@ def readout_numbers(root, spec: Spec) -> dict[str, float]:
     return spec.parse(text)
 
 
+FILM_DIFFERS_MAX = 0.02  # share of 4 x 4 pixel blocks in which a film's last frame may differ from the kernel's picture
+
+
 def walk(nb: NotebookPage, name: str, latency_presses: int = 20) -> WalkResult:
     """Do each interaction of the notebook's main widget; record what did not behave."""
     res = WalkResult(name)
@@ -136,6 +139,11 @@ def walk(nb: NotebookPage, name: str, latency_presses: int = 20) -> WalkResult:
                          for d in res.drags if d.film_wait_s is not None and not d.film_frames]
         res.log += [f"drag {d.what}: the film's last frame differs from the kernel's picture of the release in "
                     f"{d.film_differs:.2%} of its 4 x 4 pixel blocks" for d in res.drags if d.film_differs is not None]
+        # what the hand saw last is what the kernel then draws: a film of another state (a stale film after a
+        # Reset: 71% of blocks once) jumps on release. Measured 0-0.23% (anti-aliasing on edges) when right.
+        res.problems += [f"dragging {d.what}: the film's last frame differs from the kernel's picture of the release in "
+                         f"{d.film_differs:.1%} of its pixel blocks (allowed: {FILM_DIFFERS_MAX:.0%})"
+                         for d in res.drags if d.film_differs is not None and d.film_differs > FILM_DIFFERS_MAX]
     return res
 
 
