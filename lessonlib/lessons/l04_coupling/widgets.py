@@ -57,10 +57,10 @@ class CouplingExplorer(LessonWidget):
             1, 3, width=st.fig_width * 1.15, height=st.fig_width * 0.4,
             gridspec_kw={"width_ratios": [1.0, 1.2, 0.75]},
         )
-        self.add_control("a", slider("log-scale level a", 0.0, -1.5, 1.5, 0.1))
-        self.add_control("b", slider("log-scale wiggle b", 0.6, -1.5, 1.5, 0.1))
-        self.add_control("c", slider("wiggle frequency c", 1.5, 0.0, 3.0, 0.1))
-        self.add_control("d", slider("shift level d", 0.0, -2.0, 2.0, 0.1))
+        self.add_control("a", slider("log-scale level a", 0.0, -1.5, 1.5, 0.05))
+        self.add_control("b", slider("log-scale wiggle b", 0.6, -1.5, 1.5, 0.05))
+        self.add_control("c", slider("wiggle frequency c", 1.5, 0.0, 3.0, 0.05))
+        self.add_control("d", slider("shift level d", 0.0, -2.0, 2.0, 0.05))
         self.add_control("e", slider("shift bend e", 0.3, -0.8, 0.8, 0.05))
         self.add_control("mode", w.ToggleButtons(options=[EXP_MODE, RAW_MODE], value=EXP_MODE,
                                                  style={"button_width": "auto"}))

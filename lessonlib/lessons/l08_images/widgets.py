@@ -43,8 +43,8 @@ class LatentExplorer(LessonWidget):
             self.z_ends = flow.bijector.inverse(torch.stack([a, b]).to(DTYPE) + 0.5)  # bin centres
         self.ends = torch.stack([a, b]).to(DTYPE)
         self.eps_norm = float(self.eps.norm(dim=1).mean())
-        self.add_control("temperature", slider("temperature T", 0.7, 0.0, 1.5, 0.05))
-        self.add_control("t", slider("interpolation t", 0.5, 0.0, 1.0, 0.05))
+        self.add_control("temperature", slider("temperature T", 0.7, 0.0, 1.5, 0.02))
+        self.add_control("t", slider("interpolation t", 0.5, 0.0, 1.0, 0.02))
         self._numbers: dict[str, float] = {}
         s = current()  # on a 1280x720 slide the two rows of digits share a shorter strip, below two sliders
         self.fig, (self.ax_samples, self.ax_line) = new_figure(2, 1, height=s.fig_width * (0.24 if s.presenter else 0.36))
