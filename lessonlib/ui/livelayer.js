@@ -101,16 +101,37 @@ export default {
     for (const [name, id] of Object.entries(model.get("sliders") || {})) {
       if (manager && manager.get_model) manager.get_model(id).then((m) => { sliderModels[name] = m; }).catch(() => {});
     }
+    // The hand changed something the films may depend on (a button, a menu, a slider or figure drag the kernel
+    // draws): until the kernel's answer (it drops the films that no longer hold) comes, no film plays, so a drag
+    // begun right after a Reset cannot show the old state. Without an answer (nothing changed), films play again
+    // after SUSPEND_MS.
+    const SUSPEND_MS = 3000;
+    let suspended = false, suspendTimer = null;
     const mark = () => {  // the films the page can play, for tests that wait for one
-      if (root) root.setAttribute("data-films", Object.keys(films).filter((k) => films[k].complete).join(","));
+      if (root) root.setAttribute("data-films", suspended ? "" : Object.keys(films).filter((k) => films[k].complete).join(","));
     };
     const playing = (name, on) => {
       const m = sliderModels[name];
+      if (on && suspended) return;
       if (!m) return;
       if (m.__lessonSync === undefined) m.__lessonSync = m.attributes.continuous_update;
       m.attributes.continuous_update = on ? false : m.__lessonSync;
     };
 
+    const suspend = () => {
+      suspended = true;
+      for (const name of Object.keys(films)) playing(name, false);
+      mark();
+      clearTimeout(suspendTimer);
+      suspendTimer = setTimeout(unsuspend, SUSPEND_MS);
+    };
+    const unsuspend = () => {
+      clearTimeout(suspendTimer);
+      if (!suspended) return;
+      suspended = false;
+      for (const [name, f] of Object.entries(films)) if (f.complete && f.gen === gen) playing(name, true);
+      mark();
+    };
     const fit = () => {
       if (!host) return;
       overlay.style.width = host.style.width || `${host.clientWidth}px`;
@@ -163,7 +184,7 @@ export default {
       const ui = target && target.noUiSlider;
       if (!ui || ui.__lessonFilm) return;
       ui.__lessonFilm = true;
-      const usable = () => { const f = films[name]; return f && f.complete && f.gen === gen; };
+      const usable = () => { const f = films[name]; return !suspended && f && f.complete && f.gen === gen; };
       ui.on("start", () => { if (usable()) { clearTimeout(hideTimer); awaiting = false; drag = name; } });
       ui.on("slide", (values, handle, unencoded) => {
         if (!usable()) return;
@@ -224,7 +245,7 @@ export default {
         const d = Math.hypot(x - f.drag.x, y - f.drag.y);
         if (d <= f.drag.r && d < bestD) { best = name; bestD = d; }
       }
-      if (best === null) return;  // not on a filmed handle: ipympl sends the press to the kernel as usual
+      if (best === null || suspended) { suspend(); return; }  // not a filmed handle: ipympl sends the press to the kernel
       e.stopPropagation();
       e.preventDefault();
       figureDrag = drag = best;
@@ -261,7 +282,17 @@ export default {
         return out;
       };
       for (const kind of ["pointerdown", "mousedown", "keydown", "focusin"]) root.addEventListener(kind, hookAll, true);
-      root.addEventListener("pointerdown", () => { pressed = true; }, true);
+      root.addEventListener("pointerdown", (e) => {
+        pressed = true;
+        const slider = e.target.closest && e.target.closest(".widget-slider");
+        if (slider && !slider.matches("[class*='lesson-film-']")) suspend();  // a slider the kernel draws
+      }, true);
+      root.addEventListener("click", (e) => { if (e.target.closest && e.target.closest("button")) suspend(); }, true);
+      root.addEventListener("change", suspend, true);  // a menu, a text box
+      root.addEventListener("keydown", (e) => {
+        const slider = e.target.closest && e.target.closest(".widget-slider");
+        if (!slider || !slider.matches("[class*='lesson-film-']")) suspend();
+      }, true);
       document.addEventListener("pointerup", () => { pressed = false; setTimeout(resume, 300); }, true);
       let hovered = null;  // the film of the slider under the pointer is made first
       root.addEventListener("pointerover", (e) => {
@@ -288,6 +319,7 @@ export default {
         const used = new Set(Object.values(films).flatMap((f) => f.frames.map((fr) => fr.bg)));
         for (const id of [...backgrounds.keys()]) if (!used.has(id)) backgrounds.delete(id);
         askSoon();
+        unsuspend();
         return;
       }
       if (msg.kind !== "film" || msg.gen < gen) return;
