@@ -193,9 +193,11 @@ def film_frames(root: Any) -> int | None:
                                       return c ? Number(c.dataset.frames || 0) : null; }""")
 
 
-def wait_for_film(page: Any, root: Any, track: Any = None, name: str | None = None, timeout_s: float = 30.0) -> float | None:
+def wait_for_film(page: Any, root: Any, track: Any = None, name: str | None = None, timeout_s: float = 30.0,
+                  attr: str = "data-films") -> float | None:
     """Wait until the page holds the film (lessonlib/ui/film.py) of a slider (``track``) or of a drag on the
-    figure (``name``), as a hand that pauses before it drags; seconds waited, or None when there is no film."""
+    figure (``name``), as a hand that pauses before it drags; seconds waited, or None when there is no film.
+    With ``attr="data-live"``: until the page knows where the live drag ``name``'s handle is (LessonWidget.live_drags)."""
     if track is not None:
         name = track.evaluate("""(t) => { const s = t.closest("[class*='lesson-film-']");
             return s ? [...s.classList].find((c) => c.startsWith('lesson-film-')).slice(12) : null; }""")
@@ -205,19 +207,22 @@ def wait_for_film(page: Any, root: Any, track: Any = None, name: str | None = No
     if track is not None:
         track.hover()  # the pointer on the slider: its film is made first
     while time.perf_counter() - t0 < timeout_s:
-        if name in (root.get_attribute("data-films") or "").split(","):
+        if name in (root.get_attribute(attr) or "").split(","):
             return round(time.perf_counter() - t0, 2)
         page.wait_for_timeout(50)  # polling a condition
     return None
 
 
 def canvas_drag(page: Any, lab: Any, root: Any, start: tuple[float, float], offset: tuple[float, float], what: str,
-                filmed: bool = False) -> Drag:
+                filmed: bool = False, live: str | None = None) -> Drag:
     """Drag on the widget's figure from ``start`` by ``offset`` (both as fractions of the figure's size); a drag
-    the widget films (``LessonWidget.figure_drags``, named ``what``) waits for its film first."""
+    the widget films (``LessonWidget.figure_drags``, named ``what``) waits for its film first, a live drag
+    (``LessonWidget.live_drags``, named ``live``) until the page knows its handle."""
     canvas = root.locator("canvas").last  # ipympl's top canvas takes the mouse events
     canvas.scroll_into_view_if_needed()
     waited = wait_for_film(page, root, name=what) if filmed else None
+    if live is not None:
+        waited = wait_for_film(page, root, name=live, attr="data-live")
     film_before = film_frames(root)
     b = canvas.bounding_box()
     x0, y0 = b["x"] + start[0] * b["width"], b["y"] + start[1] * b["height"]

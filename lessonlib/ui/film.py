@@ -19,6 +19,12 @@ dragged and the kernel draws them, as without films; once it is, the page turns 
 ``continuous_update`` off in the page alone (the kernel's value stays, so nothing about it crosses the
 wire), and back on when the film is dropped.
 
+A drag in two dimensions (02's vector tips) has too many positions for a film. For those
+(``LessonWidget.live_drags``) the page asks the kernel for each frame while the hand drags
+(``Films.live``: at most two requests on their way, always for the latest position) and paints them
+like film frames; the figure's background goes once and is reused while its pixels stay the same.
+On release the last position's frame is the one the page shows until the kernel's own picture comes.
+
 Frames are computed with the widget's controls *pinned*: ``update()`` reads a stand-in for each
 control (``_Pinned``) that has the frame's value, and writes to stand-ins for the readout and the
 message line, so nothing reaches the page while a film is made; afterwards the axis limits and the
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import html
 import time
+import zlib
 from typing import Any
 
 import ipywidgets as w
@@ -101,6 +108,7 @@ class Films:
         self._next_background = 0
         self.used: dict[str, set[int]] = {}  # slider -> backgrounds its film uses
         self.sent_at = -float("inf")  # when the last message of films went to the page, unanswered since
+        self.live_backgrounds: dict[tuple, int] = {}  # (stage, checksum of its pixels) -> id, for live drags
 
     # -- what the page asks ------------------------------------------------------------------------
     def want(self) -> tuple[dict, list[bytes]] | None:
@@ -175,23 +183,56 @@ class Films:
             content["drag"] = {k: v for k, v in drag[0].items() if k != "values"}
         return content, buffers
 
-    def _background_message(self, stage: tuple, rgba: np.ndarray, buffers: list[bytes]) -> dict:
-        from lessonlib.ui.widgetkit import encode_png
+    def live(self, name: str, value: Any, seq: int, have: set[int]) -> tuple[dict, list[bytes]]:
+        """One frame of a live drag (``LessonWidget.live_drags``): ``name`` at ``value``, drawn now because the page asked
+        for it while a hand drags. Its background is sent only when the page does not hold it (``have``: the ids it
+        holds); backgrounds are known by their pixels, so one survives the changes that drop films."""
+        widget = self.widget
+        buffers: list[bytes] = []
+        backgrounds: list[dict] = []
 
+        def background(stage: tuple) -> int:
+            rgba = widget.background_rgba() if stage == widget._stage_key else widget.render_background()
+            key = (stage, zlib.crc32(np.ascontiguousarray(rgba).data))
+            if self.live_backgrounds.get(key) not in have:
+                bid = self._next_background
+                self._next_background += 1
+                self.live_backgrounds = {k: v for k, v in self.live_backgrounds.items() if v in have}
+                self.live_backgrounds[key] = bid
+                buffers.append(_png(rgba))
+                backgrounds.append({"id": bid, "b": len(buffers) - 1, "W": int(rgba.shape[1]), "H": int(rgba.shape[0])})
+            return self.live_backgrounds[key]
+
+        with pinned(widget) as pins:
+            frame = self._frame(widget, pins, name, value, backgrounds, buffers, background)
+        return {"kind": "live", "name": name, "seq": seq, "frame": frame, "backgrounds": backgrounds}, buffers
+
+    def _background_message(self, stage: tuple, rgba: np.ndarray, buffers: list[bytes]) -> dict:
         bid = self._next_background
         self._next_background += 1
         self.backgrounds[stage] = bid
-        buffers.append(encode_png(np.ascontiguousarray(rgba, dtype=np.uint8)))
+        buffers.append(_png(rgba))
         return {"id": bid, "b": len(buffers) - 1, "W": int(rgba.shape[1]), "H": int(rgba.shape[0])}
 
+    def _film_background(self, stage: tuple, backgrounds: list[dict], buffers: list[bytes]) -> int:
+        """The id of a film frame's background: sent once per stage and generation."""
+        if stage not in self.backgrounds:
+            backgrounds.append(self._background_message(stage, self.widget.render_background(), buffers))
+        return self.backgrounds[stage]
+
     def _frame(self, widget: Any, pins: dict, name: str, value: Any, backgrounds: list[dict],
-               buffers: list[bytes]) -> dict:
+               buffers: list[bytes], background: Any = None) -> dict:
+        """One frame: ``name`` at ``value``, every other control at its pinned value. ``background(stage)`` gives the id
+        of the frame's background, adding it to ``backgrounds`` when the page lacks it (default: a film's)."""
+        if background is None:
+            def background(stage: tuple) -> int:
+                return self._film_background(stage, backgrounds, buffers)
         frame: dict[str, Any] = {"v": value}
         try:
             if name in pins:
                 widget.controls = {**pins, name: _Pinned(pins[name]._control, value)}
-            else:
-                widget.controls = dict(pins)
+            else:  # fresh stand-ins: film_apply may set the values of controls (02's tips set two sliders)
+                widget.controls = {k: _Pinned(p._control, p.value) for k, p in pins.items()}
                 widget.film_apply(name, value)
             widget.update()
         except ValueError as e:  # the page keeps the last good picture and shows the sentence, as the kernel does
@@ -204,16 +245,19 @@ class Films:
         if frame.get("hold"):
             return frame  # the readout stays as the page shows it, like the picture
         frame["readout"] = widget.readout.value
-        stage = widget.stage()
-        if stage not in self.backgrounds:
-            backgrounds.append(self._background_message(stage, widget.render_background(), buffers))
-        frame["bg"] = self.backgrounds[stage]
+        frame["bg"] = background(widget.stage())
         content, bufs = livelayer.record(widget.fig, widget.animated_artists()).message(0)
         frame["ops"], frame["W"], frame["H"] = content["ops"], content["W"], content["H"]
         frame["codes"], frame["verts"] = len(buffers), len(buffers) + 1
         frame["images"] = len(buffers) + 2
         buffers.extend(bufs)
         return frame
+
+
+def _png(rgba: np.ndarray) -> bytes:
+    from lessonlib.ui.widgetkit import encode_png
+
+    return encode_png(np.ascontiguousarray(rgba, dtype=np.uint8))
 
 
 class pinned:

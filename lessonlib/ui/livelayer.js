@@ -2,6 +2,8 @@
 // in advance for every position, and while a hand drags that slider it paints the frame of the slider's
 // position on a canvas over the widget's ipympl figure, with the readout and message line of that position.
 // Nothing goes to the kernel until the release; the kernel's own picture then replaces the canvas.
+// Drags in two dimensions (02's vector tips) have no film: the page asks the kernel for each frame while the hand
+// drags (LessonWidget.live_drags, Films.live) and paints it the same way.
 // A frame is the figure's background (a PNG, shared by frames with the same axis limits) and a display list
 // of the moving artists (paths, markers and images in figure pixels, y up; see lessonlib/ui/livelayer.py).
 
@@ -107,8 +109,10 @@ export default {
     // after SUSPEND_MS.
     const SUSPEND_MS = 3000;
     let suspended = false, suspendTimer = null;
-    const mark = () => {  // the films the page can play, for tests that wait for one
-      if (root) root.setAttribute("data-films", suspended ? "" : Object.keys(films).filter((k) => films[k].complete).join(","));
+    const mark = () => {  // the films the page can play and the live drags it can do, for tests that wait for one
+      if (!root) return;
+      root.setAttribute("data-films", suspended ? "" : Object.keys(films).filter((k) => films[k].complete).join(","));
+      root.setAttribute("data-live", suspended ? "" : handles.map((h) => h.name).join(","));
     };
     const playing = (name, on) => {
       const m = sliderModels[name];
@@ -146,7 +150,14 @@ export default {
 
     const text = (cls, html) => {
       const box = root.querySelector(`.${cls} .widget-html-content`);
-      if (box && html !== undefined && box.innerHTML !== html) box.innerHTML = html;
+      if (!box || html === undefined) return;
+      // the browser re-serialises what it is given: compare with what this code set last, if the kernel has not since
+      const shown = box.innerHTML;
+      if (box.__lessonSet === html && box.__lessonShown === shown) return;
+      if (shown === html) return;
+      box.innerHTML = html;
+      box.__lessonSet = html;
+      box.__lessonShown = box.innerHTML;
     };
     let good = null;  // the value of the last frame shown that the maths accepted
     let wanted = null;  // the frame last asked for: a frame whose images are still decoding paints only if still wanted
@@ -245,6 +256,14 @@ export default {
         const d = Math.hypot(x - f.drag.x, y - f.drag.y);
         if (d <= f.drag.r && d < bestD) { best = name; bestD = d; }
       }
+      if (best === null && !suspended) {  // a live drag's handle (02's tips)
+        let spec = null, specD = Infinity;
+        for (const h of handles) {
+          const d = Math.hypot(x - h.x, y - h.y);
+          if (d <= h.r && d < specD) { spec = h; specD = d; }
+        }
+        if (spec) { startLive(e, spec); return; }
+      }
       if (best === null || suspended) { suspend(); return; }  // not a filmed handle: ipympl sends the press to the kernel
       e.stopPropagation();
       e.preventDefault();
@@ -254,6 +273,92 @@ export default {
       awaiting = false;
       document.addEventListener("mousemove", onMove, true);
       document.addEventListener("mouseup", onUp, true);
+    };
+
+    // live drags (02's vector tips: two dimensions, no film): the page asks the kernel for each frame while the hand
+    // drags, at most LIVE_AHEAD at a time and always for the latest position, and paints them as film frames
+    const LIVE_AHEAD = 2;
+    let handles = [];  // [{name, x, y, r, a, b, step, lo, hi}] from the kernel (LessonWidget.live_drags)
+    const liveBackgrounds = new Map();  // background id -> ImageBitmap (the kernel sends one only when the page lacks it)
+    let live = null;  // {name, spec, want, sent, inflight, painted, up}
+    let liveSeq = 0;
+    const liveValue = (e) => {
+      const s = live.spec, [x, y] = figurePixel(e);
+      const snap = (v) => Math.min(s.hi, Math.max(s.lo, Math.round(Math.round(v / s.step) * s.step * 100) / 100));
+      return [snap(s.a[0] + s.b[0] * x), snap(s.a[1] + s.b[1] * y)];
+    };
+    const same = (p, q) => p !== null && q !== null && p[0] === q[0] && p[1] === q[1];
+    const pump = () => {
+      if (!live || live.want === null || live.inflight >= LIVE_AHEAD) return;
+      live.inflight += 1;
+      live.sent = live.want;
+      live.want = null;
+      model.send({ kind: "live", name: live.name, value: live.sent, seq: ++liveSeq, have: [...liveBackgrounds.keys()] });
+    };
+    const onLiveMove = (e) => {
+      if (!live || live.up) return;
+      e.stopPropagation();  // ipympl sends the kernel nothing while the page draws the drag
+      const v = liveValue(e);
+      if (same(v, live.want) || (live.want === null && same(v, live.sent))) return;
+      live.want = v;
+      pump();
+    };
+    const onLiveUp = (e) => {
+      document.removeEventListener("mousemove", onLiveMove, true);
+      document.removeEventListener("mouseup", onLiveUp, true);
+      if (!live) return;
+      e.stopPropagation();
+      const v = liveValue(e);
+      live.want = null;
+      if (!same(v, live.sent)) {  // the last position's frame is asked at once; the frames before it no longer paint
+        live.sent = v;
+        live.inflight += 1;
+        model.send({ kind: "live", name: live.name, value: v, seq: ++liveSeq, have: [...liveBackgrounds.keys()] });
+      }
+      live.last = liveSeq;
+      live.up = true;
+      awaiting = true;  // the kernel's picture of the release replaces the layer's
+      clearTimeout(hideTimer);
+      hideTimer = setTimeout(hide, 2000);
+      model.send({ kind: "release", name: live.name, value: v });
+      suspend();  // the release changes sliders: their films hold again only after the kernel's answer
+      setTimeout(resume, 300);
+    };
+    const startLive = (e, spec) => {
+      e.stopPropagation();
+      e.preventDefault();
+      live = { name: spec.name, spec, want: null, sent: null, inflight: 0, first: liveSeq + 1, painted: -1, up: false };
+      clearTimeout(hideTimer);
+      awaiting = false;
+      document.addEventListener("mousemove", onLiveMove, true);
+      document.addEventListener("mouseup", onLiveUp, true);
+    };
+    const onLiveFrame = (msg, buffers) => {
+      const mine = live !== null && msg.seq >= live.first;  // an answer to this drag, not to one before it
+      if (mine) { live.inflight = Math.max(0, live.inflight - 1); pump(); }
+      const fr = msg.frame;
+      Promise.all(msg.backgrounds.map((b) => bitmap(buffers[b.b]).then((img) => {
+        liveBackgrounds.set(b.id, img);
+        for (const id of liveBackgrounds.keys()) if (liveBackgrounds.size > 2 && id !== b.id) liveBackgrounds.delete(id);
+      }))).then(() => {
+        if (fr.hold) return [];
+        const images = buffers.slice(fr.images, fr.images + fr.ops.filter((op) => op.t === "i").length);
+        return Promise.all(images.map((b) => bitmap(b)));
+      }).then((bitmaps) => {
+        // paint only the newest frame, while the hand drags or until the kernel's own picture of the release comes
+        if (!mine || msg.seq < live.first || msg.seq <= live.painted || !overlay.isConnected) return;
+        if (live.up && (!awaiting || msg.seq < live.last)) return;  // after the release: the last position's frame alone
+        live.painted = msg.seq;
+        text("lesson-readout", fr.readout);
+        text("lesson-message", fr.message);
+        if (fr.hold) return;
+        fr.codes = copy(buffers[fr.codes], Uint8Array);
+        fr.verts = copy(buffers[fr.verts], Float32Array);
+        fr.bitmaps = bitmaps;
+        replay(overlay, fr, liveBackgrounds.get(fr.bg));
+        overlay.style.display = "block";
+        overlay.dataset.frames = String(Number(overlay.dataset.frames || 0) + 1);
+      }).catch((err) => { console.error("lesson live drag:", err); });
     };
 
     const hookAll = () => { if (root) root.querySelectorAll("[class*='lesson-film-']").forEach(hook); };
@@ -309,6 +414,8 @@ export default {
     requestAnimationFrame(attach);
 
     model.on("msg:custom", (msg, buffers) => {
+      if (msg.kind === "handles") { handles = msg.drags || []; mark(); return; }
+      if (msg.kind === "live") { onLiveFrame(msg, buffers); return; }
       if (msg.kind === "drop") {  // other controls changed: only the film of the slider that moved still holds
         gen = msg.gen;
         for (const name of Object.keys(films)) {

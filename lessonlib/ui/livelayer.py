@@ -176,10 +176,11 @@ class DisplayListRenderer(RendererBase):
         agg.draw_text(gc_agg, x, y, s, prop, angle, ismath, mtext)
         gc_agg.restore()
         pixels = np.asarray(agg.buffer_rgba())
-        rows, cols = np.nonzero(pixels[..., 3])
+        ink = pixels[..., 3] != 0
+        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))  # faster than np.nonzero
         if not len(rows):
             return
-        top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+        top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
         image = pixels[top:bottom, left:right]  # Agg keeps straight (not premultiplied) alpha, as a PNG does
         self._image(gc, float(left), float(pixels.shape[0] - bottom), image, alpha=1.0)
 

@@ -268,6 +268,15 @@ def sweep_values(control: w.ValueWidget, n: int = 25) -> list[Any]:
     raise TypeError(f"don't know how to sweep {type(control).__name__}")
 
 
+def _pair(value: Any) -> tuple[float, float] | None:
+    """A live drag's value from the page: two finite numbers, or None."""
+    try:
+        u, v = (float(x) for x in value)
+    except (TypeError, ValueError):
+        return None
+    return (u, v) if np.isfinite(u) and np.isfinite(v) else None
+
+
 class LessonWidget:
     """Base class of the course's widgets. Subclasses build controls and a figure, then call ``_finish``."""
 
@@ -301,6 +310,7 @@ class LessonWidget:
         self._filming = False  # a film is being made: controls and texts are stand-ins (film.pinned)
         self._layer: Any = None  # the widget that plays films in the page (livelayer.LiveLayer)
         self._changed: set[str] = set()  # controls changed since the last refresh
+        self._handles_sent: list[dict] = []  # the live drags' handles the page was last told of
         # The kernel may handle the page's messages on more than one thread (JupyterLab sends a widget's messages
         # on a kernel subshell): a film being made on one must not meet a refresh or a reset on another.
         self._lock = threading.RLock()
@@ -364,6 +374,7 @@ class LessonWidget:
             traceback.print_exc(limit=0)
         self.redraw()
         self._drop_films()
+        self._send_handles()
         self.update_times_ms.append((time.perf_counter() - t0) * 1000)
 
     # -- drawing ----------------------------------------------------------------------------
@@ -418,6 +429,14 @@ class LessonWidget:
         ``drag_release`` and, for state outside its controls, ``film_save`` / ``film_restore``."""
         return []
 
+    def live_drags(self) -> list[dict[str, Any]]:
+        """Drags on the figure in two dimensions (02's vector tips), which no film can hold: the page asks the kernel
+        for each frame while the hand drags (``Films.live``), at most two at a time, and paints them as film frames.
+        For each: ``name``; where the page picks it up, ``x``, ``y`` (figure pixels, y up) and ``r``; how a pointer's
+        figure pixel gives the value, ``(a[0] + b[0] * x, a[1] + b[1] * y)``, snapped to ``step`` within ``lo``..``hi``.
+        The widget implements ``film_apply`` and ``drag_release`` for them, as for ``figure_drags``."""
+        return []
+
     def film_apply(self, name: str, value: Any) -> None:
         """Before ``update()``: put the figure drag ``name`` at ``value``, as a drag there would."""
         raise KeyError(name)
@@ -452,7 +471,16 @@ class LessonWidget:
 
     def _layer_message(self, content: Any) -> None:
         kind = content.get("kind") if isinstance(content, dict) else None
-        if kind in ("want", "more") and self._layer is not None and self.view_ready() and self._background is not None:
+        ready = self._layer is not None and self.view_ready() and self._background is not None
+        if kind == "live" and ready:
+            drag = content.get("name")
+            value, seq, have = _pair(content.get("value")), content.get("seq"), content.get("have")
+            if drag not in self._live_names() or value is None or not isinstance(seq, int) or not isinstance(have, list):
+                return  # the page's messages are not trusted to be well formed
+            self._layer.send(*self._films.live(drag, value, seq, {h for h in have if isinstance(h, int)}))
+        elif kind in ("want", "more") and ready:
+            if kind == "want":
+                self._send_handles(force=True)  # a new view of the widget holds none (a widget without live drags sends none)
             if kind == "want" and content.get("name"):
                 self._films.first(content["name"])
             if kind == "want" and time.perf_counter() - self._films.sent_at < 5.0:
@@ -461,6 +489,10 @@ class LessonWidget:
             self._films.sent_at = time.perf_counter() if message is not None else -float("inf")
             if message is not None:
                 self._layer.send(*message)
+        elif kind == "release" and content.get("name") in self._live_names():
+            value = _pair(content.get("value"))
+            if value is not None:
+                self.drag_release(content["name"], value)
         elif kind == "release" and content.get("name") in self._films.made and content.get("name") not in self.controls:
             try:
                 value = float(content.get("value"))
@@ -473,6 +505,18 @@ class LessonWidget:
                 self.drag_release(content["name"], good)
                 self.refresh()
             self.drag_release(content["name"], value)
+
+    def _live_names(self) -> set[str]:
+        return {d["name"] for d in self.live_drags()}
+
+    def _send_handles(self, force: bool = False) -> None:
+        """Tell the page where the live drags' handles are now (after a change moved them, or to a new view)."""
+        if self._layer is None or self._filming or not self.view_ready():
+            return
+        drags = self.live_drags()
+        if (force and drags) or drags != self._handles_sent:
+            self._handles_sent = drags
+            self._layer.send({"kind": "handles", "drags": drags}, [])
 
     def _drop_films(self) -> None:
         """After a refresh: films of sliders other than the one that alone changed no longer hold."""

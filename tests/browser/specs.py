@@ -504,6 +504,7 @@ class DragSpec:
     sliders: tuple[int, ...] = (0,)
     canvas: tuple[tuple[str, Callable[[], tuple[float, float]], tuple[float, float]], ...] = ()
     filmed: tuple[str, ...] = ()  # the canvas drags the widget films (LessonWidget.figure_drags), by name
+    live: tuple[tuple[str, str], ...] = ()  # the canvas drags the page draws from frames it asks for: (what, handle)
 
     def perform(self, page, lab, root) -> list:
         from dragbench import canvas_drag, reset, slider_drag
@@ -514,13 +515,14 @@ class DragSpec:
             out.append(slider_drag(page, lab, root, c))
         for what, start, offset in self.canvas:
             reset(page, lab, root)  # the knots and tips sit where ``start`` computes them only at the defaults
-            out.append(canvas_drag(page, lab, root, start(), offset, what, filmed=what in self.filmed))
+            out.append(canvas_drag(page, lab, root, start(), offset, what, filmed=what in self.filmed, live=dict(self.live).get(what)))
         return out
 
 
 DRAGS: dict[str, DragSpec] = {
     "01_change_of_variables_1d.ipynb": DragSpec(".lesson-widget-ChangeOfVariables1D", canvas=(("knot 4", knot_01(4), (0.0, -0.2)),), filmed=("knot 4",)),
-    "02_jacobian_determinant_2d.ipynb": DragSpec(".lesson-widget-LinearMap2D", canvas=(("tip of a1", tip_02(0), (-0.05, -0.2)),)),
+    "02_jacobian_determinant_2d.ipynb": DragSpec(".lesson-widget-LinearMap2D", canvas=(("tip of a1", tip_02(0), (-0.05, -0.2)),),
+                                                live=(("tip of a1", "a1"),)),
     "03_log_likelihood_and_nll_training.ipynb": DragSpec(".lesson-widget-NLLExplorer"),
     "04_coupling_layers.ipynb": DragSpec(".lesson-widget-CouplingExplorer"),
     "05_stacking_layers_into_a_flow.ipynb": DragSpec(".lesson-widget-LayerWalker"),

@@ -389,3 +389,77 @@ def test_recorder_keeps_markers_dashes_clipping_and_nan_gaps():
     a, n = line["v"]
     assert list(codes[a:a + n]).count(Path.MOVETO) == 2  # the NaN splits the line in two
     assert markers["t"] == "m" and markers["o"][1] == 2  # the NaN point is not drawn
+
+
+# -- live drags (LessonWidget.live_drags): frames the page asks for while a hand drags in two dimensions -----------
+LIVE = [(name, c) for name, c in WIDGETS if construct(c).live_drags()]
+
+
+def live_frame(widget, layer, name, value, seq, have):
+    """Ask for one frame of a live drag as the page does; (frame, buffers, backgrounds sent with it by id)."""
+    n = len(layer.sent)
+    widget._on_layer_message({"kind": "live", "name": name, "value": list(value), "seq": seq, "have": sorted(have)})
+    (content, buffers), = layer.sent[n:]
+    assert content["kind"] == "live" and content["seq"] == seq and content["name"] == name
+    return content["frame"], buffers, {b["id"]: buffers[b["b"]] for b in content["backgrounds"]}
+
+
+def test_some_widget_has_a_live_drag():
+    assert "LinearMap2D" in {c.__name__ for _, c in LIVE}
+
+
+@pytest.mark.parametrize("cls", [c for _, c in LIVE], ids=[c.__name__ for _, c in LIVE])
+def test_every_live_frame_is_what_the_kernel_draws_when_the_drag_is_let_go_there(cls):
+    widget = construct(cls)
+    layer = in_view(widget)
+    widget._on_layer_message({"kind": "want"})
+    handles = [c for c, _ in layer.sent if c["kind"] == "handles"]
+    assert handles and handles[-1]["drags"] == widget.live_drags()  # a new view learns where the handles are
+    before = snapshot(widget)
+    sent = widget_messages(widget)
+    held: dict[int, bytes] = {}
+    for spec in widget.live_drags():
+        # from the handle (the page's first frame), then across the plane: to a collapse, a flip, a corner
+        lo, hi = spec["lo"], spec["hi"]
+        here = (spec["a"][0] + spec["b"][0] * spec["x"], spec["a"][1] + spec["b"][1] * spec["y"])
+        for k, value in enumerate([here, (0.0, 0.0), (lo, hi), (hi * 0.4, lo * 0.3), (hi, hi)]):
+            frame, buffers, backgrounds = live_frame(widget, layer, spec["name"], value, k, set(held))
+            if held:
+                assert not backgrounds, "the page holds the background: it is not sent again"
+            held.update(backgrounds)
+            kernel = construct(cls)
+            in_view(kernel)
+            kernel.drag_release(spec["name"], value)
+            assert frame["message"] == kernel.message.value, f"{spec['name']} at {value}: the message line differs"
+            if frame.get("hold"):
+                assert kernel.problem
+                continue
+            assert frame["readout"] == kernel.readout.value, f"{spec['name']} at {value}: the readout differs"
+            shown = paint(frame, buffers, png(held[frame["bg"]]), widget.fig.dpi)
+            clear, mean = compare(shown, full_draw(kernel))
+            assert close(clear, mean), f"{spec['name']} at {value}: {clear:.2%} of blocks differ, mean {mean:.2f} levels"
+            plt.close(kernel.fig)
+    others = [m for m in sent if m[1] is None or len(m[1])]
+    assert not others, f"drawing live frames sent {others[:3]} to the page"
+    after = snapshot(widget)
+    assert np.array_equal(before[0], after[0]) and before[1:] == after[1:], "drawing live frames changed the widget"
+
+
+def test_a_live_drag_released_moves_the_column_and_the_page_learns_where_the_tips_went():
+    cls = dict((c.__name__, c) for _, c in WIDGETS)["LinearMap2D"]
+    widget = construct(cls)
+    layer = in_view(widget)
+    widget._on_layer_message({"kind": "release", "name": "a1", "value": [0.52, -1.27]})  # snapped to the sliders' step
+    assert (widget.controls["a11"].value, widget.controls["a21"].value) == (0.5, -1.25)
+    handles = [c for c, _ in layer.sent if c["kind"] == "handles"][-1]["drags"]
+    a1 = [h for h in handles if h["name"] == "a1"][0]
+    assert (a1["a"][0] + a1["b"][0] * a1["x"], a1["a"][1] + a1["b"][1] * a1["y"]) == pytest.approx((0.5, -1.25))
+    n = len(layer.sent)
+    for bad in ({"kind": "release", "name": "a1", "value": [float("nan"), 0.0]}, {"kind": "release", "name": "a1", "value": 1.0},
+                {"kind": "release", "name": "a3", "value": [1.0, 1.0]}, {"kind": "live", "name": "a1", "value": [1.0], "seq": 1, "have": []},
+                {"kind": "live", "name": "a1", "value": [1.0, 1.0], "seq": "1", "have": []},
+                {"kind": "live", "name": "a1", "value": [1.0, 1.0], "seq": 1, "have": None}):
+        widget._on_layer_message(bad)  # ignored: not two numbers, no such handle, no sequence number
+    assert (widget.controls["a11"].value, widget.controls["a21"].value) == (0.5, -1.25) and len(layer.sent) == n
+    widget.controls["mode"].value = "nonlinear"  # no tips to drag: the page is told there are none
+    assert widget.live_drags() == [] and layer.sent[-1][0] == {"kind": "handles", "drags": []}

@@ -286,3 +286,29 @@ class LinearMap2D(LessonWidget):
 
     def _on_release(self, event: MouseEvent) -> None:
         self._drag = None
+
+    # -- the tips' drags played in the page (lessonlib.ui.widgetkit.LessonWidget.live_drags) ----------
+    COLUMNS = {"a1": ("a11", "a21"), "a2": ("a12", "a22")}
+
+    def live_drags(self) -> list[dict]:
+        """Each tip of a1 and a2, in the linear mode: where it is in the figure's pixels and how a pixel of the right
+        panel gives a point of the plane (snapped to the sliders' step), as ``_on_press`` and ``_on_motion`` do."""
+        if self.controls["mode"].value != "linear":
+            return []
+        tips = self.ax_x.transData.transform(self.matrix().T)
+        inverse = self.ax_x.transData.inverted()
+        (x0, y0), (x1, y1) = inverse.transform([(0.0, 0.0), (1.0, 1.0)])
+        return [{"name": name, "x": float(tips[j, 0]), "y": float(tips[j, 1]), "r": float(self.PICK_PX),
+                 "a": [float(x0), float(y0)], "b": [float(x1 - x0), float(y1 - y0)], "step": self.SNAP, "lo": -2.0, "hi": 2.0}
+                for j, name in enumerate(self.COLUMNS)]
+
+    def film_apply(self, name: str, value) -> None:
+        u, v = (self._snap(x) for x in value)
+        first, second = self.COLUMNS[name]
+        self.controls[first].value = u  # while a frame is drawn the controls are stand-ins (lessonlib.ui.film)
+        self.controls[second].value = v
+
+    def drag_release(self, name: str, value) -> None:
+        u, v = (self._snap(x) for x in value)
+        first, second = self.COLUMNS[name]
+        self.set(**{first: u, second: v})
