@@ -220,12 +220,14 @@ def canvas_drag(page: Any, lab: Any, root: Any, start: tuple[float, float], offs
     (``LessonWidget.live_drags``, named ``live``) until the page knows its handle."""
     canvas = root.locator("canvas").last  # ipympl's top canvas takes the mouse events
     canvas.scroll_into_view_if_needed()
+    b = canvas.bounding_box()
+    x0, y0 = b["x"] + start[0] * b["width"], b["y"] + start[1] * b["height"]
+    page.mouse.move(x0 - 3, y0 - 3)  # the pointer comes to rest on the handle: its film is made first
+    page.mouse.move(x0, y0, steps=3)
     waited = wait_for_film(page, root, name=what) if filmed else None
     if live is not None:
         waited = wait_for_film(page, root, name=live, attr="data-live")
     film_before = film_frames(root)
-    b = canvas.bounding_box()
-    x0, y0 = b["x"] + start[0] * b["width"], b["y"] + start[1] * b["height"]
     d = drag(page, lab, root.element_handle(), (x0, y0), (x0 + offset[0] * b["width"], y0 + offset[1] * b["height"]), what)
     d.film_wait_s = waited
     after = film_frames(root)

@@ -39,10 +39,10 @@ function paint(ctx, op, path) {
 }
 
 // One frame: its background, then its display list.
-function replay(canvas, frame, background) {
+function replay(canvas, frame, background, bitmaps) {
   if (canvas.width !== frame.W || canvas.height !== frame.H) { canvas.width = frame.W; canvas.height = frame.H; }
   const ctx = canvas.getContext("2d");
-  const { codes, verts, bitmaps } = frame;
+  const { codes, verts } = frame;
   ctx.setTransform(1, 0, 0, 1, 0, 0);
   ctx.globalAlpha = 1;
   ctx.drawImage(background, 0, 0);
@@ -159,11 +159,61 @@ export default {
       box.__lessonSet = html;
       box.__lessonShown = box.innerHTML;
     };
+    // A frame's images (text drawn in the figure, heatmaps) stay PNGs until a frame needs them, and are known by their
+    // bytes: 01's labels are the same image in nearly every frame of a knot's film, decoded once. Decoded images are
+    // kept up to IMAGE_PIXELS, the least recently used closed first; images no film holds are dropped (prune).
+    const IMAGE_PIXELS = 16e6;
+    const images = new Map();  // key -> {blob, bitmap, decoding}, least recently used first
+    let imagePixels = 0;
+    const keyOf = (bytes) => {
+      let h = 2166136261;
+      for (let i = 0; i < bytes.length; i++) { h ^= bytes[i]; h = Math.imul(h, 16777619); }
+      return `${bytes.length}:${h >>> 0}`;
+    };
+    const imageKey = (view) => {
+      const bytes = copy(view, Uint8Array), key = keyOf(bytes);
+      if (!images.has(key)) images.set(key, { blob: new Blob([bytes], { type: "image/png" }), bitmap: null, decoding: null });
+      return key;
+    };
+    const touch = (key) => { const e = images.get(key); images.delete(key); images.set(key, e); return e; };
+    const release = (e) => { if (e.bitmap) { imagePixels -= e.bitmap.width * e.bitmap.height; e.bitmap.close(); } e.bitmap = null; e.decoding = null; };
+    const readyImages = (keys) => {  // the decoded images, or null while one is not
+      if (!keys.every((k) => images.has(k) && images.get(k).bitmap)) return null;
+      return keys.map((k) => touch(k).bitmap);
+    };
+    const decodeImages = (keys) => Promise.all(keys.map((k) => {
+      const e = images.get(k);
+      if (!e) return Promise.reject(new Error("image dropped"));
+      if (e.bitmap) return e.bitmap;
+      if (!e.decoding) {
+        e.decoding = createImageBitmap(e.blob).then((b) => {
+          if (images.get(k) !== e) { b.close(); return b; }
+          e.bitmap = b;
+          imagePixels += b.width * b.height;
+          touch(k);
+          for (const [key, old] of images) {
+            if (imagePixels <= IMAGE_PIXELS) break;
+            if (key !== k && old.bitmap) release(old);
+          }
+          return b;
+        });
+      }
+      return e.decoding;
+    }));
+    const prune = () => {  // drop the images no film in the page holds
+      const used = new Set();
+      for (const f of Object.values(films)) for (const fr of f.frames) for (const k of fr.keys || []) used.add(k);
+      for (const [k, e] of images) if (!used.has(k)) { release(e); images.delete(k); }
+    };
+    const predecode = (name) => {  // a drag begins: decode its film's images ahead of the hand
+      const f = films[name];
+      if (f) decodeImages([...new Set(f.frames.flatMap((fr) => fr.keys || []))]).catch(() => {});
+    };
     let good = null;  // the value of the last frame shown that the maths accepted
+    let refused = false;  // the last frame shown was of a setting the maths refuses
     let wanted = null;  // the frame last asked for: a frame whose images are still decoding paints only if still wanted
-    const decoded = [];  // frames holding decoded images, oldest first (a film's images stay PNGs until needed)
-    const draw = (frame) => {
-      replay(overlay, frame, backgrounds.get(frame.bg));
+    const draw = (frame, bitmaps) => {
+      replay(overlay, frame, backgrounds.get(frame.bg), bitmaps);
       overlay.style.display = "block";
       overlay.dataset.frames = String(Number(overlay.dataset.frames || 0) + 1);  // tests read how many it painted
     };
@@ -175,18 +225,15 @@ export default {
       const frame = nearest(f.frames, v);
       text("lesson-readout", frame.readout);
       text("lesson-message", frame.message);
+      refused = !!frame.hold;
       if (frame.hold) return;  // a setting the maths refuses: the last picture stays, with the message
       good = frame.v;
       wanted = frame;
-      if (frame.bitmaps || !frame.blobs.length) { draw(frame); return; }
-      if (!frame.decoding) {
-        frame.decoding = Promise.all(frame.blobs.map((b) => createImageBitmap(b))).then((bitmaps) => {
-          frame.bitmaps = bitmaps;
-          decoded.push(frame);
-          if (decoded.length > 48) { const old = decoded.shift(); old.bitmaps.forEach((b) => b.close()); old.bitmaps = null; old.decoding = null; }
-          if (wanted === frame && overlay.isConnected && (drag || awaiting)) draw(frame);
-        });
-      }
+      const bitmaps = readyImages(frame.keys);
+      if (bitmaps) { draw(frame, bitmaps); return; }
+      decodeImages(frame.keys).then((decoded) => {
+        if (wanted === frame && overlay.isConnected && (drag || awaiting)) draw(frame, decoded);
+      }).catch(() => {});
     };
 
     const hook = (slider) => {  // slider: the element of an ipywidgets slider with class lesson-film-<name>
@@ -196,10 +243,10 @@ export default {
       if (!ui || ui.__lessonFilm) return;
       ui.__lessonFilm = true;
       const usable = () => { const f = films[name]; return !suspended && f && f.complete && f.gen === gen; };
-      ui.on("start", () => { if (usable()) { clearTimeout(hideTimer); awaiting = false; drag = name; } });
+      ui.on("start", () => { if (usable()) { clearTimeout(hideTimer); awaiting = false; drag = name; predecode(name); } });
       ui.on("slide", (values, handle, unencoded) => {
         if (!usable()) return;
-        if (drag !== name) { clearTimeout(hideTimer); awaiting = false; drag = name; }  // a key press slides without a start
+        if (drag !== name) { clearTimeout(hideTimer); awaiting = false; drag = name; predecode(name); }  // a key press slides without a start
         const first = pending === null;
         pending = Number(unencoded[0]);
         if (first) requestAnimationFrame(show);
@@ -244,7 +291,8 @@ export default {
       awaiting = true;  // the kernel's picture of the release replaces the film's
       clearTimeout(hideTimer);
       hideTimer = setTimeout(hide, 2000);
-      model.send({ kind: "release", name, value, good });
+      // let go where the drag is refused: the kernel keeps the knot at its last good place (and says why)
+      model.send({ kind: "release", name, value, good: refused ? good : null });
       setTimeout(resume, 300);
     };
     const onDown = (e) => {
@@ -269,6 +317,8 @@ export default {
       e.preventDefault();
       figureDrag = drag = best;
       good = null;
+      refused = false;
+      predecode(best);
       clearTimeout(hideTimer);
       awaiting = false;
       document.addEventListener("mousemove", onMove, true);
@@ -342,8 +392,7 @@ export default {
         for (const id of liveBackgrounds.keys()) if (liveBackgrounds.size > 2 && id !== b.id) liveBackgrounds.delete(id);
       }))).then(() => {
         if (fr.hold) return [];
-        const images = buffers.slice(fr.images, fr.images + fr.ops.filter((op) => op.t === "i").length);
-        return Promise.all(images.map((b) => bitmap(b)));
+        return decodeImages(buffers.slice(fr.images, fr.images + fr.ops.filter((op) => op.t === "i").length).map(imageKey));
       }).then((bitmaps) => {
         // paint only the newest frame, while the hand drags or until the kernel's own picture of the release comes
         if (!mine || msg.seq < live.first || msg.seq <= live.painted || !overlay.isConnected) return;
@@ -354,8 +403,7 @@ export default {
         if (fr.hold) return;
         fr.codes = copy(buffers[fr.codes], Uint8Array);
         fr.verts = copy(buffers[fr.verts], Float32Array);
-        fr.bitmaps = bitmaps;
-        replay(overlay, fr, liveBackgrounds.get(fr.bg));
+        replay(overlay, fr, liveBackgrounds.get(fr.bg), bitmaps);
         overlay.style.display = "block";
         overlay.dataset.frames = String(Number(overlay.dataset.frames || 0) + 1);
       }).catch((err) => { console.error("lesson live drag:", err); });
@@ -399,6 +447,16 @@ export default {
         if (!slider || !slider.matches("[class*='lesson-film-']")) suspend();
       }, true);
       document.addEventListener("pointerup", () => { pressed = false; setTimeout(resume, 300); }, true);
+      // the film of the knot under the pointer is made first (the kernel knows where the knots are)
+      let hoverAt = null, hoverTime = 0;
+      if (model.get("hover")) div.addEventListener("mousemove", (e) => {
+        if (drag || (live && !live.up) || pressed || e.timeStamp - hoverTime < 250) return;
+        const at = figurePixel(e);
+        if (hoverAt && Math.hypot(at[0] - hoverAt[0], at[1] - hoverAt[1]) < 10) return;
+        hoverAt = at;
+        hoverTime = e.timeStamp;
+        model.send({ kind: "want", at });
+      });
       let hovered = null;  // the film of the slider under the pointer is made first
       root.addEventListener("pointerover", (e) => {
         const slider = e.target.closest && e.target.closest("[class*='lesson-film-']");
@@ -425,6 +483,7 @@ export default {
         mark();
         const used = new Set(Object.values(films).flatMap((f) => f.frames.map((fr) => fr.bg)));
         for (const id of [...backgrounds.keys()]) if (!used.has(id)) backgrounds.delete(id);
+        prune();
         askSoon();
         unsuspend();
         return;
@@ -438,9 +497,7 @@ export default {
           if (fr.hold) return fr;
           fr.codes = copy(buffers[fr.codes], Uint8Array);
           fr.verts = copy(buffers[fr.verts], Float32Array);
-          const images = buffers.slice(fr.images, fr.images + fr.ops.filter((op) => op.t === "i").length);
-          fr.blobs = images.map((b) => new Blob([copy(b, Uint8Array)], { type: "image/png" }));
-          fr.bitmaps = fr.blobs.length ? null : [];
+          fr.keys = buffers.slice(fr.images, fr.images + fr.ops.filter((op) => op.t === "i").length).map(imageKey);
           return fr;
         })),
       ]);

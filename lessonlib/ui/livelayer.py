@@ -251,17 +251,19 @@ def _layer_class() -> type:
     class LiveLayerWidget(anywidget.AnyWidget):
         _esm = pathlib.Path(__file__).with_name("livelayer.js")
         sliders = traitlets.Dict().tag(sync=True)  # slider name -> its widget's model id (the page turns its sync off)
+        hover = traitlets.Bool(False).tag(sync=True)  # the page says where the pointer hovers the figure (its drags' films first)
 
     return LiveLayerWidget
 
 
-def LiveLayer(on_message: Any, sliders: dict[str, Any] | None = None) -> Any:
+def LiveLayer(on_message: Any, sliders: dict[str, Any] | None = None, hover: bool = False) -> Any:
     """The widget that carries films to the page: a zero-size view that puts its canvas over the figure
     of the lesson widget it sits in. ``on_message(content)`` hears the page's requests for films; ``sliders``
-    (name -> slider widget) are those whose drags the page plays from films."""
+    (name -> slider widget) are those whose drags the page plays from films; with ``hover``, the page says where
+    the pointer rests on the figure, so the film of the drag there is made first."""
     import ipywidgets as w
 
     layer = _layer_class()(layout=w.Layout(width="0px", height="0px", overflow="hidden", margin="0px"),
-                           sliders={name: s.model_id for name, s in (sliders or {}).items()})
+                           sliders={name: s.model_id for name, s in (sliders or {}).items()}, hover=hover)
     layer.on_msg(lambda _widget, content, _buffers: on_message(content))
     return layer

@@ -460,7 +460,8 @@ class LessonWidget:
         for name in film.filmable(self):
             if name in self.controls:
                 self.controls[name].add_class(f"lesson-film-{name}")
-        self._layer = livelayer.LiveLayer(self._on_layer_message, {n: self.controls[n] for n in film.filmable(self) if n in self.controls})
+        self._layer = livelayer.LiveLayer(self._on_layer_message, {n: self.controls[n] for n in film.filmable(self) if n in self.controls},
+                                          hover=bool(self.figure_drags()))
         layout.children = (*layout.children, self._layer)
 
     def _on_layer_message(self, content: Any) -> None:
@@ -479,10 +480,17 @@ class LessonWidget:
                 return  # the page's messages are not trusted to be well formed
             self._layer.send(*self._films.live(drag, value, seq, {h for h in have if isinstance(h, int)}))
         elif kind in ("want", "more") and ready:
-            if kind == "want":
+            if kind == "want" and not content.get("name") and not content.get("at"):
                 self._send_handles(force=True)  # a new view of the widget holds none (a widget without live drags sends none)
             if kind == "want" and content.get("name"):
                 self._films.first(content["name"])
+            if kind == "want" and content.get("at"):  # the pointer rests on the figure: the drag there is filmed first
+                at = _pair(content["at"])
+                near = [(np.hypot(d["x"] - at[0], d["y"] - at[1]), d["name"]) for d in self.figure_drags()] if at else []
+                near = [(dist, name) for dist, name in near if dist <= 40]
+                if not near:
+                    return
+                self._films.first(min(near)[1])
             if kind == "want" and time.perf_counter() - self._films.sent_at < 5.0:
                 return  # a message of films is on its way: the page's answer to it ('more') asks for the next
             message = self._films.want()
@@ -503,8 +511,28 @@ class LessonWidget:
                 return
             if good is not None and good != value:  # released where the drag is refused: it stays at its last good place
                 self.drag_release(content["name"], good)
+                self._pending = False  # drawn now, once: the paced frame it asked for is no longer owed
                 self.refresh()
+                self._explain_refusal(content["name"], value)
+                return
             self.drag_release(content["name"], value)
+
+    def _explain_refusal(self, name: str, value: Any) -> None:
+        """Say why a figure drag let go at ``value`` was refused, as the drag's last move would, without drawing again
+        (the picture stays at the last good place the page showed)."""
+        problem = None
+        with film.pinned(self) as pins:
+            self.controls = {k: film._Pinned(p._control, p.value) for k, p in pins.items()}
+            try:
+                self.film_apply(name, value)
+                self.update()
+            except ValueError as e:
+                problem = str(e)
+        if problem is None:  # not refused after all: let it go there
+            self.drag_release(name, value)
+            return
+        self.problem = problem
+        self.say(html.escape(problem), "warn")
 
     def _live_names(self) -> set[str]:
         return {d["name"] for d in self.live_drags()}

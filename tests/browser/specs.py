@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 NUMBER = re.compile(r"(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)")
 
@@ -139,6 +139,28 @@ def knot_01(i: int) -> Callable[[], tuple[float, float]]:
         return float(x / w.fig.bbox.width), float(1.0 - y / w.fig.bbox.height)
 
     return where
+
+
+def knot_room_01(i: int, share: float) -> Callable[[], tuple[float, float]]:
+    """An offset that drags knot i of 01's widget up by ``share`` of its room (to its upper neighbour or the end of
+    the axis), as fractions of the figure: a drag that stays where the map is invertible."""
+
+    def offset() -> tuple[float, float]:
+        import matplotlib
+
+        matplotlib.use("module://ipympl.backend_nbagg")
+        from lessonlib.lessons.l01_change_of_variables.widgets import X_LIM, ChangeOfVariables1D
+        from lessonlib.ui.style import use_style
+
+        use_style(None)
+        w = ChangeOfVariables1D()
+        k = w.knots_x
+        top = k[i + 1] if i + 1 < len(k) else X_LIM[1]
+        _, y0 = w.ax_map.transData.transform((0.0, k[i]))
+        _, y1 = w.ax_map.transData.transform((0.0, top))
+        return 0.0, -share * float(y1 - y0) / w.fig.bbox.height
+
+    return offset
 
 
 def _grab(text: str, patterns: dict[str, str]) -> dict[str, float]:
@@ -502,7 +524,8 @@ class DragSpec:
 
     widget: str
     sliders: tuple[int, ...] = (0,)
-    canvas: tuple[tuple[str, Callable[[], tuple[float, float]], tuple[float, float]], ...] = ()
+    # (what, start, offset): start and offset as fractions of the figure; an offset may be computed at run time too
+    canvas: tuple[tuple[str, Callable[[], tuple[float, float]], Any], ...] = ()
     filmed: tuple[str, ...] = ()  # the canvas drags the widget films (LessonWidget.figure_drags), by name
     live: tuple[tuple[str, str], ...] = ()  # the canvas drags the page draws from frames it asks for: (what, handle)
 
@@ -515,12 +538,15 @@ class DragSpec:
             out.append(slider_drag(page, lab, root, c))
         for what, start, offset in self.canvas:
             reset(page, lab, root)  # the knots and tips sit where ``start`` computes them only at the defaults
-            out.append(canvas_drag(page, lab, root, start(), offset, what, filmed=what in self.filmed, live=dict(self.live).get(what)))
+            out.append(canvas_drag(page, lab, root, start(), offset() if callable(offset) else offset, what, filmed=what in self.filmed, live=dict(self.live).get(what)))
         return out
 
 
 DRAGS: dict[str, DragSpec] = {
-    "01_change_of_variables_1d.ipynb": DragSpec(".lesson-widget-ChangeOfVariables1D", canvas=(("knot 4", knot_01(4), (0.0, -0.2)),), filmed=("knot 4",)),
+    "01_change_of_variables_1d.ipynb": DragSpec(
+        ".lesson-widget-ChangeOfVariables1D",
+        # knot 4 past its neighbour (where the drag is refused and the picture holds), knot 6 within its room
+        canvas=(("knot 4", knot_01(4), (0.0, -0.2)), ("knot 6", knot_01(6), knot_room_01(6, 0.6))), filmed=("knot 4", "knot 6")),
     "02_jacobian_determinant_2d.ipynb": DragSpec(".lesson-widget-LinearMap2D", canvas=(("tip of a1", tip_02(0), (-0.05, -0.2)),),
                                                 live=(("tip of a1", "a1"),)),
     "03_log_likelihood_and_nll_training.ipynb": DragSpec(".lesson-widget-NLLExplorer"),

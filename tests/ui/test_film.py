@@ -332,6 +332,11 @@ def test_a_drag_on_the_figure_released_where_it_is_refused_stays_at_its_last_goo
     widget._on_layer_message({"kind": "release", "name": "knot 4", "value": before[5] + 1.0, "good": before[4] + 0.5})
     assert widget.problem and "Refused" in widget.message.value
     assert widget.knots_x[4] == pytest.approx(before[4] + 0.5) and np.array_equal(np.delete(widget.knots_x, 4), np.delete(before, 4))
+    through = construct(cls)  # the same drag through the kernel: its last good move, then the refused one
+    through.move_knot(4, before[4] + 0.5)
+    through.move_knot(4, before[5] + 1.0)
+    assert (widget.message.value, widget.problem) == (through.message.value, through.problem)
+    assert np.array_equal(full_draw(widget), full_draw(through)) and np.array_equal(widget.knots_x, through.knots_x)
     for bad in ({"kind": "release", "name": "knot 4", "value": "nan"}, {"kind": "release", "name": "knot 4", "value": None},
                 {"kind": "release", "name": "slope", "value": 2.0}, {"kind": "release", "name": "knot 9", "value": 1.0}):
         widget._on_layer_message(bad)  # ignored: not a number, a slider (its value comes by its own model), no such film
@@ -463,3 +468,22 @@ def test_a_live_drag_released_moves_the_column_and_the_page_learns_where_the_tip
     assert (widget.controls["a11"].value, widget.controls["a21"].value) == (0.5, -1.25) and len(layer.sent) == n
     widget.controls["mode"].value = "nonlinear"  # no tips to drag: the page is told there are none
     assert widget.live_drags() == [] and layer.sent[-1][0] == {"kind": "handles", "drags": []}
+
+
+def test_the_film_of_the_knot_under_the_pointer_is_made_first():
+    cls = dict((c.__name__, c) for _, c in WIDGETS)["ChangeOfVariables1D"]
+    widget = construct(cls)
+    assert widget._layer.hover  # the page reports where the pointer rests on this figure
+    layer = in_view(widget)
+    x, y = widget.knot_pixels()[5]
+    widget._on_layer_message({"kind": "want", "at": [float(x) + 5, float(y) - 5]})
+    assert layer.sent[-1][0]["name"] == "knot 5"
+    n = len(layer.sent)
+    for far in ({"kind": "want", "at": [0.0, 0.0]}, {"kind": "want", "at": ["x", 1]}, {"kind": "want", "at": 3}):
+        widget._on_layer_message(far)  # nowhere near a knot, or not a point: nothing changes, nothing is sent
+    assert len(layer.sent) == n and next(iter(widget._films.todo)) == "knot 5"
+    widget._on_layer_message({"kind": "more"})
+    x, y = widget.knot_pixels()[1]
+    widget._on_layer_message({"kind": "want", "at": [float(x), float(y)]})
+    widget._on_layer_message({"kind": "more"})
+    assert layer.sent[-1][0]["name"] == "knot 1"

@@ -280,9 +280,10 @@ class ChangeOfVariables1D(LessonWidget):
 
     # -- films of the knot drags (lessonlib.ui.film) ----------------------------------------------
     def figure_drags(self) -> list[dict]:
-        """Each knot's drag, up and down: filmed at 30 heights strictly between its neighbours (or its neighbour and
-        the end of the axis), and just past each neighbour, where the map stops being invertible and the drag is
-        refused. The release puts the knot exactly where it is let go."""
+        """Each knot's drag, up and down: filmed at one height per pixel (at least 30) strictly between its neighbours
+        (or its neighbour and the end of the axis), so a drag shows a new picture at every pixel the hand passes, and
+        just past each neighbour, where the map stops being invertible and the drag is refused. The release puts the
+        knot exactly where it is let go."""
         px = self.knot_pixels()
         inverse = self.ax_map.transData.inverted()
         y0, y1 = (float(inverse.transform((0.0, y))[1]) for y in (0.0, 1.0))
@@ -292,7 +293,9 @@ class ChangeOfVariables1D(LessonWidget):
             lo = k[i - 1] if i > 0 else X_LIM[0] - 1e-3
             hi = k[i + 1] if i + 1 < len(k) else X_LIM[1] + 1e-3
             lo, hi = min(lo, hi), max(lo, hi)
-            inner = np.linspace(max(lo, X_LIM[0]), min(hi, X_LIM[1]), 32)[1:-1]
+            room = min(hi, X_LIM[1]) - max(lo, X_LIM[0])
+            n = int(np.clip(round(room / abs(y1 - y0)), 30, 120))  # heights a pixel apart
+            inner = np.linspace(max(lo, X_LIM[0]), min(hi, X_LIM[1]), n + 2)[1:-1]
             past = [v for v in (lo - 0.05, hi + 0.05) if X_LIM[0] <= v <= X_LIM[1]]
             values = sorted(float(v) for v in np.round(np.concatenate([inner, past]), 6))
             out.append({"name": f"knot {i}", "values": values, "x": float(px[i, 0]), "y": float(px[i, 1]), "r": radius,
