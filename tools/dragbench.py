@@ -54,9 +54,10 @@ DRAG_JS = r"""
       return orig.apply(this, args);
     };
   }
-  document.addEventListener('mousedown', () => { if (D.active) D.down = performance.now(); }, true);
-  document.addEventListener('mouseup', () => { if (D.active) D.up = performance.now(); }, true);
-  document.addEventListener('mousemove', () => { if (D.active && D.down !== null) { D.moves += 1; D.lastMove = performance.now(); } }, true);
+  // on the window, where a drag the page draws itself (lessonlib/ui/livelayer.js) keeps its moves from the rest of the page
+  window.addEventListener('mousedown', () => { if (D.active) D.down = performance.now(); }, true);
+  window.addEventListener('mouseup', () => { if (D.active) D.up = performance.now(); }, true);
+  window.addEventListener('mousemove', () => { if (D.active && D.down !== null) { D.moves += 1; D.lastMove = performance.now(); } }, true);
 }
 """
 

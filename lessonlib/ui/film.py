@@ -21,7 +21,7 @@ wire), and back on when the film is dropped.
 
 A drag in two dimensions (02's vector tips) has too many positions for a film. For those
 (``LessonWidget.live_drags``) the page asks the kernel for each frame while the hand drags
-(``Films.live``: at most two requests on their way, always for the latest position) and paints them
+(``Films.live``: one request on its way at a time, always for the latest position) and paints them
 like film frames; the figure's background goes once and is reused while its pixels stay the same.
 On release the last position's frame is the one the page shows until the kernel's own picture comes.
 

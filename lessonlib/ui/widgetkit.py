@@ -431,7 +431,7 @@ class LessonWidget:
 
     def live_drags(self) -> list[dict[str, Any]]:
         """Drags on the figure in two dimensions (02's vector tips), which no film can hold: the page asks the kernel
-        for each frame while the hand drags (``Films.live``), at most two at a time, and paints them as film frames.
+        for each frame while the hand drags (``Films.live``), one at a time, and paints them as film frames.
         For each: ``name``; where the page picks it up, ``x``, ``y`` (figure pixels, y up) and ``r``; how a pointer's
         figure pixel gives the value, ``(a[0] + b[0] * x, a[1] + b[1] * y)``, snapped to ``step`` within ``lo``..``hi``.
         The widget implements ``film_apply`` and ``drag_release`` for them, as for ``figure_drags``."""
