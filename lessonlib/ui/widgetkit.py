@@ -607,6 +607,10 @@ class LessonWidget:
             self._changed.add(name)
             if self._layer is not None:
                 with self._lock:  # at once, not on the paced refresh: a drag begun now must not play a stale film
+                    if name in self._films.made and hasattr(self.fig.canvas, "_force_full"):
+                        # the page may have played this slider's film: its next picture goes whole, not as the pixels
+                        # that changed (in 07, a picture sent as a change once showed alone on a blank canvas)
+                        self.fig.canvas._force_full = True
                     self._send_drop(self._films.invalidate(name), name)
         if not self._muted:
             self.request_refresh()

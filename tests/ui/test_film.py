@@ -487,3 +487,16 @@ def test_the_film_of_the_knot_under_the_pointer_is_made_first():
     widget._on_layer_message({"kind": "want", "at": [float(x), float(y)]})
     widget._on_layer_message({"kind": "more"})
     assert layer.sent[-1][0]["name"] == "knot 1"
+
+
+def test_the_picture_after_a_filmed_slider_moved_is_sent_whole():
+    """ipympl paints a picture sent as 'diff' over the one before; once, in 07, after a drag played from a film that
+    picture showed alone on a blank canvas. A change of a slider whose film the page holds sends the next one whole."""
+    widget = Two()
+    all_films(widget, in_view(widget))
+    canvas = widget.fig.canvas
+    modes = []
+    canvas.set_image_mode = lambda mode, original=canvas.set_image_mode: (modes.append(mode), original(mode))[1]
+    widget.controls["lift"].value = 0.5  # filmed: the whole picture goes
+    widget.controls["colour"].value = "blue"  # no film: only the changed pixels go
+    assert modes == ["full", "diff"]
