@@ -254,6 +254,19 @@ class Films:
         return frame
 
 
+def refusal(widget: Any, name: str, value: Any) -> str | None:
+    """Why the widget refuses its figure drag ``name`` at ``value`` (the ValueError ``update()`` raises), or None;
+    the widget is left as it was."""
+    with pinned(widget) as pins:
+        widget.controls = {k: _Pinned(p._control, p.value) for k, p in pins.items()}
+        try:
+            widget.film_apply(name, value)
+            widget.update()
+        except ValueError as e:
+            return str(e)
+    return None
+
+
 def _png(rgba: np.ndarray) -> bytes:
     from lessonlib.ui.widgetkit import encode_png
 

@@ -520,14 +520,7 @@ class LessonWidget:
     def _explain_refusal(self, name: str, value: Any) -> None:
         """Say why a figure drag let go at ``value`` was refused, as the drag's last move would, without drawing again
         (the picture stays at the last good place the page showed)."""
-        problem = None
-        with film.pinned(self) as pins:
-            self.controls = {k: film._Pinned(p._control, p.value) for k, p in pins.items()}
-            try:
-                self.film_apply(name, value)
-                self.update()
-            except ValueError as e:
-                problem = str(e)
+        problem = film.refusal(self, name, value)
         if problem is None:  # not refused after all: let it go there
             self.drag_release(name, value)
             return
