@@ -212,8 +212,8 @@ export default {
     let good = null;  // the value of the last frame shown that the maths accepted
     let refused = false;  // the last frame shown was of a setting the maths refuses
     let wanted = null;  // the frame last asked for: a frame whose images are still decoding paints only if still wanted
-    const draw = (frame, bitmaps) => {
-      replay(overlay, frame, backgrounds.get(frame.bg), bitmaps);
+    const draw = (frame, bitmaps, background = backgrounds.get(frame.bg)) => {
+      replay(overlay, frame, background, bitmaps);
       overlay.style.display = "block";
       overlay.dataset.frames = String(Number(overlay.dataset.frames || 0) + 1);  // tests read how many it painted
     };
@@ -340,12 +340,16 @@ export default {
       return [snap(s.a[0] + s.b[0] * x), snap(s.a[1] + s.b[1] * y)];
     };
     const same = (p, q) => p !== null && q !== null && p[0] === q[0] && p[1] === q[1];
+    const request = (v) => {  // ask the kernel for the frame of position v
+      live.sent = v;
+      live.inflight += 1;
+      model.send({ kind: "live", name: live.name, value: v, seq: ++liveSeq, have: [...liveBackgrounds.keys()] });
+    };
     const pump = () => {
       if (!live || live.want === null || live.inflight >= LIVE_AHEAD) return;
-      live.inflight += 1;
-      live.sent = live.want;
+      const v = live.want;
       live.want = null;
-      model.send({ kind: "live", name: live.name, value: live.sent, seq: ++liveSeq, have: [...liveBackgrounds.keys()] });
+      request(v);
     };
     const onLiveMove = (e) => {
       if (!live || live.up) return;
@@ -362,11 +366,7 @@ export default {
       e.stopPropagation();
       const v = liveValue(e);
       live.want = null;
-      if (!same(v, live.sent)) {  // the last position's frame is asked at once; the frames before it no longer paint
-        live.sent = v;
-        live.inflight += 1;
-        model.send({ kind: "live", name: live.name, value: v, seq: ++liveSeq, have: [...liveBackgrounds.keys()] });
-      }
+      if (!same(v, live.sent)) request(v);  // the last position's frame is asked at once; those before it no longer paint
       live.last = liveSeq;
       live.up = true;
       awaiting = true;  // the kernel's picture of the release replaces the layer's
@@ -405,9 +405,7 @@ export default {
         if (fr.hold) return;
         fr.codes = copy(buffers[fr.codes], Uint8Array);
         fr.verts = copy(buffers[fr.verts], Float32Array);
-        replay(overlay, fr, liveBackgrounds.get(fr.bg), bitmaps);
-        overlay.style.display = "block";
-        overlay.dataset.frames = String(Number(overlay.dataset.frames || 0) + 1);
+        draw(fr, bitmaps, liveBackgrounds.get(fr.bg));
       }).catch((err) => { console.error("lesson live drag:", err); });
     };
 
