@@ -24,6 +24,8 @@ A drag in two dimensions (02's vector tips) has too many positions for a film. F
 (``Films.live``: one request on its way at a time, always for the latest position) and paints them
 like film frames; the figure's background goes once and is reused while its pixels stay the same.
 On release the last position's frame is the one the page shows until the kernel's own picture comes.
+A widget that can tell the page how to draw such a drag (``LessonWidget.page_drawing``: 02's linear map) has the
+page draw every frame; then the kernel is asked only for the texts of the latest position (``picture=False``).
 
 Frames are computed with the widget's controls *pinned*: ``update()`` reads a stand-in for each
 control (``_Pinned``) that has the frame's value, and writes to stand-ins for the readout and the
@@ -183,10 +185,11 @@ class Films:
             content["drag"] = {k: v for k, v in drag[0].items() if k != "values"}
         return content, buffers
 
-    def live(self, name: str, value: Any, seq: int, have: set[int]) -> tuple[dict, list[bytes]]:
+    def live(self, name: str, value: Any, seq: int, have: set[int], picture: bool = True) -> tuple[dict, list[bytes]]:
         """One frame of a live drag (``LessonWidget.live_drags``): ``name`` at ``value``, drawn now because the page asked
         for it while a hand drags. Its background is sent only when the page does not hold it (``have``: the ids it
-        holds); backgrounds are known by their pixels, so one survives the changes that drop films."""
+        holds); backgrounds are known by their pixels, so one survives the changes that drop films. Without
+        ``picture``, only the frame's readout and message line (the page draws the picture itself: ``page_drawing``)."""
         widget = self.widget
         buffers: list[bytes] = []
         backgrounds: list[dict] = []
@@ -204,7 +207,7 @@ class Films:
             return self.live_backgrounds[key]
 
         with pinned(widget) as pins:
-            frame = self._frame(widget, pins, name, value, backgrounds, buffers, background)
+            frame = self._frame(widget, pins, name, value, backgrounds, buffers, background, picture)
         return {"kind": "live", "name": name, "seq": seq, "frame": frame, "backgrounds": backgrounds}, buffers
 
     def _background_message(self, stage: tuple, rgba: np.ndarray, buffers: list[bytes]) -> dict:
@@ -221,9 +224,10 @@ class Films:
         return self.backgrounds[stage]
 
     def _frame(self, widget: Any, pins: dict, name: str, value: Any, backgrounds: list[dict],
-               buffers: list[bytes], background: Any = None) -> dict:
+               buffers: list[bytes], background: Any = None, picture: bool = True) -> dict:
         """One frame: ``name`` at ``value``, every other control at its pinned value. ``background(stage)`` gives the id
-        of the frame's background, adding it to ``backgrounds`` when the page lacks it (default: a film's)."""
+        of the frame's background, adding it to ``backgrounds`` when the page lacks it (default: a film's). Without
+        ``picture``: the frame's texts alone."""
         if background is None:
             def background(stage: tuple) -> int:
                 return self._film_background(stage, backgrounds, buffers)
@@ -245,6 +249,8 @@ class Films:
         if frame.get("hold"):
             return frame  # the readout stays as the page shows it, like the picture
         frame["readout"] = widget.readout.value
+        if not picture:
+            return frame
         frame["bg"] = background(widget.stage())
         content, bufs = livelayer.record(widget.fig, widget.animated_artists()).message(0)
         frame["ops"], frame["W"], frame["H"] = content["ops"], content["W"], content["H"]
@@ -252,6 +258,30 @@ class Films:
         frame["images"] = len(buffers) + 2
         buffers.extend(bufs)
         return frame
+
+
+def drawn_at(widget: Any, values: dict[str, Any], artists: list[Any]) -> list[livelayer.DisplayListRenderer]:
+    """What each of ``artists`` draws (a display list each) with the controls at ``values`` (the others as they are);
+    the widget is left as it was. How a widget tells the page the styles of the artists it draws itself."""
+    with pinned(widget) as pins:
+        widget.controls = {k: _Pinned(p._control, values.get(k, p.value)) for k, p in pins.items()}
+        widget.update()
+        return [livelayer.record(widget.fig, [a]) for a in artists]
+
+
+def background_without(widget: Any, artists: list[Any]) -> np.ndarray:
+    """The figure as it is, but for ``artists``: the background of a drag the page draws itself (RGBA rows from the top)."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    left_out = {id(a) for a in artists}
+    with pinned(widget):
+        width, height = widget.fig.bbox.size
+        renderer = RendererAgg(width, height, widget.fig.dpi)
+        widget.fig.draw(renderer)  # leaves out animated artists; its draw_event is ignored while filming
+        for a in widget.animated_artists():
+            if a.get_visible() and id(a) not in left_out:
+                a.draw(renderer)
+        return np.asarray(renderer.buffer_rgba()).copy()
 
 
 def refusal(widget: Any, name: str, value: Any) -> str | None:

@@ -2,8 +2,10 @@
 // in advance for every position, and while a hand drags that slider it paints the frame of the slider's
 // position on a canvas over the widget's ipympl figure, with the readout and message line of that position.
 // Nothing goes to the kernel until the release; the kernel's own picture then replaces the canvas.
-// Drags in two dimensions (02's vector tips) have no film: the page asks the kernel for each frame while the hand
-// drags (LessonWidget.live_drags, Films.live) and paints it the same way.
+// Drags in two dimensions (02's vector tips) have no film. When the widget tells the page how to draw them
+// (LessonWidget.page_drawing: a model, its background and images), the page draws each frame itself (PAGE_DRAWINGS)
+// and asks the kernel only for the readout and message line, at most every TEXT_MS; otherwise it asks the kernel for
+// each frame while the hand drags (LessonWidget.live_drags, Films.live) and paints it the same way.
 // A frame is the figure's background (a PNG, shared by frames with the same axis limits) and a display list
 // of the moving artists (paths, markers and images in figure pixels, y up; see lessonlib/ui/livelayer.py).
 
@@ -70,6 +72,104 @@ function replay(canvas, frame, background, bitmaps) {
     ctx.restore();
   }
 }
+
+// Drawings the page makes itself while a hand drags in two dimensions (LessonWidget.page_drawing): each takes the
+// kernel's model, the images it named (decoded), the drag's name and value, and gives a frame as the kernel's
+// recorder would (display list in figure pixels, y up) with its images; replay paints it over the model's background.
+function linear2d(m, images, name, value) {
+  // 02: x = A z. Grid, unit square and columns are images of fixed shapes under A; the density is the standard
+  // normal's pushed through A, p_Z(A^-1 x) / |det A|, on the image's cells, coloured by the kernel's colour map
+  const A = [[m.A[0][0], m.A[0][1]], [m.A[1][0], m.A[1][1]]];
+  const j = m.columns[name];
+  A[0][j] = value[0];
+  A[1][j] = value[1];
+  const [ox, oy, sx, sy] = m.T;
+  const px = (x, y) => [ox + sx * (A[0][0] * x + A[0][1] * y), oy + sy * (A[1][0] * x + A[1][1] * y)];  // z -> pixel of A z
+  const det = A[0][0] * A[1][1] - A[0][1] * A[1][0];
+  const size = Math.max(Math.abs(A[0][0]), Math.abs(A[0][1]), Math.abs(A[1][0]), Math.abs(A[1][1]));
+  const s = (v) => v / size;
+  const collapsed = size === 0 || Math.abs(s(A[0][0]) * s(A[1][1]) - s(A[0][1]) * s(A[1][0])) <= m.rtol;  // linear2d.is_singular
+  const codes = [], verts = [], ops = [], bitmaps = [];
+  const placed = (lines, lw) => {
+    // Agg snaps a path whose segments all run along x or y to the pixel grid (matplotlib's PathSnapper: to pixel
+    // centres when the rounded stroke width is odd, corners when even; in rows from the top), as the recorder does
+    const along = lines.every((pts) => pts.every(([x, y], k) => k === 0 || Math.abs(x - pts[k - 1][0]) < 1e-4 || Math.abs(y - pts[k - 1][1]) < 1e-4));
+    const off = Math.floor(lw + 0.5) % 2 ? 0.5 : 0;
+    return along ? lines.map((pts) => pts.map(([x, y]) => [Math.floor(x + 0.5) + off, m.H - Math.floor(m.H - y + 0.5) - off])) : lines;
+  };
+  const path = (lines, closed, lw) => {  // [first, count] of a path through lines of points (pixels), placed as Agg does
+    const first = codes.length;
+    for (const pts of placed(lines, lw)) {
+      pts.forEach(([x, y], k) => { codes.push(k === 0 ? 1 : 2); verts.push(x, y); });
+      if (closed) { codes.push(79); verts.push(0, 0); }
+    }
+    return [first, codes.length - first];
+  };
+  const d = m.density;
+  const n = d.xs.length;
+  if (!m.canvas || m.canvas.width !== n) { m.canvas = document.createElement("canvas"); m.canvas.width = n; m.canvas.height = n; }
+  const cctx = m.canvas.getContext("2d");
+  const pixels = cctx.createImageData(n, n);
+  const inv = collapsed ? null : [[A[1][1] / det, -A[0][1] / det], [-A[1][0] / det, A[0][0] / det]];
+  const peak = collapsed ? 0 : 1 / (2 * Math.PI * Math.abs(det));
+  for (let r = 0; r < n; r++) {
+    const y = d.xs[r];
+    for (let c = 0; c < n; c++) {
+      const x = d.xs[c];
+      let v = 0;
+      if (inv) {
+        const z1 = inv[0][0] * x + inv[0][1] * y, z2 = inv[1][0] * x + inv[1][1] * y;
+        v = Math.exp(-0.5 * (z1 * z1 + z2 * z2)) * peak;
+      }
+      const t = (v - d.vmin) / (d.vmax - d.vmin);  // matplotlib's Normalize, then the colour map's table
+      const rgba = t < 0 ? d.under : t > 1 ? d.over : d.lut[Math.min(d.lut.length - 1, Math.floor(t * d.lut.length))];
+      pixels.data.set(rgba, 4 * ((n - 1 - r) * n + c));  // the image's first row is y's top
+    }
+  }
+  cctx.putImageData(pixels, 0, 0);
+  const st = m.styles;
+  const parts = {
+    density: () => { bitmaps.push(m.canvas); ops.push({ t: "i", x: d.rect[0], y: d.rect[1], w: d.rect[2], h: d.rect[3], a: 1, b: bitmaps.length - 1, c: d.c }); },
+    square: () => {
+      if (collapsed) return;
+      const style = det > 0 ? st.square : st.flipped;
+      ops.push({ t: "p", v: path([[px(0, 0), px(1, 0), px(1, 1), px(0, 1)]], true, style.lw), ...style });
+    },
+    grid: () => {
+      ops.push({ t: "p", v: path(m.grid.map(([x0, y0, x1, y1]) => [px(x0, y0), px(x1, y1)]), false, st.grid.lw), ...st.grid });
+    },
+    collapse: () => {
+      if (collapsed) ops.push({ t: "p", v: path([[px(0, 0), px(1, 0), px(1, 1), px(0, 1), px(0, 0)]], false, st.collapse.lw), ...st.collapse });
+    },
+    arrows: () => { for (const k of [0, 1]) ops.push({ t: "p", v: path([[px(0, 0), px(k === 0 ? 1 : 0, k === 1 ? 1 : 0)]], false, st.arrow.lw), ...st.arrow }); },
+    tips: () => {  // stamped as Agg stamps markers: at the pixel each tip rounds to (in rows from the top)
+      const first = codes.length;
+      m.marker.codes.forEach((c, k) => { codes.push(c); verts.push(m.marker.verts[2 * k], m.marker.verts[2 * k + 1]); });
+      const marker = [first, codes.length - first], at = codes.length;
+      for (const k of [0, 1]) {
+        const [x, y] = px(k === 0 ? 1 : 0, k === 1 ? 1 : 0);
+        codes.push(0);
+        verts.push(Math.floor(x + 0.5) + m.marker.centre, m.H - Math.floor(m.H - y + 0.5) - m.marker.centre);
+      }
+      ops.push({ t: "m", v: marker, o: [at, 2], ...st.tips });
+    },
+    labels: () => {
+      m.labels.forEach((l, k) => {
+        const [x, y] = px(k === 0 ? 1 : 0, k === 1 ? 1 : 0);
+        const [ax, ay] = [x + sx * m.label_offset, y + sy * m.label_offset];
+        bitmaps.push(images[l.image]);
+        const op = { t: "i", x: Math.round(ax + l.dx), y: Math.round(ay + l.dy), w: l.w, h: l.h, a: 1, b: bitmaps.length - 1 };
+        if (l.c) op.c = l.c;
+        ops.push(op);
+      });
+    },
+  };
+  for (const part of m.order) parts[part]();
+  return { frame: { W: m.W, H: m.H, ops, codes: Uint8Array.from(codes), verts: Float32Array.from(verts) }, bitmaps };
+}
+
+export const PAGE_DRAWINGS = { linear2d };
+export { replay };
 
 function copy(view, Kind) {
   return new Kind(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
@@ -326,10 +426,12 @@ export default {
       document.addEventListener("mouseup", onUp, true);
     };
 
-    // live drags (02's vector tips: two dimensions, no film): the page asks the kernel for each frame while the hand
-    // drags, at most LIVE_AHEAD at a time and always for the latest position, and paints them as film frames
-    // (measured on 2 cores, 02's tip: 16-17 frames a second with one request on its way, 14-19 with two)
+    // live drags (02's vector tips: two dimensions, no film): the page draws each frame itself when it holds the
+    // widget's drawing (page_drawing; 02's tip: 31-32 frames a second on 2 cores, every position the drag passes), and
+    // asks the kernel for the texts of the latest position; else it asks the kernel for each frame, at most LIVE_AHEAD
+    // at a time and always for the latest position, and paints them as film frames (16-17 frames a second)
     const LIVE_AHEAD = 1;
+    const TEXT_MS = 100;
     let handles = [];  // [{name, x, y, r, a, b, step, lo, hi}] from the kernel (LessonWidget.live_drags)
     const liveBackgrounds = new Map();  // background id -> ImageBitmap (the kernel sends one only when the page lacks it)
     let live = null;  // {name, spec, want, sent, inflight, painted, up}
@@ -340,13 +442,47 @@ export default {
       return [snap(s.a[0] + s.b[0] * x), snap(s.a[1] + s.b[1] * y)];
     };
     const same = (p, q) => p !== null && q !== null && p[0] === q[0] && p[1] === q[1];
-    const request = (v) => {  // ask the kernel for the frame of position v
+    const request = (v) => {  // ask the kernel for the frame of position v (its texts alone when the page draws it)
       live.sent = v;
+      live.asked = performance.now();
       live.inflight += 1;
-      model.send({ kind: "live", name: live.name, value: v, seq: ++liveSeq, have: [...liveBackgrounds.keys()] });
+      model.send({ kind: "live", name: live.name, value: v, seq: ++liveSeq, have: [...liveBackgrounds.keys()], text: live.local });
+    };
+    // the page's own drawing of the live drags (LessonWidget.page_drawing): the model, with its background and images
+    let page = null, pageAssets = null;  // pageAssets: {id, background, images}, decoded
+    const pageReady = () => page !== null && pageAssets !== null && pageAssets.id === page.id && !!PAGE_DRAWINGS[page.kind];
+    const onPage = (msg, buffers) => {
+      page = msg || null;
+      if (!page) return;
+      page.canvas = null;
+      if (!page.buffers) {
+        if (!pageAssets || pageAssets.id !== page.id) model.send({ kind: "want" });  // a model whose background this page lacks
+        return;
+      }
+      const id = page.id;
+      Promise.all(page.buffers.map((b) => bitmap(buffers[b]))).then(([background, ...images]) => {
+        if (page && page.id === id) pageAssets = { id, background, images };
+      }).catch((err) => { console.error("lesson page drawing:", err); });
+    };
+    const paintLocal = () => {  // the frame of the hand's latest position, drawn here
+      live.frame = 0;
+      const v = live.local && live.next;
+      if (!v || !pageReady()) return;
+      live.next = null;
+      const { frame, bitmaps } = PAGE_DRAWINGS[page.kind](page, pageAssets.images, live.name, v);
+      draw(frame, bitmaps, pageAssets.background);
+      overlay.dataset.pageFrames = String(Number(overlay.dataset.pageFrames || 0) + 1);  // of them, drawn by the page
+    };
+    const drawSoon = (v) => {
+      live.next = v;
+      if (!live.frame) live.frame = requestAnimationFrame(paintLocal);
     };
     const pump = () => {
       if (!live || live.want === null || live.inflight >= LIVE_AHEAD) return;
+      if (live.local) {  // texts alone: asked at most every TEXT_MS (each answer costs the page a JupyterLab round trip)
+        const wait = live.asked + TEXT_MS - performance.now();
+        if (wait > 0) { if (!live.timer) live.timer = setTimeout(() => { live.timer = 0; pump(); }, wait); return; }
+      }
       const v = live.want;
       live.want = null;
       request(v);
@@ -355,6 +491,7 @@ export default {
       if (!live || live.up) return;
       e.stopPropagation();  // ipympl sends the kernel nothing while the page draws the drag
       const v = liveValue(e);
+      if (live.local && !same(v, live.drawn)) { live.drawn = v; drawSoon(v); }
       if (same(v, live.want) || (live.want === null && same(v, live.sent))) return;
       live.want = v;
       pump();
@@ -366,6 +503,12 @@ export default {
       e.stopPropagation();
       const v = liveValue(e);
       live.want = null;
+      clearTimeout(live.timer);
+      if (live.local) {  // the last position, drawn at once
+        cancelAnimationFrame(live.frame);
+        live.next = v;
+        paintLocal();
+      }
       if (!same(v, live.sent)) request(v);  // the last position's frame is asked at once; those before it no longer paint
       live.last = liveSeq;
       live.up = true;
@@ -379,7 +522,8 @@ export default {
     const startLive = (e, spec) => {
       e.stopPropagation();
       e.preventDefault();
-      live = { name: spec.name, spec, want: null, sent: null, inflight: 0, first: liveSeq + 1, painted: -1, up: false };
+      live = { name: spec.name, spec, want: null, sent: null, inflight: 0, first: liveSeq + 1, painted: -1, up: false,
+               local: pageReady(), drawn: null, next: null, frame: 0, asked: -Infinity, timer: 0 };
       clearTimeout(hideTimer);
       awaiting = false;
       window.addEventListener("mousemove", onLiveMove, true);
@@ -393,7 +537,7 @@ export default {
         liveBackgrounds.set(b.id, img);
         for (const id of liveBackgrounds.keys()) if (liveBackgrounds.size > 2 && id !== b.id) liveBackgrounds.delete(id);
       }))).then(() => {
-        if (fr.hold) return [];
+        if (fr.hold || !fr.ops) return [];
         return decodeImages(buffers.slice(fr.images, fr.images + fr.ops.filter((op) => op.t === "i").length).map(imageKey));
       }).then((bitmaps) => {
         // paint only the newest frame, while the hand drags or until the kernel's own picture of the release comes
@@ -402,7 +546,7 @@ export default {
         live.painted = msg.seq;
         text("lesson-readout", fr.readout);
         text("lesson-message", fr.message);
-        if (fr.hold) return;
+        if (fr.hold || !fr.ops) return;  // texts alone: the page draws the picture
         fr.codes = copy(buffers[fr.codes], Uint8Array);
         fr.verts = copy(buffers[fr.verts], Float32Array);
         draw(fr, bitmaps, liveBackgrounds.get(fr.bg));
@@ -472,7 +616,7 @@ export default {
     requestAnimationFrame(attach);
 
     model.on("msg:custom", (msg, buffers) => {
-      if (msg.kind === "handles") { handles = msg.drags || []; mark(); return; }
+      if (msg.kind === "handles") { handles = msg.drags || []; onPage(msg.page, buffers); mark(); return; }
       if (msg.kind === "live") { onLiveFrame(msg, buffers); return; }
       if (msg.kind === "drop") {  // other controls changed: only the film of the slider that moved still holds
         gen = msg.gen;

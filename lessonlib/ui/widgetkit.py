@@ -312,6 +312,8 @@ class LessonWidget:
         self._layer: Any = None  # the widget that plays films in the page (livelayer.LiveLayer)
         self._changed: set[str] = set()  # controls changed since the last refresh
         self._handles_sent: list[dict] = []  # the live drags' handles the page was last told of
+        self._page: tuple | None = None  # (key, model, PNGs, id) of the page's drawing of the live drags (page_drawing)
+        self._page_id = 0
         # The kernel may handle the page's messages on more than one thread (JupyterLab sends a widget's messages
         # on a kernel subshell): a film being made on one must not meet a refresh or a reset on another.
         self._lock = threading.RLock()
@@ -438,6 +440,19 @@ class LessonWidget:
         The widget implements ``film_apply`` and ``drag_release`` for them, as for ``figure_drags``."""
         return []
 
+    def page_drawing(self) -> tuple[dict[str, Any], list[Any], list[bytes]] | None:
+        """How the page draws the live drags' moving parts itself, with no message to the kernel for a frame (a 2-D drag
+        whose frames the kernel draws comes at 15-17 frames a second on 2 cores; drawn in the page, at the page's rate):
+        ``(model, artists, images)``, or None to let the kernel draw every frame. ``model["kind"]`` names the page's
+        drawing code (``livelayer.js``: ``PAGE_DRAWINGS``), ``artists`` are those it draws (everything else is in the
+        background it is sent), ``images`` PNGs the model refers to by index. Asked again when the figure's stage or
+        background changes; ``page_state()`` gives what changes with the controls."""
+        return None
+
+    def page_state(self) -> dict[str, Any]:
+        """The part of the page's model (``page_drawing``) that changes with the controls, sent with every ``handles``."""
+        return {}
+
     def film_apply(self, name: str, value: Any) -> None:
         """Before ``update()``: put the figure drag ``name`` at ``value``, as a drag there would."""
         raise KeyError(name)
@@ -479,7 +494,8 @@ class LessonWidget:
             value, seq, have = _pair(content.get("value")), content.get("seq"), content.get("have")
             if drag not in self._live_names() or value is None or not isinstance(seq, int) or not isinstance(have, list):
                 return  # the page's messages are not trusted to be well formed
-            self._layer.send(*self._films.live(drag, value, seq, {h for h in have if isinstance(h, int)}))
+            picture = content.get("text") is not True  # the page draws the picture itself: the texts alone
+            self._layer.send(*self._films.live(drag, value, seq, {h for h in have if isinstance(h, int)}, picture))
         elif kind in ("want", "more") and ready:
             if kind == "want" and not content.get("name") and not content.get("at"):
                 self._send_handles(force=True)  # a new view of the widget holds none (a widget without live drags sends none)
@@ -538,7 +554,34 @@ class LessonWidget:
         drags = self.live_drags()
         if (force and drags) or drags != self._handles_sent:
             self._handles_sent = drags
-            self._layer.send({"kind": "handles", "drags": drags}, [])
+            content: dict[str, Any] = {"kind": "handles", "drags": drags}
+            buffers: list[bytes] = []
+            page = self._page_model(force, buffers) if drags else None
+            if page is not None:
+                content["page"] = page
+            self._layer.send(content, buffers)
+
+    def _page_model(self, force: bool, buffers: list[bytes]) -> dict[str, Any] | None:
+        """The page's model of the live drags (``page_drawing``), made again when the stage or the background changed;
+        its background and images go along when they are new or the page is new (``force``)."""
+        key = (self.stage(), id(self._background))
+        fresh = self._page is None or self._page[0] != key
+        if fresh:
+            got = self.page_drawing()
+            if got is None:
+                self._page = (key, None, [], -1)
+            else:
+                model, artists, images = got
+                self._page_id += 1
+                self._page = (key, model, [encode_png(film.background_without(self, artists)), *images], self._page_id)
+        _, model, pngs, pid = self._page
+        if model is None:
+            return None
+        page = {**model, **self.page_state(), "id": pid}
+        if fresh or force:  # the background is buffer 0, the model's images follow
+            page["buffers"] = [len(buffers) + k for k in range(len(pngs))]
+            buffers.extend(pngs)
+        return page
 
     def _drop_films(self) -> None:
         """After a refresh: films of sliders other than the one that alone changed no longer hold."""

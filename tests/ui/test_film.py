@@ -500,3 +500,44 @@ def test_the_picture_after_a_filmed_slider_moved_is_sent_whole():
     widget.controls["lift"].value = 0.5  # filmed: the whole picture goes
     widget.controls["colour"].value = "blue"  # no film: only the changed pixels go
     assert modes == ["full", "diff"]
+
+
+def test_the_page_is_sent_its_drawing_of_the_live_drags_once_and_the_texts_of_a_position_on_request():
+    """LessonWidget.page_drawing: the page draws 02's tips itself (the drawing is checked in Chromium by
+    tests/browser/test_page_drawing.py). Here: what the kernel sends for it, and the texts a position asks for."""
+    cls = dict((c.__name__, c) for _, c in WIDGETS)["LinearMap2D"]
+    widget = construct(cls)
+    layer = in_view(widget)
+    widget._on_layer_message({"kind": "want"})
+    content, buffers = [m for m in layer.sent if m[0]["kind"] == "handles"][-1]
+    page = content["page"]
+    assert page["kind"] == "linear2d" and page["A"] == widget.matrix().tolist()
+    background, *labels = (png(buffers[b]) for b in page["buffers"])
+    assert background.shape[:2] == (page["H"], page["W"]) and len(labels) == len(page["labels"]) == 2
+    right = [int(v) for v in widget.ax_x.bbox.bounds]
+    panel = background[page["H"] - right[1] - right[3] + 4:page["H"] - right[1] - 4, right[0] + 4:right[0] + right[2] - 4]
+    assert (panel == 255).all(), "the right panel's moving parts are not in the page's background"
+    twin = construct(cls)
+    in_view(twin)
+    assert (full_draw(twin)[:, :right[0] - 4] == background[:, :right[0] - 4]).all(), "the left panel is in the background as drawn"
+    widget._on_layer_message({"kind": "release", "name": "a1", "value": [0.3, -0.75]})
+    content, buffers = [m for m in layer.sent if m[0]["kind"] == "handles"][-1]
+    assert content["page"]["A"] == [[0.3, 0.5], [-0.75, 1.0]] and "buffers" not in content["page"] and not buffers
+    assert content["page"]["id"] == page["id"]  # the page keeps the background it holds
+    widget._on_layer_message({"kind": "want"})  # a new view: it holds nothing yet
+    content, buffers = [m for m in layer.sent if m[0]["kind"] == "handles"][-1]
+    assert len(content["page"]["buffers"]) == 3 and len(buffers) == 3
+    n = len(layer.sent)
+    widget._on_layer_message({"kind": "live", "name": "a2", "value": [0.45, -1.2], "seq": 7, "have": [], "text": True})
+    (content, buffers), = layer.sent[n:]
+    assert content["kind"] == "live" and content["seq"] == 7 and not buffers and not content["backgrounds"]
+    frame = content["frame"]
+    assert "ops" not in frame and "bg" not in frame
+    kernel = construct(cls)
+    in_view(kernel)
+    kernel.drag_release("a1", [0.3, -0.75])
+    kernel.drag_release("a2", [0.45, -1.2])
+    assert (frame["readout"], frame["message"]) == (kernel.readout.value, kernel.message.value)
+    assert widget.matrix().tolist() == [[0.3, 0.5], [-0.75, 1.0]], "the texts of a position leave the widget as it was"
+    widget.controls["mode"].value = "nonlinear"
+    assert layer.sent[-1][0] == {"kind": "handles", "drags": []}

@@ -21,6 +21,7 @@ from matplotlib.patches import Polygon
 from lessonlib.lessons.l02_jacobian.plots import POS_COLOUR, ZERO_COLOUR, det_colour, square_outline
 from lessonlib.linear2d import (
     MAPS,
+    SINGULAR_RTOL,
     collapse_sentence,
     det2,
     gaussian_density,
@@ -34,6 +35,7 @@ from lessonlib.linear2d import (
     warp_lines,
 )
 from lessonlib.inputs import real_number
+from lessonlib.ui import film, livelayer
 from lessonlib.ui.style import current
 from lessonlib.ui.widgetkit import LessonWidget, freeze_layout, new_figure, polyline, slider
 
@@ -312,3 +314,67 @@ class LinearMap2D(LessonWidget):
         u, v = (self._snap(x) for x in value)
         first, second = self.COLUMNS[name]
         self.set(**{first: u, second: v})
+
+    def page_drawing(self) -> tuple[dict, list, list[bytes]] | None:
+        """The right panel's moving parts, drawn by the page while a tip is dragged (``livelayer.js``: ``linear2d``), with
+        no frame asked of the kernel: everything there is the image of a fixed shape under A (grid, unit square, columns),
+        and the density is the standard normal's, pushed: p_Z(A^-1 x) / |det A| on the image's cells. The styles are
+        those the artists draw (recorded at a kept, a flipped and a collapsed A), the labels the images Agg draws."""
+        if self.controls["mode"].value != "linear":
+            return None
+        parts = {"density": [self.im_x], "square": [self.sq_x], "grid": [self.grid_x], "collapse": [self.line_x],
+                 "arrows": self.arrows_x, "tips": [self.tips], "labels": self.label_x}
+        order: list[str] = []  # the parts in the order the kernel draws them
+        for a in self.animated_artists():
+            name = next((n for n, group in parts.items() if any(a is b for b in group)), None)
+            if name is not None and name not in order:
+                order.append(name)
+        kept, flipped, collapsed = ({"a11": a11, "a12": 0.5, "a21": 0.0, "a22": 1.0} for a11 in (1.0, -1.0, 0.0))
+        collapsed["a22"] = 0.0
+        im, sq, grid, arrow, tips, *labels = film.drawn_at(self, kept, [self.im_x, self.sq_x, self.grid_x, self.arrows_x[0],
+                                                                         self.tips, *self.label_x])
+        (sq_flipped,) = film.drawn_at(self, flipped, [self.sq_x])
+        (line,) = film.drawn_at(self, collapsed, [self.line_x])
+        t = self.ax_x.transData
+        (ox, oy), (px, py) = t.transform([(0.0, 0.0), (1.0, 1.0)])
+        A = np.array([[1.0, 0.5], [0.0, 1.0]])
+        images, label_at = [], []
+        for j, rec in enumerate(labels):
+            (op,) = rec.ops
+            anchor = t.transform([A[:, j] + 0.12])[0]
+            label_at.append({"dx": op["x"] - float(anchor[0]), "dy": op["y"] - float(anchor[1]), "w": op["w"], "h": op["h"],
+                             "c": op.get("c"), "image": len(images)})
+            images.append(rec.images[0])
+        (marker,) = tips.ops
+        a, n = marker["v"]
+        stamp = tips.message(0)[1]
+        codes = np.frombuffer(stamp[0], dtype=np.uint8)
+        verts = np.frombuffer(stamp[1], dtype=np.float32).reshape(-1, 2)
+        first = t.transform(A.T)[0]
+        cmap, norm = self.im_x.get_cmap(), self.im_x.norm
+        lut = cmap(np.arange(cmap.N), bytes=True)
+
+        def style(rec: livelayer.DisplayListRenderer) -> dict:
+            return {k: v for k, v in rec.ops[0].items() if k not in ("t", "v", "o")}
+
+        x0, x1, y0, y1 = self.im_x.get_extent()
+        (ex0, ey0), (ex1, ey1) = t.transform([(x0, y0), (x1, y1)])
+        model = {
+            "kind": "linear2d", "W": int(self.fig.bbox.width), "H": int(self.fig.bbox.height),
+            "T": [float(ox), float(oy), float(px - ox), float(py - oy)], "columns": {name: j for j, name in enumerate(self.COLUMNS)},
+            "order": order, "rtol": SINGULAR_RTOL,
+            "grid": [[float(v) for v in (*line[0], *line[-1])] for line in self._lines],  # straight lines stay straight
+            "styles": {"square": style(sq), "flipped": style(sq_flipped), "grid": style(grid), "collapse": style(line),
+                       "arrow": style(arrow), "tips": style(tips)},
+            "marker": {"codes": codes[a:a + n].tolist(), "verts": verts[a:a + n].astype(float).round(3).ravel().tolist(),
+                       "centre": float(verts[marker["o"][0], 0] - np.floor(first[0] + 0.5))},
+            "labels": label_at, "label_offset": 0.12,
+            "density": {"xs": self._xs.tolist(), "rect": [float(ex0), float(ey0), float(ex1 - ex0), float(ey1 - ey0)],
+                        "c": im.ops[0].get("c"), "vmin": float(norm.vmin), "vmax": float(norm.vmax), "lut": lut.tolist(),
+                        "under": [int(v) for v in cmap(-1.0, bytes=True)], "over": [int(v) for v in cmap(2.0, bytes=True)]},
+        }
+        artists = [a for group in parts.values() for a in group]
+        return model, artists, images
+
+    def page_state(self) -> dict:
+        return {"A": self.matrix().tolist()}
