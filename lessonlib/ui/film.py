@@ -82,12 +82,13 @@ def positions(control: Any, cap: int = MAX_FRAMES) -> list[Any]:
 
 
 def filmable(widget: Any) -> list[str]:
-    """What gets films, in the order they are made: the widget's drags on the figure (``LessonWidget.figure_drags``;
-    the page cannot ask for one first, as it asks for the slider under the pointer), then its sliders, but for
-    those it names in ``no_film``."""
+    """What gets films, in the order they are made: the widget's sliders, but for those it names in ``no_film``,
+    then its drags on the figure (``LessonWidget.figure_drags``). The page asks for the one under the pointer
+    first (a slider, or a knot the pointer rests on); sliders come first otherwise, as a key press on a slider
+    waits for the kernel while it makes films (01: 417 knot frames used to come before its sliders' first)."""
     sliders = [name for name, c in widget.controls.items()
                if isinstance(c, (w.FloatSlider, w.IntSlider)) and name not in widget.no_film]
-    return [d["name"] for d in widget.figure_drags()] + sliders
+    return sliders + [d["name"] for d in widget.figure_drags()]
 
 
 def values_of(widget: Any, name: str) -> list[Any]:
