@@ -94,14 +94,21 @@ def test_drag_table_shows_each_drag_and_judges_it_against_the_targets():
     r = fake_results()
     smooth = {"what": "slider 0", "frames": 25, "fps": 24.0, "settle_ms": 40.0, "accepted_s": 1.05, "busy": 0.6, "moves_seen": 60, "main_cpu_ms": 500.0}
     choppy = dict(smooth, what="knot 4", fps=8.0, settle_ms=300.0)
-    filmed = dict(smooth, positions=31, film_wait_s=0.64)
-    r["drag"] = {"presenter": {"01_a.ipynb": {"drags": [smooth, choppy, filmed], "load": [1.5, 1.0, 1.0]}}}
+    filmed = dict(smooth, positions=31, film_wait_s=0.64, lag_ms=21.0)
+    coarse = dict(smooth, what="slider 1", frames=3, fps=2.9, positions=4, lag_ms=18.4, main_cpu_ms=60.0)  # each of 3 moves shown at once
+    late = dict(coarse, what="slider 2", lag_ms=70.0)  # a position shown 70 ms after the slider reached it
+    lost = dict(coarse, what="slider 3", lag_ms=-1.0)  # a position the slider showed was never painted
+    r["drag"] = {"presenter": {"01_a.ipynb": {"drags": [smooth, choppy, filmed, coarse, late, lost], "load": [1.5, 1.0, 1.0]}}}
     text = report.render(r)
-    assert "| `01` | presenter | slider 0 | 25 | 24.0 | 40 | 1.05 | 60% | 20 | - | - | 1.5 | yes |" in text
-    assert "| `01` | presenter | knot 4 | 25 | 8.0 | 300 | 1.05 | 60% | 20 | - | - | 1.5 | **no** |" in text
-    assert "| `01` | presenter | slider 0 | 25 | 24.0 | 40 | 1.05 | 60% | 20 | 31 | 0.64 | 1.5 | yes |" in text
+    assert "| `01` | presenter | slider 0 | 25 | 24.0 | 40 | 1.05 | 60% | 20 | - | - | - | 1.5 | yes |" in text
+    assert "| `01` | presenter | knot 4 | 25 | 8.0 | 300 | 1.05 | 60% | 20 | - | - | - | 1.5 | **no** |" in text
+    assert "| `01` | presenter | slider 0 | 25 | 24.0 | 40 | 1.05 | 60% | 20 | 31 | 21 | 0.64 | 1.5 | yes |" in text
+    assert "| `01` | presenter | slider 1 | 3 | 2.9 | 40 | 1.05 | 60% | 20 | 4 | 18 | - | 1.5 | yes |" in text
+    assert "| `01` | presenter | slider 2 | 3 | 2.9 | 40 | 1.05 | 60% | 20 | 4 | 70 | - | 1.5 | **no** |" in text
+    assert "| `01` | presenter | slider 3 | 3 | 2.9 | 40 | 1.05 | 60% | 20 | 4 | not painted | - | 1.5 | **no** |" in text
     missed = [m for m in report.targets_missed(r) if m.startswith("dragging")]
-    assert len(missed) == 1 and "knot 4" in missed[0] and "8.0 fps" in missed[0] and "load 1.5" in missed[0]
+    assert len(missed) == 3 and "knot 4" in missed[0] and "8.0 fps" in missed[0] and "load 1.5" in missed[0]
+    assert "slider 2" in missed[1] and "each position within 50 ms: 70" in missed[1] and "not painted" in missed[2]
     r["drag"] = None
     assert "Not measured: `benchmarks/results/browser_drag.json` was missing" in report.render(r)
 

@@ -13,6 +13,9 @@ the figure for the canvas drags (01's knots, 02's vector tips). Counted in the p
 * accepted_s: seconds until the page had taken all 60 moves (playwright returns from a move once the
   page's main thread has handled it), the drag's length as the hand feels it (target: within 1.2 s);
 * settle_ms: from mouse up to the last frame painted (once 800 ms pass with no paint and an idle kernel);
+* lag_ms, for a slider: the longest wait from the slider's readout showing a new position to the widget's next
+  paint, the picture's delay behind the hand. A slider with few positions (05's 7 layers, 07's 4 knots) cannot
+  show 20 different frames in a second's drag, but it can show each position within 50 ms (one frame at 20 fps);
 * busy: the main thread's task time during the drag (Chromium's Performance.getMetrics TaskDuration,
   the sum of the trace's top-level tasks) as a fraction of the drag's length;
 * main_cpu_ms: the CPU time the page's main thread used during the drag (ThreadTime), which does not
@@ -78,6 +81,7 @@ class Drag:
     positions: int | None = None  # slider positions the drag passed (distinct readouts): at most one frame each
     film_frames: int | None = None  # frames the film's canvas painted during the drag
     film_differs: float | None = None  # share of 4 x 4 pixel blocks where the film's last frame and the kernel's picture differ
+    lag_ms: float | None = None  # a slider's longest wait from showing a new position to the next paint (-1: one never painted)
 
 
 def _metrics(cdp: Any) -> dict[str, float]:
@@ -147,8 +151,8 @@ def slider_drag(page: Any, lab: Any, root: Any, control: int = 0, fraction: floa
     handle.scroll_into_view_if_needed()
     waited = wait_for_film(page, root, track)
     readout = track.evaluate_handle("(t) => t.closest('.widget-slider').querySelector('.widget-readout')")
-    page.evaluate("""(r) => { const seen = window.__positions = new Set([r.textContent]);
-        window.__positionsObserver = new MutationObserver(() => seen.add(r.textContent));
+    page.evaluate("""(r) => { const seen = window.__positions = new Set([r.textContent]), shown = window.__shown = [];
+        window.__positionsObserver = new MutationObserver(() => { seen.add(r.textContent); shown.push(performance.now()); });
         window.__positionsObserver.observe(r, {characterData: true, childList: true, subtree: true}); }""", readout)
     film_before = film_frames(root)
     hb, tb = handle.bounding_box(), track.bounding_box()
@@ -157,6 +161,9 @@ def slider_drag(page: Any, lab: Any, root: Any, control: int = 0, fraction: floa
     d = drag(page, lab, root.element_handle(), (x, y), (x + sign * fraction * tb["width"], y), f"slider {control}")
     d.film_wait_s = waited
     d.positions = page.evaluate("() => { window.__positionsObserver.disconnect(); return window.__positions.size; }")
+    lags = page.evaluate("""() => { const painted = window.__drag.paints.map((p) => p[0]);
+        return window.__shown.map((t) => { const p = painted.find((x) => x >= t); return p === undefined ? -1 : p - t; }); }""")
+    d.lag_ms = -1.0 if any(x < 0 for x in lags) else round(max(lags, default=0.0), 1)
     after = film_frames(root)
     d.film_frames = None if after is None else after - film_before
     if d.film_frames:
