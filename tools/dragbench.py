@@ -152,7 +152,9 @@ def slider_drag(page: Any, lab: Any, root: Any, control: int = 0, fraction: floa
     waited = wait_for_film(page, root, track)
     readout = track.evaluate_handle("(t) => t.closest('.widget-slider').querySelector('.widget-readout')")
     page.evaluate("""(r) => { const seen = window.__positions = new Set([r.textContent]), shown = window.__shown = [];
-        window.__positionsObserver = new MutationObserver(() => { seen.add(r.textContent); shown.push(performance.now()); });
+        let last = r.textContent;
+        window.__positionsObserver = new MutationObserver(() => {
+          if (r.textContent !== last) { last = r.textContent; seen.add(last); shown.push(performance.now()); } });
         window.__positionsObserver.observe(r, {characterData: true, childList: true, subtree: true}); }""", readout)
     film_before = film_frames(root)
     hb, tb = handle.bounding_box(), track.bounding_box()
@@ -161,8 +163,9 @@ def slider_drag(page: Any, lab: Any, root: Any, control: int = 0, fraction: floa
     d = drag(page, lab, root.element_handle(), (x, y), (x + sign * fraction * tb["width"], y), f"slider {control}")
     d.film_wait_s = waited
     d.positions = page.evaluate("() => { window.__positionsObserver.disconnect(); return window.__positions.size; }")
-    lags = page.evaluate("""() => { const painted = window.__drag.paints.map((p) => p[0]);
-        return window.__shown.map((t) => { const p = painted.find((x) => x >= t); return p === undefined ? -1 : p - t; }); }""")
+    lags = page.evaluate("""() => { const D = window.__drag, painted = D.paints.map((p) => p[0]);  // positions shown while the hand drags
+        return window.__shown.filter((t) => t >= D.down && t <= D.up).map((t) => {
+          const p = painted.find((x) => x >= t); return p === undefined ? -1 : p - t; }); }""")
     d.lag_ms = -1.0 if any(x < 0 for x in lags) else round(max(lags, default=0.0), 1)
     after = film_frames(root)
     d.film_frames = None if after is None else after - film_before
