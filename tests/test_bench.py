@@ -98,16 +98,20 @@ def test_drag_table_shows_each_drag_and_judges_it_against_the_targets():
     coarse = dict(smooth, what="slider 1", frames=3, fps=2.9, positions=4, lag_ms=18.4, main_cpu_ms=60.0)  # each of 3 moves shown at once
     late = dict(coarse, what="slider 2", lag_ms=70.0)  # a position shown 70 ms after the slider reached it
     lost = dict(coarse, what="slider 3", lag_ms=-1.0)  # a position the slider showed was never painted
-    r["drag"] = {"presenter": {"01_a.ipynb": {"drags": [smooth, choppy, filmed, coarse, late, lost], "load": [1.5, 1.0, 1.0]}}}
+    held = dict(choppy, what="knot 5", settle_ms=0.0, held_after_s=0.25, fps_moving=40.0)  # refused from 0.25 s on: the picture holds
+    stuck = dict(held, what="knot 3", fps_moving=8.0)
+    r["drag"] = {"presenter": {"01_a.ipynb": {"drags": [smooth, choppy, filmed, coarse, late, lost, held, stuck], "load": [1.5, 1.0, 1.0]}}}
     text = report.render(r)
-    assert "| `01` | presenter | slider 0 | 25 | 24.0 | 40 | 1.05 | 60% | 20 | - | - | - | 1.5 | yes |" in text
-    assert "| `01` | presenter | knot 4 | 25 | 8.0 | 300 | 1.05 | 60% | 20 | - | - | - | 1.5 | **no** |" in text
-    assert "| `01` | presenter | slider 0 | 25 | 24.0 | 40 | 1.05 | 60% | 20 | 31 | 21 | 0.64 | 1.5 | yes |" in text
-    assert "| `01` | presenter | slider 1 | 3 | 2.9 | 40 | 1.05 | 60% | 20 | 4 | 18 | - | 1.5 | yes |" in text
-    assert "| `01` | presenter | slider 2 | 3 | 2.9 | 40 | 1.05 | 60% | 20 | 4 | 70 | - | 1.5 | **no** |" in text
-    assert "| `01` | presenter | slider 3 | 3 | 2.9 | 40 | 1.05 | 60% | 20 | 4 | not painted | - | 1.5 | **no** |" in text
+    assert "| `01` | presenter | slider 0 | 25 | 24.0 | 40 | 1.05 | 60% | 20 | - | - | - | - | 1.5 | yes |" in text
+    assert "| `01` | presenter | knot 4 | 25 | 8.0 | 300 | 1.05 | 60% | 20 | - | - | - | - | 1.5 | **no** |" in text
+    assert "| `01` | presenter | slider 0 | 25 | 24.0 | 40 | 1.05 | 60% | 20 | - | 31 | 21 | 0.64 | 1.5 | yes |" in text
+    assert "| `01` | presenter | slider 1 | 3 | 2.9 | 40 | 1.05 | 60% | 20 | - | 4 | 18 | - | 1.5 | yes |" in text
+    assert "| `01` | presenter | slider 2 | 3 | 2.9 | 40 | 1.05 | 60% | 20 | - | 4 | 70 | - | 1.5 | **no** |" in text
+    assert "| `01` | presenter | slider 3 | 3 | 2.9 | 40 | 1.05 | 60% | 20 | - | 4 | not painted | - | 1.5 | **no** |" in text
+    assert "| `01` | presenter | knot 5 | 25 | 8.0 | 0 | 1.05 | 60% | 20 | 40.0 (refused after 0.25 s) | - | - | - | 1.5 | yes |" in text
+    assert "| `01` | presenter | knot 3 | 25 | 8.0 | 0 | 1.05 | 60% | 20 | 8.0 (refused after 0.25 s) | - | - | - | 1.5 | **no** |" in text
     missed = [m for m in report.targets_missed(r) if m.startswith("dragging")]
-    assert len(missed) == 3 and "knot 4" in missed[0] and "8.0 fps" in missed[0] and "load 1.5" in missed[0]
+    assert len(missed) == 4 and "knot 3" in missed[3] and "knot 4" in missed[0] and "8.0 fps" in missed[0] and "load 1.5" in missed[0]
     assert "slider 2" in missed[1] and "each position within 50 ms: 70" in missed[1] and "not painted" in missed[2]
     r["drag"] = None
     assert "Not measured: `benchmarks/results/browser_drag.json` was missing" in report.render(r)

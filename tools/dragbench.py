@@ -13,6 +13,9 @@ the figure for the canvas drags (01's knots, 02's vector tips). Counted in the p
 * accepted_s: seconds until the page had taken all 60 moves (playwright returns from a move once the
   page's main thread has handled it), the drag's length as the hand feels it (target: within 1.2 s);
 * settle_ms: from mouse up to the last frame painted (once 800 ms pass with no paint and an idle kernel);
+* fps_moving, for a drag on the figure that is refused part of the way (01's knot 4 pulled past its neighbour:
+  the knot stops there, the picture holds and the message says why): the frames per second from the press to
+  the first refused move, held_after_s after the press; the held picture is the answer, not a missed frame;
 * lag_ms, for a slider: the longest wait from the slider's readout showing a new position to the widget's next
   paint, the picture's delay behind the hand. A slider with few positions (05's 7 layers, 07's 4 knots) cannot
   show 20 different frames in a second's drag, but it can show each position within 50 ms (one frame at 20 fps);
@@ -81,6 +84,8 @@ class Drag:
     positions: int | None = None  # slider positions the drag passed (distinct readouts): at most one frame each
     film_frames: int | None = None  # frames the film's canvas painted during the drag
     film_differs: float | None = None  # share of 4 x 4 pixel blocks where the film's last frame and the kernel's picture differ
+    held_after_s: float | None = None  # a figure drag refused from this many seconds after the press (None: never)
+    fps_moving: float | None = None  # frames per second until then
     lag_ms: float | None = None  # a slider's longest wait from showing a new position to the next paint (-1: one never painted)
 
 
@@ -171,7 +176,19 @@ def slider_drag(page: Any, lab: Any, root: Any, control: int = 0, fraction: floa
     d.film_frames = None if after is None else after - film_before
     if d.film_frames:
         d.film_differs = film_against_kernel(root)
+    held(root, d)
     return d
+
+
+def held(root: Any, d: Drag) -> None:
+    """A filmed drag refused part of the way: when, and the frames per second until then (see the module doc)."""
+    at = root.evaluate("""(el) => { const o = el.querySelector('canvas.lesson-live-layer'), D = window.__drag;
+        const at = o && o.dataset.heldAt ? Number(o.dataset.heldAt) : null;
+        if (at === null || at < D.down || at > D.up) return null;
+        return [at - D.down, new Set(D.paints.filter((p) => p[0] >= D.down && p[0] <= at).map((p) => p[1])).size]; }""")
+    if at is not None:
+        d.held_after_s = round(at[0] / 1000, 3)
+        d.fps_moving = round(at[1] / d.held_after_s, 1) if d.held_after_s > 0 else 0.0
 
 
 def film_against_kernel(root: Any) -> float:
@@ -245,6 +262,7 @@ def canvas_drag(page: Any, lab: Any, root: Any, start: tuple[float, float], offs
     d.film_frames = None if after is None else after - film_before
     if d.film_frames:
         d.film_differs = film_against_kernel(root)
+    held(root, d)
     return d
 
 

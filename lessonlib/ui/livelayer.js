@@ -326,6 +326,7 @@ export default {
       text("lesson-readout", frame.readout);
       text("lesson-message", frame.message);
       refused = !!frame.hold;
+      if (refused && !overlay.dataset.heldAt) overlay.dataset.heldAt = String(performance.now());  // tests: when a drag was first refused
       if (frame.hold) return;  // a setting the maths refuses: the last picture stays, with the message
       good = frame.v;
       wanted = frame;
@@ -343,10 +344,10 @@ export default {
       if (!ui || ui.__lessonFilm) return;
       ui.__lessonFilm = true;
       const usable = () => { const f = films[name]; return !suspended && f && f.complete && f.gen === gen; };
-      ui.on("start", () => { if (usable()) { clearTimeout(hideTimer); awaiting = false; drag = name; predecode(name); } });
+      ui.on("start", () => { if (usable()) { clearTimeout(hideTimer); awaiting = false; drag = name; overlay.dataset.heldAt = ""; predecode(name); } });
       ui.on("slide", (values, handle, unencoded) => {
         if (!usable()) return;
-        if (drag !== name) { clearTimeout(hideTimer); awaiting = false; drag = name; predecode(name); }  // a key press slides without a start
+        if (drag !== name) { clearTimeout(hideTimer); awaiting = false; drag = name; overlay.dataset.heldAt = ""; predecode(name); }  // a key press slides without a start
         const first = pending === null;
         pending = Number(unencoded[0]);
         if (first) requestAnimationFrame(show);
@@ -417,6 +418,7 @@ export default {
       e.stopPropagation();
       e.preventDefault();
       figureDrag = drag = best;
+      overlay.dataset.heldAt = "";
       good = null;
       refused = false;
       predecode(best);
