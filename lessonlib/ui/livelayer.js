@@ -429,7 +429,7 @@ export default {
     };
 
     // live drags (02's vector tips: two dimensions, no film): the page draws each frame itself when it holds the
-    // widget's drawing (page_drawing; 02's tip: 31-32 frames a second on 2 cores, every position the drag passes), and
+    // widget's drawing (page_drawing; 02's tip: 26-32 frames a second on 2 cores, every position the drag passes), and
     // asks the kernel for the texts of the latest position; else it asks the kernel for each frame, at most LIVE_AHEAD
     // at a time and always for the latest position, and paints them as film frames (16-17 frames a second)
     const LIVE_AHEAD = 1;
