@@ -314,6 +314,7 @@ class LessonWidget:
         self._handles_sent: list[dict] = []  # the live drags' handles the page was last told of
         self._page: tuple | None = None  # (key, model, PNGs, id) of the page's drawing of the live drags (page_drawing)
         self._page_id = 0
+        self._backgrounds_drawn = 0  # counts full draws: a new background (the page drawing's cache key)
         # The kernel may handle the page's messages on more than one thread (JupyterLab sends a widget's messages
         # on a kernel subshell): a film being made on one must not meet a refresh or a reset on another.
         self._lock = threading.RLock()
@@ -421,6 +422,7 @@ class LessonWidget:
         if self._filming or canvas.is_saving() or not hasattr(canvas, "copy_from_bbox"):
             return  # a film's own background, or savefig draws animated artists itself; only the live canvas keeps a background
         self._background = canvas.copy_from_bbox(self.fig.bbox)
+        self._backgrounds_drawn += 1
         self._stage_key = self.stage()
         self._draw_animated()
 
@@ -564,7 +566,7 @@ class LessonWidget:
     def _page_model(self, force: bool, buffers: list[bytes]) -> dict[str, Any] | None:
         """The page's model of the live drags (``page_drawing``), made again when the stage or the background changed;
         its background and images go along when they are new or the page is new (``force``)."""
-        key = (self.stage(), id(self._background))
+        key = (self.stage(), self._backgrounds_drawn)
         fresh = self._page is None or self._page[0] != key
         if fresh:
             got = self.page_drawing()
