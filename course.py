@@ -84,8 +84,20 @@ def setup_test_tools() -> None:
     if TEST_STAMP.exists() and TEST_STAMP.read_text() == want:
         return
     say("installing the test-only tools of tests/requirements.txt")
-    rc = run([PY, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", ROOT / "tests" / "requirements.txt",
-              "-c", ROOT / "requirements.txt"])  # the course's own pins stay as they are
+    rc = run(
+        [
+            PY,
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "-q",
+            "-r",
+            ROOT / "tests" / "requirements.txt",
+            "-c",
+            ROOT / "requirements.txt",
+        ]
+    )  # the course's own pins stay as they are
     if rc != 0:
         sys.exit("[course] installing tests/requirements.txt failed; see the README's troubleshooting section.")
     TEST_STAMP.write_text(want)
@@ -135,7 +147,11 @@ def cmd_test(args: list[str]) -> int:
     rc = _pytest(args, _env())
     if args or rc != 0:
         return rc
-    say("the notebooks once more, computed as a CPU without AVX2 would (" + " ".join(f"{k}={v}" for k, v in FOREIGN_CPU.items()) + ")")
+    say(
+        "the notebooks once more, computed as a CPU without AVX2 would ("
+        + " ".join(f"{k}={v}" for k, v in FOREIGN_CPU.items())
+        + ")"
+    )
     return _pytest(["-q", "notebooks/"], {**_env(), **FOREIGN_CPU})
 
 

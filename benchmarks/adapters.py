@@ -89,7 +89,9 @@ class LessonlibAdapter(Adapter):
 
         self.version, self.family = lessonlib.__version__, family
         if family == "spline":
-            stack = coupling_stack(dim=DIM, n_layers=N_LAYERS, hidden=HIDDEN, layer=SplineCoupling, n_bins=N_BINS, bound=BOUND)
+            stack = coupling_stack(
+                dim=DIM, n_layers=N_LAYERS, hidden=HIDDEN, layer=SplineCoupling, n_bins=N_BINS, bound=BOUND
+            )
         else:
             stack = coupling_stack(dim=DIM, n_layers=N_LAYERS, hidden=HIDDEN)
         self.flow = Flow(standard_normal(DIM), stack)

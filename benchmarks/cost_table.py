@@ -57,7 +57,10 @@ def per_student(rows: list[dict]) -> dict[str, Any] | None:
     idle = max(r["idle_rss_mb"] for r in kernels)
     cpu = max(kernels, key=lambda r: r["kernel_cpu_s"])
     return {
-        "server_mb": server["open_rss_mb"], "peak": peak, "idle_mb": idle, "cpu": cpu,
+        "server_mb": server["open_rss_mb"],
+        "peak": peak,
+        "idle_mb": idle,
+        "cpu": cpu,
         "guarantee_mb": round_up(server["open_rss_mb"] + idle),
         "limit_mb": round_up(server["open_rss_mb"] + peak["peak_rss_mb"] + (KERNELS_ALIVE - 1) * idle),
         "all_open_mb": server["open_rss_mb"] + server["kernels_rss_mb"],
@@ -67,34 +70,44 @@ def per_student(rows: list[dict]) -> dict[str, Any] | None:
 
 def node_lines(s: dict[str, Any]) -> list[str]:
     """One table row per node size in NODES: students it holds, nodes for the class, a Run All burst."""
-    lines = [f"| hub node | students at the limit | students at the guarantee | nodes for {CLASS_SIZE} students "
-             f"(at the limit) | all its students press Run All on `{s['cpu']['notebook'][:2]}` at once: the last "
-             "finishes after |", "|---|---:|---:|---:|---:|"]
+    lines = [
+        f"| hub node | students at the limit | students at the guarantee | nodes for {CLASS_SIZE} students "
+        f"(at the limit) | all its students press Run All on `{s['cpu']['notebook'][:2]}` at once: the last "
+        "finishes after |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for vcpu, gib in NODES:
         usable = (gib - NODE_RESERVE_GIB) * 1024
         at_limit, at_guarantee = int(usable // s["limit_mb"]), int(usable // s["guarantee_mb"])
         burst = max(s["cpu"]["kernel_cpu_s"], at_limit * s["cpu"]["kernel_cpu_s"] / vcpu)
-        lines.append(f"| {vcpu} vCPU, {gib} GiB | {at_limit} | {at_guarantee} | {math.ceil(CLASS_SIZE / max(at_limit, 1))} "
-                     f"| {burst:.0f} s |")
+        lines.append(
+            f"| {vcpu} vCPU, {gib} GiB | {at_limit} | {at_guarantee} | {math.ceil(CLASS_SIZE / max(at_limit, 1))} "
+            f"| {burst:.0f} s |"
+        )
     return lines
 
 
 def kernel_lines(rows: list[dict]) -> list[str]:
-    lines = ["| notebook | Run All s | Run All CPU s | kernel start CPU s | peak memory MiB | memory after Run All MiB |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| notebook | Run All s | Run All CPU s | kernel start CPU s | peak memory MiB | memory after Run All MiB |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for r in (r for r in rows if r["kind"] == "kernel"):
         if r["status"] != "ok":
             lines.append(f"| `{r['notebook']}` | **failed**: {'; '.join(r.get('problems', []))[:120]} | | | | |")
             continue
-        lines.append(f"| `{r['notebook']}` | {r['run_all_s']:.1f} | {r['kernel_cpu_s']:.1f} | {r['start_cpu_s']:.1f} "
-                     f"| {r['peak_rss_mb']:.0f} | {r['idle_rss_mb']:.0f} |")
+        lines.append(
+            f"| `{r['notebook']}` | {r['run_all_s']:.1f} | {r['kernel_cpu_s']:.1f} | {r['start_cpu_s']:.1f} "
+            f"| {r['peak_rss_mb']:.0f} | {r['idle_rss_mb']:.0f} |"
+        )
     return lines
 
 
 def limit_lines(s: dict[str, Any], server: dict) -> list[str]:
     others = "one more kernel," if KERNELS_ALIVE == 2 else f"{KERNELS_ALIVE - 1} more kernels, each"
     return [
-        "| per student | set to | from the measurements above |", "|---|---:|---|",
+        "| per student | set to | from the measurements above |",
+        "|---|---:|---|",
         f"| memory guarantee | {s['guarantee_mb']}M | the server with {server['notebooks_open']} notebooks open "
         f"({s['server_mb']:.0f} MiB) + the largest kernel after its Run All ({s['idle_mb']:.0f} MiB) |",
         f"| memory limit | {s['limit_mb']}M | the server + the largest Run All peak (`{s['peak']['notebook'][:2]}`, "
@@ -106,24 +119,35 @@ def limit_lines(s: dict[str, Any], server: dict) -> list[str]:
 
 def config_lines(s: dict[str, Any]) -> list[str]:
     return [
-        "```yaml", "# Zero to JupyterHub (config.yaml); on The Littlest JupyterHub: "
+        "```yaml",
+        "# Zero to JupyterHub (config.yaml); on The Littlest JupyterHub: "
         f"sudo tljh-config set limits.memory {s['limit_mb']}M; sudo tljh-config set limits.cpu 1",
-        "singleuser:", "  memory:", f"    guarantee: {s['guarantee_mb']}M", f"    limit: {s['limit_mb']}M",
-        "  cpu:", "    limit: 1", "```",
+        "singleuser:",
+        "  memory:",
+        f"    guarantee: {s['guarantee_mb']}M",
+        f"    limit: {s['limit_mb']}M",
+        "  cpu:",
+        "    limit: 1",
+        "```",
     ]
 
 
 def assumptions(s: dict[str, Any], results: dict[str, Any]) -> list[str]:
-    widget_ms = [w["cpu_median_ms"] for w in results.get("widgets", [])
-                 if w.get("status") == "ok" and "cpu_median_ms" in w]
+    widget_ms = [
+        w["cpu_median_ms"] for w in results.get("widgets", []) if w.get("status") == "ok" and "cpu_median_ms" in w
+    ]
     return [
         "Assumptions behind the sizing:",
         f"- A student has at most {KERNELS_ALIVE} kernels alive: the notebook they work in and the one before. "
         "Kernels of notebooks left behind are shut down (*File → Close and Shut Down Notebook*) or culled by the "
         "server (step 2 above). Without that, a student who opens and runs every notebook holds "
         f"{s['all_open_mb']:.0f} MiB (measured: the server and all its kernels), "
-        + ("over the limit: the system then stops the largest kernel, JupyterLab says it restarted, and the student "
-           "runs its cells again." if s["all_open_mb"] > s["limit_mb"] else "within the limit."),
+        + (
+            "over the limit: the system then stops the largest kernel, JupyterLab says it restarted, and the student "
+            "runs its cells again."
+            if s["all_open_mb"] > s["limit_mb"]
+            else "within the limit."
+        ),
         "- Memory is the resident set (RSS), which counts shared libraries (torch is most of a kernel) in full for "
         "every kernel; a container's accounting can charge shared pages once, so the figures err on the safe side. "
         "The browser's memory is on the student's computer, not on the hub.",
@@ -132,8 +156,12 @@ def assumptions(s: dict[str, Any], results: dict[str, Any]) -> list[str]:
         "the limit at once; *at the guarantee*: the scheduler packs by guarantee, as Zero to JupyterHub does, "
         "and relies on students not all peaking together.",
         "- CPU is used in bursts: a notebook's Run All once, then reading and moving sliders"
-        + (f" (each slider step costs at most {max(widget_ms):.0f} ms of CPU, median over a sweep, from the widget "
-           "table of the same run)" if widget_ms else "")
+        + (
+            f" (each slider step costs at most {max(widget_ms):.0f} ms of CPU, median over a sweep, from the widget "
+            "table of the same run)"
+            if widget_ms
+            else ""
+        )
         + ". The last column is the worst case of every student on a node pressing Run All in the same second.",
     ]
 
@@ -144,17 +172,38 @@ def render(results: dict[str, Any]) -> str:
     validate(rows)
     s = per_student(rows)
     if s is None:
-        return ("Not measured yet: run `python3 course.py bench` (the *cost* part needs Chromium, as the browser "
-                "test does).")
+        return (
+            "Not measured yet: run `python3 course.py bench` (the *cost* part needs Chromium, as the browser "
+            "test does)."
+        )
     m, server = results["machine"], next(r for r in rows if r["kind"] == "server")
     part = (results.get("parts") or {}).get("cost") or {}
     load = part.get("load_start") or m["load_start"]
-    head = (f"Measured {part.get('time', results.get('date', '?'))} at commit `{m.get('commit', '?')}` on {m['cpu']}, "
-            f"{m['cpus']} CPUs, {m.get('memory_gib', '?')} GiB (load {load[0]:.1f} at the start): one student in a "
-            f"real JupyterLab (headless Chromium), opening the {server['notebooks_open']} notebooks one after another "
-            "in tabs left open and running each with *Run All*.")
-    server_line = (f"The JupyterLab server itself: {server['idle_rss_mb']:.0f} MiB before any notebook was opened, "
-                   f"{server['open_rss_mb']:.0f} MiB with {server['notebooks_open']} notebooks open (its kernels, "
-                   f"counted in the table, then held {server['kernels_rss_mb']:.0f} MiB together).")
-    return "\n".join([head, "", *kernel_lines(rows), "", server_line, "", *limit_lines(s, server), "",
-                      *config_lines(s), "", *node_lines(s), "", *assumptions(s, results)])
+    head = (
+        f"Measured {part.get('time', results.get('date', '?'))} at commit `{m.get('commit', '?')}` on {m['cpu']}, "
+        f"{m['cpus']} CPUs, {m.get('memory_gib', '?')} GiB (load {load[0]:.1f} at the start): one student in a "
+        f"real JupyterLab (headless Chromium), opening the {server['notebooks_open']} notebooks one after another "
+        "in tabs left open and running each with *Run All*."
+    )
+    server_line = (
+        f"The JupyterLab server itself: {server['idle_rss_mb']:.0f} MiB before any notebook was opened, "
+        f"{server['open_rss_mb']:.0f} MiB with {server['notebooks_open']} notebooks open (its kernels, "
+        f"counted in the table, then held {server['kernels_rss_mb']:.0f} MiB together)."
+    )
+    return "\n".join(
+        [
+            head,
+            "",
+            *kernel_lines(rows),
+            "",
+            server_line,
+            "",
+            *limit_lines(s, server),
+            "",
+            *config_lines(s),
+            "",
+            *node_lines(s),
+            "",
+            *assumptions(s, results),
+        ]
+    )

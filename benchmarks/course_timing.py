@@ -31,8 +31,13 @@ def time_notebook(path: Path, timeout: int = 300) -> dict:
     row: dict = {"notebook": path.name, "cells": sum(c.cell_type == "code" for c in nb.cells)}
     c0, t0 = _children_cpu(), time.perf_counter()
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            record_timing=False,
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
         row["status"] = "ok"
     except Exception as e:  # a failing notebook is reported, and the others are still timed
         row["status"] = "failed"

@@ -119,7 +119,7 @@ class ConditionersOnly(Adapter):
     def log_prob(self, x: Tensor) -> Tensor:
         out = x.new_zeros(x.shape[0])
         for k, net in enumerate(self.model):
-            out = out + net(x[:, k % 2:k % 2 + 1]).sum(-1)
+            out = out + net(x[:, k % 2 : k % 2 + 1]).sum(-1)
         return out
 
 
@@ -135,8 +135,17 @@ def fit(jobs: list[dict], deadline: float | None = None) -> None:
         data = batches(target_name, seed, steps)
         adapter = build(lib, seed, family)
         opt = torch.optim.Adam(adapter.model.parameters(), lr=LR)
-        row = {"kind": "fit", "library": lib, "family": family, "version": adapter.version, "target": target_name,
-               "seed": seed, "steps": steps, "threads": threads, "parameters": adapter.n_parameters()}
+        row = {
+            "kind": "fit",
+            "library": lib,
+            "family": family,
+            "version": adapter.version,
+            "target": target_name,
+            "seed": seed,
+            "steps": steps,
+            "threads": threads,
+            "parameters": adapter.n_parameters(),
+        }
         try:
             wall, cpu, last = train(adapter, data, opt)
             row.update(wall_s=wall, cpu_s=cpu, final_loss=last)
@@ -165,14 +174,23 @@ def speed(steps: int, rounds: int, family: str = "affine") -> None:
         train(adapter, data[:20], models[lib][1])  # warm-up: first calls allocate
     times: dict[str, dict[str, list[float]]] = {lib: {"wall": [], "cpu": []} for lib in models}
     for r in range(rounds):
-        chunk = data[r * steps:(r + 1) * steps]
+        chunk = data[r * steps : (r + 1) * steps]
         for lib, (adapter, opt) in models.items():
             wall, cpu, _ = train(adapter, chunk, opt)
             times[lib]["wall"].append(wall)
             times[lib]["cpu"].append(cpu)
     for lib, (adapter, _) in models.items():
-        row = {"kind": "speed", "library": lib, "family": family, "version": adapter.version, "threads": threads,
-               "steps_per_chunk": steps, "rounds": rounds, "wall_s": times[lib]["wall"], "cpu_s": times[lib]["cpu"]}
+        row = {
+            "kind": "speed",
+            "library": lib,
+            "family": family,
+            "version": adapter.version,
+            "threads": threads,
+            "steps_per_chunk": steps,
+            "rounds": rounds,
+            "wall_s": times[lib]["wall"],
+            "cpu_s": times[lib]["cpu"],
+        }
         print(json.dumps(row), flush=True)
 
 

@@ -98,7 +98,7 @@ def kernel_processes(server: psutil.Process) -> dict[str, psutil.Process]:
         for arg in args:
             name = Path(arg).name
             if name.startswith("kernel-") and name.endswith(".json"):
-                found[name[len("kernel-"):-len(".json")]] = child
+                found[name[len("kernel-") : -len(".json")]] = child
     return found
 
 
@@ -120,8 +120,12 @@ def measure_notebook(nb: NotebookPage, server: psutil.Process, name: str) -> dic
         run_all_s = nb.run_all()
     problems = nb.problems()
     return {
-        "kind": "kernel", "notebook": name, "status": "failed" if problems else "ok", "problems": problems[:5],
-        "run_all_s": round(run_all_s, 2), "start_cpu_s": round(start_cpu, 2),
+        "kind": "kernel",
+        "notebook": name,
+        "status": "failed" if problems else "ok",
+        "problems": problems[:5],
+        "run_all_s": round(run_all_s, 2),
+        "start_cpu_s": round(start_cpu, 2),
         "kernel_cpu_s": round(cpu_seconds(kernel) - start_cpu, 2),
         "peak_rss_mb": round(max(sampler.peak, high_water_mark(kernel.pid)) / MB, 1),
         "idle_rss_mb": round(tree_rss(kernel) / MB, 1),
@@ -143,12 +147,16 @@ def measure(notebooks: list[Path]) -> list[dict]:
                 print(json.dumps(row), flush=True)
                 rows.append(row)
             kernels = kernel_processes(server).values()
-            rows.append({
-                "kind": "server", "notebooks_open": len(notebooks), "idle_rss_mb": round(idle_mb, 1),
-                "open_rss_mb": round(server.memory_info().rss / MB, 1),
-                "peak_rss_mb": round(high_water_mark(server.pid) / MB, 1),
-                "kernels_rss_mb": round(sum(tree_rss(k) for k in kernels) / MB, 1),
-            })
+            rows.append(
+                {
+                    "kind": "server",
+                    "notebooks_open": len(notebooks),
+                    "idle_rss_mb": round(idle_mb, 1),
+                    "open_rss_mb": round(server.memory_info().rss / MB, 1),
+                    "peak_rss_mb": round(high_water_mark(server.pid) / MB, 1),
+                    "kernels_rss_mb": round(sum(tree_rss(k) for k in kernels) / MB, 1),
+                }
+            )
             print(json.dumps(rows[-1]), flush=True)
             context.close()
     return rows

@@ -103,7 +103,9 @@ def load_average() -> list[float]:
 
 def machine_facts(root: Path, versions: dict[str, str]) -> dict[str, Any]:
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
     except OSError:
         commit = ""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -179,14 +181,20 @@ def targets_missed(results: dict[str, Any]) -> list[str]:
             missed.append(f"notebook {r['notebook']} failed to run: {r.get('error', '')}")
         elif r["seconds"] > notebook_limit(r["notebook"]):
             lim = notebook_limit(r["notebook"])
-            missed.append(f"notebook {r['notebook']} took {r['seconds']:.1f} s, {r['seconds'] / lim:.2f}x its {lim:.0f} s limit")
+            missed.append(
+                f"notebook {r['notebook']} took {r['seconds']:.1f} s, {r['seconds'] / lim:.2f}x its {lim:.0f} s limit"
+            )
     total = sum(r["seconds"] for r in ok_rows)
     if total > TOTAL_LIMIT_S:
-        missed.append(f"the whole course took {total:.0f} s, {total / TOTAL_LIMIT_S:.2f}x the {TOTAL_LIMIT_S:.0f} s limit")
+        missed.append(
+            f"the whole course took {total:.0f} s, {total / TOTAL_LIMIT_S:.2f}x the {TOTAL_LIMIT_S:.0f} s limit"
+        )
     for r in results["widgets"]:
         if r["status"] == "ok" and r["median_ms"] > KERNEL_MEDIAN_MS:
-            missed.append(f"widget {r['widget']}: kernel median {r['median_ms']:.0f} ms, "
-                          f"{r['median_ms'] / KERNEL_MEDIAN_MS:.1f}x the {KERNEL_MEDIAN_MS:.0f} ms target")
+            missed.append(
+                f"widget {r['widget']}: kernel median {r['median_ms']:.0f} ms, "
+                f"{r['median_ms'] / KERNEL_MEDIAN_MS:.1f}x the {KERNEL_MEDIAN_MS:.0f} ms target"
+            )
     for nb, b in (results.get("browser") or {}).items():
         if isinstance(b, dict) and b.get("median_ms", 0) > BROWSER_MEDIAN_MS:
             missed.append(f"{nb}: browser median {b['median_ms']:.0f} ms, over the {BROWSER_MEDIAN_MS:.0f} ms target")
@@ -194,26 +202,38 @@ def targets_missed(results: dict[str, Any]) -> list[str]:
         for nb, r in per.items():
             for d in r["drags"]:
                 if not drag_met(d):
-                    fps = f"{d['fps']:.1f} fps" if d.get("fps_moving") is None else f"{d['fps_moving']:.1f} fps until refused"
-                    missed.append(f"dragging {d['what']} in {nb} ({mode}): {fps} (target {DRAG_FPS:.0f}"
-                                  f"{'' if d.get('lag_ms') is None else f', or each position within {DRAG_LAG_MS:.0f} ms: {_lag(d)}'}), settled in "
-                                  f"{d['settle_ms']:.0f} ms (target {DRAG_SETTLE_MS:.0f}), moves taken in {d['accepted_s']:.2f} s "
-                                  f"(target {DRAG_ACCEPT_S}), at load {r.get('load', [math.nan])[0]:.1f}")
+                    fps = (
+                        f"{d['fps']:.1f} fps"
+                        if d.get("fps_moving") is None
+                        else f"{d['fps_moving']:.1f} fps until refused"
+                    )
+                    missed.append(
+                        f"dragging {d['what']} in {nb} ({mode}): {fps} (target {DRAG_FPS:.0f}"
+                        f"{'' if d.get('lag_ms') is None else f', or each position within {DRAG_LAG_MS:.0f} ms: {_lag(d)}'}), settled in "
+                        f"{d['settle_ms']:.0f} ms (target {DRAG_SETTLE_MS:.0f}), moves taken in {d['accepted_s']:.2f} s "
+                        f"(target {DRAG_ACCEPT_S}), at load {r.get('load', [math.nan])[0]:.1f}"
+                    )
     sp = speed_summary(results["speed"]).get(1, {})
     if "lessonlib" in sp and "zuko" in sp:
         ratio = sp["lessonlib"] / sp["zuko"]
         if ratio < SPEED_RATIO:
-            text = (f"single-threaded speed: lessonlib runs {ratio:.2f}x zuko's steps/s, the target is {SPEED_RATIO}x "
-                    f"({(SPEED_RATIO / ratio - 1) * 100:.0f}% short)")
+            text = (
+                f"single-threaded speed: lessonlib runs {ratio:.2f}x zuko's steps/s, the target is {SPEED_RATIO}x "
+                f"({(SPEED_RATIO / ratio - 1) * 100:.0f}% short)"
+            )
             if CEILING in sp:
-                text += (f"; the networks and Adam alone run {sp[CEILING] / sp['zuko']:.2f}x zuko's steps/s, "
-                         "the most any coupling flow of this size could reach")
+                text += (
+                    f"; the networks and Adam alone run {sp[CEILING] / sp['zuko']:.2f}x zuko's steps/s, "
+                    "the most any coupling flow of this size could reach"
+                )
             missed.append(text)
     mean = affine_mean_comparison(results)
     if mean and mean["diff"] > 0:
         d = mean
-        missed.append(f"KL gap averaged over targets and seeds: lessonlib {d['lessonlib']['mean']:.3f} vs {d['best']} "
-                      f"{d['peer']['mean']:.3f} nats, worse by {d['diff']:.3f} nats ({d['diff'] / d['se']:.1f} standard errors)")
+        missed.append(
+            f"KL gap averaged over targets and seeds: lessonlib {d['lessonlib']['mean']:.3f} vs {d['best']} "
+            f"{d['peer']['mean']:.3f} nats, worse by {d['diff']:.3f} nats ({d['diff'] / d['se']:.1f} standard errors)"
+        )
     return missed + spline_targets_missed(results)
 
 
@@ -224,11 +244,19 @@ def affine_mean_comparison(results: dict[str, Any]) -> dict[str, Any] | None:
     per_target = kl_summary(results["fits"])
     best = None
     for lib in PEERS:
-        shared = {t: per for t, per in per_target.items() if all((per.get(x) or {}).get("n") for x in ("lessonlib", lib))}
+        shared = {
+            t: per for t, per in per_target.items() if all((per.get(x) or {}).get("n") for x in ("lessonlib", lib))
+        }
         ours, peer = mean_over_targets(shared, "lessonlib"), mean_over_targets(shared, lib)
         if ours and peer and (best is None or ours["mean"] - peer["mean"] > best["diff"]):
-            best = {"lessonlib": ours, "best": lib, "peer": peer, "diff": ours["mean"] - peer["mean"],
-                    "se": math.hypot(ours["se"], peer["se"]), "targets": sorted(shared)}
+            best = {
+                "lessonlib": ours,
+                "best": lib,
+                "peer": peer,
+                "diff": ours["mean"] - peer["mean"],
+                "se": math.hypot(ours["se"], peer["se"]),
+                "targets": sorted(shared),
+            }
     return best
 
 
@@ -239,15 +267,25 @@ def mean_over_targets(per_target: dict[str, dict[str, dict[str, Any]]], library:
     cells = [per.get(library) for per in per_target.values()]
     if not cells or any(c is None or not c["n"] for c in cells):
         return None
-    return {"mean": statistics.fmean(c["mean"] for c in cells), "targets": len(cells), "runs": sum(c["n"] for c in cells),
-            "se": math.sqrt(sum(c["se"] ** 2 for c in cells)) / len(cells)}
+    return {
+        "mean": statistics.fmean(c["mean"] for c in cells),
+        "targets": len(cells),
+        "runs": sum(c["n"] for c in cells),
+        "se": math.sqrt(sum(c["se"] ** 2 for c in cells)) / len(cells),
+    }
 
 
 def spline_comparison(results: dict[str, Any]) -> dict[str, Any]:
     """The spline family: per-target KL gaps, their means over targets, the difference, and steps/s with 1 thread."""
     per_target = kl_summary(results["fits"], "spline")
     ours, peer = mean_over_targets(per_target, "lessonlib"), mean_over_targets(per_target, SPLINE_PEER)
-    out: dict[str, Any] = {"per_target": per_target, "lessonlib": ours, SPLINE_PEER: peer, "diff": None, "speed_ratio": None}
+    out: dict[str, Any] = {
+        "per_target": per_target,
+        "lessonlib": ours,
+        SPLINE_PEER: peer,
+        "diff": None,
+        "speed_ratio": None,
+    }
     if ours and peer:
         out["diff"] = {"mean": ours["mean"] - peer["mean"], "se": math.hypot(ours["se"], peer["se"])}
     sp = speed_summary(results["speed"], "spline").get(1, {})
@@ -263,12 +301,16 @@ def spline_targets_missed(results: dict[str, Any]) -> list[str]:
     c = spline_comparison(results)
     missed = []
     if c["speed_ratio"] is not None and c["speed_ratio"] < SPEED_RATIO:
-        missed.append(f"spline flows, single-threaded speed: lessonlib runs {c['speed_ratio']:.2f}x zuko NSF's steps/s, "
-                      f"the target is {SPEED_RATIO}x")
+        missed.append(
+            f"spline flows, single-threaded speed: lessonlib runs {c['speed_ratio']:.2f}x zuko NSF's steps/s, "
+            f"the target is {SPEED_RATIO}x"
+        )
     d = c["diff"]
     if d is not None and d["mean"] > 0:
-        missed.append(f"spline flows, KL gap over targets and seeds: lessonlib {c['lessonlib']['mean']:.3f} vs zuko NSF "
-                      f"{c[SPLINE_PEER]['mean']:.3f} nats, worse by {d['mean']:.3f} ± {d['se']:.3f} nats")
+        missed.append(
+            f"spline flows, KL gap over targets and seeds: lessonlib {c['lessonlib']['mean']:.3f} vs zuko NSF "
+            f"{c[SPLINE_PEER]['mean']:.3f} nats, worse by {d['mean']:.3f} ± {d['se']:.3f} nats"
+        )
     return missed
 
 
@@ -296,14 +338,23 @@ def _header(results: dict[str, Any]) -> list[str]:
         + f". Machine: {m['cpu']}, {m['cpus']} CPUs, Python {m.get('python', '?')}, "
         + ", ".join(f"{k} {val}" for k, val in sorted(m["versions"].items()))
         + f". Load average (1, 5, 15 min) at the start {m['load_start']}, at the end {m.get('load_end', [])}"
-        + (" — other programs were using the machine, so wall-clock times are inflated; CPU times are given beside them."
-           if m["load_start"] and m["load_start"][0] > 0.5 * m["cpus"] else "."),
+        + (
+            " — other programs were using the machine, so wall-clock times are inflated; CPU times are given beside them."
+            if m["load_start"] and m["load_start"][0] > 0.5 * m["cpus"]
+            else "."
+        ),
     ]
     parts = results.get("parts") or {}
     if parts:
-        lines.append("Parts measured: " + "; ".join(
-            f"{name} at {p['time']} in {p['seconds'] / 60:.1f} min (load {p['load_start'][0]:.1f} -> {p['load_end'][0]:.1f})"
-            for name, p in parts.items() if p) + ".")
+        lines.append(
+            "Parts measured: "
+            + "; ".join(
+                f"{name} at {p['time']} in {p['seconds'] / 60:.1f} min (load {p['load_start'][0]:.1f} -> {p['load_end'][0]:.1f})"
+                for name, p in parts.items()
+                if p
+            )
+            + "."
+        )
     times = sorted(r["time"] for per in (results.get("drag") or {}).values() for r in per.values() if r.get("time"))
     if times:  # the drag benchmark runs on its own (tools/dragbench.py), often after the full run
         lines.append(f"Drags measured on their own (`tools/dragbench.py`) from {times[0]} to {times[-1]}.")
@@ -326,10 +377,15 @@ def _course_table(results: dict[str, Any]) -> list[str]:
         ok = r["status"] == "ok"
         total += r["seconds"]
         total_cpu += r.get("kernel_cpu_s", 0.0)
-        lines.append(f"| `{r['notebook']}` | {r['seconds']:.1f} | {r.get('kernel_cpu_s', math.nan):.1f} | {lim:.0f} | "
-                     + (_yes(r["seconds"] <= lim) if ok else "**failed**") + " |")
+        lines.append(
+            f"| `{r['notebook']}` | {r['seconds']:.1f} | {r.get('kernel_cpu_s', math.nan):.1f} | {lim:.0f} | "
+            + (_yes(r["seconds"] <= lim) if ok else "**failed**")
+            + " |"
+        )
     if results["course"]:
-        lines.append(f"| **all** | {total:.1f} | {total_cpu:.1f} | {TOTAL_LIMIT_S:.0f} | {_yes(total <= TOTAL_LIMIT_S)} |")
+        lines.append(
+            f"| **all** | {total:.1f} | {total_cpu:.1f} | {TOTAL_LIMIT_S:.0f} | {_yes(total <= TOTAL_LIMIT_S)} |"
+        )
     else:
         lines.append("| not measured in this run | | | | |")
     return lines
@@ -353,21 +409,35 @@ def _widget_tables(results: dict[str, Any]) -> list[str]:
             continue
         paths = r.get("redraws") or {}
         split = f"{paths.get('blit', 0)} / {paths.get('full', 0) + paths.get('idle', 0)}" if paths else "-"
-        lines.append(f"| `{r['widget']}` | {nbs} | {r['n']} | {split} | {r['median_ms']:.1f} | {r['p90_ms']:.1f} | "
-                     f"{r.get('cpu_median_ms', math.nan):.1f} | {_yes(r['median_ms'] <= KERNEL_MEDIAN_MS)} |")
+        lines.append(
+            f"| `{r['widget']}` | {nbs} | {r['n']} | {split} | {r['median_ms']:.1f} | {r['p90_ms']:.1f} | "
+            f"{r.get('cpu_median_ms', math.nan):.1f} | {_yes(r['median_ms'] <= KERNEL_MEDIAN_MS)} |"
+        )
     if not results["widgets"]:
         lines.append("| not measured in this run | | | | | | | |")
     browser = results.get("browser")
-    lines += ["", f"**Widget latency end to end in Chromium** (key press to changed pixels, from the browser walk-through; "
-              f"target: median under {BROWSER_MEDIAN_MS:.0f} ms)."]
+    lines += [
+        "",
+        f"**Widget latency end to end in Chromium** (key press to changed pixels, from the browser walk-through; "
+        f"target: median under {BROWSER_MEDIAN_MS:.0f} ms).",
+    ]
     if not browser:
-        return lines + ["", "Not measured: `benchmarks/results/browser_latency.json` was missing when the benchmark ran "
-                        "(the browser walk-through writes it: `python3 course.py test tests/browser`)."] + _drag_table(results.get("drag"))
+        return (
+            lines
+            + [
+                "",
+                "Not measured: `benchmarks/results/browser_latency.json` was missing when the benchmark ran "
+                "(the browser walk-through writes it: `python3 course.py test tests/browser`).",
+            ]
+            + _drag_table(results.get("drag"))
+        )
     lines += ["", "| notebook | presses | median ms | p90 ms | met |", "|---|---:|---:|---:|---|"]
     for nb, b in sorted(browser.items()):
         if isinstance(b, dict) and "median_ms" in b:
-            lines.append(f"| `{nb}` | {b.get('n', '?')} | {b['median_ms']:.0f} | {b.get('p90_ms', math.nan):.0f} | "
-                         f"{_yes(b['median_ms'] <= BROWSER_MEDIAN_MS)} |")
+            lines.append(
+                f"| `{nb}` | {b.get('n', '?')} | {b['median_ms']:.0f} | {b.get('p90_ms', math.nan):.0f} | "
+                f"{_yes(b['median_ms'] <= BROWSER_MEDIAN_MS)} |"
+            )
     return lines + _drag_table(results.get("drag"))
 
 
@@ -375,38 +445,52 @@ def drag_met(d: dict[str, Any]) -> bool:
     """One drag against the targets: frames per second (until the drag was refused, for a drag that was: from there the
     picture holds, as it should; or, for a slider, the picture never more than one such frame behind the slider's
     position: a slider of 4 positions cannot show 20 frames in a second), settling after release, moves accepted."""
-    lag, fps = d.get("lag_ms"), max(d["fps"], d.get("fps_moving") or 0.0)  # a refusal that ends lets the picture move on
+    lag, fps = (
+        d.get("lag_ms"),
+        max(d["fps"], d.get("fps_moving") or 0.0),
+    )  # a refusal that ends lets the picture move on
     smooth = fps >= DRAG_FPS or (lag is not None and 0 <= lag <= DRAG_LAG_MS)
     return smooth and d["settle_ms"] <= DRAG_SETTLE_MS and d["accepted_s"] <= DRAG_ACCEPT_S
 
 
 def _drag_table(drag: dict[str, Any] | None) -> list[str]:
     """Dragging in Chromium (tools/dragbench.py): one row per notebook, mode and drag."""
-    lines = ["", f"**Dragging in Chromium**: 60 mouse moves paced over 1 s across 60% of a slider (or over the figure), "
-             f"after Run All in JupyterLab; frames painted on the widget's canvas per second of the drag, time from release "
-             f"to the last frame, seconds until the page had taken all 60 moves, main-thread busy time over the drag, and the "
-             f"main thread's CPU time per frame painted (which other programs on the machine do not inflate); "
-             f"for a drag refused part of the way (a knot pulled past its neighbour stops there, and the picture "
-             f"holds), the frames per second until the first refused move; for a slider, "
-             f"the positions it passed (a drag shows at most one frame per position), the longest wait from the slider showing a "
-             f"new position to the next frame, and when its film "
-             f"(lessonlib/ui/film.py) was in the page, in seconds after the widget's Reset ('-': no film, the kernel drew) "
-             f"(targets: at least {DRAG_FPS:.0f} fps, or for a slider every position shown within {DRAG_LAG_MS:.0f} ms, "
-             f"one frame at {DRAG_FPS:.0f} fps: a slider with fewer positions than that cannot show {DRAG_FPS:.0f} frames; "
-             f"settled within {DRAG_SETTLE_MS:.0f} ms, moves taken within {DRAG_ACCEPT_S} s)."]
+    lines = [
+        "",
+        f"**Dragging in Chromium**: 60 mouse moves paced over 1 s across 60% of a slider (or over the figure), "
+        f"after Run All in JupyterLab; frames painted on the widget's canvas per second of the drag, time from release "
+        f"to the last frame, seconds until the page had taken all 60 moves, main-thread busy time over the drag, and the "
+        f"main thread's CPU time per frame painted (which other programs on the machine do not inflate); "
+        f"for a drag refused part of the way (a knot pulled past its neighbour stops there, and the picture "
+        f"holds), the frames per second until the first refused move; for a slider, "
+        f"the positions it passed (a drag shows at most one frame per position), the longest wait from the slider showing a "
+        f"new position to the next frame, and when its film "
+        f"(lessonlib/ui/film.py) was in the page, in seconds after the widget's Reset ('-': no film, the kernel drew) "
+        f"(targets: at least {DRAG_FPS:.0f} fps, or for a slider every position shown within {DRAG_LAG_MS:.0f} ms, "
+        f"one frame at {DRAG_FPS:.0f} fps: a slider with fewer positions than that cannot show {DRAG_FPS:.0f} frames; "
+        f"settled within {DRAG_SETTLE_MS:.0f} ms, moves taken within {DRAG_ACCEPT_S} s).",
+    ]
     if not drag:
-        return lines + ["", "Not measured: `benchmarks/results/browser_drag.json` was missing (`python3 tools/dragbench.py` "
-                        "or the browser walk-through writes it)."]
-    lines += ["", "| notebook | mode | drag | frames | fps | settled ms | moves taken s | main thread busy | page CPU ms / frame "
-              "| fps until refused | positions passed | slowest position ms | film ready s | load | met |",
-              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        return lines + [
+            "",
+            "Not measured: `benchmarks/results/browser_drag.json` was missing (`python3 tools/dragbench.py` "
+            "or the browser walk-through writes it).",
+        ]
+    lines += [
+        "",
+        "| notebook | mode | drag | frames | fps | settled ms | moves taken s | main thread busy | page CPU ms / frame "
+        "| fps until refused | positions passed | slowest position ms | film ready s | load | met |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for mode in sorted(drag):
         for nb, r in sorted(drag[mode].items()):
             for d in r["drags"]:
-                lines.append(f"| `{nb[:2]}` | {mode} | {d['what']} | {d['frames']} | {d['fps']:.1f} | {d['settle_ms']:.0f} | "
-                             f"{d['accepted_s']:.2f} | {d['busy']:.0%} | {d.get('main_cpu_ms', math.nan) / max(d['frames'], 1):.0f} | "
-                             f"{_moving(d)} | {_or_dash(d.get('positions'))} | {_lag(d)} | {_or_dash(d.get('film_wait_s'))} | "
-                             f"{r.get('load', [math.nan])[0]:.1f} | {_yes(drag_met(d))} |")
+                lines.append(
+                    f"| `{nb[:2]}` | {mode} | {d['what']} | {d['frames']} | {d['fps']:.1f} | {d['settle_ms']:.0f} | "
+                    f"{d['accepted_s']:.2f} | {d['busy']:.0%} | {d.get('main_cpu_ms', math.nan) / max(d['frames'], 1):.0f} | "
+                    f"{_moving(d)} | {_or_dash(d.get('positions'))} | {_lag(d)} | {_or_dash(d.get('film_wait_s'))} | "
+                    f"{r.get('load', [math.nan])[0]:.1f} | {_yes(drag_met(d))} |"
+                )
     return lines
 
 
@@ -462,10 +546,15 @@ def _kl_table(results: dict[str, Any]) -> list[str]:
     per_target = kl_summary(results["fits"])
     cells = [_mean_cell(mean_over_targets(per_target, lib)) for lib in LIBRARIES]
     mean = affine_mean_comparison(results)
-    tail = f"{mean['best']} | {mean['diff']:+.3f} ± {mean['se']:.3f} | {_yes(mean['diff'] <= 0)}" if mean else "- | - | -"
+    tail = (
+        f"{mean['best']} | {mean['diff']:+.3f} ± {mean['se']:.3f} | {_yes(mean['diff'] <= 0)}" if mean else "- | - | -"
+    )
     lines.append("| **mean over targets and seeds** | " + " | ".join(cells) + f" | {tail} |")
-    lines += ["", "The target is judged on the mean over targets and seeds (against each peer, on the targets both "
-              "finished); the rows per target are for reading."]
+    lines += [
+        "",
+        "The target is judged on the mean over targets and seeds (against each peer, on the targets both "
+        "finished); the rows per target are for reading.",
+    ]
     return lines
 
 
@@ -481,9 +570,12 @@ def _speed_table(results: dict[str, Any]) -> list[str]:
         "**Training speed** in steps per second (batch 512, Adam, the same loop and the same batches for all; "
         "interleaved chunks in one process per thread setting; 1 thread from process CPU time, 2 threads from the "
         f"wall clock). Target: lessonlib at least {SPEED_RATIO}x zuko with 1 thread."
-        + (f" The last speed column, *{CEILING}*, trains the 8 conditioner networks alone (1 -> 64 -> 64 -> 2) with the "
-           "same Adam and no flow around them: the cost every library pays, so no coupling flow of this size can be faster."
-           if CEILING in cols else ""),
+        + (
+            f" The last speed column, *{CEILING}*, trains the 8 conditioner networks alone (1 -> 64 -> 64 -> 2) with the "
+            "same Adam and no flow around them: the cost every library pays, so no coupling flow of this size can be faster."
+            if CEILING in cols
+            else ""
+        ),
         "",
         "| threads | " + " | ".join(cols) + " | lessonlib / zuko | lessonlib / normflows | met |",
         "|---:|" + "---:|" * len(cols) + "---:|---:|---|",
@@ -519,33 +611,46 @@ def _checks_table(results: dict[str, Any]) -> list[str]:
         rt = max((r["round_trip_error"] for r in ok), default=math.nan)
         ld = max((r["log_det_error"] for r in ok), default=math.nan)
         name = lib if family == "affine" else f"{lib}, spline"
-        lines.append(f"| {name} | {rows[0].get('version', '?')} | {rows[0].get('parameters', '?')} | {rt:.2g} | {ld:.2g} | "
-                     f"{len(rows) - len(ok)} of {len(rows)} |")
+        lines.append(
+            f"| {name} | {rows[0].get('version', '?')} | {rows[0].get('parameters', '?')} | {rt:.2g} | {ld:.2g} | "
+            f"{len(rows) - len(ok)} of {len(rows)} |"
+        )
     return lines
 
 
 def _spline_table(results: dict[str, Any]) -> list[str]:
     """lessonlib's spline flow against zuko's NSF: KL gap per target and averaged, steps/s, round trips."""
     s, c = results["settings"], spline_comparison(results)
-    lines = ["", "**Spline flows: lessonlib against zuko's NSF.** 8 layers of rational-quadratic splines, 8 bins on [-5, 5], "
-             "conditioners with two hidden layers of 64 units (lessonlib: `SplineCoupling` with alternating masks; zuko: `NSF`, "
-             "autoregressive, which in 2D also gives the first coordinate a spline of its own); the same loop, batches and "
-             f"steps as above. KL gap in nats, mean ± standard error over {s.get('seeds', '?')} seeds; the target is judged on "
-             f"the mean over targets and seeds (no larger than zuko NSF's) and on the steps/s with 1 thread (at least "
-             f"{SPEED_RATIO}x zuko NSF's)."]
+    lines = [
+        "",
+        "**Spline flows: lessonlib against zuko's NSF.** 8 layers of rational-quadratic splines, 8 bins on [-5, 5], "
+        "conditioners with two hidden layers of 64 units (lessonlib: `SplineCoupling` with alternating masks; zuko: `NSF`, "
+        "autoregressive, which in 2D also gives the first coordinate a spline of its own); the same loop, batches and "
+        f"steps as above. KL gap in nats, mean ± standard error over {s.get('seeds', '?')} seeds; the target is judged on "
+        f"the mean over targets and seeds (no larger than zuko NSF's) and on the steps/s with 1 thread (at least "
+        f"{SPEED_RATIO}x zuko NSF's).",
+    ]
     if not c["per_target"] and not c["speed"]:
-        return lines + ["", "Not measured in this run (its results predate the spline family): "
-                        "`python3 course.py bench --only speed fits` measures it."]
+        return lines + [
+            "",
+            "Not measured in this run (its results predate the spline family): "
+            "`python3 course.py bench --only speed fits` measures it.",
+        ]
     lines += ["", f"| target | lessonlib | zuko NSF |", "|---|---:|---:|"]
     for target in sorted(c["per_target"]):
         per = c["per_target"][target]
-        lines.append(f"| {target} | {_kl_cell(per.get('lessonlib'), s.get('seeds'))} | {_kl_cell(per.get(SPLINE_PEER), s.get('seeds'))} |")
+        lines.append(
+            f"| {target} | {_kl_cell(per.get('lessonlib'), s.get('seeds'))} | {_kl_cell(per.get(SPLINE_PEER), s.get('seeds'))} |"
+        )
     means = [f"{_fmt(m['mean'])} ± {_fmt(m['se'])}" if m else "-" for m in (c["lessonlib"], c[SPLINE_PEER])]
     lines.append(f"| **mean over targets and seeds** | {means[0]} | {means[1]} |")
     d, sp, ratio = c["diff"], c["speed"], c["speed_ratio"]
     kl_met = f"{d['mean']:+.3f} ± {d['se']:.3f} nats, {_yes(d['mean'] <= 0)}" if d else "not measured"
-    speed = (f"{sp['lessonlib']:.1f} against {sp[SPLINE_PEER]:.1f} steps/s with 1 thread, {ratio:.2f}x, {_yes(ratio >= SPEED_RATIO)}"
-             if ratio is not None else "not measured")
+    speed = (
+        f"{sp['lessonlib']:.1f} against {sp[SPLINE_PEER]:.1f} steps/s with 1 thread, {ratio:.2f}x, {_yes(ratio >= SPEED_RATIO)}"
+        if ratio is not None
+        else "not measured"
+    )
     return lines + ["", f"lessonlib minus zuko NSF, mean KL gap: {kl_met}. Speed: {speed}."]
 
 
@@ -555,12 +660,18 @@ def _footer(results: dict[str, Any]) -> list[str]:
     trained = [r for r in results["fits"] if "cpu_s" in r]
     if trained:
         cpu_min = sum(r["cpu_s"] for r in trained) / 60
-        lines += ["", f"The {len(trained)} training runs used {cpu_min:.1f} min of CPU time for their training steps "
-                  f"({cpu_min / max(1, int(results['settings'].get('fit_workers', 2))):.1f} min per process), checks not included."]
+        lines += [
+            "",
+            f"The {len(trained)} training runs used {cpu_min:.1f} min of CPU time for their training steps "
+            f"({cpu_min / max(1, int(results['settings'].get('fit_workers', 2))):.1f} min per process), checks not included.",
+        ]
     not_run = [r for r in results["fits"] if r["status"] == "not run"]
     if not_run:
-        lines += ["", f"**Only {len(results['fits']) - len(not_run)} of the {len(results['fits'])} planned training runs "
-                  "finished within this run's time budget**; the means above are over the seeds that finished."]
+        lines += [
+            "",
+            f"**Only {len(results['fits']) - len(not_run)} of the {len(results['fits'])} planned training runs "
+            "finished within this run's time budget**; the means above are over the seeds that finished.",
+        ]
     missed = targets_missed(results)
     lines += ["", "**Targets missed in this run**:" if missed else "**Every target was met in this run.**"]
     return lines + [f"- {m_}" for m_ in missed]

@@ -71,7 +71,9 @@ def _mode_explorer():
     from lessonlib.lessons.l09_inference.experiments import mode_fits
     from lessonlib.lessons.l09_inference.widgets import ModeExplorer
 
-    return ModeExplorer(mode_fits(steps=20))  # notebook 09's five separations; the redraw cost does not depend on the fit
+    return ModeExplorer(
+        mode_fits(steps=20)
+    )  # notebook 09's five separations; the redraw cost does not depend on the fit
 
 
 #: class name -> factory, for widgets whose constructor needs arguments
@@ -111,7 +113,11 @@ def construct(cls: type) -> Any:
     if cls.__name__ in FACTORIES:
         return FACTORIES[cls.__name__]()
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]
-    needed = [p.name for p in params if p.default is inspect.Parameter.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    needed = [
+        p.name
+        for p in params
+        if p.default is inspect.Parameter.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
     if needed:
         raise TypeError(f"needs arguments {needed}; add a factory to benchmarks/widget_latency.py FACTORIES")
     return cls()
@@ -170,9 +176,17 @@ def main(argv: list[str]) -> int:
             times, cpu, paths, problems = measure(w, n_values, repeats)
             if not times:
                 raise TypeError("no control could be swept")
-            row.update(status="ok", n=len(times), median_ms=statistics.median(times), p90_ms=percentile(times, 0.9),
-                       cpu_median_ms=statistics.median(cpu), cpu_p90_ms=percentile(cpu, 0.9), controls=list(w.controls), redraws=paths,
-                       problems=problems)
+            row.update(
+                status="ok",
+                n=len(times),
+                median_ms=statistics.median(times),
+                p90_ms=percentile(times, 0.9),
+                cpu_median_ms=statistics.median(cpu),
+                cpu_p90_ms=percentile(cpu, 0.9),
+                controls=list(w.controls),
+                redraws=paths,
+                problems=problems,
+            )
             import matplotlib.pyplot as plt
 
             plt.close(w.fig)

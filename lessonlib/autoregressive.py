@@ -46,7 +46,9 @@ def _inverse_affine(xi: Tensor, s: Tensor, t: Tensor) -> Tensor:
     return (xi - t) * torch.exp(-s)
 
 
-def _sequential(given: Tensor, params: Callable[[Tensor, int], tuple[Tensor, Tensor]], solve: Solve) -> tuple[Tensor, Tensor]:
+def _sequential(
+    given: Tensor, params: Callable[[Tensor, int], tuple[Tensor, Tensor]], solve: Solve
+) -> tuple[Tensor, Tensor]:
     """Build the output one coordinate at a time, each conditioned on the outputs so far.
 
     Shapes: given (B, D) -> output (B, D), log-scales s (B, D).
@@ -73,12 +75,15 @@ class AutoregressiveAffine(Bijector):
     in ``passes`` so a lesson can compare sampling and density costs.
     """
 
-    def __init__(self, dim: int, hidden: tuple[int, ...] = (32,), conditioned_on: str = "x",
-                 log_scale_bound: float | None = 3.0):
+    def __init__(
+        self, dim: int, hidden: tuple[int, ...] = (32,), conditioned_on: str = "x", log_scale_bound: float | None = 3.0
+    ):
         super().__init__()
         dim = count(dim, "dim", minimum=1, maximum=MAX_SIZE)
         if conditioned_on not in ("x", "z"):
-            raise ValueError("conditioned_on must be 'x' (MAF: parallel density, sequential sampling) or 'z' (IAF: the reverse)")
+            raise ValueError(
+                "conditioned_on must be 'x' (MAF: parallel density, sequential sampling) or 'z' (IAF: the reverse)"
+            )
         self.dim = dim
         self.conditioned_on = conditioned_on
         self.log_scale_bound = read_log_scale_bound(log_scale_bound)

@@ -79,9 +79,11 @@ def _too_large(given, t: Tensor, name: str) -> ValueError | None:
     if original is None or not np.isfinite(original).all():
         return None
     label, _, big = dtype_limits(t.dtype)
-    return ValueError(f"{name} holds numbers too large for {label} (up to {original.max():.3g}; {label} holds numbers up to "
-                      f"{big:.3g}): converted to the map's {label} they would be infinite. Rescale the data (standardise it), "
-                      "or build the flow in float64.")
+    return ValueError(
+        f"{name} holds numbers too large for {label} (up to {original.max():.3g}; {label} holds numbers up to "
+        f"{big:.3g}): converted to the map's {label} they would be infinite. Rescale the data (standardise it), "
+        "or build the flow in float64."
+    )
 
 
 def _as_real_tensor(t, name: str, dtype: torch.dtype | None) -> Tensor:
@@ -103,12 +105,19 @@ def _as_real_tensor(t, name: str, dtype: torch.dtype | None) -> Tensor:
 
 def _mixed_dtypes(module: nn.Module) -> ValueError | None:
     """The error to raise instead of torch's when a module's parameters were left in different dtypes."""
-    dtypes = sorted({str(t.dtype).removeprefix("torch.") for t in itertools.chain(module.parameters(), module.buffers())
-                     if t.is_floating_point()})
+    dtypes = sorted(
+        {
+            str(t.dtype).removeprefix("torch.")
+            for t in itertools.chain(module.parameters(), module.buffers())
+            if t.is_floating_point()
+        }
+    )
     if len(dtypes) < 2:
         return None
-    return ValueError(f"this map's parameters are in {' and '.join(dtypes)} (one layer was converted alone?); a map "
-                      "computes in one dtype. Convert the whole flow or chain, e.g. flow.to(torch.float64).")
+    return ValueError(
+        f"this map's parameters are in {' and '.join(dtypes)} (one layer was converted alone?); a map "
+        "computes in one dtype. Convert the whole flow or chain, e.g. flow.to(torch.float64)."
+    )
 
 
 def parameter_dtype(dtype: torch.dtype | None, *values) -> torch.dtype:
@@ -209,7 +218,9 @@ class Chain(Bijector):
                 )
         dims = {b.dim for b in bijectors if b.dim is not None}
         if len(dims) > 1:
-            raise ValueError(f"Chain layers act on different dimensions {sorted(dims)}; a bijection keeps the dimension.")
+            raise ValueError(
+                f"Chain layers act on different dimensions {sorted(dims)}; a bijection keeps the dimension."
+            )
         dtypes = sorted({str(d).removeprefix("torch.") for d in (b.dtype for b in bijectors) if d is not None})
         if len(dtypes) > 1:
             raise ValueError(
@@ -281,8 +292,10 @@ class Affine(Bijector):
         scale_a, shift_a = real_array(scale, "scale"), real_array(shift, "shift")
         for what, a in (("scale", scale_a), ("shift", shift_a)):
             if a.ndim > 1:
-                raise ValueError(f"{what} must be a number or a vector with one entry per coordinate, got shape {a.shape}. A "
-                                 "matrix mixes coordinates, which is not elementwise: use Linear(A) for x = A z.")
+                raise ValueError(
+                    f"{what} must be a number or a vector with one entry per coordinate, got shape {a.shape}. A "
+                    "matrix mixes coordinates, which is not elementwise: use Linear(A) for x = A z."
+                )
         scale_a, shift_a = scale_a.reshape(-1), shift_a.reshape(-1)
         if scale_a.size == 0 or shift_a.size == 0:
             raise ValueError("scale and shift need at least one number each (one per coordinate, or one for all).")
@@ -292,7 +305,9 @@ class Affine(Bijector):
                 "single point, so the map has no inverse and the density would be infinite there "
                 "(log|scale| = -inf)."
             )
-        check_scale_range(scale_a, dtype, "scale", "build the layer in float64: Affine(scale, shift, dtype=torch.float64)")
+        check_scale_range(
+            scale_a, dtype, "scale", "build the layer in float64: Affine(scale, shift, dtype=torch.float64)"
+        )
         if scale_a.size != shift_a.size and 1 not in (scale_a.size, shift_a.size):
             raise ValueError(
                 f"scale has {scale_a.size} entries and shift {shift_a.size}: give one of each per coordinate, "
@@ -338,8 +353,10 @@ class Linear(Bijector):
         dtype = parameter_dtype(dtype, matrix)
         rcond = real_number(rcond, "rcond")
         if not 0 <= rcond < 1:
-            raise ValueError(f"rcond must be in [0, 1), got {rcond:g}: it is the smallest ratio of the smallest to the largest "
-                             "singular value a matrix may have before it counts as singular (the default 1e-12 is right here).")
+            raise ValueError(
+                f"rcond must be in [0, 1), got {rcond:g}: it is the smallest ratio of the smallest to the largest "
+                "singular value a matrix may have before it counts as singular (the default 1e-12 is right here)."
+            )
         A = real_array(matrix, "matrix")
         if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] == 0:
             raise ValueError(

@@ -31,9 +31,23 @@ import numpy as np
 from lessonlib.inputs import describe, to_numpy
 
 __all__ = [
-    "CheckResult", "Hint", "compare", "hint_if", "hint_if_equal", "as_array", "NOT_DONE", "checker",
-    "not_attempted", "AnswerProblem", "read_number", "read_array", "read_words", "read_choice", "call",
-    "values_of", "CHECKER_FAILED",
+    "CheckResult",
+    "Hint",
+    "compare",
+    "hint_if",
+    "hint_if_equal",
+    "as_array",
+    "NOT_DONE",
+    "checker",
+    "not_attempted",
+    "AnswerProblem",
+    "read_number",
+    "read_array",
+    "read_words",
+    "read_choice",
+    "call",
+    "values_of",
+    "CHECKER_FAILED",
 ]
 
 #: Differences below this (relative and absolute) are floating-point noise, whose size varies from CPU to CPU.
@@ -68,7 +82,9 @@ class AnswerProblem(Exception):
     """Raised while reading an answer that cannot be checked as given; the message is for the learner."""
 
 
-def not_attempted(name: str, how: str = "Replace the placeholder with your answer and run the cell again.") -> CheckResult:
+def not_attempted(
+    name: str, how: str = "Replace the placeholder with your answer and run the cell again."
+) -> CheckResult:
     """The verdict for the placeholder None."""
     return CheckResult(name, False, f"… {name}: not attempted yet. {how}")
 
@@ -81,8 +97,9 @@ def failed(name: str, sentence: str) -> CheckResult:
 # --------------------------------------------------------------------------------------------------
 # the decorator every checker goes through
 # --------------------------------------------------------------------------------------------------
-def checker(name: str | Callable[..., str], *, how: str | None = None,
-            answer: Callable[..., Any] | None = None) -> Callable[[Callable[..., CheckResult]], Callable[..., CheckResult]]:
+def checker(
+    name: str | Callable[..., str], *, how: str | None = None, answer: Callable[..., Any] | None = None
+) -> Callable[[Callable[..., CheckResult]], Callable[..., CheckResult]]:
     """Make ``fn(answer, ...) -> CheckResult`` a checker: None is "not attempted", and nothing escapes.
 
     ``name`` is the exercise's name, or a function of the checker's arguments giving it. ``how`` replaces
@@ -99,9 +116,12 @@ def checker(name: str | Callable[..., str], *, how: str | None = None,
             try:
                 bound = signature.bind(*args, **kwargs)
             except TypeError:
-                return failed(title, f"{fn.__name__} takes your answer as one value, {fn.__name__}(answer), and was "
-                                     f"given {len(args) + len(kwargs)}. Put several numbers in one list: "
-                                     f"{fn.__name__}([..., ...]).")
+                return failed(
+                    title,
+                    f"{fn.__name__} takes your answer as one value, {fn.__name__}(answer), and was "
+                    f"given {len(args) + len(kwargs)}. Put several numbers in one list: "
+                    f"{fn.__name__}([..., ...]).",
+                )
             try:
                 bound.apply_defaults()
                 title = name(*list(bound.arguments.values())[1:]) if callable(name) else name
@@ -124,8 +144,12 @@ def checker(name: str | Callable[..., str], *, how: str | None = None,
 
 
 def _checker_failed(name: str, e: BaseException) -> CheckResult:
-    return CheckResult(name, False, f"⚠️ {name}: {CHECKER_FAILED} on this answer ({type(e).__name__}: {e}). That says "
-                                    "nothing about your answer; please report it to the course's maintainers.")
+    return CheckResult(
+        name,
+        False,
+        f"⚠️ {name}: {CHECKER_FAILED} on this answer ({type(e).__name__}: {e}). That says "
+        "nothing about your answer; please report it to the course's maintainers.",
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -151,16 +175,22 @@ def read_array(value: Any, what: str = "numbers") -> np.ndarray:
     True/False count as 1/0. Raises AnswerProblem for text, functions, complex numbers, ragged lists and
     other objects. NaN and infinity are kept (``compare`` explains them).
     """
-    if value is None or value is Ellipsis or isinstance(value, (str, bytes, dict, set)) or (
-            callable(value) and not hasattr(value, "shape")):
+    if (
+        value is None
+        or value is Ellipsis
+        or isinstance(value, (str, bytes, dict, set))
+        or (callable(value) and not hasattr(value, "shape"))
+    ):
         raise AnswerProblem(f"expected {what}, got {_kind_of_answer(value)}.")
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             arr = to_numpy(value)
     except Exception as e:  # noqa: BLE001 - whatever the object does when asked for its values
-        raise AnswerProblem(f"expected {what}, got {describe(value)}, which cannot be read as numbers (lists of "
-                            f"different lengths, or something other than numbers? {type(e).__name__}).") from None
+        raise AnswerProblem(
+            f"expected {what}, got {describe(value)}, which cannot be read as numbers (lists of "
+            f"different lengths, or something other than numbers? {type(e).__name__})."
+        ) from None
     if np.iscomplexobj(arr):
         raise AnswerProblem(f"expected {what}, got complex numbers; the answer is real.")
     if arr.dtype == object:
@@ -169,8 +199,10 @@ def read_array(value: Any, what: str = "numbers") -> np.ndarray:
         except OverflowError:
             raise AnswerProblem("your number is too large for a floating-point number.") from None
         except (TypeError, ValueError):
-            raise AnswerProblem(f"expected {what}, got {describe(value)} holding something other than numbers "
-                                "(text, or lists of different lengths?).") from None
+            raise AnswerProblem(
+                f"expected {what}, got {describe(value)} holding something other than numbers "
+                "(text, or lists of different lengths?)."
+            ) from None
     if arr.dtype.kind not in "biuf":
         raise AnswerProblem(f"expected {what}, got values of type {arr.dtype} (text?).")
     return arr.astype(np.float64)
@@ -228,7 +260,9 @@ def read_choice(value: Any, options: Sequence[str]) -> str:
     listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
     letters = ("the letter " if all(len(o) == 1 for o in options) else "") + listed
     if not isinstance(value, str) or value.strip().upper() not in options:
-        raise AnswerProblem(f"answer with {letters}, got {_kind_of_answer(value) if not isinstance(value, str) else repr(value)}.")
+        raise AnswerProblem(
+            f"answer with {letters}, got {_kind_of_answer(value) if not isinstance(value, str) else repr(value)}."
+        )
     return value.strip().upper()
 
 
@@ -257,8 +291,10 @@ def values_of(fn: Any, x: Any, *, what: str = "a function of x (def ... or lambd
     n = tuple(x.shape)
     if values.shape != n:
         if values.size != 1:
-            raise AnswerProblem(f"your function returned shape {values.shape} for an input of shape {n}: it must "
-                                "return one value per point (use numpy or torch functions, which act on whole arrays).")
+            raise AnswerProblem(
+                f"your function returned shape {values.shape} for an input of shape {n}: it must "
+                "return one value per point (use numpy or torch functions, which act on whole arrays)."
+            )
         values = np.full(n, float(values.reshape(-1)[0]))
     return raw, values
 
@@ -319,7 +355,7 @@ def _rounds_to(got: np.ndarray, target: np.ndarray, decimals: int | None) -> boo
     """True when ``got`` is ``target`` rounded to ``decimals`` decimals, within 5% of it (not a lucky coarse guess)."""
     if decimals is None or target.shape != got.shape or not np.all(np.isfinite(target)):
         return False
-    half = 0.5 * 10.0 ** -decimals * (1 + 1e-9) + 1e-12
+    half = 0.5 * 10.0**-decimals * (1 + 1e-9) + 1e-12
     return bool(np.all(np.abs(got - target) <= half) and np.all(np.abs(got - target) <= 0.05 * np.abs(target)))
 
 
@@ -361,7 +397,9 @@ def compare(
         return CheckResult(name, True, f"✅ {name}: correct.")
     if np.allclose(g, w, rtol=rtol, atol=atol):
         return CheckResult(name, True, f"✅ {name}: correct (largest difference {diff:.1e}{u}, within rounding).")
-    return failed(name, f"not yet (largest difference {diff:.3g}{u}). " + _explain(g, w, (*hints, *_GENERIC_HINTS), rtol, atol))
+    return failed(
+        name, f"not yet (largest difference {diff:.3g}{u}). " + _explain(g, w, (*hints, *_GENERIC_HINTS), rtol, atol)
+    )
 
 
 def _explain(g: np.ndarray, w: np.ndarray, hints: Sequence[Hint], rtol: float, atol: float) -> str:
@@ -372,8 +410,10 @@ def _explain(g: np.ndarray, w: np.ndarray, hints: Sequence[Hint], rtol: float, a
     decimals = _decimals(g)
     if _rounds_to(g, w, decimals):
         need = max(atol, rtol * float(np.max(np.abs(w))))
-        return (f"Right idea, give more digits: your answer is the right value rounded to {decimals} decimal"
-                f"{'s' if decimals != 1 else ''}, and the check needs it to within {need:.0e}.")
+        return (
+            f"Right idea, give more digits: your answer is the right value rounded to {decimals} decimal"
+            f"{'s' if decimals != 1 else ''}, and the check needs it to within {need:.0e}."
+        )
     for hint in hints:
         try:
             alt = hint.value(w)
@@ -382,4 +422,3 @@ def _explain(g: np.ndarray, w: np.ndarray, hints: Sequence[Hint], rtol: float, a
         if alt is not None and _rounds_to(g, alt, decimals):
             return f"Hint: {hint.message} (Your answer matches that mistake rounded; give more digits too.)"
     return "Re-read the formula and try again."
-

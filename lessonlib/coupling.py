@@ -45,7 +45,9 @@ def check_mask(mask) -> Tensor:
             "mask must keep at least one coordinate and transform at least one: with all ones the layer is "
             "the identity, with all zeros the conditioner sees nothing and the inverse has nothing to condition on."
         )
-    keep = isinstance(mask, Tensor) and mask.is_floating_point()  # a float tensor keeps its dtype, as nn.Parameter would
+    keep = (
+        isinstance(mask, Tensor) and mask.is_floating_point()
+    )  # a float tensor keeps its dtype, as nn.Parameter would
     return m.to(mask.dtype if keep else torch.get_default_dtype())
 
 
@@ -76,7 +78,11 @@ def checkerboard_mask(height: int, width: int, flip: bool = False) -> Tensor:
 
     Shapes: -> (height * width,).
     """
-    if count(height, "height", maximum=MAX_SIZE) < 1 or count(width, "width", maximum=MAX_SIZE) < 1 or height * width < 2:
+    if (
+        count(height, "height", maximum=MAX_SIZE) < 1
+        or count(width, "width", maximum=MAX_SIZE) < 1
+        or height * width < 2
+    ):
         raise ValueError("a checkerboard mask needs at least 2 pixels: one to keep and one to transform.")
     rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
     m = ((rows + cols) % 2 == 0).to(torch.get_default_dtype()).flatten()
@@ -104,7 +110,7 @@ def channel_mask(height: int, width: int, flip: bool = False) -> Tensor:
 def image_side(dim: int) -> int:
     """The side h of a square image with h * h == dim pixels; a ValueError otherwise."""
     dim = count(dim, "dim", maximum=MAX_SIZE)
-    side = int(round(dim ** 0.5))
+    side = int(round(dim**0.5))
     if side * side != dim or side < 2:
         raise ValueError(f"image masks need a square image of side >= 2 (dim = side * side), got dim = {dim}.")
     return side
@@ -154,16 +160,20 @@ def _conditioner(conditioner, dim: int, out: int, hidden: tuple[int, ...]) -> nn
     if conditioner is None:
         return MLP(dim, out, hidden)
     if not callable(conditioner):
-        raise TypeError(f"conditioner must be a network mapping (batch, {dim}) to (batch, {out}) (an nn.Module such as "
-                        f"lessonlib.nets.MLP({dim}, {out})), got {describe(conditioner)}.")
+        raise TypeError(
+            f"conditioner must be a network mapping (batch, {dim}) to (batch, {out}) (an nn.Module such as "
+            f"lessonlib.nets.MLP({dim}, {out})), got {describe(conditioner)}."
+        )
     return conditioner
 
 
 def _checked_output(out: Tensor, kept: Tensor, width: int, what: str) -> Tensor:
     """The conditioner's output, if it has shape (B, width); a ValueError naming both shapes otherwise."""
     if tuple(out.shape) != (kept.shape[0], width):
-        raise ValueError(f"the conditioner returned shape {tuple(out.shape)} for {kept.shape[0]} points, but this layer on "
-                         f"{kept.shape[1]} coordinates needs (batch, {width}): {what}. Build it with that many outputs.")
+        raise ValueError(
+            f"the conditioner returned shape {tuple(out.shape)} for {kept.shape[0]} points, but this layer on "
+            f"{kept.shape[1]} coordinates needs (batch, {width}): {what}. Build it with that many outputs."
+        )
     return out
 
 
@@ -336,4 +346,6 @@ def _affine_coupling_unbounded_example(dim: int, gen: torch.Generator) -> Biject
 @register_example("ConditionalAffineCoupling", dims=(2, 3, 5))
 def _conditional_coupling_example(dim: int, gen: torch.Generator) -> Bijector:
     context = torch.randn(2, generator=gen, dtype=torch.float64)  # one context, shared by every point
-    return ConditionalAffineCoupling(alternating_mask(dim, flip=True).double(), _random_conditioner(dim + 2, 2 * dim, gen), context)
+    return ConditionalAffineCoupling(
+        alternating_mask(dim, flip=True).double(), _random_conditioner(dim + 2, 2 * dim, gen), context
+    )

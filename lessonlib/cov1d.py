@@ -24,11 +24,31 @@ from numpy.typing import ArrayLike, NDArray
 from lessonlib.inputs import MAX_SIZE, check_scale_range, count, describe, numpy_generator, real_array, real_number
 
 __all__ = [
-    "Density1D", "Uniform", "Normal", "Logistic", "Exponential", "LogNormal",
-    "MonotoneMap", "AffineMap", "ExpMap", "TanhMap", "MonotoneSpline", "InverseCDFMap", "CDFMap", "Composed",
-    "pushforward_density", "pushforward_density_via_inverse", "pushforward_density_via_forward",
-    "pushforward_log_density", "density_without_abs", "integrate", "interval_mass_z", "interval_mass_x",
-    "check_invertible", "square_density_single_preimage", "square_density_all_preimages",
+    "Density1D",
+    "Uniform",
+    "Normal",
+    "Logistic",
+    "Exponential",
+    "LogNormal",
+    "MonotoneMap",
+    "AffineMap",
+    "ExpMap",
+    "TanhMap",
+    "MonotoneSpline",
+    "InverseCDFMap",
+    "CDFMap",
+    "Composed",
+    "pushforward_density",
+    "pushforward_density_via_inverse",
+    "pushforward_density_via_forward",
+    "pushforward_log_density",
+    "density_without_abs",
+    "integrate",
+    "interval_mass_z",
+    "interval_mass_x",
+    "check_invertible",
+    "square_density_single_preimage",
+    "square_density_all_preimages",
 ]
 
 Array = NDArray[np.float64]
@@ -47,8 +67,10 @@ def _probabilities(u: ArrayLike) -> Array:
     u = _arr(u)
     outside = (u < 0) | (u > 1)
     if outside.any():
-        raise ValueError(f"the inverse CDF F^-1(u) takes probabilities u between 0 and 1, got {u[outside].reshape(-1)[:3].tolist()}: "
-                         "no x has a CDF value outside [0, 1].")
+        raise ValueError(
+            f"the inverse CDF F^-1(u) takes probabilities u between 0 and 1, got {u[outside].reshape(-1)[:3].tolist()}: "
+            "no x has a CDF value outside [0, 1]."
+        )
     return u
 
 
@@ -78,20 +100,56 @@ def _erf(x: Array) -> Array:
 def _ndtri(u: Array) -> Array:
     """Inverse of the standard normal CDF: Acklam's rational start, two Halley steps (double precision)."""
     u = np.asarray(u, dtype=np.float64)
-    a = [-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02, 1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00]
-    b = [-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02, 6.680131188771972e01, -1.328068155288572e01]
-    c = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00, -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00]
+    a = [
+        -3.969683028665376e01,
+        2.209460984245205e02,
+        -2.759285104469687e02,
+        1.383577518672690e02,
+        -3.066479806614716e01,
+        2.506628277459239e00,
+    ]
+    b = [
+        -5.447609879822406e01,
+        1.615858368580409e02,
+        -1.556989798598866e02,
+        6.680131188771972e01,
+        -1.328068155288572e01,
+    ]
+    c = [
+        -7.784894002430293e-03,
+        -3.223964580411365e-01,
+        -2.400758277161838e00,
+        -2.549732539343734e00,
+        4.374664141464968e00,
+        2.938163982698783e00,
+    ]
     d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00]
     out = np.full(u.shape, np.nan)
     lo, hi = u < 0.02425, u > 1 - 0.02425
     mid = ~lo & ~hi & (u > 0) & (u < 1)
     q = np.sqrt(-2 * np.log(np.where(lo, u, 0.5)))
-    out = np.where(lo, (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1), out)
+    out = np.where(
+        lo,
+        (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5])
+        / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1),
+        out,
+    )
     q = np.sqrt(-2 * np.log(np.where(hi, 1 - u, 0.5)))
-    out = np.where(hi, -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1), out)
+    out = np.where(
+        hi,
+        -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5])
+        / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1),
+        out,
+    )
     q = u - 0.5
     r = q * q
-    out = np.where(mid, (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1), out)
+    out = np.where(
+        mid,
+        (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5])
+        * q
+        / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1),
+        out,
+    )
     for _ in range(2):  # Halley refinement on Phi(x) - u
         e = 0.5 * (1 + _erf(out / math.sqrt(2))) - u
         g = e * math.sqrt(2 * math.pi) * np.exp(out * out / 2)
@@ -145,7 +203,9 @@ class Uniform(Density1D):
     def __init__(self, a: float = 0.0, b: float = 1.0) -> None:
         a, b = real_number(a, "a"), real_number(b, "b")
         if not b > a:
-            raise ValueError(f"Uniform(a, b) needs a < b; got a = {a}, b = {b}: an interval of width {b - a} holds no density that integrates to one.")
+            raise ValueError(
+                f"Uniform(a, b) needs a < b; got a = {a}, b = {b}: an interval of width {b - a} holds no density that integrates to one."
+            )
         self.a, self.b = float(a), float(b)
         self.support = (self.a, self.b)
         self.name = f"Uniform({self.a:g}, {self.b:g})"
@@ -431,7 +491,9 @@ class MonotoneSpline(MonotoneMap):
     def __init__(self, z_knots: ArrayLike, x_knots: ArrayLike) -> None:
         zk, xk = real_array(z_knots, "z_knots", finite=False), real_array(x_knots, "x_knots", finite=False)
         if zk.ndim != 1 or zk.shape != xk.shape or zk.size < 2:
-            raise ValueError(f"knots must be two 1D arrays of the same length >= 2; got shapes {zk.shape} and {xk.shape}.")
+            raise ValueError(
+                f"knots must be two 1D arrays of the same length >= 2; got shapes {zk.shape} and {xk.shape}."
+            )
         if not (np.all(np.isfinite(zk)) and np.all(np.isfinite(xk))):
             raise ValueError("knots must be finite numbers (no NaN or infinity).")
         if np.any(np.diff(zk) <= 0):
@@ -638,7 +700,14 @@ def _inside_point(fmap: MonotoneMap) -> float:
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(48)
 
 
-def integrate(fn: Callable[[Array], Array], lo: float, hi: float, breaks: Sequence[float] = (), pieces: int = 8, log_spaced: bool = False) -> float:
+def integrate(
+    fn: Callable[[Array], Array],
+    lo: float,
+    hi: float,
+    breaks: Sequence[float] = (),
+    pieces: int = 8,
+    log_spaced: bool = False,
+) -> float:
     """∫_lo^hi fn(x) dx by composite 48-point Gauss-Legendre, split at ``breaks`` (jumps, kinks).
 
     ``pieces`` equal (or, with ``log_spaced``, geometric) pieces between breaks. Accurate to about
@@ -670,19 +739,25 @@ def _grid_values(fn: Callable[[Array], Array], grid: Array, what: str, var: str 
         with np.errstate(all="ignore"):
             out = real_array(fn(grid.copy()), what, finite=False)
     except Exception as e:  # noqa: BLE001 - the caller's function may fail in any way; say how
-        raise ValueError(f"calling {what} on a numpy array of {grid.size} points raised {type(e).__name__}: {e}. "
-                         "It must accept an array (use np.exp, np.log, not math.exp, math.log).") from e
+        raise ValueError(
+            f"calling {what} on a numpy array of {grid.size} points raised {type(e).__name__}: {e}. "
+            "It must accept an array (use np.exp, np.log, not math.exp, math.log)."
+        ) from e
     if out.shape != grid.shape:
         if out.size != 1:
-            raise ValueError(f"{what} returned shape {out.shape} for an input of shape {grid.shape}: it must act on "
-                             "each point and return one value per point.")
+            raise ValueError(
+                f"{what} returned shape {out.shape} for an input of shape {grid.shape}: it must act on "
+                "each point and return one value per point."
+            )
         out = np.full(grid.shape, float(out.reshape(-1)[0]))
     bad = ~np.isfinite(out)
     if bad.any():
         k = int(np.argmax(bad))
         value = "NaN" if np.isnan(out[k]) else "infinite"
-        raise ValueError(f"{what} is {value} at {var} = {grid[k]:.4g} (for instance the log of a negative number, or a "
-                         "division by zero): it needs a finite real value at every point of the range.")
+        raise ValueError(
+            f"{what} is {value} at {var} = {grid[k]:.4g} (for instance the log of a negative number, or a "
+            "division by zero): it needs a finite real value at every point of the range."
+        )
     return out
 
 
@@ -699,7 +774,11 @@ def interval_mass_x(base: Density1D, fmap: MonotoneMap, xa: float, xb: float) ->
     _check_pair(base, fmap)
     xa, xb = real_number(xa, "xa"), real_number(xb, "xb")
     lo, hi = min(xa, xb), max(xa, xb)
-    breaks = [float(v) for v in fmap.forward(np.array(base.breakpoints() + fmap.breakpoints(), dtype=np.float64))] if (base.breakpoints() or fmap.breakpoints()) else []
+    breaks = (
+        [float(v) for v in fmap.forward(np.array(base.breakpoints() + fmap.breakpoints(), dtype=np.float64))]
+        if (base.breakpoints() or fmap.breakpoints())
+        else []
+    )
     return integrate(lambda x: pushforward_density(base, fmap, x), lo, hi, breaks=breaks, pieces=8)
 
 

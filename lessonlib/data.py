@@ -23,8 +23,22 @@ from lessonlib.bijectors import check_batch
 from lessonlib.inputs import count, describe, real_array, seed as read_seed
 
 __all__ = [
-    "DATA_DIR", "load_old_faithful", "load_challenger", "CHALLENGER", "load_csv", "standardise", "CsvSpec", "OLD_FAITHFUL", "train_validation_split",
-    "dequantised", "load_digits", "split_digits", "DigitSplit", "DIGIT_LEVELS", "DIGIT_SHAPE", "DIGIT_SPLIT_SEED",
+    "DATA_DIR",
+    "load_old_faithful",
+    "load_challenger",
+    "CHALLENGER",
+    "load_csv",
+    "standardise",
+    "CsvSpec",
+    "OLD_FAITHFUL",
+    "train_validation_split",
+    "dequantised",
+    "load_digits",
+    "split_digits",
+    "DigitSplit",
+    "DIGIT_LEVELS",
+    "DIGIT_SHAPE",
+    "DIGIT_SPLIT_SEED",
     "DIGIT_SPLIT_SIZES",
 ]
 
@@ -83,7 +97,9 @@ def _parse(path: Path, spec: CsvSpec, rows: list[list[str]]) -> np.ndarray:
     for i, row in enumerate(rows[1:]):
         line = i + 2
         if len(row) != width:
-            raise _problem(path, line, f"{len(row)} cells ({','.join(row)!r}), expected {width} ({', '.join(spec.header)})")
+            raise _problem(
+                path, line, f"{len(row)} cells ({','.join(row)!r}), expected {width} ({', '.join(spec.header)})"
+            )
         for j, cell in enumerate(row):
             if spec.ranges[j] is None:
                 values[i, j] = np.nan
@@ -96,7 +112,9 @@ def _parse(path: Path, spec: CsvSpec, rows: list[list[str]]) -> np.ndarray:
             if not np.isfinite(v):
                 raise _problem(path, line, f"{spec.header[j]} is {cell!r}: every value must be a finite number")
             if not lo <= v <= hi:
-                raise _problem(path, line, f"{spec.header[j]} = {v:g} is outside the range {lo:g} to {hi:g} this data can have")
+                raise _problem(
+                    path, line, f"{spec.header[j]} = {v:g} is outside the range {lo:g} to {hi:g} this data can have"
+                )
             values[i, j] = v
     return values
 
@@ -113,11 +131,17 @@ def load_csv(spec: CsvSpec, path: Path | str | None = None) -> np.ndarray:
     if not rows:
         raise _problem(path, None, "the file is empty")
     if tuple(cell.strip() for cell in rows[0]) != spec.header:
-        raise _problem(path, 1, f"the header is {','.join(rows[0])!r}, expected {','.join(spec.header)!r} "
-                                "(a file without its header line, or with other columns?)")
+        raise _problem(
+            path,
+            1,
+            f"the header is {','.join(rows[0])!r}, expected {','.join(spec.header)!r} "
+            "(a file without its header line, or with other columns?)",
+        )
     values = _parse(path, spec, rows)
     if values.shape[0] != spec.rows:
-        raise _problem(path, None, f"{values.shape[0]} data rows, expected {spec.rows}: the file is cut short or has extra rows")
+        raise _problem(
+            path, None, f"{values.shape[0]} data rows, expected {spec.rows}: the file is cut short or has extra rows"
+        )
     return values
 
 
@@ -142,21 +166,31 @@ def _digit_row(row: list[str], k: int, name: str) -> list[float]:
     """One row of digits.csv.gz as 65 numbers (64 pixels, then the label), or a ValueError naming the row."""
     where = f"{name}, row {k + 1}"
     if len(row) != 65:
-        raise ValueError(f"{where} has {len(row)} fields; each row must hold 64 pixels and a label. "
-                         "The file is damaged: restore it from the repository (data/README.md gives its SHA-256).")
+        raise ValueError(
+            f"{where} has {len(row)} fields; each row must hold 64 pixels and a label. "
+            "The file is damaged: restore it from the repository (data/README.md gives its SHA-256)."
+        )
     try:
         values = [float(v) for v in row]
     except ValueError:
-        raise ValueError(f"{where} holds a field that is not a number: {row[:5]}... Restore the file from the repository.") from None
+        raise ValueError(
+            f"{where} holds a field that is not a number: {row[:5]}... Restore the file from the repository."
+        ) from None
     a = np.array(values)
     if not np.isfinite(a).all():
-        raise ValueError(f"{where} holds NaN or infinity; pixels are whole numbers 0..16. Restore the file from the repository.")
+        raise ValueError(
+            f"{where} holds NaN or infinity; pixels are whole numbers 0..16. Restore the file from the repository."
+        )
     pixels, label = a[:64], a[64]
     if (pixels != np.round(pixels)).any() or pixels.min() < 0 or pixels.max() > DIGIT_LEVELS - 1:
-        raise ValueError(f"{where} holds a pixel outside the whole numbers 0..{DIGIT_LEVELS - 1} "
-                         f"(min {pixels.min():g}, max {pixels.max():g}). Restore the file from the repository.")
+        raise ValueError(
+            f"{where} holds a pixel outside the whole numbers 0..{DIGIT_LEVELS - 1} "
+            f"(min {pixels.min():g}, max {pixels.max():g}). Restore the file from the repository."
+        )
     if label not in range(10):
-        raise ValueError(f"{where} has the label {label:g}; labels are the digits 0..9. Restore the file from the repository.")
+        raise ValueError(
+            f"{where} has the label {label:g}; labels are the digits 0..9. Restore the file from the repository."
+        )
     return values
 
 
@@ -167,20 +201,28 @@ def load_digits(name: str = "digits.csv.gz") -> tuple[np.ndarray, np.ndarray]:
     Every row is checked (64 pixels and a label, whole numbers in range, finite); a bad row raises a
     ValueError naming the file and the row. Source and license: data/README.md.
     """
-    path = DATA_DIR / _path(name, "digits.csv.gz")  # a relative name is looked up in DATA_DIR; an absolute path is used as it is
+    path = DATA_DIR / _path(
+        name, "digits.csv.gz"
+    )  # a relative name is looked up in DATA_DIR; an absolute path is used as it is
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: it ships with the course repository (data/README.md lists it).")
     try:
         with gzip.open(path, "rt", newline="", encoding="utf-8") as f:
             rows = [_digit_row(row, k, name) for k, row in enumerate(csv.reader(f))]
     except EOFError:
-        raise ValueError(f"{name} is cut short: its compressed data ends early. Restore the file from the repository "
-                         "(data/README.md gives its SHA-256).") from None
+        raise ValueError(
+            f"{name} is cut short: its compressed data ends early. Restore the file from the repository "
+            "(data/README.md gives its SHA-256)."
+        ) from None
     except (OSError, UnicodeDecodeError, csv.Error) as e:  # gzip.BadGzipFile is an OSError
-        raise ValueError(f"{name} is not a readable gzip file of CSV text ({type(e).__name__}: {e}). Restore the file from "
-                         "the repository (data/README.md gives its SHA-256).") from None
+        raise ValueError(
+            f"{name} is not a readable gzip file of CSV text ({type(e).__name__}: {e}). Restore the file from "
+            "the repository (data/README.md gives its SHA-256)."
+        ) from None
     if len(rows) != sum(DIGIT_SPLIT_SIZES):
-        raise ValueError(f"{name} has {len(rows)} rows, expected {sum(DIGIT_SPLIT_SIZES)}. Restore the file from the repository.")
+        raise ValueError(
+            f"{name} has {len(rows)} rows, expected {sum(DIGIT_SPLIT_SIZES)}. Restore the file from the repository."
+        )
     a = np.array(rows)
     return a[:, :64], a[:, 64].astype(np.int64)
 
@@ -215,8 +257,12 @@ def split_digits(seed: int = DIGIT_SPLIT_SEED, sizes: tuple[int, int, int] = DIG
 
 
 #: The Challenger O-ring file: flight (a label such as 41B), launch temperature (F), leak-check pressure (psi), any distress (0/1), how many.
-CHALLENGER = CsvSpec("challenger_orings.csv", ("flight", "temperature_F", "pressure_psi", "distress", "n_distressed"), 23,
-                     (None, (30.0, 100.0), (0.0, 300.0), (0.0, 1.0), (0.0, 6.0)))
+CHALLENGER = CsvSpec(
+    "challenger_orings.csv",
+    ("flight", "temperature_F", "pressure_psi", "distress", "n_distressed"),
+    23,
+    (None, (30.0, 100.0), (0.0, 300.0), (0.0, 1.0), (0.0, 6.0)),
+)
 
 
 def load_challenger(path: Path | str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -263,7 +309,9 @@ def train_validation_split(data: np.ndarray, n_validation: int, seed: int = 0) -
         raise ValueError(f"data must be an array of rows (N, ...), got a single value of shape {a.shape}.")
     n_validation = count(n_validation, "n_validation")
     if not 0 < n_validation < len(a):
-        raise ValueError(f"n_validation must be between 1 and {len(a) - 1} (the data has {len(a)} rows), got {n_validation}.")
+        raise ValueError(
+            f"n_validation must be between 1 and {len(a) - 1} (the data has {len(a)} rows), got {n_validation}."
+        )
     order = np.random.default_rng(read_seed(seed, for_numpy=True)).permutation(len(a))
     return a[order[:-n_validation]], a[order[-n_validation:]]
 
@@ -282,8 +330,9 @@ def dequantised(x: Tensor, unit) -> Callable[[int, torch.Generator], Tensor]:
         raise ValueError("x is empty (0 rows): there are no data points to draw from.")
     steps = real_array(unit, "unit").reshape(-1)
     if steps.size not in (1, x.shape[1]):
-        raise ValueError(f"unit has {steps.size} values for {x.shape[1]} columns: give one rounding step per column, or one "
-                         "for all.")
+        raise ValueError(
+            f"unit has {steps.size} values for {x.shape[1]} columns: give one rounding step per column, or one for all."
+        )
     if not (steps > 0).all():
         raise ValueError(f"unit must be positive in every column, got {unit!r}.")
     width = torch.as_tensor(steps, dtype=x.dtype).expand(x.shape[1:])

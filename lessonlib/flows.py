@@ -27,14 +27,30 @@ from torch.distributions import (
 from lessonlib.autoregressive import MADE, AutoregressiveAffine
 from lessonlib.bijectors import Affine, Bijector, Chain, Linear, check_batch
 from lessonlib.coupling import ConditionalAffineCoupling, alternating_mask, coupling_stack
-from lessonlib.inputs import MAX_SIZE, count, generator as read_generator, log_scale_bound as read_log_scale_bound, real_array, real_number
+from lessonlib.inputs import (
+    MAX_SIZE,
+    count,
+    generator as read_generator,
+    log_scale_bound as read_log_scale_bound,
+    real_array,
+    real_number,
+)
 from lessonlib.invertible_mlp import invertible_mlp
 from lessonlib.monotone1d import Logit, MonotoneMixture
 from lessonlib.nets import MLP
 from lessonlib.splines import SplineCoupling
 
-__all__ = ["NonFinitePoints", "Flow", "ConditionalFlow", "standard_normal", "uniform_base", "logistic_base", "BASES", "LAYERS",
-           "make_flow"]
+__all__ = [
+    "NonFinitePoints",
+    "Flow",
+    "ConditionalFlow",
+    "standard_normal",
+    "uniform_base",
+    "logistic_base",
+    "BASES",
+    "LAYERS",
+    "make_flow",
+]
 
 
 def standard_normal(dim: int, dtype: torch.dtype | None = None) -> Distribution:
@@ -77,7 +93,9 @@ class Flow(nn.Module):
     def __init__(self, base: Distribution, bijector: Bijector):
         super().__init__()
         if not isinstance(base, Distribution):
-            raise ValueError("base must be a torch.distributions.Distribution (e.g. lessonlib.flows.standard_normal(D)).")
+            raise ValueError(
+                "base must be a torch.distributions.Distribution (e.g. lessonlib.flows.standard_normal(D))."
+            )
         if len(base.event_shape) != 1:
             raise ValueError(
                 f"base must have event shape (D,), got {tuple(base.event_shape)}. Wrap a per-coordinate "
@@ -164,8 +182,10 @@ MAX_SAMPLES = 10**8
 def _finite_samples(x: Tensor) -> Tensor:
     """x, after checking the map sent every base sample to a finite point."""
     if not torch.isfinite(x).all():
-        raise NonFinitePoints("the flow's map sent some base samples to NaN or infinity: its parameters may be NaN after a "
-                         "training blow-up, or its scales overflow (log-scales without a bound?).")
+        raise NonFinitePoints(
+            "the flow's map sent some base samples to NaN or infinity: its parameters may be NaN after a "
+            "training blow-up, or its scales overflow (log-scales without a bound?)."
+        )
     return x
 
 
@@ -201,8 +221,14 @@ class ConditionalFlow(nn.Module):
     Reference: Winkler et al., "Learning Likelihoods with Conditional Normalizing Flows" (2019).
     """
 
-    def __init__(self, base: Distribution, masks: list[Tensor], nets: nn.ModuleList, context_dim: int,
-                 log_scale_bound: float | None = 3.0):
+    def __init__(
+        self,
+        base: Distribution,
+        masks: list[Tensor],
+        nets: nn.ModuleList,
+        context_dim: int,
+        log_scale_bound: float | None = 3.0,
+    ):
         super().__init__()
         if len(masks) != len(nets) or not masks:
             raise ValueError("a conditional flow needs one mask per network, and at least one layer.")
@@ -225,7 +251,9 @@ class ConditionalFlow(nn.Module):
         """One sample per row of ``context`` (B, C), and its log q(x | c). Shapes: -> (B, D), (B,)."""
         c = _check_context(context, self.context_dim)
         if c.ndim != 2:
-            raise ValueError("give one context per sample, shape (batch, C): for n samples of one context, use given(c).sample_and_log_prob(n).")
+            raise ValueError(
+                "give one context per sample, shape (batch, C): for n samples of one context, use given(c).sample_and_log_prob(n)."
+            )
         return self.given(c).sample_and_log_prob(c.shape[0], generator)
 
 
@@ -245,13 +273,26 @@ def _reverse(dim: int) -> Linear:
     return Linear(torch.eye(dim).flip(0))
 
 
-def _stack(layer: str, dim: int, n_layers: int, hidden: tuple[int, ...], log_scale_bound: float | None,
-           n_components: int, mask: str = "alternating", n_bins: int = 8, bound: float = 4.0) -> list[Bijector]:
+def _stack(
+    layer: str,
+    dim: int,
+    n_layers: int,
+    hidden: tuple[int, ...],
+    log_scale_bound: float | None,
+    n_components: int,
+    mask: str = "alternating",
+    n_bins: int = 8,
+    bound: float = 4.0,
+) -> list[Bijector]:
     """n_layers layers of one kind; the autoregressive ones with the coordinate order reversed between them."""
     if layer == "coupling":
         return list(coupling_stack(dim, n_layers, hidden=hidden, mask=mask, log_scale_bound=log_scale_bound).layers)
     if layer == "spline":
-        return list(coupling_stack(dim, n_layers, hidden=hidden, mask=mask, layer=SplineCoupling, n_bins=n_bins, bound=bound).layers)
+        return list(
+            coupling_stack(
+                dim, n_layers, hidden=hidden, mask=mask, layer=SplineCoupling, n_bins=n_bins, bound=bound
+            ).layers
+        )
     if layer == "mixture":
         return [MonotoneMixture.spread(n_components, dim=dim) for _ in range(n_layers)]
     if layer == "invertible-mlp":
@@ -260,7 +301,9 @@ def _stack(layer: str, dim: int, n_layers: int, hidden: tuple[int, ...], log_sca
     for k in range(n_layers):
         if layer in ("maf", "iaf"):
             conditioned_on = "x" if layer == "maf" else "z"
-            layers.append(AutoregressiveAffine(dim, hidden=hidden, conditioned_on=conditioned_on, log_scale_bound=log_scale_bound))
+            layers.append(
+                AutoregressiveAffine(dim, hidden=hidden, conditioned_on=conditioned_on, log_scale_bound=log_scale_bound)
+            )
         else:
             layers.append(MADE(dim, hidden=hidden))
         if k < n_layers - 1:
@@ -275,13 +318,24 @@ def _standardising_layer(data, dim: int) -> Affine:
         raise ValueError(f"scale_to needs at least 2 points to have a spread, got {data.shape[0]}.")
     std = data.std(0)
     if (std == 0).any():
-        raise ValueError(f"scale_to has a constant column {std.eq(0).nonzero().flatten().tolist()}: its standard "
-                         "deviation is 0, so there is no scale to standardise by.")
+        raise ValueError(
+            f"scale_to has a constant column {std.eq(0).nonzero().flatten().tolist()}: its standard "
+            "deviation is 0, so there is no scale to standardise by."
+        )
     return Affine(std, data.mean(0), dtype=torch.get_default_dtype())
 
 
-def _conditional(dim: int, n_layers: int, layer: str, hidden: tuple[int, ...], context_dim: int,
-                 log_scale_bound: float | None, base: Distribution, seed: int, dtype: torch.dtype | None) -> ConditionalFlow:
+def _conditional(
+    dim: int,
+    n_layers: int,
+    layer: str,
+    hidden: tuple[int, ...],
+    context_dim: int,
+    log_scale_bound: float | None,
+    base: Distribution,
+    seed: int,
+    dtype: torch.dtype | None,
+) -> ConditionalFlow:
     """make_flow's conditional kind: alternating masks, one MLP (D + C -> 2D, starting at zero) per layer."""
     if layer != "coupling":
         raise ValueError(f"a context is read by coupling layers only (layer='coupling'), got layer={layer!r}.")
@@ -357,7 +411,9 @@ def make_flow(
     log_scale_bound = read_log_scale_bound(log_scale_bound)
     if context_dim is not None:
         context_dim = count(context_dim, "context_dim", minimum=-(2**63))
-        return _conditional(dim, n_layers, layer, hidden, context_dim, log_scale_bound, BASES[base](dim, dtype), seed, dtype)
+        return _conditional(
+            dim, n_layers, layer, hidden, context_dim, log_scale_bound, BASES[base](dim, dtype), seed, dtype
+        )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         layers = _stack(layer, dim, n_layers, hidden, log_scale_bound, n_components, mask, n_bins, bound)

@@ -99,7 +99,10 @@ class PixelLogit(Bijector):
     def _inverse_and_log_det(self, x: Tensor) -> tuple[Tensor, Tensor]:
         s = self.alpha + (1 - 2 * self.alpha) * x / self.levels
         if ((s <= 0) | (s >= 1)).any():
-            lo, hi = -self.alpha * self.levels / (1 - 2 * self.alpha), (1 - self.alpha) * self.levels / (1 - 2 * self.alpha)
+            lo, hi = (
+                -self.alpha * self.levels / (1 - 2 * self.alpha),
+                (1 - self.alpha) * self.levels / (1 - 2 * self.alpha),
+            )
             raise ValueError(
                 f"PixelLogit's inverse needs pixels inside ({lo:.3g}, {hi:.3g}), got values from {float(x.min()):.4g} "
                 f"to {float(x.max()):.4g}. Pass dequantised pixels in [0, {self.levels}), not pixels scaled to [0, 1] or 0..255."
@@ -119,8 +122,10 @@ def _nats(value, name: str):
     """``value`` (a number, an array or a tensor of real numbers, infinity allowed) ready for arithmetic; NaN refused."""
     a = real_array(value, name, finite=False)
     if np.isnan(a).any():
-        raise ValueError(f"{name} is NaN: the model gave no likelihood (a training blow-up, or data outside its range); "
-                         "bits per dimension of NaN would only hide that.")
+        raise ValueError(
+            f"{name} is NaN: the model gave no likelihood (a training blow-up, or data outside its range); "
+            "bits per dimension of NaN would only hide that."
+        )
     if isinstance(value, (Tensor, np.ndarray)):
         return value
     return float(a) if a.ndim == 0 else a

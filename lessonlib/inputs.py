@@ -127,15 +127,19 @@ def generator(value: Any, name: str = "generator", *, optional: bool = True) -> 
         return None
     if not (hasattr(value, "manual_seed") and hasattr(value, "get_state") and hasattr(value, "initial_seed")):
         kind = "None" if value is None else describe(value)
-        raise TypeError(f"{name} must be a torch.Generator, e.g. torch.Generator().manual_seed(0){' (or None)' if optional else ''}, "
-                        f"got {kind}. A seed alone is not a generator: wrap it, torch.Generator().manual_seed(seed).")
+        raise TypeError(
+            f"{name} must be a torch.Generator, e.g. torch.Generator().manual_seed(0){' (or None)' if optional else ''}, "
+            f"got {kind}. A seed alone is not a generator: wrap it, torch.Generator().manual_seed(seed)."
+        )
     return value
 
 
 def numpy_generator(value: Any, name: str = "rng") -> np.random.Generator:
     """``value`` if it is a numpy random Generator; TypeError naming the fix otherwise."""
     if not isinstance(value, np.random.Generator):
-        raise TypeError(f"{name} must be a numpy random Generator, e.g. np.random.default_rng(0), got {describe(value)}.")
+        raise TypeError(
+            f"{name} must be a numpy random Generator, e.g. np.random.default_rng(0), got {describe(value)}."
+        )
     return value
 
 
@@ -182,8 +186,10 @@ def real_array(value: Any, name: str, *, finite: bool = True, allow_bool: bool =
         out = arr.astype(np.float64, copy=False)
     if finite and out.size and not np.all(np.isfinite(out)):
         where = np.argwhere(~np.isfinite(out))[:3].tolist()
-        raise ValueError(f"{name} contains NaN or infinity (at index {where[0] if len(where) == 1 else where}): "
-                         "a map or a density needs finite numbers.")
+        raise ValueError(
+            f"{name} contains NaN or infinity (at index {where[0] if len(where) == 1 else where}): "
+            "a map or a density needs finite numbers."
+        )
     return out
 
 
@@ -233,7 +239,11 @@ def check_scale_range(values: np.ndarray, dtype: Any, what: str, fix: str) -> No
         if bad == 0:
             side = "it is zero, so it has no inverse"
         else:
-            side = f"its inverse {1 / bad:.2g} overflows" if bad < 1 / hi else f"it overflows {label} for inputs above {big / bad:.2g}"
+            side = (
+                f"its inverse {1 / bad:.2g} overflows"
+                if bad < 1 / hi
+                else f"it overflows {label} for inputs above {big / bad:.2g}"
+            )
         raise ValueError(
             f"{what} {bad:.3g} is out of range for {label}: {side} ({label} holds numbers up to {big:.2g}). "
             f"Keep every {what} between {1 / hi:.2g} and {hi:.2g} in size, or {fix}."

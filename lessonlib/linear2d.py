@@ -185,7 +185,10 @@ def grid_lines(lo: float = -2.0, hi: float = 2.0, n_lines: int = 9, n_points: in
     Shapes: returns 2 * n_lines arrays of shape (n_points, 2).
     """
     lo, hi = real_number(lo, "lo"), real_number(hi, "hi")
-    n_lines, n_points = count(n_lines, "n_lines", maximum=MAX_SIZE), count(n_points, "n_points", minimum=2, maximum=MAX_SIZE)
+    n_lines, n_points = (
+        count(n_lines, "n_lines", maximum=MAX_SIZE),
+        count(n_points, "n_points", minimum=2, maximum=MAX_SIZE),
+    )
     t = np.linspace(lo, hi, n_points)
     lines = []
     for c in np.linspace(lo, hi, n_lines):
@@ -252,7 +255,11 @@ def grid_points(lo: float, hi: float, n: int) -> tuple[np.ndarray, np.ndarray, P
 
     Shapes: xs, ys (n,); points (n * n, 2).
     """
-    lo, hi, n = real_number(lo, "lo"), real_number(hi, "hi"), count(n, "n", minimum=1, maximum=4000, why="an n x n grid of 16 million points is the most that fits")
+    lo, hi, n = (
+        real_number(lo, "lo"),
+        real_number(hi, "hi"),
+        count(n, "n", minimum=1, maximum=4000, why="an n x n grid of 16 million points is the most that fits"),
+    )
     if not lo < hi:
         raise ValueError(f"the grid needs lo < hi, got lo = {lo:g}, hi = {hi:g}.")
     h = (hi - lo) / n
@@ -261,7 +268,9 @@ def grid_points(lo: float, hi: float, n: int) -> tuple[np.ndarray, np.ndarray, P
     return xs, xs.copy(), np.column_stack([X.ravel(), Y.ravel()])
 
 
-def pushed_density_grid(A: np.ndarray | list, lo: float = -3.0, hi: float = 3.0, n: int = 100, base: str = "gaussian") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pushed_density_grid(
+    A: np.ndarray | list, lo: float = -3.0, hi: float = 3.0, n: int = 100, base: str = "gaussian"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """p_X on the cell centres of an n x n grid over [lo, hi]^2, for x = A z: (xs, ys, density).
 
     Shapes: xs, ys (n,); density (n, n), rows along y (for imshow with origin='lower').
@@ -385,12 +394,27 @@ def _swirl_jacobian(z: Points) -> np.ndarray:
 MAPS: dict[str, Map2D] = {
     m.name: m
     for m in (
-        Map2D("radial", "x = (1 + |z|^2 / 4) z: stretches more and more towards the outside",
-              _radial_forward, _radial_inverse, _radial_jacobian),
-        Map2D("triangular", "x1 = z1 + 0.3 z1^3, x2 = z2 exp(tanh(z1) / 2) + z1^2 / 2: a triangular Jacobian",
-              _tri_forward, _tri_inverse, _tri_jacobian),
-        Map2D("swirl", "x = R(0.8 |z|) z: turns each circle by an angle growing with its radius; keeps areas",
-              lambda z, xp=np: _swirl(z, _K_SWIRL, xp), lambda x: _swirl(x, -_K_SWIRL), _swirl_jacobian),
+        Map2D(
+            "radial",
+            "x = (1 + |z|^2 / 4) z: stretches more and more towards the outside",
+            _radial_forward,
+            _radial_inverse,
+            _radial_jacobian,
+        ),
+        Map2D(
+            "triangular",
+            "x1 = z1 + 0.3 z1^3, x2 = z2 exp(tanh(z1) / 2) + z1^2 / 2: a triangular Jacobian",
+            _tri_forward,
+            _tri_inverse,
+            _tri_jacobian,
+        ),
+        Map2D(
+            "swirl",
+            "x = R(0.8 |z|) z: turns each circle by an angle growing with its radius; keeps areas",
+            lambda z, xp=np: _swirl(z, _K_SWIRL, xp),
+            lambda x: _swirl(x, -_K_SWIRL),
+            _swirl_jacobian,
+        ),
     )
 }
 
@@ -411,7 +435,9 @@ def pushed_density_map(m: Map2D, x: Points, base: str = "gaussian") -> np.ndarra
     return _base(base)(z) / np.abs(m.det(z))
 
 
-def bin_probabilities(m: Map2D, x_samples: Points, lim: float = 5.0, bins: int = 30, base: str = "gaussian") -> tuple[np.ndarray, np.ndarray]:
+def bin_probabilities(
+    m: Map2D, x_samples: Points, lim: float = 5.0, bins: int = 30, base: str = "gaussian"
+) -> tuple[np.ndarray, np.ndarray]:
     """Probability of each square bin of [-lim, lim]^2 two ways: the fraction of samples x = f(z) in it,
     and the change-of-variables density at its centre times its area.
 
@@ -444,7 +470,9 @@ def finite_difference_jacobian(f: Callable[[Points], Points], z: Points, eps: fl
     return np.stack(cols, axis=-1)
 
 
-def cell_area_ratios(f: Callable[[Points], Points], lo: float = -2.0, hi: float = 2.0, n: int = 20, sub: int = 4) -> tuple[Points, np.ndarray]:
+def cell_area_ratios(
+    f: Callable[[Points], Points], lo: float = -2.0, hi: float = 2.0, n: int = 20, sub: int = 4
+) -> tuple[Points, np.ndarray]:
     """For each cell of an n x n grid on [lo, hi]^2: its centre and area(f(cell)) / area(cell).
 
     The image's outline is traced with ``sub`` points per side and measured by the shoelace formula.
@@ -455,12 +483,14 @@ def cell_area_ratios(f: Callable[[Points], Points], lo: float = -2.0, hi: float 
     h = (hi - lo) / n
     _, _, centres = grid_points(lo, hi, n)
     t = np.linspace(-0.5, 0.5, sub + 1)[:-1]
-    side = np.concatenate([
-        np.column_stack([t, np.full_like(t, -0.5)]),
-        np.column_stack([np.full_like(t, 0.5), t]),
-        np.column_stack([-t, np.full_like(t, 0.5)]),
-        np.column_stack([np.full_like(t, -0.5), -t]),
-    ])  # (4 sub, 2) counter-clockwise outline of the unit cell centred at 0
+    side = np.concatenate(
+        [
+            np.column_stack([t, np.full_like(t, -0.5)]),
+            np.column_stack([np.full_like(t, 0.5), t]),
+            np.column_stack([-t, np.full_like(t, 0.5)]),
+            np.column_stack([np.full_like(t, -0.5), -t]),
+        ]
+    )  # (4 sub, 2) counter-clockwise outline of the unit cell centred at 0
     outline = centres[:, None, :] + h * side[None]  # (N, 4 sub, 2)
     img = np.asarray(f(outline.reshape(-1, 2))).reshape(outline.shape)
     x, y = img[..., 0], img[..., 1]
@@ -539,7 +569,9 @@ def det_overflow_table(dims: list[int] | tuple[int, ...], value: float) -> list[
     with np.errstate(over="ignore", under="ignore"):
         for d in dims:
             M = value * np.eye(d)
-            rows.append((int(d), float(np.linalg.det(M)), float(np.linalg.slogdet(M)[1]), float(d * np.log(abs(value)))))
+            rows.append(
+                (int(d), float(np.linalg.det(M)), float(np.linalg.slogdet(M)[1]), float(d * np.log(abs(value))))
+            )
     return rows
 
 
@@ -548,6 +580,8 @@ def _points(p: Points, name: str) -> Points:
     if p.ndim != 2 or p.shape[1] != 2:
         raise ValueError(f"{name} must have shape (N, 2), one point of the plane per row; got shape {p.shape}.")
     if not np.all(np.isfinite(p)):
-        raise ValueError(f"{name} contains NaN or infinity (row {int(np.argmax(~np.isfinite(p).all(axis=1)))}): "
-                         "a density or a map needs finite points.")
+        raise ValueError(
+            f"{name} contains NaN or infinity (row {int(np.argmax(~np.isfinite(p).all(axis=1)))}): "
+            "a density or a map needs finite points."
+        )
     return p

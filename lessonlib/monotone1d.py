@@ -35,7 +35,9 @@ from lessonlib.inputs import MAX_SIZE, check_scale_range, count, positive_number
 __all__ = ["MonotoneMixture", "Sigmoid", "Logit", "mixture_logit_cdf_and_log_deriv"]
 
 
-def mixture_logit_cdf_and_log_deriv(x: Tensor, loc: Tensor, log_scale: Tensor, weight_logits: Tensor) -> tuple[Tensor, Tensor]:
+def mixture_logit_cdf_and_log_deriv(
+    x: Tensor, loc: Tensor, log_scale: Tensor, weight_logits: Tensor
+) -> tuple[Tensor, Tensor]:
     """logit F(x) and log d/dx logit F(x) = log F'(x) - log F(x) - log(1 - F(x)), computed in log space.
 
     Shapes: x (B, D); loc, log_scale, weight_logits (D, K) -> (B, D), (B, D).
@@ -69,8 +71,11 @@ class MonotoneMixture(Bijector):
         ls_a = _broadcast_like(real_array(log_scale, "log_scale"), loc_a.shape, "log_scale")
         with np.errstate(over="ignore"):
             check_scale_range(np.exp(ls_a), dtype, "component scale exp(log_scale)", "use log_scale values nearer 0")
-        wl_a = np.zeros_like(loc_a) if weight_logits is None else _broadcast_like(
-            real_array(weight_logits, "weight_logits"), loc_a.shape, "weight_logits")
+        wl_a = (
+            np.zeros_like(loc_a)
+            if weight_logits is None
+            else _broadcast_like(real_array(weight_logits, "weight_logits"), loc_a.shape, "weight_logits")
+        )
         self.dim = loc_a.shape[0]
         self.loc = nn.Parameter(torch.tensor(loc_a, dtype=dtype))
         self.log_scale = nn.Parameter(torch.tensor(ls_a, dtype=dtype))
@@ -82,7 +87,9 @@ class MonotoneMixture(Bijector):
         """Equal-weight components with centres evenly spaced on [-width, width]: a deterministic start."""
         n_components = count(n_components, "n_components", minimum=1, maximum=MAX_SIZE)
         dim = count(dim, "dim", minimum=1, maximum=MAX_SIZE)
-        loc = torch.linspace(-real_number(width, "width"), real_number(width, "width"), n_components).expand(dim, n_components)
+        loc = torch.linspace(-real_number(width, "width"), real_number(width, "width"), n_components).expand(
+            dim, n_components
+        )
         return cls(loc, math.log(positive_number(scale, "scale")) * torch.ones(dim, n_components))
 
     @property
@@ -160,8 +167,10 @@ def _broadcast_like(a: np.ndarray, shape: tuple[int, ...], name: str) -> np.ndar
     try:
         return np.broadcast_to(a, shape).copy()
     except ValueError:
-        raise ValueError(f"{name} has shape {a.shape}, which does not fit loc's shape {shape} (D coordinates, "
-                         "K components): give one value per component, or one for all.") from None
+        raise ValueError(
+            f"{name} has shape {a.shape}, which does not fit loc's shape {shape} (D coordinates, "
+            "K components): give one value per component, or one for all."
+        ) from None
 
 
 def _check_unit_interval(t: Tensor, name: str, what: str) -> None:

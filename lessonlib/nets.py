@@ -48,8 +48,10 @@ class MLP(nn.Sequential):
         zero_last: bool = True,
     ):
         if not (isinstance(activation, type) and issubclass(activation, nn.Module)):
-            raise TypeError(f"activation must be a torch.nn module class such as nn.ReLU or nn.Tanh (the class itself, not "
-                            f"an instance or its name), got {describe(activation)}.")
+            raise TypeError(
+                f"activation must be a torch.nn module class such as nn.ReLU or nn.Tanh (the class itself, not "
+                f"an instance or its name), got {describe(activation)}."
+            )
         sizes = (count(in_dim, "in_dim", minimum=1, maximum=MAX_SIZE), *layer_widths(hidden))
         out_dim = count(out_dim, "out_dim", minimum=1, maximum=MAX_SIZE)
         layers: list[nn.Module] = []

@@ -100,7 +100,11 @@ def check_knots(knots: Knots, names: tuple[str, str] = ("z", "x")) -> Knots:
             "float dtype (torch.float64 for checks, torch.float32 for training), or the bins' widths and slopes would be "
             "rounded differently from their knots."
         )
-    for what, t in ((f"knot positions in {names[0]}", u), (f"knot positions in {names[1]}", v), ("knot derivatives", d)):
+    for what, t in (
+        (f"knot positions in {names[0]}", u),
+        (f"knot positions in {names[1]}", v),
+        ("knot derivatives", d),
+    ):
         if not torch.isfinite(t).all():
             raise ValueError(f"the {what} contain NaN or infinity: a spline needs finite knots and derivatives.")
     for name, t, size in ((names[0], u, "width"), (names[1], v, "height")):
@@ -148,8 +152,10 @@ def knots_from_bins(widths, heights, derivatives, left: float = -3.0, bottom: fl
             f"{tuple(d.shape)} one per knot (..., K + 1): K bins have K + 1 knots."
         )
     if not w.dtype == h.dtype == d.dtype:
-        raise ValueError(f"widths, heights and derivatives have mixed dtypes ({w.dtype}, {h.dtype}, {d.dtype}): give all "
-                         "three in one float dtype.")
+        raise ValueError(
+            f"widths, heights and derivatives have mixed dtypes ({w.dtype}, {h.dtype}, {d.dtype}): give all "
+            "three in one float dtype."
+        )
     for name, t in (("widths", w), ("heights", h)):
         if not torch.isfinite(t).all():
             raise ValueError(f"the bin {name} contain NaN or infinity: a spline needs finite bins.")
@@ -160,7 +166,9 @@ def knots_from_bins(widths, heights, derivatives, left: float = -3.0, bottom: fl
                 "strictly increasing and would have no inverse."
             )
     zero = w.new_zeros((*w.shape[:-1], 1))
-    return check_knots(Knots(torch.cat([zero, w.cumsum(-1)], -1) + left, torch.cat([zero, h.cumsum(-1)], -1) + bottom, d))
+    return check_knots(
+        Knots(torch.cat([zero, w.cumsum(-1)], -1) + left, torch.cat([zero, h.cumsum(-1)], -1) + bottom, d)
+    )
 
 
 def knots_from_unconstrained(raw_widths: Tensor, raw_heights: Tensor, raw_derivatives: Tensor, bound: float) -> Knots:
@@ -225,8 +233,18 @@ def _bin(t: Tensor, knots: Knots, side: int) -> _Bin:
     flip = right < left
     inside = (t >= edges[..., 0]) & (t <= edges[..., -1])
     w, h = u1 - u0, v1 - v0
-    return _Bin(inside, flip, torch.where(flip, right, left) * inside, torch.where(flip, u1, u0),
-                torch.where(flip, v1, v0), w, h, h / w, torch.where(flip, d1, d0), torch.where(flip, d0, d1))
+    return _Bin(
+        inside,
+        flip,
+        torch.where(flip, right, left) * inside,
+        torch.where(flip, u1, u0),
+        torch.where(flip, v1, v0),
+        w,
+        h,
+        h / w,
+        torch.where(flip, d1, d0),
+        torch.where(flip, d0, d1),
+    )
 
 
 def _log_slope(eta: Tensor, denom: Tensor, bn: _Bin) -> Tensor:
@@ -236,7 +254,9 @@ def _log_slope(eta: Tensor, denom: Tensor, bn: _Bin) -> Tensor:
     swapped. Measuring from the nearer knot keeps eta small next to a knot, where 1 - xi computed from xi would
     keep only the digits float32 has left (and the log-derivative can move fast there). Shapes: all (...).
     """
-    return torch.log(bn.d_far * eta * eta + 2 * bn.s * eta * (1 - eta) + bn.d_near * (1 - eta) ** 2) + 2 * torch.log(bn.s / denom)
+    return torch.log(bn.d_far * eta * eta + 2 * bn.s * eta * (1 - eta) + bn.d_near * (1 - eta) ** 2) + 2 * torch.log(
+        bn.s / denom
+    )
 
 
 def _quadratic(dv: Tensor, h: Tensor, s: Tensor, d0: Tensor, d1: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -342,12 +362,19 @@ class RationalQuadraticSpline(Bijector):
 
     def __init__(self, knots_z, knots_x, derivatives, learnable: bool = True):
         super().__init__()
-        z, x, d = (_as_knot_rows(t, n) for t, n in ((knots_z, "knots_z"), (knots_x, "knots_x"), (derivatives, "derivatives")))
+        z, x, d = (
+            _as_knot_rows(t, n) for t, n in ((knots_z, "knots_z"), (knots_x, "knots_x"), (derivatives, "derivatives"))
+        )
         check_knots(Knots(z, x, d))
         if z.shape[0] > 1:
             self.dim = z.shape[0]
-        params = {"z0": z[:, :1], "log_widths": torch.log(z.diff(dim=-1)), "x0": x[:, :1],
-                  "log_heights": torch.log(x.diff(dim=-1)), "log_derivatives": torch.log(d)}
+        params = {
+            "z0": z[:, :1],
+            "log_widths": torch.log(z.diff(dim=-1)),
+            "x0": x[:, :1],
+            "log_heights": torch.log(x.diff(dim=-1)),
+            "log_derivatives": torch.log(d),
+        }
         for name, value in params.items():
             if learnable:
                 setattr(self, name, nn.Parameter(value))
@@ -355,8 +382,9 @@ class RationalQuadraticSpline(Bijector):
                 self.register_buffer(name, value)
 
     @classmethod
-    def from_bins(cls, widths, heights, derivatives, left: float = -3.0, bottom: float | None = None,
-                  learnable: bool = True) -> "RationalQuadraticSpline":
+    def from_bins(
+        cls, widths, heights, derivatives, left: float = -3.0, bottom: float | None = None, learnable: bool = True
+    ) -> "RationalQuadraticSpline":
         """The spline whose bins have these widths and heights, starting at (left, bottom); see knots_from_bins."""
         knots = knots_from_bins(widths, heights, derivatives, left, bottom)
         return cls(knots.u, knots.v, knots.d, learnable=learnable)
@@ -368,8 +396,11 @@ class RationalQuadraticSpline(Bijector):
     def knots(self, like: Tensor | None = None) -> Knots:
         """The current knots (u: z positions, v: x positions, d: dx/dz), shapes (D, K + 1), in ``like``'s dtype if given."""
         zero = self.z0.new_zeros(self.z0.shape)
-        k = Knots(self.z0 + torch.cat([zero, self.log_widths.exp().cumsum(-1)], -1),
-                  self.x0 + torch.cat([zero, self.log_heights.exp().cumsum(-1)], -1), self.log_derivatives.exp())
+        k = Knots(
+            self.z0 + torch.cat([zero, self.log_widths.exp().cumsum(-1)], -1),
+            self.x0 + torch.cat([zero, self.log_heights.exp().cumsum(-1)], -1),
+            self.log_derivatives.exp(),
+        )
         return k if like is None else Knots(*(t.to(like) for t in k))
 
     def _expand(self, v: Tensor) -> Knots:
@@ -406,8 +437,14 @@ class SplineCoupling(Bijector):
     Reference: Durkan et al., "Neural Spline Flows" (2019); Mueller et al., "Neural Importance Sampling" (2019).
     """
 
-    def __init__(self, mask, conditioner: nn.Module | None = None, hidden: tuple[int, ...] = (64, 64),
-                 n_bins: int = 8, bound: float = 4.0):
+    def __init__(
+        self,
+        mask,
+        conditioner: nn.Module | None = None,
+        hidden: tuple[int, ...] = (64, 64),
+        n_bins: int = 8,
+        bound: float = 4.0,
+    ):
         super().__init__()
         m = check_mask(mask)
         if count(n_bins, "n_bins", maximum=MAX_SIZE) < 1:
@@ -427,7 +464,7 @@ class SplineCoupling(Bijector):
         """
         K = self.n_bins
         raw = self.conditioner(kept).reshape(kept.shape[0], self.free.numel(), 3 * K - 1)
-        return knots_from_unconstrained(raw[..., :K], raw[..., K:2 * K], raw[..., 2 * K:], self.bound)
+        return knots_from_unconstrained(raw[..., :K], raw[..., K : 2 * K], raw[..., 2 * K :], self.bound)
 
     def _forward_and_log_det(self, z: Tensor) -> tuple[Tensor, Tensor]:
         x_b, log_deriv = rq_spline_inverse(z[:, self.free], self.knots(z[:, self.kept]), identity_tails=True)
@@ -460,5 +497,7 @@ def _random_spline_coupling(mask: Tensor, n_bins: int, gen: torch.Generator) -> 
 @register_example("SplineCoupling", dims=(2, 3, 5))
 def _spline_coupling_example(dim: int, gen: torch.Generator) -> Bijector:
     # two layers with opposite masks, so every coordinate is transformed; bound 2.5 leaves tails in [-3, 3]
-    return Chain(_random_spline_coupling(alternating_mask(dim).double(), 5, gen),
-                 _random_spline_coupling(half_mask(dim, flip=True).double(), 5, gen))
+    return Chain(
+        _random_spline_coupling(alternating_mask(dim).double(), 5, gen),
+        _random_spline_coupling(half_mask(dim, flip=True).double(), 5, gen),
+    )

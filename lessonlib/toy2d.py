@@ -20,7 +20,17 @@ from torch import Tensor
 from lessonlib.bijectors import check_batch
 from lessonlib.inputs import MAX_SIZE, count, describe, positive_number, real_array, real_number, seed as read_seed
 
-__all__ = ["Target", "TARGETS", "two_moons", "gaussian_ring", "checkerboard", "banana", "kl_gap", "target_sampler", "grid_density"]
+__all__ = [
+    "Target",
+    "TARGETS",
+    "two_moons",
+    "gaussian_ring",
+    "checkerboard",
+    "banana",
+    "kl_gap",
+    "target_sampler",
+    "grid_density",
+]
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -174,7 +184,9 @@ def kl_gap(
     mean(log p(x) - log q(x)), which has far less variance than NLL minus a separate entropy estimate.
     """
     if not callable(log_q):
-        raise TypeError(f"log_q must be the model's log-density, a function such as flow.log_prob, got {describe(log_q)}.")
+        raise TypeError(
+            f"log_q must be the model's log-density, a function such as flow.log_prob, got {describe(log_q)}."
+        )
     if not isinstance(target, Target):
         raise TypeError(f"target must be a lessonlib.toy2d Target (e.g. two_moons()), got {describe(target)}.")
     n = count(n, "n", minimum=2, maximum=10**8, why="a Monte Carlo estimate and its error need 2 samples or more")
@@ -183,10 +195,14 @@ def kl_gap(
         lq = log_q(x.to(dtype or torch.get_default_dtype()))
         if not isinstance(lq, Tensor) or tuple(lq.shape) != (n,):
             got = f"shape {tuple(lq.shape)}" if isinstance(lq, Tensor) else describe(lq)
-            raise ValueError(f"log_q must return one log-density per sample, a tensor of shape ({n},); it returned {got}.")
+            raise ValueError(
+                f"log_q must return one log-density per sample, a tensor of shape ({n},); it returned {got}."
+            )
         if torch.isnan(lq).any():
-            raise ValueError("log_q returned NaN for some samples: the model has no density there (NaN parameters after "
-                             "a training blow-up?), so the KL gap would be NaN.")
+            raise ValueError(
+                "log_q returned NaN for some samples: the model has no density there (NaN parameters after "
+                "a training blow-up?), so the KL gap would be NaN."
+            )
         diff = target.log_prob(x) - lq.to(x)
     return float(diff.mean()), float(diff.std() / math.sqrt(n))
 

@@ -27,7 +27,17 @@ from lessonlib.bijectors import check_batch, module_dtype
 from lessonlib.flows import Flow, NonFinitePoints
 from lessonlib.inputs import ROOM, count, describe, dtype_limits, positive_number
 
-__all__ = ["nll", "reverse_kl", "Objective", "train", "Trainer", "TrainResult", "Diverged", "MAX_RISE", "ValidationCurve"]
+__all__ = [
+    "nll",
+    "reverse_kl",
+    "Objective",
+    "train",
+    "Trainer",
+    "TrainResult",
+    "Diverged",
+    "MAX_RISE",
+    "ValidationCurve",
+]
 
 #: A loss this many nats above the first step's loss counts as a blow-up, like a non-finite one.
 MAX_RISE = 30.0
@@ -67,17 +77,23 @@ def reverse_kl(log_target: Callable[[Tensor], Tensor]) -> Objective:
     """
 
     if not callable(log_target):
-        raise TypeError(f"log_target must be a function x -> log p~(x), one number per row of x, got {describe(log_target)}.")
+        raise TypeError(
+            f"log_target must be a function x -> log p~(x), one number per row of x, got {describe(log_target)}."
+        )
 
     def objective(flow: nn.Module, n: int, generator: torch.Generator) -> Tensor:
         x, log_q = flow.sample_and_log_prob(n, generator)
         log_p = log_target(x)
         if not isinstance(log_p, Tensor):
-            raise TypeError(f"log_target must return a torch tensor, one log-density per sample (shape ({n},)), built "
-                            f"with torch operations so that gradients reach the samples; it returned {describe(log_p)}.")
+            raise TypeError(
+                f"log_target must return a torch tensor, one log-density per sample (shape ({n},)), built "
+                f"with torch operations so that gradients reach the samples; it returned {describe(log_p)}."
+            )
         if log_p.shape != log_q.shape:
-            raise ValueError(f"log_target returned shape {tuple(log_p.shape)} for {n} samples; it must return one "
-                             f"log-density per sample, shape ({n},).")
+            raise ValueError(
+                f"log_target returned shape {tuple(log_p.shape)} for {n} samples; it must return one "
+                f"log-density per sample, shape ({n},)."
+            )
         return (log_q - log_p).mean()
 
     return objective
@@ -108,9 +124,11 @@ class Diverged(FloatingPointError, ValueError):
     def __init__(self, step: int, loss: float, first: float | None, cause: str = "loss", kept: int = 0):
         self.step, self.loss, self.first, self.cause = step, loss, first, cause
         if step == 1 and cause == "loss":
-            what = (f"the loss is {loss} at step 1, before any update: the model as built already gives some data zero "
-                    "density, or overflows. Check the data (inside the base's support, finite?), the loss function and the "
-                    "initialisation (log-scales without a bound?); a smaller learning rate cannot help.")
+            what = (
+                f"the loss is {loss} at step 1, before any update: the model as built already gives some data zero "
+                "density, or overflows. Check the data (inside the base's support, finite?), the loss function and the "
+                "initialisation (log-scales without a bound?); a smaller learning rate cannot help."
+            )
             super().__init__(what)
             return
         if cause == "gradient":
@@ -132,8 +150,9 @@ def _blew_up(loss: float, first: float | None) -> bool:
     return not math.isfinite(loss) or (first is not None and loss > first + MAX_RISE)
 
 
-def _batches(data: Tensor | Sampler, batch_size: int | None, dim: int | None, dtype: torch.dtype | None,
-             gen: torch.Generator) -> Callable[[], Tensor]:
+def _batches(
+    data: Tensor | Sampler, batch_size: int | None, dim: int | None, dtype: torch.dtype | None, gen: torch.Generator
+) -> Callable[[], Tensor]:
     """What each step trains on: minibatches of (N, D) data (all of it when batch_size is None), or fresh samples."""
     if batch_size is not None:
         batch_size = count(batch_size, "batch_size", minimum=1)
@@ -155,11 +174,15 @@ def _loss_value(loss: Any) -> float:
     if not isinstance(loss, Tensor):
         raise TypeError(f"loss_fn must return a torch scalar tensor built from the model, got {describe(loss)}.")
     if loss.numel() != 1:
-        raise ValueError(f"loss_fn must return one number (a scalar), got a tensor of shape {tuple(loss.shape)}: "
-                         "average the per-point losses with .mean().")
+        raise ValueError(
+            f"loss_fn must return one number (a scalar), got a tensor of shape {tuple(loss.shape)}: "
+            "average the per-point losses with .mean()."
+        )
     if not loss.requires_grad:
-        raise ValueError("loss_fn's result is not connected to the model's parameters (it has no gradient): avoid "
-                         ".item(), .detach(), numpy and torch.no_grad() inside the loss.")
+        raise ValueError(
+            "loss_fn's result is not connected to the model's parameters (it has no gradient): avoid "
+            ".item(), .detach(), numpy and torch.no_grad() inside the loss."
+        )
     return float(loss.detach())
 
 
@@ -173,21 +196,33 @@ class _Saved:
     n_losses: int
 
 
-def _step_loss(model: nn.Module, data: Tensor | Sampler | None, objective: Objective | None, loss_fn: Callable,
-               batch_size: int | None, gen: torch.Generator) -> Callable[[], Tensor]:
+def _step_loss(
+    model: nn.Module,
+    data: Tensor | Sampler | None,
+    objective: Objective | None,
+    loss_fn: Callable,
+    batch_size: int | None,
+    gen: torch.Generator,
+) -> Callable[[], Tensor]:
     """What one step computes: loss_fn on the next batch of data, or the objective on the model's own draws."""
     if objective is None:
         if data is None:
-            raise ValueError("give the Trainer data (a (N, D) tensor or a sampler) or a sampler-free objective, "
-                             "e.g. objective=reverse_kl(log_target) to fit a density you can only evaluate.")
+            raise ValueError(
+                "give the Trainer data (a (N, D) tensor or a sampler) or a sampler-free objective, "
+                "e.g. objective=reverse_kl(log_target) to fit a density you can only evaluate."
+            )
         draw = _batches(data, batch_size, getattr(model, "dim", None), module_dtype(model), gen)
         return lambda: loss_fn(model, draw())
     if data is not None or loss_fn is not nll:
-        raise ValueError("an objective draws its own samples from the model: give either data (with loss_fn) "
-                         "or an objective, not both.")
+        raise ValueError(
+            "an objective draws its own samples from the model: give either data (with loss_fn) "
+            "or an objective, not both."
+        )
     if not callable(objective):
-        raise TypeError(f"objective must be a function objective(model, n, generator) -> scalar loss, e.g. "
-                        f"reverse_kl(log_target), got {describe(objective)}.")
+        raise TypeError(
+            f"objective must be a function objective(model, n, generator) -> scalar loss, e.g. "
+            f"reverse_kl(log_target), got {describe(objective)}."
+        )
     if batch_size is None or count(batch_size, "batch_size") < 1:
         raise ValueError("an objective needs a batch_size: how many samples the model draws at each step.")
     return lambda: objective(model, batch_size, gen)
@@ -225,7 +260,9 @@ class Trainer:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch nn.Module (a Flow, usually), got {describe(model)}.")
         if not callable(loss_fn):
-            raise TypeError(f"loss_fn must be a function loss_fn(model, batch) -> scalar tensor, got {describe(loss_fn)}.")
+            raise TypeError(
+                f"loss_fn must be a function loss_fn(model, batch) -> scalar tensor, got {describe(loss_fn)}."
+            )
         if not any(p.requires_grad for p in model.parameters()):
             raise ValueError("the model has no trainable parameters: there is nothing for training to change.")
         self.model, self.loss_fn, self.objective = model, loss_fn, objective
@@ -262,7 +299,9 @@ class Trainer:
         except NonFinitePoints:  # the model sends points to infinity: its loss is infinite
             loss, refused = None, math.inf
         except Exception:  # the last update made the model refuse (e.g. NaN parameters failing a base's argument check)
-            if self._saved is None or _all_finite(self._params):  # the model is sound: the data, sampler or loss is at fault
+            if self._saved is None or _all_finite(
+                self._params
+            ):  # the model is sound: the data, sampler or loss is at fault
                 raise
             loss = None
         value = refused if loss is None else _loss_value(loss)
@@ -309,10 +348,12 @@ class Trainer:
                 self.optimizer.state[p] = state
         self.optimizer.zero_grad(set_to_none=True)
         self.generator.set_state(saved.generator)
-        del self.result.losses[saved.n_losses:]
+        del self.result.losses[saved.n_losses :]
         raise Diverged(step, value, first, cause, kept=self.steps)
 
-    def run(self, n_steps: int, callback: Callback | None = None, callback_every: int = 50, progress: bool = False) -> TrainResult:
+    def run(
+        self, n_steps: int, callback: Callback | None = None, callback_every: int = 50, progress: bool = False
+    ) -> TrainResult:
         """n_steps more steps; ``callback(step, result)`` every ``callback_every`` steps and after the last one.
 
         ``progress`` shows a tqdm bar. Returns the result of the whole training so far.
@@ -346,8 +387,10 @@ def _learning_rate(value: Any, dtype: torch.dtype | None) -> float:
     lr = positive_number(value, "the learning rate lr")
     label, _, big = dtype_limits(dtype or torch.get_default_dtype())
     if lr > big / ROOM:
-        raise ValueError(f"the learning rate {lr:g} is too large for {label} parameters (Adam's step would overflow); "
-                         "learning rates that train are between about 1e-4 and 1e-1.")
+        raise ValueError(
+            f"the learning rate {lr:g} is too large for {label} parameters (Adam's step would overflow); "
+            "learning rates that train are between about 1e-4 and 1e-1."
+        )
     return lr
 
 
@@ -414,7 +457,7 @@ class ValidationCurve:
             return float(nll(self.flow, self.x_val))
 
     def __call__(self, step: int, result: TrainResult) -> None:
-        since = result.losses[self.steps[-1]:step]
+        since = result.losses[self.steps[-1] : step]
         self.steps.append(step)
         self.train_nll.append(sum(since) / len(since))
         self.val_nll.append(self._val())

@@ -42,7 +42,9 @@ def _maxdiff(a: Tensor, b: Tensor) -> float:
 def verify_bijector(bij: Bijector, z: Tensor, atol: float = 1e-6, rtol: float = 1e-5) -> list[str]:
     """Run all checks on ``bij`` at the base points ``z`` (B, D); return a list of problems found."""
     if not isinstance(bij, Bijector):
-        raise TypeError(f"bij must be a lessonlib Bijector (with forward_and_log_det and inverse_and_log_det), got {describe(bij)}.")
+        raise TypeError(
+            f"bij must be a lessonlib Bijector (with forward_and_log_det and inverse_and_log_det), got {describe(bij)}."
+        )
     z = check_batch(z, bij.dim, "z", bij.dtype)
     problems: list[str] = []
     B, D = z.shape
@@ -53,8 +55,12 @@ def verify_bijector(bij: Bijector, z: Tensor, atol: float = 1e-6, rtol: float = 
             x_back = bij.forward(z_back)
         except Exception as e:  # report, don't crash: this is also the learner's checker
             return [f"calling the layer failed: {type(e).__name__}: {e}"]
-    for name, t, shape in (("forward x", x, (B, D)), ("forward log_det", ld_f, (B,)),
-                           ("inverse z", z_back, (B, D)), ("inverse log_det", ld_i, (B,))):
+    for name, t, shape in (
+        ("forward x", x, (B, D)),
+        ("forward log_det", ld_f, (B,)),
+        ("inverse z", z_back, (B, D)),
+        ("inverse log_det", ld_i, (B,)),
+    ):
         if tuple(t.shape) != shape:
             problems.append(
                 f"{name} has shape {tuple(t.shape)}, expected {shape}. "
@@ -67,8 +73,10 @@ def verify_bijector(bij: Bijector, z: Tensor, atol: float = 1e-6, rtol: float = 
         return bool(torch.allclose(a.double(), b.double(), atol=atol, rtol=rtol))
 
     if not close(z_back, z):
-        problems.append(f"round trip fails: inverse(forward(z)) differs from z by {_maxdiff(z_back, z):.3g}. "
-                        "Does the inverse undo each step in reverse order (subtract the shift, then divide by the scale)?")
+        problems.append(
+            f"round trip fails: inverse(forward(z)) differs from z by {_maxdiff(z_back, z):.3g}. "
+            "Does the inverse undo each step in reverse order (subtract the shift, then divide by the scale)?"
+        )
     if not close(x_back, x):
         problems.append(f"round trip fails: forward(inverse(x)) differs from x by {_maxdiff(x_back, x):.3g}.")
 

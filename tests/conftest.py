@@ -6,6 +6,7 @@ from hypothesis import settings
 settings.register_profile("course", deadline=None, derandomize=True, max_examples=25, print_blob=True)
 settings.load_profile("course")
 
+
 @pytest.fixture(autouse=True)
 def _float64_default():
     import torch

@@ -67,8 +67,12 @@ def own_error(e: BaseException) -> bool:
     if not frames:
         return False
     last = frames[-1]
-    return (isinstance(e, (ValueError, TypeError)) and bool(str(e).strip()) and last.filename.startswith(LESSONLIB)
-            and (last.line or "").lstrip().startswith("raise"))
+    return (
+        isinstance(e, (ValueError, TypeError))
+        and bool(str(e).strip())
+        and last.filename.startswith(LESSONLIB)
+        and (last.line or "").lstrip().startswith("raise")
+    )
 
 
 def _where(e: BaseException) -> str:
@@ -83,8 +87,12 @@ def _missing(message: str, words: Iterable[str]) -> list[str]:
     return [w for w in words if w.lower() not in low]
 
 
-def raises(*words: str, kind: tuple[type, ...] | type = (ValueError, TypeError), own: bool = True,
-           after: Callable[[], bool] | None = None) -> Expect:
+def raises(
+    *words: str,
+    kind: tuple[type, ...] | type = (ValueError, TypeError),
+    own: bool = True,
+    after: Callable[[], bool] | None = None,
+) -> Expect:
     """A refusal: ``kind`` raised (by lessonlib itself when ``own``), its message containing ``words``; then ``after()``."""
 
     def judge(how: str, value: Any) -> tuple[str, str]:
@@ -159,8 +167,12 @@ def fails(*words: str) -> Expect:
 
 def passes() -> Expect:
     """A checker's pass: the right answer, in any of the forms the exercise allows."""
-    return _checker_expect("pass", lambda value: ("fine", value.message[:200]) if value.passed
-                           else ("obscure", f"refused a right answer: {value.message}"))
+    return _checker_expect(
+        "pass",
+        lambda value: (
+            ("fine", value.message[:200]) if value.passed else ("obscure", f"refused a right answer: {value.message}")
+        ),
+    )
 
 
 def not_attempted() -> Expect:

@@ -43,12 +43,22 @@ def test_every_core_module_is_in_the_core_layer():
 
 VIOLATIONS = {
     "the core imports the presentation layer": ("flows.py", "from lessonlib.ui.style import current", "layers"),
-    "the presentation layer imports a lesson": ("ui/figures.py", "from lessonlib.lessons.l01_change_of_variables import plots", "layers"),
+    "the presentation layer imports a lesson": (
+        "ui/figures.py",
+        "from lessonlib.lessons.l01_change_of_variables import plots",
+        "layers",
+    ),
     "the core draws": ("training.py", "import matplotlib.pyplot", "core-draws-nothing"),
-    "an exercise imports its widget": ("lessons/l04_coupling/exercises.py", "from lessonlib.lessons.l04_coupling.widgets import CouplingExplorer",
-                                       "exercises-and-experiments-draw-nothing"),
-    "an experiment imports a plot": ("lessons/l05_stacking/experiments.py", "from lessonlib.lessons.l05_stacking import plots",
-                                     "exercises-and-experiments-draw-nothing"),
+    "an exercise imports its widget": (
+        "lessons/l04_coupling/exercises.py",
+        "from lessonlib.lessons.l04_coupling.widgets import CouplingExplorer",
+        "exercises-and-experiments-draw-nothing",
+    ),
+    "an experiment imports a plot": (
+        "lessons/l05_stacking/experiments.py",
+        "from lessonlib.lessons.l05_stacking import plots",
+        "exercises-and-experiments-draw-nothing",
+    ),
     "a numpy lesson imports torch": ("lessons/l01_change_of_variables/plots.py", "import torch", "numpy-lessons"),
 }
 
@@ -79,10 +89,16 @@ def test_a_forbidden_import_is_caught(what, clean_copy, tmp_path):
 
 def test_the_numpy_lessons_do_not_load_torch_at_run_time():
     """The static contract, checked once more the way a learner meets it: importing the modules."""
-    modules = [f"lessonlib.lessons.{lesson}.{part}" for lesson in ("l01_change_of_variables", "l02_jacobian")
-               for part in ("widgets", "plots", "exercises")] + ["lessonlib.cov1d", "lessonlib.linear2d"]
-    code = ("import sys, matplotlib; matplotlib.use('Agg'); "
-            + "; ".join(f"import {m}" for m in modules) + "; sys.exit(1 if 'torch' in sys.modules else 0)")
+    modules = [
+        f"lessonlib.lessons.{lesson}.{part}"
+        for lesson in ("l01_change_of_variables", "l02_jacobian")
+        for part in ("widgets", "plots", "exercises")
+    ] + ["lessonlib.cov1d", "lessonlib.linear2d"]
+    code = (
+        "import sys, matplotlib; matplotlib.use('Agg'); "
+        + "; ".join(f"import {m}" for m in modules)
+        + "; sys.exit(1 if 'torch' in sys.modules else 0)"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0, "notebooks 01 and 02 must stay numpy-only"
 
 
@@ -93,4 +109,6 @@ def test_every_package_is_installed_by_pip_install_dot():
 
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {".".join(p.relative_to(ROOT).parent.parts) for p in (ROOT / "lessonlib").rglob("__init__.py")}
-    assert listed == found | {"lessonlib._data"}, f"add {sorted(found - listed)} / drop {sorted(listed - found - {'lessonlib._data'})}"
+    assert listed == found | {"lessonlib._data"}, (
+        f"add {sorted(found - listed)} / drop {sorted(listed - found - {'lessonlib._data'})}"
+    )

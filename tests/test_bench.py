@@ -22,26 +22,76 @@ def fake_results() -> dict:
     fits = []
     for lib, gaps in (("lessonlib", [0.05, 0.07, 0.06]), ("zuko", [0.03, 0.04, 0.05]), ("normflows", [0.2, 0.3, 0.25])):
         for seed, g in enumerate(gaps):
-            fits.append({"library": lib, "version": "1", "target": "two_moons", "seed": seed, "status": "ok",
-                         "kl_gap": g, "round_trip_error": 1e-6, "log_det_error": 1e-15, "parameters": 10})
+            fits.append(
+                {
+                    "library": lib,
+                    "version": "1",
+                    "target": "two_moons",
+                    "seed": seed,
+                    "status": "ok",
+                    "kl_gap": g,
+                    "round_trip_error": 1e-6,
+                    "log_det_error": 1e-15,
+                    "parameters": 10,
+                }
+            )
     fits.append({"library": "normflows", "target": "banana", "seed": 0, "status": "failed", "error": "diverged"})
-    fits.append({"library": "lessonlib", "version": "1", "target": "banana", "seed": 0, "status": "ok",
-                 "kl_gap": 0.004, "round_trip_error": 1e-6, "log_det_error": 1e-15, "parameters": 10})
-    speed = [{"library": lib, "threads": t, "steps_per_chunk": 100, "wall_s": [w, w], "cpu_s": [c, c]}
-             for lib, t, w, c in (("lessonlib", 1, 9.0, 1.0), ("zuko", 1, 1.0, 1.1), ("normflows", 1, 1.0, 1.0),
-                                  ("lessonlib", 2, 0.5, 2.0), ("zuko", 2, 1.0, 2.0), ("normflows", 2, 1.0, 2.0))]
+    fits.append(
+        {
+            "library": "lessonlib",
+            "version": "1",
+            "target": "banana",
+            "seed": 0,
+            "status": "ok",
+            "kl_gap": 0.004,
+            "round_trip_error": 1e-6,
+            "log_det_error": 1e-15,
+            "parameters": 10,
+        }
+    )
+    speed = [
+        {"library": lib, "threads": t, "steps_per_chunk": 100, "wall_s": [w, w], "cpu_s": [c, c]}
+        for lib, t, w, c in (
+            ("lessonlib", 1, 9.0, 1.0),
+            ("zuko", 1, 1.0, 1.1),
+            ("normflows", 1, 1.0, 1.0),
+            ("lessonlib", 2, 0.5, 2.0),
+            ("zuko", 2, 1.0, 2.0),
+            ("normflows", 2, 1.0, 2.0),
+        )
+    ]
     return {
-        "schema": report.SCHEMA, "date": "2026-01-01", "duration_s": 600.0,
-        "machine": {"cpu": "Test CPU", "cpus": 2, "load_start": [0.1, 0.1, 0.1], "load_end": [1.0, 1.0, 1.0],
-                    "versions": {"torch": "2.13.0", "zuko": "1.6.0"}, "commit": "abc1234", "python": "3.11"},
+        "schema": report.SCHEMA,
+        "date": "2026-01-01",
+        "duration_s": 600.0,
+        "machine": {
+            "cpu": "Test CPU",
+            "cpus": 2,
+            "load_start": [0.1, 0.1, 0.1],
+            "load_end": [1.0, 1.0, 1.0],
+            "versions": {"torch": "2.13.0", "zuko": "1.6.0"},
+            "commit": "abc1234",
+            "python": "3.11",
+        },
         "settings": {"steps": 2000, "seeds": 3, "widget_repeats": 2, "check_samples": 10, "autograd_points": 4},
-        "course": [{"notebook": "00_start_here.ipynb", "status": "ok", "seconds": 5.0, "kernel_cpu_s": 3.0},
-                   {"notebook": "05_stacking.ipynb", "status": "ok", "seconds": 45.0, "kernel_cpu_s": 40.0},
-                   {"notebook": "06_x.ipynb", "status": "ok", "seconds": 31.0, "kernel_cpu_s": 30.0}],
-        "widgets": [{"widget": "Fast", "status": "ok", "n": 10, "median_ms": 12.0, "p90_ms": 20.0, "notebooks": ["01_a.ipynb"]},
-                    {"widget": "Slow", "status": "ok", "n": 10, "median_ms": 45.0, "p90_ms": 60.0, "notebooks": [],
-                     "redraws": {"blit": 7, "full": 3}},
-                    {"widget": "NeedsArgs", "status": "skipped", "error": "needs arguments ['flow']"}],
+        "course": [
+            {"notebook": "00_start_here.ipynb", "status": "ok", "seconds": 5.0, "kernel_cpu_s": 3.0},
+            {"notebook": "05_stacking.ipynb", "status": "ok", "seconds": 45.0, "kernel_cpu_s": 40.0},
+            {"notebook": "06_x.ipynb", "status": "ok", "seconds": 31.0, "kernel_cpu_s": 30.0},
+        ],
+        "widgets": [
+            {"widget": "Fast", "status": "ok", "n": 10, "median_ms": 12.0, "p90_ms": 20.0, "notebooks": ["01_a.ipynb"]},
+            {
+                "widget": "Slow",
+                "status": "ok",
+                "n": 10,
+                "median_ms": 45.0,
+                "p90_ms": 60.0,
+                "notebooks": [],
+                "redraws": {"blit": 7, "full": 3},
+            },
+            {"widget": "NeedsArgs", "status": "skipped", "error": "needs arguments ['flow']"},
+        ],
         "browser": {"00_start_here.ipynb": {"median_ms": 80.0, "p90_ms": 95.0, "n": 10}},
         "fits": fits,
         "speed": speed,
@@ -70,7 +120,9 @@ def test_table_shows_every_part_and_judges_the_targets():
     assert "| `Slow` | - | 10 | 7 / 3 | 45.0 | 60.0 |" in text and "not measured: needs arguments" in text
     assert "| `00_start_here.ipynb` | 10 | 80 | 95 | yes |" in text
     # KL: lessonlib mean 0.06, zuko 0.04 -> worse by 0.02; standard error of three values shown
-    assert re.search(r"\| two_moons \| 0\.060 ± 0\.006 \| 0\.040 ± 0\.006 \| .* \| zuko \| \+0\.020 \| \(reading\) \|", text)
+    assert re.search(
+        r"\| two_moons \| 0\.060 ± 0\.006 \| 0\.040 ± 0\.006 \| .* \| zuko \| \+0\.020 \| \(reading\) \|", text
+    )
     assert "(1 diverged)" in text
     # 1 thread uses CPU time (lessonlib 100/1.0 vs zuko 100/1.1 -> 1.10x), 2 threads the wall clock (2.00x)
     assert "| 1 | 100 | 91 | 100 | 1.10x | 1.00x | **no** |" in text
@@ -92,26 +144,58 @@ def test_missing_browser_file_is_said_in_the_table():
 
 def test_drag_table_shows_each_drag_and_judges_it_against_the_targets():
     r = fake_results()
-    smooth = {"what": "slider 0", "frames": 25, "fps": 24.0, "settle_ms": 40.0, "accepted_s": 1.05, "busy": 0.6, "moves_seen": 60, "main_cpu_ms": 500.0}
+    smooth = {
+        "what": "slider 0",
+        "frames": 25,
+        "fps": 24.0,
+        "settle_ms": 40.0,
+        "accepted_s": 1.05,
+        "busy": 0.6,
+        "moves_seen": 60,
+        "main_cpu_ms": 500.0,
+    }
     choppy = dict(smooth, what="knot 4", fps=8.0, settle_ms=300.0)
     filmed = dict(smooth, positions=31, film_wait_s=0.64, lag_ms=21.0)
-    coarse = dict(smooth, what="slider 1", frames=3, fps=2.9, positions=4, lag_ms=18.4, main_cpu_ms=60.0)  # each of 3 moves shown at once
+    coarse = dict(
+        smooth, what="slider 1", frames=3, fps=2.9, positions=4, lag_ms=18.4, main_cpu_ms=60.0
+    )  # each of 3 moves shown at once
     late = dict(coarse, what="slider 2", lag_ms=70.0)  # a position shown 70 ms after the slider reached it
     lost = dict(coarse, what="slider 3", lag_ms=-1.0)  # a position the slider showed was never painted
-    held = dict(choppy, what="knot 5", settle_ms=0.0, held_after_s=0.25, fps_moving=40.0)  # refused from 0.25 s on: the picture holds
+    held = dict(
+        choppy, what="knot 5", settle_ms=0.0, held_after_s=0.25, fps_moving=40.0
+    )  # refused from 0.25 s on: the picture holds
     stuck = dict(held, what="knot 3", fps_moving=8.0)
-    r["drag"] = {"presenter": {"01_a.ipynb": {"drags": [smooth, choppy, filmed, coarse, late, lost, held, stuck], "load": [1.5, 1.0, 1.0]}}}
+    r["drag"] = {
+        "presenter": {
+            "01_a.ipynb": {"drags": [smooth, choppy, filmed, coarse, late, lost, held, stuck], "load": [1.5, 1.0, 1.0]}
+        }
+    }
     text = report.render(r)
     assert "| `01` | presenter | slider 0 | 25 | 24.0 | 40 | 1.05 | 60% | 20 | - | - | - | - | 1.5 | yes |" in text
     assert "| `01` | presenter | knot 4 | 25 | 8.0 | 300 | 1.05 | 60% | 20 | - | - | - | - | 1.5 | **no** |" in text
     assert "| `01` | presenter | slider 0 | 25 | 24.0 | 40 | 1.05 | 60% | 20 | - | 31 | 21 | 0.64 | 1.5 | yes |" in text
     assert "| `01` | presenter | slider 1 | 3 | 2.9 | 40 | 1.05 | 60% | 20 | - | 4 | 18 | - | 1.5 | yes |" in text
     assert "| `01` | presenter | slider 2 | 3 | 2.9 | 40 | 1.05 | 60% | 20 | - | 4 | 70 | - | 1.5 | **no** |" in text
-    assert "| `01` | presenter | slider 3 | 3 | 2.9 | 40 | 1.05 | 60% | 20 | - | 4 | not painted | - | 1.5 | **no** |" in text
-    assert "| `01` | presenter | knot 5 | 25 | 8.0 | 0 | 1.05 | 60% | 20 | 40.0 (refused after 0.25 s) | - | - | - | 1.5 | yes |" in text
-    assert "| `01` | presenter | knot 3 | 25 | 8.0 | 0 | 1.05 | 60% | 20 | 8.0 (refused after 0.25 s) | - | - | - | 1.5 | **no** |" in text
+    assert (
+        "| `01` | presenter | slider 3 | 3 | 2.9 | 40 | 1.05 | 60% | 20 | - | 4 | not painted | - | 1.5 | **no** |"
+        in text
+    )
+    assert (
+        "| `01` | presenter | knot 5 | 25 | 8.0 | 0 | 1.05 | 60% | 20 | 40.0 (refused after 0.25 s) | - | - | - | 1.5 | yes |"
+        in text
+    )
+    assert (
+        "| `01` | presenter | knot 3 | 25 | 8.0 | 0 | 1.05 | 60% | 20 | 8.0 (refused after 0.25 s) | - | - | - | 1.5 | **no** |"
+        in text
+    )
     missed = [m for m in report.targets_missed(r) if m.startswith("dragging")]
-    assert len(missed) == 4 and "knot 3" in missed[3] and "knot 4" in missed[0] and "8.0 fps" in missed[0] and "load 1.5" in missed[0]
+    assert (
+        len(missed) == 4
+        and "knot 3" in missed[3]
+        and "knot 4" in missed[0]
+        and "8.0 fps" in missed[0]
+        and "load 1.5" in missed[0]
+    )
     assert "slider 2" in missed[1] and "each position within 50 ms: 70" in missed[1] and "not painted" in missed[2]
     r["drag"] = None
     assert "Not measured: `benchmarks/results/browser_drag.json` was missing" in report.render(r)
@@ -199,13 +283,31 @@ def test_parts_not_measured_are_said_not_passed():
 def with_spline_rows(r: dict) -> dict:
     """fake_results plus the spline family: lessonlib and zuko NSF on two targets, three seeds, and their speed."""
     r = copy.deepcopy(r)
-    for lib, target, gaps in (("lessonlib", "two_moons", [0.02, 0.03, 0.04]), ("zuko", "two_moons", [0.02, 0.02, 0.02]),
-                              ("lessonlib", "banana", [0.01, 0.01, 0.01]), ("zuko", "banana", [0.03, 0.04, 0.05])):
+    for lib, target, gaps in (
+        ("lessonlib", "two_moons", [0.02, 0.03, 0.04]),
+        ("zuko", "two_moons", [0.02, 0.02, 0.02]),
+        ("lessonlib", "banana", [0.01, 0.01, 0.01]),
+        ("zuko", "banana", [0.03, 0.04, 0.05]),
+    ):
         for seed, g in enumerate(gaps):
-            r["fits"].append({"library": lib, "family": "spline", "version": "1", "target": target, "seed": seed,
-                              "status": "ok", "kl_gap": g, "round_trip_error": 2e-6, "log_det_error": 1e-14, "parameters": 7})
-    r["speed"] += [{"library": lib, "family": "spline", "threads": 1, "steps_per_chunk": 100, "wall_s": [c, c], "cpu_s": [c, c]}
-                   for lib, c in (("lessonlib", 2.0), ("zuko", 3.0))]
+            r["fits"].append(
+                {
+                    "library": lib,
+                    "family": "spline",
+                    "version": "1",
+                    "target": target,
+                    "seed": seed,
+                    "status": "ok",
+                    "kl_gap": g,
+                    "round_trip_error": 2e-6,
+                    "log_det_error": 1e-14,
+                    "parameters": 7,
+                }
+            )
+    r["speed"] += [
+        {"library": lib, "family": "spline", "threads": 1, "steps_per_chunk": 100, "wall_s": [c, c], "cpu_s": [c, c]}
+        for lib, c in (("lessonlib", 2.0), ("zuko", 3.0))
+    ]
     return r
 
 
@@ -235,8 +337,10 @@ def test_spline_table_judges_the_mean_over_targets_and_seeds():
     for row in slow["speed"]:
         if row.get("family") == "spline" and row["library"] == "lessonlib":
             row["cpu_s"] = [3.0, 3.0]
-    slow["fits"] = [dict(f, kl_gap=f["kl_gap"] + 0.1) if f.get("family") == "spline" and f["library"] == "lessonlib" else f
-                    for f in slow["fits"]]
+    slow["fits"] = [
+        dict(f, kl_gap=f["kl_gap"] + 0.1) if f.get("family") == "spline" and f["library"] == "lessonlib" else f
+        for f in slow["fits"]
+    ]
     missed = [m for m in report.targets_missed(slow) if "spline" in m]
     assert len(missed) == 2 and "1.00x zuko NSF" in missed[0] and "worse by 0.090" in missed[1]
 

@@ -77,17 +77,26 @@ def test_the_checks_above_can_fail():
     assert long_functions(ast.parse(long)) == [f"f ({MAX_LINES + 1} lines, line 1)"]
     assert long_functions(ast.parse("def f():\n" + "    x = 1\n" * (MAX_LINES - 1))) == []
     borrower = ast.parse("from lessonlib.bijectors import _randomise\ny = layer._params(x, 0)\nz = self._params\n")
-    assert borrowed_private_names(borrower, set(), {"_params"}) == ["imports lessonlib.bijectors._randomise", "uses ._params (line 2)"]
+    assert borrowed_private_names(borrower, set(), {"_params"}) == [
+        "imports lessonlib.bijectors._randomise",
+        "uses ._params (line 2)",
+    ]
 
 
 def lesson_modules(part: str) -> list:
-    return [importlib.import_module(f"lessonlib.lessons.{p.parent.name}.{part}")
-            for p in sorted((ROOT / "lessonlib" / "lessons").glob(f"*/{part}.py"))]
+    return [
+        importlib.import_module(f"lessonlib.lessons.{p.parent.name}.{part}")
+        for p in sorted((ROOT / "lessonlib" / "lessons").glob(f"*/{part}.py"))
+    ]
 
 
 @pytest.mark.parametrize("module", lesson_modules("plots"), ids=lambda m: m.__name__)
 def test_every_plot_function_returns_a_figure(module):
-    plots = [f for name, f in inspect.getmembers(module, inspect.isfunction) if name.startswith("plot_") and f.__module__ == module.__name__]
+    plots = [
+        f
+        for name, f in inspect.getmembers(module, inspect.isfunction)
+        if name.startswith("plot_") and f.__module__ == module.__name__
+    ]
     assert plots, f"{module.__name__} has no plot_* function"
     for f in plots:
         assert typing.get_type_hints(f)["return"] is Figure, f"{module.__name__}.{f.__name__} must return a Figure"

@@ -45,6 +45,8 @@ for _core in pkgutil.iter_modules(lessonlib.__path__, "lessonlib."):  # every co
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONLIB = str(ROOT / "lessonlib")
+
+
 def fuzz(n: int) -> settings:
     """The course profile (deterministic), with ``n`` examples; the five tests draw about 300 in all."""
     return settings(max_examples=n, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
@@ -65,7 +67,8 @@ def assert_own_error(e: BaseException) -> None:
         return
     own = last.filename.startswith(LESSONLIB) and (last.line or "").lstrip().startswith("raise")
     assert isinstance(e, (ValueError, TypeError)) and str(e).strip() and own, (
-        f"{type(e).__name__} from {last.filename}:{last.lineno} ({last.line!r}): {e}")
+        f"{type(e).__name__} from {last.filename}:{last.lineno} ({last.line!r}): {e}"
+    )
 
 
 def outcome(fn, *args, **kwargs):
@@ -95,23 +98,43 @@ def raising(value):
 
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(10**30), 10**30), st.just(10**400),
-    st.floats(allow_nan=True, allow_infinity=True), st.complex_numbers(max_magnitude=1e6),
-    st.text(max_size=5), st.binary(max_size=3), st.just(Ellipsis), st.just({"a": 1}), st.just(object()),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**30), 10**30),
+    st.just(10**400),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.complex_numbers(max_magnitude=1e6),
+    st.text(max_size=5),
+    st.binary(max_size=3),
+    st.just(Ellipsis),
+    st.just({"a": 1}),
+    st.just(object()),
 )
 arrays = hnp.arrays(
     dtype=st.sampled_from([np.float64, np.float32, np.int64, np.bool_, np.complex128]),
     shape=hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4),
 )
-tensors = st.builds(lambda a, dtype: torch.as_tensor(np.asarray(a, dtype=np.float64)).to(dtype),
-                    hnp.arrays(np.float64, hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4),
-                               elements=st.floats(-1e6, 1e6) | st.sampled_from([math.nan, math.inf, -math.inf])),
-                    st.sampled_from(DTYPES))
+tensors = st.builds(
+    lambda a, dtype: torch.as_tensor(np.asarray(a, dtype=np.float64)).to(dtype),
+    hnp.arrays(
+        np.float64,
+        hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4),
+        elements=st.floats(-1e6, 1e6) | st.sampled_from([math.nan, math.inf, -math.inf]),
+    ),
+    st.sampled_from(DTYPES),
+)
 ragged = st.lists(st.one_of(st.floats(-5, 5), st.lists(st.floats(-5, 5), max_size=3), st.text(max_size=2)), max_size=4)
 functions = st.one_of(
-    st.builds(lambda v: (lambda *a: v), scalars),
-    st.sampled_from([raising(ZeroDivisionError("boom")), raising(RuntimeError("shape")), raising(KeyError("k")),
-                     lambda *a: a[0] * np.nan if a and hasattr(a[0], "__mul__") else None, lambda *a: (1, 2, 3)]),
+    st.builds(lambda v: lambda *a: v, scalars),
+    st.sampled_from(
+        [
+            raising(ZeroDivisionError("boom")),
+            raising(RuntimeError("shape")),
+            raising(KeyError("k")),
+            lambda *a: a[0] * np.nan if a and hasattr(a[0], "__mul__") else None,
+            lambda *a: (1, 2, 3),
+        ]
+    ),
 )
 odd = st.one_of(scalars, arrays, tensors, ragged, functions)
 
@@ -131,14 +154,20 @@ def batches(dim: int, low: float = -10.0, high: float = 10.0):
 # --------------------------------------------------------------------------------------------------
 # bijectors and flows
 # --------------------------------------------------------------------------------------------------
-BIJECTORS = {name: factory(factory.dims[-1], torch.Generator().manual_seed(0)) for name, factory in sorted(EXAMPLES.items())}
+BIJECTORS = {
+    name: factory(factory.dims[-1], torch.Generator().manual_seed(0)) for name, factory in sorted(EXAMPLES.items())
+}
 #: Where a direction's input must lie, when not the whole real line: PixelLogit's inverse takes pixels in [0, levels).
 DOMAINS = {("PixelLogit", "inverse_and_log_det"): (0.0, BIJECTORS["PixelLogit"].levels - 0.01)}
 
 
 @fuzz(60)
-@given(name=st.sampled_from(sorted(BIJECTORS)), direction=st.sampled_from(["forward_and_log_det", "inverse_and_log_det"]),
-       good=st.booleans(), data=st.data())
+@given(
+    name=st.sampled_from(sorted(BIJECTORS)),
+    direction=st.sampled_from(["forward_and_log_det", "inverse_and_log_det"]),
+    good=st.booleans(),
+    data=st.data(),
+)
 def test_bijectors_answer_odd_input_clearly_and_good_input_finitely(name, direction, good, data):
     bij = BIJECTORS[name]
     dim = bij.dim or 2
@@ -157,8 +186,12 @@ FLOWS = {layer: make_flow(2, 2, layer, hidden=(8,)) for layer in LAYERS}
 
 
 @fuzz(40)
-@given(layer=st.sampled_from(LAYERS), method=st.sampled_from(["log_prob", "sample", "sample_and_log_prob"]),
-       good=st.booleans(), data=st.data())
+@given(
+    layer=st.sampled_from(LAYERS),
+    method=st.sampled_from(["log_prob", "sample", "sample_and_log_prob"]),
+    good=st.booleans(),
+    data=st.data(),
+)
 def test_flows_answer_odd_input_clearly_and_good_input_finitely(layer, method, good, data):
     flow = FLOWS[layer]
     if method == "log_prob":
@@ -175,8 +208,14 @@ def test_flows_answer_odd_input_clearly_and_good_input_finitely(layer, method, g
 @given(data=st.data(), which=st.sampled_from(["data", "steps", "lr", "batch_size", "seed", "callback_every"]))
 def test_training_answers_odd_settings_clearly(data, which):
     flow = make_flow(2, 1, hidden=(4,), seed=0)
-    args = {"data": torch.randn(20, 2, generator=torch.Generator().manual_seed(1)), "steps": 2, "lr": 1e-2,
-            "batch_size": 8, "seed": 0, "callback_every": 1}
+    args = {
+        "data": torch.randn(20, 2, generator=torch.Generator().manual_seed(1)),
+        "steps": 2,
+        "lr": 1e-2,
+        "batch_size": 8,
+        "seed": 0,
+        "callback_every": 1,
+    }
     args[which] = data.draw(st.one_of(odd, st.integers(-3, 3), st.floats(-1e40, 1e40)))
     result = outcome(train, flow, **args)
     assert all(torch.isfinite(p).all() for p in flow.parameters()), "training left non-finite parameters"
@@ -214,8 +253,10 @@ def test_the_numpy_maths_answers_odd_input_clearly(name, a, b):
 
 
 @fuzz(30)
-@given(x=hnp.arrays(np.float64, st.integers(0, 6), elements=st.floats(-10, 10)),
-       A=hnp.arrays(np.float64, (2, 2), elements=st.floats(-10, 10)))
+@given(
+    x=hnp.arrays(np.float64, st.integers(0, 6), elements=st.floats(-10, 10)),
+    A=hnp.arrays(np.float64, (2, 2), elements=st.floats(-10, 10)),
+)
 def test_the_numpy_maths_is_finite_on_finite_input_in_range(x, A):
     for fmap in (cov1d.AffineMap(-2.0, 1.0), cov1d.TanhMap(0.8), cov1d.ExpMap()):
         p = cov1d.pushforward_density(cov1d.Normal(), fmap, x)

@@ -35,24 +35,56 @@ def test_a_process_tree_counts_its_children_and_the_sampler_sees_the_peak():
 def rows() -> list[dict]:
     kernel = {"kind": "kernel", "status": "ok", "problems": []}
     return [
-        {**kernel, "notebook": "00_a.ipynb", "run_all_s": 3.7, "start_cpu_s": 1.2, "kernel_cpu_s": 3.5, "peak_rss_mb": 270.0, "idle_rss_mb": 260.0},
-        {**kernel, "notebook": "05_b.ipynb", "run_all_s": 26.0, "start_cpu_s": 1.4, "kernel_cpu_s": 25.0, "peak_rss_mb": 400.0, "idle_rss_mb": 350.0},
-        {**kernel, "notebook": "06_c.ipynb", "status": "failed", "problems": ["code cell 2: boom"], "run_all_s": 1.0,
-         "start_cpu_s": 1.0, "kernel_cpu_s": 99.0, "peak_rss_mb": 9999.0, "idle_rss_mb": 9999.0},
+        {
+            **kernel,
+            "notebook": "00_a.ipynb",
+            "run_all_s": 3.7,
+            "start_cpu_s": 1.2,
+            "kernel_cpu_s": 3.5,
+            "peak_rss_mb": 270.0,
+            "idle_rss_mb": 260.0,
+        },
+        {
+            **kernel,
+            "notebook": "05_b.ipynb",
+            "run_all_s": 26.0,
+            "start_cpu_s": 1.4,
+            "kernel_cpu_s": 25.0,
+            "peak_rss_mb": 400.0,
+            "idle_rss_mb": 350.0,
+        },
+        {
+            **kernel,
+            "notebook": "06_c.ipynb",
+            "status": "failed",
+            "problems": ["code cell 2: boom"],
+            "run_all_s": 1.0,
+            "start_cpu_s": 1.0,
+            "kernel_cpu_s": 99.0,
+            "peak_rss_mb": 9999.0,
+            "idle_rss_mb": 9999.0,
+        },
         {"kind": "server", "notebooks_open": 3, "idle_rss_mb": 90.0, "open_rss_mb": 120.0, "kernels_rss_mb": 900.0},
     ]
 
 
 def results() -> dict:
-    return {"date": "2026-01-01", "machine": {"cpu": "Test CPU", "cpus": 2, "memory_gib": 23.4, "load_start": [0.2],
-                                              "commit": "abc1234"},
-            "widgets": [{"status": "ok", "cpu_median_ms": 12.3}, {"status": "ok", "cpu_median_ms": 17.6}],
-            "cost": rows()}
+    return {
+        "date": "2026-01-01",
+        "machine": {"cpu": "Test CPU", "cpus": 2, "memory_gib": 23.4, "load_start": [0.2], "commit": "abc1234"},
+        "widgets": [{"status": "ok", "cpu_median_ms": 12.3}, {"status": "ok", "cpu_median_ms": 17.6}],
+        "cost": rows(),
+    }
 
 
 def test_limits_follow_from_the_measured_rows():
     s = cost_table.per_student(rows())  # the failed notebook counts in no figure
-    assert (s["server_mb"], s["idle_mb"], s["peak"]["notebook"], s["cpu"]["notebook"]) == (120.0, 350.0, "05_b.ipynb", "05_b.ipynb")
+    assert (s["server_mb"], s["idle_mb"], s["peak"]["notebook"], s["cpu"]["notebook"]) == (
+        120.0,
+        350.0,
+        "05_b.ipynb",
+        "05_b.ipynb",
+    )
     assert s["guarantee_mb"] == 512  # 120 + 350 = 470, up to a multiple of 64
     assert s["limit_mb"] == 896  # 120 + 400 + 1 x 350 = 870, up to a multiple of 64
     assert s["all_open_mb"] == 1020.0 and s["cores"] == pytest.approx(25 / 26)

@@ -51,7 +51,9 @@ def test_course_rules(path):
     md_chars = sum(len("".join(c["source"])) for c in nb["cells"] if c["cell_type"] == "markdown")
     code_chars = len(src)
     assert n_md >= n_code * 0.8 and md_chars >= code_chars, f"{path.name}: at least as much prose as code"
-    long_cells = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and len("".join(c["source"]).splitlines()) > 15]
+    long_cells = [
+        i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and len("".join(c["source"]).splitlines()) > 15
+    ]
     assert not long_cells, f"{path.name}: code cells {long_cells} are longer than 15 lines; move code into lessonlib"
     size = path.stat().st_size
-    assert size < 3_000_000, f"{path.name} is {size/1e6:.1f} MB; lower dpi or figure count"
+    assert size < 3_000_000, f"{path.name} is {size / 1e6:.1f} MB; lower dpi or figure count"

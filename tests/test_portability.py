@@ -49,7 +49,11 @@ def test_approx_words_must_match():
 
 def test_approx_figures_must_exist_but_are_not_byte_compared():
     fig = lambda png: nbformat.from_dict(  # noqa: E731
-        {"output_type": "display_data", "metadata": {}, "data": {"image/png": png, "text/plain": "<Figure size 640x480 with 1 Axes>"}}
+        {
+            "output_type": "display_data",
+            "metadata": {},
+            "data": {"image/png": png, "text/plain": "<Figure size 640x480 with 1 Axes>"},
+        }
     )
     assert nbcompare.compare_approx([fig("AAAA")], [fig("BBBB")], 0.25, 0.05) == []
     missing = nbcompare.compare_approx([fig("AAAA")], [_stream("no figure\n")], 0.25, 0.05)
@@ -77,8 +81,14 @@ CELLS = {
     "approx_new_figure": ("import matplotlib.pyplot as plt\n_ = plt.plot([1, 2, 4]); plt.show()", ["approx"], None),
     "exact_new_figure": ("import matplotlib.pyplot as plt\n_ = plt.plot([1, 2, 4]); plt.show()", [], None),
 }
-EXPECTED = {"exact_same": True, "exact_changed": False, "approx_close": True, "approx_far": False,
-            "approx_new_figure": True, "exact_new_figure": False}
+EXPECTED = {
+    "exact_same": True,
+    "exact_changed": False,
+    "approx_close": True,
+    "approx_far": False,
+    "approx_new_figure": True,
+    "exact_new_figure": False,
+}
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +175,9 @@ def test_a_changed_lessonlib_module_makes_only_its_importers_stale(tmp_path):
 
 def test_a_changed_data_file_makes_its_readers_stale(tmp_path):
     root = _copy_course(tmp_path)
-    readers = [p for p in NOTEBOOKS if "data/old_faithful.csv" in fingerprint.computed_from(json.loads(p.read_text()), root)]
+    readers = [
+        p for p in NOTEBOOKS if "data/old_faithful.csv" in fingerprint.computed_from(json.loads(p.read_text()), root)
+    ]
     assert readers, "some notebook reads Old Faithful"
     nb = _stamped(readers[0], root)
     with open(root / "data" / "old_faithful.csv", "a", encoding="utf-8") as f:
@@ -189,14 +201,14 @@ def test_a_column_that_realigns_is_not_a_change_of_words():
 
 # --- a trained claim that becomes false fails the run ------------------------------------------
 
-SIGN_ERROR = '''
+SIGN_ERROR = """
 import lessonlib.monotone1d as _m
 _inverse = _m.MonotoneMixture._inverse_and_log_det
 def _sign_error_in_training(self, x):
     z, log_det = _inverse(self, x)
     return (z, -log_det) if x.shape[0] == 272 else (z, log_det)  # only the full-batch training steps see it
 _m.MonotoneMixture._inverse_and_log_det = _sign_error_in_training
-'''
+"""
 
 
 def test_training_claims_catch_a_sign_error(tmp_path):

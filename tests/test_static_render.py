@@ -19,7 +19,13 @@ METER = re.compile(r"(\d+)%\|.*?\| *(\d+)/(\d+)")  # tqdm's 'training: 100%|####
 
 
 def widget_outputs(nb: nbformat.NotebookNode) -> list[tuple[int, nbformat.NotebookNode]]:
-    return [(i, o) for i, c in enumerate(nb.cells) if c.cell_type == "code" for o in c.outputs if WIDGET_VIEW in o.get("data", {})]
+    return [
+        (i, o)
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code"
+        for o in c.outputs
+        if WIDGET_VIEW in o.get("data", {})
+    ]
 
 
 def rendered_output(nb: nbformat.NotebookNode, output: nbformat.NotebookNode) -> str:
@@ -28,7 +34,7 @@ def rendered_output(nb: nbformat.NotebookNode, output: nbformat.NotebookNode) ->
     cell = nbformat.v4.new_code_cell("", outputs=[output], execution_count=1)
     one.cells = [cell]
     body, _ = HTMLExporter(template_name="lab").from_notebook_node(one)
-    area = body[body.index('class="jp-OutputArea jp-Cell-outputArea"'):]
+    area = body[body.index('class="jp-OutputArea jp-Cell-outputArea"') :]
     return area[: area.index("</main>")] if "</main>" in area else area
 
 
@@ -46,7 +52,9 @@ def test_every_widget_output_renders_as_a_picture_without_a_kernel(path):
         if is_progress_bar(out):
             continue  # its text is its still; checked below
         if not re.search(r'<img [^>]*src=["\']data:image/png;base64,[A-Za-z0-9+/]{100}', html):
-            problems.append(f"cell {i}: a widget output renders with no picture: {re.sub(r'<[^>]+>', ' ', html)[:120].split()}")
+            problems.append(
+                f"cell {i}: a widget output renders with no picture: {re.sub(r'<[^>]+>', ' ', html)[:120].split()}"
+            )
         if re.search(r"\b(VBox|HBox|Canvas)\(children=", html):
             problems.append(f"cell {i}: a widget output renders as its text repr")
     assert not problems, f"{path.name}:\n" + "\n".join(problems)
@@ -66,11 +74,16 @@ def test_progress_bars_are_stored_finished(path):
 def test_the_render_check_fails_on_a_widget_with_no_still():
     """The check above can fail: a bare widget output (what the notebooks stored before stills) is caught."""
     nb = nbformat.v4.new_notebook()
-    bare = nbformat.v4.new_output("display_data", data={
-        "text/plain": "VBox(children=(FloatSlider(value=1.0),))",
-        WIDGET_VIEW: {"version_major": 2, "version_minor": 0, "model_id": "0" * 32},
-    })
+    bare = nbformat.v4.new_output(
+        "display_data",
+        data={
+            "text/plain": "VBox(children=(FloatSlider(value=1.0),))",
+            WIDGET_VIEW: {"version_major": 2, "version_minor": 0, "model_id": "0" * 32},
+        },
+    )
     html = rendered_output(nb, bare)
     assert "<img" not in html and "VBox(children=" in html
-    stuck = nbformat.v4.new_output("display_data", data={"text/plain": "training:   0%|          | 0/300 [00:00<?, ?step/s]"})
+    stuck = nbformat.v4.new_output(
+        "display_data", data={"text/plain": "training:   0%|          | 0/300 [00:00<?, ?step/s]"}
+    )
     assert METER.search(stuck.data["text/plain"]).groups() == ("0", "0", "300")

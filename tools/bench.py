@@ -58,7 +58,9 @@ def ensure_bench_venv() -> None:
         say("creating .venv-bench for zuko and normflows (first run only)")
         venv.EnvBuilder(with_pip=True).create(BENCH_VENV)
     say("installing benchmarks/requirements.txt into .venv-bench (about a minute)")
-    rc = subprocess.call([str(BENCH_PY), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", str(BENCH_REQ)])
+    rc = subprocess.call(
+        [str(BENCH_PY), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r", str(BENCH_REQ)]
+    )
     if rc != 0:
         sys.exit("[bench] installing the benchmark requirements failed")
     STAMP.write_text(want)
@@ -94,9 +96,16 @@ def fit_parallel(jobs: list[dict], workers: int, deadline: float | None = None) 
     shares = [jobs[k::workers] for k in range(workers)]
     extra = [str(deadline)] if deadline else []
     procs = [
-        subprocess.Popen([str(BENCH_PY), "-m", "benchmarks.flows_worker", "fit", json.dumps(share), *extra], cwd=ROOT,
-                         env=_env(1), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for share in shares if share
+        subprocess.Popen(
+            [str(BENCH_PY), "-m", "benchmarks.flows_worker", "fit", json.dumps(share), *extra],
+            cwd=ROOT,
+            env=_env(1),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for share in shares
+        if share
     ]
     raw = RESULTS / "raw" / "fits.jsonl"
     raw.parent.mkdir(parents=True, exist_ok=True)
@@ -113,8 +122,10 @@ def fit_parallel(jobs: list[dict], workers: int, deadline: float | None = None) 
                     rows.append(row)
                     with raw.open("a") as f:
                         f.write(line)
-                    say(f"  {row['library']} {row['target']} seed {row['seed']}: {row['status']}"
-                        + (f", KL gap {row['kl_gap']:.3f}" if row["status"] == "ok" else ""))
+                    say(
+                        f"  {row['library']} {row['target']} seed {row['seed']}: {row['status']}"
+                        + (f", KL gap {row['kl_gap']:.3f}" if row["status"] == "ok" else "")
+                    )
 
     readers = [threading.Thread(target=collect, args=(p,)) for p in procs]
     for t in readers:
@@ -135,8 +146,15 @@ def versions() -> dict[str, str]:
     if not BENCH_PY.exists():  # a run without the flow comparisons (--only course widgets drag)
         return out
     peer = subprocess.run(
-        [str(BENCH_PY), "-c", "from importlib.metadata import version as v; print(v('torch'), v('zuko'), v('normflows'))"],
-        capture_output=True, text=True, check=True).stdout.split()
+        [
+            str(BENCH_PY),
+            "-c",
+            "from importlib.metadata import version as v; print(v('torch'), v('zuko'), v('normflows'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     if peer[0] != out["torch"]:
         raise SystemExit(f"[bench] torch differs between .venv ({out['torch']}) and .venv-bench ({peer[0]})")
     out["zuko"], out["normflows"] = peer[1], peer[2]
@@ -161,7 +179,10 @@ def measure_cost(results: dict, args: argparse.Namespace) -> None:
     say("cost per student: kernel memory and CPU per notebook, JupyterLab server memory (Chromium)")
     results["cost"] = run_json([sys.executable, "-m", "benchmarks.kernel_cost", *(["00", "01"] if args.quick else [])])
     for r in results["cost"]:
-        say(f"  {r.get('notebook', 'server')}: " + ", ".join(f"{k} {v}" for k, v in r.items() if k.endswith(("_mb", "_s"))))
+        say(
+            f"  {r.get('notebook', 'server')}: "
+            + ", ".join(f"{k} {v}" for k, v in r.items() if k.endswith(("_mb", "_s")))
+        )
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -171,11 +192,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2, help="parallel single-threaded training processes")
-    ap.add_argument("--fit-minutes", type=float, default=None,
-                    help="time budget of the training runs: no new run starts after it (unfinished runs are listed)")
+    ap.add_argument(
+        "--fit-minutes",
+        type=float,
+        default=None,
+        help="time budget of the training runs: no new run starts after it (unfinished runs are listed)",
+    )
     ap.add_argument("--skip", nargs="*", default=[], choices=PARTS)
-    ap.add_argument("--only", nargs="*", default=[], choices=PARTS,
-                    help="re-measure these parts and keep the rest of bench.json (each part records its own load)")
+    ap.add_argument(
+        "--only",
+        nargs="*",
+        default=[],
+        choices=PARTS,
+        help="re-measure these parts and keep the rest of bench.json (each part records its own load)",
+    )
     args = ap.parse_args(argv)
     if args.quick:
         args.steps, args.seeds = 150, 1
@@ -187,11 +217,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def settings(args: argparse.Namespace) -> dict:
     from benchmarks.adapters import BOUND, N_BINS
 
-    return {"steps": args.steps, "seeds": args.seeds, "batch": 512, "lr": 1e-3, "layers": 8, "hidden": [64, 64],
-            "fit_threads": 1, "fit_workers": args.workers, "speed_chunk": {"1": 100, "2": 50} if not args.quick else {"1": 20, "2": 20},
-            "speed_rounds": {"1": 5, "2": 3}, "widget_values": 12, "widget_repeats": 2,
-            "check_samples": 10_000, "autograd_points": 64, "kl_samples": 20_000,
-            "spline": {"libraries": list(report.SPLINE_LIBRARIES), "bins": N_BINS, "bound": BOUND}}
+    return {
+        "steps": args.steps,
+        "seeds": args.seeds,
+        "batch": 512,
+        "lr": 1e-3,
+        "layers": 8,
+        "hidden": [64, 64],
+        "fit_threads": 1,
+        "fit_workers": args.workers,
+        "speed_chunk": {"1": 100, "2": 50} if not args.quick else {"1": 20, "2": 20},
+        "speed_rounds": {"1": 5, "2": 3},
+        "widget_values": 12,
+        "widget_repeats": 2,
+        "check_samples": 10_000,
+        "autograd_points": 64,
+        "kl_samples": 20_000,
+        "spline": {"libraries": list(report.SPLINE_LIBRARIES), "bins": N_BINS, "bound": BOUND},
+    }
 
 
 def measure_course(results: dict, args: argparse.Namespace) -> None:
@@ -204,7 +247,9 @@ def measure_course(results: dict, args: argparse.Namespace) -> None:
 def measure_widgets(results: dict, args: argparse.Namespace) -> None:
     say("timing every lesson widget (control change + full redraw)")
     s = results["settings"]
-    results["widgets"] = run_json([sys.executable, "-m", "benchmarks.widget_latency", str(s["widget_values"]), str(s["widget_repeats"])])
+    results["widgets"] = run_json(
+        [sys.executable, "-m", "benchmarks.widget_latency", str(s["widget_values"]), str(s["widget_repeats"])]
+    )
     for r in results["widgets"]:
         say(f"  {r['widget']}: median {r.get('median_ms') or 0:.1f} ms ({r['status']})")
 
@@ -214,22 +259,51 @@ def measure_speed(results: dict, args: argparse.Namespace) -> None:
     results["speed"] = []
     for threads in (1, 2):
         say(f"training speed, {threads} thread(s), interleaved chunks")
-        results["speed"] += run_json([str(BENCH_PY), "-m", "benchmarks.flows_worker", "speed", str(s["speed_chunk"][str(threads)]),
-                                      str(s["speed_rounds"][str(threads)])], threads=threads)
+        results["speed"] += run_json(
+            [
+                str(BENCH_PY),
+                "-m",
+                "benchmarks.flows_worker",
+                "speed",
+                str(s["speed_chunk"][str(threads)]),
+                str(s["speed_rounds"][str(threads)]),
+            ],
+            threads=threads,
+        )
     for t, per in report.speed_summary(results["speed"]).items():
         say(f"  {t} thread(s): " + ", ".join(f"{k} {v:.0f} steps/s" for k, v in per.items()))
     say("training speed of the spline flows (lessonlib, zuko NSF), 1 thread, interleaved chunks")
-    results["speed"] += run_json([str(BENCH_PY), "-m", "benchmarks.flows_worker", "speed", str(s["speed_chunk"]["1"]),
-                                  str(s["speed_rounds"]["1"]), "spline"], threads=1)
+    results["speed"] += run_json(
+        [
+            str(BENCH_PY),
+            "-m",
+            "benchmarks.flows_worker",
+            "speed",
+            str(s["speed_chunk"]["1"]),
+            str(s["speed_rounds"]["1"]),
+            "spline",
+        ],
+        threads=1,
+    )
     for t, per in report.speed_summary(results["speed"], "spline").items():
         say(f"  spline flows, {t} thread(s): " + ", ".join(f"{k} {v:.0f} steps/s" for k, v in per.items()))
 
 
 def measure_fits(results: dict, args: argparse.Namespace) -> None:
-    jobs = [{"library": lib, "target": t, "seed": s, "steps": args.steps}
-            for s, t, lib in itertools.product(range(args.seeds), TARGET_NAMES, report.LIBRARIES)]
-    jobs += [{"library": lib, "target": t, "seed": s, "steps": args.steps, "family": "spline"}  # lessonlib's against zuko NSF
-             for s, t, lib in itertools.product(range(args.seeds), TARGET_NAMES, report.SPLINE_LIBRARIES)]
+    jobs = [
+        {"library": lib, "target": t, "seed": s, "steps": args.steps}
+        for s, t, lib in itertools.product(range(args.seeds), TARGET_NAMES, report.LIBRARIES)
+    ]
+    jobs += [
+        {
+            "library": lib,
+            "target": t,
+            "seed": s,
+            "steps": args.steps,
+            "family": "spline",
+        }  # lessonlib's against zuko NSF
+        for s, t, lib in itertools.product(range(args.seeds), TARGET_NAMES, report.SPLINE_LIBRARIES)
+    ]
     say(f"training {len(jobs)} flows ({args.steps} steps each) in {args.workers} single-threaded processes")
     deadline = time.time() + 60 * args.fit_minutes if args.fit_minutes else None
     results["fits"] = fit_parallel(jobs, args.workers, deadline)
@@ -244,8 +318,14 @@ def measure_drag(results: dict, args: argparse.Namespace) -> None:
         say("  the drag benchmark failed; the table keeps the last browser_drag.json")
 
 
-MEASURE = {"course": measure_course, "widgets": measure_widgets, "cost": measure_cost, "drag": measure_drag, "speed": measure_speed,
-           "fits": measure_fits}
+MEASURE = {
+    "course": measure_course,
+    "widgets": measure_widgets,
+    "cost": measure_cost,
+    "drag": measure_drag,
+    "speed": measure_speed,
+    "fits": measure_fits,
+}
 
 
 def keep_old_parts(results: dict, args: argparse.Namespace, out_path: Path) -> None:
@@ -273,16 +353,29 @@ def main(argv: list[str]) -> int:
     if {"speed", "fits"} - set(args.skip):  # only the flow comparisons need zuko and normflows
         ensure_bench_venv()
     t_start = time.perf_counter()
-    results: dict = {"schema": report.SCHEMA, "date": dt.date.today().isoformat(),
-                     "machine": {**report.machine_facts(ROOT, versions()), **cost_table.memory_facts()}, "settings": settings(args),
-                     "course": [], "widgets": [], "cost": [], "fits": [], "speed": [], "parts": {}}
+    results: dict = {
+        "schema": report.SCHEMA,
+        "date": dt.date.today().isoformat(),
+        "machine": {**report.machine_facts(ROOT, versions()), **cost_table.memory_facts()},
+        "settings": settings(args),
+        "course": [],
+        "widgets": [],
+        "cost": [],
+        "fits": [],
+        "speed": [],
+        "parts": {},
+    }
     for part in PARTS:
         if part in args.skip:
             continue
         t0, load0 = time.perf_counter(), report.load_average()
         MEASURE[part](results, args)
-        results["parts"][part] = {"time": time.strftime("%Y-%m-%d %H:%M"), "seconds": round(time.perf_counter() - t0, 1),
-                                  "load_start": load0, "load_end": report.load_average()}
+        results["parts"][part] = {
+            "time": time.strftime("%Y-%m-%d %H:%M"),
+            "seconds": round(time.perf_counter() - t0, 1),
+            "load_start": load0,
+            "load_end": report.load_average(),
+        }
     results.update(read_browser_results())
     results["machine"]["load_end"] = report.load_average()
     if args.only and out_path.exists():

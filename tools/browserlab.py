@@ -68,8 +68,13 @@ def copy_course(dest: Path, notebooks: list[Path] | None = None) -> Path:
 class JupyterLab:
     """A JupyterLab server on 127.0.0.1 with its own config, runtime, settings and workspace folders."""
 
-    def __init__(self, root: Path, port: int | None = None, env: dict[str, str] | None = None,
-                 settings: dict[str, dict] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        settings: dict[str, dict] | None = None,
+    ) -> None:
         self.root = Path(root)
         self.settings = LAB_SETTINGS if settings is None else settings
         self.port = port or free_port()
@@ -101,9 +106,16 @@ class JupyterLab:
         env.update(self.extra_env)
         jupyter = Path(sys.executable).parent / "jupyter"
         cmd = [
-            str(jupyter), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
-            "--ServerApp.port_retries=0", "--IdentityProvider.token=", "--allow-root",
-            "--LabApp.news_url=None", f"--ServerApp.root_dir={self.root}",
+            str(jupyter),
+            "lab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            "--ServerApp.port_retries=0",
+            "--IdentityProvider.token=",
+            "--allow-root",
+            "--LabApp.news_url=None",
+            f"--ServerApp.root_dir={self.root}",
             "--ServerApp.disable_check_xsrf=True",  # lets shutdown_kernels() call the REST API (127.0.0.1 only)
         ]
         self.log_path = tmp / "lab.log"
@@ -284,12 +296,15 @@ class NotebookPage:
         page = self.page
         for attempt in range(3):
             page.click(".lm-MenuBar-itemLabel:text-is('Run')")
-            page.click(".lm-Menu-item[data-command='runmenu:run-all'], .lm-Menu-item[data-command='notebook:run-all-cells']")
+            page.click(
+                ".lm-Menu-item[data-command='runmenu:run-all'], .lm-Menu-item[data-command='notebook:run-all-cells']"
+            )
             try:  # a request sent while the kernel still starts is dropped: then no cell starts; ask again
                 page.wait_for_function(
                     """() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')]
                              .some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))""",
-                    timeout=30_000, polling=100,
+                    timeout=30_000,
+                    polling=100,
                 )
                 break
             except Exception:
@@ -352,11 +367,15 @@ class NotebookPage:
         )
 
     def widget_count(self) -> int:
-        return self.page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.widget-view+json']").count()
+        return self.page.locator(
+            ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.widget-view+json']"
+        ).count()
 
     # -- interacting with one widget ------------------------------------------------------------
     def fingerprint(self, locator, what: str = "all") -> str:
-        return self.page.evaluate("([el, what]) => window.__course.fingerprint(el, what)", [locator.element_handle(), what])
+        return self.page.evaluate(
+            "([el, what]) => window.__course.fingerprint(el, what)", [locator.element_handle(), what]
+        )
 
     def start_watch(self, locator, what: str, timeout_ms: int = 10_000) -> None:
         self.page.evaluate(WATCH_JS, [locator.element_handle(), what, timeout_ms])

@@ -83,10 +83,14 @@ class Drag:
     film_wait_s: float | None = None  # how long the slider's film took to be ready in the page (None: no film)
     positions: int | None = None  # slider positions the drag passed (distinct readouts): at most one frame each
     film_frames: int | None = None  # frames the film's canvas painted during the drag
-    film_differs: float | None = None  # share of 4 x 4 pixel blocks where the film's last frame and the kernel's picture differ
+    film_differs: float | None = (
+        None  # share of 4 x 4 pixel blocks where the film's last frame and the kernel's picture differ
+    )
     held_after_s: float | None = None  # a figure drag refused from this many seconds after the press (None: never)
     fps_moving: float | None = None  # frames per second until then
-    lag_ms: float | None = None  # a slider's longest wait from showing a new position to the next paint (-1: one never painted)
+    lag_ms: float | None = (
+        None  # a slider's longest wait from showing a new position to the next paint (-1: one never painted)
+    )
 
 
 def _metrics(cdp: Any) -> dict[str, float]:
@@ -97,11 +101,21 @@ def _kernel_idle(lab: Any) -> bool:
     return all(k.get("execution_state") == "idle" for k in lab.kernels())
 
 
-def drag(page: Any, lab: Any, el: Any, start: tuple[float, float], end: tuple[float, float], what: str,
-         n_moves: int = 60, seconds: float = 1.0) -> Drag:
+def drag(
+    page: Any,
+    lab: Any,
+    el: Any,
+    start: tuple[float, float],
+    end: tuple[float, float],
+    what: str,
+    n_moves: int = 60,
+    seconds: float = 1.0,
+) -> Drag:
     """Press at ``start``, move to ``end`` in ``n_moves`` moves paced over ``seconds``, release; measure (see module doc)."""
     page.evaluate(DRAG_JS)
-    page.evaluate("(el) => Object.assign(window.__drag, {el, active: true, paints: [], down: null, up: null, moves: 0})", el)
+    page.evaluate(
+        "(el) => Object.assign(window.__drag, {el, active: true, paints: [], down: null, up: null, moves: 0})", el
+    )
     cdp = page.context.new_cdp_session(page)
     cdp.send("Performance.enable")
     m0 = _metrics(cdp)
@@ -127,13 +141,23 @@ def drag(page: Any, lab: Any, el: Any, start: tuple[float, float], end: tuple[fl
         elif time.perf_counter() - quiet_since > 0.8:
             break
         page.wait_for_timeout(50)  # polling a condition
-    d = page.evaluate("() => { const D = window.__drag; D.active = false; return {paints: D.paints, down: D.down, up: D.up, moves: D.moves}; }")
+    d = page.evaluate(
+        "() => { const D = window.__drag; D.active = false; return {paints: D.paints, down: D.down, up: D.up, moves: D.moves}; }"
+    )
     cdp.detach()
     during = {f for t, f in d["paints"] if d["down"] <= t <= d["up"]}
     span = (d["up"] - d["down"]) / 1000
     after = [t for t, _ in d["paints"] if t > d["up"]]
-    return Drag(what, len(during), round(len(during) / span, 1) if span > 0 else 0.0, round(accepted, 3),
-                round(max(after) - d["up"], 1) if after else 0.0, round(busy / accepted, 2), d["moves"], round(1000 * cpu, 1))
+    return Drag(
+        what,
+        len(during),
+        round(len(during) / span, 1) if span > 0 else 0.0,
+        round(accepted, 3),
+        round(max(after) - d["up"], 1) if after else 0.0,
+        round(busy / accepted, 2),
+        d["moves"],
+        round(1000 * cpu, 1),
+    )
 
 
 def reset(page: Any, lab: Any, root: Any) -> None:
@@ -156,11 +180,14 @@ def slider_drag(page: Any, lab: Any, root: Any, control: int = 0, fraction: floa
     handle.scroll_into_view_if_needed()
     waited = wait_for_film(page, root, track)
     readout = track.evaluate_handle("(t) => t.closest('.widget-slider').querySelector('.widget-readout')")
-    page.evaluate("""(r) => { const seen = window.__positions = new Set([r.textContent]), shown = window.__shown = [];
+    page.evaluate(
+        """(r) => { const seen = window.__positions = new Set([r.textContent]), shown = window.__shown = [];
         let last = r.textContent;
         window.__positionsObserver = new MutationObserver(() => {
           if (r.textContent !== last) { last = r.textContent; seen.add(last); shown.push(performance.now()); } });
-        window.__positionsObserver.observe(r, {characterData: true, childList: true, subtree: true}); }""", readout)
+        window.__positionsObserver.observe(r, {characterData: true, childList: true, subtree: true}); }""",
+        readout,
+    )
     film_before = film_frames(root)
     hb, tb = handle.bounding_box(), track.bounding_box()
     x, y = hb["x"] + hb["width"] / 2, hb["y"] + hb["height"] / 2
@@ -204,7 +231,10 @@ def film_against_kernel(root: Any) -> float:
     urls = root.evaluate("""(el) => { const o = el.querySelector('canvas.lesson-live-layer');
         const h = o.parentElement.querySelector(':scope > canvas:not(.lesson-live-layer)');
         return [o.toDataURL('image/png'), h.toDataURL('image/png')]; }""")
-    film, kernel = (np.asarray(Image.open(io.BytesIO(base64.b64decode(u.split(",", 1)[1]))).convert("RGB"), dtype=float) for u in urls)
+    film, kernel = (
+        np.asarray(Image.open(io.BytesIO(base64.b64decode(u.split(",", 1)[1]))).convert("RGB"), dtype=float)
+        for u in urls
+    )
     if film.shape != kernel.shape:
         return 1.0
     h, w = (film.shape[0] // 4) * 4, (film.shape[1] // 4) * 4
@@ -221,8 +251,9 @@ def film_frames(root: Any) -> int | None:
                                       return c ? Number(c.dataset.frames || 0) : null; }""")
 
 
-def wait_for_film(page: Any, root: Any, track: Any = None, name: str | None = None, timeout_s: float = 30.0,
-                  attr: str = "data-films") -> float | None:
+def wait_for_film(
+    page: Any, root: Any, track: Any = None, name: str | None = None, timeout_s: float = 30.0, attr: str = "data-films"
+) -> float | None:
     """Wait until the page holds the film (lessonlib/ui/film.py) of a slider (``track``) or of a drag on the
     figure (``name``), as a hand that pauses before it drags; seconds waited, or None when there is no film.
     With ``attr="data-live"``: until the page knows where the live drag ``name``'s handle is (LessonWidget.live_drags)."""
@@ -241,8 +272,16 @@ def wait_for_film(page: Any, root: Any, track: Any = None, name: str | None = No
     return None
 
 
-def canvas_drag(page: Any, lab: Any, root: Any, start: tuple[float, float], offset: tuple[float, float], what: str,
-                filmed: bool = False, live: str | None = None) -> Drag:
+def canvas_drag(
+    page: Any,
+    lab: Any,
+    root: Any,
+    start: tuple[float, float],
+    offset: tuple[float, float],
+    what: str,
+    filmed: bool = False,
+    live: str | None = None,
+) -> Drag:
     """Drag on the widget's figure from ``start`` by ``offset`` (both as fractions of the figure's size); a drag
     the widget films (``LessonWidget.figure_drags``, named ``what``) waits for its film first, a live drag
     (``LessonWidget.live_drags``, named ``live``) until the page knows its handle."""
@@ -256,7 +295,9 @@ def canvas_drag(page: Any, lab: Any, root: Any, start: tuple[float, float], offs
     if live is not None:
         waited = wait_for_film(page, root, name=live, attr="data-live")
     film_before = film_frames(root)
-    d = drag(page, lab, root.element_handle(), (x0, y0), (x0 + offset[0] * b["width"], y0 + offset[1] * b["height"]), what)
+    d = drag(
+        page, lab, root.element_handle(), (x0, y0), (x0 + offset[0] * b["width"], y0 + offset[1] * b["height"]), what
+    )
     d.film_wait_s = waited
     after = film_frames(root)
     d.film_frames = None if after is None else after - film_before
@@ -269,16 +310,22 @@ def canvas_drag(page: Any, lab: Any, root: Any, start: tuple[float, float], offs
 def summarise(drags: list[Drag]) -> dict:
     """The worst and the median of a notebook's drags, and each drag."""
     return {
-        "fps_min": min(d.fps for d in drags), "fps_median": statistics.median(d.fps for d in drags),
-        "settle_ms_max": max(d.settle_ms for d in drags), "accepted_s_max": max(d.accepted_s for d in drags),
-        "busy_max": max(d.busy for d in drags), "drags": [asdict(d) for d in drags],
+        "fps_min": min(d.fps for d in drags),
+        "fps_median": statistics.median(d.fps for d in drags),
+        "settle_ms_max": max(d.settle_ms for d in drags),
+        "accepted_s_max": max(d.accepted_s for d in drags),
+        "busy_max": max(d.busy for d in drags),
+        "drags": [asdict(d) for d in drags],
     }
 
 
 def record(mode: str, notebook: str, drags: list[Drag], path: Path = RESULTS) -> None:
     """Merge one notebook's drags into the results file (mode -> notebook -> summary)."""
     data = json.loads(path.read_text()) if path.exists() else {}
-    data.setdefault(mode, {})[notebook] = summarise(drags) | {"load": list(os.getloadavg()), "time": time.strftime("%Y-%m-%d %H:%M")}
+    data.setdefault(mode, {})[notebook] = summarise(drags) | {
+        "load": list(os.getloadavg()),
+        "time": time.strftime("%Y-%m-%d %H:%M"),
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
@@ -290,10 +337,17 @@ def run(modes: list[str], names: list[str], repeats: int, out: Path = RESULTS) -
 
     # a student's JupyterLab draws only the cells in view (windowing 'contentVisibility', JupyterLab's
     # default); the walk-through's lab draws every cell ('none'), which costs every frame more
-    STUDENT_LAB = {**LAB_SETTINGS, "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "contentVisibility"}}
+    STUDENT_LAB = {
+        **LAB_SETTINGS,
+        "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "contentVisibility"},
+    }
     from specs import DRAGS
 
-    notebooks = [p for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if p.name in DRAGS and (not names or any(p.name.startswith(n) for n in names))]
+    notebooks = [
+        p
+        for p in sorted((ROOT / "notebooks").glob("*.ipynb"))
+        if p.name in DRAGS and (not names or any(p.name.startswith(n) for n in names))
+    ]
     with tempfile.TemporaryDirectory(prefix="course-drag-") as tmp, chromium() as browser:
         course = copy_course(Path(tmp))
         for mode in modes:
@@ -301,7 +355,9 @@ def run(modes: list[str], names: list[str], repeats: int, out: Path = RESULTS) -
             os.environ["LESSONLIB_PRESENTER"] = env.get("LESSONLIB_PRESENTER", "0")  # where specs' knots and tips are
             with JupyterLab(course, env=env, settings=STUDENT_LAB) as lab:
                 for nb_path in notebooks:
-                    page = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1).new_page()
+                    page = browser.new_context(
+                        viewport={"width": 1280, "height": 900}, device_scale_factor=1
+                    ).new_page()
                     nb = NotebookPage(page, lab)
                     nb.open(f"notebooks/{nb_path.name}")
                     nb.run_all()
@@ -309,8 +365,11 @@ def run(modes: list[str], names: list[str], repeats: int, out: Path = RESULTS) -
                     drags = [d for _ in range(repeats) for d in DRAGS[nb_path.name].perform(page, lab, root)]
                     record(mode, nb_path.name, drags, out)
                     s = summarise(drags)
-                    print(f"{mode:9} {nb_path.name}: {s['fps_min']:.0f}-{max(d.fps for d in drags):.0f} fps, settle <= {s['settle_ms_max']:.0f} ms, "
-                          f"moves accepted in <= {s['accepted_s_max']:.2f} s, main thread busy <= {s['busy_max']:.0%}; load {os.getloadavg()[0]:.1f}", flush=True)
+                    print(
+                        f"{mode:9} {nb_path.name}: {s['fps_min']:.0f}-{max(d.fps for d in drags):.0f} fps, settle <= {s['settle_ms_max']:.0f} ms, "
+                        f"moves accepted in <= {s['accepted_s_max']:.2f} s, main thread busy <= {s['busy_max']:.0%}; load {os.getloadavg()[0]:.1f}",
+                        flush=True,
+                    )
                     page.context.close()
                     lab.shutdown_kernels()
     return 0

@@ -114,7 +114,9 @@ def stale(nb: Any, root: Path = ROOT) -> list[str]:
     changed = [k for k in now if k in stored and now[k] != stored[k]]
     added = [k for k in now if k not in stored]
     dropped = [k for k in stored if k not in now]
-    return [f"{k} changed" for k in changed] + [f"{k} is new" for k in added] + [f"{k} is no longer used" for k in dropped]
+    return (
+        [f"{k} changed" for k in changed] + [f"{k} is new" for k in added] + [f"{k} is no longer used" for k in dropped]
+    )
 
 
 def main() -> int:

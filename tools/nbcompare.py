@@ -25,7 +25,12 @@ DEFAULT_ATOL = 0.05
 
 #: Output fields that never carry content to compare (nbval skips them too; widget model ids are random).
 SKIPPED = {
-    "metadata", "traceback", "prompt_number", "output_type", "execution_count", "name",
+    "metadata",
+    "traceback",
+    "prompt_number",
+    "output_type",
+    "execution_count",
+    "name",
     "application/vnd.jupyter.widget-view+json",
 }
 #: Output fields that an approx cell must still produce, but whose bytes are not compared.

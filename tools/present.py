@@ -67,7 +67,9 @@ def ensure_reveal() -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         tgz = None
         if shutil.which("npm"):
-            r = subprocess.run(["npm", "pack", f"reveal.js@{REVEAL_VERSION}", "--silent"], cwd=tmp, capture_output=True, text=True)
+            r = subprocess.run(
+                ["npm", "pack", f"reveal.js@{REVEAL_VERSION}", "--silent"], cwd=tmp, capture_output=True, text=True
+            )
             if r.returncode == 0:
                 tgz = Path(tmp) / r.stdout.strip().splitlines()[-1]
         if tgz is None or not tgz.exists():  # no npm: the same tarball straight from the registry
@@ -77,8 +79,10 @@ def ensure_reveal() -> Path:
                 with urllib.request.urlopen(url, timeout=60) as resp:
                     tgz.write_bytes(resp.read())
             except OSError as e:
-                sys.exit(f"[present] could not fetch reveal.js ({e}). Connect once to the internet and run again; "
-                         "after that, presenting works offline.")
+                sys.exit(
+                    f"[present] could not fetch reveal.js ({e}). Connect once to the internet and run again; "
+                    "after that, presenting works offline."
+                )
         staging = Path(tmp) / "out"
         with tarfile.open(tgz) as tar:
             members = [m for m in tar.getmembers() if m.name.startswith("package/dist/") and m.isfile()]
@@ -113,7 +117,7 @@ def slide_copy(nb: Path, dest: Path) -> Path:
     for k, cell in enumerate(cells):
         if not shows_widget(cell):
             continue
-        for c in cells[k:k + 2]:
+        for c in cells[k : k + 2]:
             show = c.setdefault("metadata", {}).setdefault("slideshow", {})
             if show.get("slide_type") in CONTINUING:
                 show["slide_type"] = "subslide"
@@ -152,16 +156,27 @@ def voila_command(nb: Path, port: int, reveal_url: str, show_code: bool, config_
     """The Voila command, with the course's slide template (tools/voila/templates/course-slides: Voila's reveal
     template, asking nothing of the network); the reveal settings go through a voila.json in ``config_dir`` (a dict option
     on the command line does not reach the template)."""
-    reveal = {"url_prefix": reveal_url, "theme": "white", "transition": "none", "width": SLIDE_SIZE[0], "height": SLIDE_SIZE[1],
-              "scroll": False}  # reveal's scrolling of tall slides needs jQuery; every slide fits (tests/browser/test_slide_fit.py)
+    reveal = {
+        "url_prefix": reveal_url,
+        "theme": "white",
+        "transition": "none",
+        "width": SLIDE_SIZE[0],
+        "height": SLIDE_SIZE[1],
+        "scroll": False,
+    }  # reveal's scrolling of tall slides needs jQuery; every slide fits (tests/browser/test_slide_fit.py)
     # the slides do not need jQuery: in its place (no CDN asked) the page loads tools/slides.js, which lays the
     # slides out again when a widget renders after its slide was shown
     script = f"{reveal_url}/slides.js"
     config = {"VoilaConfiguration": {"resources": {"reveal": reveal}}, "HTMLExporter": {"jquery_url": script}}
     (config_dir / "voila.json").write_text(json.dumps(config))
     return [
-        str(BIN / "voila"), str(nb), "--template=course-slides", f"--port={port}", "--Voila.ip=127.0.0.1",
-        "--no-browser", f"--strip_sources={not show_code}",
+        str(BIN / "voila"),
+        str(nb),
+        "--template=course-slides",
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        "--no-browser",
+        f"--strip_sources={not show_code}",
         f"--Voila.config_file_paths={config_dir}",
     ]
 
@@ -345,7 +360,8 @@ def check_slides(url: str, png: Path) -> int:
         png.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(png))
         size = page.evaluate(
-            "() => getComputedStyle(document.querySelector('.jupyter-widgets')).getPropertyValue('--jp-widgets-font-size')")
+            "() => getComputedStyle(document.querySelector('.jupyter-widgets')).getPropertyValue('--jp-widgets-font-size')"
+        )
         say(f"live widget answered on slide {where}; widget font size {size.strip() or '?'}; screenshot: {png}")
     return 0
 
@@ -382,7 +398,9 @@ def main(argv: list[str]) -> int:
 
 
 @contextmanager
-def slides_server(nb: Path, show_code: bool = False, port: int = 0, quiet: bool = False) -> Iterator[tuple[str, subprocess.Popen]]:
+def slides_server(
+    nb: Path, show_code: bool = False, port: int = 0, quiet: bool = False
+) -> Iterator[tuple[str, subprocess.Popen]]:
     """Serve ``nb`` as slides (Voila, reveal, presenter style) on 127.0.0.1; yields (URL, server process); stops it after."""
     static, reveal_url = serve_static(ensure_reveal())
     port = port or free_port()
@@ -391,8 +409,13 @@ def slides_server(nb: Path, show_code: bool = False, port: int = 0, quiet: bool 
     slides = slide_copy(nb, config_dir)
     env = presenter_env()
     env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(ROOT / "tools"), env.get("JUPYTER_PATH")) if p)
-    proc = subprocess.Popen(voila_command(slides, port, reveal_url, show_code, config_dir), cwd=nb.parent, env=env,
-                            stdout=subprocess.DEVNULL if quiet else None, stderr=subprocess.STDOUT if quiet else None)
+    proc = subprocess.Popen(
+        voila_command(slides, port, reveal_url, show_code, config_dir),
+        cwd=nb.parent,
+        env=env,
+        stdout=subprocess.DEVNULL if quiet else None,
+        stderr=subprocess.STDOUT if quiet else None,
+    )
     try:
         wait_http(url + "voila/static/", proc)
         yield url, proc

@@ -60,7 +60,9 @@ def execute(path: Path, out: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     error = None
     try:
-        NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(
+            nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        ).execute()
     except CellExecutionError as e:
         error = _error_summary(str(e))
     claims = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
@@ -79,7 +81,9 @@ def _run(setting: str, path: Path, folder: Path) -> tuple[str, Path, dict]:
     out = folder / f"{setting}-{path.stem}.json"
     env = dict(os.environ, **SETTINGS[setting.split("#")[0]], PYTHONHASHSEED="0")
     env.pop("LESSONLIB_PRESENTER", None)
-    proc = subprocess.run([sys.executable, __file__, "--worker", str(path), str(out)], env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--worker", str(path), str(out)], env=env, capture_output=True, text=True
+    )
     if proc.returncode != 0 or not out.exists():
         return setting, path, {"cells": [], "claims": [], "error": proc.stderr.strip()[-500:] or "worker failed"}
     return setting, path, json.loads(out.read_text())
@@ -91,7 +95,9 @@ def _worst_move(stored: list, new: list) -> tuple[float, str] | None:
     worst = None
     for key in set(s) & set(n) - nbcompare.PICTURES:
         for a, b in zip(s[key], n[key]):
-            for x, y in zip(nbcompare.NUMBER.findall(nbcompare.as_text(a)), nbcompare.NUMBER.findall(nbcompare.as_text(b))):
+            for x, y in zip(
+                nbcompare.NUMBER.findall(nbcompare.as_text(a)), nbcompare.NUMBER.findall(nbcompare.as_text(b))
+            ):
                 move = abs(float(y) - float(x)) / max(abs(float(x)), 1e-12)
                 if x != y and (worst is None or move > worst[0]):
                     worst = (move, f"{x} -> {y}")
@@ -113,8 +119,11 @@ def _cell_report(path: Path, runs: dict[str, dict]) -> list[str]:
                 worst = _worst_move(cell.outputs, new)
                 if problems or worst:
                     verdict = "FAILS: " + problems[0] if problems else "within tolerance"
-                    lines.append(f"  cell {i} (approx) {setting}: largest move {worst[0]:.1%} ({worst[1]}); {verdict}" if worst
-                                 else f"  cell {i} (approx) {setting}: {verdict}")
+                    lines.append(
+                        f"  cell {i} (approx) {setting}: largest move {worst[0]:.1%} ({worst[1]}); {verdict}"
+                        if worst
+                        else f"  cell {i} (approx) {setting}: {verdict}"
+                    )
             else:
                 problems = nbcompare.compare_exact(cell.outputs, new)
                 if problems:
@@ -132,11 +141,16 @@ def _claims_report(runs: dict[str, dict]) -> list[str]:
     for name, e in seen.items():
         values = [v for vs in e["values"].values() for v in vs]
         lo, hi = min(values), max(values)
-        room = [abs(lo - e["low"]) if e["low"] is not None else None, abs(e["high"] - hi) if e["high"] is not None else None]
+        room = [
+            abs(lo - e["low"]) if e["low"] is not None else None,
+            abs(e["high"] - hi) if e["high"] is not None else None,
+        ]
         width = max(hi - lo, 1e-12)
         margin = min(r for r in room if r is not None) / width
-        lines.append(f"  {name}: seen {lo:.4g} .. {hi:.4g} over {len(e['values'])} settings; "
-                     f"bounds ({e['low']}, {e['high']}); nearest bound {margin:.1f}x the spread away")
+        lines.append(
+            f"  {name}: seen {lo:.4g} .. {hi:.4g} over {len(e['values'])} settings; "
+            f"bounds ({e['low']}, {e['high']}); nearest bound {margin:.1f}x the spread away"
+        )
     return lines
 
 
@@ -165,7 +179,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--settings", default=",".join(SETTINGS), help="comma-separated, from: " + ", ".join(SETTINGS))
     parser.add_argument("--jobs", type=int, default=2, help="notebooks run side by side (default 2)")
-    parser.add_argument("--repeat", type=int, default=1, help="run each setting this many times (catches runs that differ on one machine)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run each setting this many times (catches runs that differ on one machine)",
+    )
     args = parser.parse_args(argv)
     paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("*.ipynb"))
     settings = args.settings.split(",")

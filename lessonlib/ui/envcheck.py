@@ -25,7 +25,9 @@ def pinned_versions(path: Path = _REQUIREMENTS) -> dict[str, str]:
     return pins
 
 
-def check_environment(names: tuple[str, ...] = ("torch", "numpy", "matplotlib", "ipywidgets", "ipympl", "jupyterlab")) -> bool:
+def check_environment(
+    names: tuple[str, ...] = ("torch", "numpy", "matplotlib", "ipywidgets", "ipympl", "jupyterlab"),
+) -> bool:
     """Print the versions the course depends on next to their pins; True when all match."""
     pins = pinned_versions()
     ok = sys.version_info >= (3, 11)
@@ -92,7 +94,12 @@ class WidgetCheck:
         from lessonlib.ui.stills import still_bundle
 
         data = self.root._repr_mimebundle_(**kwargs)
-        data.update(still_bundle(self.still(), f"a slider at {self.slider.value} and the sentence it updates; run the notebook to drag it"))
+        data.update(
+            still_bundle(
+                self.still(),
+                f"a slider at {self.slider.value} and the sentence it updates; run the notebook to drag it",
+            )
+        )
         return data
 
 

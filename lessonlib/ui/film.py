@@ -86,8 +86,11 @@ def filmable(widget: Any) -> list[str]:
     then its drags on the figure (``LessonWidget.figure_drags``). The page asks for the one under the pointer
     first (a slider, or a knot the pointer rests on); sliders come first otherwise, as a key press on a slider
     waits for the kernel while it makes films (01: 417 knot frames used to come before its sliders' first)."""
-    sliders = [name for name, c in widget.controls.items()
-               if isinstance(c, (w.FloatSlider, w.IntSlider)) and name not in widget.no_film]
+    sliders = [
+        name
+        for name, c in widget.controls.items()
+        if isinstance(c, (w.FloatSlider, w.IntSlider)) and name not in widget.no_film
+    ]
     return sliders + [d["name"] for d in widget.figure_drags()]
 
 
@@ -151,7 +154,9 @@ class Films:
     def _chunk(self, name: str) -> tuple[dict, list[bytes]]:
         widget = self.widget
         values = self.todo[name]
-        drag = [d for d in widget.figure_drags() if d["name"] == name]  # where the page picks it up, before any frame moves it
+        drag = [
+            d for d in widget.figure_drags() if d["name"] == name
+        ]  # where the page picks it up, before any frame moves it
         frames: list[dict] = []
         buffers: list[bytes] = []
         backgrounds: list[dict] = []
@@ -180,8 +185,15 @@ class Films:
         if last:
             del self.todo[name]
             (self.skipped if abandon else self.made).add(name)
-        content = {"kind": "film", "name": name, "gen": self.gen, "frames": [] if abandon else frames,
-                   "backgrounds": [] if abandon else backgrounds, "last": last, "abandon": abandon}
+        content = {
+            "kind": "film",
+            "name": name,
+            "gen": self.gen,
+            "frames": [] if abandon else frames,
+            "backgrounds": [] if abandon else backgrounds,
+            "last": last,
+            "abandon": abandon,
+        }
         if drag:
             content["drag"] = {k: v for k, v in drag[0].items() if k != "values"}
         return content, buffers
@@ -224,14 +236,25 @@ class Films:
             backgrounds.append(self._background_message(stage, self.widget.render_background(), buffers))
         return self.backgrounds[stage]
 
-    def _frame(self, widget: Any, pins: dict, name: str, value: Any, backgrounds: list[dict],
-               buffers: list[bytes], background: Any = None, picture: bool = True) -> dict:
+    def _frame(
+        self,
+        widget: Any,
+        pins: dict,
+        name: str,
+        value: Any,
+        backgrounds: list[dict],
+        buffers: list[bytes],
+        background: Any = None,
+        picture: bool = True,
+    ) -> dict:
         """One frame: ``name`` at ``value``, every other control at its pinned value. ``background(stage)`` gives the id
         of the frame's background, adding it to ``backgrounds`` when the page lacks it (default: a film's). Without
         ``picture``: the frame's texts alone."""
         if background is None:
+
             def background(stage: tuple) -> int:
                 return self._film_background(stage, backgrounds, buffers)
+
         frame: dict[str, Any] = {"v": value}
         try:
             if name in pins:
@@ -314,7 +337,9 @@ class pinned:
     def __enter__(self) -> dict[str, _Pinned]:
         wd = self.widget
         self.saved = (wd.controls, wd.readout, wd.message, wd.problem, wd._background, wd._stage_key, wd.fig.stale)
-        self.limits = [(ax.get_xlim(), ax.get_ylim(), ax.get_autoscalex_on(), ax.get_autoscaley_on()) for ax in wd.fig.axes]
+        self.limits = [
+            (ax.get_xlim(), ax.get_ylim(), ax.get_autoscalex_on(), ax.get_autoscaley_on()) for ax in wd.fig.axes
+        ]
         # moving the axes would mark the figure stale, and in interactive mode (``%matplotlib widget``) a stale figure
         # asks the page for a full draw and gets a new picture: nothing of a film may reach the page that way
         self.callback, wd.fig.stale_callback = wd.fig.stale_callback, None

@@ -88,14 +88,21 @@ class DisplayListRenderer(RendererBase):
         self._n += len(codes)
         return [first, len(codes)]
 
-    def _add_path(self, path: Any, transform: Any, simplify: bool = False, snap: bool | None = False,
-                  stroke_width: float = 0.0) -> list[int] | None:
+    def _add_path(
+        self, path: Any, transform: Any, simplify: bool = False, snap: bool | None = False, stroke_width: float = 0.0
+    ) -> list[int] | None:
         # the same clean-up as Agg's draw_path: NaNs split the path, rectilinear paths snap to pixel centres,
         # in Agg's rows from the top (snapping rounds, so it must happen on the side Agg does it)
         rows = int(self.height)
         to_agg = Affine2D().scale(1, -1).translate(0, rows)
-        p = path.cleaned(transform=transform + to_agg, remove_nans=True, simplify=simplify, curves=True, snap=snap,
-                         stroke_width=stroke_width)
+        p = path.cleaned(
+            transform=transform + to_agg,
+            remove_nans=True,
+            simplify=simplify,
+            curves=True,
+            snap=snap,
+            stroke_width=stroke_width,
+        )
         if len(p.vertices) < 2:  # cleaned() ends every path with a STOP vertex
             return None
         vertices = np.column_stack([p.vertices[:, 0], rows - p.vertices[:, 1]])
@@ -109,7 +116,10 @@ class DisplayListRenderer(RendererBase):
             offset, dashes = gc.get_dashes()
             op.update(s=stroke, lw=round(float(lw), 3), cap=gc.get_capstyle(), join=gc.get_joinstyle())
             if dashes is not None and len(dashes):
-                op["d"] = [float(self.points_to_pixels(offset or 0.0)), [float(self.points_to_pixels(v)) for v in dashes]]
+                op["d"] = [
+                    float(self.points_to_pixels(offset or 0.0)),
+                    [float(self.points_to_pixels(v)) for v in dashes],
+                ]
         if rgb_face is not None:
             forced = gc.get_forced_alpha() or len(rgb_face) == 3
             fill = _rgba(rgb_face, gc.get_alpha() if forced else None)
@@ -129,13 +139,19 @@ class DisplayListRenderer(RendererBase):
         op = self._style(gc, rgbFace)
         if "s" not in op and "f" not in op:
             return
-        v = self._add_path(path, transform, simplify=path.should_simplify and rgbFace is None, snap=gc.get_snap(),
-                           stroke_width=op.get("lw", 0.0))
+        v = self._add_path(
+            path,
+            transform,
+            simplify=path.should_simplify and rgbFace is None,
+            snap=gc.get_snap(),
+            stroke_width=op.get("lw", 0.0),
+        )
         if v is not None:
             self.ops.append({"t": "p", "v": v, **op})
 
-    def draw_markers(self, gc: GraphicsContextBase, marker_path: Any, marker_trans: Any, path: Any, trans: Any,
-                     rgbFace: Any = None) -> None:
+    def draw_markers(
+        self, gc: GraphicsContextBase, marker_path: Any, marker_trans: Any, path: Any, trans: Any, rgbFace: Any = None
+    ) -> None:
         op = self._style(gc, rgbFace)
         if "s" not in op and "f" not in op:
             return
@@ -162,10 +178,21 @@ class DisplayListRenderer(RendererBase):
         return self._agg
 
     def get_text_width_height_descent(self, s: str, prop: Any, ismath: bool | str) -> tuple[float, float, float]:
-        return self._text_renderer().get_text_width_height_descent(s, prop, ismath)  # Agg's (hinted) metrics lay text out
+        return self._text_renderer().get_text_width_height_descent(
+            s, prop, ismath
+        )  # Agg's (hinted) metrics lay text out
 
-    def draw_text(self, gc: GraphicsContextBase, x: float, y: float, s: str, prop: Any, angle: float,
-                  ismath: bool | str = False, mtext: Any = None) -> None:
+    def draw_text(
+        self,
+        gc: GraphicsContextBase,
+        x: float,
+        y: float,
+        s: str,
+        prop: Any,
+        angle: float,
+        ismath: bool | str = False,
+        mtext: Any = None,
+    ) -> None:
         """Text as Agg renders it in a full draw (hinted glyphs), cut out as a small image."""
         agg = self._text_renderer()
         agg.clear()
@@ -205,7 +232,13 @@ class DisplayListRenderer(RendererBase):
         """The frame as a custom widget message: content and binary buffers (codes, vertices, images)."""
         codes = np.concatenate(self._codes) if self._codes else np.zeros(0, np.uint8)
         verts = np.concatenate(self._verts) if self._verts else np.zeros((0, 2), np.float32)
-        content = {"kind": "frame", "seq": seq, "W": int(self.width), "H": int(self.height), "ops": self.ops}  # Agg's canvas size
+        content = {
+            "kind": "frame",
+            "seq": seq,
+            "W": int(self.width),
+            "H": int(self.height),
+            "ops": self.ops,
+        }  # Agg's canvas size
         return content, [codes.tobytes(), verts.astype(np.float32).tobytes(), *self.images]
 
 
@@ -251,7 +284,9 @@ def _layer_class() -> type:
     class LiveLayerWidget(anywidget.AnyWidget):
         _esm = pathlib.Path(__file__).with_name("livelayer.js")
         sliders = traitlets.Dict().tag(sync=True)  # slider name -> its widget's model id (the page turns its sync off)
-        hover = traitlets.Bool(False).tag(sync=True)  # the page says where the pointer hovers the figure (its drags' films first)
+        hover = traitlets.Bool(False).tag(
+            sync=True
+        )  # the page says where the pointer hovers the figure (its drags' films first)
 
     return LiveLayerWidget
 
@@ -263,7 +298,10 @@ def LiveLayer(on_message: Any, sliders: dict[str, Any] | None = None, hover: boo
     the pointer rests on the figure, so the film of the drag there is made first."""
     import ipywidgets as w
 
-    layer = _layer_class()(layout=w.Layout(width="0px", height="0px", overflow="hidden", margin="0px"),
-                           sliders={name: s.model_id for name, s in (sliders or {}).items()}, hover=hover)
+    layer = _layer_class()(
+        layout=w.Layout(width="0px", height="0px", overflow="hidden", margin="0px"),
+        sliders={name: s.model_id for name, s in (sliders or {}).items()},
+        hover=hover,
+    )
     layer.on_msg(lambda _widget, content, _buffers: on_message(content))
     return layer

@@ -22,7 +22,9 @@ class Style:
     line_width: float
     control_width: str  # CSS width of a slider
     control_font: str  # CSS font size of widget labels
-    widget_fig_max: tuple[float, float] | None = field(default=None, repr=False)  # (width, height), inches: a widget figure fits in it
+    widget_fig_max: tuple[float, float] | None = field(
+        default=None, repr=False
+    )  # (width, height), inches: a widget figure fits in it
 
 
 # Presenter: a widget has a 1280x720 slide of its own (tools/present.py); its controls and readout take

@@ -41,15 +41,35 @@ from lessonlib.ui import film, livelayer
 from lessonlib.ui.stills import figure_png, still_bundle
 from lessonlib.ui.style import current
 
-__all__ = ["LessonWidget", "slider", "int_slider", "new_figure", "freeze_layout", "sweep_values", "steady_limit", "polyline", "encode_png", "from_browser", "FRAME_INTERVAL_S"]
+__all__ = [
+    "LessonWidget",
+    "slider",
+    "int_slider",
+    "new_figure",
+    "freeze_layout",
+    "sweep_values",
+    "steady_limit",
+    "polyline",
+    "encode_png",
+    "from_browser",
+    "FRAME_INTERVAL_S",
+]
 
 
-def slider(description: str, value: float, min: float, max: float, step: float, readout_format: str = ".2f") -> w.FloatSlider:
+def slider(
+    description: str, value: float, min: float, max: float, step: float, readout_format: str = ".2f"
+) -> w.FloatSlider:
     """A float slider sized for the current style (wider, larger text in presenter mode)."""
     s = current()
     return w.FloatSlider(
-        value=value, min=min, max=max, step=step, description=description, readout_format=readout_format,
-        continuous_update=True, layout=w.Layout(width=s.control_width),
+        value=value,
+        min=min,
+        max=max,
+        step=step,
+        description=description,
+        readout_format=readout_format,
+        continuous_update=True,
+        layout=w.Layout(width=s.control_width),
         style={"description_width": "initial"},
     )
 
@@ -58,8 +78,14 @@ def int_slider(description: str, value: int, min: int, max: int, step: int = 1) 
     """An integer slider sized for the current style."""
     s = current()
     return w.IntSlider(
-        value=value, min=min, max=max, step=step, description=description, continuous_update=True,
-        layout=w.Layout(width=s.control_width), style={"description_width": "initial"},
+        value=value,
+        min=min,
+        max=max,
+        step=step,
+        description=description,
+        continuous_update=True,
+        layout=w.Layout(width=s.control_width),
+        style={"description_width": "initial"},
     )
 
 
@@ -107,8 +133,10 @@ def _ipympl_figure(nrows: int, ncols: int, figsize: tuple[float, float], **kw):
     try:
         from ipympl.backend_nbagg import Canvas, FigureManager
     except ImportError:
-        raise ImportError("lessonlib's widgets draw with ipympl, which is not installed here: run `python3 course.py "
-                          "setup` (or pip install ipympl==0.10.0), restart the kernel and run the notebook again.") from None
+        raise ImportError(
+            "lessonlib's widgets draw with ipympl, which is not installed here: run `python3 course.py "
+            "setup` (or pip install ipympl==0.10.0), restart the kernel and run the notebook again."
+        ) from None
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=figsize)
@@ -137,7 +165,12 @@ def encode_png(rgba: np.ndarray, level: int = 1) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
 
     header = struct.pack(">IIBBBBB", w_, h, 8, 6, 0, 0, 0)  # 8-bit RGBA, deflate, no interlace
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), level)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows.tobytes(), level))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _fast_diff_image(canvas) -> bytes | None:
@@ -289,7 +322,9 @@ class LessonWidget:
         self._defaults: dict[str, Any] = {}
         self.message = w.HTML(layout=w.Layout(min_height="1.6em"))
         self.readout = w.HTML()
-        self.reset_button = w.Button(description="Reset", icon="undo", layout=w.Layout(width="auto", min_width="fit-content", flex="0 0 auto"))
+        self.reset_button = w.Button(
+            description="Reset", icon="undo", layout=w.Layout(width="auto", min_width="fit-content", flex="0 0 auto")
+        )
         self.reset_button.on_click(lambda _: self.reset())
         self.update_times_ms: list[float] = []
         self.problem: str | None = None  # the last teaching message, None when the setting is fine
@@ -478,8 +513,11 @@ class LessonWidget:
         for name in film.filmable(self):
             if name in self.controls:
                 self.controls[name].add_class(f"lesson-film-{name}")
-        self._layer = livelayer.LiveLayer(self._on_layer_message, {n: self.controls[n] for n in film.filmable(self) if n in self.controls},
-                                          hover=bool(self.figure_drags()))
+        self._layer = livelayer.LiveLayer(
+            self._on_layer_message,
+            {n: self.controls[n] for n in film.filmable(self) if n in self.controls},
+            hover=bool(self.figure_drags()),
+        )
         layout.children = (*layout.children, self._layer)
 
     def _on_layer_message(self, content: Any) -> None:
@@ -494,18 +532,27 @@ class LessonWidget:
         if kind == "live" and ready:
             drag = content.get("name")
             value, seq, have = _pair(content.get("value")), content.get("seq"), content.get("have")
-            if drag not in self._live_names() or value is None or not isinstance(seq, int) or not isinstance(have, list):
+            if (
+                drag not in self._live_names()
+                or value is None
+                or not isinstance(seq, int)
+                or not isinstance(have, list)
+            ):
                 return  # the page's messages are not trusted to be well formed
             picture = content.get("text") is not True  # the page draws the picture itself: the texts alone
             self._layer.send(*self._films.live(drag, value, seq, {h for h in have if isinstance(h, int)}, picture))
         elif kind in ("want", "more") and ready:
             if kind == "want" and not content.get("name") and not content.get("at"):
-                self._send_handles(force=True)  # a new view of the widget holds none (a widget without live drags sends none)
+                self._send_handles(
+                    force=True
+                )  # a new view of the widget holds none (a widget without live drags sends none)
             if kind == "want" and content.get("name"):
                 self._films.first(content["name"])
             if kind == "want" and content.get("at"):  # the pointer rests on the figure: the drag there is filmed first
                 at = _pair(content["at"])
-                near = [(np.hypot(d["x"] - at[0], d["y"] - at[1]), d["name"]) for d in self.figure_drags()] if at else []
+                near = (
+                    [(np.hypot(d["x"] - at[0], d["y"] - at[1]), d["name"]) for d in self.figure_drags()] if at else []
+                )
                 near = [(dist, name) for dist, name in near if dist <= 40]
                 if not near:
                     return
@@ -528,7 +575,9 @@ class LessonWidget:
                 return  # the page's messages are not trusted to be well formed
             if not np.isfinite(value) or (good is not None and not np.isfinite(good)):
                 return
-            if good is not None and good != value:  # released where the drag is refused: it stays at its last good place
+            if (
+                good is not None and good != value
+            ):  # released where the drag is refused: it stays at its last good place
                 self.drag_release(content["name"], good)
                 self._pending = False  # drawn now, once: the paced frame it asked for is no longer owed
                 self.refresh()
@@ -595,7 +644,9 @@ class LessonWidget:
 
     def _send_drop(self, dropped: list[str], keep: str | None) -> None:
         if dropped:
-            self._layer.send({"kind": "drop", "gen": self._films.gen, "keep": keep if keep in self._films.made else None}, [])
+            self._layer.send(
+                {"kind": "drop", "gen": self._films.gen, "keep": keep if keep in self._films.made else None}, []
+            )
 
     def background_rgba(self) -> np.ndarray:
         """The cached background (the figure without its moving artists), as RGBA rows from the top."""
@@ -643,8 +694,12 @@ class LessonWidget:
 
     def _on_change(self, change: dict, name: str | None = None) -> None:
         old, new = change.get("old"), change.get("new")
-        if (isinstance(old, float) and isinstance(new, float) and math.isclose(old, new, rel_tol=1e-12, abs_tol=1e-12)
-                and from_browser()):
+        if (
+            isinstance(old, float)
+            and isinstance(new, float)
+            and math.isclose(old, new, rel_tol=1e-12, abs_tol=1e-12)
+            and from_browser()
+        ):
             # a slider's view answers a value the kernel set (0.3, a tip let go there) with its own sum for that
             # position (-2 + 46 x 0.05 = 0.2999999999999998): the same setting, drawn already; drawing it again
             # sent a second picture after every release of a drag on the figure
@@ -706,7 +761,9 @@ class LessonWidget:
         self.fig.canvas.send_event("draw")
         if self._answer_timer is not None:
             self._answer_timer.cancel()
-        self._answer_timer = loop.call_later(ANSWER_TIMEOUT_S, self._on_answer)  # a lost answer must not freeze the widget
+        self._answer_timer = loop.call_later(
+            ANSWER_TIMEOUT_S, self._on_answer
+        )  # a lost answer must not freeze the widget
 
     def _on_answer(self) -> None:
         """The page took the last frame (or stopped answering): draw the latest state if a change waits."""

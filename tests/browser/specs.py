@@ -106,8 +106,13 @@ def twice_value(before: dict[str, float], after: dict[str, float]) -> str | None
 def parse_01(text: str) -> dict[str, float]:
     """01's readout: '... mass in z = 0.3829, mass in x = 0.3829. Local stretch |f'(z)| = 1.000 ... p_Z = 0.399, p_X = 0.399.'"""
     out: dict[str, float] = {}
-    for key, pattern in {"mass_z": r"mass in z\s*=\s*", "mass_x": r"mass in x\s*=\s*", "stretch": r"\|f'\(z\)\|\s*=\s*",
-                         "p_z": r"p_Z\s*=\s*", "p_x": r"p_X\s*=\s*"}.items():
+    for key, pattern in {
+        "mass_z": r"mass in z\s*=\s*",
+        "mass_x": r"mass in x\s*=\s*",
+        "stretch": r"\|f'\(z\)\|\s*=\s*",
+        "p_z": r"p_Z\s*=\s*",
+        "p_x": r"p_X\s*=\s*",
+    }.items():
         m = re.search(pattern + NUMBER.pattern, text)
         if m:
             out[key] = float(m.group(1))
@@ -120,7 +125,9 @@ def density_rescaled(before: dict[str, float], after: dict[str, float]) -> str |
         want = after["p_z"] / after["stretch"]
     except (KeyError, ZeroDivisionError):
         return f"readout lacks p_Z, p_X or |f'(z)|: {after}"
-    return None if abs(after["p_x"] - want) <= 2e-3 + 2e-3 * want else f"p_X = {after['p_x']} but p_Z / |f'| = {want:.4f}"
+    return (
+        None if abs(after["p_x"] - want) <= 2e-3 + 2e-3 * want else f"p_X = {after['p_x']} but p_Z / |f'| = {want:.4f}"
+    )
 
 
 def knot_01(i: int) -> Callable[[], tuple[float, float]]:
@@ -199,8 +206,14 @@ def area_is_abs_det(before: dict[str, float], after: dict[str, float]) -> str | 
 
 def parse_03(text: str) -> dict[str, float]:
     """03's readout: 'mean log p_Z(z) = -2.886 (base term), mean log|...| = 0.481 (log-det term); NLL = −(sum) = 2.405 nats'."""
-    return _grab(text, {"base": NUM + r"\s*\(base term\)", "log_det": NUM + r"\s*\(log-det term\)",
-                        "nll": r"NLL\s*=\s*[-−]\(sum\)\s*=\s*" + NUM})
+    return _grab(
+        text,
+        {
+            "base": NUM + r"\s*\(base term\)",
+            "log_det": NUM + r"\s*\(log-det term\)",
+            "nll": r"NLL\s*=\s*[-−]\(sum\)\s*=\s*" + NUM,
+        },
+    )
 
 
 def nll_is_minus_sum(before: dict[str, float], after: dict[str, float]) -> str | None:
@@ -242,8 +255,9 @@ def triangular_log_det(before: dict[str, float], after: dict[str, float]) -> str
 
 def parse_05(text: str) -> dict[str, float]:
     """05's walker: 'inverse log-det of the 1 layer undone, mean over the points: +0.123 nats; spread ... (std): 1.05'."""
-    return _grab(text, {"k": r"of the\s+(\d+)\s+layer", "log_det": r"points:\s*([-+−]?\d+\.\d+)",
-                        "std": r"\(std\):\s*" + NUM})
+    return _grab(
+        text, {"k": r"of the\s+(\d+)\s+layer", "log_det": r"points:\s*([-+−]?\d+\.\d+)", "std": r"\(std\):\s*" + NUM}
+    )
 
 
 def ledger_starts_at_zero(before: dict[str, float], after: dict[str, float]) -> str | None:
@@ -261,8 +275,15 @@ SIGNED = r"([-+−]?\d+\.\d+)"
 def parse_06(text: str) -> dict[str, float]:
     """06's readout: 't = 1.0 ... integrated trace = +0.3477   log|det J| by finite differences = +0.3477 ...
     mass on the grid = 1.0000'."""
-    return _grab(text, {"t": r"\bt\s*=\s*" + NUM, "trace": r"integrated trace\s*=\s*" + SIGNED,
-                        "log_det": r"finite differences\s*=\s*" + SIGNED, "mass": r"mass on the grid\s*=\s*" + NUM})
+    return _grab(
+        text,
+        {
+            "t": r"\bt\s*=\s*" + NUM,
+            "trace": r"integrated trace\s*=\s*" + SIGNED,
+            "log_det": r"finite differences\s*=\s*" + SIGNED,
+            "mass": r"mass on the grid\s*=\s*" + NUM,
+        },
+    )
 
 
 def trace_is_log_det(before: dict[str, float], after: dict[str, float]) -> str | None:
@@ -279,8 +300,9 @@ def trace_is_log_det(before: dict[str, float], after: dict[str, float]) -> str |
 def parse_08(text: str) -> dict[str, float]:
     """08's readout: 'temperature T = 0.70: mean latent norm |z| = T·|ε| = 0.70 × 8.12 = 5.68 (...);
     interpolation t = 0.50: the middle image costs 2.95 bits/dim'."""
-    out = _grab(text, {"T": r"temperature T\s*=\s*" + NUM, "t": r"interpolation t\s*=\s*" + NUM,
-                       "bpd": NUM + r"\s*bits/dim"})
+    out = _grab(
+        text, {"T": r"temperature T\s*=\s*" + NUM, "t": r"interpolation t\s*=\s*" + NUM, "bpd": NUM + r"\s*bits/dim"}
+    )
     out.update(_product(text, "T_again", "eps", "norm"))
     return out
 
@@ -299,8 +321,15 @@ def latent_norm_is_t_times_eps(before: dict[str, float], after: dict[str, float]
 
 def parse_09(text: str) -> dict[str, float]:
     """09's readout: 'modes 4.0 apart. Right of 0: forward fit = 0.50, reverse fit = 0.48. Reverse fit KL(q||p) = 0.41 nats: ...'."""
-    return _grab(text, {"separation": r"modes\s+" + NUM + r"\s+apart", "forward": r"forward fit\s*=\s*" + NUM,
-                        "reverse": r"reverse fit\s*=\s*" + NUM, "kl": r"KL\(q\|\|p\)\s*=\s*" + NUM})
+    return _grab(
+        text,
+        {
+            "separation": r"modes\s+" + NUM + r"\s+apart",
+            "forward": r"forward fit\s*=\s*" + NUM,
+            "reverse": r"reverse fit\s*=\s*" + NUM,
+            "kl": r"KL\(q\|\|p\)\s*=\s*" + NUM,
+        },
+    )
 
 
 def shares_and_kl(before: dict[str, float], after: dict[str, float]) -> str | None:
@@ -319,9 +348,18 @@ def parse_07(text: str) -> dict[str, float]:
     """07's readout: 'Knot 1 at z = -1.80, x = -2.40, slope f' = 0.500: there p_Z = 0.0790 and p_X = p_Z / f' = 0.1579.
     Bin 0 (left of it): mass in z = 0.0346, mass in x = 0.0346. Bin 1 (right): mass in z = 0.2383, mass in x = 0.2383.
     All of x: total = 1.0000. ...'."""
-    out = _grab(text, {"knot": r"Knot\s+(\d+)\s+at", "z": r"at z\s*=\s*" + NUM, "x": r",\s*x\s*=\s*" + NUM,
-                       "slope": r"slope f'\s*=\s*" + NUM, "p_z": r"p_Z\s*=\s*" + NUM, "p_x": r"p_Z\s*/\s*f'\s*=\s*" + NUM,
-                       "total": r"total\s*=\s*" + NUM})
+    out = _grab(
+        text,
+        {
+            "knot": r"Knot\s+(\d+)\s+at",
+            "z": r"at z\s*=\s*" + NUM,
+            "x": r",\s*x\s*=\s*" + NUM,
+            "slope": r"slope f'\s*=\s*" + NUM,
+            "p_z": r"p_Z\s*=\s*" + NUM,
+            "p_x": r"p_Z\s*/\s*f'\s*=\s*" + NUM,
+            "total": r"total\s*=\s*" + NUM,
+        },
+    )
     for side, label in (("left", r"\(left of it\)"), ("right", r"\(right\)")):
         m = re.search(label + r":\s*mass in z\s*=\s*" + NUM + r",\s*mass in x\s*=\s*" + NUM, text)
         if m:
@@ -337,7 +375,9 @@ def spline_readout_holds(before: dict[str, float], after: dict[str, float]) -> s
         return f"readout lacks some of {need}: {after}"
     for side in ("left", "right"):
         if abs(after[f"mass_z_{side}"] - after[f"mass_x_{side}"]) > 1e-4:
-            return f"the bin {side} of the knot has mass {after[f'mass_z_{side}']} in z but {after[f'mass_x_{side}']} in x"
+            return (
+                f"the bin {side} of the knot has mass {after[f'mass_z_{side}']} in z but {after[f'mass_x_{side}']} in x"
+            )
     if abs(after["total"] - 1.0) > 1e-4:
         return f"all of x should hold mass 1, reads {after['total']}"
     want = after["p_z"] / after["slope"]
@@ -404,12 +444,17 @@ GENERIC = (
     Interaction("drag_slider", dx=-80.0),
 )
 
+
 def key_and_drag(widget: str, parse: Callable[[str], dict[str, float]], check: Check, notes: str) -> Spec:
     """A spec that presses ArrowRight on the first slider (timed), then drags it, checking the maths after each."""
     return Spec(
-        widget=widget, parse=parse, notes=notes,
-        interactions=(Interaction("key", keys=("ArrowRight",), latency=True, check=check),
-                      Interaction("drag_slider", dx=-80.0, check=check)),
+        widget=widget,
+        parse=parse,
+        notes=notes,
+        interactions=(
+            Interaction("key", keys=("ArrowRight",), latency=True, check=check),
+            Interaction("drag_slider", dx=-80.0, check=check),
+        ),
     )
 
 
@@ -431,29 +476,55 @@ SPECS: dict[str, Spec] = {
         interactions=(
             # first, with the knots where knot_01 computes them (default settings): grab knot 4 (z = 1)
             # on the figure and pull it up; the map bends, the interval's two masses stay equal
-            Interaction("drag_canvas", start_from=knot_01(4), end=(0.0, -0.08), check=equal_pair("mass_z", "mass_x", 1e-4)),
+            Interaction(
+                "drag_canvas", start_from=knot_01(4), end=(0.0, -0.08), check=equal_pair("mass_z", "mass_x", 1e-4)
+            ),
             # slider 0 is the slope: the interval's two masses stay equal while the stretch changes
-            Interaction("key", control=0, keys=("ArrowRight",), latency=True,
-                        check=both(changed, equal_pair("mass_z", "mass_x", 1e-4), density_rescaled)),
-            Interaction("drag_slider", control=0, dx=-50.0, check=both(changed, equal_pair("mass_z", "mass_x", 1e-4), density_rescaled)),
+            Interaction(
+                "key",
+                control=0,
+                keys=("ArrowRight",),
+                latency=True,
+                check=both(changed, equal_pair("mass_z", "mass_x", 1e-4), density_rescaled),
+            ),
+            Interaction(
+                "drag_slider",
+                control=0,
+                dx=-50.0,
+                check=both(changed, equal_pair("mass_z", "mass_x", 1e-4), density_rescaled),
+            ),
             # slider 3 moves the interval: new masses, still equal in z and in x
-            Interaction("key", control=3, keys=("ArrowRight", "ArrowRight"), check=both(changed, equal_pair("mass_z", "mass_x", 1e-4))),
+            Interaction(
+                "key",
+                control=3,
+                keys=("ArrowRight", "ArrowRight"),
+                check=both(changed, equal_pair("mass_z", "mass_x", 1e-4)),
+            ),
         ),
         notes="the interval's probability is the same in z and in x (mass conservation)",
     ),
     "02_jacobian_determinant_2d.ipynb": key_and_drag(
-        ".lesson-widget-LinearMap2D", parse_02, area_is_abs_det,
+        ".lesson-widget-LinearMap2D",
+        parse_02,
+        area_is_abs_det,
         "the unit square's image has area |det A| and the density is divided by it",
     ),
     "03_log_likelihood_and_nll_training.ipynb": key_and_drag(
-        ".lesson-widget-NLLExplorer", parse_03, nll_is_minus_sum, "NLL = -(base term + log-det term)",
+        ".lesson-widget-NLLExplorer",
+        parse_03,
+        nll_is_minus_sum,
+        "NLL = -(base term + log-det term)",
     ),
     "04_coupling_layers.ipynb": key_and_drag(
-        ".lesson-widget-CouplingExplorer", parse_04, triangular_log_det,
+        ".lesson-widget-CouplingExplorer",
+        parse_04,
+        triangular_log_det,
         "det J is the product of the diagonal; log|det J| = s(z1), as autograd says",
     ),
     "05_stacking_layers_into_a_flow.ipynb": key_and_drag(
-        ".lesson-widget-LayerWalker", parse_05, ledger_starts_at_zero,
+        ".lesson-widget-LayerWalker",
+        parse_05,
+        ledger_starts_at_zero,
         "the ledger of inverse log-dets, empty before any layer is undone",
     ),
     "07_spline_flows.ipynb": Spec(
@@ -462,7 +533,12 @@ SPECS: dict[str, Spec] = {
         interactions=(
             # knot 2 starts at (z, x) = (-0.6, -1.2) between knots at z = -1.8 and 0.6; drag it up and to the right
             # (about +0.5 in z and +0.9 in x): the readout follows it, and its bins' masses are CDF differences
-            Interaction("drag_canvas", start_from=knot_07(2), end=(0.04, -0.06), check=knot_dragged_up_and_right(2, (-0.6, -1.2), (-1.8, 0.6))),
+            Interaction(
+                "drag_canvas",
+                start_from=knot_07(2),
+                end=(0.04, -0.06),
+                check=knot_dragged_up_and_right(2, (-0.6, -1.2), (-1.8, 0.6)),
+            ),
             # sliders in the page: 0 knot, 1 its z, 2 its x, 3 its slope, 4 bins; the slope changes p_X, not the masses
             Interaction("key", control=3, keys=("ArrowRight",), latency=True, check=slope_moves_density_not_mass),
             Interaction("drag_slider", control=3, dx=-80.0, check=slope_moves_density_not_mass),
@@ -470,11 +546,14 @@ SPECS: dict[str, Spec] = {
         notes="each bin keeps its probability (in z and in x); p_X = p_Z / f' at the knot",
     ),
     "06_where_flows_fit.ipynb": key_and_drag(
-        ".lesson-widget-ContinuousFlow2D", parse_06, trace_is_log_det,
+        ".lesson-widget-ContinuousFlow2D",
+        parse_06,
+        trace_is_log_det,
         "time t moves the density; the integrated trace equals log|det J| of the flow map and the mass stays 1",
     ),
     "08_flows_on_images.ipynb": Spec(
-        widget=".lesson-widget-LatentExplorer", parse=parse_08,
+        widget=".lesson-widget-LatentExplorer",
+        parse=parse_08,
         interactions=(
             Interaction("key", control=0, keys=("ArrowRight",), latency=True, check=latent_norm_is_t_times_eps),
             Interaction("drag_slider", control=0, dx=-80.0, check=latent_norm_is_t_times_eps),
@@ -483,7 +562,9 @@ SPECS: dict[str, Spec] = {
         notes="samples at temperature T sit at |z| = T |eps| from the base's centre; t walks between two digits",
     ),
     "09_flows_for_inference.ipynb": key_and_drag(
-        ".lesson-widget-ModeExplorer", parse_09, shares_and_kl,
+        ".lesson-widget-ModeExplorer",
+        parse_09,
+        shares_and_kl,
         "the separation moves over the precomputed fits; shares are fractions and KL(q||p) >= 0",
     ),
     "browser_fixture.ipynb": Spec(
@@ -538,7 +619,18 @@ class DragSpec:
             out.append(slider_drag(page, lab, root, c))
         for what, start, offset in self.canvas:
             reset(page, lab, root)  # the knots and tips sit where ``start`` computes them only at the defaults
-            out.append(canvas_drag(page, lab, root, start(), offset() if callable(offset) else offset, what, filmed=what in self.filmed, live=dict(self.live).get(what)))
+            out.append(
+                canvas_drag(
+                    page,
+                    lab,
+                    root,
+                    start(),
+                    offset() if callable(offset) else offset,
+                    what,
+                    filmed=what in self.filmed,
+                    live=dict(self.live).get(what),
+                )
+            )
         return out
 
 
@@ -546,9 +638,12 @@ DRAGS: dict[str, DragSpec] = {
     "01_change_of_variables_1d.ipynb": DragSpec(
         ".lesson-widget-ChangeOfVariables1D",
         # knot 4 past its neighbour (where the drag is refused and the picture holds), knot 6 within its room
-        canvas=(("knot 4", knot_01(4), (0.0, -0.2)), ("knot 6", knot_01(6), knot_room_01(6, 0.6))), filmed=("knot 4", "knot 6")),
-    "02_jacobian_determinant_2d.ipynb": DragSpec(".lesson-widget-LinearMap2D", canvas=(("tip of a1", tip_02(0), (-0.05, -0.2)),),
-                                                live=(("tip of a1", "a1"),)),
+        canvas=(("knot 4", knot_01(4), (0.0, -0.2)), ("knot 6", knot_01(6), knot_room_01(6, 0.6))),
+        filmed=("knot 4", "knot 6"),
+    ),
+    "02_jacobian_determinant_2d.ipynb": DragSpec(
+        ".lesson-widget-LinearMap2D", canvas=(("tip of a1", tip_02(0), (-0.05, -0.2)),), live=(("tip of a1", "a1"),)
+    ),
     "03_log_likelihood_and_nll_training.ipynb": DragSpec(".lesson-widget-NLLExplorer"),
     "04_coupling_layers.ipynb": DragSpec(".lesson-widget-CouplingExplorer"),
     "05_stacking_layers_into_a_flow.ipynb": DragSpec(".lesson-widget-LayerWalker"),

@@ -25,7 +25,7 @@ from benchmarks.widget_latency import construct, discover  # noqa: E402
 from lessonlib.ui import livelayer  # noqa: E402
 from lessonlib.ui.widgetkit import LessonWidget  # noqa: E402
 
-SOURCE = (livelayer.__file__.rsplit("/", 1)[0] + "/livelayer.js")
+SOURCE = livelayer.__file__.rsplit("/", 1)[0] + "/livelayer.js"
 DRAWN = [c for _, c in discover() if c.page_drawing is not LessonWidget.page_drawing]
 
 # Chromium antialiases edges unlike Agg: what may differ (_differs). Measured 2026-12-01 over the positions of the first
@@ -75,7 +75,7 @@ def _differs(shown: np.ndarray, full: np.ndarray) -> tuple[float, int]:
     core = bad[1:-1, 1:-1].copy()
     for dy in (-1, 0, 1):
         for dx in (-1, 0, 1):
-            core &= bad[1 + dy:bad.shape[0] - 1 + dy, 1 + dx:bad.shape[1] - 1 + dx]
+            core &= bad[1 + dy : bad.shape[0] - 1 + dy, 1 + dx : bad.shape[1] - 1 + dx]
     return share, int(core.sum())
 
 
@@ -104,20 +104,28 @@ def drawing(page, style):
             content, buffers = [m for m in layer.sent if m[0]["kind"] == "handles"][-1]
             model = content["page"]
             pngs = [base64.b64encode(buffers[b]).decode() for b in model["buffers"]]
-            page.evaluate("""async ([m, pngs]) => {
+            page.evaluate(
+                """async ([m, pngs]) => {
                 const decode = (b64) => createImageBitmap(new Blob([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], {type: 'image/png'}));
                 const [bg, ...images] = await Promise.all(pngs.map(decode));
-                Object.assign(window, {M: m, BG: bg, IM: images}); }""", [model, pngs])
+                Object.assign(window, {M: m, BG: bg, IM: images}); }""",
+                [model, pngs],
+            )
             return model
 
         def frame(self, name, value, without=None):
-            url = page.evaluate("""([name, value, without]) => {
+            url = page.evaluate(
+                """([name, value, without]) => {
                 const m = without ? {...M, order: M.order.filter((p) => p !== without)} : M;
                 const {frame, bitmaps} = L.PAGE_DRAWINGS[m.kind](m, IM, name, value);
                 const c = document.createElement('canvas');
                 L.replay(c, frame, BG, bitmaps);
-                return c.toDataURL('image/png'); }""", [name, list(value), without])
-            return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB"), dtype=float)
+                return c.toDataURL('image/png'); }""",
+                [name, list(value), without],
+            )
+            return np.asarray(
+                Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB"), dtype=float
+            )
 
     return Drawing()
 
@@ -134,8 +142,20 @@ def test_the_page_draws_what_the_kernel_draws_when_the_drag_is_let_go_there(cls,
         lo, hi = spec["lo"], spec["hi"]
         here = (spec["a"][0] + spec["b"][0] * spec["x"], spec["a"][1] + spec["b"][1] * spec["y"])
         # at the handle, a collapse, nearly one (a dark band), a flip, the corners, across the plane
-        for value in [here, (0.0, 0.0), (1.0, 0.0), (1.0, 0.05), (1.0, -0.05), (1.0, 0.1), (0.45, 0.95), (lo, hi), (hi * 0.4, lo * 0.3),
-                      (hi, hi), (lo, lo), (-0.35, 1.7)]:
+        for value in [
+            here,
+            (0.0, 0.0),
+            (1.0, 0.0),
+            (1.0, 0.05),
+            (1.0, -0.05),
+            (1.0, 0.1),
+            (0.45, 0.95),
+            (lo, hi),
+            (hi * 0.4, lo * 0.3),
+            (hi, hi),
+            (lo, lo),
+            (-0.35, 1.7),
+        ]:
             value = tuple(round(round(v / spec["step"]) * spec["step"], 2) for v in value)
             kernel = construct(cls)
             _in_view(kernel)
@@ -143,8 +163,10 @@ def test_the_page_draws_what_the_kernel_draws_when_the_drag_is_let_go_there(cls,
             crowded = abs(np.linalg.det(kernel.matrix())) < 0.1
             differs = _differs(drawing.frame(spec["name"], value), _full_draw(kernel))
             plt.close(kernel.fig)
-            assert _close(differs, crowded), (f"{spec['name']} at {value}: the page's picture differs from the kernel's in "
-                                     f"{differs[0]:.3%} of blocks and a patch of {differs[1]} pixels")
+            assert _close(differs, crowded), (
+                f"{spec['name']} at {value}: the page's picture differs from the kernel's in "
+                f"{differs[0]:.3%} of blocks and a patch of {differs[1]} pixels"
+            )
 
 
 @pytest.mark.parametrize("cls", DRAWN, ids=[c.__name__ for c in DRAWN])
@@ -163,7 +185,10 @@ def test_a_page_drawing_with_a_part_missing_or_a_step_off_is_seen(cls, drawing):
             if (part == "collapse") != collapsed and part not in ("arrows", "tips", "labels"):
                 continue  # a collapse draws no square and no density; the collapsed segment is drawn only then
             assert not _close(_differs(drawing.frame(name, value, without=part), full), collapsed), (
-                f"{name} at {value}: leaving out {part} went unseen")
+                f"{name} at {value}: leaving out {part} went unseen"
+            )
         for off in ((0.05, 0.0), (0.0, 0.05)):
             moved = (value[0] + off[0], value[1] + off[1])
-            assert not _close(_differs(drawing.frame(name, moved), full), collapsed), f"{name}: a frame at {moved} passed for one at {value}"
+            assert not _close(_differs(drawing.frame(name, moved), full), collapsed), (
+                f"{name}: a frame at {moved} passed for one at {value}"
+            )

@@ -42,14 +42,21 @@ def test_every_widget_slide_fits_1280x720(path, browser):
             fits = present.widget_slides_fit(page)
         finally:
             page.close()
-    elsewhere = sorted({u for u in asked if urlsplit(u).scheme in ("http", "https", "ws", "wss")
-                        and urlsplit(u).hostname not in ("127.0.0.1", "localhost")})
+    elsewhere = sorted(
+        {
+            u
+            for u in asked
+            if urlsplit(u).scheme in ("http", "https", "ws", "wss")
+            and urlsplit(u).hostname not in ("127.0.0.1", "localhost")
+        }
+    )
     assert not elsewhere, f"{path.name}: the slides asked the network (presenting must work offline): {elsewhere}"
     if widget_cells(path):
         assert fits, f"{path.name} shows widgets, but no slide with a widget was found"
     bad = {where: problems for where, problems in fits.items() if problems}
     assert not bad, f"{path.name}: slides that do not fit {present.SLIDE_SIZE}:\n" + "\n".join(
-        f"  {where}: " + "; ".join(p) for where, p in bad.items())
+        f"  {where}: " + "; ".join(p) for where, p in bad.items()
+    )
 
 
 _SLIDE_BOX_JS = """() => { const b = document.querySelector('.reveal section.present:not(.stack)').getBoundingClientRect();
@@ -77,7 +84,8 @@ def test_a_slide_whose_widget_changes_size_after_it_was_shown_is_centred_again(b
             page.close()
     assert height0 - height1 > 100, f"hiding the figure shrank the slide by {height0 - height1:.0f} px only"
     assert top1 - top0 == pytest.approx((height0 - height1) / 2, abs=3), (
-        f"the slide shrank by {height0 - height1:.0f} px and moved down {top1 - top0:.0f} px; centred, it moves half")
+        f"the slide shrank by {height0 - height1:.0f} px and moved down {top1 - top0:.0f} px; centred, it moves half"
+    )
 
 
 def test_a_widget_gets_a_subslide_of_its_own():
@@ -86,9 +94,13 @@ def test_a_widget_gets_a_subslide_of_its_own():
 
     nb = nbformat.v4.new_notebook()
     view = {"application/vnd.jupyter.widget-view+json": {"model_id": "0" * 32, "version_major": 2, "version_minor": 0}}
-    cells = [nbformat.v4.new_markdown_cell("## A section"), nbformat.v4.new_code_cell("w"),
-             nbformat.v4.new_markdown_cell("solution", metadata={"slideshow": {"slide_type": "skip"}}),
-             nbformat.v4.new_markdown_cell("what to try"), nbformat.v4.new_markdown_cell("more")]
+    cells = [
+        nbformat.v4.new_markdown_cell("## A section"),
+        nbformat.v4.new_code_cell("w"),
+        nbformat.v4.new_markdown_cell("solution", metadata={"slideshow": {"slide_type": "skip"}}),
+        nbformat.v4.new_markdown_cell("what to try"),
+        nbformat.v4.new_markdown_cell("more"),
+    ]
     cells[0].metadata["slideshow"] = {"slide_type": "slide"}
     cells[1].metadata["slideshow"] = {"slide_type": "fragment"}
     cells[1].outputs = [nbformat.v4.new_output("display_data", data=view)]

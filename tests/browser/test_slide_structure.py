@@ -52,16 +52,24 @@ def test_sections_start_slides(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_solutions_are_skipped_in_slides(path):
     cs = cells(path)
-    shown = [i for i, c in enumerate(cs) if "solution" in c.get("metadata", {}).get("tags", []) and slide_type(c) != "skip"]
+    shown = [
+        i for i, c in enumerate(cs) if "solution" in c.get("metadata", {}).get("tags", []) and slide_type(c) != "skip"
+    ]
     assert not shown, f"{path.name}: solution cells {shown} would show in slides; give them slide_type 'skip'"
     folded = [
-        i for i, c in enumerate(cs)
-        if "solution" in c.get("metadata", {}).get("tags", []) and not c.get("metadata", {}).get("jupyter", {}).get("source_hidden")
+        i
+        for i, c in enumerate(cs)
+        if "solution" in c.get("metadata", {}).get("tags", [])
+        and not c.get("metadata", {}).get("jupyter", {}).get("source_hidden")
     ]
     assert not folded, f"{path.name}: solution cells {folded} are not folded (metadata.jupyter.source_hidden)"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_slide_types_are_valid(path):
-    bad = [(i, slide_type(c)) for i, c in enumerate(cells(path)) if slide_type(c) is not None and slide_type(c) not in SLIDE_TYPES]
+    bad = [
+        (i, slide_type(c))
+        for i, c in enumerate(cells(path))
+        if slide_type(c) is not None and slide_type(c) not in SLIDE_TYPES
+    ]
     assert not bad, f"{path.name}: unknown slide types {bad}"

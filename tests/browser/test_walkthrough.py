@@ -44,7 +44,9 @@ def test_walkthrough(name, lab, page, latency_log):
             latency_log[name] = res.latencies_ms
         assert not res.problems, f"{name}, widget {res.found}:\n" + "\n".join(res.problems + ["log:", *res.log])
         serious = [c for c in nb.console if SERIOUS_CONSOLE.search(c)]
-        assert not serious, f"{name}: the browser console reports broken widgets or figures:\n" + "\n".join(serious[:10])
+        assert not serious, f"{name}: the browser console reports broken widgets or figures:\n" + "\n".join(
+            serious[:10]
+        )
         if name == FIXTURE_NOTEBOOK:
             assert res.found and res.latencies_ms, "the fixture widget must be found and timed"
     except BaseException:

@@ -80,7 +80,9 @@ def perform(nb: NotebookPage, root, inter: Interaction) -> None:
         canvas.scroll_into_view_if_needed()
         box = canvas.bounding_box()
         (sx, sy) = inter.start_from() if inter.start_from is not None else inter.start
-        (ex, ey) = (sx + inter.end[0], sy + inter.end[1]) if inter.start_from is not None else inter.end  # end: an offset then
+        (ex, ey) = (
+            (sx + inter.end[0], sy + inter.end[1]) if inter.start_from is not None else inter.end
+        )  # end: an offset then
         x0, y0 = box["x"] + sx * box["width"], box["y"] + sy * box["height"]
         x1, y1 = box["x"] + ex * box["width"], box["y"] + ey * box["height"]
         page.mouse.move(x0, y0)
@@ -129,21 +131,38 @@ def walk(nb: NotebookPage, name: str, latency_presses: int = 20) -> WalkResult:
             res.latencies_ms.extend(measure_latency(nb, root, spec, inter, latency_presses))
     if name in DRAGS:
         res.drags = DRAGS[name].perform(nb.page, nb.lab, nb.page.locator(DRAGS[name].widget).first)
-        res.log += [f"drag {d.what}: {d.frames} frames, {d.fps} fps, settled {d.settle_ms} ms after release, "
-                    f"moves accepted in {d.accepted_s} s, main thread busy {d.busy:.0%}" for d in res.drags]
+        res.log += [
+            f"drag {d.what}: {d.frames} frames, {d.fps} fps, settled {d.settle_ms} ms after release, "
+            f"moves accepted in {d.accepted_s} s, main thread busy {d.busy:.0%}"
+            for d in res.drags
+        ]
         res.problems += [f"dragging {d.what} painted no frame" for d in res.drags if d.frames == 0 and d.settle_ms == 0]
-        res.log += [f"drag {d.what}: film in the page after {d.film_wait_s} s, {d.film_frames} film frames, "
-                    f"{d.positions} slider positions passed" for d in res.drags if d.film_wait_s is not None]
+        res.log += [
+            f"drag {d.what}: film in the page after {d.film_wait_s} s, {d.film_frames} film frames, "
+            f"{d.positions} slider positions passed"
+            for d in res.drags
+            if d.film_wait_s is not None
+        ]
         # a slider whose film reached the page plays it (lessonlib/ui/film.py): the film's canvas paints
-        res.problems += [f"dragging {d.what}, whose film was in the page, painted no film frame"
-                         for d in res.drags if d.film_wait_s is not None and not d.film_frames]
-        res.log += [f"drag {d.what}: the film's last frame differs from the kernel's picture of the release in "
-                    f"{d.film_differs:.2%} of its 4 x 4 pixel blocks" for d in res.drags if d.film_differs is not None]
+        res.problems += [
+            f"dragging {d.what}, whose film was in the page, painted no film frame"
+            for d in res.drags
+            if d.film_wait_s is not None and not d.film_frames
+        ]
+        res.log += [
+            f"drag {d.what}: the film's last frame differs from the kernel's picture of the release in "
+            f"{d.film_differs:.2%} of its 4 x 4 pixel blocks"
+            for d in res.drags
+            if d.film_differs is not None
+        ]
         # what the hand saw last is what the kernel then draws: a film of another state (a stale film after a
         # Reset: 71% of blocks once) jumps on release. Measured 0-0.23% (anti-aliasing on edges) when right.
-        res.problems += [f"dragging {d.what}: the film's last frame differs from the kernel's picture of the release in "
-                         f"{d.film_differs:.1%} of its pixel blocks (allowed: {FILM_DIFFERS_MAX:.0%})"
-                         for d in res.drags if d.film_differs is not None and d.film_differs > FILM_DIFFERS_MAX]
+        res.problems += [
+            f"dragging {d.what}: the film's last frame differs from the kernel's picture of the release in "
+            f"{d.film_differs:.1%} of its pixel blocks (allowed: {FILM_DIFFERS_MAX:.0%})"
+            for d in res.drags
+            if d.film_differs is not None and d.film_differs > FILM_DIFFERS_MAX
+        ]
     return res
 
 

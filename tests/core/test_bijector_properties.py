@@ -20,7 +20,9 @@ from lessonlib.bijectors import EXAMPLES, Affine, Bijector, Chain
 from lessonlib.flows import Flow, standard_normal
 from lessonlib.verify import verify_bijector
 
-MODULES = [importlib.import_module(m.name) for m in pkgutil.walk_packages(lessonlib.__path__, "lessonlib.")]  # every registration runs
+MODULES = [
+    importlib.import_module(m.name) for m in pkgutil.walk_packages(lessonlib.__path__, "lessonlib.")
+]  # every registration runs
 
 CASES = [(name, dim) for name, factory in sorted(EXAMPLES.items()) for dim in factory.dims]
 
@@ -30,8 +32,11 @@ def make(name: str, dim: int) -> Bijector:
 
 
 def batches(dim: int):
-    return arrays(np.float64, st.tuples(st.integers(1, 4), st.just(dim)),
-                  elements=st.floats(-3, 3, allow_nan=False, allow_infinity=False))
+    return arrays(
+        np.float64,
+        st.tuples(st.integers(1, 4), st.just(dim)),
+        elements=st.floats(-3, 3, allow_nan=False, allow_infinity=False),
+    )
 
 
 @pytest.mark.parametrize("name,dim", CASES, ids=[f"{n}-{d}d" for n, d in CASES])

@@ -3,8 +3,19 @@ import pytest
 import torch
 
 from lessonlib.checks import (
-    CHECKER_FAILED, AnswerProblem, CheckResult, call, checker, compare, hint_if, hint_if_equal, read_array, read_choice,
-    read_number, read_words, values_of,
+    CHECKER_FAILED,
+    AnswerProblem,
+    CheckResult,
+    call,
+    checker,
+    compare,
+    hint_if,
+    hint_if_equal,
+    read_array,
+    read_choice,
+    read_number,
+    read_words,
+    values_of,
 )
 
 
@@ -48,6 +59,7 @@ def test_shape_and_nan_messages():
 
 # --- the decorator every checker goes through --------------------------------------------------------
 
+
 @checker("demo")
 def check_demo(answer, scale=1.0):
     return compare("demo", read_number(answer), 0.25 * scale)
@@ -67,17 +79,35 @@ def test_only_None_is_not_attempted():
 
 
 def test_answers_are_read_in_any_numeric_form():
-    for value in (0.25, np.float32(0.25), [0.25], np.array([[0.25]]), torch.tensor(0.25, dtype=torch.bfloat16),
-                  torch.tensor([0.25], requires_grad=True), torch.tensor(0.25, dtype=torch.float16)):
+    for value in (
+        0.25,
+        np.float32(0.25),
+        [0.25],
+        np.array([[0.25]]),
+        torch.tensor(0.25, dtype=torch.bfloat16),
+        torch.tensor([0.25], requires_grad=True),
+        torch.tensor(0.25, dtype=torch.float16),
+    ):
         assert check_demo(value), value
 
 
-@pytest.mark.parametrize("value, words", [
-    ("abc", "the text 'abc'"), ("0.25", "without quotes"), (True, "expected a number, got True"),
-    (1 + 2j, "complex"), (10**400, "too large"), ([1.0, 2.0], "one number, got 2 numbers"),
-    ((0.25, 0.5), "a pair"), ([[1.0], [2.0, 3.0]], "lists of different lengths"), ({"a": 1}, "dict"),
-    (lambda x: x, "call it and give its value"), (object(), "object"), (torch.tensor([1j]), "complex"),
-])
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ("abc", "the text 'abc'"),
+        ("0.25", "without quotes"),
+        (True, "expected a number, got True"),
+        (1 + 2j, "complex"),
+        (10**400, "too large"),
+        ([1.0, 2.0], "one number, got 2 numbers"),
+        ((0.25, 0.5), "a pair"),
+        ([[1.0], [2.0, 3.0]], "lists of different lengths"),
+        ({"a": 1}, "dict"),
+        (lambda x: x, "call it and give its value"),
+        (object(), "object"),
+        (torch.tensor([1j]), "complex"),
+    ],
+)
 def test_a_wrong_kind_of_answer_gets_a_sentence_not_a_traceback(value, words):
     r = check_demo(value)
     assert not r and words in r.message, r.message
@@ -119,6 +149,7 @@ def test_words_choices_and_arrays():
 
 
 # --- rounding -----------------------------------------------------------------------------------------
+
 
 def test_a_rounded_right_answer_gets_right_idea_give_more_digits():
     want = 0.341344746

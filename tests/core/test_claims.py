@@ -32,4 +32,7 @@ def test_claims_are_recorded_for_the_spread_tool(tmp_path, monkeypatch):
     with pytest.raises(AssertionError):
         claim("b", 5.0, high=2.0)  # a failing claim is recorded too: the spread tool shows where it went
     rows = [json.loads(line) for line in log.read_text().splitlines()]
-    assert rows == [{"name": "a", "value": 1.0, "low": 0.0, "high": None}, {"name": "b", "value": 5.0, "low": None, "high": 2.0}]
+    assert rows == [
+        {"name": "a", "value": 1.0, "low": 0.0, "high": None},
+        {"name": "b", "value": 5.0, "low": None, "high": 2.0},
+    ]

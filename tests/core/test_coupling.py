@@ -3,7 +3,14 @@
 import pytest
 import torch
 
-from lessonlib.coupling import AffineCoupling, alternating_mask, checkerboard_mask, half_mask, jacobian_matrix, kept_first_order
+from lessonlib.coupling import (
+    AffineCoupling,
+    alternating_mask,
+    checkerboard_mask,
+    half_mask,
+    jacobian_matrix,
+    kept_first_order,
+)
 from lessonlib.nets import MLP
 
 
@@ -57,9 +64,9 @@ def test_a_conditional_coupling_is_an_affine_coupling_whose_conditioner_reads_th
     contexts = torch.randn(4, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     x, log_det = ConditionalAffineCoupling(mask, net, contexts).forward_and_log_det(z)
     for i in range(4):  # one context per row gives, row by row, what that context alone gives
-        xi, ldi = ConditionalAffineCoupling(mask, net, contexts[i]).forward_and_log_det(z[i:i + 1])
-        torch.testing.assert_close(x[i:i + 1], xi)
-        torch.testing.assert_close(log_det[i:i + 1], ldi)
+        xi, ldi = ConditionalAffineCoupling(mask, net, contexts[i]).forward_and_log_det(z[i : i + 1])
+        torch.testing.assert_close(x[i : i + 1], xi)
+        torch.testing.assert_close(log_det[i : i + 1], ldi)
     torch.testing.assert_close(x[:, mask == 1], z[:, mask == 1])  # kept coordinates pass through
     with pytest.raises(ValueError, match="2 rows but the batch has 4"):
         ConditionalAffineCoupling(mask, net, contexts[:2]).forward(z)

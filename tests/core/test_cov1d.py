@@ -6,15 +6,39 @@ import numpy as np
 import pytest
 
 from lessonlib.cov1d import (
-    AffineMap, CDFMap, Composed, ExpMap, Exponential, InverseCDFMap, Logistic, LogNormal, MonotoneSpline, Normal, TanhMap,
-    Uniform, check_invertible, density_without_abs, integrate, interval_mass_x, interval_mass_z, pushforward_density,
-    pushforward_density_via_forward, pushforward_density_via_inverse, pushforward_log_density,
-    square_density_all_preimages, square_density_single_preimage,
+    AffineMap,
+    CDFMap,
+    Composed,
+    ExpMap,
+    Exponential,
+    InverseCDFMap,
+    Logistic,
+    LogNormal,
+    MonotoneSpline,
+    Normal,
+    TanhMap,
+    Uniform,
+    check_invertible,
+    density_without_abs,
+    integrate,
+    interval_mass_x,
+    interval_mass_z,
+    pushforward_density,
+    pushforward_density_via_forward,
+    pushforward_density_via_inverse,
+    pushforward_log_density,
+    square_density_all_preimages,
+    square_density_single_preimage,
 )
 
 BASES = [Normal(0.3, 1.2), Logistic(-0.2, 0.7), Uniform(-1.0, 2.0)]
 MAPS = [
-    AffineMap(3.0, 1.0), AffineMap(-2.0, 0.5), ExpMap(), TanhMap(0.8), TanhMap(-0.9, 1.0), TanhMap(1.5, 2.0),
+    AffineMap(3.0, 1.0),
+    AffineMap(-2.0, 0.5),
+    ExpMap(),
+    TanhMap(0.8),
+    TanhMap(-0.9, 1.0),
+    TanhMap(1.5, 2.0),
     MonotoneSpline(np.linspace(-3, 3, 7), [-4.0, -2.5, -1.0, 0.0, 2.0, 3.0, 5.0]),
     MonotoneSpline([-2.0, -0.5, 0.0, 2.5], [3.0, 2.0, -1.0, -1.5]),
     Composed(CDFMap(Normal()), InverseCDFMap(Logistic())),
@@ -61,7 +85,11 @@ def test_inverse_of_forward_is_identity_and_derivative_matches_differences(fmap)
 def test_both_forms_agree_and_mass_is_conserved(base, fmap):
     if fmap.domain != (-math.inf, math.inf):
         base = Uniform(0.0, 1.0)
-    zs = np.linspace(-0.9, 1.9, 15) if isinstance(base, Uniform) and base.a == -1.0 else base.ppf(np.linspace(0.05, 0.95, 15))
+    zs = (
+        np.linspace(-0.9, 1.9, 15)
+        if isinstance(base, Uniform) and base.a == -1.0
+        else base.ppf(np.linspace(0.05, 0.95, 15))
+    )
     x = fmap.forward(zs)
     a = pushforward_density_via_inverse(base, fmap, x)
     b = pushforward_density_via_forward(base, fmap, x)
@@ -79,7 +107,9 @@ def test_worked_example_uniform_times_three_plus_one():
     x = np.linspace(1.01, 3.99, 50)
     np.testing.assert_allclose(pushforward_density(base, f, x), 1 / 3)
     assert pushforward_density(base, f, np.array([0.5, 4.5])).tolist() == [0.0, 0.0]
-    assert integrate(lambda t: pushforward_density(base, f, t), 0.0, 5.0, breaks=[1.0, 4.0]) == pytest.approx(1.0, abs=1e-12)
+    assert integrate(lambda t: pushforward_density(base, f, t), 0.0, 5.0, breaks=[1.0, 4.0]) == pytest.approx(
+        1.0, abs=1e-12
+    )
 
 
 def test_exp_of_normal_is_lognormal():
@@ -134,40 +164,47 @@ def test_bad_input_is_refused_with_the_maths(make, words):
 
 def test_check_invertible_accepts_monotone_maps():
     check_invertible(np.exp)
-    check_invertible(lambda z: -z**3 - z)
+    check_invertible(lambda z: -(z**3) - z)
 
 
 # --- bad input names its real cause ------------------------------------------------------------------
 from lessonlib import cov1d as C  # noqa: E402
 
-@pytest.mark.parametrize("make, error, words", [
-    (lambda: C.AffineMap(float("nan")), ValueError, "slope must be a finite number, got nan"),
-    (lambda: C.AffineMap(float("inf")), ValueError, "slope must be a finite number, got inf"),
-    (lambda: C.AffineMap(1.0, float("nan")), ValueError, "shift must be a finite number"),
-    (lambda: C.AffineMap("2"), TypeError, "the text '2'"),
-    (lambda: C.AffineMap(1j), TypeError, "complex"),
-    (lambda: C.Normal(float("nan"), 1.0), ValueError, "mu must be a finite number"),
-    (lambda: C.LogNormal(0.0, float("inf")), ValueError, "sigma must be a finite number"),
-    (lambda: C.Uniform(float("nan"), 1.0), ValueError, "a must be a finite number"),
-    (lambda: C.TanhMap("a"), TypeError, "a must be a number"),
-    (lambda: C.pushforward_density(None, C.AffineMap(2.0), np.zeros(3)), TypeError, "base must be a density"),
-    (lambda: C.pushforward_density(C.Normal(), np.exp, np.zeros(3)), TypeError, "MonotoneMap"),
-    (lambda: C.pushforward_density(C.Normal(), C.AffineMap(2.0), np.array([1j])), ValueError, "complex"),
-    (lambda: C.integrate(np.exp, 0.0, 1.0, pieces=0), ValueError, "pieces must be at least 1"),
-    (lambda: C.integrate(lambda x: x * np.nan, 0.0, 1.0), ValueError, "the integrand is NaN at x = "),
-    (lambda: C.interval_mass_z(C.Normal(), float("nan"), 1.0), ValueError, "a must be a finite number"),
-])
+
+@pytest.mark.parametrize(
+    "make, error, words",
+    [
+        (lambda: C.AffineMap(float("nan")), ValueError, "slope must be a finite number, got nan"),
+        (lambda: C.AffineMap(float("inf")), ValueError, "slope must be a finite number, got inf"),
+        (lambda: C.AffineMap(1.0, float("nan")), ValueError, "shift must be a finite number"),
+        (lambda: C.AffineMap("2"), TypeError, "the text '2'"),
+        (lambda: C.AffineMap(1j), TypeError, "complex"),
+        (lambda: C.Normal(float("nan"), 1.0), ValueError, "mu must be a finite number"),
+        (lambda: C.LogNormal(0.0, float("inf")), ValueError, "sigma must be a finite number"),
+        (lambda: C.Uniform(float("nan"), 1.0), ValueError, "a must be a finite number"),
+        (lambda: C.TanhMap("a"), TypeError, "a must be a number"),
+        (lambda: C.pushforward_density(None, C.AffineMap(2.0), np.zeros(3)), TypeError, "base must be a density"),
+        (lambda: C.pushforward_density(C.Normal(), np.exp, np.zeros(3)), TypeError, "MonotoneMap"),
+        (lambda: C.pushforward_density(C.Normal(), C.AffineMap(2.0), np.array([1j])), ValueError, "complex"),
+        (lambda: C.integrate(np.exp, 0.0, 1.0, pieces=0), ValueError, "pieces must be at least 1"),
+        (lambda: C.integrate(lambda x: x * np.nan, 0.0, 1.0), ValueError, "the integrand is NaN at x = "),
+        (lambda: C.interval_mass_z(C.Normal(), float("nan"), 1.0), ValueError, "a must be a finite number"),
+    ],
+)
 def test_bad_input_gets_a_message_that_names_the_cause(make, error, words):
     with pytest.raises(error, match=words):
         make()
 
 
-@pytest.mark.parametrize("fn, words", [
-    (np.log, r"f is NaN at z = -3 \(for instance the log of a negative number"),
-    (lambda z: 1 / 0, "calling f on a numpy array of 2001 points raised ZeroDivisionError"),
-    (lambda z: z[:10], r"f returned shape \(10,\) for an input of shape \(2001,\)"),
-    (lambda z: np.where(z > 0, np.inf, z), "f is infinite at z = "),
-])
+@pytest.mark.parametrize(
+    "fn, words",
+    [
+        (np.log, r"f is NaN at z = -3 \(for instance the log of a negative number"),
+        (lambda z: 1 / 0, "calling f on a numpy array of 2001 points raised ZeroDivisionError"),
+        (lambda z: z[:10], r"f returned shape \(10,\) for an input of shape \(2001,\)"),
+        (lambda z: np.where(z > 0, np.inf, z), "f is infinite at z = "),
+    ],
+)
 def test_check_invertible_says_what_is_wrong_with_the_function_before_calling_it_not_one_to_one(fn, words):
     with pytest.raises(ValueError, match=words) as info:
         C.check_invertible(fn)

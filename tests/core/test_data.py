@@ -27,7 +27,9 @@ def test_challenger_ships_with_the_repo():
     from lessonlib.data import DATA_DIR
 
     digest = hashlib.sha256((DATA_DIR / "challenger_orings.csv").read_bytes()).hexdigest()
-    assert digest == "7c7cac5b607545f5ebb7ea710eebbf4995008d582003336d7e79ad19d7c90f53", "data/challenger_orings.csv changed"
+    assert digest == "7c7cac5b607545f5ebb7ea710eebbf4995008d582003336d7e79ad19d7c90f53", (
+        "data/challenger_orings.csv changed"
+    )
     temperature, distress = load_challenger()
     assert temperature.shape == distress.shape == (23,)
     assert temperature.min() == 53 and temperature.max() == 81  # degrees F; Challenger launched at about 31
@@ -55,6 +57,7 @@ def test_standardise_gives_the_dtype_asked_for():
 
 # --- damaged copies of the file are refused, naming the file and the line ----------------------------
 
+
 def _damaged(tmp_path, edit) -> str:
     from lessonlib.data import DATA_DIR
 
@@ -64,20 +67,55 @@ def _damaged(tmp_path, edit) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("what, edit, words", [
-    ("truncated", lambda ls: "\n".join(ls[:51]) + "\n", r"old_faithful.csv: 50 data rows, expected 272: the file is cut short"),
-    ("cut mid-row", lambda ls: "\n".join(ls[:51]) + "\n3.6,", r"old_faithful.csv, line 52: the cell '' in column waiting_min is not a number"),
-    ("header-less", lambda ls: "\n".join(ls[1:]) + "\n", r"old_faithful.csv, line 1: the header is '3.6,79', expected 'eruptions_min,waiting_min'"),
-    ("extra column", lambda ls: "\n".join([ls[0] + ",extra"] + [ln + ",1" for ln in ls[1:]]) + "\n", "line 1: the header is"),
-    ("extra cell in a row", lambda ls: "\n".join(ls[:4] + [ls[4] + ",7"] + ls[5:]) + "\n", r"line 5: 3 cells \('2.283,62,7'\), expected 2"),
-    ("NaN", lambda ls: "\n".join(ls[:6] + ["3.6,nan"] + ls[7:]) + "\n", "line 7: waiting_min is 'nan': every value must be a finite number"),
-    ("empty", lambda ls: "", "old_faithful.csv: the file is empty"),
-    ("header only", lambda ls: ls[0] + "\n", "0 data rows, expected 272"),
-    ("non-numeric", lambda ls: "\n".join(ls[:8] + ["3.6,abc"] + ls[9:]) + "\n", "line 9: the cell 'abc' in column waiting_min is not a number"),
-    ("ragged", lambda ls: "\n".join(ls[:10] + ["3.6"] + ls[11:]) + "\n", r"line 11: 1 cells \('3.6'\), expected 2"),
-    ("out of range", lambda ls: "\n".join(ls[:3] + ["-3.6,79"] + ls[4:]) + "\n", "line 4: eruptions_min = -3.6 is outside the range 0.5 to 10"),
-    ("control characters", lambda ls: "\x00\x01\x02", r"line 1: the header is '\\x00\\x01\\x02'"),
-])
+@pytest.mark.parametrize(
+    "what, edit, words",
+    [
+        (
+            "truncated",
+            lambda ls: "\n".join(ls[:51]) + "\n",
+            r"old_faithful.csv: 50 data rows, expected 272: the file is cut short",
+        ),
+        (
+            "cut mid-row",
+            lambda ls: "\n".join(ls[:51]) + "\n3.6,",
+            r"old_faithful.csv, line 52: the cell '' in column waiting_min is not a number",
+        ),
+        (
+            "header-less",
+            lambda ls: "\n".join(ls[1:]) + "\n",
+            r"old_faithful.csv, line 1: the header is '3.6,79', expected 'eruptions_min,waiting_min'",
+        ),
+        (
+            "extra column",
+            lambda ls: "\n".join([ls[0] + ",extra"] + [ln + ",1" for ln in ls[1:]]) + "\n",
+            "line 1: the header is",
+        ),
+        (
+            "extra cell in a row",
+            lambda ls: "\n".join(ls[:4] + [ls[4] + ",7"] + ls[5:]) + "\n",
+            r"line 5: 3 cells \('2.283,62,7'\), expected 2",
+        ),
+        (
+            "NaN",
+            lambda ls: "\n".join(ls[:6] + ["3.6,nan"] + ls[7:]) + "\n",
+            "line 7: waiting_min is 'nan': every value must be a finite number",
+        ),
+        ("empty", lambda ls: "", "old_faithful.csv: the file is empty"),
+        ("header only", lambda ls: ls[0] + "\n", "0 data rows, expected 272"),
+        (
+            "non-numeric",
+            lambda ls: "\n".join(ls[:8] + ["3.6,abc"] + ls[9:]) + "\n",
+            "line 9: the cell 'abc' in column waiting_min is not a number",
+        ),
+        ("ragged", lambda ls: "\n".join(ls[:10] + ["3.6"] + ls[11:]) + "\n", r"line 11: 1 cells \('3.6'\), expected 2"),
+        (
+            "out of range",
+            lambda ls: "\n".join(ls[:3] + ["-3.6,79"] + ls[4:]) + "\n",
+            "line 4: eruptions_min = -3.6 is outside the range 0.5 to 10",
+        ),
+        ("control characters", lambda ls: "\x00\x01\x02", r"line 1: the header is '\\x00\\x01\\x02'"),
+    ],
+)
 def test_a_damaged_old_faithful_file_is_refused_with_its_name_and_line(tmp_path, what, edit, words):
     path = _damaged(tmp_path, edit)
     with pytest.raises(ValueError, match=words) as info:
@@ -148,14 +186,17 @@ def _write_digits(tmp_path, rows):
     return path
 
 
-@pytest.mark.parametrize("bad,match", [
-    (["3"] * 64, "row 2 has 64 fields"),
-    (["3"] * 63 + ["x", "1"], "row 2 holds a field that is not a number"),
-    (["3"] * 63 + ["nan", "1"], "row 2 holds NaN"),
-    (["3"] * 63 + ["17", "1"], "row 2 holds a pixel outside the whole numbers 0..16"),
-    (["3"] * 63 + ["2.5", "1"], "row 2 holds a pixel outside"),
-    (["3"] * 64 + ["10"], "row 2 has the label 10"),
-])
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        (["3"] * 64, "row 2 has 64 fields"),
+        (["3"] * 63 + ["x", "1"], "row 2 holds a field that is not a number"),
+        (["3"] * 63 + ["nan", "1"], "row 2 holds NaN"),
+        (["3"] * 63 + ["17", "1"], "row 2 holds a pixel outside the whole numbers 0..16"),
+        (["3"] * 63 + ["2.5", "1"], "row 2 holds a pixel outside"),
+        (["3"] * 64 + ["10"], "row 2 has the label 10"),
+    ],
+)
 def test_a_damaged_digits_file_is_refused_naming_the_row(tmp_path, monkeypatch, bad, match):
     import lessonlib.data as data
 

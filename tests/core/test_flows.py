@@ -98,8 +98,10 @@ def test_make_flow_is_reproducible_starts_at_the_identity_and_leaves_global_rng_
     assert torch.equal(before, after)  # building a flow does not consume the global generator
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert torch.equal(pa, pb)
-    assert any(not torch.equal(pa, pc) for pa, pc in zip(a.parameters(), make_flow(3, 2, layer, seed=5).parameters())) \
-        or layer == "mixture"  # the mixture's start is deterministic: no random weights
+    assert (
+        any(not torch.equal(pa, pc) for pa, pc in zip(a.parameters(), make_flow(3, 2, layer, seed=5).parameters()))
+        or layer == "mixture"
+    )  # the mixture's start is deterministic: no random weights
     x = torch.randn(50, 3, generator=torch.Generator().manual_seed(0))
     assert torch.isfinite(a.log_prob(x)).all() and a.sample(4).shape == (4, 3)
     if layer == "coupling":
@@ -109,10 +111,14 @@ def test_make_flow_is_reproducible_starts_at_the_identity_and_leaves_global_rng_
 
 def test_make_flow_builds_the_layers_it_names():
     assert [type(b) for b in make_flow(2, 3, "coupling").bijector] == [AffineCoupling] * 3
-    assert [type(b) for b in make_flow(2, 3, "maf").bijector] == [AutoregressiveAffine, Linear] * 2 + [AutoregressiveAffine]
+    assert [type(b) for b in make_flow(2, 3, "maf").bijector] == [AutoregressiveAffine, Linear] * 2 + [
+        AutoregressiveAffine
+    ]
     assert [type(b) for b in make_flow(3, 2, "made").bijector] == [MADE, Linear, MADE]
     iaf = make_flow(3, 2, "iaf").bijector
-    assert [type(b) for b in iaf] == [AutoregressiveAffine, Linear, AutoregressiveAffine] and iaf[0].conditioned_on == "z"
+    assert [type(b) for b in iaf] == [AutoregressiveAffine, Linear, AutoregressiveAffine] and iaf[
+        0
+    ].conditioned_on == "z"
     reverse = make_flow(3, 2, "made").bijector[1]
     assert torch.equal(reverse.forward(torch.tensor([[1.0, 2.0, 3.0]])), torch.tensor([[3.0, 2.0, 1.0]]))
     uniform = make_flow(1, layer="mixture", base="Uniform(0, 1)")
@@ -130,17 +136,20 @@ def test_make_flow_scale_to_maps_standardised_units_to_the_data():
     torch.testing.assert_close(flow.bijector.forward(torch.zeros(1, 2)), data.mean(0, keepdim=True))
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"dim": 2, "n_layers": 0}, "n_layers must be at least 1"),
-    ({"dim": 2, "n_layers": 65}, "between 1 and 64"),
-    ({"dim": 2, "layer": "planar"}, "layer must be one of"),
-    ({"dim": 2, "base": "Cauchy"}, "base must be one of"),
-    ({"dim": 2, "log_scale_bound": 0.0}, "log_scale_bound must be a positive number"),
-    ({"dim": 0}, "dim must be at least 1"),
-    ({"dim": 2, "dtype": torch.int64}, "float32 or torch.float64"),
-    ({"dim": 2, "n_layers": 2.5}, "whole number"),
-    ({"dim": 2, "scale_to": torch.ones(4, 2)}, "constant column"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"dim": 2, "n_layers": 0}, "n_layers must be at least 1"),
+        ({"dim": 2, "n_layers": 65}, "between 1 and 64"),
+        ({"dim": 2, "layer": "planar"}, "layer must be one of"),
+        ({"dim": 2, "base": "Cauchy"}, "base must be one of"),
+        ({"dim": 2, "log_scale_bound": 0.0}, "log_scale_bound must be a positive number"),
+        ({"dim": 0}, "dim must be at least 1"),
+        ({"dim": 2, "dtype": torch.int64}, "float32 or torch.float64"),
+        ({"dim": 2, "n_layers": 2.5}, "whole number"),
+        ({"dim": 2, "scale_to": torch.ones(4, 2)}, "constant column"),
+    ],
+)
 def test_make_flow_refuses_what_it_cannot_build(kwargs, words):
     with pytest.raises(ValueError, match=words):
         make_flow(**kwargs)
@@ -183,7 +192,7 @@ def test_a_conditional_flow_is_a_flow_for_each_context():
     x = torch.randn(4, 3, generator=torch.Generator().manual_seed(0))
     contexts = torch.randn(4, 2, generator=torch.Generator().manual_seed(1))
     per_row = flow.log_prob(x, contexts)
-    one_at_a_time = torch.cat([flow.log_prob(x[i:i + 1], contexts[i]) for i in range(4)])
+    one_at_a_time = torch.cat([flow.log_prob(x[i : i + 1], contexts[i]) for i in range(4)])
     torch.testing.assert_close(per_row, one_at_a_time)
     assert not torch.allclose(flow.log_prob(x, contexts[0]), flow.log_prob(x, contexts[1]))  # the context changes q
     z, log_q = flow.sample_and_log_prob(contexts, torch.Generator().manual_seed(2))
@@ -198,14 +207,17 @@ def test_a_fresh_conditional_flow_is_the_base_and_is_reproducible():
         assert torch.equal(pa, pb)
 
 
-@pytest.mark.parametrize("call,fragment", [
-    (lambda f: f.log_prob(torch.zeros(3, 3), torch.zeros(2, 2)), "3 points"),
-    (lambda f: f.log_prob(torch.zeros(3, 3), torch.zeros(3)), "shape (2,)"),
-    (lambda f: f.log_prob(torch.zeros(3, 3), torch.tensor([0.0, float("nan")])), "NaN"),
-    (lambda f: f.sample_and_log_prob(torch.zeros(2)), "one context per sample"),
-    (lambda f: make_flow(3, 2, "maf", context_dim=2), "coupling layers only"),
-    (lambda f: make_flow(3, 2, context_dim=0), "positive"),
-])
+@pytest.mark.parametrize(
+    "call,fragment",
+    [
+        (lambda f: f.log_prob(torch.zeros(3, 3), torch.zeros(2, 2)), "3 points"),
+        (lambda f: f.log_prob(torch.zeros(3, 3), torch.zeros(3)), "shape (2,)"),
+        (lambda f: f.log_prob(torch.zeros(3, 3), torch.tensor([0.0, float("nan")])), "NaN"),
+        (lambda f: f.sample_and_log_prob(torch.zeros(2)), "one context per sample"),
+        (lambda f: make_flow(3, 2, "maf", context_dim=2), "coupling layers only"),
+        (lambda f: make_flow(3, 2, context_dim=0), "positive"),
+    ],
+)
 def test_conditional_flows_explain_bad_input(call, fragment):
     with pytest.raises(ValueError) as info:
         call(_conditional())

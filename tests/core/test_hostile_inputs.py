@@ -27,8 +27,18 @@ from lessonlib import cov1d, data, images, inputs, linear2d, toy2d
 from lessonlib.autoregressive import MADE, AutoregressiveAffine
 from lessonlib.bijectors import Affine, Chain, Linear
 from lessonlib.claims import claim
-from lessonlib.coupling import (AdditiveCoupling, AffineCoupling, ConditionalAffineCoupling, alternating_mask, channel_mask,
-                                checkerboard_mask, coupling_stack, half_mask, image_side, jacobian_matrix)
+from lessonlib.coupling import (
+    AdditiveCoupling,
+    AffineCoupling,
+    ConditionalAffineCoupling,
+    alternating_mask,
+    channel_mask,
+    checkerboard_mask,
+    coupling_stack,
+    half_mask,
+    image_side,
+    jacobian_matrix,
+)
 from lessonlib.flows import LAYERS, ConditionalFlow, Flow, logistic_base, make_flow, standard_normal, uniform_base
 from lessonlib.images import PixelLogit, bits_per_dim, dequantise, nats_from_bits_per_dim
 from lessonlib.invertible_mlp import LeakyReLU, LULinear, invertible_mlp
@@ -71,8 +81,10 @@ def same_as(reference, atol: float = 1e-6):
     def check(out) -> bool:
         want = reference()
         got, want = (out, want) if isinstance(out, tuple) else ((out,), (want,))
-        return all(g.shape == w.shape and g.dtype == w.dtype and bool(torch.allclose(g, w, atol=atol, rtol=1e-5))
-                   for g, w in zip(got, want))
+        return all(
+            g.shape == w.shape and g.dtype == w.dtype and bool(torch.allclose(g, w, atol=atol, rtol=1e-5))
+            for g, w in zip(got, want)
+        )
 
     return check
 
@@ -107,17 +119,39 @@ def _spline(dtype):
 BIJECTORS = {
     "Affine": (lambda dt: Affine([2.0, -0.5], [1.0, 0.0], dtype=dt), "real", "real"),
     "Linear": (lambda dt: Linear([[2.0, 1.0], [0.5, 1.0]], dtype=dt), "real", "real"),
-    "Chain": (lambda dt: Chain(Affine([2.0, -0.5], [1.0, 0.0], dtype=dt), Linear([[2.0, 1.0], [0.5, 1.0]], dtype=dt)), "real", "real"),
-    "AffineCoupling": (lambda dt: randomise(AffineCoupling(alternating_mask(2), hidden=(8,)), gen(1), 0.5, dt), "real", "real"),
-    "AffineCouplingUnbounded": (lambda dt: randomise(AffineCoupling(alternating_mask(2), hidden=(8,), log_scale_bound=None),
-                                                     gen(1), 0.5, dt), "real", "real"),
-    "AdditiveCoupling": (lambda dt: randomise(AdditiveCoupling(alternating_mask(2), hidden=(8,)), gen(2), 0.5, dt), "real", "real"),
+    "Chain": (
+        lambda dt: Chain(Affine([2.0, -0.5], [1.0, 0.0], dtype=dt), Linear([[2.0, 1.0], [0.5, 1.0]], dtype=dt)),
+        "real",
+        "real",
+    ),
+    "AffineCoupling": (
+        lambda dt: randomise(AffineCoupling(alternating_mask(2), hidden=(8,)), gen(1), 0.5, dt),
+        "real",
+        "real",
+    ),
+    "AffineCouplingUnbounded": (
+        lambda dt: randomise(AffineCoupling(alternating_mask(2), hidden=(8,), log_scale_bound=None), gen(1), 0.5, dt),
+        "real",
+        "real",
+    ),
+    "AdditiveCoupling": (
+        lambda dt: randomise(AdditiveCoupling(alternating_mask(2), hidden=(8,)), gen(2), 0.5, dt),
+        "real",
+        "real",
+    ),
     "ConditionalAffineCoupling": (_conditional_coupling, "real", "real"),
-    "SplineCoupling": (lambda dt: randomise(SplineCoupling(alternating_mask(2), hidden=(8,), n_bins=4, bound=2.5), gen(4), 0.7, dt),
-                       "real", "real"),
+    "SplineCoupling": (
+        lambda dt: randomise(SplineCoupling(alternating_mask(2), hidden=(8,), n_bins=4, bound=2.5), gen(4), 0.7, dt),
+        "real",
+        "real",
+    ),
     "RationalQuadraticSpline": (_spline, "real", "real"),
     "MAF": (lambda dt: randomise(AutoregressiveAffine(2, hidden=(8,)), gen(5), 0.5, dt), "real", "real"),
-    "IAF": (lambda dt: randomise(AutoregressiveAffine(2, hidden=(8,), conditioned_on="z"), gen(6), 0.5, dt), "real", "real"),
+    "IAF": (
+        lambda dt: randomise(AutoregressiveAffine(2, hidden=(8,), conditioned_on="z"), gen(6), 0.5, dt),
+        "real",
+        "real",
+    ),
     "MADE": (lambda dt: randomise(MADE(2, hidden=(8,)), gen(7), 0.5, dt), "real", "real"),
     "MonotoneMixture": (lambda dt: MonotoneMixture.spread(3, dim=2).to(dt), "real", "real"),
     "LULinear": (lambda dt: randomise(LULinear(2, permute=True, generator=gen(8)), gen(8), 0.5, dt), "real", "real"),
@@ -167,53 +201,107 @@ for _name, (_, _fwd, _inv) in BIJECTORS.items():
     for _dir, _dom in (("forward_and_log_det", _fwd), ("inverse_and_log_det", _inv)):
         _tag = f"{_name}.{_dir.split('_')[0]}"
         good = points(_dom)
-        case(f"{_tag}: float64 points into a float32 layer are computed in the layer's dtype",
-             lambda n=_name, d=_dir, x=good: _run(n, d, x),
-             returns(pair(5, 2, _computes_in(_name)), "finite points (5, 2) and log-dets (5,) in the layer's dtype"))
-        case(f"{_tag}: a list of lists gives what the tensor gives",
-             lambda n=_name, d=_dir, x=good: _run(n, d, x.tolist()),
-             returns(same_as(lambda n=_name, d=_dir, x=good: _run(n, d, torch.as_tensor(x.tolist()))), "the tensor's result"))
-        case(f"{_tag}: an empty batch (0, 2) gives empty results",
-             lambda n=_name, d=_dir: _run(n, d, torch.zeros(0, 2)),
-             returns(lambda out: tuple(out[0].shape) == (0, 2) and tuple(out[1].shape) == (0,), "shapes (0, 2) and (0,)"))
-        case(f"{_tag}: NaN in the batch is refused",
-             lambda n=_name, d=_dir, x=good: _run(n, d, torch.where(torch.arange(2) == 1, math.nan, x)),
-             raises("NaN"))
+        case(
+            f"{_tag}: float64 points into a float32 layer are computed in the layer's dtype",
+            lambda n=_name, d=_dir, x=good: _run(n, d, x),
+            returns(pair(5, 2, _computes_in(_name)), "finite points (5, 2) and log-dets (5,) in the layer's dtype"),
+        )
+        case(
+            f"{_tag}: a list of lists gives what the tensor gives",
+            lambda n=_name, d=_dir, x=good: _run(n, d, x.tolist()),
+            returns(
+                same_as(lambda n=_name, d=_dir, x=good: _run(n, d, torch.as_tensor(x.tolist()))), "the tensor's result"
+            ),
+        )
+        case(
+            f"{_tag}: an empty batch (0, 2) gives empty results",
+            lambda n=_name, d=_dir: _run(n, d, torch.zeros(0, 2)),
+            returns(
+                lambda out: tuple(out[0].shape) == (0, 2) and tuple(out[1].shape) == (0,), "shapes (0, 2) and (0,)"
+            ),
+        )
+        case(
+            f"{_tag}: NaN in the batch is refused",
+            lambda n=_name, d=_dir, x=good: _run(n, d, torch.where(torch.arange(2) == 1, math.nan, x)),
+            raises("NaN"),
+        )
     good = points(_fwd)
-    case(f"{_name}: one point without its batch axis, shape (2,)", lambda n=_name, x=good: _run(n, "forward", x[0]),
-         raises("shape (batch, dim)", "x[None, :]"))
+    case(
+        f"{_name}: one point without its batch axis, shape (2,)",
+        lambda n=_name, x=good: _run(n, "forward", x[0]),
+        raises("shape (batch, dim)", "x[None, :]"),
+    )
     if bijector(_name).dim is not None:  # a layer without parameters acts on any number of coordinates
-        case(f"{_name}: three coordinates for a map of two",
-             lambda n=_name, x=good: _run(n, "forward", torch.cat([x, x[:, :1]], 1)), raises("3 coordinates"))
-    case(f"{_name}: a complex batch", lambda n=_name, x=good: _run(n, "forward", x.to(torch.complex64)), raises("complex"))
-    case(f"{_name}: text instead of points", lambda n=_name: _run(n, "forward", "1.0, 2.0"), raises("numbers", "the text"))
+        case(
+            f"{_name}: three coordinates for a map of two",
+            lambda n=_name, x=good: _run(n, "forward", torch.cat([x, x[:, :1]], 1)),
+            raises("3 coordinates"),
+        )
+    case(
+        f"{_name}: a complex batch",
+        lambda n=_name, x=good: _run(n, "forward", x.to(torch.complex64)),
+        raises("complex"),
+    )
+    case(
+        f"{_name}: text instead of points",
+        lambda n=_name: _run(n, "forward", "1.0, 2.0"),
+        raises("numbers", "the text"),
+    )
     if _fwd != "unit":  # whole numbers in the domain
-        case(f"{_name}: an int64 batch is converted", lambda n=_name: _run(n, "forward", torch.ones(5, 2, dtype=torch.int64)),
-             returns(same_as(lambda n=_name: _run(n, "forward", torch.ones(5, 2))), "the float batch's result"))
-    case(f"{_name}: round trip in float64", lambda n=_name: _round_trip(n), returns(bool, "inverse(forward(z)) == z to 1e-9"))
-    case(f"{_name}: log-dets match the autograd Jacobian both ways", lambda n=_name: _verified(n),
-         returns(no_problems, "no problem found by verify_bijector"))
+        case(
+            f"{_name}: an int64 batch is converted",
+            lambda n=_name: _run(n, "forward", torch.ones(5, 2, dtype=torch.int64)),
+            returns(same_as(lambda n=_name: _run(n, "forward", torch.ones(5, 2))), "the float batch's result"),
+        )
+    case(
+        f"{_name}: round trip in float64",
+        lambda n=_name: _round_trip(n),
+        returns(bool, "inverse(forward(z)) == z to 1e-9"),
+    )
+    case(
+        f"{_name}: log-dets match the autograd Jacobian both ways",
+        lambda n=_name: _verified(n),
+        returns(no_problems, "no problem found by verify_bijector"),
+    )
 
 # out-of-domain points for the maps of an interval
 case("Sigmoid.inverse at 1.5, outside (0, 1)", lambda: _run("Sigmoid", "inverse", [[0.5, 1.5]]), raises("(0, 1)"))
 case("Sigmoid.inverse at exactly 0", lambda: _run("Sigmoid", "inverse", [[0.0, 0.5]]), raises("(0, 1)"))
 case("Logit.forward at 1", lambda: _run("Logit", "forward", [[1.0, 0.5]]), raises("(0, 1)"))
 case("Logit.forward at -0.2", lambda: _run("Logit", "forward", [[-0.2, 0.5]]), raises("(0, 1)"))
-case("PixelLogit.inverse at 18.5, above the pixel range", lambda: _run("PixelLogit", "inverse", [[3.0, 18.5]]), raises("inside"))
+case(
+    "PixelLogit.inverse at 18.5, above the pixel range",
+    lambda: _run("PixelLogit", "inverse", [[3.0, 18.5]]),
+    raises("inside"),
+)
 case("PixelLogit.inverse at -1", lambda: _run("PixelLogit", "inverse", [[-1.0, 3.0]]), raises("inside"))
-case("PixelLogit.inverse of pixels scaled to [0, 1] is accepted (inside the range)",
-     lambda: _run("PixelLogit", "inverse_and_log_det", [[0.2, 0.9]]), returns(pair(1, 2), "finite points"))
-case("a float32 layer given 1e300, which float32 cannot hold",
-     lambda: _run("Affine", "forward", torch.tensor([[1e300, 0.0]], dtype=F64)), raises("float32", "1e+300"))
-case("the conditional coupling's context has 3 rows for a batch of 2",
-     lambda: ConditionalAffineCoupling(alternating_mask(2).double(), MLP(4, 4), torch.zeros(3, 2)).forward(torch.zeros(2, 2)),
-     raises("3 rows", "batch has 2"))
-case("the conditional coupling's context holds NaN",
-     lambda: ConditionalAffineCoupling(alternating_mask(2).double(), MLP(4, 4), torch.tensor([math.nan, 0.0])),
-     raises("context", "NaN"))
-case("the conditional coupling's context is an int tensor",
-     lambda: ConditionalAffineCoupling(alternating_mask(2).double(), MLP(4, 4), torch.tensor([1, 0])),
-     raises("context", "floating-point"))
+case(
+    "PixelLogit.inverse of pixels scaled to [0, 1] is accepted (inside the range)",
+    lambda: _run("PixelLogit", "inverse_and_log_det", [[0.2, 0.9]]),
+    returns(pair(1, 2), "finite points"),
+)
+case(
+    "a float32 layer given 1e300, which float32 cannot hold",
+    lambda: _run("Affine", "forward", torch.tensor([[1e300, 0.0]], dtype=F64)),
+    raises("float32", "1e+300"),
+)
+case(
+    "the conditional coupling's context has 3 rows for a batch of 2",
+    lambda: ConditionalAffineCoupling(alternating_mask(2).double(), MLP(4, 4), torch.zeros(3, 2)).forward(
+        torch.zeros(2, 2)
+    ),
+    raises("3 rows", "batch has 2"),
+)
+case(
+    "the conditional coupling's context holds NaN",
+    lambda: ConditionalAffineCoupling(alternating_mask(2).double(), MLP(4, 4), torch.tensor([math.nan, 0.0])),
+    raises("context", "NaN"),
+)
+case(
+    "the conditional coupling's context is an int tensor",
+    lambda: ConditionalAffineCoupling(alternating_mask(2).double(), MLP(4, 4), torch.tensor([1, 0])),
+    raises("context", "floating-point"),
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -228,35 +316,66 @@ case("Affine(scale=NaN)", lambda: Affine(math.nan), raises("scale", "NaN"))
 case("Affine(scale=inf)", lambda: Affine(math.inf), raises("scale", "infinity"))
 case("Affine(scale=0)", lambda: Affine(0.0), raises("nonzero"))
 case("Affine(scale=[1, 0])", lambda: Affine([1.0, 0.0]), raises("nonzero"))
-case("Affine(scale=1e-40) in float32: its inverse overflows", lambda: Affine(1e-40, dtype=F32), raises("out of range", "float32"))
+case(
+    "Affine(scale=1e-40) in float32: its inverse overflows",
+    lambda: Affine(1e-40, dtype=F32),
+    raises("out of range", "float32"),
+)
 case("Affine(scale=1e40) in float32", lambda: Affine(1e40, dtype=F32), raises("out of range", "float32"))
-case("Affine(scale=1e-40) in float64 is fine", lambda: Affine(1e-40, dtype=F64),
-     returns(lambda b: finite(b.inverse(torch.tensor([[1e-35]]))), "a finite inverse"))
+case(
+    "Affine(scale=1e-40) in float64 is fine",
+    lambda: Affine(1e-40, dtype=F64),
+    returns(lambda b: finite(b.inverse(torch.tensor([[1e-35]]))), "a finite inverse"),
+)
 case("Affine(scale='2')", lambda: Affine("2"), raises("scale", "the text"))
 case("Affine(scale=None)", lambda: Affine(None), raises("scale", "None"))
 case("Affine(scale=1+2j)", lambda: Affine(1 + 2j), raises("scale", "complex"))
 case("Affine(scale=True)", lambda: Affine(True), raises("scale", "True/False"))
 case("Affine(scale=[])", lambda: Affine([]), raises("at least one"))
 case("Affine(scale of 2, shift of 3)", lambda: Affine([1.0, 2.0], [0.0, 1.0, 2.0]), raises("2 entries", "3"))
-case("Affine(scale=a 2x2 matrix): a matrix is Linear's job", lambda: Affine([[1.0, 2.0], [3.0, 4.0]]),
-     raises("scale", "shape (2, 2)", "Linear"))
+case(
+    "Affine(scale=a 2x2 matrix): a matrix is Linear's job",
+    lambda: Affine([[1.0, 2.0], [3.0, 4.0]]),
+    raises("scale", "shape (2, 2)", "Linear"),
+)
 case("Affine(shift=NaN)", lambda: Affine(2.0, math.nan), raises("shift", "NaN"))
-case("Affine(scale=-2): a negative scale flips, log|det| = log 2", lambda: Affine(-2.0, dtype=F64),
-     returns(lambda b: abs(float(b.forward_and_log_det(torch.zeros(1, 1))[1].detach()) - math.log(2)) < 1e-12 and _affine_ok(b),
-             "log-det log 2 and a closing round trip"))
-case("Affine(scale=np.float32 array) keeps the default dtype", lambda: Affine(np.array([2.0, 3.0], dtype=np.float32)),
-     returns(_affine_ok, "a working layer"))
+case(
+    "Affine(scale=-2): a negative scale flips, log|det| = log 2",
+    lambda: Affine(-2.0, dtype=F64),
+    returns(
+        lambda b: (
+            abs(float(b.forward_and_log_det(torch.zeros(1, 1))[1].detach()) - math.log(2)) < 1e-12 and _affine_ok(b)
+        ),
+        "log-det log 2 and a closing round trip",
+    ),
+)
+case(
+    "Affine(scale=np.float32 array) keeps the default dtype",
+    lambda: Affine(np.array([2.0, 3.0], dtype=np.float32)),
+    returns(_affine_ok, "a working layer"),
+)
 case("Affine(scale=int tensor)", lambda: Affine(torch.tensor([2, 3])), returns(_affine_ok, "a working layer"))
 
 case("Linear(singular matrix)", lambda: Linear([[1.0, 2.0], [2.0, 4.0]]), raises("singular"))
 case("Linear(zero matrix)", lambda: Linear(np.zeros((2, 2))), raises("singular"))
-case("Linear(1e-200 * I) in float64: tiny, but its inverse 1e200 fits", lambda: Linear(1e-200 * np.eye(2), dtype=F64),
-     returns(lambda b: bool(torch.allclose(b.inverse(b.forward(torch.ones(1, 2))), torch.ones(1, 2))), "a closing round trip"))
+case(
+    "Linear(1e-200 * I) in float64: tiny, but its inverse 1e200 fits",
+    lambda: Linear(1e-200 * np.eye(2), dtype=F64),
+    returns(
+        lambda b: bool(torch.allclose(b.inverse(b.forward(torch.ones(1, 2))), torch.ones(1, 2))), "a closing round trip"
+    ),
+)
 case("Linear(1e-200 * I) in float32", lambda: Linear(1e-200 * np.eye(2), dtype=F32), raises("out of range", "float32"))
-case("Linear(condition number 2.5e6) in float32", lambda: Linear([[1.0, 0.0], [0.0, 4e-7]], dtype=F32),
-     raises("condition number", "float64"))
-case("Linear(condition number 2.5e6) in float64 is fine", lambda: Linear([[1.0, 0.0], [0.0, 4e-7]], dtype=F64),
-     returns(_affine_ok, "a closing round trip"))
+case(
+    "Linear(condition number 2.5e6) in float32",
+    lambda: Linear([[1.0, 0.0], [0.0, 4e-7]], dtype=F32),
+    raises("condition number", "float64"),
+)
+case(
+    "Linear(condition number 2.5e6) in float64 is fine",
+    lambda: Linear([[1.0, 0.0], [0.0, 4e-7]], dtype=F64),
+    returns(_affine_ok, "a closing round trip"),
+)
 case("Linear(complex matrix)", lambda: Linear(np.eye(2) * (1 + 1j)), raises("complex"))
 case("Linear(matrix with NaN)", lambda: Linear([[1.0, math.nan], [0.0, 1.0]]), raises("NaN"))
 case("Linear(2x3 matrix)", lambda: Linear(np.ones((2, 3))), raises("square", "(2, 3)"))
@@ -264,21 +383,38 @@ case("Linear(a vector)", lambda: Linear([1.0, 2.0]), raises("square"))
 case("Linear(a number)", lambda: Linear(2.0), raises("square"))
 case("Linear(0x0 matrix)", lambda: Linear(np.zeros((0, 0))), raises("square"))
 case("Linear(text)", lambda: Linear("eye"), raises("matrix", "the text"))
-case("Linear(rcond=-1) still refuses a singular matrix", lambda: Linear([[1.0, 1.0], [1.0, 1.0]], rcond=-1.0),
-     raises("rcond"))
+case(
+    "Linear(rcond=-1) still refuses a singular matrix",
+    lambda: Linear([[1.0, 1.0], [1.0, 1.0]], rcond=-1.0),
+    raises("rcond"),
+)
 case("Linear(rcond='small')", lambda: Linear(np.eye(2), rcond="small"), raises("rcond", "the text"))
-case("Linear(rotation by 30 degrees)", lambda: Linear(linear2d.rotation(math.pi / 6)),
-     returns(lambda b: verify_bijector(b, torch.randn(3, 2, generator=gen(), dtype=b.dtype)) == [], "verify_bijector passes"))
+case(
+    "Linear(rotation by 30 degrees)",
+    lambda: Linear(linear2d.rotation(math.pi / 6)),
+    returns(
+        lambda b: verify_bijector(b, torch.randn(3, 2, generator=gen(), dtype=b.dtype)) == [], "verify_bijector passes"
+    ),
+)
 
 case("Chain() with no layer", lambda: Chain(), raises("at least one"))
 case("Chain(torch.nn.Linear)", lambda: Chain(nn.Linear(2, 2)), raises("Bijector"))
 case("Chain('affine')", lambda: Chain("affine"), raises("Bijector"))
-case("Chain of a 2D and a 3D layer", lambda: Chain(Affine([1.0, 2.0]), Affine([1.0, 2.0, 3.0])), raises("different dimensions"))
-case("Chain of a float32 and a float64 layer", lambda: Chain(Affine(2.0, dtype=F32), Affine(2.0, dtype=F64)),
-     raises("float32 and float64"))
-case("a Chain with one layer converted alone to float64 computes in the first layer's dtype",
-     lambda: _chain_with_one_layer_converted().forward(torch.ones(1, 2)),
-     returns(lambda x: x.dtype == F32 and torch.equal(x, torch.tensor([[2.0, 1.0]])), "x = A (2 z_1, z_2) in float32"))
+case(
+    "Chain of a 2D and a 3D layer",
+    lambda: Chain(Affine([1.0, 2.0]), Affine([1.0, 2.0, 3.0])),
+    raises("different dimensions"),
+)
+case(
+    "Chain of a float32 and a float64 layer",
+    lambda: Chain(Affine(2.0, dtype=F32), Affine(2.0, dtype=F64)),
+    raises("float32 and float64"),
+)
+case(
+    "a Chain with one layer converted alone to float64 computes in the first layer's dtype",
+    lambda: _chain_with_one_layer_converted().forward(torch.ones(1, 2)),
+    returns(lambda x: x.dtype == F32 and torch.equal(x, torch.tensor([[2.0, 1.0]])), "x = A (2 z_1, z_2) in float32"),
+)
 
 
 def _chain_with_one_layer_converted():
@@ -287,82 +423,188 @@ def _chain_with_one_layer_converted():
     return chain
 
 
-for _what, _mask, _words in (("all ones", [1.0, 1.0], ("at least one",)), ("all zeros", [0.0, 0.0], ("at least one",)),
-                             ("a 2", [1.0, 2.0], ("0 (transformed) or 1",)), ("a 2D mask", [[1.0, 0.0]], ("1D",)),
-                             ("text", "10", ("mask", "the text")), ("NaN", [1.0, math.nan], ("NaN",)), ("None", None, ("mask", "None"))):
+for _what, _mask, _words in (
+    ("all ones", [1.0, 1.0], ("at least one",)),
+    ("all zeros", [0.0, 0.0], ("at least one",)),
+    ("a 2", [1.0, 2.0], ("0 (transformed) or 1",)),
+    ("a 2D mask", [[1.0, 0.0]], ("1D",)),
+    ("text", "10", ("mask", "the text")),
+    ("NaN", [1.0, math.nan], ("NaN",)),
+    ("None", None, ("mask", "None")),
+):
     case(f"AffineCoupling(mask={_what})", lambda m=_mask: AffineCoupling(m), raises(*_words))
     case(f"SplineCoupling(mask={_what})", lambda m=_mask: SplineCoupling(m), raises(*_words))
-case("AffineCoupling(mask of True/False) is fine", lambda: AffineCoupling([True, False], hidden=(4,)),
-     returns(lambda b: b.forward(torch.zeros(2, 2)).shape == (2, 2), "a working layer"))
-for _bound, _words in ((0.0, ("positive",)), (-1.0, ("positive",)), (math.nan, ("finite",)), ("3", ("log_scale_bound", "the text"))):
-    case(f"AffineCoupling(log_scale_bound={_bound!r})", lambda b=_bound: AffineCoupling([1.0, 0.0], log_scale_bound=b), raises(*_words))
-    case(f"AutoregressiveAffine(log_scale_bound={_bound!r})", lambda b=_bound: AutoregressiveAffine(2, log_scale_bound=b),
-         raises(*_words))
-case("AffineCoupling(log_scale_bound=inf) means no bound", lambda: AffineCoupling([1.0, 0.0], log_scale_bound=math.inf),
-     returns(lambda b: b.log_scale_bound is None, "an unbounded layer"))
-case("AutoregressiveAffine(log_scale_bound=None) means no bound", lambda: AutoregressiveAffine(2, log_scale_bound=None),
-     returns(lambda b: b.log_scale_bound is None, "an unbounded layer"))
-for _hidden, _words in (((0,), ("at least 1",)), (8, ("tuple",)), ((2.5,), ("whole number",)), ((-1,), ("at least 1",)),
-                        ("32", ("tuple", "the text"))):
+case(
+    "AffineCoupling(mask of True/False) is fine",
+    lambda: AffineCoupling([True, False], hidden=(4,)),
+    returns(lambda b: b.forward(torch.zeros(2, 2)).shape == (2, 2), "a working layer"),
+)
+for _bound, _words in (
+    (0.0, ("positive",)),
+    (-1.0, ("positive",)),
+    (math.nan, ("finite",)),
+    ("3", ("log_scale_bound", "the text")),
+):
+    case(
+        f"AffineCoupling(log_scale_bound={_bound!r})",
+        lambda b=_bound: AffineCoupling([1.0, 0.0], log_scale_bound=b),
+        raises(*_words),
+    )
+    case(
+        f"AutoregressiveAffine(log_scale_bound={_bound!r})",
+        lambda b=_bound: AutoregressiveAffine(2, log_scale_bound=b),
+        raises(*_words),
+    )
+case(
+    "AffineCoupling(log_scale_bound=inf) means no bound",
+    lambda: AffineCoupling([1.0, 0.0], log_scale_bound=math.inf),
+    returns(lambda b: b.log_scale_bound is None, "an unbounded layer"),
+)
+case(
+    "AutoregressiveAffine(log_scale_bound=None) means no bound",
+    lambda: AutoregressiveAffine(2, log_scale_bound=None),
+    returns(lambda b: b.log_scale_bound is None, "an unbounded layer"),
+)
+for _hidden, _words in (
+    ((0,), ("at least 1",)),
+    (8, ("tuple",)),
+    ((2.5,), ("whole number",)),
+    ((-1,), ("at least 1",)),
+    ("32", ("tuple", "the text")),
+):
     case(f"AffineCoupling(hidden={_hidden!r})", lambda h=_hidden: AffineCoupling([1.0, 0.0], hidden=h), raises(*_words))
-case("AffineCoupling(hidden=()) has no hidden layer", lambda: AffineCoupling([1.0, 0.0], hidden=()),
-     returns(lambda b: len(b.conditioner) == 1, "a one-layer conditioner"))
-case("AffineCoupling with a conditioner of the wrong output size",
-     lambda: AffineCoupling([1.0, 0.0], conditioner=nn.Linear(2, 3)).forward(torch.zeros(4, 2)),
-     raises("conditioner", "3", "4"))
-case("AffineCoupling with a conditioner that is text", lambda: AffineCoupling([1.0, 0.0], conditioner="mlp"),
-     raises("conditioner", "the text"))
-case("AdditiveCoupling with a conditioner of the wrong output size",
-     lambda: AdditiveCoupling([1.0, 0.0], conditioner=nn.Linear(2, 5)).forward(torch.zeros(4, 2)),
-     raises("conditioner", "5", "2"))
+case(
+    "AffineCoupling(hidden=()) has no hidden layer",
+    lambda: AffineCoupling([1.0, 0.0], hidden=()),
+    returns(lambda b: len(b.conditioner) == 1, "a one-layer conditioner"),
+)
+case(
+    "AffineCoupling with a conditioner of the wrong output size",
+    lambda: AffineCoupling([1.0, 0.0], conditioner=nn.Linear(2, 3)).forward(torch.zeros(4, 2)),
+    raises("conditioner", "3", "4"),
+)
+case(
+    "AffineCoupling with a conditioner that is text",
+    lambda: AffineCoupling([1.0, 0.0], conditioner="mlp"),
+    raises("conditioner", "the text"),
+)
+case(
+    "AdditiveCoupling with a conditioner of the wrong output size",
+    lambda: AdditiveCoupling([1.0, 0.0], conditioner=nn.Linear(2, 5)).forward(torch.zeros(4, 2)),
+    raises("conditioner", "5", "2"),
+)
 
 case("SplineCoupling(n_bins=0)", lambda: SplineCoupling([1.0, 0.0], n_bins=0), raises("at least one bin"))
 case("SplineCoupling(n_bins=2.5)", lambda: SplineCoupling([1.0, 0.0], n_bins=2.5), raises("n_bins", "whole number"))
 case("SplineCoupling(n_bins='8')", lambda: SplineCoupling([1.0, 0.0], n_bins="8"), raises("n_bins", "the text"))
-case("SplineCoupling(n_bins=1), one bin, is a valid spline",
-     lambda: randomise(SplineCoupling([1.0, 0.0], hidden=(4,), n_bins=1), gen(), 0.5),
-     returns(lambda b: verify_bijector(b, torch.randn(4, 2, generator=gen(), dtype=F64)) == [], "verify_bijector passes"))
-for _bound, _words in ((0.0, ("bound", "positive")), (-1.0, ("bound", "positive")), (math.nan, ("bound", "nan")),
-                       (math.inf, ("bound", "finite")), ("4", ("bound", "the text")), (None, ("bound", "None"))):
+case(
+    "SplineCoupling(n_bins=1), one bin, is a valid spline",
+    lambda: randomise(SplineCoupling([1.0, 0.0], hidden=(4,), n_bins=1), gen(), 0.5),
+    returns(
+        lambda b: verify_bijector(b, torch.randn(4, 2, generator=gen(), dtype=F64)) == [], "verify_bijector passes"
+    ),
+)
+for _bound, _words in (
+    (0.0, ("bound", "positive")),
+    (-1.0, ("bound", "positive")),
+    (math.nan, ("bound", "nan")),
+    (math.inf, ("bound", "finite")),
+    ("4", ("bound", "the text")),
+    (None, ("bound", "None")),
+):
     case(f"SplineCoupling(bound={_bound!r})", lambda b=_bound: SplineCoupling([1.0, 0.0], bound=b), raises(*_words))
-case("SplineCoupling at points far beyond its bound (identity tails)",
-     lambda: _run("SplineCoupling", "forward_and_log_det", torch.tensor([[50.0, -80.0], [-1e4, 1e4]])),
-     returns(lambda out: torch.equal(out[0][:, 1], torch.tensor([-80.0, 1e4])) and torch.equal(out[1], torch.zeros(2)),
-             "the identity, log-det 0"))
+case(
+    "SplineCoupling at points far beyond its bound (identity tails)",
+    lambda: _run("SplineCoupling", "forward_and_log_det", torch.tensor([[50.0, -80.0], [-1e4, 1e4]])),
+    returns(
+        lambda out: torch.equal(out[0][:, 1], torch.tensor([-80.0, 1e4])) and torch.equal(out[1], torch.zeros(2)),
+        "the identity, log-det 0",
+    ),
+)
 
-case("RationalQuadraticSpline.from_bins(a negative width)",
-     lambda: RationalQuadraticSpline.from_bins([1.0, -0.5], [1.0, 1.0], [1.0, 1.0, 1.0]), raises("width", "positive"))
-case("RationalQuadraticSpline.from_bins(NaN height)",
-     lambda: RationalQuadraticSpline.from_bins([1.0, 0.5], [1.0, math.nan], [1.0, 1.0, 1.0]), raises("heights", "NaN"))
-case("RationalQuadraticSpline.from_bins(one derivative too few)",
-     lambda: RationalQuadraticSpline.from_bins([1.0, 0.5], [1.0, 1.0], [1.0, 1.0]), raises("one per knot"))
-case("RationalQuadraticSpline.from_bins(a zero derivative)",
-     lambda: RationalQuadraticSpline.from_bins([1.0, 0.5], [1.0, 1.0], [1.0, 0.0, 1.0]), raises("derivative at knot 1"))
-case("RationalQuadraticSpline(knots out of order)",
-     lambda: RationalQuadraticSpline([0.0, 2.0, 1.0], [0.0, 1.0, 2.0], [1.0, 1.0, 1.0]), raises("strictly increasing"))
-case("RationalQuadraticSpline(knots as text)", lambda: RationalQuadraticSpline("abc", [0.0, 1.0], [1.0, 1.0]),
-     raises("knots_z", "the text"))
-case("RationalQuadraticSpline(complex knots)", lambda: RationalQuadraticSpline([0.0, 1j], [0.0, 1.0], [1.0, 1.0]),
-     raises("knots_z", "complex"))
-case("RationalQuadraticSpline(knots None)", lambda: RationalQuadraticSpline(None, [0.0, 1.0], [1.0, 1.0]),
-     raises("knots_z", "None"))
-case("RationalQuadraticSpline.from_bins(left=NaN)",
-     lambda: RationalQuadraticSpline.from_bins([1.0, 0.5], [1.0, 1.0], [1.0, 1.0, 1.0], left=math.nan), raises("NaN"))
-case("RationalQuadraticSpline.from_bins(left='a')",
-     lambda: RationalQuadraticSpline.from_bins([1.0, 0.5], [1.0, 1.0], [1.0, 1.0, 1.0], left="a"), raises("left", "the text"))
-case("knots_from_bins(widths as text)", lambda: knots_from_bins("12", [1.0, 1.0], [1.0, 1.0, 1.0]), raises("widths", "the text"))
+case(
+    "RationalQuadraticSpline.from_bins(a negative width)",
+    lambda: RationalQuadraticSpline.from_bins([1.0, -0.5], [1.0, 1.0], [1.0, 1.0, 1.0]),
+    raises("width", "positive"),
+)
+case(
+    "RationalQuadraticSpline.from_bins(NaN height)",
+    lambda: RationalQuadraticSpline.from_bins([1.0, 0.5], [1.0, math.nan], [1.0, 1.0, 1.0]),
+    raises("heights", "NaN"),
+)
+case(
+    "RationalQuadraticSpline.from_bins(one derivative too few)",
+    lambda: RationalQuadraticSpline.from_bins([1.0, 0.5], [1.0, 1.0], [1.0, 1.0]),
+    raises("one per knot"),
+)
+case(
+    "RationalQuadraticSpline.from_bins(a zero derivative)",
+    lambda: RationalQuadraticSpline.from_bins([1.0, 0.5], [1.0, 1.0], [1.0, 0.0, 1.0]),
+    raises("derivative at knot 1"),
+)
+case(
+    "RationalQuadraticSpline(knots out of order)",
+    lambda: RationalQuadraticSpline([0.0, 2.0, 1.0], [0.0, 1.0, 2.0], [1.0, 1.0, 1.0]),
+    raises("strictly increasing"),
+)
+case(
+    "RationalQuadraticSpline(knots as text)",
+    lambda: RationalQuadraticSpline("abc", [0.0, 1.0], [1.0, 1.0]),
+    raises("knots_z", "the text"),
+)
+case(
+    "RationalQuadraticSpline(complex knots)",
+    lambda: RationalQuadraticSpline([0.0, 1j], [0.0, 1.0], [1.0, 1.0]),
+    raises("knots_z", "complex"),
+)
+case(
+    "RationalQuadraticSpline(knots None)",
+    lambda: RationalQuadraticSpline(None, [0.0, 1.0], [1.0, 1.0]),
+    raises("knots_z", "None"),
+)
+case(
+    "RationalQuadraticSpline.from_bins(left=NaN)",
+    lambda: RationalQuadraticSpline.from_bins([1.0, 0.5], [1.0, 1.0], [1.0, 1.0, 1.0], left=math.nan),
+    raises("NaN"),
+)
+case(
+    "RationalQuadraticSpline.from_bins(left='a')",
+    lambda: RationalQuadraticSpline.from_bins([1.0, 0.5], [1.0, 1.0], [1.0, 1.0, 1.0], left="a"),
+    raises("left", "the text"),
+)
+case(
+    "knots_from_bins(widths as text)",
+    lambda: knots_from_bins("12", [1.0, 1.0], [1.0, 1.0, 1.0]),
+    raises("widths", "the text"),
+)
 
 case("AutoregressiveAffine(dim=0)", lambda: AutoregressiveAffine(0), raises("dim", "at least 1"))
-case("AutoregressiveAffine(conditioned_on='y')", lambda: AutoregressiveAffine(2, conditioned_on="y"), raises("conditioned_on"))
-case("AutoregressiveAffine(dim=1) has only its first coordinate",
-     lambda: randomise(AutoregressiveAffine(1), gen(), 0.5),
-     returns(lambda b: verify_bijector(b, torch.randn(3, 1, generator=gen(), dtype=F64)) == [], "verify_bijector passes"))
+case(
+    "AutoregressiveAffine(conditioned_on='y')",
+    lambda: AutoregressiveAffine(2, conditioned_on="y"),
+    raises("conditioned_on"),
+)
+case(
+    "AutoregressiveAffine(dim=1) has only its first coordinate",
+    lambda: randomise(AutoregressiveAffine(1), gen(), 0.5),
+    returns(
+        lambda b: verify_bijector(b, torch.randn(3, 1, generator=gen(), dtype=F64)) == [], "verify_bijector passes"
+    ),
+)
 case("MADE(dim=1): no order to speak of", lambda: MADE(1), raises("at least 2"))
-case("MADE(dim=2.0) reads a whole float as 2", lambda: MADE(2.0, hidden=(4,)),
-     returns(lambda b: b.dim == 2 and b.forward(torch.zeros(3, 2)).shape == (3, 2), "a 2D layer"))
+case(
+    "MADE(dim=2.0) reads a whole float as 2",
+    lambda: MADE(2.0, hidden=(4,)),
+    returns(lambda b: b.dim == 2 and b.forward(torch.zeros(3, 2)).shape == (3, 2), "a 2D layer"),
+)
 case("MADE(dim='3')", lambda: MADE("3"), raises("dim", "the text"))
-case("MADE(hidden=()) connects inputs to outputs directly", lambda: randomise(MADE(3, hidden=()), gen(), 0.5),
-     returns(lambda b: verify_bijector(b, torch.randn(3, 3, generator=gen(), dtype=F64)) == [], "verify_bijector passes"))
+case(
+    "MADE(hidden=()) connects inputs to outputs directly",
+    lambda: randomise(MADE(3, hidden=()), gen(), 0.5),
+    returns(
+        lambda b: verify_bijector(b, torch.randn(3, 3, generator=gen(), dtype=F64)) == [], "verify_bijector passes"
+    ),
+)
 
 case("LULinear(dim=0)", lambda: LULinear(0), raises("dim", "0"))
 case("LULinear(dim=2.5)", lambda: LULinear(2.5), raises("dim", "whole number"))
@@ -378,21 +620,43 @@ case("invertible_mlp(n_hidden=-1)", lambda: invertible_mlp(2, n_hidden=-1), rais
 case("invertible_mlp(n_hidden=2.5)", lambda: invertible_mlp(2, n_hidden=2.5), raises("n_hidden", "whole number"))
 case("invertible_mlp(seed=None)", lambda: invertible_mlp(2, seed=None), raises("seed", "None"))
 case("invertible_mlp(negative_slope=0)", lambda: invertible_mlp(2, negative_slope=0.0), raises("negative_slope"))
-case("invertible_mlp(n_hidden=0) is one linear layer", lambda: invertible_mlp(2, n_hidden=0), returns(lambda c: len(c) == 1, "one layer"))
+case(
+    "invertible_mlp(n_hidden=0) is one linear layer",
+    lambda: invertible_mlp(2, n_hidden=0),
+    returns(lambda c: len(c) == 1, "one layer"),
+)
 
 case("MonotoneMixture(loc=[])", lambda: MonotoneMixture([], []), raises("at least one component"))
 case("MonotoneMixture(loc with NaN)", lambda: MonotoneMixture([0.0, math.nan], 0.0), raises("loc", "NaN"))
-case("MonotoneMixture(log_scale=1000): exp overflows", lambda: MonotoneMixture([0.0, 1.0], 1000.0), raises("out of range"))
-case("MonotoneMixture(log_scale of the wrong shape)", lambda: MonotoneMixture([[0.0, 1.0]], [0.0, 1.0, 2.0]),
-     raises("log_scale", "does not fit"))
-case("MonotoneMixture(weight_logits=inf)", lambda: MonotoneMixture([0.0, 1.0], 0.0, [math.inf, 0.0]), raises("weight_logits"))
-case("MonotoneMixture(max_iterations=0)", lambda: MonotoneMixture([0.0, 1.0], 0.0, max_iterations=0), raises("max_iterations"))
+case(
+    "MonotoneMixture(log_scale=1000): exp overflows",
+    lambda: MonotoneMixture([0.0, 1.0], 1000.0),
+    raises("out of range"),
+)
+case(
+    "MonotoneMixture(log_scale of the wrong shape)",
+    lambda: MonotoneMixture([[0.0, 1.0]], [0.0, 1.0, 2.0]),
+    raises("log_scale", "does not fit"),
+)
+case(
+    "MonotoneMixture(weight_logits=inf)",
+    lambda: MonotoneMixture([0.0, 1.0], 0.0, [math.inf, 0.0]),
+    raises("weight_logits"),
+)
+case(
+    "MonotoneMixture(max_iterations=0)",
+    lambda: MonotoneMixture([0.0, 1.0], 0.0, max_iterations=0),
+    raises("max_iterations"),
+)
 case("MonotoneMixture(loc of rank 3)", lambda: MonotoneMixture(np.zeros((1, 2, 2)), 0.0), raises("loc", "shape"))
 case("MonotoneMixture.spread(n_components=0)", lambda: MonotoneMixture.spread(0), raises("n_components", "at least 1"))
 case("MonotoneMixture.spread(scale=0)", lambda: MonotoneMixture.spread(3, scale=0.0), raises("scale", "positive"))
 case("MonotoneMixture.spread(width=NaN)", lambda: MonotoneMixture.spread(3, width=math.nan), raises("width", "finite"))
-case("MonotoneMixture sampled far in the tail (z = 30) inverts back",
-     lambda: _mixture_far(), returns(lambda d: d < 1e-6, "a round trip within 1e-6"))
+case(
+    "MonotoneMixture sampled far in the tail (z = 30) inverts back",
+    lambda: _mixture_far(),
+    returns(lambda d: d < 1e-6, "a round trip within 1e-6"),
+)
 
 
 def _mixture_far() -> float:
@@ -403,8 +667,14 @@ def _mixture_far() -> float:
 
 
 case("PixelLogit(levels=1)", lambda: PixelLogit(1), raises("levels", ">= 2"))
-case("PixelLogit(levels=17.0) reads a whole float", lambda: PixelLogit(17.0), returns(lambda b: b.levels == 17, "17 levels"))
-case("PixelLogit(levels=np.int64(17))", lambda: PixelLogit(np.int64(17)), returns(lambda b: b.levels == 17, "17 levels"))
+case(
+    "PixelLogit(levels=17.0) reads a whole float",
+    lambda: PixelLogit(17.0),
+    returns(lambda b: b.levels == 17, "17 levels"),
+)
+case(
+    "PixelLogit(levels=np.int64(17))", lambda: PixelLogit(np.int64(17)), returns(lambda b: b.levels == 17, "17 levels")
+)
 case("PixelLogit(levels='17')", lambda: PixelLogit("17"), raises("levels", "'17'"))
 case("PixelLogit(alpha=0.5)", lambda: PixelLogit(17, alpha=0.5), raises("alpha", "[0, 0.5)"))
 case("PixelLogit(alpha=NaN)", lambda: PixelLogit(17, alpha=math.nan), raises("alpha", "nan"))
@@ -435,83 +705,162 @@ def _consistent(flow: Flow):
 X64 = torch.randn(7, 2, generator=gen(21), dtype=F64)
 for _layer in LAYERS:
     _f = f"flow({_layer})"
-    case(f"{_f}.log_prob(float64 data) in a float32 flow", lambda l=_layer: flow_of(l).log_prob(X64),
-         returns(lambda lp: lp.shape == (7,) and lp.dtype == F32 and finite(lp), "finite float32 log-densities (7,)"))
-    case(f"{_f}.log_prob(numpy data)", lambda l=_layer: flow_of(l).log_prob(X64.numpy()),
-         returns(same_as(lambda l=_layer: flow_of(l).log_prob(X64)), "the tensor's log-densities"))
-    case(f"{_f}.log_prob(int data)", lambda l=_layer: flow_of(l).log_prob(torch.ones(3, 2, dtype=torch.int32)),
-         returns(same_as(lambda l=_layer: flow_of(l).log_prob(torch.ones(3, 2))), "the float data's log-densities"))
-    case(f"{_f}.log_prob(empty (0, 2))", lambda l=_layer: flow_of(l).log_prob(torch.zeros(0, 2)),
-         returns(lambda lp: lp.shape == (0,), "shape (0,)"))
-    case(f"{_f}.log_prob(a single point of shape (2,))", lambda l=_layer: flow_of(l).log_prob(X64[0]), raises("shape (batch, dim)"))
+    case(
+        f"{_f}.log_prob(float64 data) in a float32 flow",
+        lambda l=_layer: flow_of(l).log_prob(X64),
+        returns(lambda lp: lp.shape == (7,) and lp.dtype == F32 and finite(lp), "finite float32 log-densities (7,)"),
+    )
+    case(
+        f"{_f}.log_prob(numpy data)",
+        lambda l=_layer: flow_of(l).log_prob(X64.numpy()),
+        returns(same_as(lambda l=_layer: flow_of(l).log_prob(X64)), "the tensor's log-densities"),
+    )
+    case(
+        f"{_f}.log_prob(int data)",
+        lambda l=_layer: flow_of(l).log_prob(torch.ones(3, 2, dtype=torch.int32)),
+        returns(same_as(lambda l=_layer: flow_of(l).log_prob(torch.ones(3, 2))), "the float data's log-densities"),
+    )
+    case(
+        f"{_f}.log_prob(empty (0, 2))",
+        lambda l=_layer: flow_of(l).log_prob(torch.zeros(0, 2)),
+        returns(lambda lp: lp.shape == (0,), "shape (0,)"),
+    )
+    case(
+        f"{_f}.log_prob(a single point of shape (2,))",
+        lambda l=_layer: flow_of(l).log_prob(X64[0]),
+        raises("shape (batch, dim)"),
+    )
     case(f"{_f}.log_prob(NaN)", lambda l=_layer: flow_of(l).log_prob([[0.0, math.nan]]), raises("NaN"))
-    case(f"{_f}.log_prob(3 coordinates)", lambda l=_layer: flow_of(l).log_prob(torch.zeros(2, 3)), raises("3 coordinates"))
+    case(
+        f"{_f}.log_prob(3 coordinates)",
+        lambda l=_layer: flow_of(l).log_prob(torch.zeros(2, 3)),
+        raises("3 coordinates"),
+    )
     case(f"{_f}.sample(0)", lambda l=_layer: flow_of(l).sample(0), returns(lambda x: x.shape == (0, 2), "shape (0, 2)"))
-    case(f"{_f}.sample(5)", lambda l=_layer: flow_of(l).sample(5, gen()), returns(lambda x: x.shape == (5, 2) and finite(x), "5 finite points"))
-    case(f"{_f}.sample_and_log_prob(0)", lambda l=_layer: flow_of(l).sample_and_log_prob(0),
-         returns(lambda o: o[0].shape == (0, 2) and o[1].shape == (0,), "shapes (0, 2) and (0,)"))
-    case(f"{_f}.sample_and_log_prob(6) agrees with log_prob", lambda l=_layer: flow_of(l).sample_and_log_prob(6, gen(2)),
-         returns(lambda o, l=_layer: _consistent(flow_of(l))(o),
-                 "log-densities equal to log_prob at the samples"))
+    case(
+        f"{_f}.sample(5)",
+        lambda l=_layer: flow_of(l).sample(5, gen()),
+        returns(lambda x: x.shape == (5, 2) and finite(x), "5 finite points"),
+    )
+    case(
+        f"{_f}.sample_and_log_prob(0)",
+        lambda l=_layer: flow_of(l).sample_and_log_prob(0),
+        returns(lambda o: o[0].shape == (0, 2) and o[1].shape == (0,), "shapes (0, 2) and (0,)"),
+    )
+    case(
+        f"{_f}.sample_and_log_prob(6) agrees with log_prob",
+        lambda l=_layer: flow_of(l).sample_and_log_prob(6, gen(2)),
+        returns(lambda o, l=_layer: _consistent(flow_of(l))(o), "log-densities equal to log_prob at the samples"),
+    )
     case(f"{_f}.sample(-1)", lambda l=_layer: flow_of(l).sample(-1), raises("n", "at least 0"))
     case(f"{_f}.sample(2.5)", lambda l=_layer: flow_of(l).sample(2.5), raises("n", "whole number"))
     case(f"{_f}.sample('3')", lambda l=_layer: flow_of(l).sample("3"), raises("n", "the text"))
     case(f"{_f}.sample(generator=0)", lambda l=_layer: flow_of(l).sample(3, 0), raises("generator", "torch.Generator"))
-    case(f"{_f} in float64 with a Uniform(0, 1) base samples and scores",
-         lambda l=_layer: flow_of(l, F64, "Uniform(0, 1)").sample_and_log_prob(6, gen(3)),
-         returns(lambda o, l=_layer: _consistent(flow_of(l, F64, "Uniform(0, 1)"))(o), "consistent log-densities"))
+    case(
+        f"{_f} in float64 with a Uniform(0, 1) base samples and scores",
+        lambda l=_layer: flow_of(l, F64, "Uniform(0, 1)").sample_and_log_prob(6, gen(3)),
+        returns(lambda o, l=_layer: _consistent(flow_of(l, F64, "Uniform(0, 1)"))(o), "consistent log-densities"),
+    )
 
 case("sample(None)", lambda: flow_of("coupling").sample(None), raises("n", "None"))
 case("sample(True)", lambda: flow_of("coupling").sample(True), raises("n", "bool"))
 case("sample(1e9)", lambda: flow_of("coupling").sample(1e9), raises("n", "at most"))
-case("base_sample(generator='seed')", lambda: flow_of("coupling").base_sample(3, "seed"), raises("generator", "the text"))
-case("a float32 flow given data of 1e300, which float32 cannot hold",
-     lambda: flow_of("coupling").log_prob(torch.tensor([[1e300, 0.0]], dtype=F64)), raises("float32", "too large"))
-case("log_prob far outside the data (1e6) of a float32 coupling flow",
-     lambda: flow_of("coupling").log_prob([[1e6, -1e6]]), returns(lambda lp: finite(lp), "a finite log-density"))
-case("log_prob(x) of a Uniform(0, 1)-base flow outside its support is -inf (zero density), not an error",
-     lambda: Flow(uniform_base(1, dtype=F64), Affine(1.0, dtype=F64)).log_prob([[2.0]]),
-     returns(lambda lp: bool(torch.isneginf(lp).all()), "-inf"))
+case(
+    "base_sample(generator='seed')", lambda: flow_of("coupling").base_sample(3, "seed"), raises("generator", "the text")
+)
+case(
+    "a float32 flow given data of 1e300, which float32 cannot hold",
+    lambda: flow_of("coupling").log_prob(torch.tensor([[1e300, 0.0]], dtype=F64)),
+    raises("float32", "too large"),
+)
+case(
+    "log_prob far outside the data (1e6) of a float32 coupling flow",
+    lambda: flow_of("coupling").log_prob([[1e6, -1e6]]),
+    returns(lambda lp: finite(lp), "a finite log-density"),
+)
+case(
+    "log_prob(x) of a Uniform(0, 1)-base flow outside its support is -inf (zero density), not an error",
+    lambda: Flow(uniform_base(1, dtype=F64), Affine(1.0, dtype=F64)).log_prob([[2.0]]),
+    returns(lambda lp: bool(torch.isneginf(lp).all()), "-inf"),
+)
 
 case("Flow(base=a string)", lambda: Flow("normal", Affine(1.0)), raises("base", "Distribution"))
 case("Flow(bijector=nn.Linear)", lambda: Flow(standard_normal(2), nn.Linear(2, 2)), raises("bijector", "Bijector"))
-case("Flow(a base with a batch shape)",
-     lambda: Flow(torch.distributions.Normal(torch.zeros(2), torch.ones(2)), Affine(1.0)), raises("event shape"))
-case("Flow(base of 2 dims, bijector of 3)", lambda: Flow(standard_normal(2), Affine([1.0, 2.0, 3.0])), raises("2 dimensions", "3"))
+case(
+    "Flow(a base with a batch shape)",
+    lambda: Flow(torch.distributions.Normal(torch.zeros(2), torch.ones(2)), Affine(1.0)),
+    raises("event shape"),
+)
+case(
+    "Flow(base of 2 dims, bijector of 3)",
+    lambda: Flow(standard_normal(2), Affine([1.0, 2.0, 3.0])),
+    raises("2 dimensions", "3"),
+)
 case("standard_normal(0)", lambda: standard_normal(0), raises("dim", "at least 1"))
 case("standard_normal(2.5)", lambda: standard_normal(2.5), raises("dim", "whole number"))
 case("uniform_base(low=1, high=0)", lambda: uniform_base(2, 1.0, 0.0), raises("low < high"))
 case("uniform_base(low=NaN)", lambda: uniform_base(2, math.nan), raises("low", "finite"))
 case("logistic_base(-1)", lambda: logistic_base(-1), raises("dim", "at least 1"))
 
-for _kw, _words in (({"layer": "realnvp"}, ("layer", "coupling")), ({"base": "normal"}, ("base", "Gaussian")),
-                    ({"n_layers": 0}, ("n_layers", "at least 1")), ({"n_layers": 65}, ("n_layers", "64")),
-                    ({"n_layers": 2.5}, ("n_layers", "whole number")), ({"dim": 0}, ("dim", "at least 1")),
-                    ({"dtype": torch.float16}, ("dtype", "float32")), ({"dtype": "float32"}, ("dtype", "float32")),
-                    ({"layer": "maf", "mask": "half"}, ("mask", "coupling")), ({"mask": "checkerboard"}, ("square image",)),
-                    ({"mask": "stripes"}, ("mask", "alternating")), ({"layer": "spline", "n_bins": 0}, ("at least one bin",)),
-                    ({"layer": "spline", "bound": -1.0}, ("bound", "positive")),
-                    ({"layer": "spline", "bound": math.inf}, ("bound", "finite")), ({"hidden": "32"}, ("hidden", "tuple")),
-                    ({"seed": None}, ("seed", "None")), ({"seed": 2.5}, ("seed", "whole number")),
-                    ({"scale_to": [[1.0, math.nan], [2.0, 3.0]]}, ("scale_to", "NaN")),
-                    ({"scale_to": [[1.0, 2.0], [1.0, 3.0]]}, ("scale_to", "constant column")),
-                    ({"scale_to": [[1.0, 2.0]]}, ("scale_to", "at least 2")), ({"scale_to": np.ones((4, 3))}, ("scale_to", "3 coordinates")),
-                    ({"last": nn.Identity()}, ("last", "Bijector")), ({"context_dim": 0}, ("context_dim", "positive")),
-                    ({"context_dim": -1}, ("context_dim",)), ({"context_dim": 2.5}, ("context_dim", "whole number")),
-                    ({"context_dim": "2"}, ("context_dim", "the text")), ({"context_dim": 2, "layer": "maf"}, ("context", "coupling")),
-                    ({"n_components": 0, "layer": "mixture"}, ("n_components", "at least 1")),
-                    ({"log_scale_bound": 0.0}, ("log_scale_bound", "positive")), ({"layer": "made", "dim": 1}, ("at least 2",)),
-                    ({"layer": "coupling", "dim": 1}, ("at least 2 coordinates",)), ({"layer": "spline", "dim": 1}, ("at least 2",))):
+for _kw, _words in (
+    ({"layer": "realnvp"}, ("layer", "coupling")),
+    ({"base": "normal"}, ("base", "Gaussian")),
+    ({"n_layers": 0}, ("n_layers", "at least 1")),
+    ({"n_layers": 65}, ("n_layers", "64")),
+    ({"n_layers": 2.5}, ("n_layers", "whole number")),
+    ({"dim": 0}, ("dim", "at least 1")),
+    ({"dtype": torch.float16}, ("dtype", "float32")),
+    ({"dtype": "float32"}, ("dtype", "float32")),
+    ({"layer": "maf", "mask": "half"}, ("mask", "coupling")),
+    ({"mask": "checkerboard"}, ("square image",)),
+    ({"mask": "stripes"}, ("mask", "alternating")),
+    ({"layer": "spline", "n_bins": 0}, ("at least one bin",)),
+    ({"layer": "spline", "bound": -1.0}, ("bound", "positive")),
+    ({"layer": "spline", "bound": math.inf}, ("bound", "finite")),
+    ({"hidden": "32"}, ("hidden", "tuple")),
+    ({"seed": None}, ("seed", "None")),
+    ({"seed": 2.5}, ("seed", "whole number")),
+    ({"scale_to": [[1.0, math.nan], [2.0, 3.0]]}, ("scale_to", "NaN")),
+    ({"scale_to": [[1.0, 2.0], [1.0, 3.0]]}, ("scale_to", "constant column")),
+    ({"scale_to": [[1.0, 2.0]]}, ("scale_to", "at least 2")),
+    ({"scale_to": np.ones((4, 3))}, ("scale_to", "3 coordinates")),
+    ({"last": nn.Identity()}, ("last", "Bijector")),
+    ({"context_dim": 0}, ("context_dim", "positive")),
+    ({"context_dim": -1}, ("context_dim",)),
+    ({"context_dim": 2.5}, ("context_dim", "whole number")),
+    ({"context_dim": "2"}, ("context_dim", "the text")),
+    ({"context_dim": 2, "layer": "maf"}, ("context", "coupling")),
+    ({"n_components": 0, "layer": "mixture"}, ("n_components", "at least 1")),
+    ({"log_scale_bound": 0.0}, ("log_scale_bound", "positive")),
+    ({"layer": "made", "dim": 1}, ("at least 2",)),
+    ({"layer": "coupling", "dim": 1}, ("at least 2 coordinates",)),
+    ({"layer": "spline", "dim": 1}, ("at least 2",)),
+):
     _args = {"dim": 2, "n_layers": 2, "hidden": (8,), **_kw}
-    case(f"make_flow({', '.join(f'{k}={v!r}' for k, v in _kw.items())})", lambda a=_args: make_flow(**a), raises(*_words))
+    case(
+        f"make_flow({', '.join(f'{k}={v!r}' for k, v in _kw.items())})", lambda a=_args: make_flow(**a), raises(*_words)
+    )
 
-for _kw in ({"layer": "maf", "dim": 1}, {"layer": "mixture", "dim": 1}, {"layer": "invertible-mlp", "dim": 1},
-            {"layer": "spline", "n_bins": 1}, {"scale_to": np.array([[1.0, 10.0], [3.0, 30.0], [2.0, 25.0]])},
-            {"last": PixelLogit(17)}, {"mask": "half"}, {"dim": 4, "mask": "checkerboard"}, {"dim": 16, "mask": "image", "n_layers": 4},
-            {"base": "Logistic"}, {"log_scale_bound": None}, {"n_layers": 2.0}):
+for _kw in (
+    {"layer": "maf", "dim": 1},
+    {"layer": "mixture", "dim": 1},
+    {"layer": "invertible-mlp", "dim": 1},
+    {"layer": "spline", "n_bins": 1},
+    {"scale_to": np.array([[1.0, 10.0], [3.0, 30.0], [2.0, 25.0]])},
+    {"last": PixelLogit(17)},
+    {"mask": "half"},
+    {"dim": 4, "mask": "checkerboard"},
+    {"dim": 16, "mask": "image", "n_layers": 4},
+    {"base": "Logistic"},
+    {"log_scale_bound": None},
+    {"n_layers": 2.0},
+):
     _args = {"dim": 2, "n_layers": 2, "hidden": (8,), "dtype": F64, **_kw}
-    case(f"make_flow({', '.join(f'{k}={v!r}' for k, v in _kw.items())}) samples and scores consistently",
-         lambda a=_args: _sample_and_score(make_flow(**a)), returns(bool, "consistent finite log-densities"))
+    case(
+        f"make_flow({', '.join(f'{k}={v!r}' for k, v in _kw.items())}) samples and scores consistently",
+        lambda a=_args: _sample_and_score(make_flow(**a)),
+        returns(bool, "consistent finite log-densities"),
+    )
 
 
 def _sample_and_score(flow: Flow) -> bool:
@@ -526,28 +875,62 @@ def conditional() -> ConditionalFlow:
 
 
 C3 = torch.tensor([0.5, -1.0, 2.0])
-case("ConditionalFlow.log_prob(x, context (C,))", lambda: conditional().log_prob(X64, C3),
-     returns(lambda lp: lp.shape == (7,) and finite(lp), "finite log-densities (7,)"))
-case("ConditionalFlow.log_prob(x, context (B, C))", lambda: conditional().log_prob(X64, C3.expand(7, 3)),
-     returns(same_as(lambda: conditional().log_prob(X64, C3)), "what the shared context gives"))
-case("ConditionalFlow.log_prob with a float64 context", lambda: conditional().log_prob(X64, C3.double()),
-     returns(same_as(lambda: conditional().log_prob(X64, C3)), "what the float32 context gives"))
-case("ConditionalFlow.log_prob with a list as context", lambda: conditional().log_prob(X64, [0.5, -1.0, 2.0]),
-     returns(same_as(lambda: conditional().log_prob(X64, C3)), "what the tensor context gives"))
-case("ConditionalFlow.log_prob with an int context", lambda: conditional().log_prob(X64, torch.tensor([1, 0, 2])),
-     returns(same_as(lambda: conditional().log_prob(X64, torch.tensor([1.0, 0.0, 2.0]))), "what the float context gives"))
-case("ConditionalFlow context of 2 numbers for 3", lambda: conditional().log_prob(X64, C3[:2]), raises("context", "(3,)"))
-case("ConditionalFlow context with NaN", lambda: conditional().log_prob(X64, torch.tensor([0.0, math.nan, 1.0])),
-     raises("context", "NaN"))
-case("ConditionalFlow context of 4 rows for 7 points", lambda: conditional().log_prob(X64, C3.expand(4, 3)),
-     raises("4 rows", "7 points"))
+case(
+    "ConditionalFlow.log_prob(x, context (C,))",
+    lambda: conditional().log_prob(X64, C3),
+    returns(lambda lp: lp.shape == (7,) and finite(lp), "finite log-densities (7,)"),
+)
+case(
+    "ConditionalFlow.log_prob(x, context (B, C))",
+    lambda: conditional().log_prob(X64, C3.expand(7, 3)),
+    returns(same_as(lambda: conditional().log_prob(X64, C3)), "what the shared context gives"),
+)
+case(
+    "ConditionalFlow.log_prob with a float64 context",
+    lambda: conditional().log_prob(X64, C3.double()),
+    returns(same_as(lambda: conditional().log_prob(X64, C3)), "what the float32 context gives"),
+)
+case(
+    "ConditionalFlow.log_prob with a list as context",
+    lambda: conditional().log_prob(X64, [0.5, -1.0, 2.0]),
+    returns(same_as(lambda: conditional().log_prob(X64, C3)), "what the tensor context gives"),
+)
+case(
+    "ConditionalFlow.log_prob with an int context",
+    lambda: conditional().log_prob(X64, torch.tensor([1, 0, 2])),
+    returns(
+        same_as(lambda: conditional().log_prob(X64, torch.tensor([1.0, 0.0, 2.0]))), "what the float context gives"
+    ),
+)
+case(
+    "ConditionalFlow context of 2 numbers for 3", lambda: conditional().log_prob(X64, C3[:2]), raises("context", "(3,)")
+)
+case(
+    "ConditionalFlow context with NaN",
+    lambda: conditional().log_prob(X64, torch.tensor([0.0, math.nan, 1.0])),
+    raises("context", "NaN"),
+)
+case(
+    "ConditionalFlow context of 4 rows for 7 points",
+    lambda: conditional().log_prob(X64, C3.expand(4, 3)),
+    raises("4 rows", "7 points"),
+)
 case("ConditionalFlow context as text", lambda: conditional().log_prob(X64, "abc"), raises("context", "the text"))
-case("ConditionalFlow.sample_and_log_prob(context (0, C))", lambda: conditional().sample_and_log_prob(torch.zeros(0, 3)),
-     returns(lambda o: o[0].shape == (0, 2) and o[1].shape == (0,), "shapes (0, 2) and (0,)"))
-case("ConditionalFlow.sample_and_log_prob(context (4, C))", lambda: conditional().sample_and_log_prob(C3.expand(4, 3), gen()),
-     returns(lambda o: o[0].shape == (4, 2) and finite(*o), "4 finite samples"))
-case("ConditionalFlow.sample_and_log_prob(one context (C,))", lambda: conditional().sample_and_log_prob(C3),
-     raises("one context per sample", "given(c)"))
+case(
+    "ConditionalFlow.sample_and_log_prob(context (0, C))",
+    lambda: conditional().sample_and_log_prob(torch.zeros(0, 3)),
+    returns(lambda o: o[0].shape == (0, 2) and o[1].shape == (0,), "shapes (0, 2) and (0,)"),
+)
+case(
+    "ConditionalFlow.sample_and_log_prob(context (4, C))",
+    lambda: conditional().sample_and_log_prob(C3.expand(4, 3), gen()),
+    returns(lambda o: o[0].shape == (4, 2) and finite(*o), "4 finite samples"),
+)
+case(
+    "ConditionalFlow.sample_and_log_prob(one context (C,))",
+    lambda: conditional().sample_and_log_prob(C3),
+    raises("one context per sample", "given(c)"),
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -608,109 +991,219 @@ def _continue_after_divergence() -> list[float]:
 
 case("train(steps=0) takes no step", lambda: fit(steps=0), returns(lambda r: r.losses == [], "no losses"))
 case("train(steps=0).final", lambda: fit(steps=0).final, raises("no training step"))
-for _kw, _words in (({"steps": -1}, ("steps", "at least 0")), ({"steps": 2.5}, ("steps", "whole number")),
-                    ({"steps": None}, ("steps", "None")), ({"steps": 1e8}, ("steps", "at most")),
-                    ({"lr": 0.0}, ("learning rate", "positive")), ({"lr": -1.0}, ("learning rate", "positive")),
-                    ({"lr": math.nan}, ("learning rate", "finite")), ({"lr": math.inf}, ("learning rate", "finite")),
-                    ({"lr": "0.01"}, ("learning rate", "the text")), ({"lr": 1e300}, ("learning rate", "too large")),
-                    ({"batch_size": 0}, ("batch_size", "at least 1")), ({"batch_size": -5}, ("batch_size", "at least 1")),
-                    ({"batch_size": 2.5}, ("batch_size", "whole number")), ({"batch_size": "8"}, ("batch_size", "the text")),
-                    ({"seed": None}, ("seed", "None")), ({"seed": 2.5}, ("seed", "whole number")), ({"seed": "0"}, ("seed", "the text")),
-                    ({"callback_every": 0}, ("callback_every", "at least 1")), ({"callback": "print"}, ("callback", "function")),
-                    ({"data": torch.zeros(0, 2)}, ("empty",)), ({"data": DATA[:, 0]}, ("shape (batch, dim)",)),
-                    ({"data": torch.full((4, 2), math.nan)}, ("NaN",)), ({"data": torch.zeros(4, 3)}, ("3 coordinates",)),
-                    ({"data": None}, ("data", "objective")), ({"data": "faithful.csv"}, ("data", "the text")),
-                    ({"data": lambda n, g: torch.randn(n, 2, generator=g), "batch_size": None}, ("sampler", "batch_size")),
-                    ({"data": lambda n, g: torch.zeros(n, 3)}, ("sampler", "3 coordinates")),
-                    ({"data": lambda n, g: torch.full((n, 2), math.nan)}, ("sampler", "NaN")),
-                    ({"data": lambda n, g: None}, ("sampler", "None")),
-                    ({"loss_fn": lambda f, x: 1.0}, ("loss_fn", "tensor")),
-                    ({"loss_fn": lambda f, x: -f.log_prob(x)}, ("loss_fn", "scalar", ".mean()")),
-                    ({"loss_fn": lambda f, x: nll(f, x).detach()}, ("loss_fn", "gradient")),
-                    ({"loss_fn": "nll"}, ("loss_fn", "function")),
-                    ({"loss_fn": lambda f, x: nll(f, x) * math.nan}, ("step 1", "before any update")),
-                    ({"objective": reverse_kl(lambda x: -0.5 * (x**2).sum(1))}, ("objective", "not both")),
-                    ({"data": None, "objective": reverse_kl(lambda x: -0.5 * (x**2).sum(1)), "batch_size": None}, ("batch_size",)),
-                    ({"data": None, "objective": "kl"}, ("objective", "function")),
-                    ({"data": None, "objective": reverse_kl(lambda x: -0.5 * (x**2).sum(1, keepdim=True))},
-                     ("log_target", "one log-density per sample")),
-                    ({"data": None, "objective": reverse_kl(lambda x: 1.0)}, ("log_target", "tensor")),
-                    ({"data": None, "objective": reverse_kl(lambda x: np.zeros(len(x)))}, ("log_target", "tensor")),
-                    ({"data": None, "objective": reverse_kl(lambda x: x[:, 0] * math.nan)}, ("step 1", "before any update"))):
+for _kw, _words in (
+    ({"steps": -1}, ("steps", "at least 0")),
+    ({"steps": 2.5}, ("steps", "whole number")),
+    ({"steps": None}, ("steps", "None")),
+    ({"steps": 1e8}, ("steps", "at most")),
+    ({"lr": 0.0}, ("learning rate", "positive")),
+    ({"lr": -1.0}, ("learning rate", "positive")),
+    ({"lr": math.nan}, ("learning rate", "finite")),
+    ({"lr": math.inf}, ("learning rate", "finite")),
+    ({"lr": "0.01"}, ("learning rate", "the text")),
+    ({"lr": 1e300}, ("learning rate", "too large")),
+    ({"batch_size": 0}, ("batch_size", "at least 1")),
+    ({"batch_size": -5}, ("batch_size", "at least 1")),
+    ({"batch_size": 2.5}, ("batch_size", "whole number")),
+    ({"batch_size": "8"}, ("batch_size", "the text")),
+    ({"seed": None}, ("seed", "None")),
+    ({"seed": 2.5}, ("seed", "whole number")),
+    ({"seed": "0"}, ("seed", "the text")),
+    ({"callback_every": 0}, ("callback_every", "at least 1")),
+    ({"callback": "print"}, ("callback", "function")),
+    ({"data": torch.zeros(0, 2)}, ("empty",)),
+    ({"data": DATA[:, 0]}, ("shape (batch, dim)",)),
+    ({"data": torch.full((4, 2), math.nan)}, ("NaN",)),
+    ({"data": torch.zeros(4, 3)}, ("3 coordinates",)),
+    ({"data": None}, ("data", "objective")),
+    ({"data": "faithful.csv"}, ("data", "the text")),
+    ({"data": lambda n, g: torch.randn(n, 2, generator=g), "batch_size": None}, ("sampler", "batch_size")),
+    ({"data": lambda n, g: torch.zeros(n, 3)}, ("sampler", "3 coordinates")),
+    ({"data": lambda n, g: torch.full((n, 2), math.nan)}, ("sampler", "NaN")),
+    ({"data": lambda n, g: None}, ("sampler", "None")),
+    ({"loss_fn": lambda f, x: 1.0}, ("loss_fn", "tensor")),
+    ({"loss_fn": lambda f, x: -f.log_prob(x)}, ("loss_fn", "scalar", ".mean()")),
+    ({"loss_fn": lambda f, x: nll(f, x).detach()}, ("loss_fn", "gradient")),
+    ({"loss_fn": "nll"}, ("loss_fn", "function")),
+    ({"loss_fn": lambda f, x: nll(f, x) * math.nan}, ("step 1", "before any update")),
+    ({"objective": reverse_kl(lambda x: -0.5 * (x**2).sum(1))}, ("objective", "not both")),
+    ({"data": None, "objective": reverse_kl(lambda x: -0.5 * (x**2).sum(1)), "batch_size": None}, ("batch_size",)),
+    ({"data": None, "objective": "kl"}, ("objective", "function")),
+    (
+        {"data": None, "objective": reverse_kl(lambda x: -0.5 * (x**2).sum(1, keepdim=True))},
+        ("log_target", "one log-density per sample"),
+    ),
+    ({"data": None, "objective": reverse_kl(lambda x: 1.0)}, ("log_target", "tensor")),
+    ({"data": None, "objective": reverse_kl(lambda x: np.zeros(len(x)))}, ("log_target", "tensor")),
+    ({"data": None, "objective": reverse_kl(lambda x: x[:, 0] * math.nan)}, ("step 1", "before any update")),
+):
     case(f"train({', '.join(f'{k}={v!r}' for k, v in _kw.items())})", lambda kw=_kw: fit(**kw), raises(*_words))
-for _kw in ({"batch_size": None}, {"batch_size": 10**6}, {"seed": -1}, {"data": DATA.numpy()}, {"data": DATA.tolist()},
-            {"data": (DATA * 3).long()}, {"data": lambda n, g: torch.randn(n, 2, generator=g).numpy()},
-            {"data": None, "objective": reverse_kl(lambda x: -0.5 * (x**2).sum(1))}, {"steps": 3.0}):
-    case(f"train({', '.join(f'{k}={v!r}' for k, v in _kw.items())}) trains", lambda kw=_kw: fit(**kw),
-         returns(losses_ok(3), "3 finite losses"))
-case("train(callback=a function that raises) passes the caller's error on", lambda: fit(callback=_boom, callback_every=1),
-     raises("boom", kind=ZeroDivisionError, own=False))
-case("train(data=a sampler that raises at its first call) passes the caller's error on",
-     lambda: fit(data=_sampler_failing_at(1)), raises("sampler failed", kind=KeyError, own=False))
-case("train(data=a sampler that raises at its third call) passes the caller's error on, not as a divergence",
-     lambda: fit(data=_sampler_failing_at(3)), raises("sampler failed", kind=KeyError, own=False))
+for _kw in (
+    {"batch_size": None},
+    {"batch_size": 10**6},
+    {"seed": -1},
+    {"data": DATA.numpy()},
+    {"data": DATA.tolist()},
+    {"data": (DATA * 3).long()},
+    {"data": lambda n, g: torch.randn(n, 2, generator=g).numpy()},
+    {"data": None, "objective": reverse_kl(lambda x: -0.5 * (x**2).sum(1))},
+    {"steps": 3.0},
+):
+    case(
+        f"train({', '.join(f'{k}={v!r}' for k, v in _kw.items())}) trains",
+        lambda kw=_kw: fit(**kw),
+        returns(losses_ok(3), "3 finite losses"),
+    )
+case(
+    "train(callback=a function that raises) passes the caller's error on",
+    lambda: fit(callback=_boom, callback_every=1),
+    raises("boom", kind=ZeroDivisionError, own=False),
+)
+case(
+    "train(data=a sampler that raises at its first call) passes the caller's error on",
+    lambda: fit(data=_sampler_failing_at(1)),
+    raises("sampler failed", kind=KeyError, own=False),
+)
+case(
+    "train(data=a sampler that raises at its third call) passes the caller's error on, not as a divergence",
+    lambda: fit(data=_sampler_failing_at(3)),
+    raises("sampler failed", kind=KeyError, own=False),
+)
 _FLOW_LR10 = {}
-case("train(lr=10) with bounded log-scales stops with its own divergence message, parameters finite",
-     lambda: _blow_up(_FLOW_LR10.setdefault("f", make_flow(2, 2, hidden=(8,), seed=0, dtype=F32)), 10.0, 60),
-     raises("learning rate", after=lambda: _params_finite(_FLOW_LR10["f"])))
+case(
+    "train(lr=10) with bounded log-scales stops with its own divergence message, parameters finite",
+    lambda: _blow_up(_FLOW_LR10.setdefault("f", make_flow(2, 2, hidden=(8,), seed=0, dtype=F32)), 10.0, 60),
+    raises("learning rate", after=lambda: _params_finite(_FLOW_LR10["f"])),
+)
 _FLOW_UNB = {}
-case("train(lr=50) with unbounded log-scales on wide data stops with its own message, parameters finite",
-     lambda: _blow_up(_FLOW_UNB.setdefault("f", make_flow(2, 2, hidden=(8,), seed=0, dtype=F32, log_scale_bound=None)), 50.0, 100),
-     raises("learning rate", after=lambda: _params_finite(_FLOW_UNB["f"])))
-case("after a divergence, a lower learning rate trains on", _continue_after_divergence,
-     returns(lambda losses: len(losses) == 5 and all(math.isfinite(v) for v in losses), "5 finite losses"))
+case(
+    "train(lr=50) with unbounded log-scales on wide data stops with its own message, parameters finite",
+    lambda: _blow_up(
+        _FLOW_UNB.setdefault("f", make_flow(2, 2, hidden=(8,), seed=0, dtype=F32, log_scale_bound=None)), 50.0, 100
+    ),
+    raises("learning rate", after=lambda: _params_finite(_FLOW_UNB["f"])),
+)
+case(
+    "after a divergence, a lower learning rate trains on",
+    _continue_after_divergence,
+    returns(lambda losses: len(losses) == 5 and all(math.isfinite(v) for v in losses), "5 finite losses"),
+)
 case("Trainer(model='flow')", lambda: Trainer("flow", DATA), raises("model", "nn.Module"))
-case("Trainer(a flow without trainable parameters)",
-     lambda: Trainer(Flow(standard_normal(2), Affine(1.0, learnable=False)), DATA), raises("no trainable parameters"))
-case("Trainer.lr = NaN", lambda: setattr(Trainer(small_flow(), DATA), "lr", math.nan), raises("learning rate", "finite"))
+case(
+    "Trainer(a flow without trainable parameters)",
+    lambda: Trainer(Flow(standard_normal(2), Affine(1.0, learnable=False)), DATA),
+    raises("no trainable parameters"),
+)
+case(
+    "Trainer.lr = NaN", lambda: setattr(Trainer(small_flow(), DATA), "lr", math.nan), raises("learning rate", "finite")
+)
 case("Trainer.run(-1)", lambda: Trainer(small_flow(), DATA).run(-1), raises("steps", "at least 0"))
 case("nll(flow, an empty batch): the mean of no losses", lambda: nll(small_flow(), torch.zeros(0, 2)), raises("empty"))
 case("nll(flow, NaN)", lambda: nll(small_flow(), [[math.nan, 0.0]]), raises("NaN"))
-case("nll(flow, float64 data) of a float32 flow", lambda: nll(small_flow(), DATA), returns(lambda v: finite(v) and v.dtype == F32, "a finite float32 loss"))
-case("ValidationCurve(flow, empty validation data)", lambda: ValidationCurve(small_flow(), torch.zeros(0, 2)), raises("empty"))
+case(
+    "nll(flow, float64 data) of a float32 flow",
+    lambda: nll(small_flow(), DATA),
+    returns(lambda v: finite(v) and v.dtype == F32, "a finite float32 loss"),
+)
+case(
+    "ValidationCurve(flow, empty validation data)",
+    lambda: ValidationCurve(small_flow(), torch.zeros(0, 2)),
+    raises("empty"),
+)
 case("ValidationCurve(flow, NaN)", lambda: ValidationCurve(small_flow(), [[math.nan, 0.0]]), raises("NaN"))
-case("ValidationCurve(flow, 3 coordinates)", lambda: ValidationCurve(small_flow(), torch.zeros(4, 3)), raises("3 coordinates"))
-case("ValidationCurve(flow, float64 data) of a float32 flow", lambda: ValidationCurve(small_flow(), DATA),
-     returns(lambda c: math.isfinite(c.val_nll[0]), "a finite validation NLL"))
+case(
+    "ValidationCurve(flow, 3 coordinates)",
+    lambda: ValidationCurve(small_flow(), torch.zeros(4, 3)),
+    raises("3 coordinates"),
+)
+case(
+    "ValidationCurve(flow, float64 data) of a float32 flow",
+    lambda: ValidationCurve(small_flow(), DATA),
+    returns(lambda c: math.isfinite(c.val_nll[0]), "a finite validation NLL"),
+)
 case("reverse_kl('banana')", lambda: reverse_kl("banana"), raises("log_target", "function"))
 
 # --------------------------------------------------------------------------------------------------
 # 2D targets (toy2d)
 # --------------------------------------------------------------------------------------------------
-for _call, _words in (("two_moons(sigma=0)", ("sigma", "positive")), ("two_moons(sigma=-1)", ("sigma", "positive")),
-                      ("two_moons(per_arc=0)", ("per_arc", "at least 1")), ("gaussian_ring(n_modes=0)", ("n_modes", "at least 1")),
-                      ("gaussian_ring(sigma=math.nan)", ("sigma", "finite")), ("gaussian_ring(radius='2')", ("radius", "the text")),
-                      ("checkerboard(n=3)", ("even",)), ("checkerboard(n=0)", ("n", "at least 2")),
-                      ("checkerboard(n=-2)", ("n", "at least 2")), ("checkerboard(size=0)", ("size", "positive")),
-                      ("banana(sigma=0)", ("sigma", "positive")), ("banana(curvature=math.nan)", ("curvature", "finite"))):
+for _call, _words in (
+    ("two_moons(sigma=0)", ("sigma", "positive")),
+    ("two_moons(sigma=-1)", ("sigma", "positive")),
+    ("two_moons(per_arc=0)", ("per_arc", "at least 1")),
+    ("gaussian_ring(n_modes=0)", ("n_modes", "at least 1")),
+    ("gaussian_ring(sigma=math.nan)", ("sigma", "finite")),
+    ("gaussian_ring(radius='2')", ("radius", "the text")),
+    ("checkerboard(n=3)", ("even",)),
+    ("checkerboard(n=0)", ("n", "at least 2")),
+    ("checkerboard(n=-2)", ("n", "at least 2")),
+    ("checkerboard(size=0)", ("size", "positive")),
+    ("banana(sigma=0)", ("sigma", "positive")),
+    ("banana(curvature=math.nan)", ("curvature", "finite")),
+):
     case(f"toy2d.{_call}", lambda c=_call: eval(f"toy2d.{c}"), raises(*_words))  # noqa: S307 - a fixed table of calls
 _MOONS = toy2d.two_moons()
 case("Target.log_prob(one point (2,))", lambda: _MOONS.log_prob(torch.zeros(2)), raises("shape (batch, dim)"))
 case("Target.log_prob(NaN)", lambda: _MOONS.log_prob([[math.nan, 0.0]]), raises("NaN"))
-case("Target.log_prob(float32 points) stays in float32", lambda: _MOONS.log_prob(torch.zeros(3, 2, dtype=F32)),
-     returns(lambda lp: lp.dtype == F32 and finite(lp), "finite float32 log-densities"))
+case(
+    "Target.log_prob(float32 points) stays in float32",
+    lambda: _MOONS.log_prob(torch.zeros(3, 2, dtype=F32)),
+    returns(lambda lp: lp.dtype == F32 and finite(lp), "finite float32 log-densities"),
+)
 case("Target.sample(-1, gen)", lambda: _MOONS.sample(-1, gen()), raises("n", "at least 0"))
 case("Target.sample(5, None)", lambda: _MOONS.sample(5, None), raises("gen", "torch.Generator"))
-case("checkerboard().log_prob outside the board is -inf", lambda: toy2d.checkerboard().log_prob([[10.0, 10.0]]),
-     returns(lambda lp: bool(torch.isneginf(lp).all()), "-inf"))
+case(
+    "checkerboard().log_prob outside the board is -inf",
+    lambda: toy2d.checkerboard().log_prob([[10.0, 10.0]]),
+    returns(lambda lp: bool(torch.isneginf(lp).all()), "-inf"),
+)
 case("kl_gap(n=1)", lambda: toy2d.kl_gap(small_flow().log_prob, _MOONS, n=1), raises("n", "at least 2"))
 case("kl_gap(log_q='flow')", lambda: toy2d.kl_gap("flow", _MOONS, n=10), raises("log_q", "function"))
-case("kl_gap(log_q of shape (n, 1))", lambda: toy2d.kl_gap(lambda x: small_flow().log_prob(x)[:, None], _MOONS, n=10),
-     raises("log_q", "shape"))
-case("kl_gap(log_q giving NaN)", lambda: toy2d.kl_gap(lambda x: x[:, 0] * math.nan, _MOONS, n=10), raises("log_q", "NaN"))
-case("kl_gap(target='two moons')", lambda: toy2d.kl_gap(small_flow().log_prob, "two moons", n=10), raises("target", "Target"))
+case(
+    "kl_gap(log_q of shape (n, 1))",
+    lambda: toy2d.kl_gap(lambda x: small_flow().log_prob(x)[:, None], _MOONS, n=10),
+    raises("log_q", "shape"),
+)
+case(
+    "kl_gap(log_q giving NaN)", lambda: toy2d.kl_gap(lambda x: x[:, 0] * math.nan, _MOONS, n=10), raises("log_q", "NaN")
+)
+case(
+    "kl_gap(target='two moons')",
+    lambda: toy2d.kl_gap(small_flow().log_prob, "two moons", n=10),
+    raises("target", "Target"),
+)
 case("kl_gap(seed=None)", lambda: toy2d.kl_gap(small_flow().log_prob, _MOONS, n=10, seed=None), raises("seed", "None"))
-case("kl_gap of a float32 flow", lambda: toy2d.kl_gap(small_flow().log_prob, _MOONS, n=200, dtype=F32),
-     returns(lambda r: all(math.isfinite(v) for v in r) and r[0] > 0, "a finite positive gap and its error"))
-case("grid_density(extent with min = max)", lambda: toy2d.grid_density(_MOONS.log_prob, (0.0, 0.0, 0.0, 1.0)), raises("extent"))
+case(
+    "kl_gap of a float32 flow",
+    lambda: toy2d.kl_gap(small_flow().log_prob, _MOONS, n=200, dtype=F32),
+    returns(lambda r: all(math.isfinite(v) for v in r) and r[0] > 0, "a finite positive gap and its error"),
+)
+case(
+    "grid_density(extent with min = max)",
+    lambda: toy2d.grid_density(_MOONS.log_prob, (0.0, 0.0, 0.0, 1.0)),
+    raises("extent"),
+)
 case("grid_density(n=0)", lambda: toy2d.grid_density(_MOONS.log_prob, _MOONS.extent, n=0), raises("n", "at least 1"))
-case("grid_density(n=2.5)", lambda: toy2d.grid_density(_MOONS.log_prob, _MOONS.extent, n=2.5), raises("n", "whole number"))
-case("grid_density(extent of 3 numbers)", lambda: toy2d.grid_density(_MOONS.log_prob, (0.0, 1.0, 2.0)), raises("extent", "4"))
-case("grid_density(extent with NaN)", lambda: toy2d.grid_density(_MOONS.log_prob, (math.nan, 1.0, 0.0, 1.0)), raises("extent", "nan"))
+case(
+    "grid_density(n=2.5)",
+    lambda: toy2d.grid_density(_MOONS.log_prob, _MOONS.extent, n=2.5),
+    raises("n", "whole number"),
+)
+case(
+    "grid_density(extent of 3 numbers)",
+    lambda: toy2d.grid_density(_MOONS.log_prob, (0.0, 1.0, 2.0)),
+    raises("extent", "4"),
+)
+case(
+    "grid_density(extent with NaN)",
+    lambda: toy2d.grid_density(_MOONS.log_prob, (math.nan, 1.0, 0.0, 1.0)),
+    raises("extent", "nan"),
+)
 case("grid_density(extent as text)", lambda: toy2d.grid_density(_MOONS.log_prob, "abcd"), raises("extent", "the text"))
-case("grid_density of the banana integrates to about 1 over its extent",
-     lambda: toy2d.grid_density(toy2d.banana().log_prob, toy2d.banana().extent, n=120),
-     returns(lambda r: 0.9 < float(r[0].sum() * r[1]) < 1.01, "mass between 0.9 and 1.01"))
+case(
+    "grid_density of the banana integrates to about 1 over its extent",
+    lambda: toy2d.grid_density(toy2d.banana().log_prob, toy2d.banana().extent, n=120),
+    returns(lambda r: 0.9 < float(r[0].sum() * r[1]) < 1.01, "mass between 0.9 and 1.01"),
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -744,42 +1237,72 @@ def _write(tmp: Path, name: str, content: bytes) -> Path:
 
 
 for _what, _edit, _words in (
-        ("cut short at 100 rows", lambda ls: ls[:101], ("100 data rows", "272")),
-        ("without its header line", lambda ls: ls[1:], ("line 1", "header")),
-        ("with a third column", lambda ls: [ls[0] + ",extra"] + [r + ",1" for r in ls[1:]], ("header",)),
-        ("with one row of three cells", lambda ls: ls[:4] + [ls[4] + ",9"] + ls[5:], ("line 5", "3 cells")),
-        ("with a NaN cell", lambda ls: _cell(ls, 7, 1, "nan"), ("line 7", "finite")),
-        ("with an inf cell", lambda ls: _cell(ls, 7, 0, "inf"), ("line 7", "finite")),
-        ("with a text cell", lambda ls: _cell(ls, 9, 0, "abc"), ("line 9", "not a number")),
-        ("with an empty cell", lambda ls: _cell(ls, 9, 1, ""), ("line 9", "not a number")),
-        ("with a ragged row of one cell", lambda ls: ls[:10] + ["3.6"] + ls[11:], ("line 11", "1 cells")),
-        ("with a blank line in the middle", lambda ls: ls[:20] + [""] + ls[20:], ("line 21", "0 cells")),
-        ("with a waiting time of 1000 minutes", lambda ls: _cell(ls, 3, 1, "1000"), ("line 3", "outside the range")),
-        ("with a negative duration", lambda ls: _cell(ls, 3, 0, "-3.6"), ("line 3", "outside the range")),
-        ("empty", lambda ls: [], ("empty",)),
-        ("with only its header", lambda ls: ls[:1], ("0 data rows",)),
-        ("with its rows twice", lambda ls: ls + ls[1:], ("544 data rows",))):
+    ("cut short at 100 rows", lambda ls: ls[:101], ("100 data rows", "272")),
+    ("without its header line", lambda ls: ls[1:], ("line 1", "header")),
+    ("with a third column", lambda ls: [ls[0] + ",extra"] + [r + ",1" for r in ls[1:]], ("header",)),
+    ("with one row of three cells", lambda ls: ls[:4] + [ls[4] + ",9"] + ls[5:], ("line 5", "3 cells")),
+    ("with a NaN cell", lambda ls: _cell(ls, 7, 1, "nan"), ("line 7", "finite")),
+    ("with an inf cell", lambda ls: _cell(ls, 7, 0, "inf"), ("line 7", "finite")),
+    ("with a text cell", lambda ls: _cell(ls, 9, 0, "abc"), ("line 9", "not a number")),
+    ("with an empty cell", lambda ls: _cell(ls, 9, 1, ""), ("line 9", "not a number")),
+    ("with a ragged row of one cell", lambda ls: ls[:10] + ["3.6"] + ls[11:], ("line 11", "1 cells")),
+    ("with a blank line in the middle", lambda ls: ls[:20] + [""] + ls[20:], ("line 21", "0 cells")),
+    ("with a waiting time of 1000 minutes", lambda ls: _cell(ls, 3, 1, "1000"), ("line 3", "outside the range")),
+    ("with a negative duration", lambda ls: _cell(ls, 3, 0, "-3.6"), ("line 3", "outside the range")),
+    ("empty", lambda ls: [], ("empty",)),
+    ("with only its header", lambda ls: ls[:1], ("0 data rows",)),
+    ("with its rows twice", lambda ls: ls + ls[1:], ("544 data rows",)),
+):
     case(f"load_old_faithful: a file {_what}", faithful(_edit), raises("old_faithful.csv", *_words), tmp=True)
-for _what, _edit in (("with Windows line ends", lambda ls: [r + "\r" for r in ls]), ("with blank lines at its end", lambda ls: ls + ["", ""]),
-                     ("with spaces around numbers", lambda ls: [ls[0]] + [r.replace(",", " , ") for r in ls[1:]]),
-                     ("saved with a byte-order mark (Excel's UTF-8)", lambda ls: ["\ufeff" + ls[0]] + ls[1:])):
-    case(f"load_old_faithful: an intact file {_what} loads", faithful(_edit),
-         returns(array_close(data.load_old_faithful()), "the shipped data, (272, 2)"), tmp=True)
-case("load_old_faithful: a file that is not text", lambda tmp: data.load_old_faithful(_write(tmp, "old_faithful.csv", b"\xff\xfe\x00\x81" * 50)),
-     raises("old_faithful.csv", "not a readable CSV"), tmp=True)
-case("load_old_faithful: a missing file", lambda tmp: data.load_old_faithful(tmp / "nowhere.csv"),
-     raises("nowhere.csv", "missing", kind=FileNotFoundError, own=False), tmp=True)
-case("load_old_faithful: a folder instead of a file", lambda tmp: data.load_old_faithful(tmp), raises("not a file"), tmp=True)
+for _what, _edit in (
+    ("with Windows line ends", lambda ls: [r + "\r" for r in ls]),
+    ("with blank lines at its end", lambda ls: ls + ["", ""]),
+    ("with spaces around numbers", lambda ls: [ls[0]] + [r.replace(",", " , ") for r in ls[1:]]),
+    ("saved with a byte-order mark (Excel's UTF-8)", lambda ls: ["\ufeff" + ls[0]] + ls[1:]),
+):
+    case(
+        f"load_old_faithful: an intact file {_what} loads",
+        faithful(_edit),
+        returns(array_close(data.load_old_faithful()), "the shipped data, (272, 2)"),
+        tmp=True,
+    )
+case(
+    "load_old_faithful: a file that is not text",
+    lambda tmp: data.load_old_faithful(_write(tmp, "old_faithful.csv", b"\xff\xfe\x00\x81" * 50)),
+    raises("old_faithful.csv", "not a readable CSV"),
+    tmp=True,
+)
+case(
+    "load_old_faithful: a missing file",
+    lambda tmp: data.load_old_faithful(tmp / "nowhere.csv"),
+    raises("nowhere.csv", "missing", kind=FileNotFoundError, own=False),
+    tmp=True,
+)
+case(
+    "load_old_faithful: a folder instead of a file",
+    lambda tmp: data.load_old_faithful(tmp),
+    raises("not a file"),
+    tmp=True,
+)
 case("load_old_faithful(path=5)", lambda: data.load_old_faithful(5), raises("path", "int"))
 for _what, _edit, _words in (
-        ("a distress of 2", lambda ls: _cell(ls, 3, 3, "2"), ("line 3", "outside the range")),
-        ("a distress of 0.5", lambda ls: _cell(ls, 3, 3, "0.5"), ("distress", "0 or 1")),
-        ("a temperature 'cold'", lambda ls: _cell(ls, 4, 1, "cold"), ("line 4", "not a number")),
-        ("a row missing", lambda ls: ls[:-1], ("22 data rows",)),
-        ("columns swapped in the header", lambda ls: ["flight,pressure_psi,temperature_F,distress,n_distressed"] + ls[1:], ("header",))):
+    ("a distress of 2", lambda ls: _cell(ls, 3, 3, "2"), ("line 3", "outside the range")),
+    ("a distress of 0.5", lambda ls: _cell(ls, 3, 3, "0.5"), ("distress", "0 or 1")),
+    ("a temperature 'cold'", lambda ls: _cell(ls, 4, 1, "cold"), ("line 4", "not a number")),
+    ("a row missing", lambda ls: ls[:-1], ("22 data rows",)),
+    (
+        "columns swapped in the header",
+        lambda ls: ["flight,pressure_psi,temperature_F,distress,n_distressed"] + ls[1:],
+        ("header",),
+    ),
+):
     case(f"load_challenger: a file with {_what}", challenger(_edit), raises("challenger_orings.csv", *_words), tmp=True)
-case("load_challenger: any text as a flight's label is fine", challenger(lambda ls: _cell(ls, 2, 0, "STS-1 (first)")),
-     returns(lambda r: r[0].shape == (23,) and np.isfinite(r[0]).all(), "23 temperatures"), tmp=True)
+case(
+    "load_challenger: any text as a flight's label is fine",
+    challenger(lambda ls: _cell(ls, 2, 0, "STS-1 (first)")),
+    returns(lambda r: r[0].shape == (23,) and np.isfinite(r[0]).all(), "23 temperatures"),
+    tmp=True,
+)
 
 
 def _digit_lines() -> list[str]:
@@ -802,69 +1325,139 @@ def digits(edit=None, raw: bytes | None = None):
     return load
 
 
-for _what, _edit, _words in (("a row of 64 fields", lambda ls: ls[:5] + [ls[5].rsplit(",", 1)[0]] + ls[6:], ("row 6", "64 pixels")),
-                             ("a pixel of 17", lambda ls: ["17" + ls[0][ls[0].index(","):]] + ls[1:], ("row 1", "0..16")),
-                             ("a pixel of 2.5", lambda ls: ["2.5" + ls[0][ls[0].index(","):]] + ls[1:], ("row 1", "whole numbers")),
-                             ("a label of 10", lambda ls: [ls[0].rsplit(",", 1)[0] + ",10"] + ls[1:], ("row 1", "label")),
-                             ("a NaN pixel", lambda ls: ["nan" + ls[0][ls[0].index(","):]] + ls[1:], ("row 1", "NaN")),
-                             ("a text pixel", lambda ls: ["x" + ls[0][ls[0].index(","):]] + ls[1:], ("row 1", "not a number")),
-                             ("100 rows only", lambda ls: ls[:100], ("100 rows", "1797")),
-                             ("one empty line", lambda ls: [], ("row 1", "0 fields"))):
+for _what, _edit, _words in (
+    ("a row of 64 fields", lambda ls: ls[:5] + [ls[5].rsplit(",", 1)[0]] + ls[6:], ("row 6", "64 pixels")),
+    ("a pixel of 17", lambda ls: ["17" + ls[0][ls[0].index(",") :]] + ls[1:], ("row 1", "0..16")),
+    ("a pixel of 2.5", lambda ls: ["2.5" + ls[0][ls[0].index(",") :]] + ls[1:], ("row 1", "whole numbers")),
+    ("a label of 10", lambda ls: [ls[0].rsplit(",", 1)[0] + ",10"] + ls[1:], ("row 1", "label")),
+    ("a NaN pixel", lambda ls: ["nan" + ls[0][ls[0].index(",") :]] + ls[1:], ("row 1", "NaN")),
+    ("a text pixel", lambda ls: ["x" + ls[0][ls[0].index(",") :]] + ls[1:], ("row 1", "not a number")),
+    ("100 rows only", lambda ls: ls[:100], ("100 rows", "1797")),
+    ("one empty line", lambda ls: [], ("row 1", "0 fields")),
+):
     case(f"load_digits: a file with {_what}", digits(_edit), raises("digits.csv.gz", *_words), tmp=True)
 case("load_digits: a file that is not gzip", digits(raw=b"0,1,2\n" * 10), raises("digits.csv.gz", "gzip"), tmp=True)
-case("load_digits: a gzip file cut short", digits(raw=(data.DATA_DIR / "digits.csv.gz").read_bytes()[:5000]),
-     raises("digits.csv.gz", "cut short"), tmp=True)
-case("load_digits: a missing file", lambda tmp: data.load_digits(str(tmp / "none.csv.gz")),
-     raises("none.csv.gz", "missing", kind=FileNotFoundError, own=False), tmp=True)
+case(
+    "load_digits: a gzip file cut short",
+    digits(raw=(data.DATA_DIR / "digits.csv.gz").read_bytes()[:5000]),
+    raises("digits.csv.gz", "cut short"),
+    tmp=True,
+)
+case(
+    "load_digits: a missing file",
+    lambda tmp: data.load_digits(str(tmp / "none.csv.gz")),
+    raises("none.csv.gz", "missing", kind=FileNotFoundError, own=False),
+    tmp=True,
+)
 case("split_digits(sizes=(1, 1, 1))", lambda: data.split_digits(sizes=(1, 1, 1)), raises("sizes", "1797"))
 case("split_digits(sizes=(1197, 600))", lambda: data.split_digits(sizes=(1197, 600)), raises("sizes", "three"))
-case("split_digits(sizes=('a', 300, 300))", lambda: data.split_digits(sizes=("a", 300, 300)), raises("sizes", "the text"))
-case("split_digits(sizes=(1197.0, 300, 300)) reads whole floats",
-     lambda: data.split_digits(sizes=(1197.0, 300, 300)), returns(lambda s: s.train.shape == (1197, 64), "1197 training images"))
+case(
+    "split_digits(sizes=('a', 300, 300))", lambda: data.split_digits(sizes=("a", 300, 300)), raises("sizes", "the text")
+)
+case(
+    "split_digits(sizes=(1197.0, 300, 300)) reads whole floats",
+    lambda: data.split_digits(sizes=(1197.0, 300, 300)),
+    returns(lambda s: s.train.shape == (1197, 64), "1197 training images"),
+)
 case("split_digits(seed=None)", lambda: data.split_digits(seed=None), raises("seed", "None"))
 case("split_digits(seed=2.5)", lambda: data.split_digits(seed=2.5), raises("seed", "whole number"))
 
-for _arg, _words in ((np.arange(5.0), ("shape (N, D)",)), (np.array([[1.0, math.nan], [2.0, 3.0]]), ("NaN",)),
-                     (np.array([[1.0, 2.0], [1.0, 3.0]]), ("constant",)), (np.array([[1.0, 2.0]]), ("N >= 2",)),
-                     (np.array([[1j, 2.0], [1.0, 3.0]]), ("complex",)), ("faithful", ("the text",)), (None, ("None",))):
+for _arg, _words in (
+    (np.arange(5.0), ("shape (N, D)",)),
+    (np.array([[1.0, math.nan], [2.0, 3.0]]), ("NaN",)),
+    (np.array([[1.0, 2.0], [1.0, 3.0]]), ("constant",)),
+    (np.array([[1.0, 2.0]]), ("N >= 2",)),
+    (np.array([[1j, 2.0], [1.0, 3.0]]), ("complex",)),
+    ("faithful", ("the text",)),
+    (None, ("None",)),
+):
     case(f"standardise({_arg!r})", lambda a=_arg: data.standardise(a), raises("data", *_words))
-case("standardise(int data)", lambda: data.standardise(np.array([[1, 10], [2, 30], [3, 20]])),
-     returns(lambda r: finite(r[0]) and abs(float(r[0].std(0, unbiased=False)[1]) - 1) < 1e-12, "unit spread"))
-case("standardise(a list)", lambda: data.standardise([[1.0, 10.0], [2.0, 30.0]]), returns(lambda r: finite(r[0]), "finite"))
-for _n, _words in ((0, ("n_validation", "between 1")), (10, ("n_validation", "between 1")), (2.5, ("n_validation", "whole number")),
-                   ("5", ("n_validation", "the text")), (None, ("n_validation", "None"))):
-    case(f"train_validation_split(n_validation={_n!r})", lambda n=_n: data.train_validation_split(np.zeros((10, 2)), n), raises(*_words))
-case("train_validation_split(seed=None)", lambda: data.train_validation_split(np.zeros((10, 2)), 2, seed=None), raises("seed", "None"))
+case(
+    "standardise(int data)",
+    lambda: data.standardise(np.array([[1, 10], [2, 30], [3, 20]])),
+    returns(lambda r: finite(r[0]) and abs(float(r[0].std(0, unbiased=False)[1]) - 1) < 1e-12, "unit spread"),
+)
+case(
+    "standardise(a list)",
+    lambda: data.standardise([[1.0, 10.0], [2.0, 30.0]]),
+    returns(lambda r: finite(r[0]), "finite"),
+)
+for _n, _words in (
+    (0, ("n_validation", "between 1")),
+    (10, ("n_validation", "between 1")),
+    (2.5, ("n_validation", "whole number")),
+    ("5", ("n_validation", "the text")),
+    (None, ("n_validation", "None")),
+):
+    case(
+        f"train_validation_split(n_validation={_n!r})",
+        lambda n=_n: data.train_validation_split(np.zeros((10, 2)), n),
+        raises(*_words),
+    )
+case(
+    "train_validation_split(seed=None)",
+    lambda: data.train_validation_split(np.zeros((10, 2)), 2, seed=None),
+    raises("seed", "None"),
+)
 case("train_validation_split(data=None)", lambda: data.train_validation_split(None, 2), raises("data", "None"))
-case("train_validation_split(n_validation=3.0) reads a whole float",
-     lambda: data.train_validation_split(np.arange(20.0).reshape(10, 2), 3.0), returns(lambda r: r[1].shape == (3, 2), "3 held out"))
+case(
+    "train_validation_split(n_validation=3.0) reads a whole float",
+    lambda: data.train_validation_split(np.arange(20.0).reshape(10, 2), 3.0),
+    returns(lambda r: r[1].shape == (3, 2), "3 held out"),
+)
 _X = torch.tensor([[1.0, 10.0], [2.0, 20.0]], dtype=F64)
-for _x, _unit, _words in ((_X, 0.0, ("unit", "positive")), (_X, math.nan, ("unit", "nan")), (_X, [1.0, 2.0, 3.0], ("unit", "3", "2")),
-                          (_X, "1", ("unit", "the text")), (torch.tensor([[1.0, math.nan]]), 1.0, ("x", "NaN")),
-                          (torch.zeros(0, 2), 1.0, ("x", "empty"))):
-    case(f"dequantised(x of shape {tuple(_x.shape)}, unit={_unit!r})", lambda x=_x, u=_unit: data.dequantised(x, u), raises(*_words))
-case("dequantised(numpy x) draws (n, 2) finite rows", lambda: data.dequantised(_X.numpy(), [0.1, 1.0])(5, gen()),
-     returns(lambda s: s.shape == (5, 2) and finite(s), "5 finite rows"))
+for _x, _unit, _words in (
+    (_X, 0.0, ("unit", "positive")),
+    (_X, math.nan, ("unit", "nan")),
+    (_X, [1.0, 2.0, 3.0], ("unit", "3", "2")),
+    (_X, "1", ("unit", "the text")),
+    (torch.tensor([[1.0, math.nan]]), 1.0, ("x", "NaN")),
+    (torch.zeros(0, 2), 1.0, ("x", "empty")),
+):
+    case(
+        f"dequantised(x of shape {tuple(_x.shape)}, unit={_unit!r})",
+        lambda x=_x, u=_unit: data.dequantised(x, u),
+        raises(*_words),
+    )
+case(
+    "dequantised(numpy x) draws (n, 2) finite rows",
+    lambda: data.dequantised(_X.numpy(), [0.1, 1.0])(5, gen()),
+    returns(lambda s: s.shape == (5, 2) and finite(s), "5 finite rows"),
+)
 
 # --------------------------------------------------------------------------------------------------
 # images: bits per dimension and dequantisation
 # --------------------------------------------------------------------------------------------------
 BPD = 98.5 / (64 * math.log(2))
-for _args, _check, _what in (((98.5, 64), lambda v: abs(v - BPD) < 1e-12, "98.5 / (64 ln 2)"),
-                             ((98.5, 64.0), lambda v: abs(v - BPD) < 1e-12, "the same, dim read as 64"),
-                             ((98.5, np.int64(64)), lambda v: abs(v - BPD) < 1e-12, "the same, dim read as 64"),
-                             ((math.inf, 64), lambda v: v == math.inf, "inf: zero likelihood costs infinitely many bits"),
-                             ((torch.tensor([98.5, 64 * math.log(2)]), 64), lambda v: torch.allclose(v.double(), torch.tensor([BPD, 1.0], dtype=F64)),
-                              "one value per image")):
+for _args, _check, _what in (
+    ((98.5, 64), lambda v: abs(v - BPD) < 1e-12, "98.5 / (64 ln 2)"),
+    ((98.5, 64.0), lambda v: abs(v - BPD) < 1e-12, "the same, dim read as 64"),
+    ((98.5, np.int64(64)), lambda v: abs(v - BPD) < 1e-12, "the same, dim read as 64"),
+    ((math.inf, 64), lambda v: v == math.inf, "inf: zero likelihood costs infinitely many bits"),
+    (
+        (torch.tensor([98.5, 64 * math.log(2)]), 64),
+        lambda v: torch.allclose(v.double(), torch.tensor([BPD, 1.0], dtype=F64)),
+        "one value per image",
+    ),
+):
     case(f"bits_per_dim{_args!r}", lambda a=_args: bits_per_dim(*a), returns(_check, _what))
-for _args, _words in (((math.nan, 64), ("NaN",)), ((98.5, 0), ("dim", "positive")), (("98.5", 64), ("nll_nats", "the text")),
-                      ((None, 64), ("nll_nats", "None")), ((torch.tensor([98.5, math.nan]), 64), ("NaN",)),
-                      ((98.5 + 1j, 64), ("nll_nats", "complex")), ((98.5, "64"), ("dim", "'64'"))):
+for _args, _words in (
+    ((math.nan, 64), ("NaN",)),
+    ((98.5, 0), ("dim", "positive")),
+    (("98.5", 64), ("nll_nats", "the text")),
+    ((None, 64), ("nll_nats", "None")),
+    ((torch.tensor([98.5, math.nan]), 64), ("NaN",)),
+    ((98.5 + 1j, 64), ("nll_nats", "complex")),
+    ((98.5, "64"), ("dim", "'64'")),
+):
     case(f"bits_per_dim{_args!r}", lambda a=_args: bits_per_dim(*a), raises(*_words))
 case("nats_from_bits_per_dim(NaN, 64)", lambda: nats_from_bits_per_dim(math.nan, 64), raises("NaN"))
 case("nats_from_bits_per_dim('1', 64)", lambda: nats_from_bits_per_dim("1", 64), raises("bpd", "the text"))
-case("nats_from_bits_per_dim undoes bits_per_dim", lambda: nats_from_bits_per_dim(bits_per_dim(98.5, 64), 64),
-     returns(lambda v: abs(v - 98.5) < 1e-12, "98.5 nats"))
+case(
+    "nats_from_bits_per_dim undoes bits_per_dim",
+    lambda: nats_from_bits_per_dim(bits_per_dim(98.5, 64), 64),
+    returns(lambda v: abs(v - 98.5) < 1e-12, "98.5 nats"),
+)
 PIX = torch.tensor([[0.0, 16.0, 3.0], [5.0, 0.0, 1.0]])
 
 
@@ -872,16 +1465,41 @@ def _in_cells(pixels):
     return lambda y: y.shape == pixels.shape and bool(((y >= pixels) & (y < pixels + 1)).all())
 
 
-case("dequantise(float pixels)", lambda: dequantise(PIX, 17, gen()), returns(_in_cells(PIX), "each pixel moved within [k, k + 1)"))
-case("dequantise(int pixels)", lambda: dequantise(PIX.long(), 17, gen()), returns(_in_cells(PIX), "each pixel moved within [k, k + 1)"))
-case("dequantise(numpy pixels)", lambda: dequantise(PIX.numpy(), 17, gen()), returns(_in_cells(PIX), "each pixel moved within [k, k + 1)"))
-case("dequantise(an empty batch (0, 3))", lambda: dequantise(torch.zeros(0, 3), 17), returns(lambda y: y.shape == (0, 3), "shape (0, 3)"))
-for _pix, _kw, _words in ((PIX + 1, {}, ("0..16",)), (PIX + 0.5, {}, ("whole numbers",)), (PIX[0], {}, ("shape (batch, dim)",)),
-                          (torch.full((1, 3), math.nan), {}, ("NaN",)), (PIX, {"levels": 0}, ("levels", ">= 2")),
-                          (PIX, {"levels": "17"}, ("levels", "the text")), (PIX, {"generator": "g"}, ("generator", "torch.Generator")),
-                          (PIX / 16, {}, ("whole numbers", "not pixels that were already scaled"))):
-    case(f"dequantise({_pix.tolist() if _pix.numel() < 7 else 'pixels'}, {_kw})",
-         lambda p=_pix, kw=_kw: dequantise(p, **{"levels": 17, **kw}), raises(*_words))
+case(
+    "dequantise(float pixels)",
+    lambda: dequantise(PIX, 17, gen()),
+    returns(_in_cells(PIX), "each pixel moved within [k, k + 1)"),
+)
+case(
+    "dequantise(int pixels)",
+    lambda: dequantise(PIX.long(), 17, gen()),
+    returns(_in_cells(PIX), "each pixel moved within [k, k + 1)"),
+)
+case(
+    "dequantise(numpy pixels)",
+    lambda: dequantise(PIX.numpy(), 17, gen()),
+    returns(_in_cells(PIX), "each pixel moved within [k, k + 1)"),
+)
+case(
+    "dequantise(an empty batch (0, 3))",
+    lambda: dequantise(torch.zeros(0, 3), 17),
+    returns(lambda y: y.shape == (0, 3), "shape (0, 3)"),
+)
+for _pix, _kw, _words in (
+    (PIX + 1, {}, ("0..16",)),
+    (PIX + 0.5, {}, ("whole numbers",)),
+    (PIX[0], {}, ("shape (batch, dim)",)),
+    (torch.full((1, 3), math.nan), {}, ("NaN",)),
+    (PIX, {"levels": 0}, ("levels", ">= 2")),
+    (PIX, {"levels": "17"}, ("levels", "the text")),
+    (PIX, {"generator": "g"}, ("generator", "torch.Generator")),
+    (PIX / 16, {}, ("whole numbers", "not pixels that were already scaled")),
+):
+    case(
+        f"dequantise({_pix.tolist() if _pix.numel() < 7 else 'pixels'}, {_kw})",
+        lambda p=_pix, kw=_kw: dequantise(p, **{"levels": 17, **kw}),
+        raises(*_words),
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -895,137 +1513,264 @@ def _affine_density(x):
     return np.exp(-0.5 * ((x - 1) / -2) ** 2) / math.sqrt(2 * math.pi) / 2
 
 
-for _call, _words in (("AffineMap(math.nan)", ("slope", "finite")), ("AffineMap(0.0)", ("zero slope",)),
-                      ("AffineMap(1e-320)", ("slope", "out of range")), ("AffineMap('2')", ("slope", "the text")),
-                      ("AffineMap(True)", ("slope", "bool")), ("AffineMap(2j)", ("slope", "complex")),
-                      ("AffineMap(2.0, math.inf)", ("shift", "finite")), ("Normal(0.0, 0.0)", ("sigma > 0",)),
-                      ("Normal(0.0, -1.0)", ("sigma > 0",)), ("Normal(math.nan)", ("mu", "finite")), ("Normal(0.0, math.inf)", ("sigma", "finite")),
-                      ("Uniform(1.0, 1.0)", ("a < b",)), ("Uniform(0.0, math.inf)", ("b", "finite")), ("Exponential(0.0)", ("rate > 0",)),
-                      ("Logistic(0.0, 0.0)", ("s > 0",)), ("LogNormal(0.0, 0.0)", ("sigma > 0",)), ("TanhMap(-1.0, 1.0)", ("flat",)),
-                      ("TanhMap(-2.0, 1.0)", ("folds back",)), ("TanhMap(math.nan)", ("a", "finite")),
-                      ("MonotoneSpline([0.0, 1.0, 2.0], [0.0, 2.0, 1.0])", ("turn back",)),
-                      ("MonotoneSpline([0.0, 1.0], [0.0, math.nan])", ("finite",)), ("MonotoneSpline([0.0, 0.0], [0.0, 1.0])", ("strictly increasing",)),
-                      ("MonotoneSpline([0.0], [1.0])", ("length >= 2",)), ("MonotoneSpline(['a', 'b'], [0.0, 1.0])", ("z_knots", "the text")),
-                      ("MonotoneSpline([0.0, 1.0], [0.0, 1.0 + 1j])", ("x_knots", "complex")),
-                      ("MonotoneSpline(None, [0.0, 1.0])", ("z_knots", "None")),
-                      ("MonotoneSpline(np.array([0.0, 1.0]), np.array([0.0, 1.0 + 1j]))", ("x_knots", "complex")), ("InverseCDFMap('normal')", ("density",)),
-                      ("CDFMap(None)", ("density",)), ("Composed(cov1d.AffineMap(2.0), 'exp')", ("Composed", "the text"))):
+for _call, _words in (
+    ("AffineMap(math.nan)", ("slope", "finite")),
+    ("AffineMap(0.0)", ("zero slope",)),
+    ("AffineMap(1e-320)", ("slope", "out of range")),
+    ("AffineMap('2')", ("slope", "the text")),
+    ("AffineMap(True)", ("slope", "bool")),
+    ("AffineMap(2j)", ("slope", "complex")),
+    ("AffineMap(2.0, math.inf)", ("shift", "finite")),
+    ("Normal(0.0, 0.0)", ("sigma > 0",)),
+    ("Normal(0.0, -1.0)", ("sigma > 0",)),
+    ("Normal(math.nan)", ("mu", "finite")),
+    ("Normal(0.0, math.inf)", ("sigma", "finite")),
+    ("Uniform(1.0, 1.0)", ("a < b",)),
+    ("Uniform(0.0, math.inf)", ("b", "finite")),
+    ("Exponential(0.0)", ("rate > 0",)),
+    ("Logistic(0.0, 0.0)", ("s > 0",)),
+    ("LogNormal(0.0, 0.0)", ("sigma > 0",)),
+    ("TanhMap(-1.0, 1.0)", ("flat",)),
+    ("TanhMap(-2.0, 1.0)", ("folds back",)),
+    ("TanhMap(math.nan)", ("a", "finite")),
+    ("MonotoneSpline([0.0, 1.0, 2.0], [0.0, 2.0, 1.0])", ("turn back",)),
+    ("MonotoneSpline([0.0, 1.0], [0.0, math.nan])", ("finite",)),
+    ("MonotoneSpline([0.0, 0.0], [0.0, 1.0])", ("strictly increasing",)),
+    ("MonotoneSpline([0.0], [1.0])", ("length >= 2",)),
+    ("MonotoneSpline(['a', 'b'], [0.0, 1.0])", ("z_knots", "the text")),
+    ("MonotoneSpline([0.0, 1.0], [0.0, 1.0 + 1j])", ("x_knots", "complex")),
+    ("MonotoneSpline(None, [0.0, 1.0])", ("z_knots", "None")),
+    ("MonotoneSpline(np.array([0.0, 1.0]), np.array([0.0, 1.0 + 1j]))", ("x_knots", "complex")),
+    ("InverseCDFMap('normal')", ("density",)),
+    ("CDFMap(None)", ("density",)),
+    ("Composed(cov1d.AffineMap(2.0), 'exp')", ("Composed", "the text")),
+):
     case(f"cov1d.{_call}", lambda c=_call: eval(c, {**globals(), **vars(cov1d)}), raises(*_words))  # noqa: S307 - a fixed table of calls
-for _call, _want in (("pushforward_density(N01, cov1d.AffineMap(-2.0, 1.0), XS)", _affine_density(XS)),
-                     ("pushforward_density(N01, cov1d.AffineMap(-2.0, 1.0), np.zeros(0))", np.zeros(0)),
-                     ("pushforward_density(N01, cov1d.AffineMap(-2.0, 1.0), [[1.0, 3.0]])", _affine_density(np.array([[1.0, 3.0]]))),
-                     ("pushforward_density(N01, cov1d.AffineMap(-2.0, 1.0), [math.inf, -math.inf])", np.zeros(2)),
-                     ("pushforward_density(N01, cov1d.ExpMap(), [-1.0, 0.0])", np.zeros(2)),
-                     ("pushforward_log_density(N01, cov1d.ExpMap(), [-1.0])", np.array([-np.inf])),
-                     ("pushforward_density(cov1d.Normal(0.0, 1.0), cov1d.CDFMap(N01), [0.25, 0.5, 1.5])", np.array([1.0, 1.0, 0.0])),
-                     ("pushforward_density(cov1d.Uniform(), cov1d.InverseCDFMap(cov1d.Exponential(2.0)), [0.5])",
-                      np.array([2 * math.exp(-1.0)])),
-                     ("pushforward_density(N01, cov1d.AffineMap(1e-300), [1e-300])", np.array([1e300 / math.sqrt(2 * math.pi) * math.exp(-0.5)])),
-                     ("interval_mass_z(N01, 1.0, 0.0)", 0.3413447460685429), ("integrate(np.exp, 0.0, 1.0)", math.e - 1),
-                     ("integrate(np.exp, 1.0, 0.0)", 1 - math.e), ("interval_mass_x(N01, cov1d.ExpMap(), 1.0, math.e)", 0.3413447460685429)):
-    case(f"cov1d.{_call}", lambda c=_call: eval(c, {**globals(), **vars(cov1d)}), returns(array_close(_want, atol=1e-9), f"{_want!r}"))  # noqa: S307
-for _call, _words in (("pushforward_density(N01, cov1d.AffineMap(2.0), [0.0, math.nan])", ("NaN",)),
-                      ("pushforward_density(N01, cov1d.AffineMap(2.0), 'x')", ("numbers", "the text")),
-                      ("pushforward_density(N01, cov1d.AffineMap(2.0), None)", ("numbers", "None")),
-                      ("pushforward_density(N01, cov1d.AffineMap(2.0), [1j])", ("complex",)),
-                      ("pushforward_density('normal', cov1d.AffineMap(2.0), XS)", ("base", "density")),
-                      ("pushforward_density(N01, lambda z: 2 * z, XS)", ("MonotoneMap",)),
-                      ("integrate(lambda x: 1 / 0, 0.0, 1.0)", ("integrand", "ZeroDivisionError")),
-                      ("integrate(math.exp, 0.0, 1.0)", ("np.exp",)), ("integrate(np.exp, 0.0, math.inf)", ("finite limits",)),
-                      ("integrate(np.exp, math.nan, 1.0)", ("lo", "finite")), ("integrate(np.exp, 0.0, 1.0, pieces=0)", ("pieces", "at least 1")),
-                      ("integrate('exp', 0.0, 1.0)", ("function", "the text")), ("integrate(lambda x: x * np.nan, 0.0, 1.0)", ("NaN",)),
-                      ("integrate(lambda x: x[:3], 0.0, 1.0)", ("shape",)), ("interval_mass_z(N01, 'a', 1.0)", ("a", "the text")),
-                      ("interval_mass_z(N01, math.nan, 1.0)", ("a", "finite")), ("interval_mass_z('normal', 0.0, 1.0)", ("base", "density")),
-                      ("check_invertible(lambda z: z**2)", ("not one-to-one",)), ("check_invertible(np.sin)", ("not one-to-one",)),
-                      ("check_invertible(lambda z: np.zeros_like(z))", ("flat",)), ("check_invertible(lambda z: z * np.nan)", ("NaN",)),
-                      ("check_invertible(np.tanh, n=2)", ("n", "at least 3")), ("check_invertible(np.tanh, 1.0, 0.0)", ("lo < hi",)),
-                      ("check_invertible(np.exp, -800.0, 800.0)", ("infinite",)), ("check_invertible(lambda z: np.floor(z))", ("flat",)),
-                      ("square_density_all_preimages(N01, [math.nan])", ("NaN",)), ("Normal().ppf([1.5])", ("between 0 and 1",)),
-                      ("Uniform(0.0, 2.0).ppf([-0.5])", ("between 0 and 1",)), ("Exponential(2.0).ppf([2.0])", ("between 0 and 1",)),
-                      ("Logistic().ppf([-1.0])", ("between 0 and 1",)), ("Normal().sample(np.random.default_rng(0), -1)", ("n", "at least 0")),
-                      ("Normal().sample(None, 5)", ("rng", "Generator")), ("Normal().sample(np.random.default_rng(0), 2.5)", ("n", "whole number")),
-                      ("Uniform().sample(np.random.default_rng(0), '3')", ("n", "the text"))):
+for _call, _want in (
+    ("pushforward_density(N01, cov1d.AffineMap(-2.0, 1.0), XS)", _affine_density(XS)),
+    ("pushforward_density(N01, cov1d.AffineMap(-2.0, 1.0), np.zeros(0))", np.zeros(0)),
+    ("pushforward_density(N01, cov1d.AffineMap(-2.0, 1.0), [[1.0, 3.0]])", _affine_density(np.array([[1.0, 3.0]]))),
+    ("pushforward_density(N01, cov1d.AffineMap(-2.0, 1.0), [math.inf, -math.inf])", np.zeros(2)),
+    ("pushforward_density(N01, cov1d.ExpMap(), [-1.0, 0.0])", np.zeros(2)),
+    ("pushforward_log_density(N01, cov1d.ExpMap(), [-1.0])", np.array([-np.inf])),
+    ("pushforward_density(cov1d.Normal(0.0, 1.0), cov1d.CDFMap(N01), [0.25, 0.5, 1.5])", np.array([1.0, 1.0, 0.0])),
+    (
+        "pushforward_density(cov1d.Uniform(), cov1d.InverseCDFMap(cov1d.Exponential(2.0)), [0.5])",
+        np.array([2 * math.exp(-1.0)]),
+    ),
+    (
+        "pushforward_density(N01, cov1d.AffineMap(1e-300), [1e-300])",
+        np.array([1e300 / math.sqrt(2 * math.pi) * math.exp(-0.5)]),
+    ),
+    ("interval_mass_z(N01, 1.0, 0.0)", 0.3413447460685429),
+    ("integrate(np.exp, 0.0, 1.0)", math.e - 1),
+    ("integrate(np.exp, 1.0, 0.0)", 1 - math.e),
+    ("interval_mass_x(N01, cov1d.ExpMap(), 1.0, math.e)", 0.3413447460685429),
+):
+    case(
+        f"cov1d.{_call}",
+        lambda c=_call: eval(c, {**globals(), **vars(cov1d)}),
+        returns(array_close(_want, atol=1e-9), f"{_want!r}"),
+    )  # noqa: S307
+for _call, _words in (
+    ("pushforward_density(N01, cov1d.AffineMap(2.0), [0.0, math.nan])", ("NaN",)),
+    ("pushforward_density(N01, cov1d.AffineMap(2.0), 'x')", ("numbers", "the text")),
+    ("pushforward_density(N01, cov1d.AffineMap(2.0), None)", ("numbers", "None")),
+    ("pushforward_density(N01, cov1d.AffineMap(2.0), [1j])", ("complex",)),
+    ("pushforward_density('normal', cov1d.AffineMap(2.0), XS)", ("base", "density")),
+    ("pushforward_density(N01, lambda z: 2 * z, XS)", ("MonotoneMap",)),
+    ("integrate(lambda x: 1 / 0, 0.0, 1.0)", ("integrand", "ZeroDivisionError")),
+    ("integrate(math.exp, 0.0, 1.0)", ("np.exp",)),
+    ("integrate(np.exp, 0.0, math.inf)", ("finite limits",)),
+    ("integrate(np.exp, math.nan, 1.0)", ("lo", "finite")),
+    ("integrate(np.exp, 0.0, 1.0, pieces=0)", ("pieces", "at least 1")),
+    ("integrate('exp', 0.0, 1.0)", ("function", "the text")),
+    ("integrate(lambda x: x * np.nan, 0.0, 1.0)", ("NaN",)),
+    ("integrate(lambda x: x[:3], 0.0, 1.0)", ("shape",)),
+    ("interval_mass_z(N01, 'a', 1.0)", ("a", "the text")),
+    ("interval_mass_z(N01, math.nan, 1.0)", ("a", "finite")),
+    ("interval_mass_z('normal', 0.0, 1.0)", ("base", "density")),
+    ("check_invertible(lambda z: z**2)", ("not one-to-one",)),
+    ("check_invertible(np.sin)", ("not one-to-one",)),
+    ("check_invertible(lambda z: np.zeros_like(z))", ("flat",)),
+    ("check_invertible(lambda z: z * np.nan)", ("NaN",)),
+    ("check_invertible(np.tanh, n=2)", ("n", "at least 3")),
+    ("check_invertible(np.tanh, 1.0, 0.0)", ("lo < hi",)),
+    ("check_invertible(np.exp, -800.0, 800.0)", ("infinite",)),
+    ("check_invertible(lambda z: np.floor(z))", ("flat",)),
+    ("square_density_all_preimages(N01, [math.nan])", ("NaN",)),
+    ("Normal().ppf([1.5])", ("between 0 and 1",)),
+    ("Uniform(0.0, 2.0).ppf([-0.5])", ("between 0 and 1",)),
+    ("Exponential(2.0).ppf([2.0])", ("between 0 and 1",)),
+    ("Logistic().ppf([-1.0])", ("between 0 and 1",)),
+    ("Normal().sample(np.random.default_rng(0), -1)", ("n", "at least 0")),
+    ("Normal().sample(None, 5)", ("rng", "Generator")),
+    ("Normal().sample(np.random.default_rng(0), 2.5)", ("n", "whole number")),
+    ("Uniform().sample(np.random.default_rng(0), '3')", ("n", "the text")),
+):
     case(f"cov1d.{_call}", lambda c=_call: eval(c, {**globals(), **vars(cov1d)}), raises(*_words))  # noqa: S307
-case("cov1d.check_invertible(np.tanh) passes a monotone map", lambda: cov1d.check_invertible(np.tanh), returns(lambda r: r is None, "None"))
-case("cov1d: a MonotoneSpline with decreasing knots is a decreasing map",
-     lambda: cov1d.pushforward_density(N01, cov1d.MonotoneSpline([-1.0, 0.0, 1.0], [1.0, 0.0, -2.0]), XS),
-     returns(lambda p: np.all(np.isfinite(p)) and np.all(p >= 0) and abs(cov1d.integrate(
-         lambda x: cov1d.pushforward_density(N01, cov1d.MonotoneSpline([-1.0, 0.0, 1.0], [1.0, 0.0, -2.0]), x), -30, 30,
-         breaks=[-2.0, 0.0, 1.0]) - 1) < 1e-9,
-             "a non-negative density integrating to 1"))
+case(
+    "cov1d.check_invertible(np.tanh) passes a monotone map",
+    lambda: cov1d.check_invertible(np.tanh),
+    returns(lambda r: r is None, "None"),
+)
+case(
+    "cov1d: a MonotoneSpline with decreasing knots is a decreasing map",
+    lambda: cov1d.pushforward_density(N01, cov1d.MonotoneSpline([-1.0, 0.0, 1.0], [1.0, 0.0, -2.0]), XS),
+    returns(
+        lambda p: (
+            np.all(np.isfinite(p))
+            and np.all(p >= 0)
+            and abs(
+                cov1d.integrate(
+                    lambda x: cov1d.pushforward_density(
+                        N01, cov1d.MonotoneSpline([-1.0, 0.0, 1.0], [1.0, 0.0, -2.0]), x
+                    ),
+                    -30,
+                    30,
+                    breaks=[-2.0, 0.0, 1.0],
+                )
+                - 1
+            )
+            < 1e-9
+        ),
+        "a non-negative density integrating to 1",
+    ),
+)
 
 M = [[1.0, 2.0], [3.0, 4.0]]
-for _call, _want in (("det2(M)", -2.0), ("det2(np.array(M, dtype=np.int64))", -2.0), ("rotation(math.pi / 2) @ [1.0, 0.0]", np.array([0.0, 1.0])),
-                     ("pushed_density_linear(2 * np.eye(2), np.zeros((0, 2)))", np.zeros(0)),
-                     ("pushed_density_linear(2 * np.eye(2), [[0.0, 0.0]])", np.array([1 / (8 * math.pi)])),
-                     ("pushed_density_linear(1e-100 * np.eye(2), [[0.0, 0.0]])", np.array([1e200 / (2 * math.pi)])),
-                     ("polygon_area(unit_square_image(M))", 2.0), ("polygon_area(np.zeros((0, 2)))", 0.0),
-                     ("get_map('swirl').det([[0.5, -1.0]])", np.array([1.0])),
-                     ("get_map('radial').inverse(get_map('radial').forward(np.array([[0.3, -2.0]])))", np.array([[0.3, -2.0]])),
-                     ("get_map('radial').forward([[0.0, 2.0]])", np.array([[0.0, 4.0]])),
-                     ("is_singular(1e-200 * np.eye(2))", False)):
-    case(f"linear2d.{_call}", lambda c=_call: eval(c, {**globals(), **vars(linear2d)}), returns(array_close(_want, atol=1e-12), f"{_want!r}"))  # noqa: S307
-for _call, _words in (("det2(np.ones((3, 3)))", ("2x2", "(3, 3)")), ("det2([[1.0, math.nan], [0.0, 1.0]])", ("NaN",)),
-                      ("det2([[1j, 0.0], [0.0, 1.0]])", ("complex",)), ("det2('abcd')", ("matrix", "the text")), ("det2(None)", ("matrix", "None")),
-                      ("det2([[True, False], [False, True]])", ("True/False",)), ("det2([[1.0, 2.0], [3.0]])", ("rectangular",)),
-                      ("check_invertible([[1.0, 2.0], [2.0, 4.0]])", ("det A = 0", "line")),
-                      ("check_invertible([[1.0, 1.0], [1.0, 1.0 + 1e-15]])", ("0 up to rounding",)),
-                      ("check_invertible(np.zeros((2, 2)))", ("zero matrix",)), ("check_invertible(1e-200 * np.eye(2))", ("underflows",)),
-                      ("check_invertible(1e200 * np.eye(2))", ("overflows",)),
-                      ("pushed_density_linear(np.eye(2), np.zeros((4, 3)))", ("x", "(N, 2)")),
-                      ("pushed_density_linear(np.eye(2), [[math.nan, 0.0]])", ("x", "NaN")),
-                      ("pushed_density_linear(np.eye(2), [[0.0, 0.0]], base='normal')", ("base", "gaussian")),
-                      ("pushed_density_linear(np.eye(2), [[0.0, 0.0]], base=None)", ("base",)),
-                      ("pushed_density_grid(np.eye(2), n=0)", ("n", "at least 1")), ("pushed_density_grid(np.eye(2), n=5000)", ("n", "at most")),
-                      ("pushed_density_grid(np.eye(2), lo=1.0, hi=1.0)", ("lo < hi",)), ("pushed_density_grid(np.eye(2), n=2.5)", ("n", "whole number")),
-                      ("rotation(math.nan)", ("theta", "finite")), ("rotation('a')", ("theta", "the text")),
-                      ("apply_linear(np.eye(2), [1.0, 2.0])", ("z", "(N, 2)")), ("polygon_area([1.0, 2.0])", ("P", "(N, 2)")),
-                      ("get_map('spiral')", ("unknown map",)), ("get_map(None)", ("unknown map",)),
-                      ("get_map('radial').forward(np.array([1.0, 2.0]))", ("z", "(N, 2)")),
-                      ("get_map('swirl').inverse('abc')", ("x", "the text")), ("get_map('triangular').jacobian([[math.nan, 0.0]])", ("z", "NaN")),
-                      ("pushed_density_map(get_map('radial'), [[math.nan, 0.0]])", ("x", "NaN")),
-                      ("finite_difference_jacobian(np.sin, [[0.0, 0.0]], eps=0.0)", ("eps", "positive")),
-                      ("finite_difference_jacobian(np.sin, [[0.0, 0.0]], eps=math.nan)", ("eps", "finite")),
-                      ("cell_area_ratios(lambda z: z, n=0)", ("n", "at least 1")), ("cell_area_ratios(lambda z: z, sub=0)", ("sub", "at least 1")),
-                      ("cell_area_ratios(lambda z: z, lo=1.0, hi=1.0)", ("lo < hi",)),
-                      ("time_log_dets([4], repeats=0)", ("repeats", "at least 1")), ("time_log_dets([-1])", ("dims", "at least 1")),
-                      ("growth_ratio([])", ("times", "empty")), ("growth_ratio([0.0, 1.0])", ("times", "positive")),
-                      ("det_overflow_table([2], 'a')", ("value", "the text")), ("grid_lines(n_points=-1)", ("n_points", "at least")),
-                      ("bin_probabilities(get_map('radial'), np.zeros((0, 2)))", ("x_samples", "empty")),
-                      ("bin_probabilities(get_map('radial'), np.zeros((5, 2)), bins=0)", ("bins", "at least 1")),
-                      ("warp_lines(np.ones((2, 3)), grid_lines())", ("2x2",))):
+for _call, _want in (
+    ("det2(M)", -2.0),
+    ("det2(np.array(M, dtype=np.int64))", -2.0),
+    ("rotation(math.pi / 2) @ [1.0, 0.0]", np.array([0.0, 1.0])),
+    ("pushed_density_linear(2 * np.eye(2), np.zeros((0, 2)))", np.zeros(0)),
+    ("pushed_density_linear(2 * np.eye(2), [[0.0, 0.0]])", np.array([1 / (8 * math.pi)])),
+    ("pushed_density_linear(1e-100 * np.eye(2), [[0.0, 0.0]])", np.array([1e200 / (2 * math.pi)])),
+    ("polygon_area(unit_square_image(M))", 2.0),
+    ("polygon_area(np.zeros((0, 2)))", 0.0),
+    ("get_map('swirl').det([[0.5, -1.0]])", np.array([1.0])),
+    ("get_map('radial').inverse(get_map('radial').forward(np.array([[0.3, -2.0]])))", np.array([[0.3, -2.0]])),
+    ("get_map('radial').forward([[0.0, 2.0]])", np.array([[0.0, 4.0]])),
+    ("is_singular(1e-200 * np.eye(2))", False),
+):
+    case(
+        f"linear2d.{_call}",
+        lambda c=_call: eval(c, {**globals(), **vars(linear2d)}),
+        returns(array_close(_want, atol=1e-12), f"{_want!r}"),
+    )  # noqa: S307
+for _call, _words in (
+    ("det2(np.ones((3, 3)))", ("2x2", "(3, 3)")),
+    ("det2([[1.0, math.nan], [0.0, 1.0]])", ("NaN",)),
+    ("det2([[1j, 0.0], [0.0, 1.0]])", ("complex",)),
+    ("det2('abcd')", ("matrix", "the text")),
+    ("det2(None)", ("matrix", "None")),
+    ("det2([[True, False], [False, True]])", ("True/False",)),
+    ("det2([[1.0, 2.0], [3.0]])", ("rectangular",)),
+    ("check_invertible([[1.0, 2.0], [2.0, 4.0]])", ("det A = 0", "line")),
+    ("check_invertible([[1.0, 1.0], [1.0, 1.0 + 1e-15]])", ("0 up to rounding",)),
+    ("check_invertible(np.zeros((2, 2)))", ("zero matrix",)),
+    ("check_invertible(1e-200 * np.eye(2))", ("underflows",)),
+    ("check_invertible(1e200 * np.eye(2))", ("overflows",)),
+    ("pushed_density_linear(np.eye(2), np.zeros((4, 3)))", ("x", "(N, 2)")),
+    ("pushed_density_linear(np.eye(2), [[math.nan, 0.0]])", ("x", "NaN")),
+    ("pushed_density_linear(np.eye(2), [[0.0, 0.0]], base='normal')", ("base", "gaussian")),
+    ("pushed_density_linear(np.eye(2), [[0.0, 0.0]], base=None)", ("base",)),
+    ("pushed_density_grid(np.eye(2), n=0)", ("n", "at least 1")),
+    ("pushed_density_grid(np.eye(2), n=5000)", ("n", "at most")),
+    ("pushed_density_grid(np.eye(2), lo=1.0, hi=1.0)", ("lo < hi",)),
+    ("pushed_density_grid(np.eye(2), n=2.5)", ("n", "whole number")),
+    ("rotation(math.nan)", ("theta", "finite")),
+    ("rotation('a')", ("theta", "the text")),
+    ("apply_linear(np.eye(2), [1.0, 2.0])", ("z", "(N, 2)")),
+    ("polygon_area([1.0, 2.0])", ("P", "(N, 2)")),
+    ("get_map('spiral')", ("unknown map",)),
+    ("get_map(None)", ("unknown map",)),
+    ("get_map('radial').forward(np.array([1.0, 2.0]))", ("z", "(N, 2)")),
+    ("get_map('swirl').inverse('abc')", ("x", "the text")),
+    ("get_map('triangular').jacobian([[math.nan, 0.0]])", ("z", "NaN")),
+    ("pushed_density_map(get_map('radial'), [[math.nan, 0.0]])", ("x", "NaN")),
+    ("finite_difference_jacobian(np.sin, [[0.0, 0.0]], eps=0.0)", ("eps", "positive")),
+    ("finite_difference_jacobian(np.sin, [[0.0, 0.0]], eps=math.nan)", ("eps", "finite")),
+    ("cell_area_ratios(lambda z: z, n=0)", ("n", "at least 1")),
+    ("cell_area_ratios(lambda z: z, sub=0)", ("sub", "at least 1")),
+    ("cell_area_ratios(lambda z: z, lo=1.0, hi=1.0)", ("lo < hi",)),
+    ("time_log_dets([4], repeats=0)", ("repeats", "at least 1")),
+    ("time_log_dets([-1])", ("dims", "at least 1")),
+    ("growth_ratio([])", ("times", "empty")),
+    ("growth_ratio([0.0, 1.0])", ("times", "positive")),
+    ("det_overflow_table([2], 'a')", ("value", "the text")),
+    ("grid_lines(n_points=-1)", ("n_points", "at least")),
+    ("bin_probabilities(get_map('radial'), np.zeros((0, 2)))", ("x_samples", "empty")),
+    ("bin_probabilities(get_map('radial'), np.zeros((5, 2)), bins=0)", ("bins", "at least 1")),
+    ("warp_lines(np.ones((2, 3)), grid_lines())", ("2x2",)),
+):
     case(f"linear2d.{_call}", lambda c=_call: eval(c, {**globals(), **vars(linear2d)}), raises(*_words))  # noqa: S307
-case("linear2d.cell_area_ratios of the identity is 1 everywhere", lambda: linear2d.cell_area_ratios(lambda z: z, n=4)[1],
-     returns(lambda r: r.shape == (16,) and np.allclose(r, 1.0), "16 ratios of 1"))
-case("linear2d.bin_probabilities of samples of the map sum to at most 1",
-     lambda: linear2d.bin_probabilities(linear2d.get_map("swirl"), linear2d.get_map("swirl").forward(np.random.default_rng(0).standard_normal((500, 2)))),
-     returns(lambda r: 0.95 <= r[0].sum() <= 1.0 and 0.95 <= r[1].sum() <= 1.0, "both near 1"))
+case(
+    "linear2d.cell_area_ratios of the identity is 1 everywhere",
+    lambda: linear2d.cell_area_ratios(lambda z: z, n=4)[1],
+    returns(lambda r: r.shape == (16,) and np.allclose(r, 1.0), "16 ratios of 1"),
+)
+case(
+    "linear2d.bin_probabilities of samples of the map sum to at most 1",
+    lambda: linear2d.bin_probabilities(
+        linear2d.get_map("swirl"), linear2d.get_map("swirl").forward(np.random.default_rng(0).standard_normal((500, 2)))
+    ),
+    returns(lambda r: 0.95 <= r[0].sum() <= 1.0 and 0.95 <= r[1].sum() <= 1.0, "both near 1"),
+)
 
 # --------------------------------------------------------------------------------------------------
 # building blocks: nets, masks, the input policy itself, verify, claims
 # --------------------------------------------------------------------------------------------------
-for _call, _words in (("MLP(0, 2)", ("in_dim", "at least 1")), ("MLP(2, 2, activation='relu')", ("activation", "the text")),
-                      ("MLP(2, 0)", ("out_dim", "at least 1")), ("randomise(MLP(2, 2), gen(), std=math.nan)", ("std", "finite")),
-                      ("randomise(MLP(2, 2), 'seed', std=0.5)", ("gen", "torch.Generator")),
-                      ("half_mask(1)", ("at least 2",)), ("alternating_mask('2')", ("dim", "the text")), ("checkerboard_mask(1, 1)", ("at least 2 pixels",)),
-                      ("channel_mask(3, 2)", ("even number of rows",)), ("channel_mask('4', 2)", ("height", "the text")),
-                      ("image_side(5)", ("square",)), ("image_side('4')", ("dim", "the text")), ("image_side(-4)", ("dim", "at least")),
-                      ("coupling_stack(2, 0)", ("at least one layer",)), ("coupling_stack(2, 2, mask='x')", ("mask", "alternating")),
-                      ("jacobian_matrix(lambda v: v, torch.zeros(2, 2))", ("one point",)), ("jacobian_matrix('f', torch.zeros(2))", ("fn", "function")),
-                      ("inputs.real_number(10**400, 'x')", ("too large",)), ("inputs.count(True, 'n')", ("n", "bool")),
-                      ("inputs.count(2**200, 'n', maximum=10)", ("n", "at most 10")), ("inputs.real_array([[1, 2], [3]], 'x')", ("rectangular",)),
-                      ("inputs.real_array(np.array(['a']), 'x')", ("numbers",)), ("inputs.log_scale_bound(-math.inf)", ("positive",)),
-                      ("inputs.positive_number(0, 'width')", ("width", "positive")), ("inputs.real_number([1.0, 2.0], 'x')", ("x", "list")),
-                      ("verify_bijector('affine', torch.zeros(2, 2))", ("Bijector",)), ("verify_bijector(Affine(2.0), [[math.nan, 0.0]])", ("NaN",)),
-                      ("autograd_log_det(lambda v: v, [[math.nan]])", ("NaN",)), ("claim('x', 0.5)", ("bound",)),
-                      ("claim('x', 'abc', 0, 1)", ("number",)), ("claim('x', 0.5, low='a')", ("low", "the text")),
-                      ("claim('x', 0.5, low=math.nan)", ("low", "finite"))):
+for _call, _words in (
+    ("MLP(0, 2)", ("in_dim", "at least 1")),
+    ("MLP(2, 2, activation='relu')", ("activation", "the text")),
+    ("MLP(2, 0)", ("out_dim", "at least 1")),
+    ("randomise(MLP(2, 2), gen(), std=math.nan)", ("std", "finite")),
+    ("randomise(MLP(2, 2), 'seed', std=0.5)", ("gen", "torch.Generator")),
+    ("half_mask(1)", ("at least 2",)),
+    ("alternating_mask('2')", ("dim", "the text")),
+    ("checkerboard_mask(1, 1)", ("at least 2 pixels",)),
+    ("channel_mask(3, 2)", ("even number of rows",)),
+    ("channel_mask('4', 2)", ("height", "the text")),
+    ("image_side(5)", ("square",)),
+    ("image_side('4')", ("dim", "the text")),
+    ("image_side(-4)", ("dim", "at least")),
+    ("coupling_stack(2, 0)", ("at least one layer",)),
+    ("coupling_stack(2, 2, mask='x')", ("mask", "alternating")),
+    ("jacobian_matrix(lambda v: v, torch.zeros(2, 2))", ("one point",)),
+    ("jacobian_matrix('f', torch.zeros(2))", ("fn", "function")),
+    ("inputs.real_number(10**400, 'x')", ("too large",)),
+    ("inputs.count(True, 'n')", ("n", "bool")),
+    ("inputs.count(2**200, 'n', maximum=10)", ("n", "at most 10")),
+    ("inputs.real_array([[1, 2], [3]], 'x')", ("rectangular",)),
+    ("inputs.real_array(np.array(['a']), 'x')", ("numbers",)),
+    ("inputs.log_scale_bound(-math.inf)", ("positive",)),
+    ("inputs.positive_number(0, 'width')", ("width", "positive")),
+    ("inputs.real_number([1.0, 2.0], 'x')", ("x", "list")),
+    ("verify_bijector('affine', torch.zeros(2, 2))", ("Bijector",)),
+    ("verify_bijector(Affine(2.0), [[math.nan, 0.0]])", ("NaN",)),
+    ("autograd_log_det(lambda v: v, [[math.nan]])", ("NaN",)),
+    ("claim('x', 0.5)", ("bound",)),
+    ("claim('x', 'abc', 0, 1)", ("number",)),
+    ("claim('x', 0.5, low='a')", ("low", "the text")),
+    ("claim('x', 0.5, low=math.nan)", ("low", "finite")),
+):
     case(_call, lambda c=_call: eval(c), raises(*_words))  # noqa: S307 - a fixed table of calls
-case("claim('x', NaN, 0, 1) fails its assertion", lambda: claim("x", math.nan, 0, 1),
-     raises("does not hold", kind=AssertionError, own=False))
-case("verify_bijector finds a wrong log-det", lambda: verify_bijector(_WrongLogDet(), torch.randn(3, 2, dtype=F64)),
-     returns(lambda p: any("log_det" in s and "autograd" in s for s in p), "a problem naming the log-det and autograd"))
-case("inputs.count(1e3, 'n') reads a whole float", lambda: inputs.count(1e3, "n"), returns(lambda n: n == 1000 and isinstance(n, int), "1000"))
+case(
+    "claim('x', NaN, 0, 1) fails its assertion",
+    lambda: claim("x", math.nan, 0, 1),
+    raises("does not hold", kind=AssertionError, own=False),
+)
+case(
+    "verify_bijector finds a wrong log-det",
+    lambda: verify_bijector(_WrongLogDet(), torch.randn(3, 2, dtype=F64)),
+    returns(lambda p: any("log_det" in s and "autograd" in s for s in p), "a problem naming the log-det and autograd"),
+)
+case(
+    "inputs.count(1e3, 'n') reads a whole float",
+    lambda: inputs.count(1e3, "n"),
+    returns(lambda n: n == 1000 and isinstance(n, int), "1000"),
+)
 
 
 class _WrongLogDet(Affine):

@@ -17,8 +17,13 @@ def test_dequantise_fills_each_unit_bin_and_refuses_non_pixels():
     assert ((y >= k) & (y < k + 1)).all()
     assert abs(float((y - k).mean()) - 0.5) < 0.02 and abs(float((y - k).var()) - 1 / 12) < 0.005  # U(0, 1)
     assert torch.equal(y, dequantise(k, 17, torch.Generator().manual_seed(0)))  # reproducible from a generator
-    for bad, match in [(k + 0.5, "whole numbers 0..16"), (k / 16, "whole numbers"), (k * 16, "got values from 0 to 256"),
-                       (k[0], "shape"), (torch.tensor([[float("nan")]]), "NaN")]:
+    for bad, match in [
+        (k + 0.5, "whole numbers 0..16"),
+        (k / 16, "whole numbers"),
+        (k * 16, "got values from 0 to 256"),
+        (k[0], "shape"),
+        (torch.tensor([[float("nan")]]), "NaN"),
+    ]:
         with pytest.raises(ValueError, match=match):
             check_pixels(bad, 17)
     # integer pixels, numpy arrays and lists are converted; an empty batch gives an empty batch (lessonlib.inputs)
@@ -37,16 +42,22 @@ def test_pixel_logit_matches_its_formula_and_autograd():
     torch.testing.assert_close(pre.forward(z), y)
     # the ends of the pixel range land at logit(alpha) and logit(1 - alpha): finite
     ends = pre.inverse(torch.tensor([[0.0, 17.0]], dtype=torch.float64))
-    torch.testing.assert_close(ends, torch.tensor([[math.log(0.05 / 0.95), math.log(0.95 / 0.05)]], dtype=torch.float64))
+    torch.testing.assert_close(
+        ends, torch.tensor([[math.log(0.05 / 0.95), math.log(0.95 / 0.05)]], dtype=torch.float64)
+    )
 
 
-@pytest.mark.parametrize("x,match", [(torch.tensor([[-2.0, 3.0]]), "inside"), (torch.tensor([[3.0, 25.0]]), "not pixels scaled")])
+@pytest.mark.parametrize(
+    "x,match", [(torch.tensor([[-2.0, 3.0]]), "inside"), (torch.tensor([[3.0, 25.0]]), "not pixels scaled")]
+)
 def test_pixel_logit_refuses_values_outside_its_range(x, match):
     with pytest.raises(ValueError, match=match):
         PixelLogit(17).inverse_and_log_det(x)
 
 
-@pytest.mark.parametrize("levels,alpha,match", [(1, 0.05, "levels"), (2.5, 0.05, "levels"), (17, 0.5, "alpha"), (17, -0.1, "alpha")])
+@pytest.mark.parametrize(
+    "levels,alpha,match", [(1, 0.05, "levels"), (2.5, 0.05, "levels"), (17, 0.5, "alpha"), (17, -0.1, "alpha")]
+)
 def test_pixel_logit_refuses_bad_parameters(levels, alpha, match):
     with pytest.raises(ValueError, match=match):
         PixelLogit(levels, alpha)

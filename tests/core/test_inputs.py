@@ -18,17 +18,21 @@ from lessonlib.nets import randomise
 
 # --- numbers and counts -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, error, words", [
-    ("0.5", TypeError, "the text '0.5'"),
-    (None, TypeError, "got None"),
-    (True, TypeError, "must be a number"),
-    (1 + 2j, TypeError, "complex"),
-    (float("nan"), ValueError, "finite"),
-    (float("inf"), ValueError, "finite"),
-    (10**400, ValueError, "too large"),
-    (np.zeros(3), TypeError, "single number"),
-    ([1.0], TypeError, "must be a number"),
-])
+
+@pytest.mark.parametrize(
+    "value, error, words",
+    [
+        ("0.5", TypeError, "the text '0.5'"),
+        (None, TypeError, "got None"),
+        (True, TypeError, "must be a number"),
+        (1 + 2j, TypeError, "complex"),
+        (float("nan"), ValueError, "finite"),
+        (float("inf"), ValueError, "finite"),
+        (10**400, ValueError, "too large"),
+        (np.zeros(3), TypeError, "single number"),
+        ([1.0], TypeError, "must be a number"),
+    ],
+)
 def test_real_number_refuses_what_is_not_one_real_finite_number(value, error, words):
     with pytest.raises(error, match=words):
         inputs.real_number(value, "lr")
@@ -41,14 +45,17 @@ def test_real_number_reads_numpy_scalars_and_one_element_tensors():
     assert inputs.real_number(float("inf"), "x", allow_inf=True) == math.inf
 
 
-@pytest.mark.parametrize("value, error, words", [
-    (2.5, ValueError, "whole number"),
-    (-1, ValueError, "at least 0"),
-    ("3", TypeError, "whole number"),
-    (None, TypeError, "None"),
-    (True, TypeError, "whole number"),
-    (float("nan"), ValueError, "finite"),
-])
+@pytest.mark.parametrize(
+    "value, error, words",
+    [
+        (2.5, ValueError, "whole number"),
+        (-1, ValueError, "at least 0"),
+        ("3", TypeError, "whole number"),
+        (None, TypeError, "None"),
+        (True, TypeError, "whole number"),
+        (float("nan"), ValueError, "finite"),
+    ],
+)
 def test_count_refuses_what_is_not_a_whole_number(value, error, words):
     with pytest.raises(error, match=words):
         inputs.count(value, "steps")
@@ -61,29 +68,39 @@ def test_count_reads_numpy_ints_and_whole_floats():
 
 # --- arrays ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, error, words", [
-    ([[1.0, 2.0], [3.0]], TypeError, "rectangular"),
-    (np.array([1j]), ValueError, "complex"),
-    (torch.tensor([1j]), ValueError, "complex"),
-    ([["a", "b"]], TypeError, "text values"),
-    ({"a": 1}, TypeError, "dict"),
-    ([1.0, float("nan")], ValueError, r"NaN or infinity \(at index \[1\]\)"),
-    ([True, False], TypeError, "True/False"),
-    (lambda x: x, TypeError, "a function"),
-])
+
+@pytest.mark.parametrize(
+    "value, error, words",
+    [
+        ([[1.0, 2.0], [3.0]], TypeError, "rectangular"),
+        (np.array([1j]), ValueError, "complex"),
+        (torch.tensor([1j]), ValueError, "complex"),
+        ([["a", "b"]], TypeError, "text values"),
+        ({"a": 1}, TypeError, "dict"),
+        ([1.0, float("nan")], ValueError, r"NaN or infinity \(at index \[1\]\)"),
+        ([True, False], TypeError, "True/False"),
+        (lambda x: x, TypeError, "a function"),
+    ],
+)
 def test_real_array_refuses_non_numbers_by_name(value, error, words):
     with pytest.raises(error, match=words):
         inputs.real_array(value, "data")
 
 
 def test_real_array_reads_tensors_of_any_real_dtype():
-    for t in (torch.tensor([0.5], dtype=torch.bfloat16), torch.tensor([0.5], dtype=torch.float16),
-              torch.tensor([0.5], requires_grad=True), torch.tensor([1]), np.float32([0.5])):
+    for t in (
+        torch.tensor([0.5], dtype=torch.bfloat16),
+        torch.tensor([0.5], dtype=torch.float16),
+        torch.tensor([0.5], requires_grad=True),
+        torch.tensor([1]),
+        np.float32([0.5]),
+    ):
         a = inputs.real_array(t, "x")
         assert a.dtype == np.float64 and a.shape == (1,)
 
 
 # --- batches: dtype, emptiness, shapes --------------------------------------------------------------
+
 
 def test_float64_data_is_converted_to_a_float32_flow_and_keeps_its_meaning():
     flow = make_flow(2, 2, hidden=(8,), dtype=torch.float32)
@@ -121,9 +138,16 @@ def test_empty_batches_give_empty_results_of_the_right_shape(layer):
     assert x.shape == (0, 2) and log_det.shape == (0,)
 
 
-@pytest.mark.parametrize("n, error, words", [(-1, ValueError, "at least 0"), (2.5, ValueError, "whole number"),
-                                             ("3", TypeError, "whole number"), (None, TypeError, "None"),
-                                             (10**30, ValueError, "at most 100,000,000, got a number with 31 digits")])
+@pytest.mark.parametrize(
+    "n, error, words",
+    [
+        (-1, ValueError, "at least 0"),
+        (2.5, ValueError, "whole number"),
+        ("3", TypeError, "whole number"),
+        (None, TypeError, "None"),
+        (10**30, ValueError, "at most 100,000,000, got a number with 31 digits"),
+    ],
+)
 def test_sample_counts_get_lessonlibs_own_errors(n, error, words):
     flow = make_flow(2, 1, hidden=(8,))
     with pytest.raises(error, match=words):
@@ -132,15 +156,18 @@ def test_sample_counts_get_lessonlibs_own_errors(n, error, words):
         flow.sample_and_log_prob(n)
 
 
-@pytest.mark.parametrize("x, error, words", [
-    (torch.zeros(3, 2, dtype=torch.complex64), ValueError, "complex"),
-    (torch.zeros(3, 2, dtype=torch.bool), TypeError, "True/False"),
-    ([["a", "b"]], TypeError, "numbers"),
-    (torch.zeros(2), ValueError, r"x\[None, :\]"),
-    (torch.zeros(3, 2, 1), ValueError, "shape"),
-    (torch.zeros(3, 5), ValueError, "coordinates"),
-    (torch.tensor([[0.0, float("inf")]]), ValueError, "NaN or infinite"),
-])
+@pytest.mark.parametrize(
+    "x, error, words",
+    [
+        (torch.zeros(3, 2, dtype=torch.complex64), ValueError, "complex"),
+        (torch.zeros(3, 2, dtype=torch.bool), TypeError, "True/False"),
+        ([["a", "b"]], TypeError, "numbers"),
+        (torch.zeros(2), ValueError, r"x\[None, :\]"),
+        (torch.zeros(3, 2, 1), ValueError, "shape"),
+        (torch.zeros(3, 5), ValueError, "coordinates"),
+        (torch.tensor([[0.0, float("inf")]]), ValueError, "NaN or infinite"),
+    ],
+)
 def test_check_batch_names_the_cause(x, error, words):
     with pytest.raises(error, match=words):
         check_batch(x, 2, "x", torch.float32)
@@ -158,6 +185,7 @@ def test_layers_of_different_dtypes_are_refused_with_the_fix():
 
 
 # --- parameter ranges -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("scale", [1e-40, 1e-50, 1e40])
 def test_a_scale_whose_inverse_overflows_float32_is_refused_and_the_advice_works(scale):
@@ -191,11 +219,14 @@ def test_tiny_matrices_are_not_called_singular():
     torch.testing.assert_close(log_det, torch.full((3,), 2 * 200 * math.log(10), dtype=torch.float64))
 
 
-@pytest.mark.parametrize("make", [
-    lambda: Linear(np.array([[1 + 1j, 0], [0, 1]])),
-    lambda: Affine(1 + 2j),
-    lambda: MonotoneMixture([[1j]], [[0.0]]),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Linear(np.array([[1 + 1j, 0], [0, 1]])),
+        lambda: Affine(1 + 2j),
+        lambda: MonotoneMixture([[1j]], [[0.0]]),
+    ],
+)
 def test_complex_parameters_are_refused(make):
     with pytest.raises(ValueError, match="complex"):
         make()
@@ -208,10 +239,13 @@ def test_broadcasting_mismatches_are_explained():
         MonotoneMixture([[0.0, 1.0]], [[0.0, 1.0, 2.0]])
 
 
-@pytest.mark.parametrize("make", [
-    lambda bound: AffineCoupling(alternating_mask(4), hidden=(8,), log_scale_bound=bound),
-    lambda bound: AutoregressiveAffine(3, hidden=(8,), log_scale_bound=bound),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda bound: AffineCoupling(alternating_mask(4), hidden=(8,), log_scale_bound=bound),
+        lambda bound: AutoregressiveAffine(3, hidden=(8,), log_scale_bound=bound),
+    ],
+)
 def test_no_log_scale_bound_reads_the_same_as_None_or_infinity(make):
     unbounded = [randomise(make(b), torch.Generator().manual_seed(3), std=0.8) for b in (None, float("inf"))]
     z = torch.randn(6, unbounded[0].dim, dtype=torch.float64)
@@ -261,23 +295,40 @@ def test_targets_check_what_they_are_given():
     target = TARGETS["banana"]()
     gen = torch.Generator().manual_seed(0)
     assert target.sample(0, gen).shape == (0, 2) and target.log_prob(np.zeros((3, 2))).dtype == torch.float64
-    for call, error, words in ((lambda: target.sample(-1, gen), ValueError, "at least 0"),
-                               (lambda: target.sample(3, 0), TypeError, "torch.Generator"),
-                               (lambda: target.log_prob(torch.zeros(3)), ValueError, "shape"),
-                               (lambda: target.log_prob([[float("nan"), 0.0]]), ValueError, "NaN"),
-                               (lambda: kl_gap(lambda x: x.sum(1), target, n=10, seed=None), TypeError, "seed")):
+    for call, error, words in (
+        (lambda: target.sample(-1, gen), ValueError, "at least 0"),
+        (lambda: target.sample(3, 0), TypeError, "torch.Generator"),
+        (lambda: target.log_prob(torch.zeros(3)), ValueError, "shape"),
+        (lambda: target.log_prob([[float("nan"), 0.0]]), ValueError, "NaN"),
+        (lambda: kl_gap(lambda x: x.sum(1), target, n=10, seed=None), TypeError, "seed"),
+    ):
         with pytest.raises(error, match=words):
             call()
 
 
-@pytest.mark.parametrize("call, error, words", [
-    (lambda: standard_normal(0), ValueError, "dim must be at least 1"),
-    (lambda: __import__("lessonlib.flows", fromlist=["uniform_base"]).uniform_base(2, 1.0, 0.0), ValueError, "low < high"),
-    (lambda: __import__("lessonlib.flows", fromlist=["logistic_base"]).logistic_base(-1), ValueError, "at least 1"),
-    (lambda: Affine([]), ValueError, "at least one number"),
-    (lambda: __import__("lessonlib.coupling", fromlist=["jacobian_matrix"]).jacobian_matrix(lambda v: v, "ab"), TypeError, "numbers"),
-    (lambda: __import__("lessonlib.verify", fromlist=["verify_bijector"]).verify_bijector(Affine(1.0), "abc"), TypeError, "numbers"),
-])
+@pytest.mark.parametrize(
+    "call, error, words",
+    [
+        (lambda: standard_normal(0), ValueError, "dim must be at least 1"),
+        (
+            lambda: __import__("lessonlib.flows", fromlist=["uniform_base"]).uniform_base(2, 1.0, 0.0),
+            ValueError,
+            "low < high",
+        ),
+        (lambda: __import__("lessonlib.flows", fromlist=["logistic_base"]).logistic_base(-1), ValueError, "at least 1"),
+        (lambda: Affine([]), ValueError, "at least one number"),
+        (
+            lambda: __import__("lessonlib.coupling", fromlist=["jacobian_matrix"]).jacobian_matrix(lambda v: v, "ab"),
+            TypeError,
+            "numbers",
+        ),
+        (
+            lambda: __import__("lessonlib.verify", fromlist=["verify_bijector"]).verify_bijector(Affine(1.0), "abc"),
+            TypeError,
+            "numbers",
+        ),
+    ],
+)
 def test_bases_and_helpers_check_their_arguments(call, error, words):
     with pytest.raises(error, match=words):
         call()

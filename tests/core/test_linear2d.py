@@ -8,8 +8,13 @@ from lessonlib import linear2d as L
 from lessonlib.bijectors import Linear
 
 RNG = np.random.default_rng(0)
-MATRICES = [np.diag([2.0, 1.0]), np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([[1.0, 0.5], [-0.7, 1.3]]),
-            L.rotation(0.7) * 1.5, np.array([[-1.2, 0.3], [0.4, 0.8]])]
+MATRICES = [
+    np.diag([2.0, 1.0]),
+    np.array([[0.0, 1.0], [1.0, 0.0]]),
+    np.array([[1.0, 0.5], [-0.7, 1.3]]),
+    L.rotation(0.7) * 1.5,
+    np.array([[-1.2, 0.3], [0.4, 0.8]]),
+]
 
 
 @pytest.mark.parametrize("A", MATRICES)
@@ -86,7 +91,9 @@ def test_analytic_jacobian_matches_torch_autograd(name):
     for zi in RNG.standard_normal((4, 2)):
         J_auto = torch.autograd.functional.jacobian(lambda t: m.forward(t[None], xp=torch)[0], torch.as_tensor(zi))
         np.testing.assert_allclose(J_auto.numpy(), m.jacobian(zi[None])[0], atol=1e-12)
-        np.testing.assert_allclose(m.forward(torch.as_tensor(zi[None]), xp=torch).numpy(), m.forward(zi[None]), atol=1e-14)
+        np.testing.assert_allclose(
+            m.forward(torch.as_tensor(zi[None]), xp=torch).numpy(), m.forward(zi[None]), atol=1e-14
+        )
 
 
 @pytest.mark.parametrize("name", list(L.MAPS))
@@ -129,6 +136,7 @@ def test_timings_have_the_right_shape_and_the_overflow_table_shows_overflow_and_
 
 # --- tiny, huge and bad matrices and points ----------------------------------------------------------
 
+
 def test_a_tiny_or_huge_invertible_matrix_is_not_called_singular():
     assert not L.is_singular(1e-200 * np.eye(2)) and not L.is_singular(1e200 * np.eye(2))
     assert L.is_singular([[1e-200, 2e-200], [2e-200, 4e-200]])  # parallel columns, at any scale
@@ -139,17 +147,24 @@ def test_a_tiny_or_huge_invertible_matrix_is_not_called_singular():
     np.testing.assert_array_equal(L.check_invertible(1e-100 * np.eye(2)), 1e-100 * np.eye(2))
 
 
-@pytest.mark.parametrize("call, error, words", [
-    (lambda: L.as_matrix(np.array([[1j, 0], [0, 1]])), ValueError, "complex"),
-    (lambda: L.as_matrix("abc"), TypeError, "the text 'abc'"),
-    (lambda: L.pushed_density_linear(np.eye(2), np.full((2, 2), np.nan)), ValueError, r"x contains NaN or infinity \(row 0\)"),
-    (lambda: L.gaussian_density(np.zeros(3)), ValueError, r"shape \(N, 2\)"),
-    (lambda: L.pushed_density_grid(np.eye(2), n=0), ValueError, "n must be at least 1"),
-    (lambda: L.pushed_density_grid(np.eye(2), lo=3.0, hi=-3.0), ValueError, "lo < hi"),
-    (lambda: L.finite_difference_jacobian(lambda p: p, np.zeros((1, 2)), eps=0.0), ValueError, "positive step"),
-    (lambda: L.rotation(float("nan")), ValueError, "theta must be a finite number"),
-    (lambda: L.get_map(["radial"]), ValueError, "unknown map"),
-])
+@pytest.mark.parametrize(
+    "call, error, words",
+    [
+        (lambda: L.as_matrix(np.array([[1j, 0], [0, 1]])), ValueError, "complex"),
+        (lambda: L.as_matrix("abc"), TypeError, "the text 'abc'"),
+        (
+            lambda: L.pushed_density_linear(np.eye(2), np.full((2, 2), np.nan)),
+            ValueError,
+            r"x contains NaN or infinity \(row 0\)",
+        ),
+        (lambda: L.gaussian_density(np.zeros(3)), ValueError, r"shape \(N, 2\)"),
+        (lambda: L.pushed_density_grid(np.eye(2), n=0), ValueError, "n must be at least 1"),
+        (lambda: L.pushed_density_grid(np.eye(2), lo=3.0, hi=-3.0), ValueError, "lo < hi"),
+        (lambda: L.finite_difference_jacobian(lambda p: p, np.zeros((1, 2)), eps=0.0), ValueError, "positive step"),
+        (lambda: L.rotation(float("nan")), ValueError, "theta must be a finite number"),
+        (lambda: L.get_map(["radial"]), ValueError, "unknown map"),
+    ],
+)
 def test_bad_input_gets_lessonlibs_own_error(call, error, words):
     with pytest.raises(error, match=words):
         call()

@@ -14,7 +14,6 @@ from lessonlib.training import nll, train
 from lessonlib.verify import verify_bijector
 
 
-
 def test_sigmoid_and_logit_alone_match_autograd_both_ways():
     z = torch.tensor([[-4.0, 0.3], [0.0, 2.5], [1.7, -0.9]])
     assert verify_bijector(Sigmoid(), z, atol=1e-9, rtol=1e-8) == []
@@ -22,9 +21,14 @@ def test_sigmoid_and_logit_alone_match_autograd_both_ways():
     assert verify_bijector(Logit(), u, atol=1e-9, rtol=1e-8) == []
 
 
-@pytest.mark.parametrize("call", [lambda: Logit().forward(torch.tensor([[0.5], [1.0]])),
-                                  lambda: Logit().forward(torch.tensor([[-0.1]])),
-                                  lambda: Sigmoid().inverse(torch.tensor([[0.0]]))])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: Logit().forward(torch.tensor([[0.5], [1.0]])),
+        lambda: Logit().forward(torch.tensor([[-0.1]])),
+        lambda: Sigmoid().inverse(torch.tensor([[0.0]])),
+    ],
+)
 def test_unit_interval_endpoints_are_refused_with_an_explanation(call):
     with pytest.raises(ValueError, match=r"strictly inside \(0, 1\).*infinity"):
         call()
@@ -42,8 +46,11 @@ def test_one_component_is_the_affine_map():
 def test_every_setting_is_increasing_and_round_trips_far_out():
     gen = torch.Generator().manual_seed(3)
     for _ in range(5):
-        mix = MonotoneMixture(2 * torch.randn(2, 6, generator=gen), torch.randn(2, 6, generator=gen) - 0.5,
-                              2 * torch.randn(2, 6, generator=gen))
+        mix = MonotoneMixture(
+            2 * torch.randn(2, 6, generator=gen),
+            torch.randn(2, 6, generator=gen) - 0.5,
+            2 * torch.randn(2, 6, generator=gen),
+        )
         x = torch.linspace(-12, 12, 500)[:, None].expand(500, 2).contiguous()
         with torch.no_grad():
             z, ld = mix.inverse_and_log_det(x)

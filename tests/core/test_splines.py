@@ -133,7 +133,7 @@ def test_spline_coupling_round_trips_on_knots_and_in_tails(dtype):
     # rounding of xi shows in the third decimal (measured: 0.009). Round trips stay at float32 precision.
     tol = (1e-12, 1e-12) if dtype == torch.float64 else (1e-6, 0.05)
     assert torch.allclose(x_back, x, atol=tol[0]) and torch.allclose(ld_f, -ld_i, atol=tol[1])
-    tails = (x[:, 1].abs() > layer.bound)
+    tails = x[:, 1].abs() > layer.bound
     assert torch.equal(z[tails], x[tails]) and torch.all(ld_i[tails] == 0)
     if dtype == torch.float64:
         assert verify_bijector(layer, z[::5], atol=1e-8, rtol=1e-8) == []
@@ -194,8 +194,10 @@ def test_a_fresh_spline_coupling_is_the_identity():
     assert torch.allclose(z, x, atol=1e-12) and torch.allclose(log_det, torch.zeros(3), atol=1e-12)
 
 
-@pytest.mark.parametrize("dim,mask,bins,hidden", [(2, [1, 0], 8, (64, 64)), (6, [1, 1, 1, 0, 0, 0], 8, (32, 32)),
-                                                   (5, [1, 0, 1, 0, 1], 3, (10,))])
+@pytest.mark.parametrize(
+    "dim,mask,bins,hidden",
+    [(2, [1, 0], 8, (64, 64)), (6, [1, 1, 1, 0, 0, 0], 8, (32, 32)), (5, [1, 0, 1, 0, 1], 3, (10,))],
+)
 def test_parameter_count(dim, mask, bins, hidden):
     layer = SplineCoupling(torch.tensor(mask, dtype=torch.float64), hidden=hidden, n_bins=bins)
     n_kept = sum(mask)
@@ -227,16 +229,22 @@ def test_gradients_are_finite_on_knots_and_in_tails():
 # --- bad parameters are explained ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("args,words", [
-    (([1.0, -0.5, 2.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]), ["width must be positive", "no inverse"]),
-    (([1.0, 0.0, 2.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]), ["width must be positive", "on top of each other"]),
-    (([1.0, 1.0, 1.0], [1.0, -2.0, 1.0], [1.0, 1.0, 1.0, 1.0]), ["height must be positive"]),
-    (([1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 0.0, 1.0, 1.0]), ["derivative at knot 1 is 0", "strictly increasing"]),
-    (([1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, -0.5, 1.0]), ["derivative at knot 2", "infinite or negative"]),
-    (([1.0, float("nan"), 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]), ["NaN"]),
-    (([1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, float("nan"), 1.0, 1.0]), ["NaN"]),
-    (([1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]), ["K + 1 knots"]),
-])
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (([1.0, -0.5, 2.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]), ["width must be positive", "no inverse"]),
+        (([1.0, 0.0, 2.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]), ["width must be positive", "on top of each other"]),
+        (([1.0, 1.0, 1.0], [1.0, -2.0, 1.0], [1.0, 1.0, 1.0, 1.0]), ["height must be positive"]),
+        (
+            ([1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 0.0, 1.0, 1.0]),
+            ["derivative at knot 1 is 0", "strictly increasing"],
+        ),
+        (([1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, -0.5, 1.0]), ["derivative at knot 2", "infinite or negative"]),
+        (([1.0, float("nan"), 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]), ["NaN"]),
+        (([1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, float("nan"), 1.0, 1.0]), ["NaN"]),
+        (([1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]), ["K + 1 knots"]),
+    ],
+)
 def test_bad_bins_raise_errors_that_explain_the_maths(args, words):
     with pytest.raises(ValueError) as e:
         RationalQuadraticSpline.from_bins(*args)
@@ -245,7 +253,9 @@ def test_bad_bins_raise_errors_that_explain_the_maths(args, words):
 
 
 def test_unsorted_knots_are_named():
-    with pytest.raises(ValueError, match=r"positions in z are not strictly increasing: bin 1 \(between knots 1 and 2\)"):
+    with pytest.raises(
+        ValueError, match=r"positions in z are not strictly increasing: bin 1 \(between knots 1 and 2\)"
+    ):
         RationalQuadraticSpline([-1.0, 0.5, 0.2, 1.0], [-1.0, 0.0, 0.5, 1.0], [1.0, 1.0, 1.0, 1.0])
     with pytest.raises(ValueError, match="positions in x are not strictly increasing"):
         RationalQuadraticSpline([-1.0, 0.0, 0.5, 1.0], [-1.0, 0.0, 0.0, 1.0], [1.0, 1.0, 1.0, 1.0])
@@ -255,10 +265,14 @@ def test_unsorted_knots_are_named():
 
 def test_mixed_dtypes_and_kept_dtypes():
     with pytest.raises(ValueError, match="mixed dtypes"):
-        knots_from_bins(torch.ones(3, dtype=torch.float32), torch.ones(3, dtype=torch.float64), torch.ones(4, dtype=torch.float64))
+        knots_from_bins(
+            torch.ones(3, dtype=torch.float32), torch.ones(3, dtype=torch.float64), torch.ones(4, dtype=torch.float64)
+        )
     with pytest.raises(ValueError, match="mixed dtypes"):
         RationalQuadraticSpline(torch.linspace(-1, 1, 4), torch.linspace(-1, 1, 4, dtype=torch.float32), torch.ones(4))
-    k = knots_from_bins(torch.ones(3, dtype=torch.float32), torch.ones(3, dtype=torch.float32), torch.ones(4, dtype=torch.float32))
+    k = knots_from_bins(
+        torch.ones(3, dtype=torch.float32), torch.ones(3, dtype=torch.float32), torch.ones(4, dtype=torch.float32)
+    )
     assert k.u.dtype == torch.float32  # a float tensor keeps its dtype
     spline = RationalQuadraticSpline(*(t.double() for t in k))
     assert spline.knots().u.dtype == torch.float64

@@ -91,8 +91,13 @@ def test_a_non_finite_loss_at_the_start_names_the_model_not_the_learning_rate():
 def rising_trainer(lr: float = 1e-2) -> tuple[Flow, Trainer]:
     flow = Flow(standard_normal(1), Affine([1.0], [0.0]))
     rising = iter(range(100))
-    trainer = Trainer(flow, torch.randn(64, 1, generator=torch.Generator().manual_seed(1)), batch_size=16, lr=lr,
-                      loss_fn=lambda f, x: nll(f, x) + 10.0 * next(rising))  # 10 nats more at every step
+    trainer = Trainer(
+        flow,
+        torch.randn(64, 1, generator=torch.Generator().manual_seed(1)),
+        batch_size=16,
+        lr=lr,
+        loss_fn=lambda f, x: nll(f, x) + 10.0 * next(rising),
+    )  # 10 nats more at every step
     return flow, trainer
 
 
@@ -163,29 +168,32 @@ def test_a_learning_rate_too_large_for_the_parameters_dtype_is_refused():
         trainer.lr = 1e300
 
 
-@pytest.mark.parametrize("kwargs, error, words", [
-    ({"lr": float("inf")}, ValueError, "learning rate lr must be a finite number"),
-    ({"lr": float("nan")}, ValueError, "learning rate"),
-    ({"lr": "0.1"}, TypeError, "learning rate"),
-    ({"lr": -1.0}, ValueError, "must be positive"),
-    ({"steps": -1}, ValueError, "steps must be at least 0"),
-    ({"steps": 2.5}, ValueError, "steps must be a whole number"),
-    ({"steps": "10"}, TypeError, "steps"),
-    ({"seed": None}, TypeError, "seed must be a whole number, got None"),
-    ({"seed": 1.5}, ValueError, "seed"),
-    ({"batch_size": 0}, ValueError, "batch_size must be at least 1"),
-    ({"batch_size": 2.5}, ValueError, "batch_size"),
-    ({"callback_every": 0}, ValueError, "callback_every must be at least 1"),
-    ({"callback": "print"}, TypeError, "callback must be a function"),
-    ({"loss_fn": lambda f, x: -f.log_prob(x)}, ValueError, r"one number \(a scalar\)"),
-    ({"loss_fn": lambda f, x: 1.0}, TypeError, "scalar tensor"),
-    ({"loss_fn": lambda f, x: nll(f, x).detach()}, ValueError, "not connected"),
-    ({"data": torch.zeros(0, 2)}, ValueError, "data is empty"),
-    ({"data": torch.zeros(10, 3)}, ValueError, "coordinates"),
-    ({"data": "abc"}, TypeError, "numbers"),
-    ({"data": lambda n, g: torch.zeros(n, 3)}, ValueError, "a batch from the sampler has 3 coordinates"),
-    ({"data": lambda n, g: torch.zeros(n, 2), "batch_size": None}, ValueError, "sampler needs a batch_size"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        ({"lr": float("inf")}, ValueError, "learning rate lr must be a finite number"),
+        ({"lr": float("nan")}, ValueError, "learning rate"),
+        ({"lr": "0.1"}, TypeError, "learning rate"),
+        ({"lr": -1.0}, ValueError, "must be positive"),
+        ({"steps": -1}, ValueError, "steps must be at least 0"),
+        ({"steps": 2.5}, ValueError, "steps must be a whole number"),
+        ({"steps": "10"}, TypeError, "steps"),
+        ({"seed": None}, TypeError, "seed must be a whole number, got None"),
+        ({"seed": 1.5}, ValueError, "seed"),
+        ({"batch_size": 0}, ValueError, "batch_size must be at least 1"),
+        ({"batch_size": 2.5}, ValueError, "batch_size"),
+        ({"callback_every": 0}, ValueError, "callback_every must be at least 1"),
+        ({"callback": "print"}, TypeError, "callback must be a function"),
+        ({"loss_fn": lambda f, x: -f.log_prob(x)}, ValueError, r"one number \(a scalar\)"),
+        ({"loss_fn": lambda f, x: 1.0}, TypeError, "scalar tensor"),
+        ({"loss_fn": lambda f, x: nll(f, x).detach()}, ValueError, "not connected"),
+        ({"data": torch.zeros(0, 2)}, ValueError, "data is empty"),
+        ({"data": torch.zeros(10, 3)}, ValueError, "coordinates"),
+        ({"data": "abc"}, TypeError, "numbers"),
+        ({"data": lambda n, g: torch.zeros(n, 3)}, ValueError, "a batch from the sampler has 3 coordinates"),
+        ({"data": lambda n, g: torch.zeros(n, 2), "batch_size": None}, ValueError, "sampler needs a batch_size"),
+    ],
+)
 def test_train_answers_bad_settings_with_its_own_errors(kwargs, error, words):
     flow = make_flow(2, 2, hidden=(8,))
     args = {"data": torch.randn(50, 2), "steps": 3, **kwargs}
@@ -259,7 +267,7 @@ def test_an_objective_runs_through_the_one_loop_reproducibly_and_in_chunks():
 
 def test_objectives_are_checked():
     flow = Flow(standard_normal(1), Affine([1.0], [0.0]))
-    objective = reverse_kl(lambda x: -x[:, 0] ** 2)
+    objective = reverse_kl(lambda x: -(x[:, 0] ** 2))
     with pytest.raises(ValueError, match="not both"):
         Trainer(flow, torch.zeros(4, 1), objective=objective)
     with pytest.raises(ValueError, match="sampler-free objective"):
@@ -267,13 +275,14 @@ def test_objectives_are_checked():
     with pytest.raises(ValueError, match="batch_size"):
         Trainer(flow, objective=objective, batch_size=None)
     with pytest.raises(ValueError, match="one log-density per sample"):
-        Trainer(flow, objective=reverse_kl(lambda x: -x**2), batch_size=8).run(1)  # (B, 1), not (B,)
+        Trainer(flow, objective=reverse_kl(lambda x: -(x**2)), batch_size=8).run(1)  # (B, 1), not (B,)
 
 
 def test_a_diverging_objective_stops_like_a_diverging_nll():
     flow = Flow(standard_normal(1), Affine([1.0], [0.0]))
-    trainer = Trainer(flow, objective=lambda f, n, g: reverse_kl(lambda x: -x[:, 0] ** 2)(f, n, g) / torch.tensor(0.0),
-                      batch_size=8)
+    trainer = Trainer(
+        flow, objective=lambda f, n, g: reverse_kl(lambda x: -(x[:, 0] ** 2))(f, n, g) / torch.tensor(0.0), batch_size=8
+    )
     with pytest.raises(Diverged, match="at step 1"):
         trainer.run(3)
 

@@ -26,7 +26,10 @@ def test_validation_curve_keeps_the_best_model_and_restores_it():
     curve = ValidationCurve(flow, x_val)
     train(flow, x_train, steps=300, lr=3e-2, batch_size=None, callback=curve, callback_every=20)
     assert curve.steps == list(range(0, 301, 20)) and len(curve.val_nll) == len(curve.train_nll) == 16
-    assert curve.best_val_nll == min(curve.val_nll) and curve.val_nll[curve.steps.index(curve.best_step)] == curve.best_val_nll
+    assert (
+        curve.best_val_nll == min(curve.val_nll)
+        and curve.val_nll[curve.steps.index(curve.best_step)] == curve.best_val_nll
+    )
     assert curve.val_nll[-1] > curve.best_val_nll  # 40 points, 300 steps at a high rate: it overfits
     curve.restore_best()
     with torch.no_grad():
@@ -39,6 +42,8 @@ def test_dequantised_sampler_stays_inside_each_rounding_cell():
     s = draw(1000, torch.Generator().manual_seed(0))
     nearest = x[(s[:, None, 1] - x[None, :, 1]).abs().argmin(1)]
     assert ((s - nearest).abs() <= torch.tensor([0.05, 0.5], dtype=torch.float64)).all()
-    assert (s - nearest).abs().max(0).values.gt(torch.tensor([0.045, 0.45], dtype=torch.float64)).all()  # fills the cell
+    assert (
+        (s - nearest).abs().max(0).values.gt(torch.tensor([0.045, 0.45], dtype=torch.float64)).all()
+    )  # fills the cell
     with pytest.raises(ValueError, match="positive"):
         dequantised(x, [0.0, 1.0])

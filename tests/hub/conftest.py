@@ -19,8 +19,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def clone_files(dest: Path) -> Path:
     """Copy into ``dest`` the files a clone of the working tree would have; return ``dest``."""
-    listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                             cwd=ROOT, capture_output=True, check=True).stdout
+    listing = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
     for rel in filter(None, listing.decode().split("\0")):
         src = ROOT / rel
         if src.is_file():  # a file deleted but not yet committed is still listed
@@ -31,10 +35,17 @@ def clone_files(dest: Path) -> Path:
 
 def clean_env(home: Path) -> dict[str, str]:
     """The environment of a process that must see only its own Python and fresh Jupyter folders under ``home``."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "JUPYTER_PATH", "JUPYTER_CONFIG_PATH", "LESSONLIB_PRESENTER")}
-    for var, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
-                     ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython")):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "VIRTUAL_ENV", "JUPYTER_PATH", "JUPYTER_CONFIG_PATH", "LESSONLIB_PRESENTER")
+    }
+    for var, sub in (
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTER_DATA_DIR", "data"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("IPYTHONDIR", "ipython"),
+    ):
         (home / sub).mkdir(parents=True, exist_ok=True)
         env[var] = str(home / sub)
     env["PYTHONHASHSEED"] = "0"

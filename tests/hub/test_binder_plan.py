@@ -39,11 +39,19 @@ def requirement_lines(path: Path) -> list[str]:
 def plan(repo_copy, tmp_path_factory) -> tuple[str, str]:
     """(Dockerfile, log) of repo2docker's plan for the clone, as the user jovyan (uid 1000) Binder uses."""
     if not REPO2DOCKER.exists():
-        pytest.fail(f"{REPO2DOCKER} is missing: run the tests with `python3 course.py test` "
-                    "(it installs tests/requirements.txt)", pytrace=False)
+        pytest.fail(
+            f"{REPO2DOCKER} is missing: run the tests with `python3 course.py test` "
+            "(it installs tests/requirements.txt)",
+            pytrace=False,
+        )
     cwd = tmp_path_factory.mktemp("r2d-cwd")  # repo2docker reads a repo2docker_config.py from its working folder
-    proc = subprocess.run([str(REPO2DOCKER), "--no-build", "--debug", "--user-id", "1000", "--user-name", "jovyan",
-                           str(repo_copy)], cwd=cwd, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(REPO2DOCKER), "--no-build", "--debug", "--user-id", "1000", "--user-name", "jovyan", str(repo_copy)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout, proc.stderr
 
@@ -61,7 +69,9 @@ def test_repo2docker_plans_python_3_11(plan):
 def test_repo2docker_installs_the_binder_requirements_with_the_whole_repository_in_place(plan):
     dockerfile, _ = plan
     pip_steps = re.findall(r"^RUN .*pip install.*$", dockerfile, re.M)
-    assert pip_steps == ['RUN ${KERNEL_PYTHON_PREFIX}/bin/pip install --no-cache-dir -r "binder/requirements.txt"'], pip_steps
+    assert pip_steps == ['RUN ${KERNEL_PYTHON_PREFIX}/bin/pip install --no-cache-dir -r "binder/requirements.txt"'], (
+        pip_steps
+    )
     # "." and "-r ../requirements.txt" need the repository itself: it is copied before that step
     whole_repo = dockerfile.index("COPY --chown=1000:1000 src/ ${REPO_DIR}/")
     assert whole_repo < dockerfile.index(pip_steps[0])
@@ -81,13 +91,36 @@ def test_binder_requirements_are_the_course_pins_with_the_cpu_torch_and_lessonli
 
 def test_pip_resolves_the_binder_requirements_to_the_cpu_torch_and_lessonlib(repo_copy, tmp_path):
     offline = repo_copy / "binder" / "requirements-without-the-pytorch-index.txt"  # beside it: "-r ../" stays right
-    offline.write_text("\n".join(line for line in requirement_lines(repo_copy / "binder" / "requirements.txt")
-                                 if not line.startswith("--extra-index-url")) + "\n")
+    offline.write_text(
+        "\n".join(
+            line
+            for line in requirement_lines(repo_copy / "binder" / "requirements.txt")
+            if not line.startswith("--extra-index-url")
+        )
+        + "\n"
+    )
     report = tmp_path / "report.json"
     try:
-        proc = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--ignore-installed",
-                               "--quiet", "--report", str(report), "-r", str(offline)],
-                              cwd=repo_copy, capture_output=True, text=True, timeout=600)  # from the root, as repo2docker
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--dry-run",
+                "--no-deps",
+                "--ignore-installed",
+                "--quiet",
+                "--report",
+                str(report),
+                "-r",
+                str(offline),
+            ],
+            cwd=repo_copy,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )  # from the root, as repo2docker
     finally:
         offline.unlink()
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -51,8 +51,14 @@ def hub_extras() -> list[str]:
 
 def pip_install(python: Path, args: list[str], cwd: Path, env: dict) -> float:
     t0 = time.perf_counter()
-    proc = subprocess.run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-compile",
-                           *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-compile", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert proc.returncode == 0, f"pip install {' '.join(args)} failed:\n{proc.stderr[-3000:]}"
     return time.perf_counter() - t0
 
@@ -68,19 +74,26 @@ def hub(repo_copy, tmp_path_factory) -> Hub:
     t_req = pip_install(python, ["-r", "requirements.txt"], repo_copy, env)
     t_pkg = pip_install(python, ["."], repo_copy, env)
     t_extra = pip_install(python, hub_extras(), repo_copy, env)
-    print(f"\nhub install: venv {t_venv:.0f} s, requirements.txt {t_req:.0f} s, `pip install .` {t_pkg:.0f} s, "
-          f"{' '.join(hub_extras())} {t_extra:.0f} s")
+    print(
+        f"\nhub install: venv {t_venv:.0f} s, requirements.txt {t_req:.0f} s, `pip install .` {t_pkg:.0f} s, "
+        f"{' '.join(hub_extras())} {t_extra:.0f} s"
+    )
     return Hub(python, base / "venv", copy_course(base / "course"), env)
 
 
 def run(hub: Hub, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(hub.python), *args], cwd=hub.course, env=hub.env, capture_output=True, text=True,
-                          timeout=900)
+    return subprocess.run(
+        [str(hub.python), *args], cwd=hub.course, env=hub.env, capture_output=True, text=True, timeout=900
+    )
 
 
 def test_lessonlib_is_installed_with_its_data_not_linked_to_the_repository(hub):
-    proc = run(hub, "-c", "import json, lessonlib, lessonlib.data as d; print(json.dumps("
-                          "[lessonlib.__file__, str(d.DATA_DIR), d.load_old_faithful().shape[0]]))")
+    proc = run(
+        hub,
+        "-c",
+        "import json, lessonlib, lessonlib.data as d; print(json.dumps("
+        "[lessonlib.__file__, str(d.DATA_DIR), d.load_old_faithful().shape[0]]))",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     module, data, rows = json.loads(proc.stdout)
     package = Path(module).parent

@@ -54,8 +54,11 @@ def all_checkers() -> dict[str, object]:
 
 
 CHECKERS = all_checkers()
-ex = {name.split(".")[0]: importlib.import_module(f"lessonlib.lessons.{p.parent.name}.exercises")
-      for p in sorted((ROOT / "lessonlib" / "lessons").glob("*/exercises.py")) for name in [p.parent.name[:3]]}
+ex = {
+    name.split(".")[0]: importlib.import_module(f"lessonlib.lessons.{p.parent.name}.exercises")
+    for p in sorted((ROOT / "lessonlib" / "lessons").glob("*/exercises.py"))
+    for name in [p.parent.name[:3]]
+}
 
 
 def answer(checker: str, given, expect: Expect, what: str) -> None:
@@ -76,23 +79,54 @@ def raising(error: Exception):
 # --------------------------------------------------------------------------------------------------
 #: the kind of answer each checker reads: a number, an array, a function, words, a choice, or a pair of functions
 KIND = {
-    "l01.check_decreasing_affine_density": "function", "l01.check_lognormal_logpdf": "function",
-    "l01.check_interval_mass": "number", "l01.check_inverse_cdf_map": "function",
-    "l02.check_rotation_scaling_density": "number", "l02.check_signs": "array", "l02.check_big_log_det": "number",
-    "l03.check_nll_loss": "function", "l03.check_gaussian_nll": "number", "l03.check_nll_signs": "words",
-    "l03.check_unit_change": "number", "l04.check_affine_coupling": "pair", "l04.check_zero_entries": "array",
-    "l04.check_log_density": "number", "l05.check_two_layer_log_prob": "number", "l05.check_keep_mask": "array",
-    "l05.check_masks_cover": "array", "l05.check_more_layers": "choice", "l05.check_own_stack": "stack",
-    "l06.check_maf_passes": "array", "l06.check_ode_log_density_change": "number", "l06.check_reparameterized": "function",
-    "l07.check_bin_density": "number", "l07.check_bin_inverse": "number", "l07.check_spline_parameters": "number",
-    "l08.check_bits_per_dim": "number", "l08.check_preprocessing_log_det": "number", "l08.check_honest_number": "choice",
-    "l09.check_log_evidence": "number", "l09.check_ess": "number", "l09.check_reverse_kl_passes": "array",
-    "l09.check_reverse_kl_loss": "function", "l09.check_dropped_mode_kl": "number",
+    "l01.check_decreasing_affine_density": "function",
+    "l01.check_lognormal_logpdf": "function",
+    "l01.check_interval_mass": "number",
+    "l01.check_inverse_cdf_map": "function",
+    "l02.check_rotation_scaling_density": "number",
+    "l02.check_signs": "array",
+    "l02.check_big_log_det": "number",
+    "l03.check_nll_loss": "function",
+    "l03.check_gaussian_nll": "number",
+    "l03.check_nll_signs": "words",
+    "l03.check_unit_change": "number",
+    "l04.check_affine_coupling": "pair",
+    "l04.check_zero_entries": "array",
+    "l04.check_log_density": "number",
+    "l05.check_two_layer_log_prob": "number",
+    "l05.check_keep_mask": "array",
+    "l05.check_masks_cover": "array",
+    "l05.check_more_layers": "choice",
+    "l05.check_own_stack": "stack",
+    "l06.check_maf_passes": "array",
+    "l06.check_ode_log_density_change": "number",
+    "l06.check_reparameterized": "function",
+    "l07.check_bin_density": "number",
+    "l07.check_bin_inverse": "number",
+    "l07.check_spline_parameters": "number",
+    "l08.check_bits_per_dim": "number",
+    "l08.check_preprocessing_log_det": "number",
+    "l08.check_honest_number": "choice",
+    "l09.check_log_evidence": "number",
+    "l09.check_ess": "number",
+    "l09.check_reverse_kl_passes": "array",
+    "l09.check_reverse_kl_loss": "function",
+    "l09.check_dropped_mode_kl": "number",
 }
 
-ODD = [("text", "abc"), ("a number as text", "0.5"), ("NaN", math.nan), ("infinity", math.inf), ("a complex number", 1 + 2j),
-       ("True", True), ("the placeholder ...", Ellipsis), ("a dict", {"a": 1}), ("a set", {1.0}), ("a ragged list", [1.0, [2.0, 3.0]]),
-       ("an empty list", [])]
+ODD = [
+    ("text", "abc"),
+    ("a number as text", "0.5"),
+    ("NaN", math.nan),
+    ("infinity", math.inf),
+    ("a complex number", 1 + 2j),
+    ("True", True),
+    ("the placeholder ...", Ellipsis),
+    ("a dict", {"a": 1}),
+    ("a set", {1.0}),
+    ("a ragged list", [1.0, [2.0, 3.0]]),
+    ("an empty list", []),
+]
 
 for _name in CHECKERS:
     answer(_name, None, not_attempted(), "None, the placeholder")
@@ -106,10 +140,18 @@ for _name in CHECKERS:
         answer(_name, np.array([[1.0, 2.0], [3.0, 4.0]]), fails(), "a 2x2 array")
     if kind in ("function", "pair"):
         answer(_name, 0.5, fails("function" if kind == "function" else "pair"), "a number instead of a function")
-        answer(_name, raising(ZeroDivisionError("boom")) if kind == "function" else (raising(ZeroDivisionError("boom")),) * 2,
-               fails("raised ZeroDivisionError"), "a function that raises")
-        answer(_name, (lambda *a: None) if kind == "function" else (lambda *a: None, lambda *a: None), fails("return"),
-               "a function that returns None (no return)")
+        answer(
+            _name,
+            raising(ZeroDivisionError("boom")) if kind == "function" else (raising(ZeroDivisionError("boom")),) * 2,
+            fails("raised ZeroDivisionError"),
+            "a function that raises",
+        )
+        answer(
+            _name,
+            (lambda *a: None) if kind == "function" else (lambda *a: None, lambda *a: None),
+            fails("return"),
+            "a function that returns None (no return)",
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -124,14 +166,32 @@ def l01_density(x):
 
 
 answer("l01.check_decreasing_affine_density", l01_density, passes(), "the right density")
-answer("l01.check_decreasing_affine_density", lambda x: l01_density(x).astype(np.float32), passes(), "the right density in float32")
-answer("l01.check_decreasing_affine_density", lambda x: -l01_density(x), fails("negative"), "a sign error: p_Z(z) / f'(z)")
-answer("l01.check_decreasing_affine_density", lambda x: n01((x - 1) / -2), fails("missing"), "the 1/|f'| factor forgotten")
-answer("l01.check_decreasing_affine_density", lambda x: n01((x - 1) / -2) * 2, fails("multiplied"), "multiplied by |f'|")
-answer("l01.check_decreasing_affine_density", lambda x: n01(-2 * x + 1) / 2, fails("f(x)"), "the wrong direction: p_Z(f(x))")
+answer(
+    "l01.check_decreasing_affine_density",
+    lambda x: l01_density(x).astype(np.float32),
+    passes(),
+    "the right density in float32",
+)
+answer(
+    "l01.check_decreasing_affine_density", lambda x: -l01_density(x), fails("negative"), "a sign error: p_Z(z) / f'(z)"
+)
+answer(
+    "l01.check_decreasing_affine_density", lambda x: n01((x - 1) / -2), fails("missing"), "the 1/|f'| factor forgotten"
+)
+answer(
+    "l01.check_decreasing_affine_density", lambda x: n01((x - 1) / -2) * 2, fails("multiplied"), "multiplied by |f'|"
+)
+answer(
+    "l01.check_decreasing_affine_density",
+    lambda x: n01(-2 * x + 1) / 2,
+    fails("f(x)"),
+    "the wrong direction: p_Z(f(x))",
+)
 answer("l01.check_decreasing_affine_density", n01, fails("Hint"), "the identity map: p_Z(x) itself")
 answer("l01.check_decreasing_affine_density", lambda x: math.exp(x), fails("raised"), "math.exp on an array")
-answer("l01.check_decreasing_affine_density", lambda x: l01_density(x)[:10], fails("shape"), "ten values for 801 points")
+answer(
+    "l01.check_decreasing_affine_density", lambda x: l01_density(x)[:10], fails("shape"), "ten values for 801 points"
+)
 
 
 def l01_log(x):
@@ -139,17 +199,36 @@ def l01_log(x):
 
 
 answer("l01.check_lognormal_logpdf", l01_log, passes(), "the right log-density")
-answer("l01.check_lognormal_logpdf", lambda x: l01_log(x) + 2 * np.log(x), fails("wrong sign"), "the log-det's sign flipped")
+answer(
+    "l01.check_lognormal_logpdf",
+    lambda x: l01_log(x) + 2 * np.log(x),
+    fails("wrong sign"),
+    "the log-det's sign flipped",
+)
 answer("l01.check_lognormal_logpdf", lambda x: l01_log(x) + np.log(x), fails("missing"), "the log-det forgotten")
 answer("l01.check_lognormal_logpdf", lambda x: np.exp(l01_log(x)), fails("p_X(x) itself"), "the density, not its log")
-answer("l01.check_lognormal_logpdf", lambda x: -0.5 * np.exp(x) ** 2 - 0.5 * np.log(2 * np.pi) - x, fails("inverse"),
-       "the wrong direction: f applied to x")
-answer("l01.check_lognormal_logpdf", lambda x: -0.5 * x**2 - 0.5 * np.log(2 * np.pi), fails("Hint"), "the identity map: log p_Z(x)")
+answer(
+    "l01.check_lognormal_logpdf",
+    lambda x: -0.5 * np.exp(x) ** 2 - 0.5 * np.log(2 * np.pi) - x,
+    fails("inverse"),
+    "the wrong direction: f applied to x",
+)
+answer(
+    "l01.check_lognormal_logpdf",
+    lambda x: -0.5 * x**2 - 0.5 * np.log(2 * np.pi),
+    fails("Hint"),
+    "the identity map: log p_Z(x)",
+)
 answer("l01.check_interval_mass", 0.3413447460685429, passes(), "the right probability")
 answer("l01.check_interval_mass", 0.3413, passes(), "the right probability to four decimals")
 answer("l01.check_interval_mass", np.float32(0.34134475), passes(), "the right probability as a numpy float32")
 answer("l01.check_interval_mass", torch.tensor([0.34134475]), passes(), "the right probability as a one-element tensor")
-answer("l01.check_interval_mass", 0.15537415809516142, fails("map the ends back"), "the x-interval put into Z's CDF (identity map)")
+answer(
+    "l01.check_interval_mass",
+    0.15537415809516142,
+    fails("map the ends back"),
+    "the x-interval put into Z's CDF (identity map)",
+)
 answer("l01.check_interval_mass", 0.8413447460685429, fails("lower end"), "P(Z < 1)")
 answer("l01.check_interval_mass", 1 - 0.3413447460685429, fails("OUTSIDE"), "the complement")
 answer("l01.check_interval_mass", 0.3520653267642995, fails("not a probability"), "a density value")
@@ -172,12 +251,21 @@ answer("l01.check_inverse_cdf_map", lambda u: u, fails("Hint"), "the identity ma
 P2 = ex["l02"]._ex1_parts()
 answer("l02.check_rotation_scaling_density", P2["right"], passes(), "the right density")
 answer("l02.check_rotation_scaling_density", np.float32(P2["right"]), passes(), "the right density in float32")
-for _key, _words, _what in (("times_det", "multiplied by |det A|", "multiplied by |det A|"),
-                            ("over_s", "divided by s", "divided by s, not s^2"), ("no_det", "area factor", "|det A| forgotten"),
-                            ("forward", "A x*", "the wrong direction: p_Z(A x*)"), ("not_mapped", "x* itself", "x* not mapped back"),
-                            ("no_2pi", "2 pi", "the 1/(2 pi) forgotten")):
+for _key, _words, _what in (
+    ("times_det", "multiplied by |det A|", "multiplied by |det A|"),
+    ("over_s", "divided by s", "divided by s, not s^2"),
+    ("no_det", "area factor", "|det A| forgotten"),
+    ("forward", "A x*", "the wrong direction: p_Z(A x*)"),
+    ("not_mapped", "x* itself", "x* not mapped back"),
+    ("no_2pi", "2 pi", "the 1/(2 pi) forgotten"),
+):
     answer("l02.check_rotation_scaling_density", P2[_key], fails(_words), _what)
-answer("l02.check_rotation_scaling_density", float(np.exp(-0.5 * 1.25) / (2 * np.pi)), fails("Hint"), "the identity map: p_Z(x*)")
+answer(
+    "l02.check_rotation_scaling_density",
+    float(np.exp(-0.5 * 1.25) / (2 * np.pi)),
+    fails("Hint"),
+    "the identity map: p_Z(x*)",
+)
 SIGNS = [float(np.sign(np.linalg.det(A))) for A in ex["l02"].SIGN_QUIZ.values()]
 answer("l02.check_signs", SIGNS, passes(), "the right signs")
 answer("l02.check_signs", ["+" if s > 0 else "-" for s in SIGNS], passes(), "the right signs as '+' and '-'")
@@ -193,7 +281,9 @@ answer("l02.check_big_log_det", np.linalg.slogdet(L_BIG), fails("slogdet returns
 answer("l02.check_big_log_det", math.inf, fails("overflowed"), "log(det L), overflowed")
 answer("l02.check_big_log_det", math.nan, fails("absolute value"), "log of negative entries")
 answer("l02.check_big_log_det", -math.inf, fails("log of 0"), "-inf")
-answer("l02.check_big_log_det", float(np.diagonal(L_BIG).sum()), fails("added the diagonal entries"), "sum of the diagonal")
+answer(
+    "l02.check_big_log_det", float(np.diagonal(L_BIG).sum()), fails("added the diagonal entries"), "sum of the diagonal"
+)
 answer("l02.check_big_log_det", LOGDET / math.log(10), fails("log base 10"), "log10")
 answer("l02.check_big_log_det", -LOGDET, fails("wrong sign"), "a sign error")
 answer("l02.check_big_log_det", 1.0, fails("sign of det L"), "slogdet's sign")
@@ -206,14 +296,35 @@ def _l03_terms(flow, x):
 
 answer("l03.check_nll_loss", lambda flow, x: -flow.log_prob(x).mean(), passes(), "-mean log p")
 answer("l03.check_nll_loss", lambda flow, x: -sum(_l03_terms(flow, x)).mean(), passes(), "from the two terms")
-answer("l03.check_nll_loss", lambda flow, x: -(_l03_terms(flow, x)[0] - _l03_terms(flow, x)[1]).mean(), fails("wrong sign"),
-       "the log-det's sign flipped")
-answer("l03.check_nll_loss", lambda flow, x: -_l03_terms(flow, x)[0].mean(), fails("log-det term is missing"), "the log-det forgotten")
+answer(
+    "l03.check_nll_loss",
+    lambda flow, x: -(_l03_terms(flow, x)[0] - _l03_terms(flow, x)[1]).mean(),
+    fails("wrong sign"),
+    "the log-det's sign flipped",
+)
+answer(
+    "l03.check_nll_loss",
+    lambda flow, x: -_l03_terms(flow, x)[0].mean(),
+    fails("log-det term is missing"),
+    "the log-det forgotten",
+)
 answer("l03.check_nll_loss", lambda flow, x: -flow.log_prob(x).sum(), fails("summed"), "a sum, not a mean")
 answer("l03.check_nll_loss", lambda flow, x: -flow.log_prob(x), fails("one number per point"), "one loss per point")
-answer("l03.check_nll_loss", lambda flow, x: flow.log_prob(x).mean(), fails("sign"), "the log-likelihood, not its negative")
-answer("l03.check_nll_loss", lambda flow, x: -flow.log_prob(x).mean().detach(), fails("connected"), "the right value, detached")
-answer("l03.check_nll_loss", lambda flow, x: float(-flow.log_prob(x).mean()), fails("torch tensor"), "the right value as a float")
+answer(
+    "l03.check_nll_loss", lambda flow, x: flow.log_prob(x).mean(), fails("sign"), "the log-likelihood, not its negative"
+)
+answer(
+    "l03.check_nll_loss",
+    lambda flow, x: -flow.log_prob(x).mean().detach(),
+    fails("connected"),
+    "the right value, detached",
+)
+answer(
+    "l03.check_nll_loss",
+    lambda flow, x: float(-flow.log_prob(x).mean()),
+    fails("torch tensor"),
+    "the right value as a float",
+)
 answer("l03.check_nll_loss", lambda x: -x.mean(), fails("raised TypeError"), "a function of one argument")
 GNLL = ex["l03"].gaussian_nll_reference()
 answer("l03.check_gaussian_nll", GNLL, passes(), "the right NLL")
@@ -223,7 +334,12 @@ answer("l03.check_gaussian_nll", GNLL - math.log(0.8), fails("log sigma"), "log 
 answer("l03.check_gaussian_nll", 4 * GNLL, fails("total"), "the sum over points")
 answer("l03.check_gaussian_nll", -GNLL, fails("wrong sign"), "the log-likelihood")
 answer("l03.check_nll_signs", ["positive", "negative", "negative", "zero"], passes(), "the right words")
-answer("l03.check_nll_signs", [" Positive", "NEGATIVE", "negative", "zero "], passes(), "the right words, other case and spaces")
+answer(
+    "l03.check_nll_signs",
+    [" Positive", "NEGATIVE", "negative", "zero "],
+    passes(),
+    "the right words, other case and spaces",
+)
 answer("l03.check_nll_signs", ["positive", "positive", "negative", "zero"], fails("case b"), "case b wrong")
 answer("l03.check_nll_signs", ["positive", "negative", "negative"], fails("4 words"), "three words")
 answer("l03.check_nll_signs", 5, fails("list of 4 words"), "a number")
@@ -290,20 +406,22 @@ def _unsummed(p, mask, cond):
 
 
 RF, RI = E4.reference_forward, E4.reference_inverse
-for _pair, _expect, _what in (((RF, RI), passes(), "the reference layer"),
-                              ((_float32(RF), _float32(RI)), passes(), "the reference layer in float32"),
-                              ((_identity, _identity), fails("unchanged"), "the identity map"),
-                              ((_additive_forward, RI), fails("only shifts"), "an additive coupling (no scale)"),
-                              ((_exp_log_det, RI), fails("exp(s)"), "exp(s) in the log-det"),
-                              ((_kept_too, RI), fails("every coordinate"), "the kept half transformed too"),
-                              ((RF, _divide_first), fails("divides before subtracting"), "the inverse in the wrong order"),
-                              ((RF, _inverse_sign), fails("wrong sign"), "the inverse log-det's sign flipped"),
-                              ((_swap_forward, RF), fails("swapped"), "forward and inverse swapped"),
-                              ((_numpy(RF), _numpy(RI)), fails("torch tensors"), "numpy arrays returned"),
-                              ((_unsummed, RI), fails("summed over coordinates"), "log-det not summed"),
-                              ((RF, None), fails("both functions"), "the inverse still None"),
-                              ((RF, RI, RF), fails("one value"), "three functions"),
-                              ((lambda *a: (a[0], a[0], a[0]), RI), fails("two things"), "three outputs")):
+for _pair, _expect, _what in (
+    ((RF, RI), passes(), "the reference layer"),
+    ((_float32(RF), _float32(RI)), passes(), "the reference layer in float32"),
+    ((_identity, _identity), fails("unchanged"), "the identity map"),
+    ((_additive_forward, RI), fails("only shifts"), "an additive coupling (no scale)"),
+    ((_exp_log_det, RI), fails("exp(s)"), "exp(s) in the log-det"),
+    ((_kept_too, RI), fails("every coordinate"), "the kept half transformed too"),
+    ((RF, _divide_first), fails("divides before subtracting"), "the inverse in the wrong order"),
+    ((RF, _inverse_sign), fails("wrong sign"), "the inverse log-det's sign flipped"),
+    ((_swap_forward, RF), fails("swapped"), "forward and inverse swapped"),
+    ((_numpy(RF), _numpy(RI)), fails("torch tensors"), "numpy arrays returned"),
+    ((_unsummed, RI), fails("summed over coordinates"), "log-det not summed"),
+    ((RF, None), fails("both functions"), "the inverse still None"),
+    ((RF, RI, RF), fails("one value"), "three functions"),
+    ((lambda *a: (a[0], a[0], a[0]), RI), fails("two things"), "three outputs"),
+):
     answer("l04.check_affine_coupling", _pair, _expect, _what)
 answer("l04.check_affine_coupling", RF, fails("both functions"), "one function only")
 ZERO = E4.zero_entries_reference()
@@ -379,11 +497,26 @@ def _draw_inverse(flow, z):
 
 answer("l05.check_own_stack", (_masks, _stack_nll, _draw), passes(), "masks, loss and sampler right (trains 300 steps)")
 answer("l05.check_own_stack", (_masks, _no_log_det, _draw), fails("log-det term is missing"), "the log-det forgotten")
-answer("l05.check_own_stack", (_masks, lambda f, x: f.log_prob(x).mean(), _draw), fails("negative"), "the log-likelihood, not the loss")
+answer(
+    "l05.check_own_stack",
+    (_masks, lambda f, x: f.log_prob(x).mean(), _draw),
+    fails("negative"),
+    "the log-likelihood, not the loss",
+)
 answer("l05.check_own_stack", (_masks, _stack_nll, _draw_inverse), fails("inverse"), "sampling through the inverse")
 answer("l05.check_own_stack", (_masks, _stack_nll, lambda f, z: z), fails("forward"), "the identity map as sampler")
-answer("l05.check_own_stack", (lambda d, n: [[1, 0]] * n, _stack_nll, _draw), fails("same mask"), "the same mask every layer")
-answer("l05.check_own_stack", (raising(ValueError("masks!")), _stack_nll, _draw), fails("failed", "masks!"), "make_masks raising")
+answer(
+    "l05.check_own_stack",
+    (lambda d, n: [[1, 0]] * n, _stack_nll, _draw),
+    fails("same mask"),
+    "the same mask every layer",
+)
+answer(
+    "l05.check_own_stack",
+    (raising(ValueError("masks!")), _stack_nll, _draw),
+    fails("failed", "masks!"),
+    "make_masks raising",
+)
 answer("l05.check_own_stack", (_masks, None, _draw), fails("still None"), "the loss still None")
 answer("l05.check_own_stack", (_masks, 3.0, _draw), fails("function"), "a number for the loss")
 answer("l05.check_own_stack", (_masks, _stack_nll, lambda f, z: None), fails("draw"), "a sampler returning None")
@@ -400,7 +533,12 @@ answer("l06.check_ode_log_density_change", 0.5, fails("one unit of time"), "T fo
 answer("l06.check_ode_log_density_change", 6.0, fails("off-diagonal"), "the off-diagonal entry")
 answer("l06.check_reparameterized", lambda eps: 2.0 + 0.5 * eps, passes(), "mu + sigma eps")
 answer("l06.check_reparameterized", lambda eps: (2.0 + 0.5 * eps).float(), passes(), "mu + sigma eps in float32")
-answer("l06.check_reparameterized", lambda eps: (2.0 + 0.5 * eps).numpy(), fails("not a torch tensor"), "the right values in numpy")
+answer(
+    "l06.check_reparameterized",
+    lambda eps: (2.0 + 0.5 * eps).numpy(),
+    fails("not a torch tensor"),
+    "the right values in numpy",
+)
 answer("l06.check_reparameterized", lambda eps: 0.5 + 2.0 * eps, fails("swapped mu and sigma"), "mu and sigma swapped")
 answer("l06.check_reparameterized", lambda eps: 2.0 + 0.25 * eps, fails("variance"), "scaled by the variance")
 answer("l06.check_reparameterized", lambda eps: (eps - 2.0) / 0.5, fails("inverse map"), "the wrong direction")
@@ -425,8 +563,12 @@ N7 = E7.spline_parameters_reference()
 answer("l07.check_spline_parameters", N7, passes(), "the count")
 answer("l07.check_spline_parameters", float(N7), passes(), "the count as a float")
 answer("l07.check_spline_parameters", E7._mlp((2, 32, 32, 4 * 31)), fails("3K + 1"), "3K + 1 per coordinate")
-answer("l07.check_spline_parameters", E7._mlp((2, 32, 32, 4 * 29), biases=False), fails("weights only"), "biases forgotten")
-answer("l07.check_spline_parameters", E7._mlp((6, 32, 32, 4 * 29)), fails("all 6 coordinates"), "the network reads all 6")
+answer(
+    "l07.check_spline_parameters", E7._mlp((2, 32, 32, 4 * 29), biases=False), fails("weights only"), "biases forgotten"
+)
+answer(
+    "l07.check_spline_parameters", E7._mlp((6, 32, 32, 4 * 29)), fails("all 6 coordinates"), "the network reads all 6"
+)
 answer("l07.check_spline_parameters", N7 + 1, fails(), "off by one")
 
 BPD8 = 98.5 / (64 * math.log(2))
@@ -441,9 +583,18 @@ PER = ex["l08"]._per_pixel(np.array(ex["l08"].PIXELS), 17, 0.05)
 answer("l08.check_preprocessing_log_det", W8, passes(), "the sum of the per-pixel log-dets")
 answer("l08.check_preprocessing_log_det", list(PER), fails("their sum"), "one term per pixel")
 answer("l08.check_preprocessing_log_det", -W8, fails("other direction"), "a sign error: the sampling direction")
-answer("l08.check_preprocessing_log_det", float(ex["l08"]._per_pixel(np.array(ex["l08"].PIXELS), 17, 0.05, scale=False).sum()),
-       fails("scaling"), "the scaling's log-det forgotten")
-answer("l08.check_preprocessing_log_det", float(2 * np.log(0.9 / 17)), fails("only the scaling"), "the logit's log-det forgotten")
+answer(
+    "l08.check_preprocessing_log_det",
+    float(ex["l08"]._per_pixel(np.array(ex["l08"].PIXELS), 17, 0.05, scale=False).sum()),
+    fails("scaling"),
+    "the scaling's log-det forgotten",
+)
+answer(
+    "l08.check_preprocessing_log_det",
+    float(2 * np.log(0.9 / 17)),
+    fails("only the scaling"),
+    "the logit's log-det forgotten",
+)
 answer("l08.check_preprocessing_log_det", 0.0, fails(), "the identity map: no log-det")
 answer("l08.check_honest_number", "C", passes(), "C")
 answer("l08.check_honest_number", "A", fails("training images"), "A")
@@ -503,12 +654,16 @@ def _rkl_forward_kl(flow, log_target, n, generator):
     return -flow.log_prob(x.detach()).mean()
 
 
-for _fn, _expect, _what in ((_rkl, passes(), "mean(log q - log p~)"), (_rkl_no_q, fails("left out log q"), "log q forgotten"),
-                            (_rkl_sum, fails("summed"), "a sum"), (_rkl_per_sample, fails("MEAN"), "one loss per sample"),
-                            (_rkl_own_generator, fails("same samples"), "its own generator"),
-                            (_rkl_detached, fails("gradient"), "samples detached"),
-                            (lambda f, lt, n, g: float(_rkl(f, lt, n, g)), fails("torch tensor"), "a float"),
-                            (_rkl_forward_kl, fails(), "the wrong direction: the flow's own NLL of its samples")):
+for _fn, _expect, _what in (
+    (_rkl, passes(), "mean(log q - log p~)"),
+    (_rkl_no_q, fails("left out log q"), "log q forgotten"),
+    (_rkl_sum, fails("summed"), "a sum"),
+    (_rkl_per_sample, fails("MEAN"), "one loss per sample"),
+    (_rkl_own_generator, fails("same samples"), "its own generator"),
+    (_rkl_detached, fails("gradient"), "samples detached"),
+    (lambda f, lt, n, g: float(_rkl(f, lt, n, g)), fails("torch tensor"), "a float"),
+    (_rkl_forward_kl, fails(), "the wrong direction: the flow's own NLL of its samples"),
+):
     answer("l09.check_reverse_kl_loss", _fn, _expect, _what)
 answer("l09.check_dropped_mode_kl", math.log(2), passes(), "log 2")
 answer("l09.check_dropped_mode_kl", 0.0, fails("half as high"), "0")
@@ -562,11 +717,13 @@ def _small_factories():
         return LatentExplorer(image_flow(n_layers=2, hidden=16), d.test[0], d.test[1], eps)
 
     moons = two_moons().sample(200, torch.Generator().manual_seed(0)).to(torch.get_default_dtype())
-    return {**FACTORIES,
-            "LayerWalker": lambda: LayerWalker(make_flow(2, 3, hidden=(8,), seed=0), moons),
-            "NLLExplorer": lambda: NLLExplorer(torch.as_tensor(load_old_faithful()[:, :1])),
-            "LatentExplorer": latent,
-            "ModeExplorer": lambda: ModeExplorer(mode_fits(separations=(2.0, 4.0, 6.0), steps=3, n_score=200, nx=16, ny=8))}
+    return {
+        **FACTORIES,
+        "LayerWalker": lambda: LayerWalker(make_flow(2, 3, hidden=(8,), seed=0), moons),
+        "NLLExplorer": lambda: NLLExplorer(torch.as_tensor(load_old_faithful()[:, :1])),
+        "LatentExplorer": latent,
+        "ModeExplorer": lambda: ModeExplorer(mode_fits(separations=(2.0, 4.0, 6.0), steps=3, n_score=200, nx=16, ny=8)),
+    }
 
 
 def _discover():
@@ -623,17 +780,30 @@ case("NLLExplorer(an empty data set)", lambda: _build("NLLExplorer", torch.zeros
 case("NLLExplorer(NaN data)", lambda: _build("NLLExplorer", [[math.nan]]), raises("NaN"))
 case("NLLExplorer(text)", lambda: _build("NLLExplorer", "faithful"), raises("the text"))
 case("ModeExplorer([])", lambda: _build("ModeExplorer", []), raises("at least one fit"))
-case("LayerWalker(a flow whose bijector is one layer)",
-     lambda: _build("LayerWalker", Flow(standard_normal(2), Affine([1.0, 2.0])), torch.zeros(5, 2)), raises("Chain"))
-case("LayerWalker(data of 3 coordinates)", lambda: _build("LayerWalker", make_flow(2, 2, hidden=(4,)), torch.zeros(5, 3)),
-     raises("3 coordinates"))
-case("ChangeOfVariables1D(base='Cauchy')", lambda: _build("ChangeOfVariables1D", "Cauchy"), raises("base", "Normal(0, 1)"))
+case(
+    "LayerWalker(a flow whose bijector is one layer)",
+    lambda: _build("LayerWalker", Flow(standard_normal(2), Affine([1.0, 2.0])), torch.zeros(5, 2)),
+    raises("Chain"),
+)
+case(
+    "LayerWalker(data of 3 coordinates)",
+    lambda: _build("LayerWalker", make_flow(2, 2, hidden=(4,)), torch.zeros(5, 3)),
+    raises("3 coordinates"),
+)
+case(
+    "ChangeOfVariables1D(base='Cauchy')",
+    lambda: _build("ChangeOfVariables1D", "Cauchy"),
+    raises("base", "Normal(0, 1)"),
+)
 case("LinearMap2D(a11=NaN)", lambda: _build("LinearMap2D", math.nan), raises("a11", "finite"))
 case("LinearMap2D(a11=5), beyond its slider", lambda: _build("LinearMap2D", 5.0), raises("a11", "-2", "2"))
 case("SplineExplorer(base='Cauchy')", lambda: _build("SplineExplorer", "Cauchy"), raises("base", "Normal(0, 1)"))
 case("TrainingControl('two moons')", lambda: _build("TrainingControl", "two moons"), raises("target", "Target"))
-case("a widget built under a backend that is not ipympl (a script, %matplotlib inline)",
-     lambda: _under_agg("ChangeOfVariables1D"), returns(lambda w: w.problem is None and w.fig is not None, "a working widget"))
+case(
+    "a widget built under a backend that is not ipympl (a script, %matplotlib inline)",
+    lambda: _under_agg("ChangeOfVariables1D"),
+    returns(lambda w: w.problem is None and w.fig is not None, "a working widget"),
+)
 
 
 def _build(name: str, *args):

@@ -14,8 +14,8 @@ from lessonlib.ui.style import current, use_style
 def png_chunks(png: bytes) -> list[bytes]:
     kinds, pos = [], 8
     while pos < len(png):
-        (n,) = struct.unpack(">I", png[pos:pos + 4])
-        kinds.append(png[pos + 4:pos + 8])
+        (n,) = struct.unpack(">I", png[pos : pos + 4])
+        kinds.append(png[pos + 4 : pos + 8])
         pos += 12 + n
     return kinds
 

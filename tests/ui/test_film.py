@@ -94,7 +94,7 @@ def paint(frame, buffers, background: np.ndarray, dpi: float) -> np.ndarray:
 
     def path(first_count):
         a, n = first_count
-        return Path(verts[a:a + n], codes[a:a + n])
+        return Path(verts[a : a + n], codes[a : a + n])
 
     for op in frame["ops"]:
         gc = renderer.new_gc()
@@ -122,7 +122,7 @@ def paint(frame, buffers, background: np.ndarray, dpi: float) -> np.ndarray:
             renderer.draw_path(gc, path(op["v"]), IdentityTransform(), face)
         else:  # markers
             a, n = op["o"]
-            for x, y in verts[a:a + n]:
+            for x, y in verts[a : a + n]:
                 renderer.draw_path(gc, path(op["v"]), Affine2D().translate(x, y), face)
         gc.restore()
     return np.asarray(renderer.buffer_rgba()).copy()
@@ -158,8 +158,13 @@ def close(clear: float, mean: float) -> bool:
 
 def snapshot(widget):
     """What the page shows and reads of a widget: its picture, readout, message, numbers, control values."""
-    return (full_draw(widget), widget.readout.value, widget.message.value, widget.numbers(),
-            {k: c.value for k, c in widget.controls.items()})
+    return (
+        full_draw(widget),
+        widget.readout.value,
+        widget.message.value,
+        widget.numbers(),
+        {k: c.value for k, c in widget.controls.items()},
+    )
 
 
 def widget_messages(widget) -> list:
@@ -181,7 +186,9 @@ def test_every_frame_of_every_film_is_what_the_kernel_draws(cls):
     before = snapshot(widget)
     sent = widget_messages(widget)
     films = all_films(widget, layer)
-    others = [m for m in sent if m[1] is None or len(m[1])]  # an empty state (hold_sync with nothing held) is no message
+    others = [
+        m for m in sent if m[1] is None or len(m[1])
+    ]  # an empty state (hold_sync with nothing held) is no message
     assert not others, f"making films sent {others[:3]} to the page"
     after = snapshot(widget)
     assert np.array_equal(before[0], after[0]), f"{cls.__name__}: making films changed the picture"
@@ -212,8 +219,10 @@ def test_every_frame_of_every_film_is_what_the_kernel_draws(cls):
             assert frame["readout"] == kernel.readout.value, f"{name} = {frame['v']}: the film's readout differs"
             shown = paint(frame, buffers, png(backgrounds[frame["bg"]]), widget.fig.dpi)
             clear, mean = compare(shown, full_draw(kernel))
-            assert close(clear, mean), (f"{cls.__name__}: the film of {name} at {frame['v']!r} differs from a full draw: "
-                                        f"{clear:.2%} of blocks, mean {mean:.2f} levels")
+            assert close(clear, mean), (
+                f"{cls.__name__}: the film of {name} at {frame['v']!r} differs from a full draw: "
+                f"{clear:.2%} of blocks, mean {mean:.2f} levels"
+            )
             plt.close(kernel.fig)
 
 
@@ -249,7 +258,12 @@ def test_a_film_per_slider_and_a_teaching_moment_holds_the_picture():
     assert set(films) == {"slope", "lift"}  # not the dropdown
     slope = {f["v"]: f for f, _, _ in films["slope"]}
     assert sorted(slope) == [-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0]
-    assert slope[0.0].get("hold") and "not invertible" in slope[0.0]["message"] and "ops" not in slope[0.0] and "readout" not in slope[0.0]
+    assert (
+        slope[0.0].get("hold")
+        and "not invertible" in slope[0.0]["message"]
+        and "ops" not in slope[0.0]
+        and "readout" not in slope[0.0]
+    )
     assert slope[1.5]["readout"] == "slope 1.5" and not slope[1.5].get("hold")
     strokes = [op for op in slope[-2.0]["ops"] if op["t"] == "p" and op.get("s")]
     assert len(strokes) == 1 and strokes[0]["s"][:3] == [1.0, 0.0, 0.0]  # only the moving line, in red
@@ -270,7 +284,10 @@ def test_a_change_drops_the_films_it_invalidates_and_keeps_the_one_that_moved():
     widget.controls["colour"].value = "red"  # nothing left to drop: no message
     assert len(layer.sent) == n
     films = all_films(widget, layer)  # the page asks again: new films, of the new generation
-    assert all(c["gen"] == widget._films.gen for c, _ in layer.sent[n:] if c["kind"] == "film") and set(films) == {"slope", "lift"}
+    assert all(c["gen"] == widget._films.gen for c, _ in layer.sent[n:] if c["kind"] == "film") and set(films) == {
+        "slope",
+        "lift",
+    }
 
 
 def test_making_a_film_asks_the_page_for_no_redraw(monkeypatch):
@@ -291,6 +308,7 @@ def test_making_a_film_asks_the_page_for_no_redraw(monkeypatch):
     def rescaling():
         original()
         widget.ax.set_ylim(-2, 3 + abs(widget.controls["slope"].value))
+
     widget.update = rescaling
     films = all_films(widget, layer)
     assert films["slope"] and not asked, f"making films asked the page for {len(asked)} redraws"
@@ -319,6 +337,7 @@ def test_a_film_whose_axis_limits_keep_changing_is_left_to_the_kernel(monkeypatc
     def rescaling():
         original()
         widget.ax.set_ylim(-2, 2 + widget.controls["slope"].value + 2)  # new limits at every position
+
     widget.update = rescaling
     films = all_films(widget, in_view(widget))
     assert "slope" in widget._films.skipped and not films.get("slope") and films.get("lift")
@@ -331,15 +350,23 @@ def test_a_drag_on_the_figure_released_where_it_is_refused_stays_at_its_last_goo
     before = widget.knots_x.copy()
     widget._on_layer_message({"kind": "release", "name": "knot 4", "value": before[5] + 1.0, "good": before[4] + 0.5})
     assert widget.problem and "Refused" in widget.message.value
-    assert widget.knots_x[4] == pytest.approx(before[4] + 0.5) and np.array_equal(np.delete(widget.knots_x, 4), np.delete(before, 4))
+    assert widget.knots_x[4] == pytest.approx(before[4] + 0.5) and np.array_equal(
+        np.delete(widget.knots_x, 4), np.delete(before, 4)
+    )
     through = construct(cls)  # the same drag through the kernel: its last good move, then the refused one
     through.move_knot(4, before[4] + 0.5)
     through.move_knot(4, before[5] + 1.0)
     assert (widget.message.value, widget.problem) == (through.message.value, through.problem)
     assert np.array_equal(full_draw(widget), full_draw(through)) and np.array_equal(widget.knots_x, through.knots_x)
-    for bad in ({"kind": "release", "name": "knot 4", "value": "nan"}, {"kind": "release", "name": "knot 4", "value": None},
-                {"kind": "release", "name": "slope", "value": 2.0}, {"kind": "release", "name": "knot 9", "value": 1.0}):
-        widget._on_layer_message(bad)  # ignored: not a number, a slider (its value comes by its own model), no such film
+    for bad in (
+        {"kind": "release", "name": "knot 4", "value": "nan"},
+        {"kind": "release", "name": "knot 4", "value": None},
+        {"kind": "release", "name": "slope", "value": 2.0},
+        {"kind": "release", "name": "knot 9", "value": 1.0},
+    ):
+        widget._on_layer_message(
+            bad
+        )  # ignored: not a number, a slider (its value comes by its own model), no such film
     assert widget.knots_x[4] == pytest.approx(before[4] + 0.5)
 
 
@@ -370,7 +397,7 @@ def test_a_frame_without_one_of_its_artists_is_seen(name, slider_name):
     assert close(*compare(everything, full))
     seen = 0
     for k in range(len(frame["ops"])):
-        without = paint(dict(frame, ops=frame["ops"][:k] + frame["ops"][k + 1:]), buffers, bg, widget.fig.dpi)
+        without = paint(dict(frame, ops=frame["ops"][:k] + frame["ops"][k + 1 :]), buffers, bg, widget.fig.dpi)
         if not (np.abs(without.astype(int) - everything.astype(int)) > 64).any():
             continue  # an artist with nothing visible in this state
         assert not close(*compare(without, full)), f"a frame without its op {k} ({frame['ops'][k]['t']}) passed"
@@ -392,7 +419,7 @@ def test_recorder_keeps_markers_dashes_clipping_and_nan_gaps():
     assert line["c"] == pytest.approx(list(ax.bbox.bounds), abs=0.01)  # clipped to the axes
     codes = np.frombuffer(buffers[0], np.uint8)
     a, n = line["v"]
-    assert list(codes[a:a + n]).count(Path.MOVETO) == 2  # the NaN splits the line in two
+    assert list(codes[a : a + n]).count(Path.MOVETO) == 2  # the NaN splits the line in two
     assert markers["t"] == "m" and markers["o"][1] == 2  # the NaN point is not drawn
 
 
@@ -404,7 +431,7 @@ def live_frame(widget, layer, name, value, seq, have):
     """Ask for one frame of a live drag as the page does; (frame, buffers, backgrounds sent with it by id)."""
     n = len(layer.sent)
     widget._on_layer_message({"kind": "live", "name": name, "value": list(value), "seq": seq, "have": sorted(have)})
-    (content, buffers), = layer.sent[n:]
+    ((content, buffers),) = layer.sent[n:]
     assert content["kind"] == "live" and content["seq"] == seq and content["name"] == name
     return content["frame"], buffers, {b["id"]: buffers[b["b"]] for b in content["backgrounds"]}
 
@@ -442,7 +469,9 @@ def test_every_live_frame_is_what_the_kernel_draws_when_the_drag_is_let_go_there
             assert frame["readout"] == kernel.readout.value, f"{spec['name']} at {value}: the readout differs"
             shown = paint(frame, buffers, png(held[frame["bg"]]), widget.fig.dpi)
             clear, mean = compare(shown, full_draw(kernel))
-            assert close(clear, mean), f"{spec['name']} at {value}: {clear:.2%} of blocks differ, mean {mean:.2f} levels"
+            assert close(clear, mean), (
+                f"{spec['name']} at {value}: {clear:.2%} of blocks differ, mean {mean:.2f} levels"
+            )
             plt.close(kernel.fig)
     others = [m for m in sent if m[1] is None or len(m[1])]
     assert not others, f"drawing live frames sent {others[:3]} to the page"
@@ -460,10 +489,14 @@ def test_a_live_drag_released_moves_the_column_and_the_page_learns_where_the_tip
     a1 = [h for h in handles if h["name"] == "a1"][0]
     assert (a1["a"][0] + a1["b"][0] * a1["x"], a1["a"][1] + a1["b"][1] * a1["y"]) == pytest.approx((0.5, -1.25))
     n = len(layer.sent)
-    for bad in ({"kind": "release", "name": "a1", "value": [float("nan"), 0.0]}, {"kind": "release", "name": "a1", "value": 1.0},
-                {"kind": "release", "name": "a3", "value": [1.0, 1.0]}, {"kind": "live", "name": "a1", "value": [1.0], "seq": 1, "have": []},
-                {"kind": "live", "name": "a1", "value": [1.0, 1.0], "seq": "1", "have": []},
-                {"kind": "live", "name": "a1", "value": [1.0, 1.0], "seq": 1, "have": None}):
+    for bad in (
+        {"kind": "release", "name": "a1", "value": [float("nan"), 0.0]},
+        {"kind": "release", "name": "a1", "value": 1.0},
+        {"kind": "release", "name": "a3", "value": [1.0, 1.0]},
+        {"kind": "live", "name": "a1", "value": [1.0], "seq": 1, "have": []},
+        {"kind": "live", "name": "a1", "value": [1.0, 1.0], "seq": "1", "have": []},
+        {"kind": "live", "name": "a1", "value": [1.0, 1.0], "seq": 1, "have": None},
+    ):
         widget._on_layer_message(bad)  # ignored: not two numbers, no such handle, no sequence number
     assert (widget.controls["a11"].value, widget.controls["a21"].value) == (0.5, -1.25) and len(layer.sent) == n
     widget.controls["mode"].value = "nonlinear"  # no tips to drag: the page is told there are none
@@ -515,11 +548,15 @@ def test_the_page_is_sent_its_drawing_of_the_live_drags_once_and_the_texts_of_a_
     background, *labels = (png(buffers[b]) for b in page["buffers"])
     assert background.shape[:2] == (page["H"], page["W"]) and len(labels) == len(page["labels"]) == 2
     right = [int(v) for v in widget.ax_x.bbox.bounds]
-    panel = background[page["H"] - right[1] - right[3] + 4:page["H"] - right[1] - 4, right[0] + 4:right[0] + right[2] - 4]
+    panel = background[
+        page["H"] - right[1] - right[3] + 4 : page["H"] - right[1] - 4, right[0] + 4 : right[0] + right[2] - 4
+    ]
     assert (panel == 255).all(), "the right panel's moving parts are not in the page's background"
     twin = construct(cls)
     in_view(twin)
-    assert (full_draw(twin)[:, :right[0] - 4] == background[:, :right[0] - 4]).all(), "the left panel is in the background as drawn"
+    assert (full_draw(twin)[:, : right[0] - 4] == background[:, : right[0] - 4]).all(), (
+        "the left panel is in the background as drawn"
+    )
     widget._on_layer_message({"kind": "release", "name": "a1", "value": [0.3, -0.75]})
     content, buffers = [m for m in layer.sent if m[0]["kind"] == "handles"][-1]
     assert content["page"]["A"] == [[0.3, 0.5], [-0.75, 1.0]] and "buffers" not in content["page"] and not buffers
@@ -529,7 +566,7 @@ def test_the_page_is_sent_its_drawing_of_the_live_drags_once_and_the_texts_of_a_
     assert len(content["page"]["buffers"]) == 3 and len(buffers) == 3
     n = len(layer.sent)
     widget._on_layer_message({"kind": "live", "name": "a2", "value": [0.45, -1.2], "seq": 7, "have": [], "text": True})
-    (content, buffers), = layer.sent[n:]
+    ((content, buffers),) = layer.sent[n:]
     assert content["kind"] == "live" and content["seq"] == 7 and not buffers and not content["backgrounds"]
     frame = content["frame"]
     assert "ops" not in frame and "bg" not in frame

@@ -95,19 +95,21 @@ def run(cells: list[str]) -> nbformat.NotebookNode:
 
 def test_a_saved_notebook_keeps_the_final_state_of_training_figures_and_progress_bars():
     """Executed as `course.py regenerate` does (nbclient): the stored outputs are the re-sent, final ones."""
-    nb = run([
-        "%matplotlib widget\nfrom lessonlib.ui.notebook import setup\nsetup(seed=0)",
-        "from IPython.display import display\nfrom lessonlib.ui.stills import keep_final\nfrom lessonlib.ui.widgetkit import new_figure\n"
-        "fig, ax = new_figure()\nline, = ax.plot([0, 1], [0, 0], lw=8, color='k')\nax.set_ylim(-1, 1)\nax.set_axis_off()\n"
-        "display(keep_final(fig.canvas))\nline.set_ydata([0.9, 0.9])  # training moves it after it is shown",
-        "from tqdm.auto import tqdm\nfor _ in tqdm(range(30), desc='training'):\n    pass\nline.set_ydata([-0.9, -0.9])",
-    ])
-    canvas_out, = nb.cells[1].outputs
-    bar_out, = nb.cells[2].outputs
+    nb = run(
+        [
+            "%matplotlib widget\nfrom lessonlib.ui.notebook import setup\nsetup(seed=0)",
+            "from IPython.display import display\nfrom lessonlib.ui.stills import keep_final\nfrom lessonlib.ui.widgetkit import new_figure\n"
+            "fig, ax = new_figure()\nline, = ax.plot([0, 1], [0, 0], lw=8, color='k')\nax.set_ylim(-1, 1)\nax.set_axis_off()\n"
+            "display(keep_final(fig.canvas))\nline.set_ydata([0.9, 0.9])  # training moves it after it is shown",
+            "from tqdm.auto import tqdm\nfor _ in tqdm(range(30), desc='training'):\n    pass\nline.set_ydata([-0.9, -0.9])",
+        ]
+    )
+    (canvas_out,) = nb.cells[1].outputs
+    (bar_out,) = nb.cells[2].outputs
     assert "100%" in bar_out.data["text/plain"] and "30/30" in bar_out.data["text/plain"]
     png = picture(canvas_out.data["image/png"]).sum(axis=2)
     h = png.shape[0]
     dark = lambda rows: bool((rows < 200).any())  # noqa: E731
     # where the line was when its cell ended (near the top), not where it started (the middle) nor
     # where a later cell put it (near the bottom)
-    assert dark(png[: h // 5]) and not dark(png[2 * h // 5: 3 * h // 5]) and not dark(png[4 * h // 5:])
+    assert dark(png[: h // 5]) and not dark(png[2 * h // 5 : 3 * h // 5]) and not dark(png[4 * h // 5 :])

@@ -73,8 +73,10 @@ def static_artists_above_animated(widget) -> list[str]:
             box = a.get_window_extent(renderer)
             for b, b_box in animated:
                 if a.get_zorder() > b.get_zorder() and box.overlaps(b_box):
-                    found.append(f"{type(a).__name__} (zorder {a.get_zorder()}) over animated {type(b).__name__} "
-                                 f"(zorder {b.get_zorder()}) in axes '{ax.get_title()}'")
+                    found.append(
+                        f"{type(a).__name__} (zorder {a.get_zorder()}) over animated {type(b).__name__} "
+                        f"(zorder {b.get_zorder()}) in axes '{ax.get_title()}'"
+                    )
                     break
     return found
 

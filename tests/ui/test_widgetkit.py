@@ -166,7 +166,9 @@ def test_a_burst_of_changes_from_the_browser_draws_far_fewer_frames_and_ends_on_
     run_in_own_loop(drag())
     frames = len(d.update_times_ms) - frames_before
     assert d.numbers()["end"] == values[-1], "the last position of the drag must be drawn"
-    assert 1 <= frames <= 1 + (time.perf_counter() - t0) / widgetkit.FRAME_INTERVAL_S + 1, f"{frames} frames for {len(values)} changes"
+    assert 1 <= frames <= 1 + (time.perf_counter() - t0) / widgetkit.FRAME_INTERVAL_S + 1, (
+        f"{frames} frames for {len(values)} changes"
+    )
     assert frames < len(values) / 4
 
 
@@ -237,7 +239,9 @@ def test_a_sliders_answer_to_a_value_the_kernel_set_draws_nothing_again(monkeypa
     d.controls["slope"].value = 1.5
     drawn = len(d.update_times_ms)
     monkeypatch.setattr(widgetkit, "from_browser", lambda: True)
-    monkeypatch.setattr(widgetkit, "_running_loop", lambda: None)  # a change from the browser is drawn at once, not paced
+    monkeypatch.setattr(
+        widgetkit, "_running_loop", lambda: None
+    )  # a change from the browser is drawn at once, not paced
     # (after the browser tests, playwright's loop is the running one in this thread)
     d.controls["slope"].value = 1.4999999999999998
     assert len(d.update_times_ms) == drawn, "the slider's answer was drawn again"

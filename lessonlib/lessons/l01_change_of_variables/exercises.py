@@ -16,8 +16,13 @@ from lessonlib.checks import CheckResult, Hint, checker, compare, hint_if_equal,
 from lessonlib.cov1d import Exponential, Normal, integrate
 
 __all__ = [
-    "check_decreasing_affine_density", "check_lognormal_logpdf", "check_interval_mass", "check_inverse_cdf_map",
-    "EX1_SLOPE", "EX1_SHIFT", "EX4_RATE",
+    "check_decreasing_affine_density",
+    "check_lognormal_logpdf",
+    "check_interval_mass",
+    "check_inverse_cdf_map",
+    "EX1_SLOPE",
+    "EX1_SHIFT",
+    "EX4_RATE",
 ]
 
 EX1_SLOPE, EX1_SHIFT = -2.0, 1.0  # exercise 1: X = -2 Z + 1, Z ~ Normal(0, 1)
@@ -29,7 +34,9 @@ _N = Normal(0.0, 1.0)
 def _with_integral(result: CheckResult, total: float, what: str = "density") -> CheckResult:
     if result.passed or not math.isfinite(total):
         return result
-    return CheckResult(result.name, False, f"{result.message} (Your {what} integrates to {total:.3g}; a density integrates to 1.)")
+    return CheckResult(
+        result.name, False, f"{result.message} (Your {what} integrates to {total:.3g}; a density integrates to 1.)"
+    )
 
 
 def _same(values: np.ndarray, message: str) -> Hint:
@@ -52,16 +59,34 @@ def check_decreasing_affine_density(density: Callable[[np.ndarray], np.ndarray] 
     a, b = EX1_SLOPE, EX1_SHIFT
     z = (x - b) / a
     hints = [
-        hint_if_equal(lambda want: -want, "your density is negative everywhere: f'(z) = -2 is negative, and the formula divides by |f'(z)|, its absolute value."),
-        hint_if_equal(lambda want: want * a * a, "you multiplied by |f'(z)| = 2 instead of dividing by it: stretching by 2 must dilute the density."),
+        hint_if_equal(
+            lambda want: -want,
+            "your density is negative everywhere: f'(z) = -2 is negative, and the formula divides by |f'(z)|, its absolute value.",
+        ),
+        hint_if_equal(
+            lambda want: want * a * a,
+            "you multiplied by |f'(z)| = 2 instead of dividing by it: stretching by 2 must dilute the density.",
+        ),
         hint_if_equal(lambda want: -want * a * a, "you multiplied by f'(z) = -2 instead of dividing by |f'(z)|."),
-        hint_if_equal(lambda want: want * abs(a), "the factor 1/|f'(z)| is missing: the map stretches the axis by 2, so the density must be halved."),
+        hint_if_equal(
+            lambda want: want * abs(a),
+            "the factor 1/|f'(z)| is missing: the map stretches the axis by 2, so the density must be halved.",
+        ),
         _same(_N.pdf(x) / abs(a), "you evaluated p_Z at x itself; first go back to z = f⁻¹(x) = (x - 1) / (-2)."),
-        _same(_N.pdf(a * x + b) / abs(a), "you evaluated p_Z at f(x) = -2x + 1; the density needs the inverse, z = (x - 1) / (-2)."),
-        _same(_N.pdf((x + b) / a) / abs(a), "check the inverse: from x = -2z + 1 you get z = (x - 1) / (-2), with x MINUS 1."),
+        _same(
+            _N.pdf(a * x + b) / abs(a),
+            "you evaluated p_Z at f(x) = -2x + 1; the density needs the inverse, z = (x - 1) / (-2).",
+        ),
+        _same(
+            _N.pdf((x + b) / a) / abs(a),
+            "check the inverse: from x = -2z + 1 you get z = (x - 1) / (-2), with x MINUS 1.",
+        ),
         _same(_N.pdf(z) / a, "your density is negative: divide by |f'(z)| = 2, not by f'(z) = -2."),
-        _same(_N.pdf(x), "that is p_Z(x), the base density itself, as if the map were the identity: go back to "
-                         "z = f⁻¹(x) = (x - 1) / (-2), then divide by |f'(z)| = 2."),
+        _same(
+            _N.pdf(x),
+            "that is p_Z(x), the base density itself, as if the map were the identity: go back to "
+            "z = f⁻¹(x) = (x - 1) / (-2), then divide by |f'(z)| = 2.",
+        ),
     ]
     result = compare(name, got, ex1_reference(x), rtol=1e-6, hints=hints)
     total = float(np.sum(got) * (x[1] - x[0])) if np.all(np.isfinite(got)) else float("nan")
@@ -84,14 +109,20 @@ def check_lognormal_logpdf(log_density: Callable[[np.ndarray], np.ndarray] | Non
     with np.errstate(over="ignore"):
         applied_f = _N.logpdf(np.exp(x)) - x
     hints = [
-        _same(_N.logpdf(lx) + lx, "the log-det has the wrong sign: log p_X(x) = log p_Z(z) MINUS log|f'(z)|, and log|f'(z)| = log x here."),
+        _same(
+            _N.logpdf(lx) + lx,
+            "the log-det has the wrong sign: log p_X(x) = log p_Z(z) MINUS log|f'(z)|, and log|f'(z)| = log x here.",
+        ),
         _same(_N.logpdf(lx), "the log-det term is missing: subtract log|f'(z)| = z = log x."),
         _same(_N.logpdf(x) - lx, "you evaluated log p_Z at x; first go back to z = f⁻¹(x) = log x."),
         _same(applied_f, "you applied f = exp to x; the density needs the inverse, z = log x."),
         _same(_N.pdf(lx) / x, "that is p_X(x) itself; the exercise asks for its logarithm."),
         _same(_N.logpdf(lx) - x, "you subtracted x; the log-det is log|f'(z)| = log e^z = z = log x."),
-        _same(_N.logpdf(x), "that is log p_Z(x), the base's log-density itself, as if the map were the identity: go back "
-                            "to z = log x, then subtract the log-det log|f'(z)| = log x."),
+        _same(
+            _N.logpdf(x),
+            "that is log p_Z(x), the base's log-density itself, as if the map were the identity: go back "
+            "to z = log x, then subtract the log-det log|f'(z)| = log x.",
+        ),
     ]
     result = compare(name, got, ex2_reference(x), rtol=1e-6, atol=1e-8, hints=hints)
     if result.passed or not np.all(np.isfinite(got)):
@@ -117,11 +148,20 @@ def check_interval_mass(p: float | None) -> CheckResult:
     want = ex3_reference()
     cdf = lambda t: float(_N.cdf(np.array([t]))[0])  # noqa: E731
     hints = [
-        hint_if_equal(lambda w: cdf(math.e) - cdf(1.0), "you put the x-interval [1, e] into the CDF of Z; map the ends back first: z = log 1 = 0 and z = log e = 1."),
+        hint_if_equal(
+            lambda w: cdf(math.e) - cdf(1.0),
+            "you put the x-interval [1, e] into the CDF of Z; map the ends back first: z = log 1 = 0 and z = log e = 1.",
+        ),
         hint_if_equal(lambda w: cdf(1.0), "that is P(Z < 1); the interval also has a lower end, z = log 1 = 0."),
         hint_if_equal(lambda w: 1.0 - w, "that is the probability of being OUTSIDE the interval."),
-        hint_if_equal(lambda w: float(_N.pdf(np.array([0.5]))[0]) * (math.e - 1) / math.exp(0.5), "a density times a width is only an approximation; use the CDF of Z at the mapped ends."),
-        hint_if_equal(lambda w: float(_N.pdf(np.array([0.5]))[0]), "a density value is not a probability; use the CDF of Z at the mapped ends."),
+        hint_if_equal(
+            lambda w: float(_N.pdf(np.array([0.5]))[0]) * (math.e - 1) / math.exp(0.5),
+            "a density times a width is only an approximation; use the CDF of Z at the mapped ends.",
+        ),
+        hint_if_equal(
+            lambda w: float(_N.pdf(np.array([0.5]))[0]),
+            "a density value is not a probability; use the CDF of Z at the mapped ends.",
+        ),
     ]
     return compare(name, read_number(p), want, rtol=2e-4, atol=1e-6, hints=hints)  # four decimals are enough
 
@@ -136,16 +176,32 @@ def check_inverse_cdf_map(g: Callable[[np.ndarray], np.ndarray] | None) -> Check
     _, got = values_of(g, u, what="a function of u (def ... or lambda u: ...)")
     want = target.ppf(u)
     if got.shape == want.shape and np.allclose(got, want[::-1], rtol=1e-6, atol=1e-9):
-        return CheckResult(name, True, "✅ " + name + ": correct, and decreasing: 1 - U is Uniform too, so -log(U) / 2 works as well; "
-                           "a decreasing map is as good as an increasing one, the absolute value in the formula takes care of it.")
+        return CheckResult(
+            name,
+            True,
+            "✅ " + name + ": correct, and decreasing: 1 - U is Uniform too, so -log(U) / 2 works as well; "
+            "a decreasing map is as good as an increasing one, the absolute value in the formula takes care of it.",
+        )
     r = EX4_RATE
     hints = [
-        _same(-r * np.log1p(-u), "you multiplied by the rate; F⁻¹(u) = -log(1 - u) / rate divides by it (a rate of 2 means a mean of 1/2)."),
-        _same(np.log1p(-u) / r, "your values are negative: an exponential variable is positive, -log(1 - u) / rate has a minus sign."),
+        _same(
+            -r * np.log1p(-u),
+            "you multiplied by the rate; F⁻¹(u) = -log(1 - u) / rate divides by it (a rate of 2 means a mean of 1/2).",
+        ),
+        _same(
+            np.log1p(-u) / r,
+            "your values are negative: an exponential variable is positive, -log(1 - u) / rate has a minus sign.",
+        ),
         _same(-np.expm1(-r * u), "that is the CDF F(u) = 1 - exp(-rate u); the sampler needs its inverse, F⁻¹(u)."),
-        _same(r * np.exp(-r * u), "that is the density p(u); the sampler needs the inverse of the CDF, F⁻¹(u) = -log(1 - u) / rate."),
+        _same(
+            r * np.exp(-r * u),
+            "that is the density p(u); the sampler needs the inverse of the CDF, F⁻¹(u) = -log(1 - u) / rate.",
+        ),
         _same(-np.log1p(-u), "the rate is missing: that samples Exponential(1), whose mean is 1, not 1/2."),
-        _same(u, "that is u itself, the identity map: it leaves Uniform(0, 1) as it is. Apply the inverse CDF of the "
-                 "target, F⁻¹(u) = -log(1 - u) / rate."),
+        _same(
+            u,
+            "that is u itself, the identity map: it leaves Uniform(0, 1) as it is. Apply the inverse CDF of the "
+            "target, F⁻¹(u) = -log(1 - u) / rate.",
+        ),
     ]
     return compare(name, got, want, rtol=1e-6, hints=hints)

@@ -34,8 +34,16 @@ def plot_densities(
     width = width or s.fig_width * 0.8
     fig, ax = static_figure(width=width, height=width * 0.42)
     if samples is not None:
-        ax.hist(samples, bins=bins, range=hist_range, density=True, color="#bbbbbb", edgecolor="white", lw=0.5,
-                label=f"histogram of {len(samples):,} samples")
+        ax.hist(
+            samples,
+            bins=bins,
+            range=hist_range,
+            density=True,
+            color="#bbbbbb",
+            edgecolor="white",
+            lw=0.5,
+            label=f"histogram of {len(samples):,} samples",
+        )
     colors = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"]
     for k, (label, y) in enumerate(curves.items()):
         ax.plot(x, y, styles[k % len(styles)], color=colors[k % len(colors)], lw=s.line_width, label=label)

@@ -17,7 +17,15 @@ from matplotlib.patches import Polygon
 from matplotlib.ticker import MaxNLocator, MultipleLocator
 
 from lessonlib.cov1d import (
-    AffineMap, Density1D, Logistic, MonotoneSpline, Normal, TanhMap, Uniform, interval_mass_x, interval_mass_z,
+    AffineMap,
+    Density1D,
+    Logistic,
+    MonotoneSpline,
+    Normal,
+    TanhMap,
+    Uniform,
+    interval_mass_x,
+    interval_mass_z,
     pushforward_density,
 )
 from lessonlib.inputs import one_of
@@ -68,8 +76,16 @@ class ChangeOfVariables1D(LessonWidget):
         self._nums: dict[str, float] = {}
         self._px_scaled = False  # p_X's axis gets its first limit from the first update
 
-        self.add_control("base", w.Dropdown(options=list(BASES), value=base, description="base p_Z",
-                                            style={"description_width": "initial"}, layout=w.Layout(width=s.control_width)))
+        self.add_control(
+            "base",
+            w.Dropdown(
+                options=list(BASES),
+                value=base,
+                description="base p_Z",
+                style={"description_width": "initial"},
+                layout=w.Layout(width=s.control_width),
+            ),
+        )
         self.add_control("slope", slider("slope", 1.0, -3.0, 3.0, 0.1))
         self.add_control("shift", slider("shift", 0.0, -2.0, 2.0, 0.1))
         self.add_control("nonlinearity", slider("nonlinearity a (z + a·tanh z)", 0.0, -1.0, 2.0, 0.1))
@@ -81,13 +97,20 @@ class ChangeOfVariables1D(LessonWidget):
         self.fig.canvas.mpl_connect("motion_notify_event", self._on_motion)
         self.fig.canvas.mpl_connect("button_release_event", self._on_release)
         c = self.controls
-        hint = w.HTML(f'<span style="font-size:{s.control_font}">Drag the orange knots up or down; '
-                      "the sliders place them on the curve shift + slope·(z + a·tanh z).</span>")
-        layout = w.VBox([
-            w.HBox([c["base"], self.reset_button]),
-            w.HBox([w.VBox([c["slope"], c["shift"], c["nonlinearity"]]), w.VBox([c["centre"], c["width"]])]),
-            hint, self.fig.canvas, self.readout, self.message,
-        ])
+        hint = w.HTML(
+            f'<span style="font-size:{s.control_font}">Drag the orange knots up or down; '
+            "the sliders place them on the curve shift + slope·(z + a·tanh z).</span>"
+        )
+        layout = w.VBox(
+            [
+                w.HBox([c["base"], self.reset_button]),
+                w.HBox([w.VBox([c["slope"], c["shift"], c["nonlinearity"]]), w.VBox([c["centre"], c["width"]])]),
+                hint,
+                self.fig.canvas,
+                self.readout,
+                self.message,
+            ]
+        )
         self._finish(layout)
         freeze_layout(self.fig)
 
@@ -106,8 +129,11 @@ class ChangeOfVariables1D(LessonWidget):
         # labels stay in the cached background; only the numbers are redrawn (text costs per glyph)
         self.text_z, self.text_x, self.text_s = (
             self._label_and_value(label, y, colour, fs)
-            for label, y, colour in (("P(blue, in z) =", 0.75, COLOR_Z), ("P(red, in x) =", 0.45, COLOR_X),
-                                     ("|f'(centre)| =", 0.15, COLOR_MAP))
+            for label, y, colour in (
+                ("P(blue, in z) =", 0.75, COLOR_Z),
+                ("P(red, in x) =", 0.45, COLOR_X),
+                ("|f'(centre)| =", 0.15, COLOR_MAP),
+            )
         )
         lw = s.line_width
         am, apx, apz = self.ax_map, self.ax_px, self.ax_pz
@@ -119,7 +145,9 @@ class ChangeOfVariables1D(LessonWidget):
         self.band_x = am.add_patch(Polygon(np.zeros((4, 2)), closed=True, color=COLOR_X, alpha=0.12, lw=0))
         (self.tangent,) = am.plot([], [], ls="--", color=COLOR_BAND, lw=lw * 0.8)
         (self.curve,) = am.plot([], [], color=COLOR_MAP, lw=lw)
-        (self.knot_marks,) = am.plot([], [], "o", ms=9 if not s.presenter else 13, color=COLOR_BAND, mec=COLOR_MAP, zorder=5)
+        (self.knot_marks,) = am.plot(
+            [], [], "o", ms=9 if not s.presenter else 13, color=COLOR_BAND, mec=COLOR_MAP, zorder=5
+        )
 
         apx.set_xlabel("p_X(x)")
         apx.set_ylabel("x (data)")
@@ -139,16 +167,29 @@ class ChangeOfVariables1D(LessonWidget):
         apx.xaxis.set_major_locator(MaxNLocator(2))
         apz.yaxis.set_major_locator(MaxNLocator(2))
         self.fig = fig
-        self.animate(self.text_z, self.text_x, self.text_s, self.band_z, self.band_x, self.tangent, self.curve,
-                     self.knot_marks, self.fill_x, self.line_px, self.fill_z, self.line_pz)
+        self.animate(
+            self.text_z,
+            self.text_x,
+            self.text_s,
+            self.band_z,
+            self.band_x,
+            self.tangent,
+            self.curve,
+            self.knot_marks,
+            self.fill_x,
+            self.line_px,
+            self.fill_z,
+            self.line_pz,
+        )
 
     def _label_and_value(self, label: str, y: float, colour: str, fontsize: float):
         """A fixed label and, in a column to its right on the same baseline, an empty text for its
         number. Returns the number's text."""
         ax = self.ax_txt
         ax.text(0.02, y, label, color=colour, fontsize=fontsize, transform=ax.transAxes, va="baseline")
-        return ax.text(0.66, y, "", color=colour, fontsize=fontsize, fontweight="bold", transform=ax.transAxes,
-                       va="baseline")
+        return ax.text(
+            0.66, y, "", color=colour, fontsize=fontsize, fontweight="bold", transform=ax.transAxes, va="baseline"
+        )
 
     # -- the maths, then the artists --------------------------------------------------------
     def _candidate_knots(self) -> np.ndarray:
@@ -195,11 +236,20 @@ class ChangeOfVariables1D(LessonWidget):
         deriv = float(fmap.derivative(np.array([cz]))[0])
         xc = float(fmap.forward(np.array([cz]))[0])
         return {
-            "z_a": za, "z_b": zb, "x_a": xa, "x_b": xb,
-            "mass_z": interval_mass_z(base, za, zb), "mass_x": interval_mass_x(base, fmap, xa, xb),
-            "z_centre": cz, "x_centre": xc, "derivative": deriv, "stretch": abs(deriv),
-            "p_z": float(base.pdf(np.array([cz]))[0]), "p_x": float(pushforward_density(base, fmap, np.array([xc]))[0]),
-            "width_z": wz, "width_x": abs(xb - xa),
+            "z_a": za,
+            "z_b": zb,
+            "x_a": xa,
+            "x_b": xb,
+            "mass_z": interval_mass_z(base, za, zb),
+            "mass_x": interval_mass_x(base, fmap, xa, xb),
+            "z_centre": cz,
+            "x_centre": xc,
+            "derivative": deriv,
+            "stretch": abs(deriv),
+            "p_z": float(base.pdf(np.array([cz]))[0]),
+            "p_x": float(pushforward_density(base, fmap, np.array([xc]))[0]),
+            "width_z": wz,
+            "width_x": abs(xb - xa),
         }
 
     def _draw(self, base: Density1D, fmap: MonotoneSpline, n: dict[str, float]) -> None:
@@ -215,7 +265,9 @@ class ChangeOfVariables1D(LessonWidget):
         zi = np.linspace(za, zb, 60)
         self.fill_z.set_xy(np.column_stack([np.r_[zi, zb, za], np.r_[base.pdf(zi), 0.0, 0.0]]))
         xi = np.linspace(min(xa, xb), max(xa, xb), 60)
-        self.fill_x.set_xy(np.column_stack([np.r_[pushforward_density(base, fmap, xi), 0.0, 0.0], np.r_[xi, xi[-1], xi[0]]]))
+        self.fill_x.set_xy(
+            np.column_stack([np.r_[pushforward_density(base, fmap, xi), 0.0, 0.0], np.r_[xi, xi[-1], xi[0]]])
+        )
         curve_pts = np.column_stack([zi, fmap.forward(zi)])  # the piece of the map over [a, b]
         self.band_z.set_xy(np.vstack([[[za, X_LIM[0]], [zb, X_LIM[0]]], curve_pts[::-1]]))
         self.band_x.set_xy(np.vstack([[[Z_LIM[0], curve_pts[0, 1]]], curve_pts, [[Z_LIM[0], curve_pts[-1, 1]]]]))
@@ -243,7 +295,11 @@ class ChangeOfVariables1D(LessonWidget):
             f"<b>mass in z = {mass_z:.4f}</b>, <b>mass in x = {mass_x:.4f}</b>. "
             f"Local stretch |f'(z)| = <b>{stretch:.3f}</b> at z = {n['z_centre']:.2f}: it {effect} the density: "
             f"p_Z = {n['p_z']:.3f}, p_X = <b>{n['p_x']:.3f}</b>."
-            + (" The map is decreasing (f' &lt; 0); the absolute value keeps the density positive." if n["derivative"] < 0 else "")
+            + (
+                " The map is decreasing (f' &lt; 0); the absolute value keeps the density positive."
+                if n["derivative"] < 0
+                else ""
+            )
             + "</span>"
         )
 
@@ -298,8 +354,18 @@ class ChangeOfVariables1D(LessonWidget):
             inner = np.linspace(max(lo, X_LIM[0]), min(hi, X_LIM[1]), n + 2)[1:-1]
             past = [v for v in (lo - 0.05, hi + 0.05) if X_LIM[0] <= v <= X_LIM[1]]
             values = sorted(float(v) for v in np.round(np.concatenate([inner, past]), 6))
-            out.append({"name": f"knot {i}", "values": values, "x": float(px[i, 0]), "y": float(px[i, 1]), "r": radius,
-                        "axis": "y", "a": y0, "b": y1 - y0})
+            out.append(
+                {
+                    "name": f"knot {i}",
+                    "values": values,
+                    "x": float(px[i, 0]),
+                    "y": float(px[i, 1]),
+                    "r": radius,
+                    "axis": "y",
+                    "a": y0,
+                    "b": y1 - y0,
+                }
+            )
         return out
 
     def film_apply(self, name: str, value: float) -> None:

@@ -10,7 +10,16 @@ from typing import Any
 
 import numpy as np
 
-from lessonlib.checks import AnswerProblem, CheckResult, checker, compare, hint_if, hint_if_equal, read_array, read_number
+from lessonlib.checks import (
+    AnswerProblem,
+    CheckResult,
+    checker,
+    compare,
+    hint_if,
+    hint_if_equal,
+    read_array,
+    read_number,
+)
 from lessonlib.inputs import describe
 from lessonlib.linear2d import det2, gaussian_density, rotation
 
@@ -63,14 +72,32 @@ def check_rotation_scaling_density(answer: Any) -> CheckResult:
     p = _ex1_parts()
     near = lambda key: p[key]  # noqa: E731 - the value a known mistake gives
     hints = [
-        hint_if_equal(lambda w: near("times_det"), "you multiplied by |det A|. Stretching spreads probability thinner: divide by |det A|."),
-        hint_if_equal(lambda w: near("over_s"), "you divided by s = 2, but A scales both directions by 2, so areas grow by |det A| = s^2 = 4."),
+        hint_if_equal(
+            lambda w: near("times_det"),
+            "you multiplied by |det A|. Stretching spreads probability thinner: divide by |det A|.",
+        ),
+        hint_if_equal(
+            lambda w: near("over_s"),
+            "you divided by s = 2, but A scales both directions by 2, so areas grow by |det A| = s^2 = 4.",
+        ),
         hint_if_equal(lambda w: near("no_det"), "that is p_Z(A^-1 x*) alone: the area factor 1 / |det A| is missing."),
-        hint_if_equal(lambda w: near("forward"), "you evaluated p_Z at A x*. The density needs the point that lands on x*: z = A^-1 x*."),
-        hint_if_equal(lambda w: near("not_mapped"), "you evaluated p_Z at x* itself. First map back: z = A^-1 x* (the rotation keeps |z|, the scaling does not)."),
-        hint_if_equal(lambda w: near("no_2pi"), "the standard normal on the plane has the factor 1 / (2 pi) in front of the exponential."),
-        hint_if_equal(lambda w: near("identity"), "that is p_Z(x*), the base density at x* as if A were the identity: map "
-                                                 "back first, z = A^-1 x*, then divide by |det A| = 4."),
+        hint_if_equal(
+            lambda w: near("forward"),
+            "you evaluated p_Z at A x*. The density needs the point that lands on x*: z = A^-1 x*.",
+        ),
+        hint_if_equal(
+            lambda w: near("not_mapped"),
+            "you evaluated p_Z at x* itself. First map back: z = A^-1 x* (the rotation keeps |z|, the scaling does not).",
+        ),
+        hint_if_equal(
+            lambda w: near("no_2pi"),
+            "the standard normal on the plane has the factor 1 / (2 pi) in front of the exponential.",
+        ),
+        hint_if_equal(
+            lambda w: near("identity"),
+            "that is p_Z(x*), the base density at x* as if A were the identity: map "
+            "back first, z = A^-1 x*, then divide by |det A| = 4.",
+        ),
     ]
     return compare("density p_X(x*)", read_number(answer), p["right"], rtol=1e-6, hints=hints)
 
@@ -119,14 +146,23 @@ def check_signs(answer: Any) -> CheckResult:
     want = _quiz_signs()
     answer = _read_signs(answer)
     hints = [
-        hint_if_equal(lambda w: -w, "all three are reversed. det > 0 when turning from a1 to a2 the short way goes counter-clockwise, as from e1 to e2."),
-        hint_if(lambda g, w: g[2] != w[2] and g[0] == w[0] and g[1] == w[1],
-                "R: both columns point left, but that is about a half turn of the plane, and a turn keeps orientation. "
-                "Check the turn from a1 to a2."),
-        hint_if(lambda g, w: g[1] != w[1] and g[0] == w[0] and g[2] == w[2],
-                "Q: from a1 to a2 the short way turns clockwise, the mirror image of e1 to e2."),
-        hint_if(lambda g, w: g[0] != w[0] and g[1] == w[1] and g[2] == w[2],
-                "P: a1 points a little down, but from a1 to a2 the short way still turns counter-clockwise."),
+        hint_if_equal(
+            lambda w: -w,
+            "all three are reversed. det > 0 when turning from a1 to a2 the short way goes counter-clockwise, as from e1 to e2.",
+        ),
+        hint_if(
+            lambda g, w: g[2] != w[2] and g[0] == w[0] and g[1] == w[1],
+            "R: both columns point left, but that is about a half turn of the plane, and a turn keeps orientation. "
+            "Check the turn from a1 to a2.",
+        ),
+        hint_if(
+            lambda g, w: g[1] != w[1] and g[0] == w[0] and g[2] == w[2],
+            "Q: from a1 to a2 the short way turns clockwise, the mirror image of e1 to e2.",
+        ),
+        hint_if(
+            lambda g, w: g[0] != w[0] and g[1] == w[1] and g[2] == w[2],
+            "P: a1 points a little down, but from a1 to a2 the short way still turns counter-clockwise.",
+        ),
     ]
     return compare("signs of det", answer, want, hints=hints)
 
@@ -155,12 +191,16 @@ def _read_log_det(answer: Any) -> float:
         raise AnswerProblem("slogdet returns two things, (sign, logabsdet). Give the second: np.linalg.slogdet(L)[1].")
     v = read_number(answer)
     if np.isposinf(v):
-        raise AnswerProblem("got inf. det L, a product of 1000 numbers of size about 2, is near e^790, beyond float64's "
-                            "largest number (about e^709), so it overflowed before the log. Add the logs of the diagonal "
-                            "instead of multiplying.")
+        raise AnswerProblem(
+            "got inf. det L, a product of 1000 numbers of size about 2, is near e^790, beyond float64's "
+            "largest number (about e^709), so it overflowed before the log. Add the logs of the diagonal "
+            "instead of multiplying."
+        )
     if np.isnan(v):
-        raise AnswerProblem("got NaN. Some diagonal entries are negative and their log is undefined: take the absolute "
-                            "value first (density only needs |det L|).")
+        raise AnswerProblem(
+            "got NaN. Some diagonal entries are negative and their log is undefined: take the absolute "
+            "value first (density only needs |det L|)."
+        )
     if np.isneginf(v):
         raise AnswerProblem("got -inf, the log of 0. Did a product of the diagonal underflow or overflow on the way?")
     return v
@@ -173,10 +213,17 @@ def check_big_log_det(answer: Any) -> CheckResult:
     diag = np.diagonal(L)
     want = float(np.sum(np.log(np.abs(diag))))
     hints = [
-        hint_if_equal(lambda w: diag.sum(), "you added the diagonal entries themselves; add their logs: sum log|L_ii|.", rtol=1e-6),
+        hint_if_equal(
+            lambda w: diag.sum(), "you added the diagonal entries themselves; add their logs: sum log|L_ii|.", rtol=1e-6
+        ),
         hint_if_equal(lambda w: np.abs(diag).sum(), "you added |L_ii|; add their logs: sum log|L_ii|.", rtol=1e-6),
-        hint_if_equal(lambda w: w / np.log(10.0), "that is log base 10. Densities use the natural log: np.log, not np.log10."),
+        hint_if_equal(
+            lambda w: w / np.log(10.0), "that is log base 10. Densities use the natural log: np.log, not np.log10."
+        ),
         hint_if_equal(lambda w: -w, "right size, wrong sign: that is the log-det of the inverse map L^-1."),
-        hint_if(lambda g, w: abs(float(g.ravel()[0])) == 1.0, "that is the sign of det L (slogdet's first output); give the second, logabsdet."),
+        hint_if(
+            lambda g, w: abs(float(g.ravel()[0])) == 1.0,
+            "that is the sign of det L (slogdet's first output); give the second, logabsdet.",
+        ),
     ]
     return compare("log|det L|", _read_log_det(answer), want, rtol=1e-8, hints=hints)

@@ -13,7 +13,17 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 
 from lessonlib.lessons.l02_jacobian.exercises import SIGN_QUIZ
-from lessonlib.linear2d import Map2D, bin_probabilities, cell_area_ratios, det2, grid_lines, is_singular, polygon_area, unit_square, warp_lines
+from lessonlib.linear2d import (
+    Map2D,
+    bin_probabilities,
+    cell_area_ratios,
+    det2,
+    grid_lines,
+    is_singular,
+    polygon_area,
+    unit_square,
+    warp_lines,
+)
 from lessonlib.ui.figures import static_figure
 from lessonlib.ui.style import current
 
@@ -47,8 +57,17 @@ def square_outline(t: np.ndarray) -> np.ndarray:
 
     Shapes: t (n,) -> (4n, 2).
     """
-    return np.concatenate([np.column_stack([t, 0 * t]), np.column_stack([1 + 0 * t, t]),
-                           np.column_stack([1 - t, 1 + 0 * t]), np.column_stack([0 * t, 1 - t])]) - 0.5
+    return (
+        np.concatenate(
+            [
+                np.column_stack([t, 0 * t]),
+                np.column_stack([1 + 0 * t, t]),
+                np.column_stack([1 - t, 1 + 0 * t]),
+                np.column_stack([0 * t, 1 - t]),
+            ]
+        )
+        - 0.5
+    )
 
 
 def _outline(ax: Axes, P: np.ndarray, det: float, label: str | None = None, alpha: float = 0.3) -> None:
@@ -59,7 +78,9 @@ def _outline(ax: Axes, P: np.ndarray, det: float, label: str | None = None, alph
 
 def _columns(ax: Axes, A: np.ndarray) -> None:
     for j, name in enumerate(("a1", "a2")):
-        ax.annotate("", xy=(A[0, j], A[1, j]), xytext=(0, 0), arrowprops={"arrowstyle": "-|>", "lw": 2, "color": "black"})
+        ax.annotate(
+            "", xy=(A[0, j], A[1, j]), xytext=(0, 0), arrowprops={"arrowstyle": "-|>", "lw": 2, "color": "black"}
+        )
         ax.text(A[0, j] * 1.08, A[1, j] * 1.08 + 0.05, name, fontsize=current().font_size, fontweight="bold")
 
 
@@ -67,11 +88,24 @@ def plot_stretch_example() -> Figure:
     """Uniform density 1 on the unit square, and its push through A = diag(2, 1): density 1/2 on [0, 2] x [0, 1]."""
     fig, (a0, a1) = static_figure(1, 2, sharey=True)
     A = np.diag([2.0, 1.0])
-    for ax, M, dens, title in ((a0, np.eye(2), 1.0, "base: $p_Z = 1$ on $[0,1]^2$"),
-                               (a1, A, 0.5, "data: $x = Az$, $p_X = 1/2$ on $[0,2]\\times[0,1]$")):
+    for ax, M, dens, title in (
+        (a0, np.eye(2), 1.0, "base: $p_Z = 1$ on $[0,1]^2$"),
+        (a1, A, 0.5, "data: $x = Az$, $p_X = 1/2$ on $[0,2]\\times[0,1]$"),
+    ):
         P = unit_square() @ M.T
-        ax.add_patch(Polygon(P[:-1], closed=True, facecolor=matplotlib.colormaps["Blues"](0.25 + 0.6 * dens), edgecolor="black", lw=2))
-        ax.text(P[2, 0] / 2, 0.5, f"density {dens:g}\narea {polygon_area(P):g}", ha="center", va="center", fontsize=current().font_size * 1.1)
+        ax.add_patch(
+            Polygon(
+                P[:-1], closed=True, facecolor=matplotlib.colormaps["Blues"](0.25 + 0.6 * dens), edgecolor="black", lw=2
+            )
+        )
+        ax.text(
+            P[2, 0] / 2,
+            0.5,
+            f"density {dens:g}\narea {polygon_area(P):g}",
+            ha="center",
+            va="center",
+            fontsize=current().font_size * 1.1,
+        )
         ax.set(xlim=(-0.3, 2.3), ylim=(-0.3, 1.3), aspect="equal", title=title, xlabel="first coordinate")
     a0.set_ylabel("second coordinate")
     return fig
@@ -127,8 +161,15 @@ def plot_local_linear_map(m: Map2D, points: np.ndarray, h: float = 0.5) -> Figur
         a0.fill(sq[:, 0], sq[:, 1], color=col, alpha=0.6)
         a1.fill(img[:, 0], img[:, 1], color=col, alpha=0.6)
         a1.plot(par[:, 0], par[:, 1], "k--", lw=1.5)
-        a1.annotate(f"|det J| = {abs(np.linalg.det(J)):.2f}", xy=x0, xytext=(x0[0] + 0.9, x0[1] - 0.9), color=col,
-                    fontsize=current().font_size * 0.9, fontweight="bold", arrowprops={"arrowstyle": "-", "color": col})
+        a1.annotate(
+            f"|det J| = {abs(np.linalg.det(J)):.2f}",
+            xy=x0,
+            xytext=(x0[0] + 0.9, x0[1] - 0.9),
+            color=col,
+            fontsize=current().font_size * 0.9,
+            fontweight="bold",
+            arrowprops={"arrowstyle": "-", "color": col},
+        )
     a0.set(xlim=(-2.6, 2.6), ylim=(-2.6, 2.6), aspect="equal", title="base space $z$: small squares")
     a1.set(xlim=(-4.2, 4.9), ylim=(-2.6, 4.6), aspect="equal", title=f"data space $x = f(z)$: images; dashed: $J_f(z)$")
     return fig
@@ -157,8 +198,10 @@ def plot_density_vs_histogram(m: Map2D, x_samples: np.ndarray, lim: float = 5.0,
     area = (2.0 * lim / bins) ** 2
     vmax = float(max(hist.max(), formula.max())) / area
     fig, axes = static_figure(1, 2, sharey=True)
-    for ax, img, title in ((axes[0], hist / area, f"histogram of {len(x_samples)} samples $x = f(z)$"),
-                           (axes[1], formula / area, "formula $p_Z(f^{-1}(x))\\,/\\,|\\det J_f(z)|$")):
+    for ax, img, title in (
+        (axes[0], hist / area, f"histogram of {len(x_samples)} samples $x = f(z)$"),
+        (axes[1], formula / area, "formula $p_Z(f^{-1}(x))\\,/\\,|\\det J_f(z)|$"),
+    ):
         im = ax.imshow(img, origin="lower", extent=(-lim, lim, -lim, lim), cmap="magma", vmin=0, vmax=vmax)
         ax.set(title=title, xlabel="$x_1$", aspect="equal")
         ax.grid(False)

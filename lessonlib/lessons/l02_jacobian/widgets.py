@@ -53,11 +53,15 @@ class LinearMap2D(LessonWidget):
     SNAP = 0.05  # drags snap to the sliders' step, so det A = 0 can be reached exactly
     PICK_PX = 18  # how close (pixels) a click must be to a handle
 
-    def __init__(self, a11: float = 1.0, a12: float = 0.5, a21: float = 0.0, a22: float = 1.0, n_grid: int = 90) -> None:
+    def __init__(
+        self, a11: float = 1.0, a12: float = 0.5, a21: float = 0.0, a22: float = 1.0, n_grid: int = 90
+    ) -> None:
         super().__init__()
         for name, v in (("a11", a11), ("a12", a12), ("a21", a21), ("a22", a22)):
             if not -2.0 <= real_number(v, name) <= 2.0:  # a slider would silently move it to its end
-                raise ValueError(f"{name} = {v:g} is outside the sliders' range -2 to 2: start from entries in [-2, 2].")
+                raise ValueError(
+                    f"{name} = {v:g} is outside the sliders' range -2 to 2: start from entries in [-2, 2]."
+                )
         self.n_grid = n_grid
         self._xs, _, self._pts = grid_points(-LIM, LIM, n_grid)
         self._cell = ((2 * LIM) / n_grid) ** 2
@@ -65,13 +69,18 @@ class LinearMap2D(LessonWidget):
         self.collapsed = False
         self._numbers: dict[str, float] = {}
 
-        mode = w.ToggleButtons(options=[("linear map A", "linear"), ("nonlinear map f", "nonlinear")], value="linear",
-                               style={"button_width": "auto"})
+        mode = w.ToggleButtons(
+            options=[("linear map A", "linear"), ("nonlinear map f", "nonlinear")],
+            value="linear",
+            style={"button_width": "auto"},
+        )
         self.add_control("mode", mode)
         for name, v in (("a11", a11), ("a12", a12), ("a21", a21), ("a22", a22)):
             self.add_control(name, slider(name, v, -2.0, 2.0, 0.05))
-        self.add_control("map", w.Dropdown(options=list(MAPS), value="triangular", description="map f",
-                                           layout=w.Layout(width="260px")))
+        self.add_control(
+            "map",
+            w.Dropdown(options=list(MAPS), value="triangular", description="map f", layout=w.Layout(width="260px")),
+        )
         self.add_control("z1", slider("point z1", 1.0, -2.0, 2.0, 0.05))
         self.add_control("z2", slider("point z2", 0.5, -2.0, 2.0, 0.05))
         self._build_figure()
@@ -79,8 +88,16 @@ class LinearMap2D(LessonWidget):
         c = self.controls
         self._linear_box = w.VBox([w.HBox([c["a11"], c["a12"]]), w.HBox([c["a21"], c["a22"]])])
         self._nonlinear_box = w.VBox([c["map"], w.HBox([c["z1"], c["z2"]])])
-        layout = w.VBox([w.HBox([mode, self.reset_button]), self._linear_box, self._nonlinear_box,
-                         self.fig.canvas, self.readout, self.message])
+        layout = w.VBox(
+            [
+                w.HBox([mode, self.reset_button]),
+                self._linear_box,
+                self._nonlinear_box,
+                self.fig.canvas,
+                self.readout,
+                self.message,
+            ]
+        )
         self._finish(layout)
 
     # -- figure -----------------------------------------------------------------------------
@@ -121,8 +138,21 @@ class LinearMap2D(LessonWidget):
         freeze_layout(self.fig)
         # what a drag or a slider changes is redrawn over a cached background (see LessonWidget.animate);
         # the mode switch, which shows and hides whole groups and retitles, redraws everything
-        self.animate(self.im_x, self.grid_x, self.sq_z, self.grid_z, *self.arrows_z, self.sq_x, self.curve_x,
-                     self.line_x, *self.arrows_x, self.tips, self.point_z, self.point_x, *self.label_x)
+        self.animate(
+            self.im_x,
+            self.grid_x,
+            self.sq_z,
+            self.grid_z,
+            *self.arrows_z,
+            self.sq_x,
+            self.curve_x,
+            self.line_x,
+            *self.arrows_x,
+            self.tips,
+            self.point_z,
+            self.point_x,
+            *self.label_x,
+        )
         self._shown_mode: str | None = None
         self.fig.canvas.mpl_connect("button_press_event", self._on_press)
         self.fig.canvas.mpl_connect("motion_notify_event", self._on_motion)
@@ -172,10 +202,20 @@ class LinearMap2D(LessonWidget):
             self.line_x.set_data(img[:, 0], img[:, 1])
             self.line_x.set_visible(True)
             self.im_x.set_data(np.zeros((self.n_grid, self.n_grid)))
-            self.readout.value = self._readout("det A = 0 &nbsp; area of the image = 0 &nbsp; no density: A has no inverse")
+            self.readout.value = self._readout(
+                "det A = 0 &nbsp; area of the image = 0 &nbsp; no density: A has no inverse"
+            )
             self.say(collapse_sentence(A), "warn")
-            self.problem = collapse_sentence(A)  # the intended teaching message, shown instead of a picture of a density
-            self._numbers = {"det": 0.0, "area": area, "density_at_origin": float("nan"), "heat_max": 0.0, "collapsed": 1.0}
+            self.problem = collapse_sentence(
+                A
+            )  # the intended teaching message, shown instead of a picture of a density
+            self._numbers = {
+                "det": 0.0,
+                "area": area,
+                "density_at_origin": float("nan"),
+                "heat_max": 0.0,
+                "collapsed": 1.0,
+            }
             return
         self.line_x.set_visible(False)
         self.sq_x.set_visible(True)
@@ -189,21 +229,42 @@ class LinearMap2D(LessonWidget):
         p0 = 1.0 / (2.0 * np.pi * abs(det))
         self.readout.value = self._readout(
             f"det A = {det:.3f} &nbsp; area of the image of the unit square = |det A| = {area:.3f} &nbsp; "
-            f"density at 0: p<sub>Z</sub>(0) / |det A| = 0.159 / {abs(det):.3f} = {p0:.3f}")
+            f"density at 0: p<sub>Z</sub>(0) / |det A| = 0.159 / {abs(det):.3f} = {p0:.3f}"
+        )
         if abs(det) < 0.15:
-            self.say(f"Nearly collapsed: |det A| = {abs(det):.3f}, so the plane is squeezed into a thin band and the density is "
-                     f"{1 / abs(det):.0f} times higher than the base's. At det A = 0 it would be a line with no density.", "warn")
+            self.say(
+                f"Nearly collapsed: |det A| = {abs(det):.3f}, so the plane is squeezed into a thin band and the density is "
+                f"{1 / abs(det):.0f} times higher than the base's. At det A = 0 it would be a line with no density.",
+                "warn",
+            )
         elif det < 0:
-            self.say("det A &lt; 0: the map flips orientation (going from a1 to a2 is now clockwise, a mirror image). "
-                     "Area and density use |det A|, so the density is still positive.", "info")
+            self.say(
+                "det A &lt; 0: the map flips orientation (going from a1 to a2 is now clockwise, a mirror image). "
+                "Area and density use |det A|, so the density is still positive.",
+                "info",
+            )
         elif np.isclose(abs(det), 1.0, atol=5e-3):
-            self.say(f"|det A| = {abs(det):.2f}: shapes change but areas do not, so the density keeps its peak height.", "info")
+            self.say(
+                f"|det A| = {abs(det):.2f}: shapes change but areas do not, so the density keeps its peak height.",
+                "info",
+            )
         elif abs(det) > 1:
-            self.say(f"|det A| = {abs(det):.2f} &gt; 1: areas grow, so the same probability is spread thinner (paler).", "info")
+            self.say(
+                f"|det A| = {abs(det):.2f} &gt; 1: areas grow, so the same probability is spread thinner (paler).",
+                "info",
+            )
         else:
-            self.say(f"|det A| = {abs(det):.2f} &lt; 1: areas shrink, so the probability is packed tighter (darker).", "info")
-        self._numbers = {"det": det, "area": area, "density_at_origin": p0, "heat_max": float(dens.max()),
-                         "mass": float(dens.sum() * self._cell), "collapsed": 0.0}
+            self.say(
+                f"|det A| = {abs(det):.2f} &lt; 1: areas shrink, so the probability is packed tighter (darker).", "info"
+            )
+        self._numbers = {
+            "det": det,
+            "area": area,
+            "density_at_origin": p0,
+            "heat_max": float(dens.max()),
+            "mass": float(dens.sum() * self._cell),
+            "collapsed": 0.0,
+        }
 
     def _update_nonlinear(self) -> None:
         m = get_map(self.controls["map"].value)
@@ -237,17 +298,29 @@ class LinearMap2D(LessonWidget):
         dens = float(gaussian_density(z0)[0] / abs(det))
         self.readout.value = self._readout(
             f"J<sub>f</sub>(z0) = [[{J[0, 0]:.2f}, {J[0, 1]:.2f}], [{J[1, 0]:.2f}, {J[1, 1]:.2f}]] &nbsp; det J = {det:.3f} &nbsp; "
-            f"area(f(square)) / area(square) = {ratio:.3f} &nbsp; p<sub>X</sub>(f(z0)) = {dens:.4f}")
-        self.say(f"{m.description}. Filled: the parallelogram J<sub>f</sub>(z0) makes of the square; black: the square's exact "
-                 "image. Drag the yellow point; the smaller the square, the closer the two.", "info")
-        self._numbers = {"det_J": det, "area_ratio": ratio, "density_at_point": dens,
-                         "x0_1": float(x0[0]), "x0_2": float(x0[1]), "collapsed": 0.0}
+            f"area(f(square)) / area(square) = {ratio:.3f} &nbsp; p<sub>X</sub>(f(z0)) = {dens:.4f}"
+        )
+        self.say(
+            f"{m.description}. Filled: the parallelogram J<sub>f</sub>(z0) makes of the square; black: the square's exact "
+            "image. Drag the yellow point; the smaller the square, the closer the two.",
+            "info",
+        )
+        self._numbers = {
+            "det_J": det,
+            "area_ratio": ratio,
+            "density_at_point": dens,
+            "x0_1": float(x0[0]),
+            "x0_2": float(x0[1]),
+            "collapsed": 0.0,
+        }
 
     def _readout(self, text: str) -> str:
         scale = f"grey shading = density on a fixed scale: white 0, black {DENSITY_VMAX} or more"
         size = current().control_font
-        return (f'<span style="font-size:{size}; font-family:monospace">{text}</span><br>'
-                f'<span style="font-size:{size}; color:#666">{scale}</span>')
+        return (
+            f'<span style="font-size:{size}; font-family:monospace">{text}</span><br>'
+            f'<span style="font-size:{size}; color:#666">{scale}</span>'
+        )
 
     def numbers(self) -> dict[str, float]:
         return dict(self._numbers)
@@ -300,9 +373,20 @@ class LinearMap2D(LessonWidget):
         tips = self.ax_x.transData.transform(self.matrix().T)
         inverse = self.ax_x.transData.inverted()
         (x0, y0), (x1, y1) = inverse.transform([(0.0, 0.0), (1.0, 1.0)])
-        return [{"name": name, "x": float(tips[j, 0]), "y": float(tips[j, 1]), "r": float(self.PICK_PX),
-                 "a": [float(x0), float(y0)], "b": [float(x1 - x0), float(y1 - y0)], "step": self.SNAP, "lo": -2.0, "hi": 2.0}
-                for j, name in enumerate(self.COLUMNS)]
+        return [
+            {
+                "name": name,
+                "x": float(tips[j, 0]),
+                "y": float(tips[j, 1]),
+                "r": float(self.PICK_PX),
+                "a": [float(x0), float(y0)],
+                "b": [float(x1 - x0), float(y1 - y0)],
+                "step": self.SNAP,
+                "lo": -2.0,
+                "hi": 2.0,
+            }
+            for j, name in enumerate(self.COLUMNS)
+        ]
 
     def film_apply(self, name: str, value) -> None:
         u, v = (self._snap(x) for x in value)
@@ -322,8 +406,15 @@ class LinearMap2D(LessonWidget):
         those the artists draw (recorded at a kept, a flipped and a collapsed A), the labels the images Agg draws."""
         if self.controls["mode"].value != "linear":
             return None
-        parts = {"density": [self.im_x], "square": [self.sq_x], "grid": [self.grid_x], "collapse": [self.line_x],
-                 "arrows": self.arrows_x, "tips": [self.tips], "labels": self.label_x}
+        parts = {
+            "density": [self.im_x],
+            "square": [self.sq_x],
+            "grid": [self.grid_x],
+            "collapse": [self.line_x],
+            "arrows": self.arrows_x,
+            "tips": [self.tips],
+            "labels": self.label_x,
+        }
         order: list[str] = []  # the parts in the order the kernel draws them
         for a in self.animated_artists():
             name = next((n for n, group in parts.items() if any(a is b for b in group)), None)
@@ -331,8 +422,9 @@ class LinearMap2D(LessonWidget):
                 order.append(name)
         kept, flipped, collapsed = ({"a11": a11, "a12": 0.5, "a21": 0.0, "a22": 1.0} for a11 in (1.0, -1.0, 0.0))
         collapsed["a22"] = 0.0
-        im, sq, grid, arrow, tips, *labels = film.drawn_at(self, kept, [self.im_x, self.sq_x, self.grid_x, self.arrows_x[0],
-                                                                         self.tips, *self.label_x])
+        im, sq, grid, arrow, tips, *labels = film.drawn_at(
+            self, kept, [self.im_x, self.sq_x, self.grid_x, self.arrows_x[0], self.tips, *self.label_x]
+        )
         (sq_flipped,) = film.drawn_at(self, flipped, [self.sq_x])
         (line,) = film.drawn_at(self, collapsed, [self.line_x])
         t = self.ax_x.transData
@@ -342,8 +434,16 @@ class LinearMap2D(LessonWidget):
         for j, rec in enumerate(labels):
             (op,) = rec.ops
             anchor = t.transform([A[:, j] + 0.12])[0]
-            label_at.append({"dx": op["x"] - float(anchor[0]), "dy": op["y"] - float(anchor[1]), "w": op["w"], "h": op["h"],
-                             "c": op.get("c"), "image": len(images)})
+            label_at.append(
+                {
+                    "dx": op["x"] - float(anchor[0]),
+                    "dy": op["y"] - float(anchor[1]),
+                    "w": op["w"],
+                    "h": op["h"],
+                    "c": op.get("c"),
+                    "image": len(images),
+                }
+            )
             images.append(rec.images[0])
         (marker,) = tips.ops
         a, n = marker["v"]
@@ -360,18 +460,39 @@ class LinearMap2D(LessonWidget):
         x0, x1, y0, y1 = self.im_x.get_extent()
         (ex0, ey0), (ex1, ey1) = t.transform([(x0, y0), (x1, y1)])
         model = {
-            "kind": "linear2d", "W": int(self.fig.bbox.width), "H": int(self.fig.bbox.height),
-            "T": [float(ox), float(oy), float(px - ox), float(py - oy)], "columns": {name: j for j, name in enumerate(self.COLUMNS)},
-            "order": order, "rtol": SINGULAR_RTOL,
+            "kind": "linear2d",
+            "W": int(self.fig.bbox.width),
+            "H": int(self.fig.bbox.height),
+            "T": [float(ox), float(oy), float(px - ox), float(py - oy)],
+            "columns": {name: j for j, name in enumerate(self.COLUMNS)},
+            "order": order,
+            "rtol": SINGULAR_RTOL,
             "grid": [[float(v) for v in (*line[0], *line[-1])] for line in self._lines],  # straight lines stay straight
-            "styles": {"square": style(sq), "flipped": style(sq_flipped), "grid": style(grid), "collapse": style(line),
-                       "arrow": style(arrow), "tips": style(tips)},
-            "marker": {"codes": codes[a:a + n].tolist(), "verts": verts[a:a + n].astype(float).round(3).ravel().tolist(),
-                       "centre": float(verts[marker["o"][0], 0] - np.floor(first[0] + 0.5))},
-            "labels": label_at, "label_offset": 0.12,
-            "density": {"xs": self._xs.tolist(), "rect": [float(ex0), float(ey0), float(ex1 - ex0), float(ey1 - ey0)],
-                        "c": im.ops[0].get("c"), "vmin": float(norm.vmin), "vmax": float(norm.vmax), "lut": lut.tolist(),
-                        "under": [int(v) for v in cmap(-1.0, bytes=True)], "over": [int(v) for v in cmap(2.0, bytes=True)]},
+            "styles": {
+                "square": style(sq),
+                "flipped": style(sq_flipped),
+                "grid": style(grid),
+                "collapse": style(line),
+                "arrow": style(arrow),
+                "tips": style(tips),
+            },
+            "marker": {
+                "codes": codes[a : a + n].tolist(),
+                "verts": verts[a : a + n].astype(float).round(3).ravel().tolist(),
+                "centre": float(verts[marker["o"][0], 0] - np.floor(first[0] + 0.5)),
+            },
+            "labels": label_at,
+            "label_offset": 0.12,
+            "density": {
+                "xs": self._xs.tolist(),
+                "rect": [float(ex0), float(ey0), float(ex1 - ex0), float(ey1 - ey0)],
+                "c": im.ops[0].get("c"),
+                "vmin": float(norm.vmin),
+                "vmax": float(norm.vmax),
+                "lut": lut.tolist(),
+                "under": [int(v) for v in cmap(-1.0, bytes=True)],
+                "over": [int(v) for v in cmap(2.0, bytes=True)],
+            },
         }
         artists = [a for group in parts.values() for a in group]
         return model, artists, images

@@ -17,8 +17,15 @@ from lessonlib.monotone1d import mixture_logit_cdf_and_log_deriv
 from lessonlib.training import TrainResult
 
 __all__ = [
-    "X_RANGE", "as_flat_array", "density_on_grid", "mass_by_quadrature", "count_peaks", "sample_cdf_gap",
-    "DensitySnapshots", "two_bump_terms", "TwoBump",
+    "X_RANGE",
+    "as_flat_array",
+    "density_on_grid",
+    "mass_by_quadrature",
+    "count_peaks",
+    "sample_cdf_gap",
+    "DensitySnapshots",
+    "two_bump_terms",
+    "TwoBump",
 ]
 
 #: Old Faithful eruption durations (minutes) are drawn on this window.
@@ -42,7 +49,9 @@ def density_on_grid(flow: Flow, grid: np.ndarray, log_det: bool = True) -> np.nd
     return logp.exp().numpy()
 
 
-def mass_by_quadrature(flow: Flow, low: float = -30.0, high: float = 40.0, n: int = 20001, log_det: bool = True) -> float:
+def mass_by_quadrature(
+    flow: Flow, low: float = -30.0, high: float = 40.0, n: int = 20001, log_det: bool = True
+) -> float:
     """int_low^high p_X(x) dx by the trapezoid rule (of the broken density when log_det=False).
 
     Shapes: -> scalar.

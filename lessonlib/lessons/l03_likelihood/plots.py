@@ -17,8 +17,16 @@ from lessonlib.lessons.l03_likelihood.experiments import X_RANGE, DensitySnapsho
 from lessonlib.ui.figures import static_figure
 from lessonlib.ui.style import current
 
-__all__ = ["DATA_COLOUR", "FLOW_COLOUR", "BAD_COLOUR", "draw_histogram", "plot_fits", "plot_snapshots",
-           "plot_without_log_det", "plot_samples"]
+__all__ = [
+    "DATA_COLOUR",
+    "FLOW_COLOUR",
+    "BAD_COLOUR",
+    "draw_histogram",
+    "plot_fits",
+    "plot_snapshots",
+    "plot_without_log_det",
+    "plot_samples",
+]
 
 DATA_COLOUR, FLOW_COLOUR, BAD_COLOUR = "#9fb7d4", "#c0392b", "#7d3c98"
 
@@ -71,8 +79,13 @@ def plot_without_log_det(good: Flow, bad: Flow, x: Tensor, bad_window: tuple[flo
     grid = np.linspace(*X_RANGE, 400)
     draw_histogram(ax1, as_flat_array(x))
     ax1.plot(grid, density_on_grid(good, grid), color=FLOW_COLOUR, label="trained with the log-det")
-    ax1.plot(grid, density_on_grid(bad, grid, log_det=False), color=BAD_COLOUR, ls="--",
-             label="trained without: p_Z(f^-1(x))")
+    ax1.plot(
+        grid,
+        density_on_grid(bad, grid, log_det=False),
+        color=BAD_COLOUR,
+        ls="--",
+        label="trained without: p_Z(f^-1(x))",
+    )
     ax1.set(ylim=(0, 1.0), ylabel="density", title="on the data")
     ax1.legend(loc="upper left", frameon=False)
     wide = np.linspace(*bad_window, 1000)
@@ -88,8 +101,14 @@ def plot_samples(flow: Flow, samples: Tensor, x: Tensor) -> Figure:
     """Histogram of samples drawn in one pass, against the density they should follow and the data."""
     fig, ax = static_figure(height=current().fig_width * 0.34)
     grid = np.linspace(*X_RANGE, 400)
-    ax.hist(as_flat_array(samples), bins=np.linspace(*X_RANGE, 61), density=True, color="#f5b041", alpha=0.7,
-            label=f"{len(samples):,} samples x = f(z)")
+    ax.hist(
+        as_flat_array(samples),
+        bins=np.linspace(*X_RANGE, 61),
+        density=True,
+        color="#f5b041",
+        alpha=0.7,
+        label=f"{len(samples):,} samples x = f(z)",
+    )
     ax.plot(grid, density_on_grid(flow, grid), color=FLOW_COLOUR, label="fitted density p_X(x)")
     ax.plot(np.sort(as_flat_array(x)), np.full(len(x), -0.03), "|", color="#34495e", ms=8, label="data")
     ax.set(xlim=X_RANGE, ylim=(-0.07, 1.0), xlabel="eruption duration x (minutes)", ylabel="density")

@@ -16,7 +16,12 @@ from torch import Tensor
 from lessonlib.flows import Flow
 from lessonlib.inputs import real_array
 from lessonlib.lessons.l03_likelihood.experiments import (
-    X_RANGE, DensitySnapshots, TwoBump, as_flat_array, density_on_grid, two_bump_terms,
+    X_RANGE,
+    DensitySnapshots,
+    TwoBump,
+    as_flat_array,
+    density_on_grid,
+    two_bump_terms,
 )
 from lessonlib.lessons.l03_likelihood.plots import FLOW_COLOUR, draw_histogram
 from lessonlib.training import Trainer, TrainResult
@@ -72,8 +77,13 @@ class NLLExplorer(LessonWidget):
         "weight": (0.5, 0.05, 0.95, 0.01),
         "log_width": (-0.5, -2.5, 0.5, 0.05),
     }
-    LABELS = {"shift": "shift", "log_scale": "log-scale", "separation": "bump separation",
-              "weight": "right bump weight", "log_width": "bump log-width"}
+    LABELS = {
+        "shift": "shift",
+        "log_scale": "log-scale",
+        "separation": "bump separation",
+        "weight": "right bump weight",
+        "log_width": "bump log-width",
+    }
 
     def __init__(self, x: Tensor, train_steps: int = 150, draw_every: int = 25, lr: float = 0.05):
         super().__init__()
@@ -85,13 +95,15 @@ class NLLExplorer(LessonWidget):
         self._grid_t = torch.as_tensor(self.grid)[:, None]
         for name, (v, lo, hi, st) in self.RANGES.items():
             self.add_control(name, slider(self.LABELS[name], v, lo, hi, st))
-        self.train_button = w.Button(description="Train (150 steps)", icon="play", button_style="success",
-                                     layout=w.Layout(width="auto"))
+        self.train_button = w.Button(
+            description="Train (150 steps)", icon="play", button_style="success", layout=w.Layout(width="auto")
+        )
         self.train_button.on_click(lambda _: self.train())
         self._numbers: dict[str, float] = {}
 
-        self.fig, (self.ax, self.ax_bar) = new_figure(1, 2, height=current().fig_width * 0.36,
-                                                      gridspec_kw={"width_ratios": [2.2, 1]})
+        self.fig, (self.ax, self.ax_bar) = new_figure(
+            1, 2, height=current().fig_width * 0.36, gridspec_kw={"width_ratios": [2.2, 1]}
+        )
         draw_histogram(self.ax, self.x.numpy().ravel(), fast=True)
         (self.line,) = self.ax.plot(self.grid, np.zeros_like(self.grid), color=FLOW_COLOUR, label="p_X(x)")
         self.ax.set(ylim=(0, 1.2), ylabel="density")
@@ -109,8 +121,12 @@ class NLLExplorer(LessonWidget):
         # redrawn over a cached background (LessonWidget.animate); the zero line too, as it lies above the bars
         self.animate(self.line, *self.bars.patches, zero_line, *self.bar_text)
         c = self.controls  # two columns: the flow's affine layer, then its bumps (short enough for a 1280x720 slide)
-        controls = w.HBox([w.VBox([c["shift"], c["log_scale"], w.HBox([self.train_button, self.reset_button])]),
-                           w.VBox([c["separation"], c["weight"], c["log_width"]])])
+        controls = w.HBox(
+            [
+                w.VBox([c["shift"], c["log_scale"], w.HBox([self.train_button, self.reset_button])]),
+                w.VBox([c["separation"], c["weight"], c["log_width"]]),
+            ]
+        )
         self._finish(w.VBox([controls, self.fig.canvas, self.readout, self.message]))
         freeze_layout(self.fig)
 
@@ -126,11 +142,17 @@ class NLLExplorer(LessonWidget):
             gb, gl = two_bump_terms(theta, self._grid_t)
         density = (gb + gl).exp().numpy()
         b, l = base.mean().item(), ld.mean().item()
-        self._numbers = {"nll": -(b + l), "base_term": b, "log_det_term": l,
-                         **{k: float(self.controls[k].value) for k in self.RANGES}}
+        self._numbers = {
+            "nll": -(b + l),
+            "base_term": b,
+            "log_det_term": l,
+            **{k: float(self.controls[k].value) for k in self.RANGES},
+        }
         if not np.all(np.isfinite([b, l])):
-            raise ValueError("this setting puts the data so far in the tails that the density underflows to zero; "
-                             "move the shift towards the data.")
+            raise ValueError(
+                "this setting puts the data so far in the tails that the density underflows to zero; "
+                "move the shift towards the data."
+            )
         self.line.set_ydata(density)
         for bar, text, v in zip(self.bars, self.bar_text, (b, l, b + l)):
             shown = float(np.clip(v, -5.8, 2.8))
@@ -145,7 +167,8 @@ class NLLExplorer(LessonWidget):
         self.readout.value = (
             f'<span style="font-size:{current().control_font}">mean log p<sub>Z</sub>(z) = {b:.3f} (base term), '
             f"mean log|f<sup>−1</sup>′(x)| = {l:.3f} (log-det term); "
-            f"NLL = −(sum) = <b>{-(b + l):.3f} nats</b> ({sign})</span>")
+            f"NLL = −(sum) = <b>{-(b + l):.3f} nats</b> ({sign})</span>"
+        )
         self.say("")
 
     def numbers(self) -> dict[str, float]:

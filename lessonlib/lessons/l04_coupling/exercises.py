@@ -24,7 +24,17 @@ import torch
 from torch import Tensor, nn
 
 from lessonlib.bijectors import Bijector, register_example
-from lessonlib.checks import AnswerProblem, CheckResult, call, checker, compare, hint_if, hint_if_equal, read_array, read_number
+from lessonlib.checks import (
+    AnswerProblem,
+    CheckResult,
+    call,
+    checker,
+    compare,
+    hint_if,
+    hint_if_equal,
+    read_array,
+    read_number,
+)
 from lessonlib.inputs import describe
 from lessonlib.coupling import AffineCoupling, alternating_mask, jacobian_matrix
 from lessonlib.lessons.l04_coupling.experiments import CurveConditioner
@@ -146,8 +156,9 @@ def _close(a: Tensor, b: Tensor, tol: tuple[float, float] = (1e-6, 1e-7)) -> boo
 def _pair(answer) -> tuple[CouplingFn, CouplingFn]:
     """The learner's (forward, inverse) functions; AnswerProblem for anything else."""
     if callable(answer):
-        raise AnswerProblem("give both functions: check_affine_coupling(my_forward, my_inverse), or "
-                            "answer = (my_forward, my_inverse).")
+        raise AnswerProblem(
+            "give both functions: check_affine_coupling(my_forward, my_inverse), or answer = (my_forward, my_inverse)."
+        )
     if not isinstance(answer, (tuple, list)) or len(answer) != 2:
         got = f"{len(answer)} items" if isinstance(answer, (tuple, list)) else describe(answer)
         raise AnswerProblem(f"expected a pair (my_forward, my_inverse), got {got}.")
@@ -155,7 +166,9 @@ def _pair(answer) -> tuple[CouplingFn, CouplingFn]:
         if fn is None:
             raise AnswerProblem(f"your {which} function is still None: write both functions.")
         if not callable(fn):
-            raise AnswerProblem(f"your {which} must be a function ({which}(point, mask, conditioner)), got {describe(fn)}.")
+            raise AnswerProblem(
+                f"your {which} must be a function ({which}(point, mask, conditioner)), got {describe(fn)}."
+            )
     return answer[0], answer[1]
 
 
@@ -166,19 +179,28 @@ def _outputs(fn: CouplingFn, which: str, point: Tensor, mask: Tensor, cond: Cond
     """
     out = call(fn, point.clone(), mask, cond, what=f"a {which} function")
     if not isinstance(out, (tuple, list)) or len(out) != 2:
-        raise AnswerProblem(f"your {which} must return two things, (points, log_det); it returned {describe(out)}"
-                            + (f" of {len(out)}" if isinstance(out, (tuple, list)) else "") + ".")
+        raise AnswerProblem(
+            f"your {which} must return two things, (points, log_det); it returned {describe(out)}"
+            + (f" of {len(out)}" if isinstance(out, (tuple, list)) else "")
+            + "."
+        )
     for part, value in zip(("points", "log_det"), out):
         if not isinstance(value, Tensor):
-            raise AnswerProblem(f"your {which} returned its {part} as {describe(value)}; return torch tensors (torch.exp, "
-                                "not np.exp), so that a flow can train through the layer with autograd.")
+            raise AnswerProblem(
+                f"your {which} returned its {part} as {describe(value)}; return torch tensors (torch.exp, "
+                "not np.exp), so that a flow can train through the layer with autograd."
+            )
     pts, log_det = out
     B, D = point.shape
     if tuple(pts.shape) != (B, D):
-        raise AnswerProblem(f"your {which} returned points of shape {tuple(pts.shape)}, expected {(B, D)}: one row per point.")
+        raise AnswerProblem(
+            f"your {which} returned points of shape {tuple(pts.shape)}, expected {(B, D)}: one row per point."
+        )
     if tuple(log_det.shape) != (B,):
-        raise AnswerProblem(f"your {which}'s log_det has shape {tuple(log_det.shape)}, expected {(B,)}: log_det must be "
-                            "summed over coordinates, one number per point (.sum(dim=1)).")
+        raise AnswerProblem(
+            f"your {which}'s log_det has shape {tuple(log_det.shape)}, expected {(B,)}: log_det must be "
+            "summed over coordinates, one number per point (.sum(dim=1))."
+        )
     if not (torch.isfinite(pts).all() and torch.isfinite(log_det).all()):
         raise AnswerProblem(f"your {which} returned NaN or infinity at these {B} ordinary points.")
     low = pts.dtype != torch.float64 or log_det.dtype != torch.float64
@@ -197,26 +219,58 @@ def _forward_hints(x: Tensor, ld: Tensor, z: Tensor, mask: Tensor, cond: Conditi
     x_ref, ld_ref = reference_forward(z, mask, cond)
     s, t = cond(z * mask)
     free = 1 - mask
-    points = _first_match(x, x_ref, [
-        ((z,), "your forward returns z unchanged. The transformed coordinates (mask 0) are scaled by exp(s) and "
-               "shifted by t: x = m*z + (1-m)*(z*exp(s) + t)."),
-        ((mask * z + free * (z + t),), "your forward only shifts: x = z + t is an additive (NICE) coupling. The affine "
-                                       "coupling also scales, x = z*exp(s) + t, and then its log-det is the sum of s, not 0."),
-        ((reference_inverse(z, mask, cond)[0],), "your forward computes the inverse map (subtract t, divide by exp(s)): "
-                                                 "forward and inverse swapped?"),
-        ((z * torch.exp(s) + t,), "your forward transforms every coordinate, the kept half too. Coordinates with mask 1 "
-                                  "must pass through unchanged (x = m*z + (1-m)*(...)): the inverse needs them intact to "
-                                  "recompute s and t."),
-    ], tol)
-    log_det = _first_match(ld, ld_ref, [
-        (((free * torch.exp(s)).sum(1), torch.exp(s).sum(1)),
-         "your forward log_det sums exp(s). The scale is exp(s), so log|scale| is s itself: sum s."),
-        ((s.sum(1),), "your forward log_det also sums s over the kept coordinates. Only transformed coordinates are "
-                      "scaled; multiply s by (1 - mask) before summing."),
-        ((-ld_ref,), "your forward log_det has the wrong sign: the forward map multiplies by exp(+s), so it adds s."),
-        ((torch.zeros_like(ld),), "your forward log_det is 0 everywhere: only a layer that does not scale keeps volume; "
-                                  "here it is the sum of s over the transformed coordinates."),
-    ], tol)
+    points = _first_match(
+        x,
+        x_ref,
+        [
+            (
+                (z,),
+                "your forward returns z unchanged. The transformed coordinates (mask 0) are scaled by exp(s) and "
+                "shifted by t: x = m*z + (1-m)*(z*exp(s) + t).",
+            ),
+            (
+                (mask * z + free * (z + t),),
+                "your forward only shifts: x = z + t is an additive (NICE) coupling. The affine "
+                "coupling also scales, x = z*exp(s) + t, and then its log-det is the sum of s, not 0.",
+            ),
+            (
+                (reference_inverse(z, mask, cond)[0],),
+                "your forward computes the inverse map (subtract t, divide by exp(s)): forward and inverse swapped?",
+            ),
+            (
+                (z * torch.exp(s) + t,),
+                "your forward transforms every coordinate, the kept half too. Coordinates with mask 1 "
+                "must pass through unchanged (x = m*z + (1-m)*(...)): the inverse needs them intact to "
+                "recompute s and t.",
+            ),
+        ],
+        tol,
+    )
+    log_det = _first_match(
+        ld,
+        ld_ref,
+        [
+            (
+                ((free * torch.exp(s)).sum(1), torch.exp(s).sum(1)),
+                "your forward log_det sums exp(s). The scale is exp(s), so log|scale| is s itself: sum s.",
+            ),
+            (
+                (s.sum(1),),
+                "your forward log_det also sums s over the kept coordinates. Only transformed coordinates are "
+                "scaled; multiply s by (1 - mask) before summing.",
+            ),
+            (
+                (-ld_ref,),
+                "your forward log_det has the wrong sign: the forward map multiplies by exp(+s), so it adds s.",
+            ),
+            (
+                (torch.zeros_like(ld),),
+                "your forward log_det is 0 everywhere: only a layer that does not scale keeps volume; "
+                "here it is the sum of s over the transformed coordinates.",
+            ),
+        ],
+        tol,
+    )
     return points + log_det
 
 
@@ -225,33 +279,65 @@ def _inverse_hints(zb: Tensor, ild: Tensor, x: Tensor, mask: Tensor, cond: Condi
     z_ref, ild_ref = reference_inverse(x, mask, cond)
     s, t = cond(x * mask)
     free = 1 - mask
-    log_det = _first_match(ild, ild_ref, [
-        ((-ild_ref,), "your inverse log_det has the wrong sign: undoing a stretch by exp(s) shrinks by exp(-s), so it is -sum s."),
-        ((-(free * torch.exp(s)).sum(1), (free * torch.exp(-s)).sum(1)),
-         "your inverse log_det uses exp(s). log|exp(-s)| = -s: sum -s over the transformed coordinates."),
-    ], tol)
-    points = _first_match(zb, z_ref, [
-        ((mask * x + free * (x * torch.exp(-s) - t),),
-         "your inverse divides before subtracting. Undo the steps in reverse order: first subtract t, then divide by exp(s)."),
-        ((mask * x + free * (x - t) * torch.exp(s),),
-         "your inverse multiplies by exp(s) again. To undo a multiplication by exp(s), multiply by exp(-s)."),
-        ((mask * x + free * (x - t),), "your inverse only subtracts t, the inverse of an additive coupling. Also divide by exp(s)."),
-        ((reference_forward(x, mask, cond)[0],), "your inverse computes the forward map (multiply by exp(s), add t): "
-                                                 "forward and inverse swapped?"),
-        ((x * torch.exp(-s) - t, (x - t) * torch.exp(-s)),
-         "your inverse changes the kept coordinates too. They pass through unchanged in both directions."),
-    ], tol)
+    log_det = _first_match(
+        ild,
+        ild_ref,
+        [
+            (
+                (-ild_ref,),
+                "your inverse log_det has the wrong sign: undoing a stretch by exp(s) shrinks by exp(-s), so it is -sum s.",
+            ),
+            (
+                (-(free * torch.exp(s)).sum(1), (free * torch.exp(-s)).sum(1)),
+                "your inverse log_det uses exp(s). log|exp(-s)| = -s: sum -s over the transformed coordinates.",
+            ),
+        ],
+        tol,
+    )
+    points = _first_match(
+        zb,
+        z_ref,
+        [
+            (
+                (mask * x + free * (x * torch.exp(-s) - t),),
+                "your inverse divides before subtracting. Undo the steps in reverse order: first subtract t, then divide by exp(s).",
+            ),
+            (
+                (mask * x + free * (x - t) * torch.exp(s),),
+                "your inverse multiplies by exp(s) again. To undo a multiplication by exp(s), multiply by exp(-s).",
+            ),
+            (
+                (mask * x + free * (x - t),),
+                "your inverse only subtracts t, the inverse of an additive coupling. Also divide by exp(s).",
+            ),
+            (
+                (reference_forward(x, mask, cond)[0],),
+                "your inverse computes the forward map (multiply by exp(s), add t): forward and inverse swapped?",
+            ),
+            (
+                (x * torch.exp(-s) - t, (x - t) * torch.exp(-s)),
+                "your inverse changes the kept coordinates too. They pass through unchanged in both directions.",
+            ),
+        ],
+        tol,
+    )
     return log_det + points
 
 
 def _differences(got: list[Tensor], want: list[Tensor], tol) -> list[str]:
     names = ("forward points x", "forward log_det", "inverse points z", "inverse log_det")
-    return [f"{n}: largest difference from the reference layer {float((g - w).abs().max()):.3g}."
-            for n, g, w in zip(names, got, want) if not _close(g, w, tol)]
+    return [
+        f"{n}: largest difference from the reference layer {float((g - w).abs().max()):.3g}."
+        for n, g, w in zip(names, got, want)
+        if not _close(g, w, tol)
+    ]
 
 
-@checker("affine coupling", how="Write both functions and run the cell again.",
-         answer=lambda forward, inverse=None: forward if inverse is None else (forward, inverse))
+@checker(
+    "affine coupling",
+    how="Write both functions and run the cell again.",
+    answer=lambda forward, inverse=None: forward if inverse is None else (forward, inverse),
+)
 def check_affine_coupling(forward, inverse: CouplingFn | None = None) -> CheckResult:
     """Check a learner's affine coupling against the reference layer, with targeted hints, then by autograd.
 
@@ -273,7 +359,9 @@ def check_affine_coupling(forward, inverse: CouplingFn | None = None) -> CheckRe
         loose = {"atol": 1e-4, "rtol": 1e-4} if low_f or low_i else {}
         problems = verify_bijector(FunctionCoupling(fwd, inv, mask, cond), z, **loose)
     if not problems:
-        return CheckResult(name, True, f"✅ {name}: invertible, and both log-dets match the autograd Jacobian at {z.shape[0]} points.")
+        return CheckResult(
+            name, True, f"✅ {name}: invertible, and both log-dets match the autograd Jacobian at {z.shape[0]} points."
+        )
     lines = [f"❌ {name}: not yet."]
     lines += [f"  Hint: {h}" for h in hints]
     lines += [f"  Check: {p}" for p in problems[:3]]
@@ -310,8 +398,12 @@ def check_zero_entries(answer) -> CheckResult:
     m = np.asarray(ZERO_ENTRIES_MASK)
     kept_rows_only_diag = np.where(m[:, None] == 1, 1.0 - np.eye(len(m)), 0.0)  # forgot the transformed rows' zeros
     hints = [
-        hint_if_equal(lambda w: w.T, "you have rows and columns swapped: row i is the output x_i, column j the input z_j."),
-        hint_if_equal(lambda w: 1 - w, "you marked the entries that can be nonzero; mark the ones that are always zero."),
+        hint_if_equal(
+            lambda w: w.T, "you have rows and columns swapped: row i is the output x_i, column j the input z_j."
+        ),
+        hint_if_equal(
+            lambda w: 1 - w, "you marked the entries that can be nonzero; mark the ones that are always zero."
+        ),
         hint_if_equal(
             lambda w: kept_rows_only_diag,
             "the kept rows are right, but a transformed x_i also ignores the OTHER transformed inputs z_j: "
@@ -356,11 +448,22 @@ def check_log_density(answer) -> CheckResult:
     log_pz_at_x = -math.log(2 * math.pi) - 0.5 * (x1**2 + x2**2)
     z2_wrong = (x2 - t) * math.exp(s)
     hints = [
-        hint_if_equal(lambda w: log_pz + s, "you added the forward log-det. log p_X(x) = log p_Z(z) - log|det J_f(z)| = log p_Z(z) - s."),
+        hint_if_equal(
+            lambda w: log_pz + s,
+            "you added the forward log-det. log p_X(x) = log p_Z(z) - log|det J_f(z)| = log p_Z(z) - s.",
+        ),
         hint_if_equal(lambda w: log_pz, "that is log p_Z(z) alone: the log-det term -s is missing."),
-        hint_if_equal(lambda w: log_pz - math.exp(s), "you subtracted exp(s); the log-det of the scale exp(s) is s itself."),
-        hint_if_equal(lambda w: log_pz_at_x - s, "you evaluated the base density at x. Invert first: z = f^-1(x), then log p_Z(z)."),
-        hint_if_equal(lambda w: log_pz_at_x, "you evaluated the base density at x and left out the log-det: invert first, then subtract s."),
+        hint_if_equal(
+            lambda w: log_pz - math.exp(s), "you subtracted exp(s); the log-det of the scale exp(s) is s itself."
+        ),
+        hint_if_equal(
+            lambda w: log_pz_at_x - s,
+            "you evaluated the base density at x. Invert first: z = f^-1(x), then log p_Z(z).",
+        ),
+        hint_if_equal(
+            lambda w: log_pz_at_x,
+            "you evaluated the base density at x and left out the log-det: invert first, then subtract s.",
+        ),
         hint_if_equal(
             lambda w: -math.log(2 * math.pi) - 0.5 * (x1**2 + z2_wrong**2) - s,
             "your z2 multiplies by exp(s). The inverse divides: z2 = (x2 - t) * exp(-s).",

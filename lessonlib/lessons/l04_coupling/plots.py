@@ -21,7 +21,12 @@ from lessonlib.ui.figures import static_figure
 from lessonlib.ui.style import current
 
 __all__ = [
-    "plot_relu_collapse", "plot_jacobian_blocks", "plot_masks", "plot_untouched", "plot_stability", "plot_densities_2d",
+    "plot_relu_collapse",
+    "plot_jacobian_blocks",
+    "plot_masks",
+    "plot_untouched",
+    "plot_stability",
+    "plot_densities_2d",
 ]
 
 
@@ -61,8 +66,15 @@ def _matrix_panel(ax: Axes, J: np.ndarray, labels: list[str], title: str) -> Non
     for i in range(D):
         for j in range(D):
             txt = "0" if zero[i, j] else f"{J[i, j]:.2f}"
-            ax.text(j, i, txt, ha="center", va="center", fontsize="x-small" if D > 4 else "small",
-                    color="#555" if zero[i, j] else "black")
+            ax.text(
+                j,
+                i,
+                txt,
+                ha="center",
+                va="center",
+                fontsize="x-small" if D > 4 else "small",
+                color="#555" if zero[i, j] else "black",
+            )
     ax.set_xticks(range(D), labels=[f"$z_{{{k}}}$" for k in labels])
     ax.set_yticks(range(D), labels=[f"$x_{{{k}}}$" for k in labels])
     ax.tick_params(length=0)
@@ -102,8 +114,10 @@ def plot_masks(masks: dict[str, tuple[Tensor, tuple[int, int]]]) -> Figure:
         ax.set_xticks([])
         ax.set_yticks([])
         ax.grid(False)
-    swatches = [Patch(facecolor=cmap(norm(1.0)), edgecolor="0.5", label="1: kept (passed through unchanged)"),
-                Patch(facecolor=cmap(norm(0.0)), edgecolor="0.5", label="0: transformed")]
+    swatches = [
+        Patch(facecolor=cmap(norm(1.0)), edgecolor="0.5", label="1: kept (passed through unchanged)"),
+        Patch(facecolor=cmap(norm(0.0)), edgecolor="0.5", label="0: transformed"),
+    ]
     fig.legend(handles=swatches, loc="outside lower center", ncols=2, frameon=False)
     return fig
 
@@ -120,7 +134,12 @@ def plot_untouched(z_img: Tensor, x_img: Tensor, mask_img: Tensor) -> Figure:
     for ax, img, title, kw in (
         (axes[0], zi, "input z", {"cmap": "RdBu_r", "vmin": -lim, "vmax": lim}),
         (axes[1], xi, "output x", {"cmap": "RdBu_r", "vmin": -lim, "vmax": lim}),
-        (axes[2], np.sqrt(diff), "|x - z| (black: unchanged)", {"cmap": "magma", "vmin": 0, "vmax": float(np.sqrt(diff).max())}),
+        (
+            axes[2],
+            np.sqrt(diff),
+            "|x - z| (black: unchanged)",
+            {"cmap": "magma", "vmin": 0, "vmax": float(np.sqrt(diff).max())},
+        ),
     ):
         ax.imshow(img, **kw)
         ax.set_title(title)
@@ -141,8 +160,16 @@ def plot_stability(runs: dict[str, list[float]], steps: int) -> Figure:
         steps_x = np.arange(1, len(losses) + 1)
         if len(losses) < steps:  # overflowed: mark where it stopped, at the top of the axis
             ax.plot(steps_x, losses, color=c)
-            ax.plot([len(losses) + 1], [top], marker="x", ms=12, mew=3, color=c, ls="none",
-                    label=f"{name}: loss = inf at step {len(losses) + 1}")
+            ax.plot(
+                [len(losses) + 1],
+                [top],
+                marker="x",
+                ms=12,
+                mew=3,
+                color=c,
+                ls="none",
+                label=f"{name}: loss = inf at step {len(losses) + 1}",
+            )
         else:
             ax.plot(steps_x, losses, color=c, label=name)
     ax.set_yscale("log")

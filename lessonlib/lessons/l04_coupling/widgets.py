@@ -54,7 +54,10 @@ class CouplingExplorer(LessonWidget):
         super().__init__()
         st = current()
         self.fig, (self.ax_curves, self.ax_x, self.ax_J) = new_figure(
-            1, 3, width=st.fig_width * 1.15, height=st.fig_width * 0.4,
+            1,
+            3,
+            width=st.fig_width * 1.15,
+            height=st.fig_width * 0.4,
             gridspec_kw={"width_ratios": [1.0, 1.2, 0.75]},
         )
         self.add_control("a", slider("log-scale level a", 0.0, -1.5, 1.5, 0.05))
@@ -62,8 +65,9 @@ class CouplingExplorer(LessonWidget):
         self.add_control("c", slider("wiggle frequency c", 1.5, 0.0, 3.0, 0.05))
         self.add_control("d", slider("shift level d", 0.0, -2.0, 2.0, 0.05))
         self.add_control("e", slider("shift bend e", 0.3, -0.8, 0.8, 0.05))
-        self.add_control("mode", w.ToggleButtons(options=[EXP_MODE, RAW_MODE], value=EXP_MODE,
-                                                 style={"button_width": "auto"}))
+        self.add_control(
+            "mode", w.ToggleButtons(options=[EXP_MODE, RAW_MODE], value=EXP_MODE, style={"button_width": "auto"})
+        )
         self.point = torch.tensor(point, dtype=torch.float64)  # the picked point, in data space
         self._build_artists()
         self.fig.canvas.mpl_connect("button_press_event", self._on_click)
@@ -136,11 +140,20 @@ class CouplingExplorer(LessonWidget):
         self.legend.set_zorder(1.5)  # beneath the curves, so it stays in the cached background
 
         ax = self.ax_x
-        self.image = ax.imshow(np.zeros((self.N_PIX, self.N_PIX)), extent=(-L, L, -L, L), origin="lower",
-                               cmap="Blues", vmin=0.0, vmax=self.VMAX, interpolation="bilinear")
+        self.image = ax.imshow(
+            np.zeros((self.N_PIX, self.N_PIX)),
+            extent=(-L, L, -L, L),
+            origin="lower",
+            cmap="Blues",
+            vmin=0.0,
+            vmax=self.VMAX,
+            interpolation="bilinear",
+        )
         # the images of the lines z2 = const (bending) and z1 = const (staying vertical), one artist each
         (self.h_grid,) = ax.plot([], [], color="#dd8452", lw=0.9)
-        (self.v_grid,) = ax.plot(*polyline([[(float(v), -L), (float(v), L)] for v in self._levels]), color="#888", lw=0.6)
+        (self.v_grid,) = ax.plot(
+            *polyline([[(float(v), -L), (float(v), L)] for v in self._levels]), color="#888", lw=0.6
+        )
         (self.marker,) = ax.plot([], [], marker="o", ms=9, mfc="none", mec="#c44e52", mew=2.5, ls="none")
         ax.set_xlim(-L, L)
         ax.set_ylim(-L, L)
@@ -155,7 +168,9 @@ class CouplingExplorer(LessonWidget):
         # changes in a coupling layer, so it stays in the cached background unless its values do change
         self._J_colours = matplotlib.colormaps["RdBu_r"]
         self.J_cells = [[ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, lw=0)) for j in range(2)] for i in range(2)]
-        self.J_text = [[ax.text(j, i, "", ha="center", va="center", fontsize="small") for j in range(2)] for i in range(2)]
+        self.J_text = [
+            [ax.text(j, i, "", ha="center", va="center", fontsize="small") for j in range(2)] for i in range(2)
+        ]
         self._J_top: tuple[str, str] | None = None  # the texts of row 1 in the background
         ax.set_xlim(-0.5, 1.5)
         ax.set_ylim(1.5, -0.5)  # row 1 on top, as in a matrix
@@ -170,8 +185,17 @@ class CouplingExplorer(LessonWidget):
             a.set_yticks([-3, 0, 3])
         # redrawn over a cached background on every change (LessonWidget.animate), in z-order;
         # the fixed vertical lines too, since the density image is drawn over what lies beneath
-        self.animate(self.line_s, self.line_t, self.vline, self.image, self.v_grid, self.h_grid,
-                     self.marker, *self.J_cells[1], *self.J_text[1])
+        self.animate(
+            self.line_s,
+            self.line_t,
+            self.vline,
+            self.image,
+            self.v_grid,
+            self.h_grid,
+            self.marker,
+            *self.J_cells[1],
+            *self.J_text[1],
+        )
 
     def update(self) -> None:
         self._check_invertible()
@@ -200,9 +224,17 @@ class CouplingExplorer(LessonWidget):
         ad = float(torch.linalg.slogdet(J)[1])
         log_det = float(-log_det_inv[0])
         self._numbers = {
-            "x1": float(x[0, 0]), "x2": float(x[0, 1]), "z1": float(z[0, 0]), "z2": float(z[0, 1]),
-            "J11": float(J[0, 0]), "J12": float(J[0, 1]), "J21": float(J[1, 0]), "J22": float(J[1, 1]),
-            "det": float(torch.linalg.det(J)), "log_det": log_det, "log_det_autograd": ad,
+            "x1": float(x[0, 0]),
+            "x2": float(x[0, 1]),
+            "z1": float(z[0, 0]),
+            "z2": float(z[0, 1]),
+            "J11": float(J[0, 0]),
+            "J12": float(J[0, 1]),
+            "J21": float(J[1, 0]),
+            "J22": float(J[1, 1]),
+            "det": float(torch.linalg.det(J)),
+            "log_det": log_det,
+            "log_det_autograd": ad,
         }
         self.vline.set_xdata([float(x[0, 0])] * 2)
         self.marker.set_data([float(x[0, 0])], [float(x[0, 1])])

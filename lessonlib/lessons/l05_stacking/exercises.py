@@ -16,7 +16,17 @@ import torch
 from torch import Tensor
 
 from lessonlib.bijectors import Chain
-from lessonlib.checks import AnswerProblem, CheckResult, checker, compare, hint_if, hint_if_equal, read_array, read_choice, read_number
+from lessonlib.checks import (
+    AnswerProblem,
+    CheckResult,
+    checker,
+    compare,
+    hint_if,
+    hint_if_equal,
+    read_array,
+    read_choice,
+    read_number,
+)
 from lessonlib.coupling import AffineCoupling
 from lessonlib.flows import Flow, standard_normal
 from lessonlib.inputs import describe
@@ -53,27 +63,46 @@ def two_layer_log_prob(log_pz: float = LOG_PZ, forward_log_dets: Sequence[float]
 
 
 @checker("log p_X(x) for the two-layer flow")
-def check_two_layer_log_prob(answer: Any, log_pz: float = LOG_PZ, forward_log_dets: Sequence[float] = FORWARD_LOG_DETS) -> CheckResult:
+def check_two_layer_log_prob(
+    answer: Any, log_pz: float = LOG_PZ, forward_log_dets: Sequence[float] = FORWARD_LOG_DETS
+) -> CheckResult:
     """Check log p_X(x) for a two-layer flow, given log p_Z(z) and the two forward log-dets."""
     a, b = forward_log_dets
     want = two_layer_log_prob(log_pz, forward_log_dets)
     total = a + b
     hints = [
-        hint_if_equal(lambda _: log_pz + total, "you added the forward log-dets. Stretching space (a positive "
-                      "forward log-det) spreads the probability thinner, so it lowers the density: subtract them."),
-        hint_if_equal(lambda _: log_pz - a * b, "you multiplied the two log-dets. Determinants multiply, so their "
-                      "logarithms add: log|det J_f| = log|det J_{f_1}| + log|det J_{f_2}|."),
+        hint_if_equal(
+            lambda _: log_pz + total,
+            "you added the forward log-dets. Stretching space (a positive "
+            "forward log-det) spreads the probability thinner, so it lowers the density: subtract them.",
+        ),
+        hint_if_equal(
+            lambda _: log_pz - a * b,
+            "you multiplied the two log-dets. Determinants multiply, so their "
+            "logarithms add: log|det J_f| = log|det J_{f_1}| + log|det J_{f_2}|.",
+        ),
         hint_if_equal(lambda _: log_pz - a, "only layer 1 is in your answer: every layer's log-det enters the sum."),
         hint_if_equal(lambda _: log_pz - b, "only layer 2 is in your answer: every layer's log-det enters the sum."),
-        hint_if_equal(lambda _: log_pz - a + b, "you subtracted layer 1 but added layer 2 (or the reverse): both "
-                      "are forward log-dets of the same pass, so they get the same sign."),
+        hint_if_equal(
+            lambda _: log_pz - a + b,
+            "you subtracted layer 1 but added layer 2 (or the reverse): both "
+            "are forward log-dets of the same pass, so they get the same sign.",
+        ),
         hint_if_equal(lambda w: math.exp(w), "that is the density p_X(x) itself; the question asks for its log."),
-        hint_if_equal(lambda _: log_pz - math.exp(a) * math.exp(b), "you subtracted the determinant exp(sum) "
-                      "instead of its log: inside log p_X(x) it is the log-determinant that appears."),
-        hint_if_equal(lambda _: log_pz, "the log-dets are missing: without them the density would not "
-                      "integrate to 1 (this is the classic 'forgot the Jacobian' mistake)."),
+        hint_if_equal(
+            lambda _: log_pz - math.exp(a) * math.exp(b),
+            "you subtracted the determinant exp(sum) "
+            "instead of its log: inside log p_X(x) it is the log-determinant that appears.",
+        ),
+        hint_if_equal(
+            lambda _: log_pz,
+            "the log-dets are missing: without them the density would not "
+            "integrate to 1 (this is the classic 'forgot the Jacobian' mistake).",
+        ),
     ]
-    return compare("log p_X(x) for the two-layer flow", read_number(answer), want, rtol=0, atol=5e-4, hints=hints, unit="nats")
+    return compare(
+        "log p_X(x) for the two-layer flow", read_number(answer), want, rtol=0, atol=5e-4, hints=hints, unit="nats"
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -91,8 +120,10 @@ def _as_mask(m: Any, dim: int) -> np.ndarray:
     if a.all():
         raise AnswerProblem("a mask of all ones keeps every coordinate: that layer would be the identity.")
     if not a.any():
-        raise AnswerProblem("a mask of all zeros transforms every coordinate with nothing left to condition on: the "
-                            "inverse would have nothing to compute the scales and shifts from.")
+        raise AnswerProblem(
+            "a mask of all zeros transforms every coordinate with nothing left to condition on: the "
+            "inverse would have nothing to compute the scales and shifts from."
+        )
     return a
 
 
@@ -101,10 +132,15 @@ def check_keep_mask(answer: Any) -> CheckResult:
     """The mask for 4 coordinates that keeps x_0, x_1 and transforms x_2, x_3 (1 = kept, 0 = transformed)."""
     want = np.array([1.0, 1.0, 0.0, 0.0])
     hints = [
-        hint_if_equal(lambda w: 1 - w, "you swapped the meaning: in lessonlib a 1 marks a coordinate that is "
-                      "KEPT (it passes through and feeds the conditioner), a 0 one that is transformed."),
-        hint_if(lambda g, w: g.shape == w.shape and g.sum() == 2,
-                "two ones and two zeros is right, but in the wrong places: keep the FIRST two coordinates."),
+        hint_if_equal(
+            lambda w: 1 - w,
+            "you swapped the meaning: in lessonlib a 1 marks a coordinate that is "
+            "KEPT (it passes through and feeds the conditioner), a 0 one that is transformed.",
+        ),
+        hint_if(
+            lambda g, w: g.shape == w.shape and g.sum() == 2,
+            "two ones and two zeros is right, but in the wrong places: keep the FIRST two coordinates.",
+        ),
     ]
     return compare("mask", _as_mask(answer, 4), want, hints=hints)
 
@@ -132,11 +168,15 @@ def check_masks_cover(answer: Any, dim: int = 4, n_layers: int = 2) -> CheckResu
     never = [int(i) for i in np.flatnonzero(transformed == 0)]
     same = all(np.array_equal(checked[0], c) for c in checked[1:])
     if same:
-        msg = (f"every layer uses the same mask, so coordinates {never} are never transformed: stacking "
-               "adds nothing for them. Flip the mask in the next layer (1 - mask).")
+        msg = (
+            f"every layer uses the same mask, so coordinates {never} are never transformed: stacking "
+            "adds nothing for them. Flip the mask in the next layer (1 - mask)."
+        )
     else:
-        msg = (f"coordinate{'s' if len(never) > 1 else ''} {never} {'are' if len(never) > 1 else 'is'} kept "
-               "(mask 1) by every layer, so nothing ever transforms it. Give it a 0 in at least one mask.")
+        msg = (
+            f"coordinate{'s' if len(never) > 1 else ''} {never} {'are' if len(never) > 1 else 'is'} kept "
+            "(mask 1) by every layer, so nothing ever transforms it. Give it a 0 in at least one mask."
+        )
     hints = [hint_if(lambda g, w: True, msg)]
     return compare(name, transformed, np.ones(dim), hints=hints)
 
@@ -154,11 +194,13 @@ def check_more_layers(answer: Any, deeper: str = DEEPER_PANEL) -> CheckResult:
     """Answer "A" or "B": which panel shows the model with more coupling layers."""
     name = "the deeper model"
     got = read_choice(answer, ("A", "B"))
-    hint = (f"follow a vertical line through the middle of each panel. A single affine coupling with mask "
-            "[1, 0] keeps the horizontal coordinate and only shifts and scales the vertical one, by amounts that "
-            "depend on the horizontal one; so along every vertical line its density is one Gaussian bump. "
-            f"Panel {got} is built from such bumps; panel {deeper} has two separate bumps on one vertical line, "
-            "which no single coupling layer can draw.")
+    hint = (
+        f"follow a vertical line through the middle of each panel. A single affine coupling with mask "
+        "[1, 0] keeps the horizontal coordinate and only shifts and scales the vertical one, by amounts that "
+        "depend on the horizontal one; so along every vertical line its density is one Gaussian bump. "
+        f"Panel {got} is built from such bumps; panel {deeper} has two separate bumps on one vertical line, "
+        "which no single coupling layer can draw."
+    )
     return compare(name, float(got == deeper), 1.0, hints=[hint_if(lambda g, w: True, hint)])
 
 
@@ -201,11 +243,20 @@ def _check_loss(stack_nll: Callable, flow: Flow, x: Tensor) -> str | None:
         base = flow.base.log_prob(z)
     value = float(got.detach())
     for wrong, why in (
-        (-base.mean(), "the log-det term is missing: -mean(log p_Z(z)) rewards squeezing all data onto the base's peak."),
-        (-(base - log_det).mean(), "the log-det has the wrong sign: inverse_and_log_det returns log|det J_{f^-1}(x)|, "
-                                   "which is ADDED to log p_Z(z)."),
+        (
+            -base.mean(),
+            "the log-det term is missing: -mean(log p_Z(z)) rewards squeezing all data onto the base's peak.",
+        ),
+        (
+            -(base - log_det).mean(),
+            "the log-det has the wrong sign: inverse_and_log_det returns log|det J_{f^-1}(x)|, "
+            "which is ADDED to log p_Z(z).",
+        ),
         ((base + log_det).mean(), "that is the mean log-likelihood; the loss to minimise is its negative."),
-        (-(base + log_det).sum(), "that is the sum over the batch; use the mean, so the step size does not depend on the batch size."),
+        (
+            -(base + log_det).sum(),
+            "that is the sum over the batch; use the mean, so the step size does not depend on the batch size.",
+        ),
     ):
         if math.isclose(value, float(wrong), rel_tol=1e-5, abs_tol=1e-6):
             return why
@@ -232,8 +283,9 @@ def _check_draw(draw: Callable, flow: Flow, z: Tensor) -> str | None:
 
 
 @checker("your stack", answer=lambda *fns: None if all(f is None for f in fns) else fns)
-def check_own_stack(make_masks: Callable | None = None, stack_nll: Callable | None = None,
-                    draw: Callable | None = None) -> CheckResult:
+def check_own_stack(
+    make_masks: Callable | None = None, stack_nll: Callable | None = None, draw: Callable | None = None
+) -> CheckResult:
     """Exercise 4: masks for a stack of affine couplings, its NLL, and sampling; then train it on two moons.
 
     ``make_masks(dim, n_layers)`` returns a list of masks; ``stack_nll(flow, x)`` the mean NLL as a tensor;
@@ -244,12 +296,20 @@ def check_own_stack(make_masks: Callable | None = None, stack_nll: Callable | No
     given = {"make_masks": make_masks, "stack_nll": stack_nll, "draw": draw}
     not_functions = [n for n, f in given.items() if f is not None and not callable(f)]
     if not_functions:
-        return CheckResult(name, False, f"❌ {name}: give {' and '.join(not_functions)} as {'a function' if len(not_functions) == 1 else 'functions'} (def {not_functions[0]}(...): "
-                                        f"...), then pass the functions themselves; got {type(given[not_functions[0]]).__name__}.")
+        return CheckResult(
+            name,
+            False,
+            f"❌ {name}: give {' and '.join(not_functions)} as {'a function' if len(not_functions) == 1 else 'functions'} (def {not_functions[0]}(...): "
+            f"...), then pass the functions themselves; got {type(given[not_functions[0]]).__name__}.",
+        )
     missing = [n for n, f in given.items() if f is None]
     if missing:
-        return CheckResult(name, False, f"❌ {name}: the checker needs all three functions, check_own_stack(make_masks, "
-                                        f"stack_nll, draw); {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} still None.")
+        return CheckResult(
+            name,
+            False,
+            f"❌ {name}: the checker needs all three functions, check_own_stack(make_masks, "
+            f"stack_nll, draw); {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} still None.",
+        )
     masks, error = _attempt(make_masks, 2, 4)
     if error:
         return CheckResult(name, False, f"❌ {name}: {error}")
@@ -265,7 +325,18 @@ def check_own_stack(make_masks: Callable | None = None, stack_nll: Callable | No
         if problem:
             return CheckResult(name, False, f"❌ {name}: {problem}")
     flow = _stack(checked)
-    train(flow, lambda n, gen: target.sample(n, gen).float(), steps=OWN_STACK_STEPS, lr=5e-3, batch_size=256, loss_fn=stack_nll)
+    train(
+        flow,
+        lambda n, gen: target.sample(n, gen).float(),
+        steps=OWN_STACK_STEPS,
+        lr=5e-3,
+        batch_size=256,
+        loss_fn=stack_nll,
+    )
     gap, se = kl_gap(flow.log_prob, target, dtype=torch.float32)
-    return CheckResult(name, True, f"✅ {name}: masks, loss and sampling are right; after {OWN_STACK_STEPS} steps of your "
-                                   f"loss the KL gap to the two moons is {gap:.2f} ± {se:.3f} nats.")
+    return CheckResult(
+        name,
+        True,
+        f"✅ {name}: masks, loss and sampling are right; after {OWN_STACK_STEPS} steps of your "
+        f"loss the KL gap to the two moons is {gap:.2f} ± {se:.3f} nats.",
+    )

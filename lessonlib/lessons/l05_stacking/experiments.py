@@ -84,8 +84,12 @@ def ledger(flow: Flow, x: Tensor) -> Ledger:
     log_dets = torch.stack(steps.log_dets).double().numpy()
     base_np = base.double().numpy()
     return Ledger(
-        x=x.double().numpy(), names=names, log_dets=log_dets, base=base_np,
-        total=log_dets.sum(0) + base_np, log_prob=lp.double().numpy(),
+        x=x.double().numpy(),
+        names=names,
+        log_dets=log_dets,
+        base=base_np,
+        total=log_dets.sum(0) + base_np,
+        log_prob=lp.double().numpy(),
     )
 
 
@@ -155,8 +159,10 @@ def sample_summary(x: np.ndarray | Tensor, split: float = 0.0) -> dict[str, floa
     """
     a = x.detach().double().numpy() if isinstance(x, Tensor) else np.asarray(x, dtype=np.float64)
     return {
-        "mean_0": float(a[:, 0].mean()), "mean_1": float(a[:, 1].mean()),
-        "std_0": float(a[:, 0].std()), "std_1": float(a[:, 1].std()),
+        "mean_0": float(a[:, 0].mean()),
+        "mean_1": float(a[:, 1].mean()),
+        "std_0": float(a[:, 0].std()),
+        "std_1": float(a[:, 1].std()),
         "corr": float(np.corrcoef(a[:, 0], a[:, 1])[0, 1]),
         "frac_above": float((a[:, 0] > split).mean()),
     }
@@ -195,7 +201,9 @@ def passes_to_sample(model: Flow, batch: int = 2) -> int:
     return calls[0]
 
 
-def time_samplers(dim: int = 768, batch: int = 16, n_layers: int = 4, hidden: int = 128, repeats: int = 3) -> dict[str, float]:
+def time_samplers(
+    dim: int = 768, batch: int = 16, n_layers: int = 4, hidden: int = 128, repeats: int = 3
+) -> dict[str, float]:
     """Best-of-``repeats`` wall time to draw ``batch`` samples in ``dim`` dimensions: a coupling flow vs MADE.
 
     Shapes: samples (batch, dim). Returns seconds for each, the ratio, and the number of sequential
@@ -222,7 +230,10 @@ def time_samplers(dim: int = 768, batch: int = 16, n_layers: int = 4, hidden: in
 
     t_flow, t_ar = best(sampler(flow)), best(sampler(made))
     return {
-        "flow_seconds": t_flow, "ar_seconds": t_ar, "ratio": t_ar / t_flow,
-        "flow_passes": passes_to_sample(flow), "ar_passes": passes_to_sample(made),
+        "flow_seconds": t_flow,
+        "ar_seconds": t_ar,
+        "ratio": t_ar / t_flow,
+        "flow_passes": passes_to_sample(flow),
+        "ar_passes": passes_to_sample(made),
         "ar_seconds_per_pass": t_ar / dim,
     }

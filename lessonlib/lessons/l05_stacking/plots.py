@@ -25,9 +25,13 @@ __all__ = ["plot_snapshots", "plot_depth", "plot_guess_pair", "plot_fit_2d", "pl
 Extent = tuple[float, float, float, float]
 
 
-def _density_axes(ax: Axes, dens: np.ndarray, extent: Extent, vmax: float | None = None, title: str = "", equal: bool = False) -> AxesImage:
+def _density_axes(
+    ax: Axes, dens: np.ndarray, extent: Extent, vmax: float | None = None, title: str = "", equal: bool = False
+) -> AxesImage:
     aspect = "equal" if equal else "auto"
-    image = ax.imshow(dens, origin="lower", extent=extent, cmap="viridis", vmin=0, vmax=vmax, aspect=aspect, interpolation="bilinear")
+    image = ax.imshow(
+        dens, origin="lower", extent=extent, cmap="viridis", vmin=0, vmax=vmax, aspect=aspect, interpolation="bilinear"
+    )
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)
@@ -41,7 +45,9 @@ def _density_colorbar(fig: Figure, image: AxesImage, axes: list[Axes], label: st
     fig.colorbar(image, ax=axes, shrink=0.9, pad=0.02, label=label)
 
 
-def plot_snapshots(snaps: Snapshots, result: TrainResult, entropy: float | None = None, data: np.ndarray | None = None) -> Figure:
+def plot_snapshots(
+    snaps: Snapshots, result: TrainResult, entropy: float | None = None, data: np.ndarray | None = None
+) -> Figure:
     """The loss curve, then the density and the samples at up to 4 snapshot steps."""
     idx = np.unique(np.linspace(0, len(snaps.steps) - 1, min(4, len(snaps.steps))).round().astype(int))
     k = len(idx)
@@ -61,7 +67,9 @@ def plot_snapshots(snaps: Snapshots, result: TrainResult, entropy: float | None 
     vmax = max(float(d.max()) for d in snaps.densities)
     x0, x1, y0, y1 = snaps.extent
     for j, i in enumerate(idx):
-        image = _density_axes(axes[f"d{j}"], snaps.densities[i], snaps.extent, vmax, f"step {snaps.steps[i]}: density", equal=True)
+        image = _density_axes(
+            axes[f"d{j}"], snaps.densities[i], snaps.extent, vmax, f"step {snaps.steps[i]}: density", equal=True
+        )
         sa = axes[f"s{j}"]
         if data is not None:
             sa.scatter(data[:, 0], data[:, 1], s=2, color="0.75")
@@ -77,7 +85,9 @@ def plot_snapshots(snaps: Snapshots, result: TrainResult, entropy: float | None 
     return fig
 
 
-def plot_depth(results: dict[int, tuple[float, float]], flows: dict[int, Flow], extent: Extent, n_grid: int = 80) -> Figure:
+def plot_depth(
+    results: dict[int, tuple[float, float]], flows: dict[int, Flow], extent: Extent, n_grid: int = 80
+) -> Figure:
     """KL gap (nats, with 2 standard errors) against the number of layers, and each model's density."""
     depths = sorted(results)
     mosaic = [["kl"] + [f"d{L}" for L in depths]]
@@ -113,18 +123,26 @@ def plot_guess_pair(flow_a: Flow, flow_b: Flow, extent: Extent, n_grid: int = 10
     return fig
 
 
-def plot_fit_2d(flow: Flow, data: np.ndarray, extent: Extent, labels: tuple[str, str], n_samples: int = 272, seed: int = 1) -> Figure:
+def plot_fit_2d(
+    flow: Flow, data: np.ndarray, extent: Extent, labels: tuple[str, str], n_samples: int = 272, seed: int = 1
+) -> Figure:
     """Data and the learned density (left), data and flow samples (right), in the data's own units.
 
     ``data`` and ``extent`` are in the units the flow was trained on.
     """
     fig, (a1, a2) = static_figure(1, 2, height=current().fig_width * 0.4)
     dens, _ = grid_density(flow.log_prob, extent, 120)
-    _density_colorbar(fig, _density_axes(a1, dens, extent, title="learned density and data"), [a1], label="density (per min²)")
+    _density_colorbar(
+        fig, _density_axes(a1, dens, extent, title="learned density and data"), [a1], label="density (per min²)"
+    )
     a1.scatter(data[:, 0], data[:, 1], s=5, color="white", edgecolor="k", linewidth=0.3)
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        x = flow.bijector.forward(torch.randn(n_samples, 2, generator=gen, dtype=torch.get_default_dtype())).double().numpy()
+        x = (
+            flow.bijector.forward(torch.randn(n_samples, 2, generator=gen, dtype=torch.get_default_dtype()))
+            .double()
+            .numpy()
+        )
     a2.scatter(data[:, 0], data[:, 1], s=8, color="0.6", label="data")
     a2.scatter(x[:, 0], x[:, 1], s=8, color="C1", label="flow samples")
     a2.set_xlim(extent[0], extent[1])

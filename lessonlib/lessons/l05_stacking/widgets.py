@@ -55,7 +55,9 @@ class LiveSnapshots(Snapshots):
         a_loss.set_xlabel("step")
         a_loss.set_ylabel("NLL (nats)")
         a_loss.set_title("loss")
-        image = a_dens.imshow(np.zeros((self.n_grid, self.n_grid)), origin="lower", extent=self.extent, cmap="viridis", vmin=0, vmax=1)
+        image = a_dens.imshow(
+            np.zeros((self.n_grid, self.n_grid)), origin="lower", extent=self.extent, cmap="viridis", vmin=0, vmax=1
+        )
         a_dens.set_title("density")
         (pts,) = a_samp.plot([], [], ls="", marker="o", ms=2, mew=0, color="C1")
         a_samp.set_xlim(self.extent[0], self.extent[1])
@@ -97,7 +99,10 @@ def _colour_groups(value: np.ndarray, n: int = 6) -> list[np.ndarray]:
 
 def _marker_lines(ax: Axes, points: np.ndarray, groups: list[np.ndarray], cmap: str) -> list[Line2D]:
     colours = matplotlib.colormaps[cmap](np.linspace(0.0, 0.85, len(groups)))
-    return [ax.plot(points[idx, 0], points[idx, 1], ls="", marker="o", ms=2.2, mew=0, color=c)[0] for idx, c in zip(groups, colours)]
+    return [
+        ax.plot(points[idx, 0], points[idx, 1], ls="", marker="o", ms=2.2, mew=0, color=c)[0]
+        for idx, c in zip(groups, colours)
+    ]
 
 
 class LayerWalker(LessonWidget):
@@ -197,7 +202,6 @@ class LayerWalker(LessonWidget):
         }
 
 
-
 #: The learning rates the training widget offers (Adam). The largest ones are there to fail.
 LEARNING_RATES: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0)
 
@@ -256,8 +260,13 @@ class TrainingControl(LessonWidget):
         self.ax_loss.set_ylabel("NLL (nats)")
         self.ax_loss.set_title("loss (dashed: entropy floor)")
         self.image = self.ax_dens.imshow(
-            np.zeros_like(self.true_density), origin="lower", extent=target.extent, cmap="viridis",
-            vmin=0, vmax=float(self.true_density.max()), aspect="auto",
+            np.zeros_like(self.true_density),
+            origin="lower",
+            extent=target.extent,
+            cmap="viridis",
+            vmin=0,
+            vmax=float(self.true_density.max()),
+            aspect="auto",
         )
         self.ax_dens.grid(False)
         self.ax_dens.set_title("learned density")
@@ -278,15 +287,21 @@ class TrainingControl(LessonWidget):
         self.add_control("layers", int_slider("coupling layers", 4, 1, 8))
         s = current()
         lr = w.SelectionSlider(
-            options=[(f"{v:g}", v) for v in LEARNING_RATES], value=3e-3, description="learning rate",
-            continuous_update=False, layout=w.Layout(width=s.control_width), style={"description_width": "initial"},
+            options=[(f"{v:g}", v) for v in LEARNING_RATES],
+            value=3e-3,
+            description="learning rate",
+            continuous_update=False,
+            layout=w.Layout(width=s.control_width),
+            style={"description_width": "initial"},
         )
         self.add_control("lr", lr)
         self.add_control("train", w.ToggleButton(value=False, description="Start / stop", icon="play"))
         self.step_button = w.Button(description="+100 steps", layout=w.Layout(width="auto"))
         self.step_button.on_click(lambda _: self.step(100))
         buttons = w.HBox([self.controls["train"], self.step_button, self.reset_button])
-        self._finish(w.VBox([self.controls["layers"], self.controls["lr"], buttons, self.fig.canvas, self.readout, self.message]))
+        self._finish(
+            w.VBox([self.controls["layers"], self.controls["lr"], buttons, self.fig.canvas, self.readout, self.message])
+        )
 
     # -- model --------------------------------------------------------------------------------
     @property
@@ -302,7 +317,9 @@ class TrainingControl(LessonWidget):
     def _build(self) -> None:
         n = int(self.controls["layers"].value)
         flow = make_flow(2, n, hidden=self.hidden, seed=self.seed)
-        self.trainer = Trainer(flow, self.sampler, lr=float(self.controls["lr"].value), batch_size=self.batch_size, seed=self.seed)
+        self.trainer = Trainer(
+            flow, self.sampler, lr=float(self.controls["lr"].value), batch_size=self.batch_size, seed=self.seed
+        )
         self._built_layers = n
 
     def reset(self) -> None:

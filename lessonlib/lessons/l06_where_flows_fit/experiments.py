@@ -25,9 +25,20 @@ from lessonlib.nets import MLP
 from lessonlib.training import train
 
 __all__ = [
-    "autoregressive_log_prob", "coupling_passes", "linear_ode_log_det", "fit_maf",
-    "rk4_steps", "CountedField", "rademacher", "exact_trace", "hutchinson_trace", "ode_log_prob", "ode_forward",
-    "plane_field", "PlaneFlow", "rank_of_generator",
+    "autoregressive_log_prob",
+    "coupling_passes",
+    "linear_ode_log_det",
+    "fit_maf",
+    "rk4_steps",
+    "CountedField",
+    "rademacher",
+    "exact_trace",
+    "hutchinson_trace",
+    "ode_log_prob",
+    "ode_forward",
+    "plane_field",
+    "PlaneFlow",
+    "rank_of_generator",
 ]
 
 
@@ -78,7 +89,9 @@ def linear_ode_log_det(A: Tensor, t: float) -> tuple[float, float]:
     return float(torch.linalg.slogdet(torch.linalg.matrix_exp(t * A))[1]), float(t * torch.trace(A))
 
 
-def fit_maf(data: Tensor, n_layers: int = 3, hidden: tuple[int, ...] = (32,), steps: int = 400, lr: float = 1e-2, seed: int = 0) -> Flow:
+def fit_maf(
+    data: Tensor, n_layers: int = 3, hidden: tuple[int, ...] = (32,), steps: int = 400, lr: float = 1e-2, seed: int = 0
+) -> Flow:
     """argmax_theta sum_i log p_X(x_i) for a small MAF (coordinates swapped between layers), full batch.
 
     Shapes: data (N, 2) -> a flow on (B, 2) in data's dtype. Initialised and trained from ``seed``,
@@ -207,7 +220,9 @@ def _standard_normal_log_prob(z: Tensor) -> Tensor:
     return -0.5 * (z * z).sum(1) - 0.5 * z.shape[1] * math.log(2 * math.pi)
 
 
-def ode_log_prob(field: CountedField, x: Tensor, T: float = 1.0, steps: int = 20, probes: Tensor | None = None) -> Tensor:
+def ode_log_prob(
+    field: CountedField, x: Tensor, T: float = 1.0, steps: int = 20, probes: Tensor | None = None
+) -> Tensor:
     """log p_T(x) for dz/dt = g(z, t) with z(0) ~ N(0, I): RK4 from t = T back to 0, the trace integrated alongside,
 
         log p_T(x) = log N(z(0); 0, I) - int_0^T tr dg/dz (z(t), t) dt.
@@ -215,16 +230,21 @@ def ode_log_prob(field: CountedField, x: Tensor, T: float = 1.0, steps: int = 20
     Shapes: x (B, D) -> (B,). The exact trace (D backward passes per evaluation) unless ``probes``
     (K, B, D) are given: Hutchinson's estimate with the same K probes at every evaluation, as in FFJORD.
     """
+
     def rate(state: State, t: float) -> State:
         g, tr = exact_trace(field, state[0], t) if probes is None else hutchinson_trace(field, state[0], t, probes)
         return g, tr
 
     start = (x.detach(), x.new_zeros(x.shape[0]))
-    z, minus_integral = _last(rk4_steps(rate, start, T, -T / steps, steps), start)  # backwards: the integral's sign flips
+    z, minus_integral = _last(
+        rk4_steps(rate, start, T, -T / steps, steps), start
+    )  # backwards: the integral's sign flips
     return _standard_normal_log_prob(z) + minus_integral
 
 
-def ode_forward(field: CountedField, z: Tensor, T: float = 1.0, steps: int = 20, with_trace: bool = False) -> tuple[Tensor, Tensor | None]:
+def ode_forward(
+    field: CountedField, z: Tensor, T: float = 1.0, steps: int = 20, with_trace: bool = False
+) -> tuple[Tensor, Tensor | None]:
     """(x(T), int_0^T tr dg/dx dt or None) for dx/dt = g(x, t) from x(0) = z, by the same RK4 steps.
 
     Shapes: z (B, D) -> (B, D), (B,). Without the trace the solve is differentiable in z, so autograd
@@ -288,8 +308,16 @@ class PlaneFlow:
     Shapes: grid (n_grid, n_grid) over [-lim, lim]^2 (rows: x2, columns: x1); path (k + 1, 2).
     """
 
-    def __init__(self, strength: float = 1.0, step: float = 0.1, lim: float = 4.0, n_grid: int = 100,
-                 n_particles: int = 300, seed: int = 0, eps: float = 1e-5):
+    def __init__(
+        self,
+        strength: float = 1.0,
+        step: float = 0.1,
+        lim: float = 4.0,
+        n_grid: int = 100,
+        n_particles: int = 300,
+        seed: int = 0,
+        eps: float = 1e-5,
+    ):
         if not (step > 0 and lim > 0 and n_grid >= 2 and eps > 0):
             raise ValueError(f"need step > 0, lim > 0, n_grid >= 2 and eps > 0; got {step}, {lim}, {n_grid}, {eps}")
         self.step, self.lim, self.eps = float(step), float(lim), float(eps)
@@ -352,7 +380,9 @@ class PlaneFlow:
         e = self.eps
         key = (float(z0[0]), float(z0[1]))
         if self._tracked is None or self._tracked[0] != key:
-            pts = z0[:, None] + np.array([[0.0, e, -e, 0.0, 0.0], [0.0, 0.0, 0.0, e, -e]])  # z0, then +-e along each axis
+            pts = z0[:, None] + np.array(
+                [[0.0, e, -e, 0.0, 0.0], [0.0, 0.0, 0.0, e, -e]]
+            )  # z0, then +-e along each axis
             self._tracked = (key, [(pts[0], pts[1], np.zeros(5))])
         frames = self._tracked[1]
         x1, x2, integral = self._frame(frames, k, self.step)

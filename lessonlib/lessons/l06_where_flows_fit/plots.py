@@ -28,8 +28,14 @@ def plot_trace_estimates(single: Tensor, exact: float, group: int = 16) -> Figur
     fig, ax = static_figure(width=7, height=3.2)
     bins = np.linspace(one.min(), one.max(), 50)
     ax.hist(one, bins=bins, density=True, color="#9ecae1", label=f"1 probe, 1 pass: sd {one.std(ddof=1):.2f}")
-    ax.hist(averaged, bins=bins, density=True, color="#08519c", alpha=0.8,
-            label=f"mean of {group} probes, {group} passes: sd {averaged.std(ddof=1):.2f}")
+    ax.hist(
+        averaged,
+        bins=bins,
+        density=True,
+        color="#08519c",
+        alpha=0.8,
+        label=f"mean of {group} probes, {group} passes: sd {averaged.std(ddof=1):.2f}",
+    )
     ax.axvline(exact, color="tab:red", lw=2, label=f"exact trace: {exact:+.3f}")
     ax.set_xlabel("estimate of tr(dg/dx) at one point")
     ax.set_ylabel("share of estimates (density)")
@@ -39,7 +45,9 @@ def plot_trace_estimates(single: Tensor, exact: float, group: int = 16) -> Figur
     return fig
 
 
-def _grid_log_density(flow: Flow, mean: np.ndarray, std: np.ndarray, n: int = 160) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _grid_log_density(
+    flow: Flow, mean: np.ndarray, std: np.ndarray, n: int = 160
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(minutes of eruption, minutes of waiting, log p_X in standard units) on an n x n grid over [-2.5, 2.5]^2."""
     g0 = np.linspace(-2.5, 2.5, n)
     G0, G1 = np.meshgrid(g0, g0)
@@ -49,8 +57,15 @@ def _grid_log_density(flow: Flow, mean: np.ndarray, std: np.ndarray, n: int = 16
     return G0 * std[0] + mean[0], G1 * std[1] + mean[1], lp
 
 
-def plot_density_and_outliers(flow: Flow, data: Tensor, threshold: float, mean: np.ndarray, std: np.ndarray,
-                              extra: Tensor | None = None, held: Tensor | None = None) -> Figure:
+def plot_density_and_outliers(
+    flow: Flow,
+    data: Tensor,
+    threshold: float,
+    mean: np.ndarray,
+    std: np.ndarray,
+    extra: Tensor | None = None,
+    held: Tensor | None = None,
+) -> Figure:
     """log p_X on a grid (filled contours, with a colour bar) and the eruptions in minutes; points with log p < threshold circled.
 
     Shapes: data (N, 2), held (H, 2) and extra (M, 2) in standardised units; mean, std (2,) undo the standardisation.
@@ -73,7 +88,9 @@ def plot_density_and_outliers(flow: Flow, data: Tensor, threshold: float, mean: 
         with torch.no_grad():
             low = flow.log_prob(pts).numpy() < threshold
         ax.scatter(raw[low, 0], raw[low, 1], s=160, facecolors="none", edgecolors="tab:red", linewidths=2)
-    ax.plot([], [], "o", ms=12, mfc="none", mec="tab:red", mew=2, label=f"flagged: log p < {threshold:.2f} (dashed line)")
+    ax.plot(
+        [], [], "o", ms=12, mfc="none", mec="tab:red", mew=2, label=f"flagged: log p < {threshold:.2f} (dashed line)"
+    )
     ax.set_xlabel("eruption duration (min)")
     ax.set_ylabel("waiting time to next (min)")
     ax.legend(loc="upper left", fontsize="small")

@@ -36,7 +36,9 @@ class ContinuousFlow2D(LessonWidget):
 
     title = "A continuous-time flow"
 
-    def __init__(self, t: float = 1.0, strength: float = 1.0, z1: float = -0.2, z2: float = 1.5, n_grid: int = 100) -> None:
+    def __init__(
+        self, t: float = 1.0, strength: float = 1.0, z1: float = -0.2, z2: float = 1.5, n_grid: int = 100
+    ) -> None:
         super().__init__()
         self.model = PlaneFlow(strength, step=0.1, n_grid=n_grid)
         self._numbers: dict[str, float] = {}
@@ -46,8 +48,15 @@ class ContinuousFlow2D(LessonWidget):
         self.add_control("z2", slider("start z2", z2, -POINT_LIMIT, POINT_LIMIT, 0.1, readout_format=".1f"))
         self._build_figure()
         c = self.controls
-        layout = w.VBox([w.HBox([c["t"], c["strength"]]), w.HBox([c["z1"], c["z2"], self.reset_button]),
-                         self.fig.canvas, self.readout, self.message])
+        layout = w.VBox(
+            [
+                w.HBox([c["t"], c["strength"]]),
+                w.HBox([c["z1"], c["z2"], self.reset_button]),
+                self.fig.canvas,
+                self.readout,
+                self.message,
+            ]
+        )
         self._finish(layout)
 
     # -- figure -----------------------------------------------------------------------------
@@ -58,8 +67,15 @@ class ContinuousFlow2D(LessonWidget):
         ext = (-lim, lim, -lim, lim)
         g1, g2 = np.meshgrid(self.model.axis, self.model.axis)
         # the field's shape u (v = a u): drawn once, it is the background every redraw starts from
-        div = self.ax_v.imshow(plane_field(g1, g2, 1.0)[2], origin="lower", extent=ext, cmap="RdBu_r",
-                               vmin=-DIV_LIMIT, vmax=DIV_LIMIT, interpolation="bilinear")
+        div = self.ax_v.imshow(
+            plane_field(g1, g2, 1.0)[2],
+            origin="lower",
+            extent=ext,
+            cmap="RdBu_r",
+            vmin=-DIV_LIMIT,
+            vmax=DIV_LIMIT,
+            interpolation="bilinear",
+        )
         q = np.linspace(-lim + 0.5, lim - 0.5, 12)
         q1, q2 = np.meshgrid(q, q)
         u1, u2, _ = plane_field(q1, q2, 1.0)
@@ -67,13 +83,20 @@ class ContinuousFlow2D(LessonWidget):
         # the density as colours computed here (an RGBA image draws about twice as fast as one normalised on the fly)
         self._colours = ScalarMappable(norm=LogNorm(*DENSITY_RANGE), cmap="magma")
         n = len(self.model.axis)
-        self.im_p = self.ax_p.imshow(np.zeros((n, n, 4), dtype=np.uint8), origin="lower", extent=ext, interpolation="nearest")
+        self.im_p = self.ax_p.imshow(
+            np.zeros((n, n, 4), dtype=np.uint8), origin="lower", extent=ext, interpolation="nearest"
+        )
         (self.cloud,) = self.ax_p.plot([], [], ".", ms=2.5, color="#9ecae1", alpha=0.8)
         self.paths = [ax.plot([], [], color=c, lw=2)[0] for ax, c in ((self.ax_v, "black"), (self.ax_p, "white"))]
-        self.starts = [ax.plot([], [], "o", ms=7, mfc="white", mec="black", mew=1.5)[0] for ax in (self.ax_v, self.ax_p)]
-        self.ends = [ax.plot([], [], "o", ms=9, mfc="#ffd21f", mec="black", mew=1.5)[0] for ax in (self.ax_v, self.ax_p)]
-        self.clock = self.ax_p.text(0.03, 0.95, "", transform=self.ax_p.transAxes, color="white", va="top",
-                                    fontsize=s.font_size * 1.1)
+        self.starts = [
+            ax.plot([], [], "o", ms=7, mfc="white", mec="black", mew=1.5)[0] for ax in (self.ax_v, self.ax_p)
+        ]
+        self.ends = [
+            ax.plot([], [], "o", ms=9, mfc="#ffd21f", mec="black", mew=1.5)[0] for ax in (self.ax_v, self.ax_p)
+        ]
+        self.clock = self.ax_p.text(
+            0.03, 0.95, "", transform=self.ax_p.transAxes, color="white", va="top", fontsize=s.font_size * 1.1
+        )
         titles = ("the field's shape u (v = a u) on div u", "density $p_t$ at time $t$")
         for ax, title in zip((self.ax_v, self.ax_p), titles):
             ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal")
@@ -84,8 +107,17 @@ class ContinuousFlow2D(LessonWidget):
         self.fig.colorbar(div, ax=self.ax_v, shrink=0.85, label="div u   (red: areas grow)")
         self.fig.colorbar(self._colours, ax=self.ax_p, shrink=0.85, label="density (log scale)", extend="both")
         freeze_layout(self.fig)
-        self.animate(self.paths[0], self.starts[0], self.ends[0], self.im_p, self.cloud, self.paths[1],
-                     self.starts[1], self.ends[1], self.clock)
+        self.animate(
+            self.paths[0],
+            self.starts[0],
+            self.ends[0],
+            self.im_p,
+            self.cloud,
+            self.paths[1],
+            self.starts[1],
+            self.ends[1],
+            self.clock,
+        )
         self.fig.canvas.mpl_connect("button_press_event", self._on_press)
 
     # -- state ------------------------------------------------------------------------------
@@ -110,10 +142,20 @@ class ContinuousFlow2D(LessonWidget):
             end.set_data(path[-1:, 0], path[-1:, 1])
         self.clock.set_text(f"t = {t:.1f}")
         mass = self.model.mass(k)
-        self._numbers = {"t": t, "strength": a, "z1": float(path[0, 0]), "z2": float(path[0, 1]),
-                         "x1": float(path[-1, 0]), "x2": float(path[-1, 1]), "integral": track["integral"],
-                         "log_det_fd": track["log_det_fd"], "log_p0": track["log_p0"], "log_pt": track["log_pt"],
-                         "mass": mass, "peak": float(density.max())}
+        self._numbers = {
+            "t": t,
+            "strength": a,
+            "z1": float(path[0, 0]),
+            "z2": float(path[0, 1]),
+            "x1": float(path[-1, 0]),
+            "x2": float(path[-1, 1]),
+            "integral": track["integral"],
+            "log_det_fd": track["log_det_fd"],
+            "log_p0": track["log_p0"],
+            "log_pt": track["log_pt"],
+            "mass": mass,
+            "peak": float(density.max()),
+        }
         self.readout.value = self._readout()
         self.say(*self._sentence())
 
@@ -132,17 +174,27 @@ class ContinuousFlow2D(LessonWidget):
     def _sentence(self) -> tuple[str, str]:
         n = self._numbers
         if n["t"] == 0 or n["strength"] == 0:
-            return ("Nothing has moved yet (t = 0 or strength 0): the map is the identity, both log-dets are 0 "
-                    "and the density is the base N(0, I). Drag t to the right.", "info")
+            return (
+                "Nothing has moved yet (t = 0 or strength 0): the map is the identity, both log-dets are 0 "
+                "and the density is the base N(0, I). Drag t to the right.",
+                "info",
+            )
         area = float(np.exp(n["integral"]))
         if area >= 1:
-            how = (f"grew to {area:.2f} times its area (its path crossed more red than blue), so the density there "
-                   f"fell by the same factor: p<sub>t</sub>(x(t)) = p<sub>0</sub>(z0) / {area:.2f}.")
+            how = (
+                f"grew to {area:.2f} times its area (its path crossed more red than blue), so the density there "
+                f"fell by the same factor: p<sub>t</sub>(x(t)) = p<sub>0</sub>(z0) / {area:.2f}."
+            )
         else:
-            how = (f"shrank to {area:.2f} of its area (its path crossed more blue than red), so the density there "
-                   f"rose by the same factor: p<sub>t</sub>(x(t)) = p<sub>0</sub>(z0) &times; {1 / area:.2f}.")
-        return (f"A small patch around the tracked point {how} Both columns agree: the integral of the trace "
-                "along the path is log|det J| of the flow map.", "ok")
+            how = (
+                f"shrank to {area:.2f} of its area (its path crossed more blue than red), so the density there "
+                f"rose by the same factor: p<sub>t</sub>(x(t)) = p<sub>0</sub>(z0) &times; {1 / area:.2f}."
+            )
+        return (
+            f"A small patch around the tracked point {how} Both columns agree: the integral of the trace "
+            "along the path is log|det J| of the flow map.",
+            "ok",
+        )
 
     def numbers(self) -> dict[str, float]:
         return dict(self._numbers)

@@ -48,7 +48,12 @@ INVERT_AT = 2.0
 def bin_knots() -> Knots:
     """The exercises' bin as a one-bin spline (float64). Shapes: Knots of (2,)."""
     b = BIN
-    return Knots(*(torch.tensor(v, dtype=torch.float64) for v in ([b["z_k"], b["z_k1"]], [b["x_k"], b["x_k1"]], [b["d_k"], b["d_k1"]])))
+    return Knots(
+        *(
+            torch.tensor(v, dtype=torch.float64)
+            for v in ([b["z_k"], b["z_k1"]], [b["x_k"], b["x_k1"]], [b["d_k"], b["d_k1"]])
+        )
+    )
 
 
 def _normal_pdf(v: float) -> float:
@@ -79,18 +84,33 @@ def check_bin_density(answer) -> CheckResult:
     s = (b["x_k1"] - b["x_k"]) / (b["z_k1"] - b["z_k"])
     pz = _normal_pdf(MIDPOINT)
     hints = [
-        hint_if_equal(lambda _: pz * slope, "you multiplied by f'. Where the map stretches (f' > 1) the same probability "
-                      "covers more room, so the density goes down: divide, p_X = p_Z / f'."),
-        hint_if_equal(lambda _: pz / s, "you divided by the bin's average slope h / w = 1.5. The rational quadratic bends "
-                      "inside the bin: its slope at the midpoint is 4 s^2 / (2 s + d_k + d_{k+1})."),
-        hint_if_equal(lambda _: pz / (0.5 * (b["d_k"] + b["d_k1"])), "you divided by the mean of the two knot derivatives. "
-                      "The slope at the midpoint comes from the formula: 4 s^2 / (2 s + d_k + d_{k+1})."),
-        hint_if_equal(lambda _: _normal_pdf(x_mid) / slope, "you evaluated the base density at x. The base lives in z: "
-                      "p_X(x) = p_Z(z) / f'(z) with z = f^-1(x) = 2."),
+        hint_if_equal(
+            lambda _: pz * slope,
+            "you multiplied by f'. Where the map stretches (f' > 1) the same probability "
+            "covers more room, so the density goes down: divide, p_X = p_Z / f'.",
+        ),
+        hint_if_equal(
+            lambda _: pz / s,
+            "you divided by the bin's average slope h / w = 1.5. The rational quadratic bends "
+            "inside the bin: its slope at the midpoint is 4 s^2 / (2 s + d_k + d_{k+1}).",
+        ),
+        hint_if_equal(
+            lambda _: pz / (0.5 * (b["d_k"] + b["d_k1"])),
+            "you divided by the mean of the two knot derivatives. "
+            "The slope at the midpoint comes from the formula: 4 s^2 / (2 s + d_k + d_{k+1}).",
+        ),
+        hint_if_equal(
+            lambda _: _normal_pdf(x_mid) / slope,
+            "you evaluated the base density at x. The base lives in z: p_X(x) = p_Z(z) / f'(z) with z = f^-1(x) = 2.",
+        ),
         hint_if_equal(lambda _: math.log(want), "that is log p_X. The question asks for the density itself."),
-        hint_if_equal(lambda _: pz, "that is p_Z(2), the base density. The map changes the density by the factor 1 / f'."),
+        hint_if_equal(
+            lambda _: pz, "that is p_Z(2), the base density. The map changes the density by the factor 1 / f'."
+        ),
     ]
-    return compare("p_X at the image of the bin's midpoint", read_number(answer), want, rtol=1e-4, atol=1e-6, hints=hints)
+    return compare(
+        "p_X at the image of the bin's midpoint", read_number(answer), want, rtol=1e-4, atol=1e-6, hints=hints
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -125,14 +145,24 @@ def check_bin_inverse(answer) -> CheckResult:
     hints = [
         hint_if_equal(lambda _: xi, "that is xi, the fraction of the bin. Turn it into a position: z = z_k + xi w."),
         hint_if_equal(lambda _: xi * w, "you forgot the bin's left end: z = z_k + xi w, with z_k = 1."),
-        hint_if_equal(lambda _: b["z_k"] + other * w, "that is the other root of the quadratic, which lies outside the bin "
-                      "(xi < 0). Take xi = 2c / (-b - sqrt(b^2 - 4ac)), the root in [0, 1]."),
-        hint_if_equal(lambda _: other, "that is the other root of the quadratic, outside [0, 1]. Take the root in [0, 1], "
-                      "then z = z_k + xi w."),
-        hint_if_equal(lambda _: b["z_k"] + (INVERT_AT - b["x_k"]) / s, "you inverted the straight line between the knots. "
-                      "The spline bends between them: solve its quadratic for xi."),
-        hint_if_equal(lambda _: _forward(INVERT_AT)[0], "you computed f(2.0), the forward map. The question asks for the z "
-                      "that f sends to 2.0."),
+        hint_if_equal(
+            lambda _: b["z_k"] + other * w,
+            "that is the other root of the quadratic, which lies outside the bin "
+            "(xi < 0). Take xi = 2c / (-b - sqrt(b^2 - 4ac)), the root in [0, 1].",
+        ),
+        hint_if_equal(
+            lambda _: other,
+            "that is the other root of the quadratic, outside [0, 1]. Take the root in [0, 1], then z = z_k + xi w.",
+        ),
+        hint_if_equal(
+            lambda _: b["z_k"] + (INVERT_AT - b["x_k"]) / s,
+            "you inverted the straight line between the knots. "
+            "The spline bends between them: solve its quadratic for xi.",
+        ),
+        hint_if_equal(
+            lambda _: _forward(INVERT_AT)[0],
+            "you computed f(2.0), the forward map. The question asks for the z that f sends to 2.0.",
+        ),
     ]
     return compare("z = f^-1(2.0)", read_number(answer), want, rtol=1e-4, atol=1e-6, hints=hints)
 
@@ -167,18 +197,36 @@ def check_spline_parameters(answer) -> CheckResult:
     kept, free, K, (h1, h2) = c["kept"], c["dim"] - c["kept"], c["n_bins"], c["hidden"]
     want = spline_parameters_reference()
     hints = [
-        hint_if_equal(lambda _: _mlp((kept, h1, h2, free * (3 * K + 1))), "you gave each coordinate 3K + 1 numbers. The two "
-                      "end derivatives are fixed at 1 (the spline meets its identity tails smoothly), so only the K - 1 inner "
-                      "ones are learned: 3K - 1 per transformed coordinate."),
-        hint_if_equal(lambda _: _mlp((kept, h1, h2, free * 3 * K)), "you gave each coordinate 3K numbers. There are K "
-                      "widths and K heights but only K - 1 inner derivatives (the end ones are fixed at 1): 3K - 1."),
-        hint_if_equal(lambda _: _mlp((kept, h1, h2, free * (3 * K - 1)), biases=False), "you counted the weights only. Every "
-                      "linear layer also has one bias per output."),
-        hint_if_equal(lambda _: _mlp((c["dim"], h1, h2, free * (3 * K - 1))), "your network reads all 6 coordinates. The "
-                      "conditioner sees only the kept ones (2 here): the transformed ones cannot feed their own spline."),
-        hint_if_equal(lambda _: _mlp((kept, h1, h2, c["dim"] * (3 * K - 1))), "your network outputs spline numbers for all 6 "
-                      "coordinates. The kept ones pass through unchanged and need none: only the 4 transformed ones do."),
-        hint_if_equal(lambda _: _mlp((kept, h1, free * (3 * K - 1))), "you left out a hidden layer: the network is "
-                      "2 -> 32 -> 32 -> 4 x 29 numbers, three linear layers."),
+        hint_if_equal(
+            lambda _: _mlp((kept, h1, h2, free * (3 * K + 1))),
+            "you gave each coordinate 3K + 1 numbers. The two "
+            "end derivatives are fixed at 1 (the spline meets its identity tails smoothly), so only the K - 1 inner "
+            "ones are learned: 3K - 1 per transformed coordinate.",
+        ),
+        hint_if_equal(
+            lambda _: _mlp((kept, h1, h2, free * 3 * K)),
+            "you gave each coordinate 3K numbers. There are K "
+            "widths and K heights but only K - 1 inner derivatives (the end ones are fixed at 1): 3K - 1.",
+        ),
+        hint_if_equal(
+            lambda _: _mlp((kept, h1, h2, free * (3 * K - 1)), biases=False),
+            "you counted the weights only. Every linear layer also has one bias per output.",
+        ),
+        hint_if_equal(
+            lambda _: _mlp((c["dim"], h1, h2, free * (3 * K - 1))),
+            "your network reads all 6 coordinates. The "
+            "conditioner sees only the kept ones (2 here): the transformed ones cannot feed their own spline.",
+        ),
+        hint_if_equal(
+            lambda _: _mlp((kept, h1, h2, c["dim"] * (3 * K - 1))),
+            "your network outputs spline numbers for all 6 "
+            "coordinates. The kept ones pass through unchanged and need none: only the 4 transformed ones do.",
+        ),
+        hint_if_equal(
+            lambda _: _mlp((kept, h1, free * (3 * K - 1))),
+            "you left out a hidden layer: the network is 2 -> 32 -> 32 -> 4 x 29 numbers, three linear layers.",
+        ),
     ]
-    return compare("parameters of the spline coupling layer", read_number(answer), want, rtol=0.0, atol=0.5, hints=hints)
+    return compare(
+        "parameters of the spline coupling layer", read_number(answer), want, rtol=0.0, atol=0.5, hints=hints
+    )

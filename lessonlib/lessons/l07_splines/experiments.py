@@ -116,8 +116,12 @@ def bin_masses(base: Density1D, knots: Knots) -> dict[str, np.ndarray]:
     pts = 0.5 * (hi + lo) + 0.5 * (hi - lo) * _NODES  # (K, P, 12)
     dens = pushed_density(base, knots, pts.ravel()).reshape(pts.shape)
     cdf = base.cdf(z)
-    return {"z": np.diff(cdf), "x": (0.5 * (hi - lo)[..., 0] * (dens @ _WEIGHTS)).sum(-1), "below": float(cdf[0]),
-            "above": float(1.0 - cdf[-1])}
+    return {
+        "z": np.diff(cdf),
+        "x": (0.5 * (hi - lo)[..., 0] * (dens @ _WEIGHTS)).sum(-1),
+        "below": float(cdf[0]),
+        "above": float(1.0 - cdf[-1]),
+    }
 
 
 def resample_knots(knots: Knots, n_bins: int, bound: float = BOUND) -> Knots:
@@ -157,8 +161,9 @@ class WaveConditioner(nn.Module):
 
 def wave_coupling(bend: float, n_bins: int, bound: float = BOUND) -> SplineCoupling:
     """The library's SplineCoupling with mask (1, 0) and a WaveConditioner: x1 = z1, z2 = g(x2; knots(x1))."""
-    return SplineCoupling(torch.tensor([1.0, 0.0], dtype=torch.float64), WaveConditioner(bend, n_bins),
-                          n_bins=n_bins, bound=bound)
+    return SplineCoupling(
+        torch.tensor([1.0, 0.0], dtype=torch.float64), WaveConditioner(bend, n_bins), n_bins=n_bins, bound=bound
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -194,8 +199,18 @@ class FamilyRun:
     flow: Flow
 
 
-def train_family(layer: str, n_layers: int, seed: int, target: Target, steps: int, hidden: tuple[int, ...],
-                 lr: float = 5e-3, batch_size: int = 256, bound: float = 4.0, n_bins: int = 8) -> FamilyRun:
+def train_family(
+    layer: str,
+    n_layers: int,
+    seed: int,
+    target: Target,
+    steps: int,
+    hidden: tuple[int, ...],
+    lr: float = 5e-3,
+    batch_size: int = 256,
+    bound: float = 4.0,
+    n_bins: int = 8,
+) -> FamilyRun:
     """make_flow(layer=...) trained by the course's loop on fresh target samples; KL gap on 20,000 fresh samples.
 
     The time per step is the process's CPU time over the steps, so other programs on the machine do not count.
@@ -208,13 +223,22 @@ def train_family(layer: str, n_layers: int, seed: int, target: Target, steps: in
     return FamilyRun(layer, n_layers, seed, sum(p.numel() for p in flow.parameters()), kl, se, per_step, flow)
 
 
-def train_depths(layer: str, depths: tuple[int, ...], target: Target, steps: int, hidden: tuple[int, ...],
-                 known: FamilyRun | None = None, seed: int = 0) -> dict[int, FamilyRun]:
+def train_depths(
+    layer: str,
+    depths: tuple[int, ...],
+    target: Target,
+    steps: int,
+    hidden: tuple[int, ...],
+    known: FamilyRun | None = None,
+    seed: int = 0,
+) -> dict[int, FamilyRun]:
     """One run of ``layer`` at each depth, same seed, steps and hidden sizes, together with ``known`` (a run of the
     same layer and seed already trained at another depth); sorted by depth."""
     if known is not None and (known.layer, known.seed) != (layer, seed):
-        raise ValueError(f"the known run is {known.layer!r} with seed {known.seed}, not {layer!r} with seed {seed}: "
-                         "a depth curve compares one recipe at several depths.")
+        raise ValueError(
+            f"the known run is {known.layer!r} with seed {known.seed}, not {layer!r} with seed {seed}: "
+            "a depth curve compares one recipe at several depths."
+        )
     runs = {known.n_layers: known} if known is not None else {}
     for depth in depths:
         runs[depth] = train_family(layer, depth, seed, target, steps, hidden=hidden)
@@ -255,7 +279,9 @@ def trimodal_1d() -> Target:
     return Target("three bumps", log_prob, sample, (-3.5, 3.5, 0.0, 1.0), dim=1)
 
 
-def fit_1d_spline(n_bins: int, target: Target, steps: int = 300, seed: int = 0, bound: float = 3.5) -> tuple[Flow, float, float]:
+def fit_1d_spline(
+    n_bins: int, target: Target, steps: int = 300, seed: int = 0, bound: float = 3.5
+) -> tuple[Flow, float, float]:
     """A 1D flow x = f(z), z ~ N(0, 1), f one learnable spline with n_bins equal bins on [-bound, bound]
     (starting as the identity), trained on fresh target samples. Returns (flow, KL gap, its standard error)."""
     z = torch.linspace(-bound, bound, n_bins + 1)
@@ -280,8 +306,14 @@ def unconstrained_derivative(raw_derivative: float = -1.5, n: int = 2001) -> dic
     x, _ = rq_spline(z, knots)
     z_back, _ = rq_spline_inverse(x, knots)
     err = (z_back - z).abs()
-    return {"z": z.numpy(), "x": x.numpy(), "z_back": z_back.numpy(), "decreasing": float((x.diff() < 0).double().mean()),
-            "worst": float(err[torch.isfinite(err)].max()), "nan": int((~torch.isfinite(z_back)).sum())}
+    return {
+        "z": z.numpy(),
+        "x": x.numpy(),
+        "z_back": z_back.numpy(),
+        "decreasing": float((x.diff() < 0).double().mean()),
+        "worst": float(err[torch.isfinite(err)].max()),
+        "nan": int((~torch.isfinite(z_back)).sum()),
+    }
 
 
 def float32_next_to_knots(derivative: float = 1e-3, n: int = 40) -> dict[str, np.ndarray]:
@@ -305,5 +337,8 @@ def float32_next_to_knots(derivative: float = 1e-3, n: int = 40) -> dict[str, np
     xi = 2 * c / (-b - torch.sqrt((b * b - 4 * a * c).clamp_min(0)))  # the same stable root, from the left knot
     from_left = grid[1].float() + xi * (grid[2] - grid[1]).float()
     from_nearer = rq_spline_inverse(x32, k32)[0]
-    return {"distance": dist.numpy(), "from_left": (from_left.double() - exact).abs().numpy(),
-            "from_nearer": (from_nearer.double() - exact).abs().numpy()}
+    return {
+        "distance": dist.numpy(),
+        "from_left": (from_left.double() - exact).abs().numpy(),
+        "from_nearer": (from_nearer.double() - exact).abs().numpy(),
+    }

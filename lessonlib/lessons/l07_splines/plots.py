@@ -31,7 +31,9 @@ def plot_anatomy(knots: Knots, lim: float = 4.0) -> Figure:
     xg, log_d = push(zg, knots)
     for k in range(len(z_k) - 1):
         ax.axvspan(z_k[k], z_k[k + 1], color=f"C{k % 10}", alpha=0.12, lw=0)
-        ax.annotate("", xy=(z_k[k + 1], x_k[k]), xytext=(z_k[k], x_k[k]), arrowprops={"arrowstyle": "<->", "color": "0.5"})
+        ax.annotate(
+            "", xy=(z_k[k + 1], x_k[k]), xytext=(z_k[k], x_k[k]), arrowprops={"arrowstyle": "<->", "color": "0.5"}
+        )
     ax.plot(zg, xg, color="k")
     for z0, x0, d0 in zip(z_k, x_k, d_k):
         t = np.array([-0.45, 0.45]) / np.sqrt(1 + d0**2)
@@ -48,7 +50,9 @@ def plot_anatomy(knots: Knots, lim: float = 4.0) -> Figure:
     return fig
 
 
-def _density(ax: Axes, log_prob, extent: tuple[float, float, float, float], title: str, n: int = 90, vmax: float | None = None) -> None:
+def _density(
+    ax: Axes, log_prob, extent: tuple[float, float, float, float], title: str, n: int = 90, vmax: float | None = None
+) -> None:
     x0, x1, y0, y1 = extent
     gx, gy = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
     pts = torch.as_tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.get_default_dtype())
@@ -61,8 +65,9 @@ def _density(ax: Axes, log_prob, extent: tuple[float, float, float, float], titl
 
 def plot_families(runs: dict[str, list[FamilyRun]], target: Target) -> Figure:
     """The target's density, the first seed's affine and spline fits, and the KL gap of every seed with the mean."""
-    fig, axes = static_figure(height=current().fig_width * 0.3, mosaic=[["t", "coupling", "spline", "kl"]],
-                              width_ratios=[1, 1, 1, 1.3])
+    fig, axes = static_figure(
+        height=current().fig_width * 0.3, mosaic=[["t", "coupling", "spline", "kl"]], width_ratios=[1, 1, 1, 1.3]
+    )
     _density(axes["t"], lambda x: target.log_prob(x.double()), target.extent, "target")
     for layer in ("coupling", "spline"):
         r = runs[layer][0]
@@ -115,7 +120,9 @@ def plot_broken_inverse(demo: dict) -> Figure:
     fig, (ax, ar) = static_figure(1, 2, height=current().fig_width * 0.36)
     ax.plot(demo["z"], demo["x"], color="k")
     down = np.r_[np.diff(demo["x"]) < 0, False]
-    ax.plot(np.where(down, demo["z"], np.nan), np.where(down, demo["x"], np.nan), color="C3", lw=3, label="f decreasing")
+    ax.plot(
+        np.where(down, demo["z"], np.nan), np.where(down, demo["x"], np.nan), color="C3", lw=3, label="f decreasing"
+    )
     ax.set(xlabel="z", ylabel="x = f(z)", title="derivative -1.5 at the middle knot")
     ax.legend(loc="upper left")
     ar.plot(demo["z"], demo["z"], color="0.7", ls="--", label="z (what should come back)")
@@ -129,8 +136,26 @@ def plot_float32(result: dict) -> Figure:
     """Float32 round-trip errors just left of a knot with derivative 0.001: from the left knot, from the nearer one."""
     fig, ax = static_figure(height=current().fig_width * 0.32, width=current().fig_width * 0.6)
     tiny = 1e-10  # an exact result is drawn at the bottom of the log axis
-    ax.loglog(result["distance"], np.maximum(result["from_left"], tiny), "o-", color="C3", ms=3, label="xi measured from the left knot")
-    ax.loglog(result["distance"], np.maximum(result["from_nearer"], tiny), "o-", color="C0", ms=3, label="from the nearer knot (lessonlib)")
-    ax.set(xlabel="distance to the knot (z)", ylabel="|f^-1(f(z)) - z|, float32", title="float32 just left of a knot with d = 0.001")
+    ax.loglog(
+        result["distance"],
+        np.maximum(result["from_left"], tiny),
+        "o-",
+        color="C3",
+        ms=3,
+        label="xi measured from the left knot",
+    )
+    ax.loglog(
+        result["distance"],
+        np.maximum(result["from_nearer"], tiny),
+        "o-",
+        color="C0",
+        ms=3,
+        label="from the nearer knot (lessonlib)",
+    )
+    ax.set(
+        xlabel="distance to the knot (z)",
+        ylabel="|f^-1(f(z)) - z|, float32",
+        title="float32 just left of a knot with d = 0.001",
+    )
     ax.legend(loc="upper right", fontsize="small")
     return fig

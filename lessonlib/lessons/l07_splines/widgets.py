@@ -26,7 +26,13 @@ from torch import Tensor
 
 from lessonlib.cov1d import Density1D, Logistic, Normal
 from lessonlib.lessons.l07_splines.experiments import (
-    BOUND, bin_masses, push, pushed_density, resample_knots, spline_knots, wave_coupling,
+    BOUND,
+    bin_masses,
+    push,
+    pushed_density,
+    resample_knots,
+    spline_knots,
+    wave_coupling,
 )
 from lessonlib.inputs import one_of
 from lessonlib.splines import Knots, rq_spline, rq_spline_inverse
@@ -37,8 +43,11 @@ __all__ = ["SplineExplorer", "SplineCoupling2D", "BASES", "DEFAULT_KNOTS", "GAP"
 
 BASES: dict[str, Density1D] = {"Normal(0, 1)": Normal(0.0, 1.0), "Logistic(0, 0.6)": Logistic(0.0, 0.6)}
 #: the starting spline: 5 bins, steep in the middle, so a Gaussian becomes two bumps
-DEFAULT_KNOTS = (np.array([-3.0, -1.8, -0.6, 0.6, 1.8, 3.0]), np.array([-3.0, -2.4, -1.2, 1.2, 2.4, 3.0]),
-                 np.array([1.0, 0.5, 2.5, 2.5, 0.5, 1.0]))
+DEFAULT_KNOTS = (
+    np.array([-3.0, -1.8, -0.6, 0.6, 1.8, 3.0]),
+    np.array([-3.0, -2.4, -1.2, 1.2, 2.4, 3.0]),
+    np.array([1.0, 0.5, 2.5, 2.5, 0.5, 1.0]),
+)
 GAP = 0.05  # the closest two knots may come, in z and in x
 MIN_SLOPE, MAX_SLOPE = 0.05, 6.0
 LIM = 4.0  # the map is drawn on [-LIM, LIM]^2, so the tails show
@@ -77,19 +86,50 @@ class SplineExplorer(LessonWidget):
         self.add_control("slope", slider("its slope f'", 1.0, MIN_SLOPE, MAX_SLOPE, 0.05))
         self.add_control("knot", int_slider("knot", 1, 1, self.n_bins - 1))
         self.add_control("bins", int_slider("bins K", self.n_bins, 2, 8))
-        self.add_control("base", w.Dropdown(options=list(BASES), value=base, description="base p_Z",
-                                            style={"description_width": "initial"}, layout=w.Layout(width="auto", flex="1 1 auto")))
+        self.add_control(
+            "base",
+            w.Dropdown(
+                options=list(BASES),
+                value=base,
+                description="base p_Z",
+                style={"description_width": "initial"},
+                layout=w.Layout(width="auto", flex="1 1 auto"),
+            ),
+        )
         self._sync_sliders()
         self._defaults.update({name: c.value for name, c in self.controls.items()})
         self._build_figure()
-        for event, handler in (("button_press_event", self._on_press), ("motion_notify_event", self._on_motion),
-                               ("button_release_event", self._on_release)):
+        for event, handler in (
+            ("button_press_event", self._on_press),
+            ("motion_notify_event", self._on_motion),
+            ("button_release_event", self._on_release),
+        ):
             self.fig.canvas.mpl_connect(event, handler)
         c = self.controls
-        hint = w.HTML(f'<span style="font-size:{s.control_font}">Drag an orange knot to move it, or the square on its '
-                      "tangent to change its slope; the end knots stay at (±3, ±3), where the straight tails begin.</span>")
-        layout = w.VBox([w.HBox([w.VBox([c["knot"], c["z"], c["x"]]), w.VBox([c["slope"], c["bins"], w.HBox([c["base"], self.reset_button], layout=w.Layout(width=s.control_width))])]),
-                         hint, self.fig.canvas, self.readout, self.message])
+        hint = w.HTML(
+            f'<span style="font-size:{s.control_font}">Drag an orange knot to move it, or the square on its '
+            "tangent to change its slope; the end knots stay at (±3, ±3), where the straight tails begin.</span>"
+        )
+        layout = w.VBox(
+            [
+                w.HBox(
+                    [
+                        w.VBox([c["knot"], c["z"], c["x"]]),
+                        w.VBox(
+                            [
+                                c["slope"],
+                                c["bins"],
+                                w.HBox([c["base"], self.reset_button], layout=w.Layout(width=s.control_width)),
+                            ]
+                        ),
+                    ]
+                ),
+                hint,
+                self.fig.canvas,
+                self.readout,
+                self.message,
+            ]
+        )
         self._finish(layout)
         freeze_layout(self.fig)
 
@@ -118,13 +158,27 @@ class SplineExplorer(LessonWidget):
         self.curve = am.add_collection(matplotlib.collections.LineCollection([], lw=lw * 1.3))
         (self.tangents,) = am.plot([], [], color="#555", lw=lw * 0.6)
         (self.handles,) = am.plot([], [], "s", ms=7, color="white", mec="#333", mew=1.2, zorder=5)
-        (self.knot_marks,) = am.plot([], [], "o", ms=10 if not s.presenter else 14, color="#ff9f1c", mec="#333", zorder=6)
-        (self.selected,) = am.plot([], [], "o", ms=17 if not s.presenter else 22, mfc="none", mec="#d62728", mew=2, zorder=6)
+        (self.knot_marks,) = am.plot(
+            [], [], "o", ms=10 if not s.presenter else 14, color="#ff9f1c", mec="#333", zorder=6
+        )
+        (self.selected,) = am.plot(
+            [], [], "o", ms=17 if not s.presenter else 22, mfc="none", mec="#d62728", mew=2, zorder=6
+        )
         # each bin's probability as two bars, in z (solid) and in x (outlined); bars, not numbers on the figure:
         # text is a redraw's dearest part (the numbers are in the readout)
         self.bars = self.ax_mass.add_collection(PolyCollection([], lw=1.2))
-        self.animate(self.fill_z, self.line_pz, self.fill_x, self.line_px, self.curve, self.tangents, self.handles,
-                     self.knot_marks, self.selected, self.bars)
+        self.animate(
+            self.fill_z,
+            self.line_pz,
+            self.fill_x,
+            self.line_px,
+            self.curve,
+            self.tangents,
+            self.handles,
+            self.knot_marks,
+            self.selected,
+            self.bars,
+        )
 
     def _style_axes(self) -> None:
         am, apx, apz = self.ax_map, self.ax_px, self.ax_pz
@@ -189,8 +243,10 @@ class SplineExplorer(LessonWidget):
         if c["bins"].value != self.n_bins:
             self.knots = resample_knots(self.knots, int(c["bins"].value))
             self._selected = min(self._selected, self.n_bins - 1)
-            self._note = (f"Now {self.n_bins} bins: the new knots sit on the old curve, with its slopes there, so the "
-                          "map barely changes until you move them.")
+            self._note = (
+                f"Now {self.n_bins} bins: the new knots sit on the old curve, with its slopes there, so the "
+                "map barely changes until you move them."
+            )
         elif c["knot"].value != self._selected:
             self._selected = int(c["knot"].value)
         else:
@@ -209,9 +265,11 @@ class SplineExplorer(LessonWidget):
         z[j], x[j] = np.clip(z_new, *rng["z"]), np.clip(x_new, *rng["x"])
         self._note = ""
         if z[j] != z_new or x[j] != x_new:
-            self._note = (f"Knot {j} stops between its neighbours (z in [{rng['z'][0]:.2f}, {rng['z'][1]:.2f}], x in "
-                          f"[{rng['x'][0]:.2f}, {rng['x'][1]:.2f}]): past a neighbour a bin would get a width or height "
-                          "&le; 0, the spline would run backwards there, and two z would share one x: no inverse.")
+            self._note = (
+                f"Knot {j} stops between its neighbours (z in [{rng['z'][0]:.2f}, {rng['z'][1]:.2f}], x in "
+                f"[{rng['x'][0]:.2f}, {rng['x'][1]:.2f}]): past a neighbour a bin would get a width or height "
+                "&le; 0, the spline would run backwards there, and two z would share one x: no inverse."
+            )
         self.knots, self._selected = spline_knots(z, x, d), j
         self._sync_sliders()
         self.refresh()
@@ -222,9 +280,12 @@ class SplineExplorer(LessonWidget):
         d[j] = float(np.clip(slope, MIN_SLOPE, MAX_SLOPE))
         self._note = ""
         if d[j] != slope:
-            self._note = (f"The slope at knot {j} stops at {d[j]:.2f}: at 0 the spline would be flat there (p_X = p_Z / f' "
-                          "infinite) and below 0 it would turn back, so two z would share one x." if slope < MIN_SLOPE else
-                          f"The slope at knot {j} stops at {MAX_SLOPE:g}, the widget's largest.")
+            self._note = (
+                f"The slope at knot {j} stops at {d[j]:.2f}: at 0 the spline would be flat there (p_X = p_Z / f' "
+                "infinite) and below 0 it would turn back, so two z would share one x."
+                if slope < MIN_SLOPE
+                else f"The slope at knot {j} stops at {MAX_SLOPE:g}, the widget's largest."
+            )
         self.knots = spline_knots(z, x, d)
         if 1 <= j <= self.n_bins - 1:
             self._selected = j
@@ -276,7 +337,7 @@ class SplineExplorer(LessonWidget):
         zz = edges_z[:-1, None] + (edges_z[1:] - edges_z[:-1])[:, None] * t  # (K + 2, 40): bins and tails
         xx = edges_x[:-1, None] + (edges_x[1:] - edges_x[:-1])[:, None] * t
         p_x = pushed_density(base, self.knots, np.r_[self._xg, xx.ravel()])
-        px, px_bins = p_x[: self._xg.size], p_x[self._xg.size:].reshape(xx.shape)
+        px, px_bins = p_x[: self._xg.size], p_x[self._xg.size :].reshape(xx.shape)
         pz, pz_bins = base.pdf(self._zg), base.pdf(zz)
         zero = np.zeros((zz.shape[0], 2))
         self.fill_z.set_verts(np.stack([np.c_[zz, zz[:, [-1, 0]]], np.c_[pz_bins, zero]], -1))
@@ -309,10 +370,19 @@ class SplineExplorer(LessonWidget):
         j = self._selected
         p_z = float(base.pdf(np.array([z[j]]))[0])
         p_x = float(pushed_density(base, self.knots, np.array([x[j]]))[0])
-        n = {"knot": j, "z": z[j], "x": x[j], "slope": d[j], "p_z": p_z, "p_x": p_x,
-             "mass_z_left": masses["z"][j - 1], "mass_x_left": masses["x"][j - 1],
-             "mass_z_right": masses["z"][j], "mass_x_right": masses["x"][j],
-             "total_x": masses["below"] + float(masses["x"].sum()) + masses["above"]}
+        n = {
+            "knot": j,
+            "z": z[j],
+            "x": x[j],
+            "slope": d[j],
+            "p_z": p_z,
+            "p_x": p_x,
+            "mass_z_left": masses["z"][j - 1],
+            "mass_x_left": masses["x"][j - 1],
+            "mass_z_right": masses["z"][j],
+            "mass_x_right": masses["x"][j],
+            "total_x": masses["below"] + float(masses["x"].sum()) + masses["above"],
+        }
         self._nums = {k: float(v) for k, v in n.items()}
         fs = current().control_font
         self.readout.value = (
@@ -321,8 +391,10 @@ class SplineExplorer(LessonWidget):
             f"Bin {j - 1} (left of it): mass in z = {masses['z'][j - 1]:.4f}, mass in x = {masses['x'][j - 1]:.4f}. "
             f"Bin {j} (right): mass in z = {masses['z'][j]:.4f}, mass in x = {masses['x'][j]:.4f}. "
             f"All of x: total = {n['total_x']:.4f}.<br>Mass per bin, in z (from F_Z): "
-            + ", ".join(f"{m:.3f}" for m in masses["z"]) + "; in x (quadrature of p_X): "
-            + ", ".join(f"{m:.3f}" for m in masses["x"]) + ".</span>"
+            + ", ".join(f"{m:.3f}" for m in masses["z"])
+            + "; in x (quadrature of p_X): "
+            + ", ".join(f"{m:.3f}" for m in masses["x"])
+            + ".</span>"
         )
 
     def numbers(self) -> dict[str, float]:
@@ -385,8 +457,9 @@ class SplineCoupling2D(LessonWidget):
     def __init__(self) -> None:
         super().__init__()
         st = current()
-        self.fig, (self.ax_g, self.ax_x) = new_figure(1, 2, width=st.fig_width, height=st.fig_width * 0.45,
-                                                       gridspec_kw={"width_ratios": [1.0, 1.2]})
+        self.fig, (self.ax_g, self.ax_x) = new_figure(
+            1, 2, width=st.fig_width, height=st.fig_width * 0.45, gridspec_kw={"width_ratios": [1.0, 1.2]}
+        )
         self.add_control("bend", slider("how much x1 moves the knots", 1.0, 0.0, 2.0, 0.1))
         self.add_control("bins", int_slider("bins K", 5, 2, 8))
         self.add_control("slice", slider("x1 of the slice", 0.5, -2.5, 2.5, 0.1))
@@ -395,8 +468,16 @@ class SplineCoupling2D(LessonWidget):
         self._levels = torch.linspace(-2.0, 2.0, 9, dtype=torch.float64)
         self._build_artists()
         c = self.controls
-        self._finish(w.VBox([w.HBox([w.VBox([c["bend"], c["bins"]]), w.VBox([c["slice"], self.reset_button])]),
-                             self.fig.canvas, self.readout, self.message]))
+        self._finish(
+            w.VBox(
+                [
+                    w.HBox([w.VBox([c["bend"], c["bins"]]), w.VBox([c["slice"], self.reset_button])]),
+                    self.fig.canvas,
+                    self.readout,
+                    self.message,
+                ]
+            )
+        )
         freeze_layout(self.fig)
 
     def layer(self):
@@ -408,17 +489,35 @@ class SplineCoupling2D(LessonWidget):
         ax.plot([-BOUND, BOUND], [-BOUND, BOUND], color="#ccc", lw=0.8)
         (self.g_curve,) = ax.plot([], [], color="#4c72b0")
         (self.g_knots,) = ax.plot([], [], "o", color="#ff9f1c", mec="#333", ms=6)
-        ax.set(xlim=(-BOUND, BOUND), ylim=(-BOUND, BOUND), xlabel="x2 (data)", ylabel="z2 = g(x2) (base)",
-               title="g at the slice: its knots depend on x1")
+        ax.set(
+            xlim=(-BOUND, BOUND),
+            ylim=(-BOUND, BOUND),
+            xlabel="x2 (data)",
+            ylabel="z2 = g(x2) (base)",
+            title="g at the slice: its knots depend on x1",
+        )
         ax = self.ax_x
-        self.image = ax.imshow(np.zeros((self.N_PIX, self.N_PIX)), extent=(-BOUND, BOUND, -BOUND, BOUND), origin="lower",
-                               cmap="Blues", vmin=0.0, vmax=self.VMAX, interpolation="bilinear")
+        self.image = ax.imshow(
+            np.zeros((self.N_PIX, self.N_PIX)),
+            extent=(-BOUND, BOUND, -BOUND, BOUND),
+            origin="lower",
+            cmap="Blues",
+            vmin=0.0,
+            vmax=self.VMAX,
+            interpolation="bilinear",
+        )
         (self.h_grid,) = ax.plot([], [], color="#dd8452", lw=0.9)
         lv = [[(float(v), -BOUND), (float(v), BOUND)] for v in self._levels]
         (self.v_grid,) = ax.plot(*polyline(lv), color="#888", lw=0.6)
         (self.slice_line,) = ax.plot([], [], color="#c44e52", lw=1.5, ls="--")
-        ax.set(xlim=(-BOUND, BOUND), ylim=(-BOUND, BOUND), aspect="equal", xlabel="x1 = z1 (kept)", ylabel="x2",
-               title="density of x, lines z1, z2 = const")
+        ax.set(
+            xlim=(-BOUND, BOUND),
+            ylim=(-BOUND, BOUND),
+            aspect="equal",
+            xlabel="x1 = z1 (kept)",
+            ylabel="x2",
+            title="density of x, lines z1, z2 = const",
+        )
         ax.grid(False)
         for a in (self.ax_g, self.ax_x):
             a.set_xticks([-3, 0, 3])
@@ -441,7 +540,9 @@ class SplineCoupling2D(LessonWidget):
             log_p = -0.5 * (g[:, None] ** 2 + z2**2) - math.log(2 * math.pi) + log_det
             self.image.set_data(torch.exp(log_p).T.numpy())
             x2, _ = self._g(layer, self._line, self._levels, inverse=True)  # lines z2 = const, as x1 = z1 runs
-            self.h_grid.set_data(*polyline(np.stack([self._line.expand(len(self._levels), -1).numpy(), x2.T.numpy()], -1)))
+            self.h_grid.set_data(
+                *polyline(np.stack([self._line.expand(len(self._levels), -1).numpy(), x2.T.numpy()], -1))
+            )
             x1 = float(self.controls["slice"].value)
             z_slice, _ = self._g(layer, torch.tensor([x1], dtype=torch.float64), self._line)
             knots = layer.knots(torch.tensor([[x1]], dtype=torch.float64))
@@ -455,8 +556,14 @@ class SplineCoupling2D(LessonWidget):
         with torch.no_grad():
             z, log_det = layer.inverse_and_log_det(x)
         J = torch.autograd.functional.jacobian(lambda v: layer.inverse(v[None])[0], x[0])
-        self._nums = {"x1": x1, "z2": float(z[0, 1]), "log_det": float(log_det[0]), "J12": float(J[0, 1]),
-                      "log_det_autograd": float(torch.linalg.slogdet(J)[1]), "knots": float(knots.n_bins + 1)}
+        self._nums = {
+            "x1": x1,
+            "z2": float(z[0, 1]),
+            "log_det": float(log_det[0]),
+            "J12": float(J[0, 1]),
+            "log_det_autograd": float(torch.linalg.slogdet(J)[1]),
+            "knots": float(knots.n_bins + 1),
+        }
         n = self._nums
         self.readout.value = (
             f'<span style="font-size:{current().control_font}">At x = ({x1:.2f}, 0.50): z2 = g(0.50) = {n["z2"]:.3f}; '

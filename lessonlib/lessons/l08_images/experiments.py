@@ -27,10 +27,26 @@ from lessonlib.images import PixelLogit, bits_per_dim, check_pixels, dequantise
 from lessonlib.training import Trainer
 
 __all__ = [
-    "LEVELS", "DIM", "DTYPE", "Digits", "load_digit_tensors", "dequantised_sampler", "image_flow",
-    "flow_bpd", "categorical_baseline", "gaussian_baseline", "History", "train_with_validation",
-    "CollapseRun", "collapse_run", "slice_log_density", "discrete_bpd", "SamplingCost",
-    "sampling_cost", "temperature_samples", "interpolate",
+    "LEVELS",
+    "DIM",
+    "DTYPE",
+    "Digits",
+    "load_digit_tensors",
+    "dequantised_sampler",
+    "image_flow",
+    "flow_bpd",
+    "categorical_baseline",
+    "gaussian_baseline",
+    "History",
+    "train_with_validation",
+    "CollapseRun",
+    "collapse_run",
+    "slice_log_density",
+    "discrete_bpd",
+    "SamplingCost",
+    "sampling_cost",
+    "temperature_samples",
+    "interpolate",
 ]
 
 LEVELS = DIGIT_LEVELS
@@ -75,8 +91,9 @@ def image_flow(n_layers: int = 8, hidden: int = 128, mask: str = "image", seed: 
 
     Shapes: the flow maps (B, 64) <-> (B, 64); its data space is the pixel range (0, 17).
     """
-    return make_flow(DIM, n_layers, hidden=(hidden, hidden), mask=mask, seed=seed, dtype=DTYPE,
-                     last=PixelLogit(LEVELS, alpha))
+    return make_flow(
+        DIM, n_layers, hidden=(hidden, hidden), mask=mask, seed=seed, dtype=DTYPE, last=PixelLogit(LEVELS, alpha)
+    )
 
 
 def flow_bpd(flow: Flow, pixels: Tensor, seed: int = 0, n_noise: int = 1) -> float:
@@ -138,8 +155,15 @@ class History:
     seconds: float = 0.0
 
 
-def train_with_validation(flow: Flow, digits: Digits, steps: int = 1500, every: int = 100, lr: float = 1e-3,
-                          batch_size: int = 128, seed: int = 0) -> History:
+def train_with_validation(
+    flow: Flow,
+    digits: Digits,
+    steps: int = 1500,
+    every: int = 100,
+    lr: float = 1e-3,
+    batch_size: int = 128,
+    seed: int = 0,
+) -> History:
     """Train on dequantised training images (the one Trainer), measure train and validation bits/dim every
     ``every`` steps, and leave ``flow`` with the parameters that scored best on validation (early stopping).
 

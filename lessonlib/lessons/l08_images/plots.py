@@ -17,7 +17,16 @@ from lessonlib.lessons.l08_images.experiments import LEVELS, CollapseRun, Histor
 from lessonlib.ui.figures import static_figure
 from lessonlib.ui.style import current
 
-__all__ = ["digit_strip", "plot_digits", "plot_collapse", "plot_slices", "plot_masks", "plot_training", "plot_temperatures", "plot_interpolation"]
+__all__ = [
+    "digit_strip",
+    "plot_digits",
+    "plot_collapse",
+    "plot_slices",
+    "plot_masks",
+    "plot_training",
+    "plot_temperatures",
+    "plot_interpolation",
+]
 
 SIDE = 8
 
@@ -34,7 +43,7 @@ def digit_strip(images: Tensor | np.ndarray, per_row: int, gap: int = 1) -> np.n
     out = np.full((rows * cell - gap, per_row * cell - gap), np.nan)
     for i in range(n):
         r, c = divmod(i, per_row)
-        out[r * cell:r * cell + SIDE, c * cell:c * cell + SIDE] = a[i].reshape(SIDE, SIDE)
+        out[r * cell : r * cell + SIDE, c * cell : c * cell + SIDE] = a[i].reshape(SIDE, SIDE)
     return out
 
 
@@ -49,7 +58,9 @@ def show_digits(ax: Axes, images: Tensor | np.ndarray, per_row: int, title: str 
 def plot_digits(pixels: np.ndarray, labels: np.ndarray, n: int = 30) -> Figure:
     """The first ``n`` digits with their labels, and the histogram of all their grey levels."""
     fig, (a1, a2) = static_figure(1, 2, height=current().fig_width * 0.33, width_ratios=[2.2, 1])
-    show_digits(a1, pixels[:n], per_row=10, title=f"{n} training digits; labels: {''.join(str(int(v)) for v in labels[:n])}")
+    show_digits(
+        a1, pixels[:n], per_row=10, title=f"{n} training digits; labels: {''.join(str(int(v)) for v in labels[:n])}"
+    )
     values, counts = np.unique(pixels, return_counts=True)
     a2.bar(values, counts / counts.sum(), color="0.35")
     a2.set_yscale("log")

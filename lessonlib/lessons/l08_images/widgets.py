@@ -47,7 +47,9 @@ class LatentExplorer(LessonWidget):
         self.add_control("t", slider("interpolation t", 0.5, 0.0, 1.0, 0.02))
         self._numbers: dict[str, float] = {}
         s = current()  # on a 1280x720 slide the two rows of digits share a shorter strip, below two sliders
-        self.fig, (self.ax_samples, self.ax_line) = new_figure(2, 1, height=s.fig_width * (0.24 if s.presenter else 0.36))
+        self.fig, (self.ax_samples, self.ax_line) = new_figure(
+            2, 1, height=s.fig_width * (0.24 if s.presenter else 0.36)
+        )
         style = {"cmap": "gray_r", "vmin": 0, "vmax": LEVELS - 1, "interpolation": "nearest"}
         self.samples_image = self.ax_samples.imshow(digit_strip(self.ends.repeat(4, 1), 8), **style)
         self.line_image = self.ax_line.imshow(digit_strip(self.ends[[0, 0, 1]], 3, gap=2), **style)
@@ -77,9 +79,14 @@ class LatentExplorer(LessonWidget):
         self.samples_image.set_data(digit_strip(samples, 8))
         strip = torch.stack([self.ends[0], x_t.clamp(0, LEVELS), self.ends[1]])
         self.line_image.set_data(digit_strip(strip, 3, gap=2))
-        self._numbers = {"temperature": temp, "t": t, "latent_norm": temp * self.eps_norm,
-                         "eps_norm": self.eps_norm, "bpd_at_t": bpd,
-                         "mean_sample": float(samples.mean())}
+        self._numbers = {
+            "temperature": temp,
+            "t": t,
+            "latent_norm": temp * self.eps_norm,
+            "eps_norm": self.eps_norm,
+            "bpd_at_t": bpd,
+            "mean_sample": float(samples.mean()),
+        }
         if not np.isfinite(bpd):
             raise ValueError("the flow's density underflows at this point of the line; move t.")
         self.say("")
@@ -87,7 +94,8 @@ class LatentExplorer(LessonWidget):
         self.readout.value = (
             f'<span style="font-size:{size}">temperature T = {temp:.2f}: mean latent norm |z| = T·|ε| = '
             f"{temp:.2f} × {self.eps_norm:.2f} = {temp * self.eps_norm:.2f} (a typical draw of N(0, I) in 64 "
-            f"dimensions has |z| ≈ 8); interpolation t = {t:.2f}: the middle image costs {bpd:.2f} bits/dim</span>")
+            f"dimensions has |z| ≈ 8); interpolation t = {t:.2f}: the middle image costs {bpd:.2f} bits/dim</span>"
+        )
 
     def numbers(self) -> dict[str, float]:
         return dict(self._numbers)

@@ -24,10 +24,25 @@ from lessonlib.flows import ConditionalFlow, Flow, make_flow
 from lessonlib.training import Objective, reverse_kl, train
 
 __all__ = [
-    "unnormalised_banana", "log_evidence", "effective_sample_size", "ImportanceCheck", "importance_check",
-    "count_passes", "pass_table", "TwoModes", "ModeFit", "fit_two_ways", "mode_fits",
-    "LogisticPosterior", "challenger_posterior", "Quadrature", "quadrature", "sample_summary",
-    "LinearGaussian", "amortised_reverse_kl", "elbo_per_x",
+    "unnormalised_banana",
+    "log_evidence",
+    "effective_sample_size",
+    "ImportanceCheck",
+    "importance_check",
+    "count_passes",
+    "pass_table",
+    "TwoModes",
+    "ModeFit",
+    "fit_two_ways",
+    "mode_fits",
+    "LogisticPosterior",
+    "challenger_posterior",
+    "Quadrature",
+    "quadrature",
+    "sample_summary",
+    "LinearGaussian",
+    "amortised_reverse_kl",
+    "elbo_per_x",
 ]
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -82,8 +97,12 @@ class ImportanceCheck:
         return self.ess / self.n
 
 
-def importance_check(flow: Flow | Callable[[int, torch.Generator], tuple[Tensor, Tensor]], log_target: LogDensity,
-                     n: int = 20_000, seed: int = 1) -> ImportanceCheck:
+def importance_check(
+    flow: Flow | Callable[[int, torch.Generator], tuple[Tensor, Tensor]],
+    log_target: LogDensity,
+    n: int = 20_000,
+    seed: int = 1,
+) -> ImportanceCheck:
     """ELBO = mean(log p~ - log q), log Z = log mean(p~ / q) and the ESS, from n fresh samples of the flow.
 
     ``flow`` is a Flow, or any f(n, generator) -> (x, log q(x)). Shapes: log_target (n, D) -> (n,).
@@ -92,8 +111,9 @@ def importance_check(flow: Flow | Callable[[int, torch.Generator], tuple[Tensor,
     with torch.no_grad():
         x, log_q = draw(n, torch.Generator().manual_seed(seed))
         log_w = (log_target(x) - log_q).double()
-    return ImportanceCheck(float(log_w.mean()), float(log_w.std() / math.sqrt(n)), log_evidence(log_w),
-                           effective_sample_size(log_w), n)
+    return ImportanceCheck(
+        float(log_w.mean()), float(log_w.std() / math.sqrt(n)), log_evidence(log_w), effective_sample_size(log_w), n
+    )
 
 
 # --- which pass is cheap ------------------------------------------------------------------------------------
@@ -116,8 +136,11 @@ def count_passes(kind: str, dim: int = 6, n: int = 100) -> dict[str, int]:
     x = torch.randn(n, dim, generator=gen)
     counts = {}
     with torch.no_grad():
-        for name, run in (("log_prob", lambda: flow.log_prob(x)), ("sample", lambda: flow.sample(n, gen)),
-                          ("sample_and_log_prob", lambda: flow.sample_and_log_prob(n, gen))):
+        for name, run in (
+            ("log_prob", lambda: flow.log_prob(x)),
+            ("sample", lambda: flow.sample(n, gen)),
+            ("sample_and_log_prob", lambda: flow.sample_and_log_prob(n, gen)),
+        ):
             calls[0] = 0
             if kind != "coupling":
                 layer.passes = 0
@@ -182,8 +205,9 @@ FITS = ("forward KL (samples)", "reverse KL (density)")
 MODE_EXTENT = (-7.0, 7.0, -3.0, 3.0)
 
 
-def fit_two_ways(target: TwoModes, steps: int = 200, seed: int = 0, n_layers: int = 4, lr: float = 1e-2,
-                 batch_size: int = 128) -> dict[str, Flow]:
+def fit_two_ways(
+    target: TwoModes, steps: int = 200, seed: int = 0, n_layers: int = 4, lr: float = 1e-2, batch_size: int = 128
+) -> dict[str, Flow]:
     """Two identical coupling flows: one trained by NLL on target samples, one by reverse KL on its density."""
     flows = {name: make_flow(2, n_layers, hidden=(32, 32), seed=seed) for name in FITS}
     train(flows[FITS[0]], target.sample, steps=steps, lr=lr, batch_size=batch_size, seed=seed)
@@ -207,8 +231,14 @@ def _score(target: TwoModes, flow: Flow, n: int, seed: int) -> tuple[float, floa
     return float((xq[:, 0] > 0).double().mean()), forward, reverse
 
 
-def mode_fits(separations: tuple[float, ...] = (2.0, 4.0, 6.0, 8.0, 10.0), steps: int = 200, seed: int = 0,
-              n_score: int = 4000, nx: int = 112, ny: int = 48) -> list[ModeFit]:
+def mode_fits(
+    separations: tuple[float, ...] = (2.0, 4.0, 6.0, 8.0, 10.0),
+    steps: int = 200,
+    seed: int = 0,
+    n_score: int = 4000,
+    nx: int = 112,
+    ny: int = 48,
+) -> list[ModeFit]:
     """Fit the two-mode target both ways at each separation; keep what a picture and a readout need."""
     grid = _grid(MODE_EXTENT, nx, ny)
     out = []
@@ -295,8 +325,9 @@ class Quadrature:
         return float((np.exp(self.log_post) * values).sum() * (self.a[1] - self.a[0]) * (self.b[1] - self.b[0]))
 
 
-def quadrature(log_joint: LogDensity, extent: tuple[float, float, float, float] = (-5.0, 2.5, -8.0, 2.0),
-               n: int = 301) -> Quadrature:
+def quadrature(
+    log_joint: LogDensity, extent: tuple[float, float, float, float] = (-5.0, 2.5, -8.0, 2.0), n: int = 301
+) -> Quadrature:
     """Midpoint sums of exp(log p~) over an n x n grid: log Z, the normalised log posterior, means, sds, correlation.
 
     Shapes: log_joint (B, 2) -> (B,). Float64 throughout; the grid must hold all but a negligible part of the mass.
@@ -310,8 +341,12 @@ def quadrature(log_joint: LogDensity, extent: tuple[float, float, float, float] 
     log_z = float(np.logaddexp.reduce(lp.ravel()) + log_cell)
     p = np.exp(lp - log_z + log_cell)  # probability of each cell
     mean = np.array([(p * A).sum(), (p * B).sum()])
-    cov = np.array([[(p * (A - mean[0]) ** 2).sum(), (p * (A - mean[0]) * (B - mean[1])).sum()],
-                    [0.0, (p * (B - mean[1]) ** 2).sum()]])
+    cov = np.array(
+        [
+            [(p * (A - mean[0]) ** 2).sum(), (p * (A - mean[0]) * (B - mean[1])).sum()],
+            [0.0, (p * (B - mean[1]) ** 2).sum()],
+        ]
+    )
     sd = np.sqrt(np.diag(cov))
     skew = np.array([(p * ((A - mean[0]) / sd[0]) ** 3).sum(), (p * ((B - mean[1]) / sd[1]) ** 3).sum()])
     return Quadrature(a, b, lp - log_z, log_z, mean, sd, float(cov[0, 1] / (sd[0] * sd[1])), skew, extent)
@@ -320,7 +355,11 @@ def quadrature(log_joint: LogDensity, extent: tuple[float, float, float, float] 
 def sample_summary(theta: Tensor, weights: Tensor | None = None) -> dict[str, np.ndarray | float]:
     """Mean (2,), standard deviations (2,), skewness (2,) and correlation of samples (n, 2), optionally weighted."""
     x = theta.detach().double()
-    w = torch.full((x.shape[0],), 1.0 / x.shape[0], dtype=torch.float64) if weights is None else weights.double() / weights.sum()
+    w = (
+        torch.full((x.shape[0],), 1.0 / x.shape[0], dtype=torch.float64)
+        if weights is None
+        else weights.double() / weights.sum()
+    )
     mean = (w[:, None] * x).sum(0)
     c = x - mean
     cov = (w[:, None, None] * c[:, :, None] * c[:, None, :]).sum(0)

@@ -34,8 +34,9 @@ FIT_COLOURS = {FITS[0]: "#4c72b0", FITS[1]: "#c44e52"}
 
 
 def _density_image(ax: Axes, values: np.ndarray, extent, cmap: str = "Blues", vmax: float | None = None):
-    return ax.imshow(values, extent=extent, origin="lower", cmap=cmap, vmin=0.0, vmax=vmax, aspect="auto",
-                     interpolation="bilinear")
+    return ax.imshow(
+        values, extent=extent, origin="lower", cmap=cmap, vmin=0.0, vmax=vmax, aspect="auto", interpolation="bilinear"
+    )
 
 
 def _grid(extent, n: int) -> tuple[np.ndarray, np.ndarray, Tensor]:
@@ -44,8 +45,13 @@ def _grid(extent, n: int) -> tuple[np.ndarray, np.ndarray, Tensor]:
     return X1, X2, torch.as_tensor(np.stack([X1.ravel(), X2.ravel()], 1), dtype=torch.get_default_dtype())
 
 
-def plot_banana_fit(log_p_tilde: Callable[[Tensor], Tensor], flow: Flow, losses: list[float], log_z: float,
-                    extent=(-3.5, 3.5, -2.0, 4.0)) -> Figure:
+def plot_banana_fit(
+    log_p_tilde: Callable[[Tensor], Tensor],
+    flow: Flow,
+    losses: list[float],
+    log_z: float,
+    extent=(-3.5, 3.5, -2.0, 4.0),
+) -> Figure:
     """The target p~ (never sampled), the flow's density with its samples, and the loss falling to -log Z.
 
     Shapes: log_p_tilde (B, 2) -> (B,); losses: one per step, in nats.
@@ -107,8 +113,14 @@ def plot_two_ways(fit: ModeFit) -> Figure:
     fig, axes = static_figure(1, 2, width=10, height=2.8, sharey=True)
     for ax, name in zip(axes, FITS):
         draw_mode_panel(ax, fit, name)
-        ax.text(0.02, 0.95, f"{fit.right_share[name]:.0%} of samples right of 0", transform=ax.transAxes,
-                va="top", fontsize="small")
+        ax.text(
+            0.02,
+            0.95,
+            f"{fit.right_share[name]:.0%} of samples right of 0",
+            transform=ax.transAxes,
+            va="top",
+            fontsize="small",
+        )
     axes[0].set_ylabel("x2")
     fig.suptitle(f"two modes {fit.separation:g} apart (sigma 0.5)")
     return fig
@@ -159,7 +171,9 @@ def plot_amortised(encoder: ConditionalFlow, model: LinearGaussian, xs: tuple[fl
             ring = mean[:, None] + r * root @ np.stack([np.cos(t), np.sin(t)])
             ax.plot(ring[0], ring[1], color="k", lw=0.9)
         with torch.no_grad():
-            z = encoder.given(torch.tensor([x], dtype=torch.get_default_dtype())).sample(600, torch.Generator().manual_seed(10 + k))
+            z = encoder.given(torch.tensor([x], dtype=torch.get_default_dtype())).sample(
+                600, torch.Generator().manual_seed(10 + k)
+            )
         ax.scatter(z[:, 0].double().numpy(), z[:, 1].double().numpy(), s=3, c="#c44e52", alpha=0.4)
         ax.set_title(f"x = {x:g}")
         ax.set_xlabel("z1")

@@ -36,8 +36,10 @@ class ModeExplorer(LessonWidget):
         step = (seps[-1] - seps[0]) / max(1, len(seps) - 1)
         if len(seps) > 1 and not np.allclose(np.diff(seps), step):
             raise ValueError(f"the separations must be evenly spaced for the slider, got {seps}.")
-        self.add_control("separation", slider("distance between the modes", seps[0], seps[0], seps[-1] or 1.0,
-                                              step or 1.0, readout_format=".1f"))
+        self.add_control(
+            "separation",
+            slider("distance between the modes", seps[0], seps[0], seps[-1] or 1.0, step or 1.0, readout_format=".1f"),
+        )
         st = current()
         self.fig, axes = new_figure(1, 2, width=st.fig_width * 1.1, height=st.fig_width * 0.36, sharey=True)
         self.images, self.circles = {}, {}
@@ -46,8 +48,11 @@ class ModeExplorer(LessonWidget):
             self.animate(self.images[name], self.circles[name])
         axes[0].set_ylabel("x2")
         self._numbers: dict[str, float] = {}
-        self._finish(w.VBox([w.HBox([self.controls["separation"], self.reset_button]), self.fig.canvas,
-                             self.readout, self.message]))
+        self._finish(
+            w.VBox(
+                [w.HBox([self.controls["separation"], self.reset_button]), self.fig.canvas, self.readout, self.message]
+            )
+        )
         freeze_layout(self.fig)
 
     def fit(self) -> ModeFit:
@@ -61,9 +66,13 @@ class ModeExplorer(LessonWidget):
             self.images[name].set_data(np.exp(fit.log_q[name]))
             self.circles[name].set_data(*mode_circles(TwoModes(fit.separation)))
         fwd, rev = FITS
-        self._numbers = {"separation": fit.separation, "forward_right": fit.right_share[fwd],
-                         "reverse_right": fit.right_share[rev], "forward_fit_reverse_kl": fit.reverse_kl[fwd],
-                         "reverse_fit_reverse_kl": fit.reverse_kl[rev]}
+        self._numbers = {
+            "separation": fit.separation,
+            "forward_right": fit.right_share[fwd],
+            "reverse_right": fit.right_share[rev],
+            "forward_fit_reverse_kl": fit.reverse_kl[fwd],
+            "reverse_fit_reverse_kl": fit.reverse_kl[rev],
+        }
         dropped = fit.minor_share(rev) < 0.05
         verdict = "it dropped a mode: KL(q||p) is then log 2 = 0.69 nats" if dropped else "it covers both modes"
         self.readout.value = (

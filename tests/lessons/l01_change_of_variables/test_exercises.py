@@ -71,6 +71,7 @@ def test_check_inverse_cdf_map():
 
 # --- every checker: odd answers, rounded answers, answers in other types -------------------------------
 
+
 def test_check_decreasing_affine_density_reads_any_array_and_explains_bad_functions():
     right = lambda x: N.pdf((x - 1) / -2) / 2  # noqa: E731
     assert ex.check_decreasing_affine_density(lambda x: list(right(x)))

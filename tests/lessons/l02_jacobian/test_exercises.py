@@ -25,17 +25,29 @@ def ex1_answers() -> dict[str, float]:
     x = np.array([[1.0, 0.5]])
     pz = float(L.gaussian_density(np.linalg.solve(A, x.T).T)[0])
     d = abs(np.linalg.det(A))
-    return {"right": pz / d, "times_det": pz * d, "over_s": pz / 2.0, "no_det": pz,
-            "forward": float(L.gaussian_density(x @ A.T)[0]) / d, "not_mapped": float(L.gaussian_density(x)[0]) / d,
-            "no_2pi": pz * 2 * np.pi / d}
+    return {
+        "right": pz / d,
+        "times_det": pz * d,
+        "over_s": pz / 2.0,
+        "no_det": pz,
+        "forward": float(L.gaussian_density(x @ A.T)[0]) / d,
+        "not_mapped": float(L.gaussian_density(x)[0]) / d,
+        "no_2pi": pz * 2 * np.pi / d,
+    }
 
 
 def test_check_rotation_scaling_density():
     p = ex1_answers()
     assert check_rotation_scaling_density(p["right"]).passed
     assert "not attempted" in check_rotation_scaling_density(None).message
-    expect = {"times_det": "multiplied by |det A|", "over_s": "s^2 = 4", "no_det": "area factor", "forward": "A^-1 x*",
-              "not_mapped": "map back", "no_2pi": "2 pi"}
+    expect = {
+        "times_det": "multiplied by |det A|",
+        "over_s": "s^2 = 4",
+        "no_det": "area factor",
+        "forward": "A^-1 x*",
+        "not_mapped": "map back",
+        "no_2pi": "2 pi",
+    }
     for key, words in expect.items():
         r = check_rotation_scaling_density(p[key])
         assert not r.passed and words in r.message, (key, r.message)
@@ -67,6 +79,7 @@ def test_check_big_log_det():
 
 # --- every checker: odd answers, rounded answers, answers in other types -------------------------------
 
+
 def test_check_rotation_scaling_density_rounded_and_other_types():
     p = ex1_answers()
     r = check_rotation_scaling_density(round(p["right"], 3))
@@ -82,8 +95,13 @@ def test_check_rotation_scaling_density_rounded_and_other_types():
 def test_check_signs_reads_words_and_refuses_odd_answers():
     assert check_signs(("+", "-", "+")).passed and check_signs(["positive", "negative", "positive"]).passed
     assert check_signs(np.array([2.0, -0.5, 7.0])).passed  # only the signs count
-    for odd, words in (((1, float("nan"), 1), "NaN"), ("positive negative positive", "three numbers"),
-                       (("+", "?", "+"), "the words"), (5, "three numbers"), (torch.tensor([1.0, -1.0, 1.0, 1.0]), "exactly three")):
+    for odd, words in (
+        ((1, float("nan"), 1), "NaN"),
+        ("positive negative positive", "three numbers"),
+        (("+", "?", "+"), "the words"),
+        (5, "three numbers"),
+        (torch.tensor([1.0, -1.0, 1.0, 1.0]), "exactly three"),
+    ):
         r = check_signs(odd)
         assert not r.passed and words in r.message, r.message
 

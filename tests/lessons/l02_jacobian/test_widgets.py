@@ -61,8 +61,15 @@ def test_sweep_every_control_over_its_full_range(wd):
     assert 0.0 in seen["a11"] and 0.0 in seen["a22"]  # passes through det A = 0 exactly
 
 
-@pytest.mark.parametrize("values", [dict(a11=1.0, a12=2.0, a21=0.5, a22=1.0), dict(a11=0.0, a12=0.0, a21=0.0, a22=0.0),
-                                    dict(a11=2.0, a12=-2.0, a21=-1.0, a22=1.0), dict(a11=0.0, a12=1.0, a21=0.0, a22=1.0)])
+@pytest.mark.parametrize(
+    "values",
+    [
+        dict(a11=1.0, a12=2.0, a21=0.5, a22=1.0),
+        dict(a11=0.0, a12=0.0, a21=0.0, a22=0.0),
+        dict(a11=2.0, a12=-2.0, a21=-1.0, a22=1.0),
+        dict(a11=0.0, a12=1.0, a21=0.0, a22=1.0),
+    ],
+)
 def test_det_exactly_zero_never_raises_and_draws_the_collapse(wd, values):
     wd.set(**values)
     assert wd.numbers()["collapsed"] == 1.0
@@ -103,7 +110,9 @@ def test_nonlinear_mode_local_jacobian(wd, name):
             assert wd.problem is None
             assert n["det_J"] == pytest.approx(m.det(z)[0], rel=1e-12)
             assert n["area_ratio"] == pytest.approx(abs(n["det_J"]), rel=0.15)  # a square of side 0.6: close, not equal
-            assert n["density_at_point"] == pytest.approx(np.exp(-0.5 * (z1**2 + z2**2)) / (2 * np.pi * abs(n["det_J"])), rel=1e-12)
+            assert n["density_at_point"] == pytest.approx(
+                np.exp(-0.5 * (z1**2 + z2**2)) / (2 * np.pi * abs(n["det_J"])), rel=1e-12
+            )
             assert np.all(np.isfinite(np.asarray(wd.im_x.get_array())))
     assert not wd.tips.get_visible() and wd.point_z.get_visible()
     assert wd._linear_box.layout.display == "none"

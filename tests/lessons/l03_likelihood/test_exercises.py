@@ -44,8 +44,14 @@ def test_check_nll_loss():
     assert "not attempted" in ex.check_nll_loss(None).message
     ok = ex.check_nll_loss(right)
     assert ok and "gradient" in ok.message
-    for fn, words in [(sign_logdet, "wrong sign"), (missing, "log-det term is missing"), (summed, "summed"),
-                      (flipped, "wrong sign"), (per_point, "one number per point"), (detached, "not a torch tensor")]:
+    for fn, words in [
+        (sign_logdet, "wrong sign"),
+        (missing, "log-det term is missing"),
+        (summed, "summed"),
+        (flipped, "wrong sign"),
+        (per_point, "one number per point"),
+        (detached, "not a torch tensor"),
+    ]:
         r = ex.check_nll_loss(fn)
         assert not r and words in r.message, (fn.__name__, r.message)
     assert "raised ZeroDivisionError" in ex.check_nll_loss(lambda flow, x: 1 / 0).message
@@ -112,8 +118,14 @@ def test_check_nll_signs():
 
 def test_check_unit_change():
     assert ex.check_unit_change(math.log(60))
-    for got, words in [(60.0, "LOG"), (1 / 60, "log of the factor"), (-math.log(60), "wrong direction"),
-                       (math.log10(60), "log10"), (4.09, "Right idea, give more digits"), (-4.09, "wrong direction"),
-                       (1.78, "log10")]:
+    for got, words in [
+        (60.0, "LOG"),
+        (1 / 60, "log of the factor"),
+        (-math.log(60), "wrong direction"),
+        (math.log10(60), "log10"),
+        (4.09, "Right idea, give more digits"),
+        (-4.09, "wrong direction"),
+        (1.78, "log10"),
+    ]:
         r = ex.check_unit_change(got)
         assert not r and words in r.message, (got, r.message)

@@ -86,11 +86,14 @@ def test_live_training_keeps_its_snapshots_and_moves_its_curves():
     assert not np.array_equal(live.snapshots[0], live.snapshots[50])  # training moved the density
 
 
-@pytest.mark.parametrize("x, error, words", [
-    (torch.zeros(0), ValueError, "the data x is empty"),
-    (torch.full((5,), float("nan")), ValueError, "NaN or infinity"),
-    ("abc", TypeError, "numbers"),
-])
+@pytest.mark.parametrize(
+    "x, error, words",
+    [
+        (torch.zeros(0), ValueError, "the data x is empty"),
+        (torch.full((5,), float("nan")), ValueError, "NaN or infinity"),
+        ("abc", TypeError, "numbers"),
+    ],
+)
 def test_nll_explorer_refuses_data_it_cannot_score(x, error, words):
     with pytest.raises(error, match=words):
         NLLExplorer(x)

@@ -22,6 +22,7 @@ from lessonlib.flows import Flow, standard_normal
 
 # --- exercise 1: affine coupling ------------------------------------------------------------
 
+
 def test_check_affine_coupling_passes_the_reference_solution():
     r = check_affine_coupling(reference_forward, reference_inverse)
     assert r, r.message
@@ -129,13 +130,18 @@ def test_check_affine_coupling_accepts_float32_and_explains_numpy_and_odd_answer
     assert check_affine_coupling(f32(reference_forward), f32(reference_inverse))  # right maths, in float32
     numpy_out = lambda p, m, c: tuple(t.detach().numpy() for t in reference_forward(p, m, c))  # noqa: E731
     assert "return torch tensors" in check_affine_coupling(numpy_out, reference_inverse).message
-    odd = [("abc", "expected a pair"), (float("nan"), "expected a pair"), (np.zeros(3), "expected a pair"),
-           (reference_forward, "give both functions"), ((reference_forward, None), "inverse function is still None"),
-           ((reference_forward, 3.0), "inverse must be a function"),
-           ((lambda z, m, c: z, reference_inverse), "return two things"),
-           ((lambda z, m, c: None, reference_inverse), "forget the return"),
-           ((lambda z, m, c: (z[:, :2], z[:, 0]), reference_inverse), "points of shape (6, 2)"),
-           ((lambda z, m, c: (z * float("nan"), z[:, 0]), reference_inverse), "NaN or infinity")]
+    odd = [
+        ("abc", "expected a pair"),
+        (float("nan"), "expected a pair"),
+        (np.zeros(3), "expected a pair"),
+        (reference_forward, "give both functions"),
+        ((reference_forward, None), "inverse function is still None"),
+        ((reference_forward, 3.0), "inverse must be a function"),
+        ((lambda z, m, c: z, reference_inverse), "return two things"),
+        ((lambda z, m, c: None, reference_inverse), "forget the return"),
+        ((lambda z, m, c: (z[:, :2], z[:, 0]), reference_inverse), "points of shape (6, 2)"),
+        ((lambda z, m, c: (z * float("nan"), z[:, 0]), reference_inverse), "NaN or infinity"),
+    ]
     for answer, words in odd:
         r = check_affine_coupling(answer)
         assert not r and words in r.message and "not attempted" not in r.message, (words, r.message)
@@ -159,6 +165,7 @@ def test_reference_coupling_matches_the_library_layer():
 
 
 # --- exercise 2: zero entries -----------------------------------------------------------------
+
 
 def test_check_zero_entries_right_answer_and_structure():
     want = zero_entries_reference()
@@ -192,6 +199,7 @@ def test_check_zero_entries_other_types_and_odd_answers():
 
 # --- exercise 3: log density -------------------------------------------------------------------
 
+
 def _parts():
     x1, x2 = LOG_DENSITY_POINT
     s, t = 0.2 + 0.5 * math.sin(x1), x1**2
@@ -216,8 +224,10 @@ def test_check_log_density_right_answer_equals_the_flow():
         (lambda x1, x2, s, t, z2, lpz: lpz, "missing"),
         (lambda x1, x2, s, t, z2, lpz: lpz - math.exp(s), "exp(s)"),
         (lambda x1, x2, s, t, z2, lpz: -math.log(2 * math.pi) - 0.5 * (x1**2 + x2**2) - s, "base density at x"),
-        (lambda x1, x2, s, t, z2, lpz: -math.log(2 * math.pi) - 0.5 * (x1**2 + ((x2 - t) * math.exp(s)) ** 2) - s,
-         "divides"),
+        (
+            lambda x1, x2, s, t, z2, lpz: -math.log(2 * math.pi) - 0.5 * (x1**2 + ((x2 - t) * math.exp(s)) ** 2) - s,
+            "divides",
+        ),
     ],
 )
 def test_check_log_density_names_mistakes(wrong, expected):

@@ -99,7 +99,9 @@ def test_clicks_pick_points(explorer):
         assert abs(mx[0] - x1) < 0.05 and abs(my[0] - x2) < 0.05
     before = explorer.numbers()
     px, py = explorer.ax_curves.transData.transform((0.0, 0.0))  # a click on another panel is ignored
-    explorer.fig.canvas.callbacks.process("button_press_event", MouseEvent("button_press_event", explorer.fig.canvas, px, py, button=1))
+    explorer.fig.canvas.callbacks.process(
+        "button_press_event", MouseEvent("button_press_event", explorer.fig.canvas, px, py, button=1)
+    )
     assert explorer.numbers() == before
     for a in np.linspace(-1.5, 1.5, 5):  # the pick survives slider moves
         explorer.controls["a"].value = float(a)
@@ -110,8 +112,9 @@ def test_density_is_the_library_flow_and_integrates_to_one(explorer):
     explorer.set(a=-0.5, b=0.3, c=1.0, d=0.0, e=0.0)  # keep the mass inside the window
     from lessonlib.flows import Flow, standard_normal
 
-    layer = AffineCoupling(torch.tensor([1.0, 0.0], dtype=torch.float64), CurveConditioner(-0.5, 0.3, 1.0, 0.0, 0.0),
-                           log_scale_bound=None)
+    layer = AffineCoupling(
+        torch.tensor([1.0, 0.0], dtype=torch.float64), CurveConditioner(-0.5, 0.3, 1.0, 0.0, 0.0), log_scale_bound=None
+    )
     flow = Flow(standard_normal(2, torch.float64), layer)
     want = flow.log_prob(explorer._pixels).exp().reshape(explorer.N_PIX, explorer.N_PIX).numpy()
     assert np.allclose(explorer.density_grid(), want, rtol=1e-10, atol=1e-14)

@@ -108,6 +108,7 @@ def test_check_more_layers():
 
 # --- exercise 4: build and train your own stack ---------------------------------------------------
 
+
 def _masks_right(dim, n_layers):
     return [[(i + k) % 2 for i in range(dim)] for k in range(n_layers)]
 
@@ -153,17 +154,20 @@ def _raises(*args):
     raise RuntimeError("not written yet")
 
 
-@pytest.mark.parametrize("masks,loss,draw,words", [
-    (_same_mask, _nll_right, _draw_right, "every layer uses the same mask"),
-    (_masks_right, _no_log_det, _draw_right, "log-det term is missing"),
-    (_masks_right, _log_det_subtracted, _draw_right, "wrong sign"),
-    (_masks_right, _summed, _draw_right, "sum over the batch"),
-    (_masks_right, _nll_right, _draw_inverse, "through the inverse"),
-    (_raises, _nll_right, _draw_right, "failed: RuntimeError"),
-    (_masks_right, _raises, _draw_right, "failed: RuntimeError"),
-    (_masks_right, lambda f, x: 0.5, _draw_right, "one-number torch tensor"),
-    (lambda d, n: "1010", _nll_right, _draw_right, "list of"),
-])
+@pytest.mark.parametrize(
+    "masks,loss,draw,words",
+    [
+        (_same_mask, _nll_right, _draw_right, "every layer uses the same mask"),
+        (_masks_right, _no_log_det, _draw_right, "log-det term is missing"),
+        (_masks_right, _log_det_subtracted, _draw_right, "wrong sign"),
+        (_masks_right, _summed, _draw_right, "sum over the batch"),
+        (_masks_right, _nll_right, _draw_inverse, "through the inverse"),
+        (_raises, _nll_right, _draw_right, "failed: RuntimeError"),
+        (_masks_right, _raises, _draw_right, "failed: RuntimeError"),
+        (_masks_right, lambda f, x: 0.5, _draw_right, "one-number torch tensor"),
+        (lambda d, n: "1010", _nll_right, _draw_right, "list of"),
+    ],
+)
 def test_check_own_stack_diagnoses_each_usual_mistake(masks, loss, draw, words):
     r = check_own_stack(masks, loss, draw)
     assert not r and words in r.message, r.message

@@ -18,7 +18,12 @@ def test_every_figure_is_returned_with_its_panels_and_draws(trained, tmp_path):
         (plot_snapshots(snaps, res, entropy=1.7), 1 + 2 * 2),
         (plot_depth({1: (1.0, 0.01), 4: (0.5, 0.01)}, {1: make_flow(2, 1), 4: trained}, RING.extent, n_grid=20), 3),
         (plot_guess_pair(make_flow(2, 1), trained, RING.extent, n_grid=20), 2),
-        (plot_fit_2d(trained, RING.sample(30, torch.Generator().manual_seed(0)).numpy(), RING.extent, ("a", "b"), 30), 2),
+        (
+            plot_fit_2d(
+                trained, RING.sample(30, torch.Generator().manual_seed(0)).numpy(), RING.extent, ("a", "b"), 30
+            ),
+            2,
+        ),
         (plot_bridge(bridge_profile(trained, RING), trained, RING.extent), 2),
     ]
     for i, (fig, panels) in enumerate(figs):

@@ -3,7 +3,11 @@
 import numpy as np
 import torch
 
-from lessonlib.lessons.l06_where_flows_fit.exercises import check_maf_passes, check_ode_log_density_change, check_reparameterized
+from lessonlib.lessons.l06_where_flows_fit.exercises import (
+    check_maf_passes,
+    check_ode_log_density_change,
+    check_reparameterized,
+)
 
 
 def test_check_maf_passes():

@@ -221,13 +221,16 @@ def test_particles_follow_the_field_and_frames_are_cached():
     assert plane.particles(12) is not later and np.array_equal(plane.particles(12), later)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda p: p.log_density(-1), "0 or more"),
-    (lambda p: p.log_density(1.5), "whole number"),
-    (lambda p: p.set_strength(float("nan")), "finite"),
-    (lambda p: p.track((0.0, float("inf")), 3), "two finite numbers"),
-    (lambda p: p.track((0.0, 1.0, 2.0), 3), "two finite numbers"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda p: p.log_density(-1), "0 or more"),
+        (lambda p: p.log_density(1.5), "whole number"),
+        (lambda p: p.set_strength(float("nan")), "finite"),
+        (lambda p: p.track((0.0, float("inf")), 3), "two finite numbers"),
+        (lambda p: p.track((0.0, 1.0, 2.0), 3), "two finite numbers"),
+    ],
+)
 def test_bad_input_is_refused_with_the_reason(call, message):
     with pytest.raises(ValueError, match=message):
         call(PlaneFlow(1.0, n_grid=11))

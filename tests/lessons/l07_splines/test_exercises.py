@@ -45,14 +45,17 @@ def test_check_bin_density_not_attempted():
     assert not r and "not attempted" in r.message
 
 
-@pytest.mark.parametrize("wrong,words", [
-    (PZ * SLOPE, "multiplied by f'"),
-    (PZ / S, "average slope h / w"),
-    (PZ / (0.5 * (BIN["d_k"] + BIN["d_k1"])), "mean of the two knot derivatives"),
-    (math.exp(-0.5 * 1.3**2) / math.sqrt(2 * math.pi) / SLOPE, "base density at x"),  # x = f(2) = 1.3
-    (math.log(PZ / SLOPE), "log p_X"),
-    (PZ, "p_Z(2), the base density"),
-])
+@pytest.mark.parametrize(
+    "wrong,words",
+    [
+        (PZ * SLOPE, "multiplied by f'"),
+        (PZ / S, "average slope h / w"),
+        (PZ / (0.5 * (BIN["d_k"] + BIN["d_k1"])), "mean of the two knot derivatives"),
+        (math.exp(-0.5 * 1.3**2) / math.sqrt(2 * math.pi) / SLOPE, "base density at x"),  # x = f(2) = 1.3
+        (math.log(PZ / SLOPE), "log p_X"),
+        (PZ, "p_Z(2), the base density"),
+    ],
+)
 def test_check_bin_density_names_the_mistake(wrong, words):
     r = check_bin_density(wrong)
     assert not r and words in r.message, r.message
@@ -75,14 +78,17 @@ def test_check_bin_inverse_accepts_the_hand_computation():
     assert not check_bin_inverse(None) and "not attempted" in check_bin_inverse(None).message
 
 
-@pytest.mark.parametrize("wrong,words", [
-    (by_hand_root()[0], "that is xi"),
-    (2.0 * by_hand_root()[0], "forgot the bin's left end"),
-    (BIN["z_k"] + 2.0 * by_hand_root()[1], "other root"),
-    (by_hand_root()[1], "other root"),
-    (BIN["z_k"] + (2.0 - BIN["x_k"]) / S, "straight line between the knots"),
-    (1.3, "forward map"),  # f(2.0)
-])
+@pytest.mark.parametrize(
+    "wrong,words",
+    [
+        (by_hand_root()[0], "that is xi"),
+        (2.0 * by_hand_root()[0], "forgot the bin's left end"),
+        (BIN["z_k"] + 2.0 * by_hand_root()[1], "other root"),
+        (by_hand_root()[1], "other root"),
+        (BIN["z_k"] + (2.0 - BIN["x_k"]) / S, "straight line between the knots"),
+        (1.3, "forward map"),  # f(2.0)
+    ],
+)
 def test_check_bin_inverse_names_the_mistake(wrong, words):
     r = check_bin_inverse(wrong)
     assert not r and words in r.message, r.message
@@ -102,19 +108,24 @@ def test_check_bin_inverse_round_trips_through_the_library():
 def test_check_spline_parameters_accepts_the_count():
     n = (2 * 32 + 32) + (32 * 32 + 32) + (32 * 4 * 29 + 4 * 29)
     assert spline_parameters_reference() == n == 4980
-    layer = SplineCoupling(torch.tensor([1.0, 1, 0, 0, 0, 0]), hidden=COUNT_SETUP["hidden"], n_bins=COUNT_SETUP["n_bins"])
+    layer = SplineCoupling(
+        torch.tensor([1.0, 1, 0, 0, 0, 0]), hidden=COUNT_SETUP["hidden"], n_bins=COUNT_SETUP["n_bins"]
+    )
     assert sum(p.numel() for p in layer.parameters()) == n
     assert check_spline_parameters(n) and not check_spline_parameters(None)
 
 
-@pytest.mark.parametrize("wrong,words", [
-    (96 + 1056 + 32 * 4 * 31 + 4 * 31, "3K + 1"),
-    (96 + 1056 + 32 * 4 * 30 + 4 * 30, "3K numbers"),
-    (64 + 1024 + 32 * 4 * 29, "weights only"),
-    (6 * 32 + 32 + 1056 + 32 * 4 * 29 + 4 * 29, "reads all 6 coordinates"),
-    (96 + 1056 + 32 * 6 * 29 + 6 * 29, "outputs spline numbers for all 6"),
-    (96 + 32 * 4 * 29 + 4 * 29, "left out a hidden layer"),
-])
+@pytest.mark.parametrize(
+    "wrong,words",
+    [
+        (96 + 1056 + 32 * 4 * 31 + 4 * 31, "3K + 1"),
+        (96 + 1056 + 32 * 4 * 30 + 4 * 30, "3K numbers"),
+        (64 + 1024 + 32 * 4 * 29, "weights only"),
+        (6 * 32 + 32 + 1056 + 32 * 4 * 29 + 4 * 29, "reads all 6 coordinates"),
+        (96 + 1056 + 32 * 6 * 29 + 6 * 29, "outputs spline numbers for all 6"),
+        (96 + 32 * 4 * 29 + 4 * 29, "left out a hidden layer"),
+    ],
+)
 def test_check_spline_parameters_names_the_mistake(wrong, words):
     r = check_spline_parameters(wrong)
     assert not r and words in r.message, r.message

@@ -10,7 +10,11 @@ from matplotlib.backend_bases import MouseEvent
 from lessonlib.flows import Flow, standard_normal
 from lessonlib.lessons.l07_splines.experiments import push
 from lessonlib.lessons.l07_splines.widgets import (
-    DEFAULT_KNOTS, GAP, MIN_SLOPE, SplineCoupling2D, SplineExplorer,
+    DEFAULT_KNOTS,
+    GAP,
+    MIN_SLOPE,
+    SplineCoupling2D,
+    SplineExplorer,
 )
 from lessonlib.splines import check_knots
 
@@ -95,7 +99,9 @@ def test_dragging_a_knot_moves_it_and_stops_it_at_its_neighbours(explorer):
     z, x, _ = (t.numpy() for t in explorer.knots)
     drag(explorer, (z[2], x[2]), (z[2] + 0.3, x[2] - 0.4))
     assert explorer.numbers()["knot"] == 2 and explorer.controls["knot"].value == 2
-    assert math.isclose(explorer.knots.u[2], z[2] + 0.3, abs_tol=1e-6) and math.isclose(explorer.knots.v[2], x[2] - 0.4, abs_tol=1e-6)
+    assert math.isclose(explorer.knots.u[2], z[2] + 0.3, abs_tol=1e-6) and math.isclose(
+        explorer.knots.v[2], x[2] - 0.4, abs_tol=1e-6
+    )
     assert explorer.message.value == ""
     check_state(explorer)
     drag(explorer, (z[2] + 0.3, x[2] - 0.4), (3.5, 3.5))  # far past knot 3: it stops GAP before it

@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 
 from lessonlib.lessons.l08_images.exercises import (
-    ALPHA, HONEST, LEVELS, NLL_NATS, PIXELS, bits_per_dim_answer, check_bits_per_dim, check_honest_number,
-    check_preprocessing_log_det, preprocessing_log_det,
+    ALPHA,
+    HONEST,
+    LEVELS,
+    NLL_NATS,
+    PIXELS,
+    bits_per_dim_answer,
+    check_bits_per_dim,
+    check_honest_number,
+    check_preprocessing_log_det,
+    preprocessing_log_det,
 )
 
 
@@ -18,16 +26,19 @@ def test_check_bits_per_dim_accepts_the_answer():
     assert "not attempted" in check_bits_per_dim(None).message
 
 
-@pytest.mark.parametrize("wrong,hint", [
-    (NLL_NATS / math.log(2), "bits per IMAGE"),
-    (NLL_NATS / 64, "nats per pixel"),
-    (NLL_NATS * math.log(2) / 64, "multiplied by ln 2"),
-    (NLL_NATS / (64 * math.log(10)), "ln 10"),
-    (NLL_NATS / 63 / math.log(2), "64 dimensions"),
-    (-NLL_NATS / (64 * math.log(2)), "wrong sign"),
-    (3.0, "Re-read the formula"),
-    ("two point two", "expected a number"),
-])
+@pytest.mark.parametrize(
+    "wrong,hint",
+    [
+        (NLL_NATS / math.log(2), "bits per IMAGE"),
+        (NLL_NATS / 64, "nats per pixel"),
+        (NLL_NATS * math.log(2) / 64, "multiplied by ln 2"),
+        (NLL_NATS / (64 * math.log(10)), "ln 10"),
+        (NLL_NATS / 63 / math.log(2), "64 dimensions"),
+        (-NLL_NATS / (64 * math.log(2)), "wrong sign"),
+        (3.0, "Re-read the formula"),
+        ("two point two", "expected a number"),
+    ],
+)
 def test_check_bits_per_dim_explains_wrong_answers(wrong, hint):
     result = check_bits_per_dim(wrong)
     assert not result and hint in result.message and "Traceback" not in result.message
@@ -47,17 +58,20 @@ def test_check_preprocessing_log_det_accepts_the_answer():
     assert "not attempted" in check_preprocessing_log_det(None).message
 
 
-@pytest.mark.parametrize("wrong,hint", [
-    (_per_pixel(), "right terms, one per pixel"),  # per pixel, not summed
-    (list(_per_pixel() + 1), "one per pixel: the log-det of the whole image is their sum"),
-    (float(_per_pixel(scale=False).sum()), "has a log-det too"),  # the scaling forgotten
-    (2 * math.log(0.9 / 17), "only the scaling"),  # the logit forgotten
-    (float(_per_pixel(alpha=0.0).sum()), "left out alpha"),
-    (float(_per_pixel(levels=16).sum()), "L = 17"),
-    (-float(_per_pixel().sum()), "other direction"),
-    (float(_per_pixel(sign=1.0).sum()), "MINUS"),
-    (0.0, "Re-read the formula"),
-])
+@pytest.mark.parametrize(
+    "wrong,hint",
+    [
+        (_per_pixel(), "right terms, one per pixel"),  # per pixel, not summed
+        (list(_per_pixel() + 1), "one per pixel: the log-det of the whole image is their sum"),
+        (float(_per_pixel(scale=False).sum()), "has a log-det too"),  # the scaling forgotten
+        (2 * math.log(0.9 / 17), "only the scaling"),  # the logit forgotten
+        (float(_per_pixel(alpha=0.0).sum()), "left out alpha"),
+        (float(_per_pixel(levels=16).sum()), "L = 17"),
+        (-float(_per_pixel().sum()), "other direction"),
+        (float(_per_pixel(sign=1.0).sum()), "MINUS"),
+        (0.0, "Re-read the formula"),
+    ],
+)
 def test_check_preprocessing_log_det_explains_wrong_answers(wrong, hint):
     result = check_preprocessing_log_det(wrong)
     assert not result and hint in result.message, result.message

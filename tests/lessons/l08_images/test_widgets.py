@@ -57,7 +57,7 @@ def test_temperature_zero_gives_one_picture_eight_times(explorer):
     strip = np.asarray(explorer.samples_image.get_array())
     first = strip[:, :8]
     for k in range(1, 8):
-        np.testing.assert_allclose(strip[:, 9 * k:9 * k + 8], first, atol=1e-5)
+        np.testing.assert_allclose(strip[:, 9 * k : 9 * k + 8], first, atol=1e-5)
     assert explorer.numbers()["latent_norm"] == 0
     explorer.reset()
     assert explorer.controls["temperature"].value == 0.7 and explorer.controls["t"].value == 0.5

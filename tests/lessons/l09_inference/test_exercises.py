@@ -92,7 +92,9 @@ def test_check_reverse_kl_loss_explains_the_plausible_mistakes():
     assert "gradient is not" in check_reverse_kl_loss(detached).message
     assert "same samples" in check_reverse_kl_loss(other_samples).message
     assert "raised" in check_reverse_kl_loss(lambda *a: a[0].nonexistent()).message
-    assert "forget the return" in check_reverse_kl_loss(lambda *a: None).message  # an attempt: "not attempted" is None itself
+    assert (
+        "forget the return" in check_reverse_kl_loss(lambda *a: None).message
+    )  # an attempt: "not attempted" is None itself
 
 
 def test_check_dropped_mode_kl():

@@ -62,7 +62,9 @@ def test_two_modes_is_normalised_and_sampled_from_its_density():
     q = quadrature(target.log_prob, extent=(-7.0, 7.0, -4.0, 4.0), n=401)
     assert abs(q.log_z) < 1e-6 and abs(q.mean[0]) < 1e-9 and q.sd[0] == pytest.approx(math.sqrt(9 + 0.25), rel=1e-6)
     x = target.sample(4000, torch.Generator().manual_seed(0))
-    assert abs(float((x[:, 0] > 0).double().mean()) - 0.5) < 0.03 and float(x[:, 0].abs().mean()) == pytest.approx(3.0, abs=0.05)
+    assert abs(float((x[:, 0] > 0).double().mean()) - 0.5) < 0.03 and float(x[:, 0].abs().mean()) == pytest.approx(
+        3.0, abs=0.05
+    )
 
 
 def test_mode_fits_keep_what_the_pictures_and_readouts_need():
@@ -89,6 +91,7 @@ def test_challenger_log_joint_is_prior_times_likelihood():
 def test_quadrature_of_a_gaussian_gives_its_moments_and_normaliser():
     def log_joint(th):  # N((0.5, -1), diag(0.6, 0.9)^2) times e^2
         return -0.5 * (((th[:, 0] - 0.5) / 0.6) ** 2 + ((th[:, 1] + 1) / 0.9) ** 2) - math.log(2 * math.pi * 0.54) + 2.0
+
     q = quadrature(log_joint, extent=(-5.0, 6.0, -7.0, 5.0), n=401)
     assert q.log_z == pytest.approx(2.0, abs=1e-6)
     np.testing.assert_allclose(q.mean, [0.5, -1.0], atol=1e-6)

@@ -4,7 +4,12 @@ import torch
 from matplotlib.figure import Figure
 
 from lessonlib.flows import make_flow
-from lessonlib.lessons.l09_inference.experiments import LinearGaussian, challenger_posterior, quadrature, unnormalised_banana
+from lessonlib.lessons.l09_inference.experiments import (
+    LinearGaussian,
+    challenger_posterior,
+    quadrature,
+    unnormalised_banana,
+)
 from lessonlib.lessons.l09_inference.plots import plot_amortised, plot_banana_fit, plot_posterior, plot_two_ways
 
 
@@ -18,8 +23,10 @@ def test_plot_banana_fit_shows_target_flow_and_the_loss_floor():
 
 def test_plot_two_ways_has_one_panel_per_kl(quick_fits):
     fig = plot_two_ways(quick_fits[-1])
-    assert isinstance(fig, Figure) and [ax.get_title() for ax in fig.axes] == ["fitted by forward KL (samples)",
-                                                                                "fitted by reverse KL (density)"]
+    assert isinstance(fig, Figure) and [ax.get_title() for ax in fig.axes] == [
+        "fitted by forward KL (samples)",
+        "fitted by reverse KL (density)",
+    ]
 
 
 def test_plot_posterior_and_plot_amortised():
