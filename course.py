@@ -60,7 +60,7 @@ def _install_hash(names: tuple[str, ...] = ("requirements.txt", "pyproject.toml"
 
 def setup() -> None:
     """Create .venv and install what is missing; quick when nothing changed."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - course.py runs under whatever python3 the user has
         sys.exit(f"Python 3.11 or newer is needed, this is {sys.version.split()[0]}.")
     if not PY.exists():
         say("creating the virtual environment in .venv (first run only)")

@@ -28,7 +28,7 @@ Shapes: x, z (B, 2); log_det, log_prob (B,).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -73,7 +73,7 @@ class Adapter:
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
 
-    def to_double(self) -> "Adapter":
+    def to_double(self) -> Adapter:
         self.model.double()
         return self
 
@@ -106,7 +106,7 @@ class LessonlibAdapter(Adapter):
     def inverse_and_log_det(self, x: Tensor) -> tuple[Tensor, Tensor]:
         return self.flow.bijector.inverse_and_log_det(x)
 
-    def to_double(self) -> "Adapter":
+    def to_double(self) -> Adapter:
         from lessonlib.flows import standard_normal
 
         self.flow.double()

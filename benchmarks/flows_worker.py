@@ -110,9 +110,8 @@ class ConditionersOnly(Adapter):
     version = "-"
 
     def __init__(self) -> None:
-        from lessonlib.coupling import MLP
-
         from benchmarks.adapters import HIDDEN, N_LAYERS
+        from lessonlib.coupling import MLP
 
         super().__init__(torch.nn.ModuleList([MLP(1, 2, HIDDEN, zero_last=False) for _ in range(N_LAYERS)]))
 

@@ -77,7 +77,7 @@ class PeakSampler:
             if self._stop.wait(SAMPLE_S):
                 return
 
-    def __enter__(self) -> "PeakSampler":
+    def __enter__(self) -> PeakSampler:
         self._thread.start()
         return self
 

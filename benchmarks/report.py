@@ -172,6 +172,27 @@ def speed_summary(speed: list[dict], family: str = "affine") -> dict[int, dict[s
     return out
 
 
+def drag_targets_missed(results: dict[str, Any]) -> list[str]:
+    """One sentence per drag that missed its frame rate, settling or acceptance target."""
+    missed = []
+    for mode, per in (results.get("drag") or {}).items():
+        for nb, r in per.items():
+            for d in r["drags"]:
+                if not drag_met(d):
+                    fps = (
+                        f"{d['fps']:.1f} fps"
+                        if d.get("fps_moving") is None
+                        else f"{d['fps_moving']:.1f} fps until refused"
+                    )
+                    missed.append(
+                        f"dragging {d['what']} in {nb} ({mode}): {fps} (target {DRAG_FPS:.0f}"
+                        f"{'' if d.get('lag_ms') is None else f', or each position within {DRAG_LAG_MS:.0f} ms: {_lag(d)}'}), settled in "
+                        f"{d['settle_ms']:.0f} ms (target {DRAG_SETTLE_MS:.0f}), moves taken in {d['accepted_s']:.2f} s "
+                        f"(target {DRAG_ACCEPT_S}), at load {r.get('load', [math.nan])[0]:.1f}"
+                    )
+    return missed
+
+
 def targets_missed(results: dict[str, Any]) -> list[str]:
     """One sentence per missed target, with by how much."""
     missed = []
@@ -198,21 +219,7 @@ def targets_missed(results: dict[str, Any]) -> list[str]:
     for nb, b in (results.get("browser") or {}).items():
         if isinstance(b, dict) and b.get("median_ms", 0) > BROWSER_MEDIAN_MS:
             missed.append(f"{nb}: browser median {b['median_ms']:.0f} ms, over the {BROWSER_MEDIAN_MS:.0f} ms target")
-    for mode, per in (results.get("drag") or {}).items():
-        for nb, r in per.items():
-            for d in r["drags"]:
-                if not drag_met(d):
-                    fps = (
-                        f"{d['fps']:.1f} fps"
-                        if d.get("fps_moving") is None
-                        else f"{d['fps_moving']:.1f} fps until refused"
-                    )
-                    missed.append(
-                        f"dragging {d['what']} in {nb} ({mode}): {fps} (target {DRAG_FPS:.0f}"
-                        f"{'' if d.get('lag_ms') is None else f', or each position within {DRAG_LAG_MS:.0f} ms: {_lag(d)}'}), settled in "
-                        f"{d['settle_ms']:.0f} ms (target {DRAG_SETTLE_MS:.0f}), moves taken in {d['accepted_s']:.2f} s "
-                        f"(target {DRAG_ACCEPT_S}), at load {r.get('load', [math.nan])[0]:.1f}"
-                    )
+    missed += drag_targets_missed(results)
     sp = speed_summary(results["speed"]).get(1, {})
     if "lessonlib" in sp and "zuko" in sp:
         ratio = sp["lessonlib"] / sp["zuko"]
@@ -636,7 +643,7 @@ def _spline_table(results: dict[str, Any]) -> list[str]:
             "Not measured in this run (its results predate the spline family): "
             "`python3 course.py bench --only speed fits` measures it.",
         ]
-    lines += ["", f"| target | lessonlib | zuko NSF |", "|---|---:|---:|"]
+    lines += ["", "| target | lessonlib | zuko NSF |", "|---|---:|---:|"]
     for target in sorted(c["per_target"]):
         per = c["per_target"][target]
         lines.append(

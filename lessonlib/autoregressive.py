@@ -23,13 +23,14 @@ Germain et al., "MADE: Masked Autoencoder for Distribution Estimation" (2015).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
 from lessonlib.bijectors import Bijector, register_example
-from lessonlib.inputs import MAX_SIZE, count, log_scale_bound as read_log_scale_bound
+from lessonlib.inputs import MAX_SIZE, count
+from lessonlib.inputs import log_scale_bound as read_log_scale_bound
 from lessonlib.nets import MLP, MaskedLinear, bound_log_scale, layer_widths, randomise
 
 __all__ = ["AutoregressiveAffine", "MADE"]

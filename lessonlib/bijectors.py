@@ -18,7 +18,8 @@ This is how the change of variables reads in code:
 from __future__ import annotations
 
 import itertools
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -172,7 +173,10 @@ class Bijector(nn.Module):
         try:
             return self._forward_and_log_det(z)
         except RuntimeError as e:
-            raise _mixed_dtypes(self) or e
+            mixed = _mixed_dtypes(self)
+            if mixed is None:
+                raise
+            raise mixed from e
 
     def inverse_and_log_det(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """z = f^-1(x) and log|det J_{f^-1}(x)|, the density direction. Shapes: x (B, D) -> z (B, D), (B,)."""
@@ -180,7 +184,10 @@ class Bijector(nn.Module):
         try:
             return self._inverse_and_log_det(x)
         except RuntimeError as e:
-            raise _mixed_dtypes(self) or e
+            mixed = _mixed_dtypes(self)
+            if mixed is None:
+                raise
+            raise mixed from e
 
     def forward(self, z: Tensor) -> Tensor:  # noqa: D401 - nn.Module name
         """x = f(z)."""

@@ -13,7 +13,8 @@ import torch
 from torch import Tensor, nn
 
 from lessonlib.bijectors import Bijector, Chain, check_batch, register_example
-from lessonlib.inputs import MAX_SIZE, count, describe, log_scale_bound as read_log_scale_bound, real_array
+from lessonlib.inputs import MAX_SIZE, count, describe, real_array
+from lessonlib.inputs import log_scale_bound as read_log_scale_bound
 from lessonlib.nets import MLP, bound_log_scale, randomise
 
 __all__ = [

@@ -16,7 +16,7 @@ invertibility check that names a pair of points a map sends to the same place.
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray

@@ -11,16 +11,18 @@ from __future__ import annotations
 import csv
 import gzip
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from lessonlib.bijectors import check_batch
-from lessonlib.inputs import count, describe, real_array, seed as read_seed
+from lessonlib.inputs import count, describe, real_array
+from lessonlib.inputs import seed as read_seed
 
 __all__ = [
     "DATA_DIR",

@@ -10,7 +10,7 @@ random state.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -30,10 +30,14 @@ from lessonlib.coupling import ConditionalAffineCoupling, alternating_mask, coup
 from lessonlib.inputs import (
     MAX_SIZE,
     count,
-    generator as read_generator,
-    log_scale_bound as read_log_scale_bound,
     real_array,
     real_number,
+)
+from lessonlib.inputs import (
+    generator as read_generator,
+)
+from lessonlib.inputs import (
+    log_scale_bound as read_log_scale_bound,
 )
 from lessonlib.invertible_mlp import invertible_mlp
 from lessonlib.monotone1d import Logit, MonotoneMixture
@@ -351,7 +355,9 @@ def _conditional(
     return flow if dtype is None else flow.to(dtype)
 
 
-def _check_choices(layer: str, base: str, n_layers: int, dtype: torch.dtype | None, mask: str) -> None:
+def _check_choices(
+    layer: str, base: str, n_layers: int, dtype: torch.dtype | None, mask: str, last: Bijector | None
+) -> None:
     """make_flow's named choices: a ValueError naming the bad one and what it may be."""
     if not isinstance(layer, str) or layer not in LAYERS:
         raise ValueError(f"layer must be one of {LAYERS}, got {layer!r}.")
@@ -363,6 +369,8 @@ def _check_choices(layer: str, base: str, n_layers: int, dtype: torch.dtype | No
         raise ValueError(f"dtype must be torch.float32 or torch.float64 (or None for torch's default), got {dtype}.")
     if mask != "alternating" and layer not in ("coupling", "spline"):
         raise ValueError(f"mask applies to coupling layers only (coupling, spline); {layer!r} layers have no mask.")
+    if last is not None and not isinstance(last, Bijector):
+        raise ValueError(f"last must be a lessonlib Bijector (e.g. PixelLogit), got {type(last).__name__}.")
 
 
 def make_flow(
@@ -407,7 +415,7 @@ def make_flow(
     dim, n_layers = count(dim, "dim", minimum=1, maximum=MAX_SIZE), count(n_layers, "n_layers", minimum=1)
     seed = count(seed, "seed", minimum=-(2**63), maximum=2**64 - 1)
     n_components = count(n_components, "n_components", minimum=1, maximum=MAX_SIZE)
-    _check_choices(layer, base, n_layers, dtype, mask)
+    _check_choices(layer, base, n_layers, dtype, mask, last)
     log_scale_bound = read_log_scale_bound(log_scale_bound)
     if context_dim is not None:
         context_dim = count(context_dim, "context_dim", minimum=-(2**63))
@@ -422,8 +430,6 @@ def make_flow(
     if scale_to is not None:
         layers.append(_standardising_layer(scale_to, dim))
     if last is not None:
-        if not isinstance(last, Bijector):
-            raise ValueError(f"last must be a lessonlib Bijector (e.g. PixelLogit), got {type(last).__name__}.")
         layers.append(last)
     flow = Flow(BASES[base](dim, dtype), Chain(*layers))
     return flow if dtype is None else flow.to(dtype)

@@ -26,7 +26,8 @@ import torch
 from torch import Tensor
 
 from lessonlib.bijectors import Bijector, check_batch, register_example
-from lessonlib.inputs import count, generator as read_generator, real_array, real_number
+from lessonlib.inputs import count, real_array, real_number
+from lessonlib.inputs import generator as read_generator
 
 __all__ = ["dequantise", "check_pixels", "PixelLogit", "bits_per_dim", "nats_from_bits_per_dim"]
 

@@ -24,7 +24,8 @@ import torch
 from torch import Tensor, nn
 
 from lessonlib.bijectors import Bijector, Chain, register_example
-from lessonlib.inputs import MAX_SIZE, count, real_number, seed as read_seed
+from lessonlib.inputs import MAX_SIZE, count, real_number
+from lessonlib.inputs import seed as read_seed
 from lessonlib.nets import randomise
 
 __all__ = ["LULinear", "LeakyReLU", "invertible_mlp"]

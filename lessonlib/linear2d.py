@@ -13,12 +13,13 @@ with a sentence explaining the collapse. This module does not import torch.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
-from lessonlib.inputs import MAX_SIZE, count, positive_number, real_array, real_number, seed as seed_count
+from lessonlib.inputs import MAX_SIZE, count, positive_number, real_array, real_number
+from lessonlib.inputs import seed as seed_count
 
 __all__ = [
     "as_matrix",
@@ -539,8 +540,8 @@ def time_log_dets(
     for d in dims:
         M = rng.standard_normal((d, d)) / np.sqrt(d) + np.eye(d)
         Mc, Tc = convert(M), convert(np.tril(M))
-        dense_t.append(_best_time(lambda: dense(Mc), repeats))
-        tri_t.append(_best_time(lambda: triangular(Tc), repeats))
+        dense_t.append(_best_time(lambda M=Mc: dense(M), repeats))
+        tri_t.append(_best_time(lambda T=Tc: triangular(T), repeats))
     return {"dims": np.asarray(dims), "dense": np.asarray(dense_t), "triangular": np.asarray(tri_t)}
 
 

@@ -83,7 +83,7 @@ class MonotoneMixture(Bijector):
         self.max_iterations = count(max_iterations, "max_iterations", minimum=1)
 
     @classmethod
-    def spread(cls, n_components: int = 5, width: float = 1.5, scale: float = 0.6, dim: int = 1) -> "MonotoneMixture":
+    def spread(cls, n_components: int = 5, width: float = 1.5, scale: float = 0.6, dim: int = 1) -> MonotoneMixture:
         """Equal-weight components with centres evenly spaced on [-width, width]: a deterministic start."""
         n_components = count(n_components, "n_components", minimum=1, maximum=MAX_SIZE)
         dim = count(dim, "dim", minimum=1, maximum=MAX_SIZE)

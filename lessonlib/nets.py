@@ -11,7 +11,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lessonlib.inputs import MAX_SIZE, count, describe, generator as read_generator, real_number
+from lessonlib.inputs import MAX_SIZE, count, describe, real_number
+from lessonlib.inputs import generator as read_generator
 
 __all__ = ["MLP", "MaskedLinear", "randomise", "layer_widths", "bound_log_scale"]
 

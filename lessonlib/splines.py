@@ -384,7 +384,7 @@ class RationalQuadraticSpline(Bijector):
     @classmethod
     def from_bins(
         cls, widths, heights, derivatives, left: float = -3.0, bottom: float | None = None, learnable: bool = True
-    ) -> "RationalQuadraticSpline":
+    ) -> RationalQuadraticSpline:
         """The spline whose bins have these widths and heights, starting at (left, bottom); see knots_from_bins."""
         knots = knots_from_bins(widths, heights, derivatives, left, bottom)
         return cls(knots.u, knots.v, knots.d, learnable=learnable)

@@ -10,15 +10,16 @@ estimated by Monte Carlo with its standard error. Zero means a perfect fit; it i
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from lessonlib.bijectors import check_batch
-from lessonlib.inputs import MAX_SIZE, count, describe, positive_number, real_array, real_number, seed as read_seed
+from lessonlib.inputs import MAX_SIZE, count, describe, positive_number, real_array, real_number
+from lessonlib.inputs import seed as read_seed
 
 __all__ = [
     "Target",

@@ -23,9 +23,9 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path(os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium"))
@@ -84,7 +84,7 @@ class JupyterLab:
         self._tmp: tempfile.TemporaryDirectory | None = None
         self.log_path: Path | None = None
 
-    def start(self, timeout: float = 90.0) -> "JupyterLab":
+    def start(self, timeout: float = 90.0) -> JupyterLab:
         self._tmp = tempfile.TemporaryDirectory(prefix="course-lab-")
         tmp = Path(self._tmp.name)
         env = dict(os.environ)
@@ -165,7 +165,7 @@ class JupyterLab:
             self._tmp.cleanup()
             self._tmp = None
 
-    def __enter__(self) -> "JupyterLab":
+    def __enter__(self) -> JupyterLab:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -173,7 +173,7 @@ class JupyterLab:
 
 
 @contextmanager
-def chromium(headless: bool = True) -> Iterator["object"]:
+def chromium(headless: bool = True) -> Iterator[object]:
     """Playwright's Chromium driver on Debian's chromium binary. Raises RuntimeError saying how to install it."""
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright

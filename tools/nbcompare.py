@@ -17,7 +17,8 @@ Used by the root conftest.py (strict nbval with approx cells) and by tools/sprea
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 APPROX_TAG = "approx"
 DEFAULT_RTOL = 0.25

@@ -29,11 +29,12 @@ import sys
 import tarfile
 import tempfile
 import threading
-from contextlib import contextmanager
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

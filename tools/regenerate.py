@@ -16,9 +16,8 @@ import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
-
 from fingerprint import stamp
+from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -31,9 +31,8 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import nbformat
-
 import nbcompare
+import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 

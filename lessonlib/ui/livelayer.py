@@ -278,7 +278,6 @@ def available() -> bool:
 @functools.cache
 def _layer_class() -> type:
     import anywidget
-
     import traitlets
 
     class LiveLayerWidget(anywidget.AnyWidget):

@@ -8,7 +8,7 @@ what the learner's density integrates to: the fastest clue to a missing or inver
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

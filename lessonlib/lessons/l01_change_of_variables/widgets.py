@@ -159,13 +159,7 @@ class ChangeOfVariables1D(LessonWidget):
         apz.set_ylabel("p_Z(z)")
         self.fill_z = apz.add_patch(Polygon(np.zeros((4, 2)), closed=True, color=COLOR_Z, alpha=0.35, lw=0))
         (self.line_pz,) = apz.plot([], [], color=COLOR_Z, lw=lw)
-        # few ticks: text is most of the cost of a full redraw
-        for axis in (am.xaxis, apz.xaxis):
-            axis.set_major_locator(MultipleLocator(2.0))
-        for axis in (am.yaxis, apx.yaxis):
-            axis.set_major_locator(MultipleLocator(3.0))
-        apx.xaxis.set_major_locator(MaxNLocator(2))
-        apz.yaxis.set_major_locator(MaxNLocator(2))
+        self._few_ticks()
         self.fig = fig
         self.animate(
             self.text_z,
@@ -181,6 +175,15 @@ class ChangeOfVariables1D(LessonWidget):
             self.fill_z,
             self.line_pz,
         )
+
+    def _few_ticks(self) -> None:
+        """Few ticks: text is most of the cost of a full redraw."""
+        for axis in (self.ax_map.xaxis, self.ax_pz.xaxis):
+            axis.set_major_locator(MultipleLocator(2.0))
+        for axis in (self.ax_map.yaxis, self.ax_px.yaxis):
+            axis.set_major_locator(MultipleLocator(3.0))
+        self.ax_px.xaxis.set_major_locator(MaxNLocator(2))
+        self.ax_pz.yaxis.set_major_locator(MaxNLocator(2))
 
     def _label_and_value(self, label: str, y: float, colour: str, fontsize: float):
         """A fixed label and, in a column to its right on the same baseline, an empty text for its

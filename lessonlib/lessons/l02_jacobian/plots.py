@@ -171,7 +171,7 @@ def plot_local_linear_map(m: Map2D, points: np.ndarray, h: float = 0.5) -> Figur
             arrowprops={"arrowstyle": "-", "color": col},
         )
     a0.set(xlim=(-2.6, 2.6), ylim=(-2.6, 2.6), aspect="equal", title="base space $z$: small squares")
-    a1.set(xlim=(-4.2, 4.9), ylim=(-2.6, 4.6), aspect="equal", title=f"data space $x = f(z)$: images; dashed: $J_f(z)$")
+    a1.set(xlim=(-4.2, 4.9), ylim=(-2.6, 4.6), aspect="equal", title="data space $x = f(z)$: images; dashed: $J_f(z)$")
     return fig
 
 

@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.backend_bases import MouseEvent
 from matplotlib.patches import Polygon
 
+from lessonlib.inputs import real_number
 from lessonlib.lessons.l02_jacobian.plots import POS_COLOUR, ZERO_COLOUR, det_colour, square_outline
 from lessonlib.linear2d import (
     MAPS,
@@ -34,7 +35,6 @@ from lessonlib.linear2d import (
     unit_square,
     warp_lines,
 )
-from lessonlib.inputs import real_number
 from lessonlib.ui import film, livelayer
 from lessonlib.ui.style import current
 from lessonlib.ui.widgetkit import LessonWidget, freeze_layout, new_figure, polyline, slider
@@ -206,9 +206,8 @@ class LinearMap2D(LessonWidget):
                 "det A = 0 &nbsp; area of the image = 0 &nbsp; no density: A has no inverse"
             )
             self.say(collapse_sentence(A), "warn")
-            self.problem = collapse_sentence(
-                A
-            )  # the intended teaching message, shown instead of a picture of a density
+            # the intended teaching message, shown instead of a picture of a density
+            self.problem = collapse_sentence(A)
             self._numbers = {
                 "det": 0.0,
                 "area": area,
@@ -231,6 +230,18 @@ class LinearMap2D(LessonWidget):
             f"det A = {det:.3f} &nbsp; area of the image of the unit square = |det A| = {area:.3f} &nbsp; "
             f"density at 0: p<sub>Z</sub>(0) / |det A| = 0.159 / {abs(det):.3f} = {p0:.3f}"
         )
+        self._say_det(det)
+        self._numbers = {
+            "det": det,
+            "area": area,
+            "density_at_origin": p0,
+            "heat_max": float(dens.max()),
+            "mass": float(dens.sum() * self._cell),
+            "collapsed": 0.0,
+        }
+
+    def _say_det(self, det: float) -> None:
+        """What |det A| does to areas and to the density, in one sentence."""
         if abs(det) < 0.15:
             self.say(
                 f"Nearly collapsed: |det A| = {abs(det):.3f}, so the plane is squeezed into a thin band and the density is "
@@ -257,14 +268,6 @@ class LinearMap2D(LessonWidget):
             self.say(
                 f"|det A| = {abs(det):.2f} &lt; 1: areas shrink, so the probability is packed tighter (darker).", "info"
             )
-        self._numbers = {
-            "det": det,
-            "area": area,
-            "density_at_origin": p0,
-            "heat_max": float(dens.max()),
-            "mass": float(dens.sum() * self._cell),
-            "collapsed": 0.0,
-        }
 
     def _update_nonlinear(self) -> None:
         m = get_map(self.controls["map"].value)
@@ -430,35 +433,11 @@ class LinearMap2D(LessonWidget):
         t = self.ax_x.transData
         (ox, oy), (px, py) = t.transform([(0.0, 0.0), (1.0, 1.0)])
         A = np.array([[1.0, 0.5], [0.0, 1.0]])
-        images, label_at = [], []
-        for j, rec in enumerate(labels):
-            (op,) = rec.ops
-            anchor = t.transform([A[:, j] + 0.12])[0]
-            label_at.append(
-                {
-                    "dx": op["x"] - float(anchor[0]),
-                    "dy": op["y"] - float(anchor[1]),
-                    "w": op["w"],
-                    "h": op["h"],
-                    "c": op.get("c"),
-                    "image": len(images),
-                }
-            )
-            images.append(rec.images[0])
-        (marker,) = tips.ops
-        a, n = marker["v"]
-        stamp = tips.message(0)[1]
-        codes = np.frombuffer(stamp[0], dtype=np.uint8)
-        verts = np.frombuffer(stamp[1], dtype=np.float32).reshape(-1, 2)
-        first = t.transform(A.T)[0]
-        cmap, norm = self.im_x.get_cmap(), self.im_x.norm
-        lut = cmap(np.arange(cmap.N), bytes=True)
+        images, label_at = self._label_layout(labels, t, A)
 
         def style(rec: livelayer.DisplayListRenderer) -> dict:
             return {k: v for k, v in rec.ops[0].items() if k not in ("t", "v", "o")}
 
-        x0, x1, y0, y1 = self.im_x.get_extent()
-        (ex0, ey0), (ex1, ey1) = t.transform([(x0, y0), (x1, y1)])
         model = {
             "kind": "linear2d",
             "W": int(self.fig.bbox.width),
@@ -476,26 +455,65 @@ class LinearMap2D(LessonWidget):
                 "arrow": style(arrow),
                 "tips": style(tips),
             },
-            "marker": {
-                "codes": codes[a : a + n].tolist(),
-                "verts": verts[a : a + n].astype(float).round(3).ravel().tolist(),
-                "centre": float(verts[marker["o"][0], 0] - np.floor(first[0] + 0.5)),
-            },
+            "marker": self._marker_model(tips, t, A),
             "labels": label_at,
             "label_offset": 0.12,
-            "density": {
-                "xs": self._xs.tolist(),
-                "rect": [float(ex0), float(ey0), float(ex1 - ex0), float(ey1 - ey0)],
-                "c": im.ops[0].get("c"),
-                "vmin": float(norm.vmin),
-                "vmax": float(norm.vmax),
-                "lut": lut.tolist(),
-                "under": [int(v) for v in cmap(-1.0, bytes=True)],
-                "over": [int(v) for v in cmap(2.0, bytes=True)],
-            },
+            "density": self._density_model(im, t),
         }
         artists = [a for group in parts.values() for a in group]
         return model, artists, images
+
+    def _label_layout(self, labels: list, t, A: np.ndarray) -> tuple[list[bytes], list[dict]]:
+        """Where each column's label image sits relative to its tip, and the images, as Agg drew them."""
+        images, label_at = [], []
+        for j, rec in enumerate(labels):
+            (op,) = rec.ops
+            anchor = t.transform([A[:, j] + 0.12])[0]
+            label_at.append(
+                {
+                    "dx": op["x"] - float(anchor[0]),
+                    "dy": op["y"] - float(anchor[1]),
+                    "w": op["w"],
+                    "h": op["h"],
+                    "c": op.get("c"),
+                    "image": len(images),
+                }
+            )
+            images.append(rec.images[0])
+        return images, label_at
+
+    @staticmethod
+    def _marker_model(tips, t, A: np.ndarray) -> dict:
+        """The tip marker's path, as Agg stamps it."""
+        (marker,) = tips.ops
+        a, n = marker["v"]
+        stamp = tips.message(0)[1]
+        codes = np.frombuffer(stamp[0], dtype=np.uint8)
+        verts = np.frombuffer(stamp[1], dtype=np.float32).reshape(-1, 2)
+        first = t.transform(A.T)[0]
+        return {
+            "codes": codes[a : a + n].tolist(),
+            "verts": verts[a : a + n].astype(float).round(3).ravel().tolist(),
+            "centre": float(verts[marker["o"][0], 0] - np.floor(first[0] + 0.5)),
+        }
+
+    def _density_model(self, im, t) -> dict:
+        """The density's cells, their place on the canvas and the colour map's table."""
+        cmap, norm = self.im_x.get_cmap(), self.im_x.norm
+        lut = cmap(np.arange(cmap.N), bytes=True)
+
+        x0, x1, y0, y1 = self.im_x.get_extent()
+        (ex0, ey0), (ex1, ey1) = t.transform([(x0, y0), (x1, y1)])
+        return {
+            "xs": self._xs.tolist(),
+            "rect": [float(ex0), float(ey0), float(ex1 - ex0), float(ey1 - ey0)],
+            "c": im.ops[0].get("c"),
+            "vmin": float(norm.vmin),
+            "vmax": float(norm.vmax),
+            "lut": lut.tolist(),
+            "under": [int(v) for v in cmap(-1.0, bytes=True)],
+            "over": [int(v) for v in cmap(2.0, bytes=True)],
+        }
 
     def page_state(self) -> dict:
         return {"A": self.matrix().tolist()}

@@ -8,7 +8,7 @@ mean, a forgotten normalising constant, a forgotten log.
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch

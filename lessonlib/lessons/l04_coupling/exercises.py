@@ -17,7 +17,7 @@ Each checker returns a lessonlib.checks.CheckResult: truthy when right, printed 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -35,8 +35,8 @@ from lessonlib.checks import (
     read_array,
     read_number,
 )
-from lessonlib.inputs import describe
 from lessonlib.coupling import AffineCoupling, alternating_mask, jacobian_matrix
+from lessonlib.inputs import describe
 from lessonlib.lessons.l04_coupling.experiments import CurveConditioner
 from lessonlib.nets import MLP, randomise
 from lessonlib.verify import verify_bijector

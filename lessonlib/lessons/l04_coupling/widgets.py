@@ -151,9 +151,8 @@ class CouplingExplorer(LessonWidget):
         )
         # the images of the lines z2 = const (bending) and z1 = const (staying vertical), one artist each
         (self.h_grid,) = ax.plot([], [], color="#dd8452", lw=0.9)
-        (self.v_grid,) = ax.plot(
-            *polyline([[(float(v), -L), (float(v), L)] for v in self._levels]), color="#888", lw=0.6
-        )
+        verticals = polyline([[(float(v), -L), (float(v), L)] for v in self._levels])
+        (self.v_grid,) = ax.plot(*verticals, color="#888", lw=0.6)
         (self.marker,) = ax.plot([], [], marker="o", ms=9, mfc="none", mec="#c44e52", mew=2.5, ls="none")
         ax.set_xlim(-L, L)
         ax.set_ylim(-L, L)
@@ -163,6 +162,26 @@ class CouplingExplorer(LessonWidget):
         ax.set_ylabel("x2")
         ax.set_title("density of x; click a point")
 
+        self._build_jacobian_cells()
+        for a in (self.ax_curves, self.ax_x):  # few tick labels: text is most of a redraw's cost
+            a.set_xticks([-3, 0, 3])
+            a.set_yticks([-3, 0, 3])
+        # redrawn over a cached background on every change (LessonWidget.animate), in z-order;
+        # the fixed vertical lines too, since the density image is drawn over what lies beneath
+        self.animate(
+            self.line_s,
+            self.line_t,
+            self.vline,
+            self.image,
+            self.v_grid,
+            self.h_grid,
+            self.marker,
+            *self.J_cells[1],
+            *self.J_text[1],
+        )
+
+    def _build_jacobian_cells(self) -> None:
+        """The Jacobian panel: a coloured square and a number per entry."""
         ax = self.ax_J
         # one coloured square per entry (pale colours: the numbers stay readable); row 1 (x1 = z1) never
         # changes in a coupling layer, so it stays in the cached background unless its values do change
@@ -180,22 +199,6 @@ class CouplingExplorer(LessonWidget):
         ax.tick_params(length=0)
         ax.grid(False)
         ax.set_title("Jacobian J at the point")
-        for a in (self.ax_curves, self.ax_x):  # few tick labels: text is most of a redraw's cost
-            a.set_xticks([-3, 0, 3])
-            a.set_yticks([-3, 0, 3])
-        # redrawn over a cached background on every change (LessonWidget.animate), in z-order;
-        # the fixed vertical lines too, since the density image is drawn over what lies beneath
-        self.animate(
-            self.line_s,
-            self.line_t,
-            self.vline,
-            self.image,
-            self.v_grid,
-            self.h_grid,
-            self.marker,
-            *self.J_cells[1],
-            *self.J_text[1],
-        )
 
     def update(self) -> None:
         self._check_invertible()

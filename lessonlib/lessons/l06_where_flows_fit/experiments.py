@@ -13,7 +13,8 @@ Nothing here draws: ``plots`` and ``widgets`` show these results, ``exercises`` 
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -141,10 +142,8 @@ def rk4_steps(rate: Rate, state: State, t0: float, h: float, n: int) -> Iterator
 
 
 def _last(states: Iterator[State], first: State) -> State:
-    out = first
-    for out in states:
-        pass
-    return out
+    last = deque(states, maxlen=1)  # runs the iterator to its end, keeping only the last state
+    return last[0] if last else first
 
 
 # -- a network vector field, its trace, and what an ODE likelihood costs -------------------------------------

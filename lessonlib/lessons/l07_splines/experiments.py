@@ -21,10 +21,9 @@ from lessonlib.flows import Flow, make_flow, standard_normal
 from lessonlib.splines import (
     Knots,
     RationalQuadraticSpline,
-    bin_quadratic,
     SplineCoupling,
+    bin_quadratic,
     check_knots,
-    knots_from_unconstrained,
     rq_spline,
     rq_spline_inverse,
     spline_parameter_count,
@@ -109,7 +108,7 @@ def bin_masses(base: Density1D, knots: Knots) -> dict[str, np.ndarray]:
 
     Returns "z" and "x" (K,), and "below", "above" (the base's mass in the tails, beyond the end knots).
     """
-    z, x = knots.u.numpy(), knots.v.numpy()
+    z = knots.u.numpy()
     z_cuts = z[:-1, None] + (z[1:] - z[:-1])[:, None] * np.linspace(0.0, 1.0, _PANELS + 1)  # (K, P + 1)
     cuts = push(z_cuts.ravel(), knots)[0].reshape(z_cuts.shape)
     lo, hi = cuts[:, :-1, None], cuts[:, 1:, None]

@@ -25,6 +25,7 @@ from matplotlib.ticker import MaxNLocator, MultipleLocator
 from torch import Tensor
 
 from lessonlib.cov1d import Density1D, Logistic, Normal
+from lessonlib.inputs import one_of
 from lessonlib.lessons.l07_splines.experiments import (
     BOUND,
     bin_masses,
@@ -34,7 +35,6 @@ from lessonlib.lessons.l07_splines.experiments import (
     spline_knots,
     wave_coupling,
 )
-from lessonlib.inputs import one_of
 from lessonlib.splines import Knots, rq_spline, rq_spline_inverse
 from lessonlib.ui.style import current
 from lessonlib.ui.widgetkit import LessonWidget, freeze_layout, int_slider, new_figure, polyline, slider, steady_limit
@@ -105,6 +105,11 @@ class SplineExplorer(LessonWidget):
             ("button_release_event", self._on_release),
         ):
             self.fig.canvas.mpl_connect(event, handler)
+        self._finish(self._layout(s))
+        freeze_layout(self.fig)
+
+    def _layout(self, s) -> w.Widget:
+        """The knot's controls beside the slope, bins and base, then the hint, the figure and the readouts."""
         c = self.controls
         hint = w.HTML(
             f'<span style="font-size:{s.control_font}">Drag an orange knot to move it, or the square on its '
@@ -130,8 +135,7 @@ class SplineExplorer(LessonWidget):
                 self.message,
             ]
         )
-        self._finish(layout)
-        freeze_layout(self.fig)
+        return layout
 
     @property
     def n_bins(self) -> int:

@@ -14,8 +14,8 @@ import copy
 import math
 import time
 import timeit
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch

@@ -4,7 +4,7 @@ is cheap, and what mode-seeking costs."""
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

@@ -12,8 +12,8 @@ Nothing here draws: ``plots`` and ``widgets`` show these results, ``exercises`` 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch

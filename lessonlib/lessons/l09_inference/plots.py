@@ -8,7 +8,7 @@ Each ``plot_*`` returns a Figure; the notebook shows it with ``lessonlib.ui.figu
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
