@@ -27,9 +27,13 @@ import contextlib
 import signal
 import traceback
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lessonlib.checks import CheckResult
 
 import torch
 
@@ -49,7 +53,7 @@ class Case:
 
     id: str
     call: Callable[..., Any]
-    expect: "Expect"
+    expect: Expect
     tmp: bool = False
 
 

@@ -31,13 +31,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import lessonlib  # noqa: E402
 from lessonlib import cov1d, linear2d
 from lessonlib.bijectors import EXAMPLES
 from lessonlib.checks import CHECKER_FAILED, CheckResult
 from lessonlib.flows import LAYERS, make_flow
 from lessonlib.training import train
-
-import lessonlib  # noqa: E402
 
 for _core in pkgutil.iter_modules(lessonlib.__path__, "lessonlib."):  # every core module's examples get registered
     if not _core.ispkg:

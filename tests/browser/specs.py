@@ -11,8 +11,9 @@ picture.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 NUMBER = re.compile(r"(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)")
 
@@ -20,7 +21,7 @@ NUMBER = re.compile(r"(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)")
 def numbers_in(text: str) -> dict[str, float]:
     """'name = 1.23, other: 4' -> {'name': 1.23, 'other': 4.0}; unnamed numbers get keys '#0', '#1', ..."""
     out: dict[str, float] = {}
-    for i, m in enumerate(re.finditer(r"([A-Za-z_][\w ()|\[\]'^-]*?)\s*[=:≈]\s*" + NUMBER.pattern, text)):
+    for m in re.finditer(r"([A-Za-z_][\w ()|\[\]'^-]*?)\s*[=:≈]\s*" + NUMBER.pattern, text):
         out[m.group(1).strip()] = float(m.group(2))
     if not out:
         for i, m in enumerate(NUMBER.finditer(text)):

@@ -20,7 +20,6 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 
 import present  # noqa: E402
-from browserlab import chromium  # noqa: E402
 
 pytestmark = pytest.mark.browser
 

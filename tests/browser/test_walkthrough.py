@@ -16,10 +16,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURE_NOTEBOOK, ROOT
+from browserlab import NotebookPage
 from walk import walk
 
-from browserlab import NotebookPage
+from conftest import FIXTURE_NOTEBOOK, ROOT
 
 pytestmark = pytest.mark.browser
 

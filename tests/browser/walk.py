@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from specs import DRAGS, GENERIC, SPECS, Interaction, Spec
-
 from browserlab import NotebookPage
+from specs import DRAGS, GENERIC, SPECS, Interaction, Spec
 
 GENERIC_SELECTORS = (".lesson-widget", ".jp-OutputArea-output:has(.widget-slider)")
 

@@ -8,8 +8,8 @@ from lessonlib.autoregressive import MADE, AutoregressiveAffine
 from lessonlib.bijectors import Affine, Chain, Linear
 from lessonlib.coupling import AffineCoupling, ConditionalAffineCoupling, coupling_stack, half_mask
 from lessonlib.flows import LAYERS, ConditionalFlow, Flow, logistic_base, make_flow, standard_normal, uniform_base
-from lessonlib.nets import randomise
 from lessonlib.monotone1d import Logit, MonotoneMixture
+from lessonlib.nets import randomise
 
 
 def test_affine_flow_is_the_shifted_scaled_gaussian():

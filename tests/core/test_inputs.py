@@ -15,7 +15,6 @@ from lessonlib.flows import LAYERS, Flow, make_flow, standard_normal
 from lessonlib.monotone1d import MonotoneMixture
 from lessonlib.nets import randomise
 
-
 # --- numbers and counts -----------------------------------------------------------------------------
 
 

@@ -130,7 +130,7 @@ def test_timings_have_the_right_shape_and_the_overflow_table_shows_overflow_and_
     up = L.det_overflow_table([100, 400], 10.0)
     down = L.det_overflow_table([100, 400], 0.1)
     assert np.isfinite(up[0][1]) and np.isinf(up[1][1]) and down[1][1] == 0.0
-    for d, _, logdet, want in up + down:
+    for _, _, logdet, want in up + down:
         assert logdet == pytest.approx(want, rel=1e-10)
 
 

@@ -209,7 +209,7 @@ def test_data_of_another_dtype_or_kind_is_converted_and_steps_zero_is_a_result()
     nothing = train(flow, data, steps=0)
     assert nothing.losses == []
     with pytest.raises(ValueError, match="no training step was taken"):
-        nothing.final
+        _ = nothing.final
     result = train(flow, data, steps=2)
     assert result.final == result.losses[-1]
     with pytest.raises(TypeError, match="nn.Module"):

@@ -18,9 +18,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 from escapism import unescape
 
+from conftest import ROOT
 from lessonlib.ui.envcheck import pinned_versions
 
 pytestmark = pytest.mark.hub

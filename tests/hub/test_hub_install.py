@@ -22,6 +22,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
 from conftest import ROOT, clean_env
 
 sys.path.insert(0, str(ROOT / "tools"))

@@ -7,7 +7,6 @@ from pathlib import Path
 import matplotlib
 import nbformat
 import numpy as np
-import pytest
 from PIL import Image
 
 matplotlib.use("module://ipympl.backend_nbagg")

@@ -174,7 +174,6 @@ def test_a_burst_of_changes_from_the_browser_draws_far_fewer_frames_and_ends_on_
 
 def test_changes_made_by_code_draw_at_once_even_in_an_event_loop():
     """A cell runs inside the kernel's event loop: what it reads right after a change must be current."""
-    import asyncio
 
     d = Demo()
 

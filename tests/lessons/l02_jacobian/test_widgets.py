@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from matplotlib.backend_bases import MouseEvent
 
-from lessonlib.linear2d import MAPS, det2, get_map
 from lessonlib.lessons.l02_jacobian.widgets import LinearMap2D
+from lessonlib.linear2d import MAPS, det2, get_map
 
 
 @pytest.fixture

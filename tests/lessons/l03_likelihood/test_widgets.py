@@ -58,7 +58,7 @@ def test_train_button_fits_and_moves_the_sliders(explorer):
     end = explorer.numbers()
     assert end["nll"] < 1.05 < start
     assert first[-1] < first[0]
-    for k, (v, lo, hi, _) in NLLExplorer.RANGES.items():
+    for k, (_, lo, hi, _) in NLLExplorer.RANGES.items():
         assert lo <= end[k] <= hi
     assert end["separation"] > 2.0  # it found the two modes
     assert "Trained" in explorer.message.value and not explorer.train_button.disabled

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lessonlib.coupling import AffineCoupling
+from lessonlib.flows import Flow, standard_normal
 from lessonlib.lessons.l04_coupling.exercises import (
     LOG_DENSITY_POINT,
     check_affine_coupling,
@@ -17,8 +18,6 @@ from lessonlib.lessons.l04_coupling.exercises import (
     reference_inverse,
     zero_entries_reference,
 )
-from lessonlib.flows import Flow, standard_normal
-
 
 # --- exercise 1: affine coupling ------------------------------------------------------------
 

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from lessonlib.bijectors import Affine, Chain
+from lessonlib.flows import Flow, standard_normal
 from lessonlib.lessons.l05_stacking.exercises import (
     DEEPER_PANEL,
     FORWARD_LOG_DETS,
@@ -17,8 +19,6 @@ from lessonlib.lessons.l05_stacking.exercises import (
     check_two_layer_log_prob,
     two_layer_log_prob,
 )
-from lessonlib.flows import Flow, standard_normal
-from lessonlib.bijectors import Affine, Chain
 
 A, B = FORWARD_LOG_DETS
 

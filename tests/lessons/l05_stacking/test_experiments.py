@@ -9,9 +9,9 @@ from lessonlib.lessons.l05_stacking.experiments import (
     bridge_profile,
     grid_density,
     ledger,
+    passes_to_sample,
     ring_summary,
     sample_summary,
-    passes_to_sample,
     time_samplers,
 )
 from lessonlib.toy2d import target_sampler
