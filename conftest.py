@@ -18,6 +18,9 @@ import nbcompare  # noqa: E402  (tools/ is put on the path just above)
 
 # Notebook figures are rendered in the normal (not presenter) style under test.
 os.environ.pop("LESSONLIB_PRESENTER", None)
+# A claim that misses fails a test run (in every kernel started from here: nbval's, the hub's, JupyterLab's);
+# in a learner's kernel it prints a note and the notebook goes on (lessonlib/claims.py).
+os.environ["LESSONLIB_STRICT_CLAIMS"] = "1"
 
 
 def _compare_approx(item, test, ref, skip_compare=None):

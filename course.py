@@ -164,15 +164,17 @@ def cmd_lab(args: list[str]) -> int:
     return run([*cmd, *args], cwd=ROOT)
 
 
-def _tool(name: str, args: list[str]) -> int:
+def _tool(name: str, args: list[str], strict: bool = False) -> int:
+    """Run tools/NAME; ``strict``: a claim that misses fails the run instead of printing a note."""
     setup()
-    return run([PY, ROOT / "tools" / name, *args], cwd=ROOT, env=_env())
+    env = {**_env(), "LESSONLIB_STRICT_CLAIMS": "1"} if strict else _env()
+    return run([PY, ROOT / "tools" / name, *args], cwd=ROOT, env=env)
 
 
 COMMANDS = {
     "lab": cmd_lab,
     "test": cmd_test,
-    "regenerate": lambda a: _tool("regenerate.py", a),
+    "regenerate": lambda a: _tool("regenerate.py", a, strict=True),
     "present": lambda a: _tool("present.py", a),
     "bench": lambda a: _tool("bench.py", a),
     "spread": lambda a: _tool("spread.py", a),
