@@ -104,7 +104,9 @@ class JupyterLab:
         env.pop("LESSONLIB_PRESENTER", None)
         env["PYTHONHASHSEED"] = "0"
         env.update(self.extra_env)
-        jupyter = Path(sys.executable).parent / "jupyter"
+        # COURSE_LAB_PYTHON: the Python of another environment (the hub test's oldest versions) whose
+        # JupyterLab, kernel and installed lessonlib the walk-through then drives
+        jupyter = Path(os.environ.get("COURSE_LAB_PYTHON", sys.executable)).parent / "jupyter"
         cmd = [
             str(jupyter),
             "lab",
