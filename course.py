@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """The course's one entry point. Needs only Python 3.11+; everything else it installs itself.
 
+    python3 course.py setup        make .venv and install the course's pinned packages (lab and test do it too)
     python3 course.py lab          set up (first time only) and open the course in JupyterLab
-    python3 course.py test         set up and run every test (what CI runs), then the notebooks as another CPU
+    python3 course.py test         set up and run every test (what CI runs); prints each part's time
+    python3 course.py test --quick the lint, unit and widget tests and the notebooks only (authors, a few minutes)
+    python3 course.py test ARGS    only the pytest ARGS (e.g. tests/core or notebooks/05_stacking_layers_into_a_flow.ipynb)
     python3 course.py regenerate   re-execute every notebook and save its outputs (authors)
     python3 course.py present NB   show notebook NB as slides with live widgets (instructors)
     python3 course.py bench        run the benchmarks and refresh their table in the README
     python3 course.py spread       run the notebooks as other CPUs would; report how far results move
+    python3 course.py spread --seeds 10   the same over 10 training seeds; rewrites docs/claims.md
     python3 course.py screenshots  refresh the screenshots in docs/screenshots/
 
 Set-up makes a virtual environment in .venv and installs requirements.txt plus lessonlib
@@ -21,6 +25,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -127,6 +132,15 @@ def ensure_chromium() -> None:
 #: The test command runs the notebooks once more like this, so a pass here means a pass on other machines.
 FOREIGN_CPU = {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE", "NPY_DISABLE_CPU_FEATURES": "X86_V3"}
 
+#: The parts of `test`, in order: (name, pytest arguments, extra environment). `test --quick` runs the first two.
+PARTS = [
+    ("lint, unit, property and widget tests", ["-q", "-m", "not browser and not hub", "tests"], {}),
+    ("notebooks, strict nbval", ["-q", "notebooks"], {}),
+    ("browser walk-through and slides", ["-q", "-m", "browser", "tests"], {}),
+    ("hub installs, pinned and oldest versions", ["-q", "-m", "hub", "tests"], {}),
+    ("notebooks as a CPU without AVX2 computes", ["-q", "notebooks"], FOREIGN_CPU),
+]
+
 
 def _pytest(args: list[str], env: dict[str, str]) -> int:
     # pytest exits 5 when nothing ran; that is a failure here, not a pass
@@ -135,24 +149,34 @@ def _pytest(args: list[str], env: dict[str, str]) -> int:
 
 
 def cmd_test(args: list[str]) -> int:
-    """Every test natively, then the notebooks again as a CPU without AVX2 computes.
+    """Every part of PARTS, each run even when one before it failed, then a summary with each part's time.
 
-    With pytest arguments, only those tests, natively; `test --as-foreign-cpu ARGS` runs them the other way.
+    `test --quick` runs the first two parts (what an author runs while working). With pytest arguments,
+    only those tests, natively; `test --as-foreign-cpu ARGS` runs them as a CPU without AVX2 computes.
     """
     setup_test_tools()
-    if (ROOT / "tests" / "browser").exists():
-        ensure_chromium()
     if args[:1] == ["--as-foreign-cpu"]:
         return _pytest(args[1:], {**_env(), **FOREIGN_CPU})
-    rc = _pytest(args, _env())
-    if args or rc != 0:
-        return rc
-    say(
-        "the notebooks once more, computed as a CPU without AVX2 would ("
-        + " ".join(f"{k}={v}" for k, v in FOREIGN_CPU.items())
-        + ")"
-    )
-    return _pytest(["-q", "notebooks/"], {**_env(), **FOREIGN_CPU})
+    quick = args[:1] == ["--quick"]
+    if args and not quick:
+        return _pytest(args, _env())
+    parts = PARTS[:2] if quick else PARTS
+    if not quick and (ROOT / "tests" / "browser").exists():
+        ensure_chromium()
+    results = []
+    for name, part_args, extra in parts:
+        say(f"{name}" + (" (" + " ".join(f"{k}={v}" for k, v in extra.items()) + ")" if extra else ""))
+        t0 = time.monotonic()
+        rc = _pytest(part_args, {**_env(), **extra})
+        results.append((name, time.monotonic() - t0, rc))
+    say("summary:")
+    for name, seconds, rc in results:
+        print(
+            f"  {name:<42} {int(seconds) // 60:3d} min {int(seconds) % 60:02d} s   {'passed' if rc == 0 else 'FAILED'}"
+        )
+    total = sum(seconds for _, seconds, _ in results)
+    print(f"  {'in all':<42} {int(total) // 60:3d} min {int(total) % 60:02d} s")
+    return 0 if all(rc == 0 for _, _, rc in results) else 1
 
 
 def cmd_lab(args: list[str]) -> int:
