@@ -342,6 +342,37 @@ def _settled_fit(page: Any, tries: int = 12) -> list[str]:
     return last
 
 
+def run_through(nb: Path) -> str | None:
+    """Run ``nb`` top to bottom in a fresh kernel, claims strict (as the test command runs it); None when every
+    cell ran, else which cell stopped it and why. The check runs this first, so that a notebook that stops
+    is named at once instead of leaving the slides waiting for widgets that never come."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    notebook = nbformat.read(nb, as_version=4)
+    env_before = os.environ.get("LESSONLIB_STRICT_CLAIMS")
+    os.environ["LESSONLIB_STRICT_CLAIMS"] = "1"
+    try:
+        NotebookClient(
+            notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(nb.parent)}}
+        ).execute()
+    except CellExecutionError as e:
+        failed = [
+            i
+            for i, c in enumerate(notebook.cells)
+            if any(o.get("output_type") == "error" for o in c.get("outputs", []))
+        ]
+        where = f"cell {failed[0]} ({notebook.cells[failed[0]].source.splitlines()[0][:60]!r})" if failed else "a cell"
+        return f"{nb.name} stopped at {where}: {e.ename}: {e.evalue}"
+    finally:
+        if env_before is None:
+            os.environ.pop("LESSONLIB_STRICT_CLAIMS")
+        else:
+            os.environ["LESSONLIB_STRICT_CLAIMS"] = env_before
+    return None
+
+
 def check_slides(url: str, png: Path) -> int:
     """Open the slides in headless Chromium, go to the first slide with a widget, move its slider, screenshot."""
     sys.path.insert(0, str(ROOT / "tools"))
@@ -387,6 +418,12 @@ def main(argv: list[str]) -> int:
     if args.lab:
         return present_lab(nb)
     if args.check:
+        say(f"running {nb.name} top to bottom first")
+        problem = run_through(nb)
+        if problem:
+            say(problem)
+            return 1
+        say("it runs; now its slides, in headless Chromium")
         with slides_server(nb, args.code, args.port, quiet=True) as (url, _):
             return check_slides(url, args.check)
     try:
