@@ -281,3 +281,11 @@ def test_the_slides_check_names_the_cell_that_stopped_a_notebook(tmp_path):
     index = nb.cells.index(cell)
     assert problem and problem.startswith(f"03_missed.ipynb stopped at cell {index} ("), problem
     assert "AssertionError: claim 'final NLL, nats' does not hold" in problem
+
+
+def test_a_print_sent_in_two_stream_messages_compares_as_one():
+    """A busy kernel may send one print as two stream messages; nbval coalesces them, and so does nbcompare."""
+    stored = [_stream("largest error 2.4e-06\n")]
+    split = [_stream("largest error 2.4e-06"), _stream("\n")]
+    assert nbcompare.compare_approx(stored, split, 0.25, 0.05) == []
+    assert nbcompare.compare_exact(stored, split) == []
