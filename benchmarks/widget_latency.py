@@ -77,6 +77,18 @@ def _mode_explorer():
     )  # notebook 09's five separations; the redraw cost does not depend on the fit
 
 
+def _scale_explorer():
+    import torch
+
+    from lessonlib.images import PixelLogit
+    from lessonlib.lessons.l10_image_flows.widgets import ScaleExplorer
+    from lessonlib.multiscale import make_image_flow
+
+    # notebook 10's multi-scale flow, untrained: the same cost per redraw
+    flow = make_image_flow((1, 8, 8), levels=3, steps=3, hidden=(64, 64), last=PixelLogit(17), dtype=torch.float32)
+    return ScaleExplorer(flow, torch.randn(8, 64, generator=torch.Generator().manual_seed(4)))
+
+
 #: class name -> factory, for widgets whose constructor needs arguments
 FACTORIES: dict[str, Callable[[], Any]] = {
     "LayerWalker": _layer_walker,
@@ -84,6 +96,7 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "NLLExplorer": _nll_explorer,
     "LatentExplorer": _latent_explorer,
     "ModeExplorer": _mode_explorer,
+    "ScaleExplorer": _scale_explorer,
 }
 
 

@@ -320,6 +320,44 @@ def latent_norm_is_t_times_eps(before: dict[str, float], after: dict[str, float]
     return changed(before, after)
 
 
+def parse_10(text: str) -> dict[str, float]:
+    """10's readout, one line per level: 'level 1 (finest): T = 0.70, |z| = T·|ε| = 0.70 × 5.54 = 3.88, its 8 redraws
+    differ from their mean by 0.62 grey levels a pixel'."""
+    out: dict[str, float] = {}
+    pattern = (
+        r"level (\d) \(\w+\): T = "
+        + NUM
+        + r", \|z\| = T·\|ε\| = "
+        + NUM
+        + r"\s*×\s*"
+        + NUM
+        + r"\s*=\s*"
+        + NUM
+        + r", its 8 redraws differ from their mean by "
+        + NUM
+    )
+    for m in re.finditer(pattern, text):
+        k = m.group(1)
+        out.update({f"T{k}": float(m.group(2)), f"T{k}_again": float(m.group(3)), f"eps{k}": float(m.group(4))})
+        out.update({f"norm{k}": float(m.group(5)), f"spread{k}": float(m.group(6))})
+    return out
+
+
+def levels_obey_the_maths(before: dict[str, float], after: dict[str, float]) -> str | None:
+    """Per level: |z| = T |eps| (to the printed digits), |eps| the same draws as before, a spread of zero or more."""
+    if len(after) < 15:
+        return f"readout lacks a level's temperature, |eps|, |z| or spread: {after}"
+    for k in "123":
+        t, eps, norm = after[f"T{k}"], after[f"eps{k}"], after[f"norm{k}"]
+        if after[f"T{k}_again"] != t or abs(t * eps - norm) > 0.005 * t + 0.006:
+            return f"level {k}: |z| = {norm} should be T x |eps| = {t} x {eps}"
+        if before and f"eps{k}" in before and before[f"eps{k}"] != eps:
+            return f"level {k}: |eps| changed from {before[f'eps{k}']} to {eps}: the draws must stay fixed"
+        if after[f"spread{k}"] < 0:
+            return f"level {k}: a negative spread {after[f'spread{k}']}"
+    return changed(before, after)
+
+
 def parse_09(text: str) -> dict[str, float]:
     """09's readout: 'modes 4.0 apart. Right of 0: forward fit = 0.50, reverse fit = 0.48. Reverse fit KL(q||p) = 0.41 nats: ...'."""
     return _grab(
@@ -568,6 +606,16 @@ SPECS: dict[str, Spec] = {
         shares_and_kl,
         "the separation moves over the precomputed fits; shares are fractions and KL(q||p) >= 0",
     ),
+    "10_how_image_flows_are_built.ipynb": Spec(
+        widget=".lesson-widget-ScaleExplorer",
+        parse=parse_10,
+        interactions=(
+            Interaction("key", control=0, keys=("ArrowRight",), latency=True, check=levels_obey_the_maths),
+            Interaction("drag_slider", control=0, dx=-80.0, check=levels_obey_the_maths),
+            Interaction("key", control=2, keys=("ArrowLeft", "ArrowLeft"), check=levels_obey_the_maths),
+        ),
+        notes="each level's z is T |eps| long; a row redraws one level's z, the others kept",
+    ),
     "browser_fixture.ipynb": Spec(
         widget=".lesson-widget-ScaleDemo",
         interactions=(
@@ -652,4 +700,5 @@ DRAGS: dict[str, DragSpec] = {
     "07_spline_flows.ipynb": DragSpec(".lesson-widget-SplineExplorer"),
     "08_flows_on_images.ipynb": DragSpec(".lesson-widget-LatentExplorer"),
     "09_flows_for_inference.ipynb": DragSpec(".lesson-widget-ModeExplorer"),
+    "10_how_image_flows_are_built.ipynb": DragSpec(".lesson-widget-ScaleExplorer"),
 }

@@ -112,6 +112,9 @@ KIND = {
     "l09.check_reverse_kl_passes": "array",
     "l09.check_reverse_kl_loss": "function",
     "l09.check_dropped_mode_kl": "number",
+    "l10.check_conv_log_det": "number",
+    "l10.check_unsqueeze": "function",
+    "l10.check_variational_bound": "number",
 }
 
 ODD = [
@@ -671,6 +674,40 @@ answer("l09.check_dropped_mode_kl", 0.5, fails("mass"), "0.5")
 answer("l09.check_dropped_mode_kl", 20.0, fails("FORWARD"), "a huge value")
 answer("l09.check_dropped_mode_kl", 1.0, fails("nats, not bits"), "1 bit")
 
+E10 = ex["l10"]
+LOGDET10 = E10.conv_log_det()
+answer("l10.check_conv_log_det", LOGDET10, passes(), "H W sum log|U_cc|")
+answer("l10.check_conv_log_det", np.float32(LOGDET10), passes(), "in float32")
+answer("l10.check_conv_log_det", LOGDET10 / 16, fails("ONE pixel"), "log|det M|, H W forgotten")
+answer("l10.check_conv_log_det", 3 * LOGDET10, fails("every coordinate"), "times C H W")
+answer("l10.check_conv_log_det", 16 * (0.5 - 3.0 + 1.5), fails("LOGS"), "the diagonal without logs")
+answer("l10.check_conv_log_det", -LOGDET10, fails("density direction"), "the inverse's log-det")
+answer("l10.check_conv_log_det", 2.25**16, fails("|det J| itself"), "|det J|, not its log")
+answer("l10.check_unsqueeze", E10.unsqueeze_reference, passes(), "view, permute, reshape")
+answer("l10.check_unsqueeze", lambda y: E10.unsqueeze_reference(y).numpy(), passes(), "returning numpy")
+answer(
+    "l10.check_unsqueeze",
+    lambda y: y.reshape(y.shape[0], y.shape[1] // 4, 2 * y.shape[2], 2 * y.shape[3]),
+    fails("memory order"),
+    "a reshape alone",
+)
+answer("l10.check_unsqueeze", E10._blocks_transposed, fails("transposed"), "dy and dx swapped")
+answer("l10.check_unsqueeze", E10._channel_last_order, fails("(dy, dx, c)"), "channels read as (dy, dx, c)")
+answer("l10.check_unsqueeze", E10.squeeze_reference, fails("shape"), "the squeeze again")
+answer("l10.check_unsqueeze", lambda y: y, fails("the shape it was given"), "the identity")
+P10, Q10 = np.array(E10.LOG_P), np.array(E10.LOG_Q)
+answer("l10.check_variational_bound", float(np.mean(P10 - Q10)), passes(), "mean(log p - log q)")
+answer("l10.check_variational_bound", float(np.mean(P10 + Q10)), fails("SUBTRACTS"), "log q added")
+answer("l10.check_variational_bound", float(np.mean(P10)), fails("missing"), "log q forgotten")
+answer("l10.check_variational_bound", -float(np.mean(P10 - Q10)), fails("minus the bound"), "the loss")
+answer("l10.check_variational_bound", float(np.sum(P10 - Q10)), fails("summed"), "a sum over draws")
+answer(
+    "l10.check_variational_bound",
+    float(np.log(np.mean(np.exp(P10 - Q10)))),
+    fails("importance-weighted"),
+    "log mean exp",
+)
+
 
 def test_every_checker_is_probed_with_its_right_answer_and_wrong_ones():
     probed = {c.id.split(":")[0] for c in CASES if c.expect.what == "pass"}
@@ -709,6 +746,8 @@ def _small_factories():
     from lessonlib.lessons.l08_images.widgets import LatentExplorer
     from lessonlib.lessons.l09_inference.experiments import mode_fits
     from lessonlib.lessons.l09_inference.widgets import ModeExplorer
+    from lessonlib.lessons.l10_image_flows.widgets import ScaleExplorer
+    from lessonlib.multiscale import make_image_flow
     from lessonlib.toy2d import two_moons
 
     def latent():
@@ -723,6 +762,7 @@ def _small_factories():
         "NLLExplorer": lambda: NLLExplorer(torch.as_tensor(load_old_faithful()[:, :1])),
         "LatentExplorer": latent,
         "ModeExplorer": lambda: ModeExplorer(mode_fits(separations=(2.0, 4.0, 6.0), steps=3, n_score=200, nx=16, ny=8)),
+        "ScaleExplorer": lambda: ScaleExplorer(make_image_flow((1, 8, 8), 3, 1, (8,)), torch.randn(8, 64)),
     }
 
 
