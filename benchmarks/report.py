@@ -21,8 +21,14 @@ END = "<!-- bench:end -->"
 
 # targets from the course's benchmark plan
 NOTEBOOK_LIMIT_S = 30.0
-NOTEBOOK_LIMITS_S = {"05": 60.0, "07": 45.0, "08": 60.0, "09": 45.0}  # the notebooks that train larger or many flows
-TOTAL_LIMIT_S = 240.0  # ten notebooks: 00-06 within 150 s, as before, and 07-09 within their own 45-60 s
+NOTEBOOK_LIMITS_S = {
+    "05": 60.0,
+    "07": 45.0,
+    "08": 60.0,
+    "09": 45.0,
+    "10": 90.0,
+}  # the notebooks that train larger or many flows
+TOTAL_LIMIT_S = 330.0  # eleven notebooks: 00-06 within 150 s, as before, 07-09 within their own 45-60 s, 10 within 90 s
 KERNEL_MEDIAN_MS = 30.0
 BROWSER_MEDIAN_MS = 100.0
 DRAG_FPS = 20.0  # frames painted per second while a hand drags a widget
