@@ -188,7 +188,7 @@ def read_items(value: Any, what: str) -> list[Any]:
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            items = list(itertools.islice(iter(value), MAX_ITEMS + 1))
+            items = list(itertools.islice(iter(value.detach() if hasattr(value, "detach") else value), MAX_ITEMS + 1))
     except Exception as e:  # noqa: BLE001 - whatever the object does when its items are asked for
         raise AnswerProblem(
             f"expected {what}, got {describe(value)}, whose items cannot be read ({type(e).__name__})."
@@ -239,10 +239,13 @@ def read_array(value: Any, what: str = "numbers") -> np.ndarray:
             warnings.simplefilter("ignore")
             arr = to_numpy(value)
     except Exception as e:  # noqa: BLE001 - whatever the object does when asked for its values
-        raise AnswerProblem(
-            f"expected {what}, got {describe(value)}, which cannot be read as numbers (lists of "
-            f"different lengths, or something other than numbers? {type(e).__name__})."
-        ) from None
+        if isinstance(value, (list, tuple)) and value:  # a list of tensors (with grad, say): read item by item
+            arr = _stacked([read_array(v, what) for v in value], what, value)
+        else:
+            raise AnswerProblem(
+                f"expected {what}, got {describe(value)}, which cannot be read as numbers (lists of "
+                f"different lengths, or something other than numbers? {type(e).__name__})."
+            ) from None
     if np.iscomplexobj(arr):
         raise AnswerProblem(f"expected {what}, got complex numbers; the answer is real.")
     if arr.dtype == object:
@@ -258,6 +261,13 @@ def read_array(value: Any, what: str = "numbers") -> np.ndarray:
     if arr.dtype.kind not in "biuf":
         raise AnswerProblem(f"expected {what}, got values of type {arr.dtype} (text?).")
     return arr.astype(np.float64)
+
+
+def _stacked(parts: list[np.ndarray], what: str, value: Any) -> np.ndarray:
+    """Items read one by one, as one array; AnswerProblem when their shapes differ."""
+    if len({p.shape for p in parts}) > 1:
+        raise AnswerProblem(f"expected {what}, got {describe(value)} of lists of different lengths (a ragged list).")
+    return np.stack(parts)
 
 
 def as_array(value: Any) -> np.ndarray:

@@ -29,6 +29,7 @@ from lessonlib.bijectors import Affine, Bijector, Chain, Linear, NonFinitePoints
 from lessonlib.coupling import ConditionalAffineCoupling, alternating_mask, coupling_stack
 from lessonlib.inputs import (
     MAX_SIZE,
+    check_scale_range,
     count,
     real_array,
     real_number,
@@ -120,6 +121,13 @@ class Flow(nn.Module):
     def dtype(self) -> torch.dtype | None:
         """The dtype the flow computes in (its layers' parameters'); data of another dtype is converted to it."""
         return self.bijector.dtype
+
+    def forward(self, *args, **kwargs):  # noqa: D401 - nn.Module's name; a flow is not called
+        """A flow is not called like a layer: it raises a TypeError naming the methods that are meant."""
+        raise TypeError(
+            "a flow is not called directly: use flow.log_prob(x) for densities, flow.sample(n) for samples, or "
+            "flow.bijector.forward_and_log_det(z) for the map itself."
+        )
 
     def log_prob_terms(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """The two terms of log p_X(x): base log-density at z = f^-1(x), and log|det J_{f^-1}(x)|.
@@ -240,6 +248,13 @@ class ConditionalFlow(nn.Module):
         """The dtype the flow computes in (its networks' parameters)."""
         return module_dtype(self)
 
+    def forward(self, *args, **kwargs):  # noqa: D401 - nn.Module's name; a flow is not called
+        """A conditional flow is not called like a layer: it raises a TypeError naming the methods that are meant."""
+        raise TypeError(
+            "a conditional flow is not called directly: use cflow.log_prob(x, context), cflow.sample(n, context), "
+            "or cflow.given(context) for the flow of one context."
+        )
+
     def given(self, context: Tensor) -> Flow:
         """The flow q(. | context): coupling layers sharing this model's networks, all reading ``context``."""
         c = check_context(context, self.context_dim, "cflow.given(context)")
@@ -331,18 +346,30 @@ def _stack(
     return layers
 
 
-def _standardising_layer(data, dim: int) -> Affine:
-    """x = std * u + mean per column of ``data`` (N, dim): the last layer of a flow that works in standard units."""
+def _standardising_layer(data, dim: int, dtype: torch.dtype | None) -> Affine:
+    """x = std * u + mean per column of ``data`` (N, dim): the last layer of a flow that works in standard units,
+    its scale checked for the flow's dtype."""
     data = check_batch(data, dim, "scale_to")
     if data.shape[0] < 2:
         raise ValueError(f"scale_to needs at least 2 points to have a spread, got {data.shape[0]}.")
     std = data.std(0)
+    if not torch.isfinite(std).all():
+        raise ValueError(
+            f"scale_to's values (up to {float(data.abs().max()):.3g}) are too large to take their spread: rescale "
+            "the data first (data.standardise)."
+        )
     if (std == 0).any():
         raise ValueError(
             f"scale_to has a constant column {std.eq(0).nonzero().flatten().tolist()}: its standard "
             "deviation is 0, so there is no scale to standardise by."
         )
-    return Affine(std, data.mean(0), dtype=torch.get_default_dtype())
+    check_scale_range(
+        std.detach().double().numpy(),
+        dtype or torch.get_default_dtype(),
+        "standard deviation of scale_to",
+        "rescale the data first",
+    )
+    return Affine(std, data.mean(0), dtype=torch.get_default_dtype())  # converted with the flow's other layers
 
 
 def _conditional(
@@ -434,7 +461,7 @@ def make_flow(
     _check_choices(layer, base, n_layers, dtype, mask, last)
     log_scale_bound = read_log_scale_bound(log_scale_bound)
     if context_dim is not None:
-        context_dim = count(context_dim, "context_dim", minimum=-(2**63))
+        context_dim = count(context_dim, "context_dim", minimum=-(2**63), maximum=MAX_SIZE)
         return _conditional(
             dim, n_layers, layer, hidden, context_dim, log_scale_bound, BASES[base](dim, dtype), seed, dtype
         )
@@ -444,7 +471,7 @@ def make_flow(
     if base == "Uniform(0, 1)":
         layers.insert(0, Logit())
     if scale_to is not None:
-        layers.append(_standardising_layer(scale_to, dim))
+        layers.append(_standardising_layer(scale_to, dim, dtype))
     if last is not None:
         layers.append(last)
     flow = Flow(BASES[base](dim, dtype), Chain(*layers))

@@ -99,7 +99,7 @@ def reverse_kl(log_target: Callable[..., Tensor], context: Tensor | Sampler | No
         raise TypeError(
             f"log_target must be a function x -> log p~(x), one number per row of x, got {describe(log_target)}."
         )
-    if context is not None and not _takes_two(log_target):
+    if context is not None and not _takes(log_target, 2):
         raise TypeError(
             "with a context, log_target is called as log_target(x, context), one context per sample: give it a "
             "second argument (log p~(x | c), or the joint log p(x, c))."
@@ -122,10 +122,10 @@ def reverse_kl(log_target: Callable[..., Tensor], context: Tensor | Sampler | No
     return objective
 
 
-def _takes_two(fn: Callable) -> bool:
-    """True when fn can be called with two positional arguments (or when Python cannot tell)."""
+def _takes(fn: Callable, n: int) -> bool:
+    """True when fn can be called with n positional arguments (or when Python cannot tell)."""
     try:
-        inspect.signature(fn).bind(None, None)
+        inspect.signature(fn).bind(*[None] * n)
     except TypeError:
         return False
     except ValueError:  # no signature to read (some builtins): let the call decide
@@ -155,6 +155,11 @@ def _check_target(log_p: Any, x: Tensor, n: int, first: bool) -> None:
         raise ValueError(
             f"log_target returned shape {tuple(log_p.shape)} for {n} samples; it must return one "
             f"log-density per sample, shape ({n},)."
+        )
+    if not log_p.is_floating_point():
+        raise TypeError(
+            f"log_target returned {log_p.dtype} values: log-densities are real numbers, a float tensor built "
+            "from x with torch operations."
         )
     if not first or n == 0:
         return
@@ -259,7 +264,7 @@ def _batches(
                 "a context goes with a data set (N, D), row by row: give data as a tensor with context (N, C); "
                 "a sampler has no contexts."
             )
-        return lambda: (check_batch(data(batch_size, gen), dim, "a batch from the sampler", dtype),)
+        return lambda: (_sampled(data, batch_size, gen, dim, dtype),)
     data = check_batch(data, dim, "data", dtype)
     n_data = data.shape[0]
     if n_data == 0:
@@ -283,10 +288,20 @@ def _batches(
     return draw
 
 
+def _sampled(sampler: Sampler, n: int, gen: torch.Generator, dim: int | None, dtype: torch.dtype | None) -> Tensor:
+    """The sampler's next batch, checked: (n', dim) finite points, at least one."""
+    batch = check_batch(sampler(n, gen), dim, "a batch from the sampler", dtype)
+    if batch.shape[0] == 0:
+        raise ValueError(f"the sampler returned no points (shape {tuple(batch.shape)}) when asked for {n}.")
+    return batch
+
+
 def _loss_value(loss: Any) -> float:
     """The float value of a loss_fn result: a scalar tensor connected to the parameters; TypeError/ValueError otherwise."""
     if not isinstance(loss, Tensor):
         raise TypeError(f"loss_fn must return a torch scalar tensor built from the model, got {describe(loss)}.")
+    if not loss.is_floating_point():
+        raise TypeError(f"loss_fn must return a real number, a float tensor; it returned a {loss.dtype} tensor.")
     if loss.numel() != 1:
         raise ValueError(
             f"loss_fn must return one number (a scalar), got a tensor of shape {tuple(loss.shape)}: "
@@ -384,9 +399,11 @@ class Trainer:
     ):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch nn.Module (a Flow, usually), got {describe(model)}.")
-        if not callable(loss_fn):
+        if not callable(loss_fn) or not _takes(loss_fn, 2 if context is None else 3):
             raise TypeError(
-                f"loss_fn must be a function loss_fn(model, batch) -> scalar tensor, got {describe(loss_fn)}."
+                f"loss_fn must be a function loss_fn(model, batch{', contexts' if context is not None else ''}) -> "
+                f"scalar tensor, got {describe(loss_fn)}"
+                + ("." if not callable(loss_fn) else ", which does not take those arguments.")
             )
         if not any(p.requires_grad for p in model.parameters()):
             raise ValueError("the model has no trainable parameters: there is nothing for training to change.")

@@ -830,6 +830,12 @@ for _kw, _words in (
     ({"context_dim": 2.5}, ("context_dim", "whole number")),
     ({"context_dim": "2"}, ("context_dim", "the text")),
     ({"context_dim": 2, "layer": "maf"}, ("context", "coupling")),
+    ({"context_dim": 1e300}, ("context_dim", "at most")),
+    ({"scale_to": np.random.default_rng(0).standard_normal((9, 2)) * 1e200}, ("scale_to", "too large")),
+    (
+        {"scale_to": np.random.default_rng(0).standard_normal((9, 2)) * 1e100, "dtype": F32},
+        ("standard deviation of scale_to", "float32"),
+    ),
     ({"n_components": 0, "layer": "mixture"}, ("n_components", "at least 1")),
     ({"log_scale_bound": 0.0}, ("log_scale_bound", "positive")),
     ({"layer": "made", "dim": 1}, ("at least 2",)),
@@ -1391,7 +1397,7 @@ case(
 case(
     "load_old_faithful: a missing file",
     lambda tmp: data.load_old_faithful(tmp / "nowhere.csv"),
-    raises("nowhere.csv", "missing", kind=FileNotFoundError, own=False),
+    raises("there is no file at", "nowhere.csv", "check the path", kind=FileNotFoundError, own=False),
     tmp=True,
 )
 case(
@@ -1462,7 +1468,7 @@ case(
 case(
     "load_digits: a missing file",
     lambda tmp: data.load_digits(str(tmp / "none.csv.gz")),
-    raises("none.csv.gz", "missing", kind=FileNotFoundError, own=False),
+    raises("there is no file at", "none.csv.gz", kind=FileNotFoundError, own=False),
     tmp=True,
 )
 case("split_digits(sizes=(1, 1, 1))", lambda: data.split_digits(sizes=(1, 1, 1)), raises("sizes", "1797"))
@@ -1922,6 +1928,8 @@ for _target, _words in (
     (lambda x: -(x**2).sum(1)[:, None], ("log_target", "one log-density per sample")),
     (lambda x: -(x**2).sum(), ("log_target", "one log-density per sample")),
     (lambda x: (-(x**2).sum(1)).tolist(), ("log_target", "tensor")),
+    (lambda x: -(x**2).sum(1) + 0j, ("log_target", "complex64", "real numbers")),
+    (lambda x: (x[:, 0] > 0).long(), ("log_target", "int64", "real numbers")),
 ):
     case(
         "train(objective=reverse_kl(a target that is not fit for it))",
@@ -1938,6 +1946,17 @@ for _target in (
         lambda t=_target: fit(data=None, objective=reverse_kl(t)),
         returns(losses_ok(3), "3 finite losses"),
     )
+
+for _kw, _words in (
+    ({"loss_fn": lambda f, x: nll(f, x) + 0j}, ("loss_fn", "real number", "complex")),
+    ({"loss_fn": lambda f: nll(f, DATA)}, ("loss_fn", "does not take")),
+    ({"data": lambda n, g: torch.zeros(0, 2)}, ("sampler returned no points",)),
+):
+    case(f"train({', '.join(f'{k}={v!r}' for k, v in _kw.items())})", lambda kw=_kw: fit(**kw), raises(*_words))
+case("a flow called like a layer, flow(x)", lambda: small_flow()(DATA), raises("not called directly", "log_prob"))
+case(
+    "a conditional flow called, cflow(x)", lambda: _cflow()(DATA), raises("not called directly", "log_prob(x, context)")
+)
 
 # --------------------------------------------------------------------------------------------------
 # the limits of a dtype: overflow, splines too steep, saturating pixels, half-precision noise

@@ -331,6 +331,15 @@ answer(
 answer("l02.check_big_log_det", LOGDET / math.log(10), fails("log base 10"), "log10")
 answer("l02.check_big_log_det", -LOGDET, fails("wrong sign"), "a sign error")
 answer("l02.check_big_log_det", 1.0, fails("sign of det L"), "slogdet's sign")
+answer("l02.check_big_log_det", (LOGDET,), passes(), "the right value in a tuple of one")
+answer("l02.check_big_log_det", (1.0, LOGDET), fails("slogdet returns two things"), "slogdet's pair as a tuple")
+answer("l02.check_signs", torch.tensor(SIGNS, requires_grad=True), passes(), "the signs as a tensor with grad")
+answer(
+    "l05.check_keep_mask",
+    [torch.tensor(v, requires_grad=True) for v in (1.0, 1.0, 0.0, 0.0)],
+    passes(),
+    "a list of tensors with grad",
+)
 
 
 def _l03_terms(flow, x):
@@ -959,6 +968,12 @@ def _faithful():
 case("NLLExplorer(NaN data)", lambda: _build("NLLExplorer", [[math.nan]]), raises("NaN"))
 case("NLLExplorer(text)", lambda: _build("NLLExplorer", "faithful"), raises("the text"))
 case("ModeExplorer([])", lambda: _build("ModeExplorer", []), raises("at least one fit"))
+case("ModeExplorer('fits')", lambda: _build("ModeExplorer", "fits"), raises("mode_fits", "the text 'fits'"))
+case(
+    "LayerWalker('flow', data)",
+    lambda: _build("LayerWalker", "flow", torch.zeros(5, 2)),
+    raises("LayerWalker needs a Flow", "the text 'flow'"),
+)
 case(
     "LayerWalker(a flow whose bijector is one layer)",
     lambda: _build("LayerWalker", Flow(standard_normal(2), Affine([1.0, 2.0])), torch.zeros(5, 2)),

@@ -244,7 +244,7 @@ def big_triangular_matrix(d: int = D_BIG, seed: int = 2) -> np.ndarray:
 
 def _read_log_det(answer: Any) -> float:
     """The answer as one number, with slogdet's pair and the three non-finite results explained."""
-    if isinstance(answer, tuple) or (hasattr(answer, "logabsdet") and hasattr(answer, "sign")):
+    if (isinstance(answer, tuple) and len(answer) == 2) or (hasattr(answer, "logabsdet") and hasattr(answer, "sign")):
         raise AnswerProblem("slogdet returns two things, (sign, logabsdet). Give the second: np.linalg.slogdet(L)[1].")
     v = read_number(answer)
     if np.isposinf(v):
