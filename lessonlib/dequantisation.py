@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lessonlib.bijectors import check_batch
 from lessonlib.flows import ConditionalFlow, Flow, make_flow
 from lessonlib.images import check_pixels
 from lessonlib.inputs import count, describe
@@ -45,7 +46,8 @@ class UniformNoise(nn.Module):
 
     def sample_and_log_prob(self, pixels: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """u ~ U(0, 1) for every pixel, and log q(u | k) = 0."""
-        u = torch.rand(pixels.shape, generator=read_generator(generator), dtype=pixels.dtype)
+        dtype = pixels.dtype if pixels.is_floating_point() else torch.get_default_dtype()
+        u = torch.rand(pixels.shape, generator=read_generator(generator), dtype=dtype)
         return u, pixels.new_zeros(pixels.shape[0])
 
 
@@ -83,6 +85,12 @@ class VariationalNoise(nn.Module):
 
     def log_prob(self, u: Tensor, pixels: Tensor) -> Tensor:
         """log q(u | k) at given noise u in (0, 1)^D. Shapes: u, pixels (B, D) -> (B,)."""
+        u = check_batch(u, self.dim, "u", self.flow.dtype)
+        if u.numel() and not bool(((u > 0) & (u < 1)).all()):
+            raise ValueError(
+                f"u is the noise inside each pixel's bin: every value must lie in (0, 1), got values from "
+                f"{float(u.min()):g} to {float(u.max()):g}. Pass u = y - k for dequantised pixels y, not y itself."
+            )
         h = torch.log(u) - torch.log1p(-u)
         log_squash = (F.logsigmoid(h) + F.logsigmoid(-h)).sum(1)
         return self.flow.log_prob(h, self.context(pixels)) - log_squash
@@ -91,7 +99,7 @@ class VariationalNoise(nn.Module):
         """One u ~ q(u | k) per image, and log q(u | k). Shapes: pixels (B, D) -> (B, D), (B,)."""
         if pixels.shape[0] == 0:
             return pixels.new_zeros(pixels.shape), pixels.new_zeros(0)
-        h, log_q_h = self.flow.sample_and_log_prob(self.context(pixels), generator)
+        h, log_q_h = self.flow.sample_and_log_prob(pixels.shape[0], self.context(pixels), generator)
         log_squash = (F.logsigmoid(h) + F.logsigmoid(-h)).sum(1)  # log|det| of u = sigmoid(h)
         return torch.sigmoid(h), log_q_h - log_squash
 
@@ -115,6 +123,11 @@ class DequantisedFlow(nn.Module):
         if not callable(getattr(noise, "sample_and_log_prob", None)):
             raise TypeError(f"noise must be UniformNoise() or a VariationalNoise, got {describe(noise)}.")
         self.flow, self.noise, self.levels, self.dim = flow, noise, count(levels, "levels", minimum=2), flow.dim
+        if getattr(noise, "dim", flow.dim) != flow.dim or getattr(noise, "levels", self.levels) != self.levels:
+            raise ValueError(
+                f"the noise model was built for {getattr(noise, 'dim', '?')} pixels of {getattr(noise, 'levels', '?')} levels, the flow for "
+                f"{flow.dim} pixels of {self.levels} levels: build VariationalNoise({flow.dim}, {self.levels})."
+            )
 
     def elbo_terms(self, pixels: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """log p(k + u) and log q(u | k) for one u ~ q(u | k) per image. Shapes: pixels (B, D) -> (B,), (B,)."""
@@ -145,8 +158,9 @@ def elbo_objective(pixels: Tensor) -> Callable[[nn.Module, int, torch.Generator]
     generator, so training is reproducible from its seed: ``Trainer(model, objective=elbo_objective(train),
     batch_size=128)``. With uniform noise the batches are those of notebook 08's dequantised sampler.
     """
-    if not isinstance(pixels, Tensor) or pixels.ndim != 2 or pixels.shape[0] == 0:
-        raise ValueError(f"pixels must be a (N, D) tensor of whole-number images, N >= 1; got {describe(pixels)}.")
+    pixels = check_batch(pixels, None, "pixels")
+    if pixels.shape[0] == 0:
+        raise ValueError("pixels holds no images: the objective draws its batches from at least one image.")
 
     def objective(model: nn.Module, n: int, generator: torch.Generator) -> Tensor:
         if not isinstance(model, DequantisedFlow):

@@ -241,7 +241,7 @@ class InvertibleConv1x1(Bijector):
     def _mix(self, t: Tensor, matrix: Tensor) -> Tensor:
         """``matrix`` applied to the channels at every pixel. Shapes: t (B, C*H*W), matrix (C, C) -> (B, C*H*W)."""
         c = self.shape.channels
-        return (matrix @ t.view(t.shape[0], c, -1)).reshape(t.shape[0], self.dim)
+        return (matrix @ t.view(t.shape[0], c, self.shape.height * self.shape.width)).reshape(t.shape[0], self.dim)
 
     def _forward_and_log_det(self, z: Tensor) -> tuple[Tensor, Tensor]:
         return self._mix(z, self.matrix(z)), self._log_det(z)

@@ -119,8 +119,17 @@ class MultiScaleFlow(Flow):
     def join(self, blocks: dict[str, Tensor]) -> Tensor:
         """z from each level's block {name: (B, stop - start)}. Shapes: -> (B, D)."""
         names = {lv.name for lv in self.levels}
-        if set(blocks) != names:
-            raise ValueError(f"give one block per level, {sorted(names)}; got {sorted(blocks)}.")
+        if not isinstance(blocks, dict) or set(blocks) != names:
+            got = sorted(blocks) if isinstance(blocks, dict) else describe(blocks)
+            raise ValueError(f"give a dict with one block per level, {sorted(names)}; got {got}.")
+        rows = None
+        for lv in self.levels:
+            block = check_batch(blocks[lv.name], lv.stop - lv.start, lv.name, self.dtype)
+            if rows is not None and block.shape[0] != rows:
+                raise ValueError(
+                    f"{lv.name} has {block.shape[0]} rows, another level {rows}: give every level one row per image."
+                )
+            rows, blocks = block.shape[0], {**blocks, lv.name: block}
         return torch.cat([blocks[lv.name] for lv in sorted(self.levels, key=lambda lv: lv.start)], dim=1)
 
     def split(self, z: Tensor) -> dict[str, Tensor]:
@@ -167,6 +176,10 @@ def make_image_flow(
     Shapes: the flow maps (B, C*H*W) <-> (B, C*H*W).
     """
     shape, levels, steps = image_shape(shape), count(levels, "levels", minimum=1), count(steps, "steps", minimum=1)
+    if last is not None and not isinstance(last, Bijector):
+        raise ValueError(f"last must be a lessonlib Bijector (e.g. PixelLogit(17)), got {describe(last)}.")
+    if dtype not in (None, torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64 (or None for torch's default), got {dtype}.")
     hidden = layer_widths(hidden)
     plan = _levels_of(shape, levels, multiscale)
     gen = torch.Generator().manual_seed(count(seed, "seed", minimum=-(2**63), maximum=2**64 - 1))
