@@ -105,7 +105,7 @@ def test_bad_inputs_are_refused_by_name():
         DequantisedFlow(_flow(), 5, noise=3)
     with pytest.raises(ValueError, match="whole numbers"):
         DequantisedFlow(_flow(), 5).elbo(torch.full((1, 4), 0.5, dtype=F64))
-    with pytest.raises(ValueError, match=r"\(N, D\)"):
+    with pytest.raises(ValueError, match="no images"):
         elbo_objective(torch.zeros(0, 4))
     with pytest.raises(TypeError, match="DequantisedFlow"):
         elbo_objective(_pixels())(_flow(), 2, torch.Generator())
