@@ -6,6 +6,8 @@ Nothing here draws: ``plots`` and ``widgets`` show these results, ``exercises`` 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor, nn
 
@@ -50,7 +52,7 @@ STABILITY_SETUPS: dict[str, tuple[bool, bool]] = {
 }
 
 
-def hand_initialised_flow(bounded: bool, zero_init: bool, weight_std: float = 0.5, seed: int = 0) -> Flow:
+def hand_initialised_flow(bounded: bool, zero_init: bool, weight_std: float = 0.7, seed: int = 0) -> Flow:
     """A 2D flow of 4 affine couplings, float32, every conditioner weight ~ N(0, weight_std^2).
 
     Shapes: the flow maps (B, 2) -> (B, 2).
@@ -69,19 +71,25 @@ def hand_initialised_flow(bounded: bool, zero_init: bool, weight_std: float = 0.
     return flow
 
 
-def stability_runs(data: Tensor, steps: int = 60, lr: float = 5e-3, seed: int = 0) -> dict[str, list[float]]:
-    """name -> the training losses of each STABILITY_SETUPS flow on ``data``, until the end or a blow-up.
+def stability_runs(
+    data: Tensor, steps: int = 60, lr: float = 2e-3, seeds: Sequence[int] = range(12), weight_std: float = 0.7
+) -> dict[str, list[list[float]]]:
+    """name -> for each seed, the training losses of that STABILITY_SETUPS flow on ``data``, until the end or a blow-up.
 
     Shapes: data (N, 2) float32.
 
-    A list shorter than ``steps`` means the loss blew up (became inf or NaN) at step len(losses) + 1.
+    Each seed draws one set of random weights, N(0, weight_std^2) (``hand_initialised_flow``), shared by
+    the three set-ups, and the minibatches. A list shorter than ``steps`` means the loss blew up (became inf or NaN, or rose far
+    above its first value) at step len(losses) + 1; an empty list, at the very first step.
     """
-    out: dict[str, list[float]] = {}
-    for name, (bounded, zero_init) in STABILITY_SETUPS.items():
-        trainer = Trainer(hand_initialised_flow(bounded, zero_init, seed=seed), data, lr=lr, batch_size=256, seed=seed)
-        try:
-            trainer.run(steps)
-        except Diverged:
-            pass
-        out[name] = list(trainer.result.losses)
+    out: dict[str, list[list[float]]] = {name: [] for name in STABILITY_SETUPS}
+    for seed in seeds:
+        for name, (bounded, zero_init) in STABILITY_SETUPS.items():
+            flow = hand_initialised_flow(bounded, zero_init, weight_std, seed)
+            trainer = Trainer(flow, data, lr=lr, batch_size=256, seed=seed)
+            try:
+                trainer.run(steps)
+            except Diverged:
+                pass
+            out[name].append(list(trainer.result.losses))
     return out

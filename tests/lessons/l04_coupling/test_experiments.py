@@ -5,15 +5,22 @@ import math
 import torch
 
 from lessonlib.coupling import AffineCoupling
-from lessonlib.lessons.l04_coupling.experiments import CurveConditioner, hand_initialised_flow, stability_runs
+from lessonlib.lessons.l04_coupling.experiments import (
+    STABILITY_SETUPS,
+    CurveConditioner,
+    hand_initialised_flow,
+    stability_runs,
+)
 from lessonlib.toy2d import two_moons
 
 
 def test_stability_runs_tell_the_story():
     data = two_moons().sample(256, torch.Generator().manual_seed(0)).float()
-    safe, bounded_only, neither = stability_runs(data, steps=5).values()
-    assert len(safe) == 5 and all(math.isfinite(v) for v in safe)
-    assert neither == [] and bounded_only[0] > 100 * safe[0]
+    runs = stability_runs(data, steps=5, seeds=[0, 1])
+    assert list(runs) == list(STABILITY_SETUPS) and all(len(curves) == 2 for curves in runs.values())
+    safe, bounded_only, neither = runs.values()
+    assert all(len(c) == 5 and all(math.isfinite(v) for v in c) for c in safe)
+    assert neither[0] == [] and bounded_only[0][0] > 100 * safe[0][0]  # seed 0 overflows at once without the bound
 
 
 def test_hand_initialised_flows_are_reproducible_and_zero_init_starts_at_the_identity():
