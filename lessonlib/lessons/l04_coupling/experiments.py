@@ -1,5 +1,6 @@
-"""Notebook 04's computations: the hand-shaped conditioner of the coupling explorer, and what the two
-safeguards of a coupling flow (bounded log-scales, a zero last layer) prevent in training.
+"""Notebook 04's computations: the hand-shaped conditioner of the coupling explorer, coupling stacks
+against an invertible MLP of the same depth, and what the two safeguards of a coupling flow (bounded
+log-scales, a zero last layer) prevent in training.
 
 Nothing here draws: ``plots`` and ``widgets`` show these results, ``exercises`` may use them.
 """
@@ -13,9 +14,10 @@ from torch import Tensor, nn
 
 from lessonlib.flows import Flow, make_flow
 from lessonlib.nets import randomise
-from lessonlib.training import Diverged, Trainer
+from lessonlib.toy2d import Target, kl_gap, target_sampler
+from lessonlib.training import Diverged, Trainer, train
 
-__all__ = ["CurveConditioner", "STABILITY_SETUPS", "hand_initialised_flow", "stability_runs"]
+__all__ = ["CurveConditioner", "RIVALS", "STABILITY_SETUPS", "hand_initialised_flow", "rival_gaps", "stability_runs"]
 
 
 class CurveConditioner(nn.Module):
@@ -93,3 +95,33 @@ def stability_runs(
                 pass
             out[name].append(list(trainer.result.losses))
     return out
+
+
+#: name -> (make_flow's layer count, layer kind, conditioner widths): four invertible linear maps against four couplings
+RIVALS: dict[str, tuple[int, str, tuple[int, ...]]] = {
+    "invertible MLP": (3, "invertible-mlp", ()),
+    "4 small couplings": (4, "coupling", (3,)),
+    "4 couplings": (4, "coupling", (32, 32)),
+}
+
+
+def rival_gaps(
+    target: Target, seeds: Sequence[int] = range(3), steps: int = 500
+) -> tuple[dict[str, Flow], dict[str, list[float]]]:
+    """Each RIVALS flow trained on ``target`` from every seed: (the flows of the first seed, name -> KL gaps in nats).
+
+    Shapes: every flow maps (B, 2) -> (B, 2). Same optimiser (Adam, lr 5e-3), batch (256) and steps for all.
+    """
+    first: dict[str, Flow] = {}
+    gaps: dict[str, list[float]] = {name: [] for name in RIVALS}
+    for seed in seeds:
+        for name, (n_layers, layer, hidden) in RIVALS.items():
+            flow = (
+                make_flow(2, n_layers, layer, hidden=hidden, seed=seed)
+                if hidden
+                else make_flow(2, n_layers, layer, seed=seed)
+            )
+            train(flow, target_sampler(target), steps=steps, lr=5e-3, batch_size=256, seed=seed)
+            gaps[name].append(kl_gap(flow.log_prob, target)[0])
+            first.setdefault(name, flow)
+    return first, gaps
