@@ -321,7 +321,7 @@ def latent_norm_is_t_times_eps(before: dict[str, float], after: dict[str, float]
 
 
 def parse_09(text: str) -> dict[str, float]:
-    """09's readout: 'modes 4.0 apart. Right of 0: forward fit = 0.50, reverse fit = 0.48. Reverse fit KL(q||p) = 0.41 nats: ...'."""
+    """09's readout: 'modes 4.0 apart. At the far mode: forward fit = 0.50, reverse fit = 0.00. Reverse fit KL(q||p) = 0.70 nats: ...'."""
     return _grab(
         text,
         {
@@ -334,7 +334,7 @@ def parse_09(text: str) -> dict[str, float]:
 
 
 def shares_and_kl(before: dict[str, float], after: dict[str, float]) -> str | None:
-    """Each fit's share of samples right of 0 is a fraction, the reverse KL is not negative (beyond Monte Carlo
+    """Each fit's share of samples at the far mode is a fraction, the reverse KL is not negative (beyond Monte Carlo
     noise), and 'dropped a mode' is said exactly when the reverse fit has (almost) nothing on one side."""
     if len(after) < 4:
         return f"readout lacks the separation, a share or the KL: {after}"

@@ -12,11 +12,9 @@ from lessonlib.flows import make_flow
 from lessonlib.lessons.l07_splines.experiments import (
     affine_parameter_count,
     bin_masses,
-    depth_needed,
     fit_1d_spline,
     float32_next_to_knots,
     matched_affine_width,
-    mean_and_se,
     pull,
     push,
     pushed_density,
@@ -115,13 +113,6 @@ def test_train_depths_adds_the_known_run_and_sorts_by_depth():
     assert list(runs) == [1, 2, 3] and runs[2] is known and runs[3].n_layers == 3
     with pytest.raises(ValueError, match="one recipe"):
         train_depths("spline", (1,), ring, steps=2, hidden=(8,), known=known)
-
-
-def test_mean_and_se_and_depth_needed():
-    m, se = mean_and_se([1.0, 2.0, 3.0])
-    assert m == 2.0 and se == pytest.approx(1 / math.sqrt(3))
-    assert depth_needed({8: 0.3, 1: 1.7, 2: 0.45, 4: 0.6}, 0.5) == 2  # the smallest depth, not the first key
-    assert depth_needed({1: 1.7, 2: 0.9}, 0.5) is None
 
 
 def test_trimodal_1d_is_a_normalised_density_with_three_bumps():
