@@ -29,6 +29,7 @@ from lessonlib.inputs import check_scale_range, dtype_limits, real_array, real_n
 
 __all__ = [
     "Bijector",
+    "NonFinitePoints",
     "Chain",
     "Affine",
     "Linear",
@@ -137,6 +138,27 @@ def module_dtype(module: nn.Module) -> torch.dtype | None:
     return None
 
 
+class NonFinitePoints(ValueError):
+    """A map sent finite points to NaN or infinity: an overflow of its dtype, or NaN parameters (training treats it
+    as a blow-up)."""
+
+
+def _overflow(bijector: nn.Module, given: Tensor, out: Tensor, name: str) -> str:
+    """Why a map sent the finite ``given`` to the non-finite ``out``: its parameters, or the size of its input."""
+    rows = (~torch.isfinite(out)).any(dim=1).nonzero().flatten()[:3].tolist()
+    if not all(bool(torch.isfinite(p).all()) for p in bijector.parameters()):
+        return (
+            f"the map sent some points ({name}, rows {rows}) to NaN or infinity because its parameters contain NaN "
+            "or infinity (after a training blow-up?): rebuild it, or load weights saved before the blow-up."
+        )
+    label, _, big = dtype_limits(out.dtype)
+    return (
+        f"the map sent some points ({name}, rows {rows}, |{name}| up to {float(given[rows].abs().max()):.3g}) to NaN "
+        f"or infinity: their images are beyond what {label} holds (numbers up to {big:.3g}), or the map is not "
+        "defined there. Give it smaller inputs (standardise the data), or build it in float64."
+    )
+
+
 class Steps(NamedTuple):
     """What a chain did, layer by layer.
 
@@ -169,25 +191,25 @@ class Bijector(nn.Module):
 
     def forward_and_log_det(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """x = f(z) and log|det J_f(z)|, the sampling direction. Shapes: z (B, D) -> x (B, D), (B,)."""
-        z = check_batch(z, self.dim, "z", self.dtype)
-        try:
-            return self._forward_and_log_det(z)
-        except RuntimeError as e:
-            mixed = _mixed_dtypes(self)
-            if mixed is None:
-                raise
-            raise mixed from e
+        return self._checked(self._forward_and_log_det, check_batch(z, self.dim, "z", self.dtype), "z")
 
     def inverse_and_log_det(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """z = f^-1(x) and log|det J_{f^-1}(x)|, the density direction. Shapes: x (B, D) -> z (B, D), (B,)."""
-        x = check_batch(x, self.dim, "x", self.dtype)
+        return self._checked(self._inverse_and_log_det, check_batch(x, self.dim, "x", self.dtype), "x")
+
+    def _checked(self, method, points: Tensor, name: str) -> tuple[Tensor, Tensor]:
+        """method(points), with torch's error for mixed dtypes replaced by ours, and a refusal of NaN or infinite
+        output from finite input (an overflow, or NaN parameters), which would otherwise pass silently."""
         try:
-            return self._inverse_and_log_det(x)
+            out, log_det = method(points)
         except RuntimeError as e:
             mixed = _mixed_dtypes(self)
             if mixed is None:
                 raise
             raise mixed from e
+        if not torch.isfinite(out).all():
+            raise NonFinitePoints(_overflow(self, points, out, name))
+        return out, log_det
 
     def forward(self, z: Tensor) -> Tensor:  # noqa: D401 - nn.Module name
         """x = f(z)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ __all__ = [
     "AnswerProblem",
     "read_number",
     "read_array",
+    "read_items",
     "read_words",
     "read_choice",
     "call",
@@ -170,8 +172,53 @@ def _kind_of_answer(value: Any) -> str:
     return describe(value)
 
 
+#: The most items an answer may have: a longer one (range(10**9)) is refused before it fills the memory.
+MAX_ITEMS = 10**6
+
+
+def read_items(value: Any, what: str) -> list[Any]:
+    """The items of an answer that is a collection: a list, a tuple, an array's rows, a generator, a range, a
+    dict's values, any iterable. AnswerProblem (saying it expected ``what``) for text, a dict, a set, a single
+    number, more than MAX_ITEMS items, or an iterable that fails while it is read.
+    """
+    if isinstance(value, (str, bytes, dict, set, frozenset)) or value is None or value is Ellipsis:
+        raise AnswerProblem(f"expected {what}, got {_kind_of_answer(value)}.")
+    if getattr(value, "ndim", 1) == 0 or not hasattr(value, "__iter__"):
+        raise AnswerProblem(f"expected {what}, got {_kind_of_answer(value)}, which is one thing, not a list of them.")
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            items = list(itertools.islice(iter(value.detach() if hasattr(value, "detach") else value), MAX_ITEMS + 1))
+    except Exception as e:  # noqa: BLE001 - whatever the object does when its items are asked for
+        raise AnswerProblem(
+            f"expected {what}, got {describe(value)}, whose items cannot be read ({type(e).__name__})."
+        ) from None
+    if len(items) > MAX_ITEMS:
+        raise AnswerProblem(f"expected {what}, got more than {MAX_ITEMS:,} items.")
+    return items
+
+
+def _length(value: Any) -> float:
+    """len(value), or infinity for a collection too long for len() (range(10**20))."""
+    try:
+        return len(value)
+    except OverflowError:
+        return float("inf")
+
+
+def _one_shot(value: Any) -> bool:
+    """True for an iterable that numpy cannot read as an array by itself: a generator, a map, a dict's values."""
+    return (
+        hasattr(value, "__iter__")
+        and not hasattr(value, "__len__")
+        and not hasattr(value, "__array__")
+        and not hasattr(value, "detach")
+    ) or isinstance(value, (type({}.values()), type({}.keys()), type({}.items())))
+
+
 def read_array(value: Any, what: str = "numbers") -> np.ndarray:
-    """The answer as a float64 array: numbers, (nested) lists, numpy arrays, tensors of any real dtype.
+    """The answer as a float64 array: numbers, (nested) lists, numpy arrays, tensors of any real dtype, and any
+    iterable of those (a generator, a range, a dict's values).
 
     True/False count as 1/0. Raises AnswerProblem for text, functions, complex numbers, ragged lists and
     other objects. NaN and infinity are kept (``compare`` explains them).
@@ -183,15 +230,22 @@ def read_array(value: Any, what: str = "numbers") -> np.ndarray:
         or (callable(value) and not hasattr(value, "shape"))
     ):
         raise AnswerProblem(f"expected {what}, got {_kind_of_answer(value)}.")
+    if _one_shot(value):
+        value = read_items(value, what)
+    elif isinstance(value, (list, tuple, range)) and _length(value) > MAX_ITEMS:
+        raise AnswerProblem(f"expected {what}, got more than {MAX_ITEMS:,} items.")
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             arr = to_numpy(value)
     except Exception as e:  # noqa: BLE001 - whatever the object does when asked for its values
-        raise AnswerProblem(
-            f"expected {what}, got {describe(value)}, which cannot be read as numbers (lists of "
-            f"different lengths, or something other than numbers? {type(e).__name__})."
-        ) from None
+        if isinstance(value, (list, tuple)) and value:  # a list of tensors (with grad, say): read item by item
+            arr = _stacked([read_array(v, what) for v in value], what, value)
+        else:
+            raise AnswerProblem(
+                f"expected {what}, got {describe(value)}, which cannot be read as numbers (lists of "
+                f"different lengths, or something other than numbers? {type(e).__name__})."
+            ) from None
     if np.iscomplexobj(arr):
         raise AnswerProblem(f"expected {what}, got complex numbers; the answer is real.")
     if arr.dtype == object:
@@ -207,6 +261,13 @@ def read_array(value: Any, what: str = "numbers") -> np.ndarray:
     if arr.dtype.kind not in "biuf":
         raise AnswerProblem(f"expected {what}, got values of type {arr.dtype} (text?).")
     return arr.astype(np.float64)
+
+
+def _stacked(parts: list[np.ndarray], what: str, value: Any) -> np.ndarray:
+    """Items read one by one, as one array; AnswerProblem when their shapes differ."""
+    if len({p.shape for p in parts}) > 1:
+        raise AnswerProblem(f"expected {what}, got {describe(value)} of lists of different lengths (a ragged list).")
+    return np.stack(parts)
 
 
 def as_array(value: Any) -> np.ndarray:
@@ -242,8 +303,9 @@ def _precision(value: Any) -> float:
 
 def read_words(value: Any, n: int, allowed: Sequence[str], example: str) -> list[str]:
     """A list of ``n`` words from ``allowed`` (case and spaces ignored); AnswerProblem otherwise."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__") or isinstance(value, (dict, set)):
         raise AnswerProblem(f"give a list of {n} words, one per case, e.g. {example}; got {_kind_of_answer(value)}.")
+    value = read_items(value, f"a list of {n} words, one per case, e.g. {example}")
     if len(value) != n:
         raise AnswerProblem(f"give a list of {n} words, one per case, e.g. {example}; got {len(value)}.")
     words = []

@@ -22,6 +22,8 @@ __all__ = [
     "AffineCoupling",
     "ConditionalAffineCoupling",
     "check_mask",
+    "conditioner_net",
+    "conditioner_output",
     "half_mask",
     "alternating_mask",
     "checkerboard_mask",
@@ -156,7 +158,7 @@ def jacobian_matrix(fn, point: Tensor) -> Tensor:
     return jacobian(lambda v: fn(v[None])[0], point)
 
 
-def _conditioner(conditioner, dim: int, out: int, hidden: tuple[int, ...]) -> nn.Module:
+def conditioner_net(conditioner, dim: int, out: int, hidden: tuple[int, ...]) -> nn.Module:
     """The conditioner given (a network mapping (B, D) to (B, out)), or a fresh MLP; TypeError for anything else."""
     if conditioner is None:
         return MLP(dim, out, hidden)
@@ -168,12 +170,16 @@ def _conditioner(conditioner, dim: int, out: int, hidden: tuple[int, ...]) -> nn
     return conditioner
 
 
-def _checked_output(out: Tensor, kept: Tensor, width: int, what: str) -> Tensor:
-    """The conditioner's output, if it has shape (B, width); a ValueError naming both shapes otherwise."""
+def conditioner_output(out: Tensor, kept: Tensor, width: int, what: str) -> Tensor:
+    """The conditioner's output, if it is a tensor of shape (B, width); an error naming both shapes otherwise."""
+    if not isinstance(out, Tensor):
+        raise TypeError(
+            f"the conditioner must return one tensor of shape (batch, {width}) ({what}), got {describe(out)}."
+        )
     if tuple(out.shape) != (kept.shape[0], width):
         raise ValueError(
-            f"the conditioner returned shape {tuple(out.shape)} for {kept.shape[0]} points, but this layer on "
-            f"{kept.shape[1]} coordinates needs (batch, {width}): {what}. Build it with that many outputs."
+            f"the conditioner returned shape {tuple(out.shape)} for an input of shape {tuple(kept.shape)}, but this "
+            f"layer needs (batch, {width}): {what}. Build it with that many outputs."
         )
     return out
 
@@ -191,10 +197,10 @@ class AdditiveCoupling(Bijector):
         super().__init__()
         self.register_buffer("mask", check_mask(mask))
         self.dim = self.mask.numel()
-        self.conditioner = _conditioner(conditioner, self.dim, self.dim, hidden)
+        self.conditioner = conditioner_net(conditioner, self.dim, self.dim, hidden)
 
     def _shift(self, kept: Tensor) -> Tensor:
-        out = _checked_output(self.conditioner(kept), kept, self.dim, "a shift per coordinate")
+        out = conditioner_output(self.conditioner(kept), kept, self.dim, "a shift per coordinate")
         return out * (1 - self.mask.to(kept))
 
     def _forward_and_log_det(self, z: Tensor) -> tuple[Tensor, Tensor]:
@@ -230,13 +236,13 @@ class AffineCoupling(Bijector):
         # 1 where the conditioner's output is used (the transformed coordinates), for s and t side by side
         self.register_buffer("_free2", (1 - self.mask).repeat(2), persistent=False)
         self.dim = self.mask.numel()
-        self.conditioner = _conditioner(conditioner, self.dim, 2 * self.dim, hidden)
+        self.conditioner = conditioner_net(conditioner, self.dim, 2 * self.dim, hidden)
         self.log_scale_bound = read_log_scale_bound(log_scale_bound)
 
     def scale_and_shift(self, kept: Tensor) -> tuple[Tensor, Tensor]:
         """Log-scale s and shift t from the kept coordinates, zero where mask == 1. Shapes: (B, D) -> 2 x (B, D)."""
         # one multiplication zeroes s and t on the kept coordinates; the bound keeps 0 at 0
-        out = _checked_output(self.conditioner(kept), kept, 2 * self.dim, "a log-scale and a shift per coordinate")
+        out = conditioner_output(self.conditioner(kept), kept, 2 * self.dim, "a log-scale and a shift per coordinate")
         s, t = (out * self._free2.to(kept)).chunk(2, dim=-1)
         return bound_log_scale(s, self.log_scale_bound), t
 

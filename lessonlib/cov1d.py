@@ -367,6 +367,19 @@ class MonotoneMap:
         right = np.minimum(x + h, hi - 0.5 * (hi - x)) if math.isfinite(hi) else x + h
         return (self.inverse(right) - self.inverse(left)) / (right - left)
 
+    def _from_image(self, x: ArrayLike) -> Array:
+        """x, if every point lies in the (closed) image; a ValueError naming the image otherwise (for ``inverse``)."""
+        x = _arr(x)
+        lo, hi = self.image
+        outside = (x < lo) | (x > hi)
+        if outside.any():
+            raise ValueError(
+                f"x = {x[outside].reshape(-1)[:3].tolist()} lies outside the image ({lo:g}, {hi:g}) of {self.name}: "
+                "no z maps there, so f^-1(x) does not exist (the pushed density is 0 there; pushforward_density "
+                "says so)."
+            )
+        return x
+
     def in_image(self, x: ArrayLike) -> NDArray[np.bool_]:
         """True where some z maps to x."""
         x = _arr(x)
@@ -427,9 +440,9 @@ class ExpMap(MonotoneMap):
         return np.exp(_arr(z))
 
     def inverse(self, x: ArrayLike) -> Array:
-        x = _arr(x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), np.nan)
+        x = self._from_image(x)
+        with np.errstate(divide="ignore"):
+            return np.log(x)  # -inf at x = 0, the image's end
 
     def derivative(self, z: ArrayLike) -> Array:
         return np.exp(_arr(z))
@@ -622,16 +635,24 @@ class Composed(MonotoneMap):
         for which, m in (("first", first), ("second", second)):
             if not isinstance(m, MonotoneMap):
                 raise TypeError(f"Composed needs two MonotoneMaps; the {which} is {describe(m)}.")
+        (lo, hi), (dlo, dhi) = first.image, second.domain
+        if lo < dlo or hi > dhi:
+            raise ValueError(
+                f"the first map's image ({lo:g}, {hi:g}) is not inside the second map's domain ({dlo:g}, {dhi:g}): "
+                f"{second.name} is undefined at some of first's values, so the composition is not defined everywhere."
+            )
         self.first, self.second = first, second
         self.domain = first.domain
-        self.image = second.image
+        with np.errstate(all="ignore"):  # the image: first's image through second (its ends may be infinite)
+            ends = second.forward(np.array([lo, hi]))
+        self.image = (float(ends.min()), float(ends.max())) if not np.isnan(ends).any() else second.image
         self.name = f"({second.name}) ∘ ({first.name})"
 
     def forward(self, z: ArrayLike) -> Array:
         return self.second.forward(self.first.forward(z))
 
     def inverse(self, x: ArrayLike) -> Array:
-        return self.first.inverse(self.second.inverse(x))
+        return self.first.inverse(self.second.inverse(self._from_image(x)))
 
     def derivative(self, z: ArrayLike) -> Array:
         return self.second.derivative(self.first.forward(z)) * self.first.derivative(z)

@@ -80,9 +80,19 @@ def _problem(path: Path, line: int | None, what: str) -> ValueError:
     return ValueError(f"{where}: {what}. {_RESTORE.format(name=path.name)}")
 
 
+def _missing(path: Path) -> str:
+    """Why a data file is not there: a course file gone from data/, or a path of the caller's own that is wrong."""
+    if path.resolve().parent == DATA_DIR.resolve() and (DATA_DIR / "README.md").exists():
+        listed = path.name in (DATA_DIR / "README.md").read_text(encoding="utf-8")
+        if listed:
+            return f"{path} is missing: it ships with the course repository (data/README.md lists it); restore it."
+        return f"there is no {path.name} in data/: the course's files are listed in data/README.md."
+    return f"there is no file at {path}: check the path (leave it out to load the course's own copy from data/)."
+
+
 def _read_rows(path: Path) -> list[list[str]]:
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: it ships with the course repository (data/README.md lists it).")
+        raise FileNotFoundError(_missing(path))
     if not path.is_file():
         raise ValueError(f"{path} is a folder, not a file: give the path of the CSV file itself.")
     try:  # utf-8-sig: a file saved by a spreadsheet starts with an invisible byte-order mark, which is not part of the header
@@ -207,7 +217,7 @@ def load_digits(name: str = "digits.csv.gz") -> tuple[np.ndarray, np.ndarray]:
         name, "digits.csv.gz"
     )  # a relative name is looked up in DATA_DIR; an absolute path is used as it is
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: it ships with the course repository (data/README.md lists it).")
+        raise FileNotFoundError(_missing(path))
     try:
         with gzip.open(path, "rt", newline="", encoding="utf-8") as f:
             rows = [_digit_row(row, k, name) for k, row in enumerate(csv.reader(f))]

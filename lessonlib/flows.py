@@ -25,10 +25,11 @@ from torch.distributions import (
 )
 
 from lessonlib.autoregressive import MADE, AutoregressiveAffine
-from lessonlib.bijectors import Affine, Bijector, Chain, Linear, check_batch
+from lessonlib.bijectors import Affine, Bijector, Chain, Linear, NonFinitePoints, check_batch, module_dtype
 from lessonlib.coupling import ConditionalAffineCoupling, alternating_mask, coupling_stack
 from lessonlib.inputs import (
     MAX_SIZE,
+    check_scale_range,
     count,
     real_array,
     real_number,
@@ -48,6 +49,7 @@ __all__ = [
     "NonFinitePoints",
     "Flow",
     "ConditionalFlow",
+    "check_context",
     "standard_normal",
     "uniform_base",
     "logistic_base",
@@ -79,10 +81,6 @@ def logistic_base(dim: int, dtype: torch.dtype | None = None) -> Distribution:
     u = Uniform(torch.zeros(dim, dtype=dtype), torch.ones(dim, dtype=dtype), validate_args=False)
     logistic = TransformedDistribution(u, [SigmoidTransform().inv, AffineTransform(0.0, 1.0)], validate_args=False)
     return Independent(logistic, 1)
-
-
-class NonFinitePoints(ValueError):
-    """The flow's map sent points to NaN or infinity, where the base has no density (training treats it as a blow-up)."""
 
 
 class Flow(nn.Module):
@@ -124,6 +122,13 @@ class Flow(nn.Module):
         """The dtype the flow computes in (its layers' parameters'); data of another dtype is converted to it."""
         return self.bijector.dtype
 
+    def forward(self, *args, **kwargs):  # noqa: D401 - nn.Module's name; a flow is not called
+        """A flow is not called like a layer: it raises a TypeError naming the methods that are meant."""
+        raise TypeError(
+            "a flow is not called directly: use flow.log_prob(x) for densities, flow.sample(n) for samples, or "
+            "flow.bijector.forward_and_log_det(z) for the map itself."
+        )
+
     def log_prob_terms(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """The two terms of log p_X(x): base log-density at z = f^-1(x), and log|det J_{f^-1}(x)|.
 
@@ -133,15 +138,11 @@ class Flow(nn.Module):
         return self._base_log_prob(z), log_det
 
     def _base_log_prob(self, z: Tensor) -> Tensor:
-        """log p_Z(z), also for an empty batch (torch's distributions cannot reshape zero rows). Shapes: (B, D) -> (B,)."""
-        if z.shape[0] == 0:
-            return z.new_zeros(0)
-        if not torch.isfinite(z).all():
-            raise NonFinitePoints(
-                "the flow's map sent some points to NaN or infinity, where the base has no density: its parameters may "
-                "be NaN after a training blow-up, or the points lie far outside where it was trained."
-            )
-        return self.base.log_prob(z)
+        """log p_Z(z), also for an empty batch (torch's distributions cannot reshape zero rows). Shapes: (B, D) -> (B,).
+
+        z is finite: the bijector refuses to send finite points to NaN or infinity (``NonFinitePoints``).
+        """
+        return z.new_zeros(0) if z.shape[0] == 0 else self.base.log_prob(z)
 
     def log_prob(self, x: Tensor) -> Tensor:
         """log p_X(x) = log p_Z(f^-1(x)) + log|det J_{f^-1}(x)|. Shapes: (B, D) -> (B,)."""
@@ -163,7 +164,7 @@ class Flow(nn.Module):
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """n samples in one forward pass: z ~ base, x = f(z). Shapes: -> (n, D); n = 0 gives (0, D)."""
-        return _finite_samples(self.bijector.forward(self.base_sample(n, generator)))
+        return self.bijector.forward(self.base_sample(n, generator))
 
     def sample_and_log_prob(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """n samples and their log-density from the forward pass alone: x = f(z), log p_Z(z) - log|det J_f(z)|.
@@ -176,33 +177,30 @@ class Flow(nn.Module):
         """
         z = self.base_sample(n, generator)
         x, log_det = self.bijector.forward_and_log_det(z)
-        return _finite_samples(x), self._base_log_prob(z) - log_det
+        return x, self._base_log_prob(z) - log_det
 
 
 #: The most samples one call draws; more would not fit in a laptop's memory anyway.
 MAX_SAMPLES = 10**8
 
 
-def _finite_samples(x: Tensor) -> Tensor:
-    """x, after checking the map sent every base sample to a finite point."""
-    if not torch.isfinite(x).all():
-        raise NonFinitePoints(
-            "the flow's map sent some base samples to NaN or infinity: its parameters may be NaN after a "
-            "training blow-up, or its scales overflow (log-scales without a bound?)."
-        )
-    return x
-
-
 def _sample_count(n) -> int:
     return count(n, "n", maximum=MAX_SAMPLES, why="draw large samples in batches")
 
 
-def _check_context(context, context_dim: int) -> Tensor:
+def check_context(context, context_dim: int, use: str = "cflow.log_prob(x, context)") -> Tensor:
     """A finite float context of shape (C,) (one for every point) or (B, C) (one per point); ValueError otherwise.
 
     As for data (``lessonlib.inputs``): a float tensor keeps its dtype; lists, numpy arrays and int tensors are
-    converted to torch's default dtype (the conditioners then compute in their own).
+    converted to torch's default dtype (the conditioners then compute in their own). ``use`` shows the call.
     """
+    if context is None:
+        raise ValueError(
+            f"this is a conditional flow q(x | c): give it a context, {use}, of shape ({context_dim},) for one "
+            f"context shared by every point, or (n, {context_dim}) for one context per point."
+        )
+    if hasattr(context, "manual_seed"):
+        raise TypeError(f"the context must be numbers, got a torch.Generator: the order is {use}.")
     if not (isinstance(context, Tensor) and context.is_floating_point()):
         context = torch.as_tensor(real_array(context, "the context", finite=False), dtype=torch.get_default_dtype())
     if context.ndim not in (1, 2) or context.shape[-1] != context_dim:
@@ -219,9 +217,13 @@ class ConditionalFlow(nn.Module):
     """q(x | c): a base pushed through coupling layers whose conditioners also see a context c.
 
     ``given(c)`` is an ordinary Flow, the density for that context: one set of network weights serves
-    every c, which is what amortised inference (a VAE's encoder q(z | x)) means.
+    every c, which is what amortised inference (a VAE's encoder q(z | x)) means. Every method takes the
+    context after the points or the count: ``log_prob(x, context)``, ``sample(n, context)``,
+    ``sample_and_log_prob(n, context)``; a context of shape (C,) is shared by every point, one of shape
+    (n, C) gives each point its own. ``lessonlib.training.train(cflow, x, context=c)`` fits it to data with
+    their contexts, and ``reverse_kl(log_target, context=...)`` to a density known up to a constant.
 
-    Shapes: context (C,) or (B, C); x (B, D); log_prob (B,).
+    Shapes: context (C,) or (B, C); x (B, D); log_prob (B,); sample(n, context) (n, D).
     Reference: Winkler et al., "Learning Likelihoods with Conditional Normalizing Flows" (2019).
     """
 
@@ -241,24 +243,53 @@ class ConditionalFlow(nn.Module):
         self.nets = nets
         self.log_scale_bound = log_scale_bound
 
+    @property
+    def dtype(self) -> torch.dtype | None:
+        """The dtype the flow computes in (its networks' parameters)."""
+        return module_dtype(self)
+
+    def forward(self, *args, **kwargs):  # noqa: D401 - nn.Module's name; a flow is not called
+        """A conditional flow is not called like a layer: it raises a TypeError naming the methods that are meant."""
+        raise TypeError(
+            "a conditional flow is not called directly: use cflow.log_prob(x, context), cflow.sample(n, context), "
+            "or cflow.given(context) for the flow of one context."
+        )
+
     def given(self, context: Tensor) -> Flow:
         """The flow q(. | context): coupling layers sharing this model's networks, all reading ``context``."""
-        c = _check_context(context, self.context_dim)
+        c = check_context(context, self.context_dim, "cflow.given(context)")
         layers = [ConditionalAffineCoupling(m, net, c, self.log_scale_bound) for m, net in zip(self.masks, self.nets)]
         return Flow(self.base, Chain(*layers))
 
-    def log_prob(self, x: Tensor, context: Tensor) -> Tensor:
+    def log_prob(self, x: Tensor, context: Tensor | None = None) -> Tensor:
         """log q(x | c). Shapes: x (B, D), context (C,) or (B, C) -> (B,)."""
-        return self.given(context).log_prob(x)
+        return self.given(check_context(context, self.context_dim, "cflow.log_prob(x, context)")).log_prob(x)
 
-    def sample_and_log_prob(self, context: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        """One sample per row of ``context`` (B, C), and its log q(x | c). Shapes: -> (B, D), (B,)."""
-        c = _check_context(context, self.context_dim)
-        if c.ndim != 2:
+    def _for_samples(self, n: int, context, use: str) -> tuple[int, Tensor]:
+        """n and the context of n samples: one context (C,) for all, or one per sample (n, C)."""
+        c = check_context(context, self.context_dim, use)
+        n = _sample_count(n)
+        if c.ndim == 2 and c.shape[0] != n:
             raise ValueError(
-                "give one context per sample, shape (batch, C): for n samples of one context, use given(c).sample_and_log_prob(n)."
+                f"the context has {c.shape[0]} rows for n = {n} samples: give one context of shape "
+                f"({self.context_dim},) for n samples of it, or one context per sample, shape (n, {self.context_dim})."
             )
-        return self.given(c).sample_and_log_prob(c.shape[0], generator)
+        return n, c
+
+    def sample(self, n: int, context: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        """n samples of q(. | c) in one forward pass. Shapes: context (C,) or (n, C) -> (n, D)."""
+        n, c = self._for_samples(n, context, "cflow.sample(n, context)")
+        return self.given(c).sample(n, generator)
+
+    def sample_and_log_prob(
+        self, n: int, context: Tensor | None = None, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """n samples of q(. | c) and their log q(x | c), from the forward pass alone.
+
+        Shapes: context (C,) or (n, C) -> (n, D), (n,).
+        """
+        n, c = self._for_samples(n, context, "cflow.sample_and_log_prob(n, context)")
+        return self.given(c).sample_and_log_prob(n, generator)
 
 
 #: The base distributions ``make_flow`` offers, by name: name -> f(dim, dtype).
@@ -315,18 +346,30 @@ def _stack(
     return layers
 
 
-def _standardising_layer(data, dim: int) -> Affine:
-    """x = std * u + mean per column of ``data`` (N, dim): the last layer of a flow that works in standard units."""
+def _standardising_layer(data, dim: int, dtype: torch.dtype | None) -> Affine:
+    """x = std * u + mean per column of ``data`` (N, dim): the last layer of a flow that works in standard units,
+    its scale checked for the flow's dtype."""
     data = check_batch(data, dim, "scale_to")
     if data.shape[0] < 2:
         raise ValueError(f"scale_to needs at least 2 points to have a spread, got {data.shape[0]}.")
     std = data.std(0)
+    if not torch.isfinite(std).all():
+        raise ValueError(
+            f"scale_to's values (up to {float(data.abs().max()):.3g}) are too large to take their spread: rescale "
+            "the data first (data.standardise)."
+        )
     if (std == 0).any():
         raise ValueError(
             f"scale_to has a constant column {std.eq(0).nonzero().flatten().tolist()}: its standard "
             "deviation is 0, so there is no scale to standardise by."
         )
-    return Affine(std, data.mean(0), dtype=torch.get_default_dtype())
+    check_scale_range(
+        std.detach().double().numpy(),
+        dtype or torch.get_default_dtype(),
+        "standard deviation of scale_to",
+        "rescale the data first",
+    )
+    return Affine(std, data.mean(0), dtype=torch.get_default_dtype())  # converted with the flow's other layers
 
 
 def _conditional(
@@ -418,7 +461,7 @@ def make_flow(
     _check_choices(layer, base, n_layers, dtype, mask, last)
     log_scale_bound = read_log_scale_bound(log_scale_bound)
     if context_dim is not None:
-        context_dim = count(context_dim, "context_dim", minimum=-(2**63))
+        context_dim = count(context_dim, "context_dim", minimum=-(2**63), maximum=MAX_SIZE)
         return _conditional(
             dim, n_layers, layer, hidden, context_dim, log_scale_bound, BASES[base](dim, dtype), seed, dtype
         )
@@ -428,7 +471,7 @@ def make_flow(
     if base == "Uniform(0, 1)":
         layers.insert(0, Logit())
     if scale_to is not None:
-        layers.append(_standardising_layer(scale_to, dim))
+        layers.append(_standardising_layer(scale_to, dim, dtype))
     if last is not None:
         layers.append(last)
     flow = Flow(BASES[base](dim, dtype), Chain(*layers))

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from lessonlib.bijectors import Bijector, check_batch, register_example
-from lessonlib.inputs import count, real_array, real_number
+from lessonlib.inputs import count, dtype_limits, real_array, real_number
 from lessonlib.inputs import generator as read_generator
 
 __all__ = ["dequantise", "check_pixels", "PixelLogit", "bits_per_dim", "nats_from_bits_per_dim"]
@@ -63,11 +63,13 @@ def dequantise(pixels, levels: int, generator: torch.Generator | None = None) ->
     Shapes: pixels (B, D) of whole numbers 0..levels-1 -> y (B, D) in [0, levels).
 
     Not a bijection: fresh noise on every call. Training on it (new noise every step) keeps a
-    continuous density from collapsing onto the grid of integers.
+    continuous density from collapsing onto the grid of integers. In the pixels' dtype k + u can round up to
+    k + 1 (in float16 for u above about 1 - 2^-7 at k = 16, in float32 above 1 - 2^-20): such values are
+    kept just below k + 1, so every y stays in its own bin.
     """
     pixels = check_pixels(pixels, levels)
     u = torch.rand(pixels.shape, generator=read_generator(generator), dtype=pixels.dtype)
-    return pixels + u
+    return torch.minimum(pixels + u, torch.nextafter(pixels + 1, pixels))
 
 
 class PixelLogit(Bijector):
@@ -77,7 +79,9 @@ class PixelLogit(Bijector):
     log|det J_{f^-1}(x)| = sum_d [log((1 - 2 alpha) / L) - log s_d - log(1 - s_d)].
     ``alpha`` keeps s away from 0 and 1, where the logit is infinite: x = 0 and x = L map to
     logit(alpha) and logit(1 - alpha). The inverse accepts x in the open interval
-    (-alpha L / (1 - 2 alpha), (1 - alpha) L / (1 - 2 alpha)), which contains [0, L].
+    (-alpha L / (1 - 2 alpha), (1 - alpha) L / (1 - 2 alpha)), which contains [0, L). The forward pass reaches
+    the ends of that interval, where z would be infinite, once sigmoid(z) rounds to 0 or 1: for |z| above
+    about 17 in float32 (37 in float64). Its log-det stays exact there, but such points cannot be mapped back.
     Reference: Dinh, Sohl-Dickstein, Bengio, "Density estimation using Real NVP" (2017), section 4.1.
 
     Shapes: z, x (B, D); log_det (B,).
@@ -100,16 +104,28 @@ class PixelLogit(Bijector):
     def _inverse_and_log_det(self, x: Tensor) -> tuple[Tensor, Tensor]:
         s = self.alpha + (1 - 2 * self.alpha) * x / self.levels
         if ((s <= 0) | (s >= 1)).any():
-            lo, hi = (
-                -self.alpha * self.levels / (1 - 2 * self.alpha),
-                (1 - self.alpha) * self.levels / (1 - 2 * self.alpha),
-            )
-            raise ValueError(
-                f"PixelLogit's inverse needs pixels inside ({lo:.3g}, {hi:.3g}), got values from {float(x.min()):.4g} "
-                f"to {float(x.max()):.4g}. Pass dequantised pixels in [0, {self.levels}), not pixels scaled to [0, 1] or 0..255."
-            )
+            raise ValueError(self._outside(x, s))
         z = torch.log(s) - torch.log1p(-s)
         return z, (self.log_scale - torch.log(s) - torch.log1p(-s)).sum(dim=1)
+
+    def _outside(self, x: Tensor, s: Tensor) -> str:
+        """Why the inverse cannot take ``x``: a value just at an end of the range (the forward pass saturated),
+        or pixels on another scale."""
+        lo, hi = (-self.alpha * self.levels, (1 - self.alpha) * self.levels)
+        lo, hi = lo / (1 - 2 * self.alpha), hi / (1 - 2 * self.alpha)
+        label, eps, _ = dtype_limits(x.dtype)
+        bad = x[(s <= 0) | (s >= 1)]
+        if bool(((bad - lo).abs() <= 4 * eps * abs(lo)).logical_or((bad - hi).abs() <= 4 * eps * hi).all()):
+            return (
+                f"PixelLogit's inverse got x = {float(bad[0]):.7g}, an end of its range ({lo:.4g}, {hi:.4g}), where "
+                f"z = logit(s) is infinite. The forward pass gives these ends itself when sigmoid(z) rounds to 0 or 1, "
+                f"for |z| above about {math.log(2 / eps):.0f} in {label}: such points cannot be mapped back. Keep |z| "
+                "smaller (a lower sampling temperature), or compute in float64."
+            )
+        return (
+            f"PixelLogit's inverse needs pixels inside ({lo:.3g}, {hi:.3g}), got values from {float(x.min()):.4g} "
+            f"to {float(x.max()):.4g}. Pass dequantised pixels in [0, {self.levels}), not pixels scaled to [0, 1] or 0..255."
+        )
 
 
 def _pixels_per_image(dim) -> int:

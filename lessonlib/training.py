@@ -16,6 +16,7 @@ the model back as it was before the update that did it.
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,8 +25,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lessonlib.bijectors import check_batch, module_dtype
-from lessonlib.flows import Flow, NonFinitePoints
+from lessonlib.bijectors import NonFinitePoints, check_batch, module_dtype
+from lessonlib.flows import ConditionalFlow, Flow, check_context
 from lessonlib.inputs import ROOM, count, describe, dtype_limits, positive_number
 
 __all__ = [
@@ -53,19 +54,32 @@ Callback = Callable[[int, "TrainResult"], None]
 Objective = Callable[[nn.Module, int, torch.Generator], Tensor]
 
 
-def nll(flow: Flow, x: Tensor) -> Tensor:
+def nll(flow: Flow | ConditionalFlow, x: Tensor, context: Tensor | None = None) -> Tensor:
     """Mean negative log-likelihood in nats: -(1/B) sum_i log p_X(x_i). Shapes: x (B, D) -> scalar.
 
     It can be negative: a density can exceed 1 (a narrow bump), and then log p > 0. An empty batch has no
-    mean: it is refused.
+    mean: it is refused. A conditional flow scores each point given its context: -(1/B) sum_i log q(x_i | c_i),
+    context (B, C), or (C,) for all points.
     """
-    log_p = flow.log_prob(x)
+    _check_conditional(flow, context, "nll(cflow, x, context)")
+    log_p = flow.log_prob(x) if context is None else flow.log_prob(x, context)
     if log_p.shape[0] == 0:
         raise ValueError("x is an empty batch (0 points): the mean negative log-likelihood of no points is undefined.")
     return -log_p.mean()
 
 
-def reverse_kl(log_target: Callable[[Tensor], Tensor]) -> Objective:
+def _check_conditional(model: nn.Module, context: Any, use: str) -> None:
+    """A context goes with a conditional flow, and a conditional flow needs one: a ValueError naming the context."""
+    if isinstance(model, ConditionalFlow) and context is None:
+        check_context(None, model.context_dim, use)
+    if context is not None and not isinstance(model, ConditionalFlow):
+        raise ValueError(
+            "a context was given, but this model is not a conditional flow: make_flow(..., context_dim=C) builds "
+            "one whose layers read a context; for this model, leave the context out."
+        )
+
+
+def reverse_kl(log_target: Callable[..., Tensor], context: Tensor | Sampler | None = None) -> Objective:
     """The objective mean_i [log q(x_i) - log p~(x_i)], x_i ~ q: a Monte Carlo estimate of KL(q || p) - log Z.
 
     Shapes: log_target (B, D) -> (B,); the objective returns a scalar, in nats.
@@ -73,31 +87,110 @@ def reverse_kl(log_target: Callable[[Tensor], Tensor]) -> Objective:
     p~ = Z p is the target known up to its normaliser Z (a posterior's prior times likelihood, exp(-energy)).
     The estimate is the negative ELBO: since KL >= 0, -loss <= log Z, with equality when q = p. x and
     log q(x) come from ``flow.sample_and_log_prob(n, generator)`` (one forward pass), so the gradient flows
-    through the samples into the flow's parameters (the reparameterisation trick).
+    through the samples into the flow's parameters (the reparameterisation trick). The first batch checks
+    the target: one finite log-density per sample, with a gradient with respect to x.
+
+    For a conditional flow q(x | c), ``context`` gives the contexts: one context (C,), a set of them (N, C) of
+    which each step draws n rows, or a sampler f(n, generator) -> (n, C); then ``log_target(x, c)``, c (n, C), scores each
+    sample with its context, and the loss averages over contexts too (amortised inference, notebook 09).
     Reference: Rezende and Mohamed, "Variational Inference with Normalizing Flows" (2015).
     """
-
     if not callable(log_target):
         raise TypeError(
             f"log_target must be a function x -> log p~(x), one number per row of x, got {describe(log_target)}."
         )
+    if context is not None and not _takes(log_target, 2):
+        raise TypeError(
+            "with a context, log_target is called as log_target(x, context), one context per sample: give it a "
+            "second argument (log p~(x | c), or the joint log p(x, c))."
+        )
+    checked = []
 
     def objective(flow: nn.Module, n: int, generator: torch.Generator) -> Tensor:
-        x, log_q = flow.sample_and_log_prob(n, generator)
-        log_p = log_target(x)
-        if not isinstance(log_p, Tensor):
-            raise TypeError(
-                f"log_target must return a torch tensor, one log-density per sample (shape ({n},)), built "
-                f"with torch operations so that gradients reach the samples; it returned {describe(log_p)}."
-            )
-        if log_p.shape != log_q.shape:
-            raise ValueError(
-                f"log_target returned shape {tuple(log_p.shape)} for {n} samples; it must return one "
-                f"log-density per sample, shape ({n},)."
-            )
+        _check_conditional(flow, context, "reverse_kl(log_target, context=...) with log_target(x, context)")
+        if context is None:
+            x, log_q = flow.sample_and_log_prob(n, generator)
+            log_p = log_target(x)
+        else:
+            c = _contexts(context, flow.context_dim, n, generator)
+            x, log_q = flow.sample_and_log_prob(n, c, generator)
+            log_p = log_target(x, c)
+        _check_target(log_p, x, n, first=not checked)
+        checked.append(True)
         return (log_q - log_p).mean()
 
     return objective
+
+
+def _takes(fn: Callable, n: int) -> bool:
+    """True when fn can be called with n positional arguments (or when Python cannot tell)."""
+    try:
+        inspect.signature(fn).bind(*[None] * n)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read (some builtins): let the call decide
+        return True
+    return True
+
+
+def _contexts(context: Tensor | Sampler, context_dim: int, n: int, generator: torch.Generator) -> Tensor:
+    """The contexts of one reverse-KL batch, (n, C): the one context given, n rows drawn from a set, or a sampler's n."""
+    if callable(context) and not isinstance(context, Tensor):
+        c = check_context(context(n, generator), context_dim, "a context sampler f(n, generator) -> (n, C)")
+        if c.ndim != 2 or c.shape[0] != n:
+            raise ValueError(f"the context sampler returned shape {tuple(c.shape)} for n = {n}: it must return (n, C).")
+        return c
+    c = check_context(context, context_dim, "reverse_kl(log_target, context=c)")
+    return c.expand(n, -1) if c.ndim == 1 else c[torch.randint(c.shape[0], (n,), generator=generator)]
+
+
+def _check_target(log_p: Any, x: Tensor, n: int, first: bool) -> None:
+    """log_target's result: a tensor of one log-density per sample; on the first batch also finite, with a gradient."""
+    if not isinstance(log_p, Tensor):
+        raise TypeError(
+            f"log_target must return a torch tensor, one log-density per sample (shape ({n},)), built "
+            f"with torch operations so that gradients reach the samples; it returned {describe(log_p)}."
+        )
+    if tuple(log_p.shape) != (n,):
+        raise ValueError(
+            f"log_target returned shape {tuple(log_p.shape)} for {n} samples; it must return one "
+            f"log-density per sample, shape ({n},)."
+        )
+    if not log_p.is_floating_point():
+        raise TypeError(
+            f"log_target returned {log_p.dtype} values: log-densities are real numbers, a float tensor built "
+            "from x with torch operations."
+        )
+    if not first or n == 0:
+        return
+    bad = ~torch.isfinite(log_p)
+    if bad.any():
+        k = int(bad.nonzero()[0])
+        value = float(log_p[k].detach())
+        why = (
+            "p~ = 0 there, and reverse KL cannot fit a target that is zero where the flow puts samples (log q - "
+            "log p~ is infinite): give p~ a positive density wherever the flow can sample, or map the flow into "
+            "the target's support with a last layer (make_flow(..., last=...))"
+            if value == -math.inf
+            else "a log-density must be a finite number at every sample (a log of a negative number, 0 / 0?)"
+        )
+        raise ValueError(
+            f"log_target returned {value} at {int(bad.sum())} of the flow's {n} samples (e.g. at x = "
+            f"{[round(float(v), 4) for v in x[k].detach()]}): {why}."
+        )
+    if x.requires_grad and not log_p.requires_grad:
+        raise ValueError(
+            "log_target's values carry no gradient with respect to x: it was computed on a detached x, with "
+            ".item(), numpy or under torch.no_grad(). The loss's gradient would then come from log q alone, and "
+            "the flow would only spread out. Compute log p~ from x with torch operations."
+        )
+    if x.requires_grad:
+        (grad,) = torch.autograd.grad(log_p.sum(), x, retain_graph=True, allow_unused=True)
+        if grad is not None and not torch.isfinite(grad).all():
+            raise ValueError(
+                "log_target's gradient with respect to x is NaN or infinite at some of the flow's samples (a sqrt "
+                "or a log at 0, an abs at its kink?): reverse KL trains through that gradient. Make log p~ smooth."
+            )
 
 
 @dataclass
@@ -152,28 +245,63 @@ def _blew_up(loss: float, first: float | None) -> bool:
 
 
 def _batches(
-    data: Tensor | Sampler, batch_size: int | None, dim: int | None, dtype: torch.dtype | None, gen: torch.Generator
-) -> Callable[[], Tensor]:
-    """What each step trains on: minibatches of (N, D) data (all of it when batch_size is None), or fresh samples."""
+    data: Tensor | Sampler,
+    batch_size: int | None,
+    model: nn.Module,
+    gen: torch.Generator,
+    context: Tensor | None = None,
+) -> Callable[[], tuple[Tensor, ...]]:
+    """What each step trains on: minibatches of (N, D) data (all of it when batch_size is None), or fresh samples;
+    with a context, the batch's contexts beside it (the same rows of an (N, C) context, or its one (C,) row)."""
+    dim, dtype = getattr(model, "dim", None), module_dtype(model)
     if batch_size is not None:
         batch_size = count(batch_size, "batch_size", minimum=1)
     if callable(data) and not isinstance(data, Tensor):
         if batch_size is None:
             raise ValueError("a sampler needs a batch_size: the number of fresh samples to draw at each step.")
-        return lambda: check_batch(data(batch_size, gen), dim, "a batch from the sampler", dtype)
+        if context is not None:
+            raise ValueError(
+                "a context goes with a data set (N, D), row by row: give data as a tensor with context (N, C); "
+                "a sampler has no contexts."
+            )
+        return lambda: (_sampled(data, batch_size, gen, dim, dtype),)
     data = check_batch(data, dim, "data", dtype)
     n_data = data.shape[0]
     if n_data == 0:
         raise ValueError("data is empty (0 rows): there is nothing to fit. Pass at least one point per row.")
+    if context is not None:
+        context = check_context(context, model.context_dim, "train(cflow, data, context=c)")
+        if context.ndim == 2 and context.shape[0] != n_data:
+            raise ValueError(
+                f"the context has {context.shape[0]} rows but data has {n_data}: give one context per data point, "
+                f"shape ({n_data}, {model.context_dim}), or one context for all of them, shape ({model.context_dim},)."
+            )
     if batch_size is None or batch_size >= n_data:
-        return lambda: data
-    return lambda: data[torch.randint(n_data, (batch_size,), generator=gen)]
+        return lambda: (data,) if context is None else (data, context)
+
+    def draw() -> tuple[Tensor, ...]:
+        rows = torch.randint(n_data, (batch_size,), generator=gen)
+        if context is None:
+            return (data[rows],)
+        return data[rows], (context if context.ndim == 1 else context[rows])
+
+    return draw
+
+
+def _sampled(sampler: Sampler, n: int, gen: torch.Generator, dim: int | None, dtype: torch.dtype | None) -> Tensor:
+    """The sampler's next batch, checked: (n', dim) finite points, at least one."""
+    batch = check_batch(sampler(n, gen), dim, "a batch from the sampler", dtype)
+    if batch.shape[0] == 0:
+        raise ValueError(f"the sampler returned no points (shape {tuple(batch.shape)}) when asked for {n}.")
+    return batch
 
 
 def _loss_value(loss: Any) -> float:
     """The float value of a loss_fn result: a scalar tensor connected to the parameters; TypeError/ValueError otherwise."""
     if not isinstance(loss, Tensor):
         raise TypeError(f"loss_fn must return a torch scalar tensor built from the model, got {describe(loss)}.")
+    if not loss.is_floating_point():
+        raise TypeError(f"loss_fn must return a real number, a float tensor; it returned a {loss.dtype} tensor.")
     if loss.numel() != 1:
         raise ValueError(
             f"loss_fn must return one number (a scalar), got a tensor of shape {tuple(loss.shape)}: "
@@ -204,20 +332,28 @@ def _step_loss(
     loss_fn: Callable,
     batch_size: int | None,
     gen: torch.Generator,
+    context: Tensor | None = None,
 ) -> Callable[[], Tensor]:
-    """What one step computes: loss_fn on the next batch of data, or the objective on the model's own draws."""
+    """What one step computes: loss_fn on the next batch of data (and its contexts), or the objective on the model's
+    own draws."""
     if objective is None:
         if data is None:
             raise ValueError(
                 "give the Trainer data (a (N, D) tensor or a sampler) or a sampler-free objective, "
                 "e.g. objective=reverse_kl(log_target) to fit a density you can only evaluate."
             )
-        draw = _batches(data, batch_size, getattr(model, "dim", None), module_dtype(model), gen)
-        return lambda: loss_fn(model, draw())
+        _check_conditional(model, context, "train(cflow, data, context=c)")
+        draw = _batches(data, batch_size, model, gen, context)
+        return lambda: loss_fn(model, *draw())
     if data is not None or loss_fn is not nll:
         raise ValueError(
             "an objective draws its own samples from the model: give either data (with loss_fn) "
             "or an objective, not both."
+        )
+    if context is not None:
+        raise ValueError(
+            "an objective draws its own samples, and its own contexts: give the contexts to the objective, "
+            "reverse_kl(log_target, context=...), not to the Trainer."
         )
     if not callable(objective):
         raise TypeError(
@@ -232,10 +368,12 @@ def _step_loss(
 class Trainer:
     """theta <- Adam step on a loss, repeated; ``run(n)`` continues where the last run stopped.
 
-    Shapes: data (N, D) (a tensor, a numpy array, a list), or a sampler f(n, generator) -> (n, D); the loss
-    is a scalar. Data of another dtype is converted to the model's (``lessonlib.inputs``).
+    Shapes: data (N, D) (a tensor, a numpy array, a list), or a sampler f(n, generator) -> (n, D); context
+    (N, C) or (C,); the loss is a scalar. Data of another dtype is converted to the model's (``lessonlib.inputs``).
 
-    Each step minimises ``loss_fn(model, batch)`` on a batch of ``data`` (default: the NLL), or, when
+    Each step minimises ``loss_fn(model, batch)`` on a batch of ``data`` (default: the NLL), or, for a
+    conditional flow (``make_flow(..., context_dim=C)``), ``loss_fn(model, batch, contexts)`` on a batch of
+    ``data`` and the same rows of ``context`` (one context per data point, or one (C,) for all), or, when
     ``objective`` is given instead of data, ``objective(model, batch_size, generator)``: a sampler-free
     loss that the model estimates from its own draws (``reverse_kl(log_target)``). ``model`` is usually
     a Flow; any nn.Module that the loss understands works. Minibatches and draws come from a generator
@@ -257,18 +395,21 @@ class Trainer:
         seed: int = 0,
         loss_fn: Callable[[nn.Module, Tensor], Tensor] = nll,
         objective: Objective | None = None,
+        context: Tensor | None = None,
     ):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch nn.Module (a Flow, usually), got {describe(model)}.")
-        if not callable(loss_fn):
+        if not callable(loss_fn) or not _takes(loss_fn, 2 if context is None else 3):
             raise TypeError(
-                f"loss_fn must be a function loss_fn(model, batch) -> scalar tensor, got {describe(loss_fn)}."
+                f"loss_fn must be a function loss_fn(model, batch{', contexts' if context is not None else ''}) -> "
+                f"scalar tensor, got {describe(loss_fn)}"
+                + ("." if not callable(loss_fn) else ", which does not take those arguments.")
             )
         if not any(p.requires_grad for p in model.parameters()):
             raise ValueError("the model has no trainable parameters: there is nothing for training to change.")
         self.model, self.loss_fn, self.objective = model, loss_fn, objective
         self.generator = torch.Generator().manual_seed(count(seed, "seed", minimum=-(2**63), maximum=2**64 - 1))
-        self._loss = _step_loss(model, data, objective, loss_fn, batch_size, self.generator)
+        self._loss = _step_loss(model, data, objective, loss_fn, batch_size, self.generator, context)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=_learning_rate(lr, module_dtype(model)))
         self.result = TrainResult()
         self._params = [p for p in model.parameters() if p.requires_grad]
@@ -420,17 +561,22 @@ def train(
     callback_every: int = 50,
     loss_fn: Callable[[Flow, Tensor], Tensor] = nll,
     objective: Objective | None = None,
+    context: Tensor | None = None,
 ) -> TrainResult:
     """min_theta -mean log p_X(x) by ``steps`` Adam steps: ``Trainer(...).run(steps)`` in one call.
 
     Shapes: data (N, D) (minibatches drawn from it, or the full set when ``batch_size`` is None), or a
     sampler ``f(n, generator) -> (n, D)`` giving fresh samples each step. With ``objective`` instead of
-    data (``reverse_kl(log_target)``), each step the flow draws ``batch_size`` samples of its own.
+    data (``reverse_kl(log_target)``), each step the flow draws ``batch_size`` samples of its own. A
+    conditional flow q(x | c) trains on data with their contexts: ``train(cflow, x, context=c)``, c (N, C)
+    (one per row of x) or (C,) (one for all).
 
     Deterministic for a given seed. Raises Diverged (a ValueError and a FloatingPointError) when training
     blows up, with the model as it was before the update that caused it.
     """
-    trainer = Trainer(flow, data, lr=lr, batch_size=batch_size, seed=seed, loss_fn=loss_fn, objective=objective)
+    trainer = Trainer(
+        flow, data, lr=lr, batch_size=batch_size, seed=seed, loss_fn=loss_fn, objective=objective, context=context
+    )
     return trainer.run(steps, callback=callback, callback_every=callback_every, progress=progress)
 
 
@@ -441,11 +587,13 @@ class ValidationCurve:
     the weights of the best validation step back (early stopping). ``train_nll`` is the mean training loss
     of the steps since the previous call, so the two curves can be drawn side by side.
 
-    Shapes: x_val (N_val, D).
+    Shapes: x_val (N_val, D); for a conditional flow, context (N_val, C) or (C,), the validation points' contexts.
     """
 
-    def __init__(self, flow: Flow, x_val: Tensor):
-        self.flow, self.x_val = flow, check_batch(x_val, flow.dim, "validation data")
+    def __init__(self, flow: Flow | ConditionalFlow, x_val: Tensor, context: Tensor | None = None):
+        _check_conditional(flow, context, "ValidationCurve(cflow, x_val, context=c_val)")
+        self.flow, self.x_val = flow, check_batch(x_val, getattr(flow, "dim", None), "validation data")
+        self.context = context
         if self.x_val.shape[0] == 0:
             raise ValueError("the validation data is empty (0 rows): there is nothing to measure the NLL on.")
         self.steps: list[int] = [0]
@@ -455,7 +603,7 @@ class ValidationCurve:
 
     def _val(self) -> float:
         with torch.no_grad():
-            return float(nll(self.flow, self.x_val))
+            return float(nll(self.flow, self.x_val, self.context))
 
     def __call__(self, step: int, result: TrainResult) -> None:
         since = result.losses[self.steps[-1] : step]

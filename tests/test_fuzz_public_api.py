@@ -36,7 +36,7 @@ from lessonlib import cov1d, linear2d
 from lessonlib.bijectors import EXAMPLES
 from lessonlib.checks import CHECKER_FAILED, CheckResult
 from lessonlib.flows import LAYERS, make_flow
-from lessonlib.training import train
+from lessonlib.training import reverse_kl, train
 
 for _core in pkgutil.iter_modules(lessonlib.__path__, "lessonlib."):  # every core module's examples get registered
     if not _core.ispkg:
@@ -203,6 +203,41 @@ def test_flows_answer_odd_input_clearly_and_good_input_finitely(layer, method, g
         assert out is not None and all_finite(*(out if isinstance(out, tuple) else (out,)))
 
 
+CONDITIONAL = make_flow(2, 2, hidden=(8,), context_dim=3)
+
+
+def _contexts(n: int):
+    """Valid contexts for n points: one (3,) for all, or one per point (n, 3), as a tensor, an array or a list."""
+    shapes = st.sampled_from([(3,), (n, 3)])
+    values = shapes.flatmap(lambda shape: hnp.arrays(np.float64, shape, elements=st.floats(-5, 5)))
+    return st.builds(_as_kind, values, st.sampled_from(["float32", "float64", "numpy", "list"]))
+
+
+@fuzz(40)
+@given(method=st.sampled_from(["log_prob", "sample", "sample_and_log_prob"]), good=st.booleans(), data=st.data())
+def test_conditional_flows_answer_odd_input_clearly_and_good_input_finitely(method, good, data):
+    n = data.draw(st.integers(1, 5))
+    if method == "log_prob":
+        first = data.draw(batches(2).filter(lambda b: len(b) == n) if good else st.one_of(odd, batches(2)))
+    else:
+        first = n if good else data.draw(st.one_of(odd, st.integers(-5, 5)))
+    context = data.draw(_contexts(n) if good else st.one_of(odd, _contexts(n), st.none()))
+    with torch.no_grad():
+        out = outcome(getattr(CONDITIONAL, method), first, context)
+    if good:
+        assert out is not None and all_finite(*(out if isinstance(out, tuple) else (out,)))
+
+
+@fuzz(30)
+@given(target=st.one_of(functions, st.sampled_from([lambda x: x.sum(1) * np.nan, lambda x: -(x.detach() ** 2).sum(1)])))
+def test_reverse_kl_answers_odd_targets_clearly(target):
+    flow = make_flow(2, 1, hidden=(4,), seed=0)
+    result = outcome(train, flow, objective=reverse_kl(target), steps=2, batch_size=16)
+    assert all(torch.isfinite(p).all() for p in flow.parameters()), "training left non-finite parameters"
+    if result is not None:
+        assert all(math.isfinite(v) for v in result.losses)
+
+
 @fuzz(30)
 @given(data=st.data(), which=st.sampled_from(["data", "steps", "lr", "batch_size", "seed", "callback_every"]))
 def test_training_answers_odd_settings_clearly(data, which):
@@ -287,8 +322,20 @@ def test_every_checker_goes_through_the_checker_core():
     assert [name for name, fn in CHECKERS.items() if not getattr(fn, "is_checker", False)] == []
 
 
+#: Answers that are iterables numpy cannot read by itself: generators, maps, a dict's values, endless iterators.
+iterables = st.one_of(
+    st.builds(
+        lambda v: (x for x in v), st.lists(st.one_of(scalars, st.lists(st.floats(-5, 5), max_size=4)), max_size=5)
+    ),
+    st.builds(lambda v: map(float, v), st.lists(st.floats(allow_nan=True), max_size=5)),
+    st.builds(lambda v: dict(enumerate(v)).values(), st.lists(st.floats(-5, 5), max_size=5)),
+    st.sampled_from([range(3), range(10**20)]),
+    st.builds(lambda: iter(int, 1)),
+)
+
+
 @fuzz(120)
-@given(name=st.sampled_from(sorted(CHECKERS)), answer=odd)
+@given(name=st.sampled_from(sorted(CHECKERS)), answer=st.one_of(odd, iterables))
 def test_every_checker_answers_every_answer_with_feedback(name, answer):
     try:
         result = CHECKERS[name](answer)

@@ -281,3 +281,32 @@ def test_the_slides_check_names_the_cell_that_stopped_a_notebook(tmp_path):
     index = nb.cells.index(cell)
     assert problem and problem.startswith(f"03_missed.ipynb stopped at cell {index} ("), problem
     assert "AssertionError: claim 'final NLL, nats' does not hold" in problem
+
+
+def test_a_print_sent_in_two_stream_messages_compares_as_one():
+    """A busy kernel may send one print as two stream messages; nbval coalesces them, and so does nbcompare."""
+    stored = [_stream("largest error 2.4e-06\n")]
+    split = [_stream("largest error 2.4e-06"), _stream("\n")]
+    assert nbcompare.compare_approx(stored, split, 0.25, 0.05) == []
+    assert nbcompare.compare_exact(stored, split) == []
+
+
+def test_the_claims_table_replaces_the_rows_of_the_notebooks_run_and_keeps_the_others(tmp_path, monkeypatch):
+    import spread
+
+    monkeypatch.setattr(spread, "TABLE", tmp_path / "claims.md")
+    monkeypatch.setattr(spread, "ROOT", tmp_path)
+
+    def runs(*values, low=0.0):
+        return {
+            ("native", k): {"claims": [{"name": "gap", "value": v, "low": low, "high": None}]}
+            for k, v in enumerate(values)
+        }
+
+    settings = list(spread.SEED_SETTINGS)
+    spread.write_table({Path("03_a.ipynb"): runs(1.0, 2.0), Path("05_b.ipynb"): runs(0.5, 0.7)}, 10, settings)
+    spread.write_table({Path("05_b.ipynb"): runs(0.9, -1.0)}, 10, settings)  # 05 again: one run misses
+    rows = [line for line in (tmp_path / "claims.md").read_text().splitlines() if line.startswith("| 0")]
+    assert [r.split("|")[1].strip() for r in rows] == ["03", "05"]
+    assert "| 1 .. 2 |" in rows[0] and "0 of 2" in rows[0]
+    assert "| -1 .. 0.9 |" in rows[1] and "1 of 2" in rows[1]

@@ -53,11 +53,15 @@ def tolerance(cell: Any) -> tuple[float, float]:
 
 
 def flatten(outputs: Iterable[Any]) -> dict[str, list[Any]]:
-    """Outputs as {field: [values in order]}: stream text under 'stdout'/'stderr', data under its MIME type."""
+    """Outputs as {field: [values in order]}: stream text under 'stdout'/'stderr', data under its MIME type.
+
+    A stream is one text however many messages it came in (a busy kernel may send one print in two), as
+    nbval coalesces them."""
     flat: dict[str, list[Any]] = {}
     for out in outputs:
         if out.get("output_type") == "stream":
-            flat.setdefault(out["name"], []).append(out.get("text", ""))
+            texts = flat.setdefault(out["name"], [""])
+            texts[0] += as_text(out.get("text", ""))
             continue
         for key, value in out.items():
             if key == "data":

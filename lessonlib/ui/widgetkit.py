@@ -404,6 +404,7 @@ class LessonWidget:
         t0 = time.perf_counter()
         try:
             self.problem = None
+            self._check_numbers()
             self.update()
         except ValueError as e:  # the maths said no: explain it, keep the last good picture
             self.problem = str(e)
@@ -416,6 +417,17 @@ class LessonWidget:
         self._drop_films()
         self._send_handles()
         self.update_times_ms.append((time.perf_counter() - t0) * 1000)
+
+    def _check_numbers(self) -> None:
+        """A control set to NaN or infinity (from code; the page cannot): named, before update() blames another cause."""
+        for name, control in self.controls.items():
+            value = control.value
+            if isinstance(value, float) and not math.isfinite(value):
+                span = f" between {control.min:g} and {control.max:g}" if hasattr(control, "min") else ""
+                raise ValueError(
+                    f"{control.description or name} is set to {value}, not a number the widget can use: set it to a "
+                    f"number{span}, or press Reset."
+                )
 
     # -- drawing ----------------------------------------------------------------------------
     def animate(self, *artists: Any) -> Any:

@@ -1,5 +1,7 @@
 """The data sets that ship with the course, and their standardisation."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -133,8 +135,16 @@ def test_a_file_that_is_not_text_is_named(tmp_path):
 def test_an_intact_copy_loads_and_a_missing_one_is_named(tmp_path):
     path = _damaged(tmp_path, lambda ls: "\n".join(ls) + "\n\n")  # blank lines at the end are fine
     np.testing.assert_array_equal(load_old_faithful(path), load_old_faithful())
-    with pytest.raises(FileNotFoundError, match="old_faithful.csv is missing"):
+    with pytest.raises(FileNotFoundError, match="there is no file at .*old_faithful.csv: check the path"):
         load_old_faithful(tmp_path / "nothing" / "old_faithful.csv")
+
+
+def test_a_missing_file_is_named_as_the_course_s_or_as_a_wrong_path():
+    from lessonlib.data import DATA_DIR, _missing
+
+    assert "ships with the course repository" in _missing(DATA_DIR / "old_faithful.csv")  # a course file gone
+    assert "no typo.csv in data/" in _missing(DATA_DIR / "typo.csv")  # a name data/ never had
+    assert "check the path" in _missing(Path("/nowhere/old_faithful.csv"))  # the caller's own path
 
 
 def test_standardise_refuses_complex_and_text():

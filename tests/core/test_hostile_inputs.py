@@ -830,6 +830,12 @@ for _kw, _words in (
     ({"context_dim": 2.5}, ("context_dim", "whole number")),
     ({"context_dim": "2"}, ("context_dim", "the text")),
     ({"context_dim": 2, "layer": "maf"}, ("context", "coupling")),
+    ({"context_dim": 1e300}, ("context_dim", "at most")),
+    ({"scale_to": np.random.default_rng(0).standard_normal((9, 2)) * 1e200}, ("scale_to", "too large")),
+    (
+        {"scale_to": np.random.default_rng(0).standard_normal((9, 2)) * 1e100, "dtype": F32},
+        ("standard deviation of scale_to", "float32"),
+    ),
     ({"n_components": 0, "layer": "mixture"}, ("n_components", "at least 1")),
     ({"log_scale_bound": 0.0}, ("log_scale_bound", "positive")),
     ({"layer": "made", "dim": 1}, ("at least 2",)),
@@ -916,21 +922,47 @@ case(
     raises("4 rows", "7 points"),
 )
 case("ConditionalFlow context as text", lambda: conditional().log_prob(X64, "abc"), raises("context", "the text"))
-case(
-    "ConditionalFlow.sample_and_log_prob(context (0, C))",
-    lambda: conditional().sample_and_log_prob(torch.zeros(0, 3)),
-    returns(lambda o: o[0].shape == (0, 2) and o[1].shape == (0,), "shapes (0, 2) and (0,)"),
-)
-case(
-    "ConditionalFlow.sample_and_log_prob(context (4, C))",
-    lambda: conditional().sample_and_log_prob(C3.expand(4, 3), gen()),
-    returns(lambda o: o[0].shape == (4, 2) and finite(*o), "4 finite samples"),
-)
-case(
-    "ConditionalFlow.sample_and_log_prob(one context (C,))",
-    lambda: conditional().sample_and_log_prob(C3),
-    raises("one context per sample", "given(c)"),
-)
+C4 = C3.expand(4, 3)
+
+
+def _scores_itself(out) -> bool:
+    x, log_q = out
+    c = C4 if x.shape[0] == 4 else C3
+    with torch.no_grad():
+        return finite(x, log_q) and bool(torch.allclose(log_q, conditional().log_prob(x, c), atol=1e-5))
+
+
+for _call, _expect in (
+    ("sample(0, C3)", returns(lambda x: x.shape == (0, 2), "shape (0, 2)")),
+    ("sample(10, C3)", returns(lambda x: x.shape == (10, 2) and finite(x), "10 finite samples of one context")),
+    ("sample(4, C4, gen())", returns(lambda x: x.shape == (4, 2) and finite(x), "one sample per context")),
+    ("sample(3, [0.5, -1.0, 2.0])", returns(lambda x: x.shape == (3, 2) and finite(x), "a list read as one context")),
+    (
+        "sample_and_log_prob(0, torch.zeros(0, 3))",
+        returns(lambda o: o[0].shape == (0, 2) and o[1].shape == (0,), "empty"),
+    ),
+    ("sample_and_log_prob(4, C4, gen())", returns(_scores_itself, "log q equal to log_prob of the samples")),
+    ("sample_and_log_prob(5, C3, gen())", returns(_scores_itself, "log q equal to log_prob of the samples")),
+    ("sample(10)", raises("conditional flow", "context", "sample(n, context)")),
+    ("sample(10, None)", raises("context", "(3,)")),
+    ("sample(5, C4)", raises("4 rows", "n = 5")),
+    ("sample(C4)", raises("context", "sample(n, context)")),
+    ("sample_and_log_prob(C4, gen())", raises("context", "torch.Generator", "sample_and_log_prob(n, context)")),
+    ("sample_and_log_prob(torch.zeros(0, 3))", raises("context")),
+    ("sample_and_log_prob(4, gen())", raises("context", "torch.Generator")),
+    ("sample(-1, C3)", raises("n", "at least 0")),
+    ("sample(2.5, C3)", raises("n", "whole number")),
+    ("sample(10, 'abc')", raises("context", "the text")),
+    ("sample(10, [math.nan, 0.0, 1.0])", raises("context", "NaN")),
+    ("sample(10, torch.zeros(10, 3, 1))", raises("context", "shape")),
+    ("sample(3, C3, generator=5)", raises("generator", "torch.Generator")),
+    ("log_prob(X64)", raises("conditional flow", "context", "log_prob(x, context)")),
+    ("log_prob(X64, None)", raises("context")),
+    ("log_prob(X64[:, 0], C3)", raises("shape (batch, dim)")),
+    ("given(None)", raises("context", "given(context)")),
+    ("given(C3).sample(5, gen())", returns(lambda x: x.shape == (5, 2) and finite(x), "5 samples")),
+):
+    case(f"ConditionalFlow.{_call}", lambda c=_call: eval(f"conditional().{c}"), _expect)  # noqa: S307 - a fixed table
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1035,7 +1067,7 @@ for _kw, _words in (
     ),
     ({"data": None, "objective": reverse_kl(lambda x: 1.0)}, ("log_target", "tensor")),
     ({"data": None, "objective": reverse_kl(lambda x: np.zeros(len(x)))}, ("log_target", "tensor")),
-    ({"data": None, "objective": reverse_kl(lambda x: x[:, 0] * math.nan)}, ("step 1", "before any update")),
+    ({"data": None, "objective": reverse_kl(lambda x: x[:, 0] * math.nan)}, ("log_target", "nan")),
 ):
     case(f"train({', '.join(f'{k}={v!r}' for k, v in _kw.items())})", lambda kw=_kw: fit(**kw), raises(*_words))
 for _kw in (
@@ -1122,6 +1154,96 @@ case(
     returns(lambda c: math.isfinite(c.val_nll[0]), "a finite validation NLL"),
 )
 case("reverse_kl('banana')", lambda: reverse_kl("banana"), raises("log_target", "function"))
+
+
+# conditional flows in training: their contexts beside the data, or drawn by the objective
+def _cflow():
+    return make_flow(2, 2, hidden=(8,), context_dim=3, dtype=F32)
+
+
+def _joint(x, c):
+    """log p~(x | c): a Gaussian around the context's first two numbers."""
+    return -0.5 * ((x - c[:, :2]) ** 2).sum(1)
+
+
+CONTEXTS = torch.randn(20, 3, generator=gen(4), dtype=F64)
+for _kw, _expect in (
+    ({"context": CONTEXTS}, returns(losses_ok(3), "3 losses")),
+    ({"context": C3}, returns(losses_ok(3), "3 losses, one context for all")),
+    ({"context": CONTEXTS.numpy()}, returns(losses_ok(3), "3 losses, contexts as numpy")),
+    ({"context": CONTEXTS, "batch_size": None}, returns(losses_ok(3), "3 losses, full batch")),
+    ({}, raises("conditional flow", "context", "train(cflow, data, context=c)")),
+    ({"context": CONTEXTS[:5]}, raises("5 rows", "data has 20")),
+    ({"context": CONTEXTS[:, :2]}, raises("context", "(3,)")),
+    ({"context": "abc"}, raises("context", "the text")),
+    ({"context": CONTEXTS * math.nan}, raises("context", "NaN")),
+    ({"data": lambda n, g: torch.randn(n, 2, generator=g), "context": C3}, raises("context", "sampler")),
+    ({"data": lambda n, g: torch.randn(n, 2, generator=g)}, raises("context")),
+    ({"data": None, "objective": reverse_kl(lambda x: -(x**2).sum(1))}, raises("conditional flow", "context")),
+    (
+        {"data": None, "objective": reverse_kl(_joint, context=C3), "context": C3},
+        raises("context", "reverse_kl(log_target, context=...)"),
+    ),
+    ({"data": None, "objective": reverse_kl(_joint, context=C3)}, returns(losses_ok(3), "3 losses, one context")),
+    ({"data": None, "objective": reverse_kl(_joint, context=CONTEXTS)}, returns(losses_ok(3), "3 losses, a set")),
+    (
+        {"data": None, "objective": reverse_kl(_joint, context=lambda n, g: torch.randn(n, 3, generator=g))},
+        returns(losses_ok(3), "3 losses, a sampler of contexts"),
+    ),
+    (
+        {"data": None, "objective": reverse_kl(_joint, context=lambda n, g: torch.zeros(n, 2))},
+        raises("context", "(3,)"),
+    ),
+    (
+        {"data": None, "objective": reverse_kl(_joint, context=lambda n, g: torch.zeros(n + 1, 3))},
+        raises("context sampler", "(n, C)"),
+    ),
+    ({"data": None, "objective": reverse_kl(_joint, context=lambda n, g: None)}, raises("context")),
+):
+    case(
+        f"train(a conditional flow, {', '.join(f'{k}={v!r}'[:60] for k, v in _kw.items())})",
+        lambda kw=_kw: fit(**{"flow": _cflow(), **kw}),
+        _expect,
+    )
+case(
+    "reverse_kl(a log_target of x alone, context=...)",
+    lambda: reverse_kl(lambda x: -(x**2).sum(1), context=C3),
+    raises("log_target(x, context)", "second argument"),
+)
+case(
+    "train(a plain flow, data, context=...)",
+    lambda: fit(context=CONTEXTS),
+    raises("not a conditional flow", "leave the context out"),
+)
+case(
+    "train(a plain flow, objective=reverse_kl(log_target, context=...))",
+    lambda: fit(data=None, objective=reverse_kl(_joint, context=C3)),
+    raises("not a conditional flow"),
+)
+case("nll(a conditional flow, x)", lambda: nll(_cflow(), DATA), raises("context", "nll(cflow, x, context)"))
+case(
+    "nll(a conditional flow, x, contexts)",
+    lambda: nll(_cflow(), DATA, CONTEXTS),
+    returns(lambda v: finite(v) and v.shape == (), "a finite scalar"),
+)
+case("nll(a plain flow, x, contexts)", lambda: nll(small_flow(), DATA, CONTEXTS), raises("not a conditional flow"))
+case("ValidationCurve(a conditional flow, x)", lambda: ValidationCurve(_cflow(), DATA), raises("context"))
+case(
+    "ValidationCurve(a conditional flow, x, contexts)",
+    lambda: ValidationCurve(_cflow(), DATA, CONTEXTS),
+    returns(lambda c: math.isfinite(c.val_nll[0]), "a finite validation NLL"),
+)
+case(
+    "ValidationCurve(a plain flow, x, contexts)",
+    lambda: ValidationCurve(small_flow(), DATA, CONTEXTS),
+    raises("not a conditional flow"),
+)
+case(
+    "Trainer(a conditional flow, data, context=...).run(2) twice continues",
+    lambda: (lambda t: (t.run(2), t.run(2))[1])(Trainer(_cflow(), DATA, context=CONTEXTS, batch_size=8)),
+    returns(lambda r: len(r.losses) == 4 and all(math.isfinite(v) for v in r.losses), "4 finite losses"),
+)
+
 
 # --------------------------------------------------------------------------------------------------
 # 2D targets (toy2d)
@@ -1275,7 +1397,7 @@ case(
 case(
     "load_old_faithful: a missing file",
     lambda tmp: data.load_old_faithful(tmp / "nowhere.csv"),
-    raises("nowhere.csv", "missing", kind=FileNotFoundError, own=False),
+    raises("there is no file at", "nowhere.csv", "check the path", kind=FileNotFoundError, own=False),
     tmp=True,
 )
 case(
@@ -1346,7 +1468,7 @@ case(
 case(
     "load_digits: a missing file",
     lambda tmp: data.load_digits(str(tmp / "none.csv.gz")),
-    raises("none.csv.gz", "missing", kind=FileNotFoundError, own=False),
+    raises("there is no file at", "none.csv.gz", kind=FileNotFoundError, own=False),
     tmp=True,
 )
 case("split_digits(sizes=(1, 1, 1))", lambda: data.split_digits(sizes=(1, 1, 1)), raises("sizes", "1797"))
@@ -1784,6 +1906,168 @@ class _WrongLogDet(Affine):
 
     def _inverse_and_log_det(self, x):
         return x / 2, x.new_zeros(x.shape[0])
+
+
+# --------------------------------------------------------------------------------------------------
+# reverse KL: the target checked on the first batch (finite, one number per sample, with a gradient)
+# --------------------------------------------------------------------------------------------------
+def _positive_half(x):
+    return torch.where(x[:, 0] > 0, -(x**2).sum(1), torch.full_like(x[:, 0], -math.inf))
+
+
+for _target, _words in (
+    (lambda x: x[:, 0] * math.nan, ("log_target", "nan", "finite")),
+    (lambda x: torch.where(x[:, 0] > 1.0, math.nan, -(x**2).sum(1)), ("log_target", "nan", "of the flow's")),
+    (lambda x: x[:, 0] * 0 - math.inf, ("log_target", "-inf", "p~ = 0")),
+    (_positive_half, ("log_target", "-inf", "support")),
+    (lambda x: x[:, 0] * 0 + math.inf, ("log_target", "inf", "finite")),
+    (lambda x: -(x.detach() ** 2).sum(1), ("log_target", "no gradient", "detached")),
+    (lambda x: torch.as_tensor(-(x.detach().numpy() ** 2).sum(1)), ("log_target", "no gradient")),
+    (lambda x: torch.zeros(x.shape[0]), ("log_target", "no gradient")),
+    (lambda x: -(x**2).sum(1).sqrt() - (x[:, 0] * 0).sqrt(), ("gradient", "NaN or infinite")),
+    (lambda x: -(x**2).sum(1)[:, None], ("log_target", "one log-density per sample")),
+    (lambda x: -(x**2).sum(), ("log_target", "one log-density per sample")),
+    (lambda x: (-(x**2).sum(1)).tolist(), ("log_target", "tensor")),
+    (lambda x: -(x**2).sum(1) + 0j, ("log_target", "complex64", "real numbers")),
+    (lambda x: (x[:, 0] > 0).long(), ("log_target", "int64", "real numbers")),
+):
+    case(
+        "train(objective=reverse_kl(a target that is not fit for it))",
+        lambda t=_target: fit(data=None, objective=reverse_kl(t)),
+        raises(*_words),
+    )
+for _target in (
+    lambda x: -0.5 * (x**2).sum(1),
+    lambda x: (-0.5 * (x**2).sum(1)).double(),  # float64 log-densities for a float32 flow
+    lambda x: torch.logsumexp(torch.stack([-((x - 2) ** 2).sum(1), -((x + 2) ** 2).sum(1)]), 0),
+):
+    case(
+        "train(objective=reverse_kl(a smooth, finite target))",
+        lambda t=_target: fit(data=None, objective=reverse_kl(t)),
+        returns(losses_ok(3), "3 finite losses"),
+    )
+
+for _kw, _words in (
+    ({"loss_fn": lambda f, x: nll(f, x) + 0j}, ("loss_fn", "real number", "complex")),
+    ({"loss_fn": lambda f: nll(f, DATA)}, ("loss_fn", "does not take")),
+    ({"data": lambda n, g: torch.zeros(0, 2)}, ("sampler returned no points",)),
+):
+    case(f"train({', '.join(f'{k}={v!r}' for k, v in _kw.items())})", lambda kw=_kw: fit(**kw), raises(*_words))
+case("a flow called like a layer, flow(x)", lambda: small_flow()(DATA), raises("not called directly", "log_prob"))
+case(
+    "a conditional flow called, cflow(x)", lambda: _cflow()(DATA), raises("not called directly", "log_prob(x, context)")
+)
+
+# --------------------------------------------------------------------------------------------------
+# the limits of a dtype: overflow, splines too steep, saturating pixels, half-precision noise
+# --------------------------------------------------------------------------------------------------
+_STEEP = {"widths": [1.0, 1.0, 1.0], "heights": [1.0, 1.0, 1.0], "left": -1.5}
+
+
+def _steep(ratio: float, dtype) -> RationalQuadraticSpline:
+    w = torch.tensor(_STEEP["widths"], dtype=dtype)
+    d = torch.tensor([1 / ratio, ratio, 1.0, 1 / ratio], dtype=dtype)
+    return RationalQuadraticSpline.from_bins(w, w.clone(), d, left=-1.5)
+
+
+def _agrees(bij, atol: float) -> bool:
+    flow = Flow(standard_normal(1, bij.dtype), bij)
+    with torch.no_grad():
+        x, lp = flow.sample_and_log_prob(20_000, gen(3))
+        return bool(torch.allclose(lp, flow.log_prob(x), atol=atol, rtol=0))
+
+
+def _nan_parameters() -> Affine:
+    layer = Affine([2.0, 1.0], dtype=F64)
+    with torch.no_grad():
+        layer.scale[0] = math.nan
+    return layer
+
+
+for _call, _expect in (
+    ("_steep(1e6, F32)", raises("too steep", "float32", "1e+03")),
+    ("_steep(1e4, F32)", raises("too steep", "float32")),
+    ("_steep(1e9, F64)", raises("too steep", "float64", "1e+08")),
+    ("_steep(10.0, torch.float16)", raises("float32 or float64")),
+    ("_steep(1e6, torch.float16)", raises("derivatives", "infinity")),  # 1e6 overflows float16 itself
+    ("_agrees(_steep(1e3, F32), atol=0.05)", returns(bool, "log_prob and sample_and_log_prob within 0.05 nats")),
+    ("_agrees(_steep(1e6, F64), atol=1e-4)", returns(bool, "log_prob and sample_and_log_prob within 1e-4 nats")),
+    (
+        "RationalQuadraticSpline.from_bins([1.0, 1.0], [1.0, 1.0], [3.0, 1.0, 3.0]).float().forward([[3e38], [-3e38]])",
+        raises("NaN or infinity", "float32", "float64"),
+    ),
+    (
+        "RationalQuadraticSpline.from_bins([1.0, 1.0], [1.0, 1.0], [3.0, 1.0, 3.0]).float().inverse([[1e30]])",
+        returns(lambda z: finite(z), "a finite point: the inverse divides by 3"),
+    ),
+    ("Affine(2.0, dtype=F32).forward([[3e38]])", raises("NaN or infinity", "float32")),
+    ("Affine(0.5, dtype=F32).inverse([[3e38]])", raises("NaN or infinity", "float32")),
+    ("_nan_parameters().forward([[1.0, 1.0]])", raises("parameters contain NaN")),
+    ("Flow(standard_normal(2, F64), _nan_parameters()).log_prob([[1.0, 1.0]])", raises("parameters contain NaN")),
+    ("Flow(standard_normal(2, F64), _nan_parameters()).sample(3)", raises("parameters contain NaN")),
+    (
+        "SplineCoupling(alternating_mask(2), conditioner=nn.Linear(1, 5), n_bins=4).forward(torch.zeros(3, 2))",
+        raises("conditioner", "(3, 5)", "(batch, 11)"),
+    ),
+    (
+        "SplineCoupling(alternating_mask(2), conditioner=lambda k: (k, k), n_bins=4).forward(torch.zeros(3, 2))",
+        raises("conditioner", "one tensor"),
+    ),
+    ("SplineCoupling(alternating_mask(2), conditioner='net')", raises("conditioner", "the text")),
+    ("AffineCoupling(alternating_mask(2), conditioner=lambda k: None).forward(torch.zeros(3, 2))", raises("None")),
+    ("PixelLogit(17).forward(torch.tensor([[30.0, -30.0]], dtype=F32))", returns(finite, "finite pixels at the ends")),
+    (
+        "PixelLogit(17).inverse(PixelLogit(17).forward(torch.tensor([[30.0, 0.0]], dtype=F32)))",
+        raises("end of its range", "float32", "17", "float64"),
+    ),
+    (
+        "PixelLogit(17).inverse(PixelLogit(17).forward(torch.tensor([[30.0, -30.0]], dtype=F64)))",
+        returns(
+            lambda z: finite(z) and bool(torch.allclose(z, torch.tensor([[30.0, -30.0]], dtype=F64), atol=1e-3)),
+            "z back",
+        ),
+    ),
+    ("PixelLogit(17).inverse(torch.tensor([[0.5, 25.0]], dtype=F64))", raises("inside", "not pixels scaled")),
+    (
+        "dequantise(torch.full((200, 50), 16.0, dtype=torch.float16), 17, gen())",
+        returns(lambda y: bool((y >= 16).all() and (y < 17).all()), "every value in [16, 17)"),
+    ),
+    (
+        "dequantise(torch.full((2000, 1000), 16.0, dtype=F32), 17, gen())",
+        returns(lambda y: bool((y >= 16).all() and (y < 17).all()), "every value of 2e6 draws in [16, 17)"),
+    ),
+    (
+        "dequantise(torch.full((5, 5), 255.0, dtype=torch.bfloat16), 256, gen())",
+        returns(lambda y: bool((y >= 255).all() and (y < 256).all()), "every value in [255, 256)"),
+    ),
+):
+    case(_call, lambda c=_call: eval(c), _expect)  # noqa: S307 - a fixed table of calls
+
+# --------------------------------------------------------------------------------------------------
+# composed numpy maps: the image of a composition, and points outside it
+# --------------------------------------------------------------------------------------------------
+_COMPOSED = "cov1d.Composed(cov1d.ExpMap(), cov1d.AffineMap(-2.0, 1.0))"  # x = 1 - 2 e^z: image (-inf, 1)
+for _call, _expect in (
+    (f"{_COMPOSED}.image", returns(lambda im: im == (-math.inf, 1.0), "(-inf, 1)")),
+    (f"{_COMPOSED}.inverse([2.0])", raises("outside the image", "(-inf, 1)")),
+    (f"{_COMPOSED}.inverse([0.0, -3.0])", returns(array_close([-math.log(2.0), math.log(2.0)]), "log((1 - x) / 2)")),
+    (f"cov1d.pushforward_density(cov1d.Normal(), {_COMPOSED}, [2.0, 1.5])", returns(array_close([0.0, 0.0]), "0")),
+    (
+        f"cov1d.pushforward_log_density(cov1d.Normal(), {_COMPOSED}, [2.0])",
+        returns(lambda v: v[0] == -math.inf, "-inf"),
+    ),
+    (
+        f"cov1d.interval_mass_x(cov1d.Normal(), {_COMPOSED}, -1.0, 5.0)",
+        returns(lambda m: abs(m - 0.5) < 1e-6, "P(X > -1) = P(Z < 0) = 0.5"),
+    ),
+    ("cov1d.ExpMap().inverse([-1.0])", raises("outside the image", "(0, inf)")),
+    ("cov1d.Composed(cov1d.AffineMap(1.0, -5.0), cov1d.CDFMap(cov1d.Exponential(1.0)))", raises("domain", "(0, inf)")),
+    (
+        "cov1d.Composed(cov1d.CDFMap(cov1d.Normal()), cov1d.InverseCDFMap(cov1d.Exponential(2.0))).image",
+        returns(lambda im: im == (0.0, math.inf), "(0, inf)"),
+    ),
+):
+    case(_call, lambda c=_call: eval(c), _expect)  # noqa: S307 - a fixed table of calls
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)

@@ -63,7 +63,8 @@ ex = {
 
 def answer(checker: str, given, expect: Expect, what: str) -> None:
     """A case: ``CHECKERS[checker](*given)`` (``given`` a tuple of arguments, or one answer) must ``expect``."""
-    args = given if isinstance(given, tuple) and checker.endswith(("affine_coupling", "own_stack")) else (given,)
+    two = ("affine_coupling", "own_stack", "rotation_scaling_density")
+    args = given if isinstance(given, tuple) and checker.endswith(two) else (given,)
     case(f"{checker}: {what}", lambda c=checker, a=args: CHECKERS[c](*a), expect)
 
 
@@ -83,7 +84,7 @@ KIND = {
     "l01.check_lognormal_logpdf": "function",
     "l01.check_interval_mass": "number",
     "l01.check_inverse_cdf_map": "function",
-    "l02.check_rotation_scaling_density": "number",
+    "l02.check_rotation_scaling_density": "point and number",
     "l02.check_signs": "array",
     "l02.check_big_log_det": "number",
     "l03.check_nll_loss": "function",
@@ -138,6 +139,9 @@ for _name in CHECKERS:
     if kind in ("number", "array", "words", "choice"):
         answer(_name, lambda *a: 0.5, fails("function"), "a function instead of a value")
         answer(_name, np.array([[1.0, 2.0], [3.0, 4.0]]), fails(), "a 2x2 array")
+    if kind == "point and number":
+        answer(_name, 0.034, fails("both"), "the density alone, without z*")
+        answer(_name, (None, 0.034), fails("both"), "z* still None")
     if kind in ("function", "pair"):
         answer(_name, 0.5, fails("function" if kind == "function" else "pair"), "a number instead of a function")
         answer(
@@ -188,6 +192,24 @@ answer(
     "the wrong direction: p_Z(f(x))",
 )
 answer("l01.check_decreasing_affine_density", n01, fails("Hint"), "the identity map: p_Z(x) itself")
+answer(
+    "l01.check_decreasing_affine_density",
+    lambda x: n01(x / -2 + 1) / 2,
+    fails("reverse order", "integrates to 1, as a density must"),
+    "a wrong inverse: x / (-2) + 1",
+)
+case(
+    "l01.check_decreasing_affine_density: a wrong inverse is never told 'a density integrates to 1' as if that were wrong",
+    lambda: CHECKERS["l01.check_decreasing_affine_density"](lambda x: n01((x + 3) / -2) / 2),
+    Expect(
+        "fail without the contradiction",
+        lambda how, v: (
+            ("clear error", v.message)
+            if how == "returned" and not v.passed and "integrates to 1; a density integrates to 1" not in v.message
+            else ("obscure", str(v))
+        ),
+    ),
+)
 answer("l01.check_decreasing_affine_density", lambda x: math.exp(x), fails("raised"), "math.exp on an array")
 answer(
     "l01.check_decreasing_affine_density", lambda x: l01_density(x)[:10], fails("shape"), "ten values for 801 points"
@@ -248,9 +270,21 @@ answer("l01.check_inverse_cdf_map", lambda u: -np.log1p(-u), fails("rate is miss
 answer("l01.check_inverse_cdf_map", lambda u: u, fails("Hint"), "the identity map")
 
 
-P2 = ex["l02"]._ex1_parts()
-answer("l02.check_rotation_scaling_density", P2["right"], passes(), "the right density")
-answer("l02.check_rotation_scaling_density", np.float32(P2["right"]), passes(), "the right density in float32")
+P2, Z2 = ex["l02"]._ex1_parts(), ex["l02"]._ex1_points()
+Z_STAR = np.linalg.solve(ex["l02"].ex1_matrix(), ex["l02"].EX1_POINT)
+answer("l02.check_rotation_scaling_density", (Z_STAR, P2["right"]), passes(), "z* and the right density")
+answer(
+    "l02.check_rotation_scaling_density",
+    (torch.tensor(Z_STAR, dtype=torch.float32), np.float32(P2["right"])),
+    passes(),
+    "z* and the density in float32",
+)
+answer("l02.check_rotation_scaling_density", (list(Z_STAR), [P2["right"]]), passes(), "as lists")
+case(
+    "l02.check_rotation_scaling_density: z* as a generator",
+    lambda: CHECKERS["l02.check_rotation_scaling_density"]((v for v in Z_STAR), P2["right"]),
+    passes(),
+)
 for _key, _words, _what in (
     ("times_det", "multiplied by |det A|", "multiplied by |det A|"),
     ("over_s", "divided by s", "divided by s, not s^2"),
@@ -259,13 +293,23 @@ for _key, _words, _what in (
     ("not_mapped", "x* itself", "x* not mapped back"),
     ("no_2pi", "2 pi", "the 1/(2 pi) forgotten"),
 ):
-    answer("l02.check_rotation_scaling_density", P2[_key], fails(_words), _what)
+    answer("l02.check_rotation_scaling_density", (Z_STAR, P2[_key]), fails(_words), _what)
 answer(
     "l02.check_rotation_scaling_density",
-    float(np.exp(-0.5 * 1.25) / (2 * np.pi)),
+    (Z_STAR, float(np.exp(-0.5 * 1.25) / (2 * np.pi))),
     fails("Hint"),
     "the identity map: p_Z(x*)",
 )
+for _key, _words, _what in (
+    ("wrong_way", "turned the wrong way", "z* turned the wrong way, with the density right (it depends on |z*| only)"),
+    ("forward", "lands ON x*", "z* = A x*"),
+    ("not_mapped", "x* itself", "z* = x*"),
+    ("scale_only", "not the turn", "only the scaling undone"),
+    ("turn_only", "not the scaling", "only the turn undone"),
+    ("times_s", "multiplied by 2", "scaled up by 2"),
+):
+    answer("l02.check_rotation_scaling_density", (Z2[_key], P2["right"]), fails(_words), _what)
+answer("l02.check_rotation_scaling_density", ([1.0, 2.0, 3.0], P2["right"]), fails("two numbers"), "z* of 3 numbers")
 SIGNS = [float(np.sign(np.linalg.det(A))) for A in ex["l02"].SIGN_QUIZ.values()]
 answer("l02.check_signs", SIGNS, passes(), "the right signs")
 answer("l02.check_signs", ["+" if s > 0 else "-" for s in SIGNS], passes(), "the right signs as '+' and '-'")
@@ -287,6 +331,15 @@ answer(
 answer("l02.check_big_log_det", LOGDET / math.log(10), fails("log base 10"), "log10")
 answer("l02.check_big_log_det", -LOGDET, fails("wrong sign"), "a sign error")
 answer("l02.check_big_log_det", 1.0, fails("sign of det L"), "slogdet's sign")
+answer("l02.check_big_log_det", (LOGDET,), passes(), "the right value in a tuple of one")
+answer("l02.check_big_log_det", (1.0, LOGDET), fails("slogdet returns two things"), "slogdet's pair as a tuple")
+answer("l02.check_signs", torch.tensor(SIGNS, requires_grad=True), passes(), "the signs as a tensor with grad")
+answer(
+    "l05.check_keep_mask",
+    [torch.tensor(v, requires_grad=True) for v in (1.0, 1.0, 0.0, 0.0)],
+    passes(),
+    "a list of tensors with grad",
+)
 
 
 def _l03_terms(flow, x):
@@ -326,6 +379,23 @@ answer(
     "the right value as a float",
 )
 answer("l03.check_nll_loss", lambda x: -x.mean(), fails("raised TypeError"), "a function of one argument")
+answer(
+    "l03.check_nll_loss",
+    lambda flow, x: (
+        -sum(
+            flow.bijector.forward_and_log_det(x)[i] if i else flow.base.log_prob(flow.bijector.forward(x))
+            for i in (0, 1)
+        ).mean()
+    ),
+    fails("forward and inverse are swapped"),
+    "forward_and_log_det used for the density",
+)
+answer(
+    "l03.check_nll_loss",
+    lambda flow, x: -(flow.base.log_prob(flow.bijector.forward(x)) - flow.bijector.forward_and_log_det(x)[1]).mean(),
+    fails("forward and inverse are swapped"),
+    "forward_and_log_det used for the density, log-det subtracted",
+)
 GNLL = ex["l03"].gaussian_nll_reference()
 answer("l03.check_gaussian_nll", GNLL, passes(), "the right NLL")
 answer("l03.check_gaussian_nll", round(GNLL, 4), passes(), "the right NLL to four decimals")
@@ -464,7 +534,12 @@ answer("l05.check_keep_mask", [1, 1, 0], fails("one entry per coordinate"), "thr
 answer("l05.check_masks_cover", [[1, 0, 1, 0], [0, 1, 0, 1]], passes(), "two complementary masks")
 answer("l05.check_masks_cover", np.array([[1, 1, 0, 0], [0, 0, 1, 1]]), passes(), "two halves as an array")
 answer("l05.check_masks_cover", [[1, 1, 0, 0], [1, 1, 0, 0]], fails("same mask"), "the same mask twice")
-answer("l05.check_masks_cover", [[1, 1, 0, 0], [1, 0, 0, 0]], fails("coordinate"), "coordinate 0 kept by both")
+answer(
+    "l05.check_masks_cover", [[1, 1, 0, 0], [1, 0, 0, 0]], fails("coordinate 1 is"), "the first coordinate kept by both"
+)
+answer("l05.check_masks_cover", [[1, 1, 0, 0], [1, 1, 0, 0]], fails("coordinates 1 and 2 are"), "counted from 1")
+answer("l05.check_masks_cover", range(10**20), fails("more than 1,000,000"), "range(10**20)")
+answer("l05.check_masks_cover", [[1, 1, 0, 0], range(4)], fails("1 (kept"), "range(4) as a mask")
 answer("l05.check_masks_cover", [[1, 0, 1, 0]], fails("exactly 2 masks"), "one mask")
 answer("l05.check_masks_cover", [[1, 0, 2, 0], [0, 1, 0, 1]], fails("mask 1"), "a 2 in mask 1")
 answer("l05.check_more_layers", "B", passes(), "B")
@@ -567,7 +642,13 @@ answer(
     "l07.check_spline_parameters", E7._mlp((2, 32, 32, 4 * 29), biases=False), fails("weights only"), "biases forgotten"
 )
 answer(
-    "l07.check_spline_parameters", E7._mlp((6, 32, 32, 4 * 29)), fails("all 6 coordinates"), "the network reads all 6"
+    "l07.check_spline_parameters", E7._mlp((6, 32, 32, 4 * 29)), fails("whole masked vector"), "the network reads all 6"
+)
+answer(
+    "l07.check_spline_parameters",
+    E7._mlp((6, 32, 32, 6 * 29)),
+    fails("notebook 04's style"),
+    "counted as notebook 04's AffineCoupling: 6 in, 6 coordinates out",
 )
 answer("l07.check_spline_parameters", N7 + 1, fails(), "off by one")
 
@@ -654,15 +735,42 @@ def _rkl_forward_kl(flow, log_target, n, generator):
     return -flow.log_prob(x.detach()).mean()
 
 
+def _rkl_recipe(dtype=torch.float32, direction="forward_and_log_det", sign=-1, draw=None):
+    """The notebook's recipe: z drawn with the generator, pushed through the flow, scored with the forward log-det."""
+
+    def loss(flow, log_target, n, generator):
+        z = draw(flow, n, generator) if draw else torch.randn(n, 2, generator=generator, dtype=dtype)
+        x, log_det = getattr(flow.bijector, direction)(z)
+        return (flow.base.log_prob(z) + sign * log_det - log_target(x)).mean()
+
+    return loss
+
+
+def _rkl_two_batches(flow, log_target, n, generator):
+    x, _ = flow.sample_and_log_prob(n, generator)
+    return (flow.sample_and_log_prob(n, generator)[1] - log_target(x)).mean()
+
+
 for _fn, _expect, _what in (
     (_rkl, passes(), "mean(log q - log p~)"),
+    (_rkl_recipe(), passes(), "the notebook's recipe: torch.randn(n, 2, generator=g), forward_and_log_det"),
+    (_rkl_recipe(torch.float64), passes(), "the recipe in float64"),
+    (_rkl_recipe(draw=lambda f, n, g: f.base_sample(n, g)), passes(), "the recipe with flow.base_sample"),
+    (lambda *a: _rkl(*a).reshape(1), passes(), "a loss of shape (1,)"),
+    (lambda f, lt, n, g: (lambda x: (f.log_prob(x) - lt(x)).mean())(f.sample(n, g)), passes(), "sample, then log_prob"),
     (_rkl_no_q, fails("left out log q"), "log q forgotten"),
     (_rkl_sum, fails("summed"), "a sum"),
     (_rkl_per_sample, fails("MEAN"), "one loss per sample"),
-    (_rkl_own_generator, fails("same samples"), "its own generator"),
+    (_rkl_own_generator, fails("do not change with the generator"), "its own generator"),
+    (lambda f, lt, n, g: _rkl(f, lt, n, None), fails("do not change with the generator"), "the global generator"),
+    (_rkl_recipe(sign=1), fails("log-det has the wrong sign"), "the log-det's sign flipped"),
+    (_rkl_recipe(direction="inverse_and_log_det"), fails("through the inverse"), "sampling through the inverse"),
+    (_rkl_recipe(draw=lambda f, n, g: f.base.sample(n, g)), fails("takes no generator"), "flow.base.sample(n, g)"),
+    (_rkl_two_batches, fails("same samples"), "log q of another batch"),
     (_rkl_detached, fails("gradient"), "samples detached"),
     (lambda f, lt, n, g: float(_rkl(f, lt, n, g)), fails("torch tensor"), "a float"),
-    (_rkl_forward_kl, fails(), "the wrong direction: the flow's own NLL of its samples"),
+    (_rkl_forward_kl, fails("never called log_target"), "the wrong direction: the flow's own NLL of its samples"),
+    (lambda f, lt, n, g: _rkl(f, lt, 64, g), fails("n = 2000"), "64 samples whatever n is"),
 ):
     answer("l09.check_reverse_kl_loss", _fn, _expect, _what)
 answer("l09.check_dropped_mode_kl", math.log(2), passes(), "log 2")
@@ -670,6 +778,34 @@ answer("l09.check_dropped_mode_kl", 0.0, fails("half as high"), "0")
 answer("l09.check_dropped_mode_kl", 0.5, fails("mass"), "0.5")
 answer("l09.check_dropped_mode_kl", 20.0, fails("FORWARD"), "a huge value")
 answer("l09.check_dropped_mode_kl", 1.0, fails("nats, not bits"), "1 bit")
+
+
+# any iterable an answer may come as: a generator, a map, a dict's values, a range
+for _id, _make, _expect in (
+    ("l02.check_signs: the signs as a generator", lambda: (s for s in SIGNS), passes()),
+    ("l02.check_signs: the signs as a map", lambda: map(float, SIGNS), passes()),
+    ("l02.check_signs: words as a generator", lambda: ("+" if s > 0 else "-" for s in SIGNS), passes()),
+    (
+        "l03.check_nll_signs: the words as a generator",
+        lambda: iter(["positive", "negative", "negative", "zero"]),
+        passes(),
+    ),
+    (
+        "l03.check_nll_signs: the words as a dict's values",
+        lambda: dict(enumerate(["positive", "negative", "negative", "zero"])).values(),
+        passes(),
+    ),
+    ("l04.check_zero_entries: the rows as a generator", lambda: (row for row in ZERO), passes()),
+    ("l05.check_keep_mask: a generator", lambda: (v for v in [1, 1, 0, 0]), passes()),
+    ("l05.check_masks_cover: a generator of masks", lambda: (m for m in [[1, 1, 0, 0], [0, 0, 1, 1]]), passes()),
+    ("l05.check_masks_cover: a dict's values", lambda: {"a": [1, 1, 0, 0], "b": [0, 0, 1, 1]}.values(), passes()),
+    ("l09.check_reverse_kl_passes: a generator", lambda: (v for v in (6, 1)), passes()),
+    ("l09.check_reverse_kl_passes: range(6, 0, -5)", lambda: range(6, 0, -5), passes()),
+    ("l09.check_log_evidence: a generator of one number", lambda: (v for v in [float(np.log(W.mean()))]), passes()),
+    ("l09.check_ess: an endless generator", lambda: iter(int, 1), fails("more than 1,000,000")),
+    ("l02.check_signs: a generator that raises", lambda: (1 / 0 for _ in range(3)), fails("cannot be read")),
+):
+    case(_id, lambda i=_id, m=_make: CHECKERS[i.split(":")[0]](m()), _expect)
 
 
 def test_every_checker_is_probed_with_its_right_answer_and_wrong_ones():
@@ -776,10 +912,68 @@ for _w in sorted(WIDGET_CLASSES):  # the widgets are built here, at collection, 
     case(f"{_w}.reset()", lambda w=_w: WIDGETS[w]().reset(), _quiet(_w))
 
 
+def _names_nan(widget: str, control: str) -> Expect:
+    """The widget's message names the control set to NaN (not a cause further down), and no exception escapes."""
+
+    def judge(how, value):
+        if how == "raised":
+            return "obscure", f"{type(value).__name__}: {value}"
+        label = WIDGETS[widget]().controls[control].description or control
+        if value and "is set to nan" in value and label in value:
+            return "clear error", value[:200]
+        return ("silent wrong" if value is None else "obscure"), f"the message does not name {label!r} as NaN: {value}"
+
+    return Expect("a message naming the control set to NaN", judge)
+
+
+def _set_nan(name: str, control: str):
+    widget = WIDGETS[name]()
+    widget.reset()
+    widget.controls[control].value = math.nan
+    problem = widget.problem
+    widget.reset()
+    return problem
+
+
+for _w in sorted(WIDGET_CLASSES):
+    for _c, _control in WIDGETS[_w]().controls.items():
+        if type(_control).__name__ == "FloatSlider":  # a selection slider refuses NaN itself (a TraitError)
+            case(f"{_w}.{_c} set to NaN from code", lambda w=_w, c=_c: _set_nan(w, c), _names_nan(_w, _c))
+
+
 case("NLLExplorer(an empty data set)", lambda: _build("NLLExplorer", torch.zeros(0)), raises("empty"))
+case(
+    "NLLExplorer(both columns of Old Faithful)",
+    lambda: _build("NLLExplorer", torch.as_tensor(_faithful())),
+    raises("one column", "(272, 2)"),
+)
+case(
+    "NLLExplorer(one column, shape (272, 1))",
+    lambda: _build("NLLExplorer", torch.as_tensor(_faithful()[:, :1])).x.shape,
+    returns(lambda shape: tuple(shape) == (272, 1), "272 points"),
+)
+case(
+    "NLLExplorer(one column, shape (272,))",
+    lambda: _build("NLLExplorer", _faithful()[:, 0]).x.shape,
+    returns(lambda shape: tuple(shape) == (272, 1), "272 points"),
+)
+
+
+def _faithful():
+    from lessonlib.data import load_old_faithful
+
+    return load_old_faithful()
+
+
 case("NLLExplorer(NaN data)", lambda: _build("NLLExplorer", [[math.nan]]), raises("NaN"))
 case("NLLExplorer(text)", lambda: _build("NLLExplorer", "faithful"), raises("the text"))
 case("ModeExplorer([])", lambda: _build("ModeExplorer", []), raises("at least one fit"))
+case("ModeExplorer('fits')", lambda: _build("ModeExplorer", "fits"), raises("mode_fits", "the text 'fits'"))
+case(
+    "LayerWalker('flow', data)",
+    lambda: _build("LayerWalker", "flow", torch.zeros(5, 2)),
+    raises("LayerWalker needs a Flow", "the text 'flow'"),
+)
 case(
     "LayerWalker(a flow whose bijector is one layer)",
     lambda: _build("LayerWalker", Flow(standard_normal(2), Affine([1.0, 2.0])), torch.zeros(5, 2)),

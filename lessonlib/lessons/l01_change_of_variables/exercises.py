@@ -31,12 +31,19 @@ EX4_RATE = 2.0  # exercise 4: Uniform(0, 1) -> Exponential(rate 2)
 _N = Normal(0.0, 1.0)
 
 
-def _with_integral(result: CheckResult, total: float, what: str = "density") -> CheckResult:
+def _with_integral(result: CheckResult, total: float, inverse: str, what: str = "density") -> CheckResult:
+    """A wrong answer's message, with what the learner's density integrates to: a clue to a missing or inverted
+    factor, or, when it integrates to 1, a sign that the probability sits in the wrong place (``inverse``)."""
     if result.passed or not math.isfinite(total):
         return result
-    return CheckResult(
-        result.name, False, f"{result.message} (Your {what} integrates to {total:.3g}; a density integrates to 1.)"
-    )
+    if abs(total - 1) < 1e-3:
+        note = (
+            f"Your {what} integrates to 1, as a density must: the amount of probability is right but it sits in "
+            f"the wrong place, so check the inverse, {inverse}."
+        )
+    else:
+        note = f"Your {what} integrates to {total:.3g}; a density integrates to 1."
+    return CheckResult(result.name, False, f"{result.message} ({note})")
 
 
 def _same(values: np.ndarray, message: str) -> Hint:
@@ -81,6 +88,11 @@ def check_decreasing_affine_density(density: Callable[[np.ndarray], np.ndarray] 
             _N.pdf((x + b) / a) / abs(a),
             "check the inverse: from x = -2z + 1 you get z = (x - 1) / (-2), with x MINUS 1.",
         ),
+        _same(
+            _N.pdf(x / a + b) / abs(a),
+            "check the inverse: undo the map in reverse order, first subtract the shift, then divide by the slope: "
+            "z = (x - 1) / (-2), not x / (-2) + 1.",
+        ),
         _same(_N.pdf(z) / a, "your density is negative: divide by |f'(z)| = 2, not by f'(z) = -2."),
         _same(
             _N.pdf(x),
@@ -90,7 +102,7 @@ def check_decreasing_affine_density(density: Callable[[np.ndarray], np.ndarray] 
     ]
     result = compare(name, got, ex1_reference(x), rtol=1e-6, hints=hints)
     total = float(np.sum(got) * (x[1] - x[0])) if np.all(np.isfinite(got)) else float("nan")
-    return _with_integral(result, total)
+    return _with_integral(result, total, "z = f⁻¹(x) = (x - 1) / (-2)")
 
 
 # -- exercise 2: the log-normal's log-density -------------------------------------------------
@@ -132,7 +144,7 @@ def check_lognormal_logpdf(log_density: Callable[[np.ndarray], np.ndarray] | Non
             total = integrate(lambda t: np.exp(values_of(log_density, t)[1]), 1e-6, 1e4, pieces=60, log_spaced=True)
     except Exception:  # noqa: BLE001 - only the extra clue is lost
         return result
-    return _with_integral(result, total, "density exp(log p_X)")
+    return _with_integral(result, total, "z = f⁻¹(x) = log x", "density exp(log p_X)")
 
 
 # -- exercise 3: an interval and its image ----------------------------------------------------

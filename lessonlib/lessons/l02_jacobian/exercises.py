@@ -18,6 +18,7 @@ from lessonlib.checks import (
     hint_if,
     hint_if_equal,
     read_array,
+    read_items,
     read_number,
 )
 from lessonlib.inputs import describe
@@ -66,9 +67,61 @@ def _ex1_parts() -> dict[str, float]:
     }
 
 
-@checker("density p_X(x*)")
-def check_rotation_scaling_density(answer: Any) -> CheckResult:
-    """p_X(x*) for x = A z, A = 2 R(30 deg), z standard normal, x* = (1, 0.5): p_Z(A^-1 x*) / |det A|."""
+def _ex1_points() -> dict[str, np.ndarray]:
+    """The point z* with A z* = x*, and the points the usual mistakes give instead. Shapes: each (2,)."""
+    x = EX1_POINT
+    return {
+        "right": rotation(-EX1_ANGLE) @ x / EX1_SCALE,
+        "wrong_way": rotation(EX1_ANGLE) @ x / EX1_SCALE,
+        "forward": ex1_matrix() @ x,
+        "not_mapped": x,
+        "scale_only": x / EX1_SCALE,
+        "turn_only": rotation(-EX1_ANGLE) @ x,
+        "times_s": EX1_SCALE * rotation(-EX1_ANGLE) @ x,
+    }
+
+
+def _check_point(z_star: Any) -> CheckResult:
+    """The learner's z*: A^-1 x*, checked for the wrong turn, the forward map, a half-undone map."""
+    z = read_array(z_star, "the point z_star, two numbers")
+    if z.size != 2:
+        raise AnswerProblem(f"z_star is a point of the plane, two numbers; you gave shape {z.shape}.")
+    pts = _ex1_points()
+    near = lambda key: pts[key]  # noqa: E731 - the point a known mistake gives
+    hints = [
+        hint_if_equal(
+            lambda w: near("wrong_way"),
+            "you turned the wrong way. A turns by +30° (counter-clockwise), so A^-1, going back, turns by -30° "
+            "(clockwise): z* = R(-30°) x* / 2. For this base the density is the same either way (it depends on |z| "
+            "only), but the point is not.",
+        ),
+        hint_if_equal(
+            lambda w: near("forward"), "that is A x*, where x* goes. z* is the point that lands ON x*: A^-1 x*."
+        ),
+        hint_if_equal(lambda w: near("not_mapped"), "that is x* itself: map it back, z* = A^-1 x*."),
+        hint_if_equal(lambda w: near("scale_only"), "you undid the scaling but not the turn: z* = R(-30°) x* / 2."),
+        hint_if_equal(lambda w: near("turn_only"), "you undid the turn but not the scaling by 2: divide by 2 too."),
+        hint_if_equal(lambda w: near("times_s"), "you multiplied by 2; undoing the scaling divides by 2."),
+    ]
+    return compare("the point z* = A^-1 x*", z.reshape(2), pts["right"], rtol=1e-6, hints=hints)
+
+
+@checker(
+    "density p_X(x*)",
+    how="Give both values, z_star and answer, and run the cell again.",
+    answer=lambda z_star, density=None: None if z_star is None and density is None else (z_star, density),
+)
+def check_rotation_scaling_density(z_star: Any, density: Any = None) -> CheckResult:
+    """z*, the point with A z* = x*, and p_X(x*) = p_Z(z*) / |det A|, for x = A z, A = 2 R(30 deg), z standard normal,
+    x* = (1, 0.5)."""
+    if z_star is None or density is None:
+        raise AnswerProblem(
+            "give both values: z_star, the point z with A z = x* (two numbers), and answer, p_X(x*) (one number): "
+            "check_rotation_scaling_density(z_star, answer)."
+        )
+    point = _check_point(z_star)
+    if not point:
+        return point
     p = _ex1_parts()
     near = lambda key: p[key]  # noqa: E731 - the value a known mistake gives
     hints = [
@@ -99,7 +152,10 @@ def check_rotation_scaling_density(answer: Any) -> CheckResult:
             "back first, z = A^-1 x*, then divide by |det A| = 4.",
         ),
     ]
-    return compare("density p_X(x*)", read_number(answer), p["right"], rtol=1e-6, hints=hints)
+    result = compare("density p_X(x*)", read_number(density), p["right"], rtol=1e-6, hints=hints)
+    if result:
+        return CheckResult(result.name, True, f"{result.message.rstrip('.')}, and so is z* = A^-1 x*.")
+    return result
 
 
 # --------------------------------------------------------------------------------------
@@ -123,9 +179,10 @@ _SIGN_WORDS = {"+": 1.0, "-": -1.0, "+1": 1.0, "-1": -1.0, "positive": 1.0, "neg
 
 def _read_signs(answer: Any) -> np.ndarray:
     """Three signs as +1 / -1 from numbers (only their sign counts) or the words '+', '-', 'positive', 'negative'."""
-    if isinstance(answer, (str, bytes)) or not hasattr(answer, "__len__"):
+    if isinstance(answer, (str, bytes)) or not hasattr(answer, "__iter__"):
         raise AnswerProblem(f"give three numbers, +1 or -1, for P, Q and R, e.g. (1, 1, -1); got {describe(answer)}.")
-    if isinstance(answer, (list, tuple)) and any(isinstance(a, str) for a in answer):
+    answer = read_items(answer, "three numbers, +1 or -1, for P, Q and R, e.g. (1, 1, -1)")
+    if any(isinstance(a, str) for a in answer):
         words = [str(a).strip().lower() for a in answer]
         if not all(wd in _SIGN_WORDS for wd in words):
             raise AnswerProblem("give three numbers, +1 or -1 (or the words '+' and '-'), for P, Q and R.")
@@ -187,7 +244,7 @@ def big_triangular_matrix(d: int = D_BIG, seed: int = 2) -> np.ndarray:
 
 def _read_log_det(answer: Any) -> float:
     """The answer as one number, with slogdet's pair and the three non-finite results explained."""
-    if isinstance(answer, tuple) or (hasattr(answer, "logabsdet") and hasattr(answer, "sign")):
+    if (isinstance(answer, tuple) and len(answer) == 2) or (hasattr(answer, "logabsdet") and hasattr(answer, "sign")):
         raise AnswerProblem("slogdet returns two things, (sign, logabsdet). Give the second: np.linalg.slogdet(L)[1].")
     v = read_number(answer)
     if np.isposinf(v):

@@ -60,6 +60,11 @@ def check_nll_loss(nll_loss: Callable[[Flow, Tensor], Tensor] | None) -> CheckRe
     with torch.no_grad():
         z, log_det = flow.bijector.inverse_and_log_det(x)
         base = flow.base.log_prob(z)
+        z_fwd, ld_fwd = flow.bijector.forward_and_log_det(x)  # the swap: the sampling direction applied to data
+        swapped = (
+            -(flow.base.log_prob(z_fwd) + ld_fwd).mean().item(),
+            -(flow.base.log_prob(z_fwd) - ld_fwd).mean().item(),
+        )
     b, ld = base.numpy(), log_det.numpy()
     got = call(nll_loss, flow, x, what="a function nll_loss(flow, x)")
     if getattr(got, "shape", None) is not None and tuple(got.shape) == (x.shape[0],):
@@ -85,6 +90,15 @@ def check_nll_loss(nll_loss: Callable[[Flow, Tensor], Tensor] | None) -> CheckRe
         ),
         hint_if_equal(
             lambda w: -ld.mean(), "only the log-det term is there: add the base log-density log p_Z(z) at z = f^-1(x)."
+        ),
+        *(
+            hint_if_equal(
+                lambda w, v=v: v,
+                "forward and inverse are swapped: forward_and_log_det is the sampling direction, z to x. A density "
+                "takes the data back to the base: z, log_det = flow.bijector.inverse_and_log_det(x), and that "
+                "log_det is log|det J_{f^-1}(x)|, which is added.",
+            )
+            for v in swapped
         ),
     ]
     value = compare(name, got, nll(flow, x).detach(), hints=hints, unit="nats")

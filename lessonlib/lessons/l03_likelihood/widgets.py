@@ -87,7 +87,13 @@ class NLLExplorer(LessonWidget):
 
     def __init__(self, x: Tensor, train_steps: int = 150, draw_every: int = 25, lr: float = 0.05):
         super().__init__()
-        self.x = torch.as_tensor(real_array(x, "the data x"), dtype=torch.float64).reshape(-1, 1)
+        values = real_array(x, "the data x")
+        if values.ndim > 2 or (values.ndim == 2 and values.shape[1] != 1):
+            raise ValueError(
+                f"NLLExplorer fits a flow in one dimension: give it one column of numbers, shape (N,) or (N, 1), "
+                f"got shape {values.shape}. Pick a column first, e.g. x[:, :1]."
+            )
+        self.x = torch.as_tensor(values, dtype=torch.float64).reshape(-1, 1)
         if self.x.shape[0] == 0:
             raise ValueError("NLLExplorer needs data to score: the data x is empty.")
         self.train_steps, self.draw_every, self.lr = train_steps, draw_every, lr

@@ -26,11 +26,11 @@ from lessonlib.checks import (
     hint_if_equal,
     read_array,
     read_choice,
+    read_items,
     read_number,
 )
 from lessonlib.coupling import AffineCoupling
 from lessonlib.flows import Flow, standard_normal
-from lessonlib.inputs import describe
 from lessonlib.nets import randomise
 from lessonlib.toy2d import kl_gap, two_moons
 from lessonlib.training import train
@@ -130,7 +130,7 @@ def _as_mask(m: Any, dim: int) -> np.ndarray:
 
 @checker("mask")
 def check_keep_mask(answer: Any) -> CheckResult:
-    """The mask for 4 coordinates that keeps x_0, x_1 and transforms x_2, x_3 (1 = kept, 0 = transformed)."""
+    """The mask for 4 coordinates that keeps the first two and transforms the last two (1 = kept, 0 = transformed)."""
     want = np.array([1.0, 1.0, 0.0, 0.0])
     hints = [
         hint_if_equal(
@@ -146,6 +146,14 @@ def check_keep_mask(answer: Any) -> CheckResult:
     return compare("mask", _as_mask(answer, 4), want, hints=hints)
 
 
+def _counted(indices: np.ndarray) -> str:
+    """Coordinates by their place, counted from 1 as the text counts them: "coordinate 3 is", "coordinates 1 and 4 are"."""
+    places = [str(int(i) + 1) for i in indices]
+    if len(places) == 1:
+        return f"coordinate {places[0]} is"
+    return f"coordinates {', '.join(places[:-1])} and {places[-1]} are"
+
+
 def _masks_name(dim: int = 4, n_layers: int = 2) -> str:
     return f"{n_layers} masks covering all {dim} coordinates"
 
@@ -154,9 +162,7 @@ def _masks_name(dim: int = 4, n_layers: int = 2) -> str:
 def check_masks_cover(answer: Any, dim: int = 4, n_layers: int = 2) -> CheckResult:
     """``n_layers`` masks on ``dim`` coordinates such that every coordinate is transformed by some layer."""
     name = _masks_name(dim, n_layers)
-    if isinstance(answer, (str, bytes, dict)) or not hasattr(answer, "__len__") or getattr(answer, "ndim", 1) == 0:
-        raise AnswerProblem(f"give a list of {n_layers} masks, e.g. [[1, 1, 0, 0], [...]]; got {describe(answer)}.")
-    masks = list(answer)
+    masks = read_items(answer, f"a list of {n_layers} masks, e.g. [[1, 1, 0, 0], [...]]")
     if len(masks) != n_layers:
         raise AnswerProblem(f"give exactly {n_layers} masks (one per layer), got {len(masks)}.")
     checked = []
@@ -166,18 +172,17 @@ def check_masks_cover(answer: Any, dim: int = 4, n_layers: int = 2) -> CheckResu
         except AnswerProblem as problem:
             raise AnswerProblem(f"mask {i + 1}: {problem}") from None
     transformed = (np.stack(checked) == 0).any(axis=0).astype(np.float64)
-    never = [int(i) for i in np.flatnonzero(transformed == 0)]
+    if transformed.all():
+        return compare(name, transformed, np.ones(dim))
+    never = _counted(np.flatnonzero(transformed == 0))
     same = all(np.array_equal(checked[0], c) for c in checked[1:])
     if same:
         msg = (
-            f"every layer uses the same mask, so coordinates {never} are never transformed: stacking "
+            f"every layer uses the same mask, so {never} never transformed: stacking "
             "adds nothing for them. Flip the mask in the next layer (1 - mask)."
         )
     else:
-        msg = (
-            f"coordinate{'s' if len(never) > 1 else ''} {never} {'are' if len(never) > 1 else 'is'} kept "
-            "(mask 1) by every layer, so nothing ever transforms it. Give it a 0 in at least one mask."
-        )
+        msg = f"{never} kept (mask 1) by every layer, so no layer transforms {'it' if never.endswith(' is') else 'them'}. Give a 0 in at least one mask."
     hints = [hint_if(lambda g, w: True, msg)]
     return compare(name, transformed, np.ones(dim), hints=hints)
 
@@ -243,6 +248,9 @@ def _check_loss(stack_nll: Callable, flow: Flow, x: Tensor) -> str | None:
         z, log_det = flow.bijector.inverse_and_log_det(x)
         base = flow.base.log_prob(z)
     value = float(got.detach())
+    want = float(-(base + log_det).mean())
+    if math.isclose(value, want, rel_tol=1e-5, abs_tol=1e-6):
+        return None  # right: checked first, so a right answer is never mistaken for a wrong one it nearly equals
     for wrong, why in (
         (
             -base.mean(),
@@ -261,10 +269,7 @@ def _check_loss(stack_nll: Callable, flow: Flow, x: Tensor) -> str | None:
     ):
         if math.isclose(value, float(wrong), rel_tol=1e-5, abs_tol=1e-6):
             return why
-    want = float(-(base + log_det).mean())
-    if not math.isclose(value, want, rel_tol=1e-5, abs_tol=1e-6):
-        return f"stack_nll gives {value:.4f}, the NLL is {want:.4f}: use z, log_det = flow.bijector.inverse_and_log_det(x)."
-    return None
+    return f"stack_nll gives {value:.4f}, the NLL is {want:.4f}: use z, log_det = flow.bijector.inverse_and_log_det(x)."
 
 
 def _check_draw(draw: Callable, flow: Flow, z: Tensor) -> str | None:

@@ -117,8 +117,10 @@ class LayerWalker(LessonWidget):
 
     def __init__(self, flow: Flow, data: Tensor, n_samples: int = 600, seed: int = 0, limit: float = 4.0):
         super().__init__()
-        if not isinstance(flow.bijector, Chain):
-            raise ValueError("LayerWalker needs a flow whose bijector is a Chain of layers.")
+        if not isinstance(flow, Flow) or not isinstance(flow.bijector, Chain):
+            raise ValueError(
+                f"LayerWalker needs a Flow whose bijector is a Chain of layers (make_flow builds one), got {describe(flow)}."
+            )
         self.flow = flow
         gen = torch.Generator().manual_seed(seed)
         z = torch.randn(n_samples, flow.dim, generator=gen, dtype=torch.get_default_dtype())

@@ -10,8 +10,10 @@ derivatives d_k = 0.5 and d_{k+1} = 4.0, so width w = 2, height h = 3 and averag
    xi (the fraction of the bin), forgetting z_k, the other root, the straight line between the knots, or the
    forward map instead of the inverse.
 3. ``check_spline_parameters(answer)``: the trainable numbers of a spline coupling layer on 6 coordinates (2 kept,
-   4 transformed), 10 bins, hidden layers (32, 32). Usual mistakes: 3K + 1 or 3K numbers per coordinate (the end
-   derivatives are fixed at 1), forgetting the biases, feeding all 6 coordinates, or outputting for all 6.
+   4 transformed), 10 bins, hidden layers (32, 32); the network reads the 2 kept coordinates only, as SplineCoupling's
+   does. Usual mistakes: 3K + 1 or 3K numbers per coordinate (the end derivatives are fixed at 1), forgetting the
+   biases, outputting for all 6, or counting in notebook 04's style (AffineCoupling's network reads the whole masked
+   vector, 6 numbers, and outputs for all 6 coordinates).
 
 The references come from the library (lessonlib.splines), so they cannot drift from what the notebook teaches.
 Each checker returns a lessonlib.checks.CheckResult: truthy when right, printed as one line.
@@ -213,9 +215,16 @@ def check_spline_parameters(answer) -> CheckResult:
             "you counted the weights only. Every linear layer also has one bias per output.",
         ),
         hint_if_equal(
+            lambda _: _mlp((c["dim"], h1, h2, c["dim"] * (3 * K - 1))),
+            "you counted the network in notebook 04's style, as AffineCoupling builds it: the whole masked vector "
+            "in (6 numbers, the transformed ones set to 0) and numbers for all 6 coordinates out. SplineCoupling's "
+            "network, the one this exercise counts, reads only the 2 kept coordinates and outputs 3K - 1 numbers "
+            "for each of the 4 transformed ones.",
+        ),
+        hint_if_equal(
             lambda _: _mlp((c["dim"], h1, h2, free * (3 * K - 1))),
-            "your network reads all 6 coordinates. The "
-            "conditioner sees only the kept ones (2 here): the transformed ones cannot feed their own spline.",
+            "your network reads 6 numbers, the whole masked vector, as notebook 04's AffineCoupling does. "
+            "SplineCoupling's network, the one this exercise counts, reads only the 2 kept coordinates.",
         ),
         hint_if_equal(
             lambda _: _mlp((kept, h1, h2, c["dim"] * (3 * K - 1))),

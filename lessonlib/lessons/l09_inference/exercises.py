@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ from lessonlib.checks import (
     call,
     checker,
     compare,
+    failed,
     hint_if,
     hint_if_equal,
     read_array,
@@ -32,6 +34,7 @@ __all__ = [
     "check_ess",
     "check_reverse_kl_passes",
     "check_reverse_kl_loss",
+    "N_SAMPLES",
     "check_dropped_mode_kl",
 ]
 
@@ -156,82 +159,181 @@ def _exercise_target(x: Tensor) -> Tensor:
     return -0.5 * (x[:, 0] ** 2 + (x[:, 1] - 0.5 * x[:, 0]) ** 2 / 0.25)
 
 
-def _loss_and_grads(fn, n: int = 64) -> tuple[Tensor, list[Tensor | None]]:
-    """The loss ``fn`` gives on the exercise's flow and target, and the gradient it sends to the flow's parameters.
+#: The samples the checker asks the learner's loss for: enough to tell the flow's samples from others by their
+#: mean and spread in z, with a margin of about ten standard errors.
+N_SAMPLES = 2000
+_USE = "a function loss(flow, log_target, n, generator)"
+_DRAW = (
+    "flow.sample_and_log_prob(n, generator) gives x and log q(x) together; or draw z with "
+    "flow.base_sample(n, generator) (or torch.randn(n, 2, generator=generator)) and push it through "
+    "flow.bijector.forward_and_log_det(z)"
+)
 
-    The learner's function is called through ``lessonlib.checks.call``: a non-function, an exception it raises and a
-    missing return become an AnswerProblem (feedback), as does a result that is not a torch tensor.
+
+class _Recorded:
+    """log_target, remembering the points it was asked about: the samples the learner's loss used."""
+
+    def __init__(self):
+        self.points: list[Tensor] = []
+
+    def __call__(self, x):
+        self.points.append(torch.as_tensor(np.asarray(x.detach() if isinstance(x, Tensor) else x, dtype=np.float64)))
+        return _exercise_target(x)
+
+
+@dataclass
+class _Run:
+    """One call of the learner's loss on a fresh exercise flow: its value, its samples, its gradient."""
+
+    loss: Tensor
+    x: Tensor | None
+    grads: list[Tensor | None]
+
+
+def _run(fn, seed: int) -> _Run:
+    """fn(flow, log_target, N_SAMPLES, generator seeded with ``seed``), without touching torch's global random state.
+
+    A non-function, an exception it raises and a missing return become an AnswerProblem (feedback), as does a
+    result that is not a torch tensor of one number.
     """
-    flow = _exercise_flow()
-    loss = call(
-        fn,
-        flow,
-        _exercise_target,
-        n,
-        torch.Generator().manual_seed(9),
-        what="a function loss(flow, log_target, n, generator)",
-    )
+    flow, target = _exercise_flow(), _Recorded()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            loss = call(fn, flow, target, N_SAMPLES, torch.Generator().manual_seed(seed), what=_USE)
+    except AnswerProblem as problem:
+        if "sample()" in str(problem):  # flow.base.sample(n, generator): torch's distributions take no generator
+            raise AnswerProblem(
+                f"{str(problem).rstrip('.')}. flow.base is a torch distribution, whose sample() takes no generator "
+                f"(it draws from torch's global random state): {_DRAW}."
+            ) from None
+        raise
     if not isinstance(loss, Tensor):
         raise AnswerProblem(
             f"your function returned {describe(loss)}; return the loss as a torch tensor, so that its "
             "gradient can reach the flow's parameters."
         )
-    if loss.numel() == 1 and loss.requires_grad:
+    if loss.numel() == N_SAMPLES:
+        raise AnswerProblem("you returned one number per sample; the loss is their MEAN (a scalar).")
+    if loss.numel() != 1:
+        raise AnswerProblem(f"the loss must be one number (a scalar tensor), got shape {tuple(loss.shape)}.")
+    if loss.requires_grad:
         try:
             loss.reshape(()).backward()
         except Exception as e:  # noqa: BLE001 - the learner's graph: report it as theirs
             raise AnswerProblem(f"the gradient of your loss could not be computed ({type(e).__name__}: {e}).") from None
+    return _Run(
+        loss.detach().reshape(()), target.points[0] if target.points else None, [p.grad for p in flow.parameters()]
+    )
+
+
+def _reference(x: Tensor) -> tuple[Tensor, list[Tensor]]:
+    """The loss on the samples x = f(z) the learner drew, and its gradient through them (z held fixed)."""
+    flow = _exercise_flow()
+    z = flow.bijector.inverse(x).detach()
+    x_again, log_det = flow.bijector.forward_and_log_det(z)
+    loss = (flow.base.log_prob(z) - log_det - _exercise_target(x_again)).mean()
+    loss.backward()
     return loss.detach(), [p.grad for p in flow.parameters()]
 
 
-def _reference(flow: Flow, log_target, n: int, generator: torch.Generator) -> Tensor:
-    x, log_q = flow.sample_and_log_prob(n, generator)
-    return (log_q - log_target(x)).mean()
+def _normal(z: Tensor) -> bool:
+    """Do these N_SAMPLES points look like N(0, I)? Mean within 0.25 and variance within 0.3 of it: about ten
+    standard errors each, so the flow's own samples always pass and the mistakes below never do."""
+    return bool((z.mean(0).abs() < 0.25).all() and ((z.var(0) - 1).abs() < 0.3).all())
+
+
+def _samples_problem(fn, first: _Run) -> str | None:
+    """What is wrong with where the learner's samples came from: not from the generator given, or not from q."""
+    x = first.x
+    if x is None:
+        return (
+            "your loss never called log_target: the loss is the mean of log q(x) - log p~(x), and log p~(x) is "
+            "log_target(x), on the flow's samples."
+        )
+    if tuple(x.shape) != (N_SAMPLES, 2):
+        return (
+            f"log_target was given shape {tuple(x.shape)}, but the checker asked for n = {N_SAMPLES} samples: "
+            f"score n samples of the flow, shape (n, 2)."
+        )
+    again, other = _run(fn, 9), _run(fn, 10)
+    if again.x is None or not torch.equal(again.x, x) or not torch.equal(again.loss, first.loss):
+        return (
+            "your function gives other samples for the same generator: draw every random number with the generator "
+            f"you are given, so a run can be repeated: {_DRAW}."
+        )
+    if other.x is not None and torch.equal(other.x, x):
+        return (
+            "your samples do not change with the generator you are given: they come from a generator of your own, "
+            f"or from torch's global one. Draw with the one you are given: {_DRAW}."
+        )
+    flow = _exercise_flow()
+    with torch.no_grad():
+        if _normal(flow.bijector.inverse(x)):
+            return None
+        if _normal(flow.bijector.forward(x)):
+            return (
+                "your samples went through the inverse, x = f^-1(z): the flow's samples are x = f(z), the forward "
+                "(sampling) pass, flow.bijector.forward_and_log_det(z)."
+            )
+    if _normal(x):
+        return "your samples are draws of the base p_Z, not of the flow: push them through it, x = f(z)."
+    return f"your samples are not samples of the flow q: {_DRAW}."
 
 
 @checker("reverse-KL loss")
 def check_reverse_kl_loss(fn: Callable) -> CheckResult:
-    """fn(flow, log_target, n, generator) should return mean(log q(x) - log p~(x)) over x ~ q, with gradients
-    through the samples."""
+    """fn(flow, log_target, n, generator) should return mean(log q(x) - log p~(x)) over n samples x ~ q drawn with
+    ``generator``, with gradients through the samples. Judged on the learner's own samples: any correct way of
+    drawing them passes."""
     name = "reverse-KL loss"
-    want, want_grads = _loss_and_grads(_reference)
-    got, grads = _loss_and_grads(fn)
-    if got.numel() == 64:
-        return CheckResult(
-            name, False, f"❌ {name}: you returned one number per sample; the loss is their MEAN (a scalar)."
-        )
-    verdict = compare(name, got, want, hints=_loss_hints(), rtol=1e-9, atol=1e-9, unit="nats")
+    first = _run(fn, 9)
+    problem = _samples_problem(fn, first)
+    if problem:
+        return failed(name, problem)
+    want, want_grads = _reference(first.x)
+    verdict = compare(name, first.loss, want, hints=_loss_hints(first.x), rtol=1e-9, atol=1e-9, unit="nats")
     if not verdict:
         return verdict
-    if any(g is None for g in grads) or not all(torch.allclose(g, h) for g, h in zip(grads, want_grads)):
-        return CheckResult(
+    if any(g is None for g in first.grads) or not all(torch.allclose(g, h) for g, h in zip(first.grads, want_grads)):
+        return failed(
             name,
-            False,
-            f"❌ {name}: the value is right but the gradient is not: it must flow through "
-            "the samples x = f(z) into the flow's parameters. Do not detach x or compute it under "
-            "torch.no_grad(); draw it with flow.sample_and_log_prob(n, generator).",
+            "the value is right but the gradient is not: it must flow through the samples x = f(z) into the "
+            "flow's parameters. Do not detach x or compute it under torch.no_grad(), and draw it with the forward "
+            "pass (flow.sample_and_log_prob(n, generator)).",
         )
     return verdict
 
 
-def _loss_hints() -> list:
+def _loss_hints(x: Tensor) -> list:
+    """The plausible mistakes, as values on the learner's own samples x."""
     flow = _exercise_flow()
     with torch.no_grad():
-        x, log_q = flow.sample_and_log_prob(64, torch.Generator().manual_seed(9))
-        terms = log_q - _exercise_target(x)
-    without_q = float(-_exercise_target(x).mean())
-    summed, se = float(terms.sum()), float(terms.std() / 8)  # 8 = sqrt(64 samples)
+        z, log_det = flow.bijector.inverse_and_log_det(x)  # log_det = log|det J_{f^-1}(x)| = -log|det J_f(z)|
+        log_p, log_q = _exercise_target(x), flow.log_prob(x)
+        terms = log_q - log_p
+    se = float(terms.std() / math.sqrt(len(terms)))
     return [
         hint_if(
-            _near(without_q),
+            _near(float(-log_p.mean())),
             "you left out log q(x). Without it the loss is lowest when every sample sits on "
             "the peak of p~: -E[log q] (the entropy of q) is the term that keeps q spread out.",
         ),
-        hint_if(_near(summed), "you summed over the samples; take the mean, so the loss does not grow with n."),
+        hint_if(
+            _near(float(terms.sum())), "you summed over the samples; take the mean, so the loss does not grow with n."
+        ),
+        hint_if(
+            _near(float((flow.base.log_prob(z) - log_det - log_p).mean())),
+            "the log-det has the wrong sign: log q(x) = log p_Z(z) MINUS log|det J_f(z)|, the log-det that "
+            "forward_and_log_det returns with x (sample_and_log_prob does this for you).",
+        ),
+        hint_if(
+            _near(float((flow.base.log_prob(x) + log_det - log_p).mean())),
+            "you scored x with the base density: log p_Z takes z, the point x came from, not x itself.",
+        ),
         hint_if(
             lambda g, w: g.size == 1 and abs(float(g) - float(w)) < 3 * se,
-            "close, but not from the same samples: draw them with flow.sample_and_log_prob(n, generator), "
-            "using the generator you are given.",
+            "close to the loss on your samples, but not equal: compute log q(x) and log p~(x) on the same samples "
+            "(one call of flow.sample_and_log_prob(n, generator) gives x and log q(x) together).",
         ),
     ]
 

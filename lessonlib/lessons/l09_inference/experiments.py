@@ -407,15 +407,10 @@ def amortised_reverse_kl(model: LinearGaussian) -> Objective:
     """Mean over x ~ p(x) of log q(z | x) - log p(x, z), z ~ q(. | x): minus the ELBO, averaged over observations.
 
     One step draws a batch of observations, one z for each from the encoder (a ConditionalFlow), and
-    scores it. Minimising it fits q(z | x) to p(z | x) for every x at once.
+    scores it: ``reverse_kl`` with the observations as the contexts. Minimising it fits q(z | x) to p(z | x)
+    for every x at once.
     """
-
-    def objective(encoder: ConditionalFlow, n: int, gen: torch.Generator) -> Tensor:
-        x = model.sample_x(n, gen)
-        z, log_q = encoder.sample_and_log_prob(x, gen)
-        return (log_q - model.log_joint(z, x)).mean()
-
-    return objective
+    return reverse_kl(model.log_joint, context=model.sample_x)
 
 
 def elbo_per_x(encoder: ConditionalFlow, model: LinearGaussian, xs, n: int = 20_000, seed: int = 2) -> np.ndarray:

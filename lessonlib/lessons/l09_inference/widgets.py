@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipywidgets as w
 import numpy as np
 
+from lessonlib.inputs import describe
 from lessonlib.lessons.l09_inference.experiments import FITS, ModeFit, TwoModes
 from lessonlib.lessons.l09_inference.plots import draw_mode_panel, mode_circles
 from lessonlib.ui.style import current
@@ -29,6 +30,11 @@ class ModeExplorer(LessonWidget):
 
     def __init__(self, fits: list[ModeFit]):
         super().__init__()
+        fits = list(fits) if hasattr(fits, "__iter__") and not isinstance(fits, (str, bytes)) else [fits]
+        if not all(isinstance(f, ModeFit) for f in fits):
+            raise ValueError(
+                f"ModeExplorer needs a list of fits from experiments.mode_fits(...), got {describe(fits[0])} in it."
+            )
         if not fits:
             raise ValueError("ModeExplorer needs at least one fit: pass experiments.mode_fits(...).")
         self.fits = sorted(fits, key=lambda f: f.separation)

@@ -38,8 +38,12 @@ def ex1_answers() -> dict[str, float]:
 
 def test_check_rotation_scaling_density():
     p = ex1_answers()
-    assert check_rotation_scaling_density(p["right"]).passed
+    A, x = 2.0 * L.rotation(np.pi / 6), np.array([1.0, 0.5])
+    z_star = np.linalg.solve(A, x)
+    assert check_rotation_scaling_density(z_star, p["right"]).passed
+    assert check_rotation_scaling_density(torch.tensor(z_star, dtype=torch.float32), np.float32(p["right"])).passed
     assert "not attempted" in check_rotation_scaling_density(None).message
+    assert "both" in check_rotation_scaling_density(p["right"]).message  # the density alone: z* is asked too
     expect = {
         "times_det": "multiplied by |det A|",
         "over_s": "s^2 = 4",
@@ -49,8 +53,18 @@ def test_check_rotation_scaling_density():
         "no_2pi": "2 pi",
     }
     for key, words in expect.items():
-        r = check_rotation_scaling_density(p[key])
+        r = check_rotation_scaling_density(z_star, p[key])
         assert not r.passed and words in r.message, (key, r.message)
+    points = {  # a wrong z* is refused even where the density, which depends on |z*| only, comes out right
+        "turned the wrong way": L.rotation(np.pi / 6) @ x / 2,
+        "lands ON x*": A @ x,
+        "x* itself": x,
+        "not the turn": x / 2,
+        "not the scaling": L.rotation(-np.pi / 6) @ x,
+    }
+    for words, z in points.items():
+        r = check_rotation_scaling_density(z, p["right"])
+        assert not r.passed and words in r.message, (words, r.message)
 
 
 def test_check_signs():
@@ -81,14 +95,18 @@ def test_check_big_log_det():
 
 
 def test_check_rotation_scaling_density_rounded_and_other_types():
-    p = ex1_answers()
-    r = check_rotation_scaling_density(round(p["right"], 3))
+    p, z = ex1_answers(), np.linalg.solve(2.0 * L.rotation(np.pi / 6), np.array([1.0, 0.5]))
+    r = check_rotation_scaling_density(z, round(p["right"], 3))
     assert not r and "Right idea, give more digits" in r.message
-    assert check_rotation_scaling_density(np.float32(p["right"])) and check_rotation_scaling_density([p["right"]])
-    r = check_rotation_scaling_density(round(p["times_det"], 3))  # a known mistake, rounded
+    assert check_rotation_scaling_density(z, np.float32(p["right"])) and check_rotation_scaling_density(z, [p["right"]])
+    assert check_rotation_scaling_density(list(z), p["right"]) and check_rotation_scaling_density(z[None], p["right"])
+    r = check_rotation_scaling_density(z, round(p["times_det"], 3))  # a known mistake, rounded
     assert not r and "multiplied by |det A|" in r.message
     for odd, words in (([p["right"], p["right"]], "one number"), ("0.034", "without quotes"), (np.nan, "NaN")):
-        r = check_rotation_scaling_density(odd)
+        r = check_rotation_scaling_density(z, odd)
+        assert not r and words in r.message, r.message
+    for odd, words in (([1.0, 2.0, 3.0], "two numbers"), ("z", "the text"), ([np.nan, 0.0], "NaN")):
+        r = check_rotation_scaling_density(odd, p["right"])
         assert not r and words in r.message, r.message
 
 

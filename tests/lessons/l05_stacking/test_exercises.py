@@ -80,9 +80,12 @@ def test_check_masks_cover():
     assert check_masks_cover([[1, 1, 0, 0], [0, 0, 1, 1]])
     assert check_masks_cover([[1, 0, 1, 0], [0, 1, 0, 1]])
     same = check_masks_cover([[1, 1, 0, 0], [1, 1, 0, 0]])
-    assert not same and "same mask" in same.message and "[0, 1]" in same.message
+    assert not same and "same mask" in same.message and "coordinates 1 and 2 are" in same.message  # counted from 1
     partial = check_masks_cover([[1, 0, 1, 0], [1, 1, 0, 0]])
-    assert not partial and "coordinate [0] is kept" in partial.message
+    assert not partial and "coordinate 1 is kept" in partial.message
+    assert check_masks_cover(m for m in [[1, 1, 0, 0], [0, 0, 1, 1]])  # any iterable of masks
+    assert check_masks_cover({"a": [1, 1, 0, 0], "b": [0, 0, 1, 1]}.values())
+    assert "more than 1,000,000" in check_masks_cover(range(10**20)).message
     assert "exactly 2 masks" in check_masks_cover([[1, 1, 0, 0]]).message
     assert "mask 2" in check_masks_cover([[1, 1, 0, 0], [1, 1, 1, 1]]).message
     assert "list of 2 masks" in check_masks_cover(3).message

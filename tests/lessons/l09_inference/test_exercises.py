@@ -51,20 +51,36 @@ def right(flow, log_target, n, generator):
     return (log_q - log_target(x)).mean()
 
 
-def test_check_reverse_kl_loss_passes_the_right_loss_and_the_two_pass_version():
-    assert check_reverse_kl_loss(right)
+def recipe(flow, log_target, n, generator, dtype=torch.float32, direction="forward_and_log_det", sign=-1):
+    """The notebook's recipe: z from the generator, pushed through the flow, scored with the forward log-det."""
+    z = torch.randn(n, 2, generator=generator, dtype=dtype)
+    x, log_det = getattr(flow.bijector, direction)(z)
+    return (flow.base.log_prob(z) + sign * log_det - log_target(x)).mean()
 
+
+def test_check_reverse_kl_loss_passes_every_correct_construction():
     def scored_again(flow, log_target, n, generator):  # a second (inverse) pass gives the same value and gradient
         x = flow.sample(n, generator)
         return (flow.log_prob(x) - log_target(x)).mean()
 
-    assert check_reverse_kl_loss(scored_again)
+    def base_sample(flow, log_target, n, generator):
+        x, log_det = flow.bijector.forward_and_log_det(flow.base_sample(n, generator))
+        return (flow.log_prob(x) - log_target(x)).mean()
+
+    for fn in (
+        right,
+        scored_again,
+        base_sample,
+        recipe,
+        lambda *a: recipe(*a, dtype=torch.float64),
+        lambda *a: right(*a).reshape(1),  # a loss of shape (1,)
+        lambda f, t, n, g: (lambda x, lq: (lq - t(x)).sum() / n)(*f.sample_and_log_prob(n, g)),
+    ):
+        result = check_reverse_kl_loss(fn)
+        assert result, result.message
 
 
 def test_check_reverse_kl_loss_explains_the_plausible_mistakes():
-    def flipped(flow, log_target, n, generator):
-        return -right(flow, log_target, n, generator)
-
     def without_log_q(flow, log_target, n, generator):
         return -log_target(flow.sample(n, generator)).mean()
 
@@ -80,21 +96,43 @@ def test_check_reverse_kl_loss_explains_the_plausible_mistakes():
         x = flow.sample(n, generator).detach()
         return (flow.log_prob(x) - log_target(x)).mean()
 
-    def other_samples(flow, log_target, n, generator):  # ignores the generator: the global one draws
+    def global_generator(flow, log_target, n, generator):  # ignores the generator: the global one draws
         x, log_q = flow.sample_and_log_prob(n)
         return (log_q - log_target(x)).mean()
 
-    torch.manual_seed(0)
-    assert "wrong sign" in check_reverse_kl_loss(flipped).message
-    assert "left out log q" in check_reverse_kl_loss(without_log_q).message
-    assert "mean" in check_reverse_kl_loss(summed).message
-    assert "one number per sample" in check_reverse_kl_loss(per_sample).message
-    assert "gradient is not" in check_reverse_kl_loss(detached).message
-    assert "same samples" in check_reverse_kl_loss(other_samples).message
-    assert "raised" in check_reverse_kl_loss(lambda *a: a[0].nonexistent()).message
-    assert (
-        "forget the return" in check_reverse_kl_loss(lambda *a: None).message
-    )  # an attempt: "not attempted" is None itself
+    def two_batches(flow, log_target, n, generator):  # log q of other samples than the ones scored by p~
+        x, _ = flow.sample_and_log_prob(n, generator)
+        return (flow.sample_and_log_prob(n, generator)[1] - log_target(x)).mean()
+
+    def base_draws(flow, log_target, n, generator):  # samples of p_Z, never pushed through the flow
+        z = torch.randn(n, 2, generator=generator)
+        return (flow.base.log_prob(z) - log_target(z)).mean()
+
+    def base_sample_with_generator(flow, log_target, n, generator):
+        return flow.base.sample(n, generator).sum()
+
+    state = torch.get_rng_state()
+    for fn, words in (
+        (lambda *a: -right(*a), "wrong sign"),
+        (lambda *a: recipe(*a, sign=1), "log-det has the wrong sign"),
+        (lambda *a: recipe(*a, direction="inverse_and_log_det"), "through the inverse"),
+        (without_log_q, "left out log q"),
+        (summed, "mean"),
+        (per_sample, "one number per sample"),
+        (detached, "gradient is not"),
+        (global_generator, "do not change with the generator"),
+        (lambda f, t, n, g: right(f, t, n, torch.Generator().manual_seed(123)), "do not change with the generator"),
+        (two_batches, "same samples"),
+        (base_draws, "draws of the base"),
+        (base_sample_with_generator, "takes no generator"),
+        (lambda f, t, n, g: right(f, t, 64, g), "n = 2000"),
+        (lambda f, t, n, g: -f.log_prob(f.sample(n, g).detach()).mean(), "never called log_target"),
+        (lambda *a: a[0].nonexistent(), "raised"),
+        (lambda *a: None, "forget the return"),  # an attempt: "not attempted" is None itself
+    ):
+        result = check_reverse_kl_loss(fn)
+        assert not result and words in result.message, result.message
+    assert torch.equal(torch.get_rng_state(), state)  # the checker leaves torch's global random state alone
 
 
 def test_check_dropped_mode_kl():
