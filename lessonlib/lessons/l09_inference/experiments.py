@@ -43,6 +43,7 @@ __all__ = [
     "LinearGaussian",
     "amortised_reverse_kl",
     "elbo_per_x",
+    "gaussian_encoders",
 ]
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -422,3 +423,21 @@ def elbo_per_x(encoder: ConditionalFlow, model: LinearGaussian, xs, n: int = 20_
         check = importance_check(flow, lambda z, x_col=x_col: model.log_joint(z, x_col), n=n, seed=seed + k)
         out.append(check.elbo)
     return np.array(out)
+
+
+def gaussian_encoders(model: LinearGaussian, x: float, n: int = 1000) -> tuple[float, float]:
+    """What a Gaussian encoder q(z | x) can reach on this model's posterior at the observation x.
+
+    Returns (KL(q || p) of the best mean-field Gaussian, in nats; the largest |log N(z; mean, cov) - log p(z | x)|
+    over n points z ~ N(0, 4 I)). Under reverse KL the best Gaussian with independent coordinates has the
+    posterior's mean and variances 1 / Lambda_ii (Lambda = cov^-1), so its KL is
+    (sum_i log Lambda_ii - log det Lambda) / 2: zero only when the coordinates are uncorrelated. The second number
+    is zero up to rounding, because this posterior is exactly Gaussian: a full-covariance Gaussian encoder is exact.
+    """
+    mean, cov = model.posterior(x)
+    precision = np.linalg.inv(cov)
+    mean_field = 0.5 * (float(np.log(np.diag(precision)).sum()) - float(np.linalg.slogdet(precision)[1]))
+    z = 2 * torch.randn(n, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    full = torch.distributions.MultivariateNormal(torch.as_tensor(mean), torch.as_tensor(cov))
+    log_post = model.log_joint(z, torch.full((n, 1), float(x), dtype=torch.float64)) - model.log_evidence(x)
+    return mean_field, float((full.log_prob(z) - log_post).abs().max())
