@@ -8,7 +8,7 @@
     python3 course.py test ARGS    only the pytest ARGS (e.g. tests/core or notebooks/05_stacking_layers_into_a_flow.ipynb)
     python3 course.py regenerate   re-execute every notebook and save its outputs (authors)
     python3 course.py present NB   show notebook NB as slides with live widgets (instructors)
-    python3 course.py bench        run the benchmarks and refresh their table in the README
+    python3 course.py bench        run the benchmarks; rewrites their tables in docs/benchmarks.md and docs/hubs.md
     python3 course.py spread       run the notebooks as other CPUs would; report how far results move
     python3 course.py spread --seeds 10   the same over 10 training seeds; rewrites docs/claims.md
     python3 course.py screenshots  refresh the screenshots in docs/screenshots/

@@ -1,6 +1,6 @@
-"""Benchmark results: machine facts, the JSON schema, and the README table generated from it.
+"""Benchmark results: machine facts, the JSON schema, and the tables of docs/benchmarks.md generated from it.
 
-The README's table sits between two marker comments and is rewritten from
+docs/benchmarks.md's tables sit between two marker comments and are rewritten from
 ``benchmarks/results/bench.json`` by ``python3 course.py bench`` (or ``--table-only``); it is never
 typed by hand. Every comparison in it is a ratio or a difference from the same run.
 """
@@ -685,16 +685,16 @@ def _footer(results: dict[str, Any]) -> list[str]:
 
 
 def render(results: dict[str, Any]) -> str:
-    """The README's benchmark section body, in Markdown, from a results dict."""
+    """docs/benchmarks.md's generated part, in Markdown, from a results dict."""
     validate(results)
     sections = (_header, _course_table, _widget_tables, _kl_table, _speed_table, _checks_table, _spline_table, _footer)
     return "\n".join(line for section in sections for line in section(results))
 
 
-def update_readme(readme: str, body: str, begin: str = BEGIN, end: str = END) -> str:
+def replace_between(text: str, body: str, begin: str = BEGIN, end: str = END) -> str:
     """Replace the text between the markers with ``body``; raise ValueError when the markers are missing."""
-    if begin not in readme or end not in readme:
-        raise ValueError(f"README.md lacks the markers {begin} and {end}; add them where the table belongs")
-    head, rest = readme.split(begin, 1)
+    if begin not in text or end not in text:
+        raise ValueError(f"the document lacks the markers {begin} and {end}; add them where the table belongs")
+    head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
     return f"{head}{begin}\n{body}\n{end}{tail}"

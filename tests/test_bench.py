@@ -201,17 +201,17 @@ def test_drag_table_shows_each_drag_and_judges_it_against_the_targets():
     assert "Not measured: `benchmarks/results/browser_drag.json` was missing" in report.render(r)
 
 
-def test_readme_table_is_replaced_between_the_markers_only():
+def test_a_table_is_replaced_between_the_markers_only():
     readme = f"# T\n\nbefore\n\n{report.BEGIN}\nold table\n{report.END}\n\nafter\n"
-    new = report.update_readme(readme, "NEW")
+    new = report.replace_between(readme, "NEW")
     assert new == f"# T\n\nbefore\n\n{report.BEGIN}\nNEW\n{report.END}\n\nafter\n"
-    assert report.update_readme(new, "NEWER").count(report.BEGIN) == 1
+    assert report.replace_between(new, "NEWER").count(report.BEGIN) == 1
     with pytest.raises(ValueError, match="markers"):
-        report.update_readme("# no markers", "x")
+        report.replace_between("# no markers", "x")
 
 
-def test_the_real_readme_has_the_markers():
-    text = (ROOT / "README.md").read_text()
+def test_the_benchmarks_document_has_the_markers():
+    text = (ROOT / "docs" / "benchmarks.md").read_text()
     assert text.count(report.BEGIN) == 1 and text.count(report.END) == 1
 
 

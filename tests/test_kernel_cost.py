@@ -104,10 +104,17 @@ def test_table_shows_the_notebooks_the_limits_and_the_nodes():
     assert "holds 1020 MiB" in text and "at most 18 ms of CPU" in text and "23.4 GiB" in text
 
 
+def test_the_summary_gives_the_limits_and_the_largest_node():
+    text = cost_table.render_summary(results())
+    assert "Set a memory guarantee of 512M, a limit of 896M and 1 CPU" in text
+    assert "16 vCPU and 64 GiB then holds 70 students" in text and "needs 3 such nodes" in text
+
+
 def test_rows_that_cannot_give_limits_say_so_and_malformed_ones_are_refused():
     r = results()
     r["cost"] = [row for row in rows() if row["kind"] == "kernel"]  # no server row
     assert cost_table.render(r).startswith("Not measured yet")
+    assert cost_table.render_summary(r).startswith("Not measured yet")
     for broken in ({"kind": "kernel", "notebook": "x"}, {"kind": "browser"}):
         with pytest.raises(ValueError):
             cost_table.validate([broken])
@@ -115,7 +122,9 @@ def test_rows_that_cannot_give_limits_say_so_and_malformed_ones_are_refused():
         cost_table.validate(rows() + rows()[-1:])
 
 
-def test_the_readme_has_the_cost_markers_in_the_instructors_section():
+def test_the_hubs_document_has_the_cost_block_and_the_readme_its_summary_for_instructors():
+    hubs = (ROOT / "docs" / "hubs.md").read_text()
+    assert hubs.count(cost_table.BEGIN) == 1 and hubs.count(cost_table.END) == 1
     text = (ROOT / "README.md").read_text()
-    assert text.count(cost_table.BEGIN) == 1 and text.count(cost_table.END) == 1
-    assert text.index("## For instructors") < text.index(cost_table.BEGIN) < text.index("## Troubleshooting")
+    assert text.count(cost_table.SUMMARY_BEGIN) == 1 and text.count(cost_table.SUMMARY_END) == 1
+    assert text.index("## For instructors") < text.index(cost_table.SUMMARY_BEGIN) < text.index("## The library")

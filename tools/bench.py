@@ -1,15 +1,15 @@
 """Benchmarks: how fast the course runs, how fast its widgets answer, how its flows compare.
 
     python3 course.py bench                 everything (about 10-15 minutes on 2 idle cores)
-    python3 course.py bench --quick         a 2-minute smoke run (few steps, one seed); README untouched
-    python3 course.py bench --table-only    rewrite the README table from benchmarks/results/bench.json (and the
+    python3 course.py bench --quick         a 2-minute smoke run (few steps, one seed); tables untouched
+    python3 course.py bench --table-only    rewrite the tables from benchmarks/results/bench.json (and the
                                             browser's latency and drag files, read again)
     python3 course.py bench --only course   re-measure some parts (course widgets cost drag speed fits) of bench.json
 
 zuko and normflows are not course dependencies: they go into a separate virtual environment,
 .venv-bench, made on first use from benchmarks/requirements.txt (torch pinned to the course's CPU
-build, so no multi-GB CUDA download). Results: benchmarks/results/bench.json, and the table between
-the markers in the README's Benchmarks section.
+build, so no multi-GB CUDA download). Results: benchmarks/results/bench.json, and the tables between
+markers in docs/benchmarks.md, docs/hubs.md and the README (`write_table`).
 """
 
 from __future__ import annotations
@@ -164,14 +164,23 @@ def versions() -> dict[str, str]:
 def read_browser_results() -> dict:
     """The browser's measurements: key-press latency (the walk-through writes it) and drags (tools/dragbench.py)."""
     files = {"browser": RESULTS / "browser_latency.json", "drag": RESULTS / "browser_drag.json"}
-    return {key: json.loads(f.read_text()) if f.exists() else None for key, f in files.items()}
+    return {key: json.loads(f.read_text()) for key, f in files.items() if f.exists()}
 
 
 def write_table(results: dict) -> None:
-    readme = ROOT / "README.md"
-    text = report.update_readme(readme.read_text(), report.render(results))
-    readme.write_text(report.update_readme(text, cost_table.render(results), cost_table.BEGIN, cost_table.END))
-    say("README.md benchmark table and cost table rewritten")
+    """The generated tables: docs/benchmarks.md, docs/hubs.md's cost block, the README's cost summary."""
+    blocks = {
+        "docs/benchmarks.md": [(report.render(results), report.BEGIN, report.END)],
+        "docs/hubs.md": [(cost_table.render(results), cost_table.BEGIN, cost_table.END)],
+        "README.md": [(cost_table.render_summary(results), cost_table.SUMMARY_BEGIN, cost_table.SUMMARY_END)],
+    }
+    for name, parts in blocks.items():
+        path = ROOT / name
+        text = path.read_text(encoding="utf-8")
+        for body, begin, end in parts:
+            text = report.replace_between(text, body, begin, end)
+        path.write_text(text, encoding="utf-8")
+    say("docs/benchmarks.md, docs/hubs.md's cost block and the README's cost summary rewritten")
 
 
 def measure_cost(results: dict, args: argparse.Namespace) -> None:
@@ -187,8 +196,8 @@ def measure_cost(results: dict, args: argparse.Namespace) -> None:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="course.py bench", description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="smoke run: 150 steps, 1 seed; README untouched")
-    ap.add_argument("--table-only", action="store_true", help="rewrite the README table from bench.json")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 150 steps, 1 seed; tables untouched")
+    ap.add_argument("--table-only", action="store_true", help="rewrite the generated tables from bench.json")
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2, help="parallel single-threaded training processes")
@@ -344,7 +353,7 @@ def keep_old_parts(results: dict, args: argparse.Namespace, out_path: Path) -> N
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     out_path = RESULTS / ("quick.json" if args.quick else "bench.json")
-    if args.table_only:  # the browser's files (walk-through latency, drags) are read again: other tools write them
+    if args.table_only:  # the browser's files (walk-through latency, drags) are read again where they exist
         results = json.loads((RESULTS / "bench.json").read_text())
         results.update(read_browser_results())
         (RESULTS / "bench.json").write_text(json.dumps(results, indent=1) + "\n")
@@ -376,7 +385,7 @@ def main(argv: list[str]) -> int:
             "load_start": load0,
             "load_end": report.load_average(),
         }
-    results.update(read_browser_results())
+    results.update({"browser": None, "drag": None, **read_browser_results()})
     results["machine"]["load_end"] = report.load_average()
     if args.only and out_path.exists():
         keep_old_parts(results, args, out_path)

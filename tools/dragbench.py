@@ -25,7 +25,7 @@ the figure for the canvas drags (01's knots, 02's vector tips). Counted in the p
   grow when other programs share the cores: divided by the frames, what one frame costs the page.
 
 Results go to benchmarks/results/browser_drag.json; `python3 course.py bench` copies them into the
-README table. The walk-through (tests/browser) does the same drags, to check that each one paints.
+docs/benchmarks.md table. The walk-through (tests/browser) does the same drags, to check that each one paints.
 """
 
 from __future__ import annotations
