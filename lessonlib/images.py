@@ -9,7 +9,7 @@ real vectors. Three steps connect the two, in the order data meets them:
   trained on dequantised pixels has a discrete model behind it that does at least as well
   (Theis, van den Oord, Bethge 2016).
 * ``PixelLogit``: a Bijector between the real line and the pixel range (0, L), the "logit trick"
-  of RealNVP. In the density direction s = alpha + (1 - 2 alpha) y / L, z = logit(s); its
+  of image flows. In the density direction s = alpha + (1 - 2 alpha) y / L, z = logit(s); its
   log-det belongs in the likelihood's ledger like any other layer's.
 * ``bits_per_dim``: nats per image to bits per pixel, -log2 p(x) / D, the unit of image-flow papers.
 
@@ -75,14 +75,16 @@ def dequantise(pixels, levels: int, generator: torch.Generator | None = None) ->
 class PixelLogit(Bijector):
     """x = L (sigmoid(z) - alpha) / (1 - 2 alpha): from the real line onto the pixel range, per coordinate.
 
-    Density direction (RealNVP's preprocessing): s = alpha + (1 - 2 alpha) x / L, z = logit(s), with
+    Density direction (the logit preprocessing): s = alpha + (1 - 2 alpha) x / L, z = logit(s), with
     log|det J_{f^-1}(x)| = sum_d [log((1 - 2 alpha) / L) - log s_d - log(1 - s_d)].
     ``alpha`` keeps s away from 0 and 1, where the logit is infinite: x = 0 and x = L map to
     logit(alpha) and logit(1 - alpha). The inverse accepts x in the open interval
     (-alpha L / (1 - 2 alpha), (1 - alpha) L / (1 - 2 alpha)), which contains [0, L). The forward pass reaches
     the ends of that interval, where z would be infinite, once sigmoid(z) rounds to 0 or 1: for |z| above
     about 17 in float32 (37 in float64). Its log-det stays exact there, but such points cannot be mapped back.
-    Reference: Dinh, Sohl-Dickstein, Bengio, "Density estimation using Real NVP" (2017), section 4.1.
+    This symmetric form, away from both ends, is the one of Papamakarios, Pavlakou, Murray, "Masked
+    Autoregressive Flow for Density Estimation" (2017); RealNVP (Dinh, Sohl-Dickstein, Bengio 2017, section
+    4.1) used logit(alpha + (1 - alpha) x / 256), which keeps away from 0 only.
 
     Shapes: z, x (B, D); log_det (B,).
     """

@@ -359,8 +359,8 @@ def levels_obey_the_maths(before: dict[str, float], after: dict[str, float]) -> 
 
 
 def parse_09(text: str) -> dict[str, float]:
-    """09's readout: 'modes 4.0 apart. Right of 0: forward fit = 0.50, reverse fit = 0.48. Reverse fit KL(q||p) = 0.41 nats: ...'."""
-    return _grab(
+    """09's readout: 'modes 4.0 apart. At the far mode: forward fit = 0.50, reverse fit = 0.00. Reverse fit KL(q||p) = 0.70 nats: ...'."""
+    out = _grab(
         text,
         {
             "separation": r"modes\s+" + NUM + r"\s+apart",
@@ -369,17 +369,23 @@ def parse_09(text: str) -> dict[str, float]:
             "kl": r"KL\(q\|\|p\)\s*=\s*" + NUM,
         },
     )
+    if out:
+        out["dropped"] = 1.0 if "dropped a mode" in text else 0.0
+    return out
 
 
 def shares_and_kl(before: dict[str, float], after: dict[str, float]) -> str | None:
-    """Each fit's share of samples right of 0 is a fraction, the reverse KL is not negative (beyond Monte Carlo
+    """Each fit's share of samples at the far mode is a fraction, the reverse KL is not negative (beyond Monte Carlo
     noise), and 'dropped a mode' is said exactly when the reverse fit has (almost) nothing on one side."""
-    if len(after) < 4:
+    if not {"separation", "forward", "reverse", "kl"} <= set(after):
         return f"readout lacks the separation, a share or the KL: {after}"
     if not all(0.0 <= after[k] <= 1.0 for k in ("forward", "reverse")):
         return f"a share of samples outside [0, 1]: {after}"
     if after["kl"] < -0.05:
         return f"KL(q||p) = {after['kl']} is negative"
+    minor = min(after["reverse"], 1 - after["reverse"])  # the reverse fit's share at its emptier mode, 2 decimals
+    if "dropped" in after and (after["dropped"] == 1.0) != (minor < 0.05) and minor != 0.05:
+        return f"the readout says {'dropped' if after['dropped'] else 'covers both'} with a minor share of {minor}"
     return changed(before, after)
 
 

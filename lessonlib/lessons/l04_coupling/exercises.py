@@ -69,7 +69,7 @@ EXERCISE_DIM = 4
 
 
 def exercise_mask(dim: int = EXERCISE_DIM) -> Tensor:
-    """The mask of exercise 1: 1 on even coordinates (kept), 0 on odd ones (transformed). Float64."""
+    """The mask of exercise 1: 1 on coordinates 1, 3, ... (kept), 0 on coordinates 2, 4, ... (transformed). Float64."""
     return alternating_mask(dim).double()
 
 

@@ -149,34 +149,32 @@ def plot_untouched(z_img: Tensor, x_img: Tensor, mask_img: Tensor) -> Figure:
     return fig
 
 
-def plot_stability(runs: dict[str, list[float]], steps: int) -> Figure:
-    """Training loss (NLL, nats) per step for several set-ups, on a log scale; a run that overflowed ends in an x."""
-    fig, ax = static_figure(height=current().fig_width * 0.36)
+def plot_stability(runs: dict[str, list[list[float]]], steps: int, base_nll: float | None = None) -> Figure:
+    """Training loss (NLL, nats) per step on a shared log scale: one panel per set-up, one line per start.
+
+    ``runs``: name -> one list of losses per start (``experiments.stability_runs``). A run shorter than
+    ``steps`` blew up: an x at the top of its panel marks the step where it stopped. ``base_nll``: a
+    dashed line at the plain base's NLL, where a flow that starts as the identity starts.
+    """
+    fig, axes = static_figure(1, len(runs), height=current().fig_width * 0.36, sharey=True, squeeze=False)
     colours = ["#1a7f37", "#dd8452", "#c44e52", "#4c72b0"]
-    finite = [v for v in runs.values() if v]
-    lo, hi = min(min(v) for v in finite), max(max(v) for v in finite)
+    finite = [v for curves in runs.values() for losses in curves for v in losses]
+    lo, hi = (min(finite), max(finite)) if finite else (1.0, 10.0)
     top = hi * 20
-    for (name, losses), c in zip(runs.items(), colours):
-        steps_x = np.arange(1, len(losses) + 1)
-        if len(losses) < steps:  # overflowed: mark where it stopped, at the top of the axis
-            ax.plot(steps_x, losses, color=c)
-            ax.plot(
-                [len(losses) + 1],
-                [top],
-                marker="x",
-                ms=12,
-                mew=3,
-                color=c,
-                ls="none",
-                label=f"{name}: loss = inf at step {len(losses) + 1}",
-            )
-        else:
-            ax.plot(steps_x, losses, color=c, label=name)
-    ax.set_yscale("log")
-    ax.set_ylim(max(lo * 0.7, 1e-1) if lo > 0 else None, top * 3)
-    ax.set_xlabel("training step")
-    ax.set_ylabel("NLL (nats)")
-    ax.legend(fontsize="small")
+    for ax, (name, curves), c in zip(axes[0], runs.items(), colours):
+        for losses in curves:
+            ax.plot(np.arange(1, len(losses) + 1), losses, color=c, lw=1, alpha=0.7)
+        stops = [len(losses) + 1 for losses in curves if len(losses) < steps]
+        ax.plot(stops, [top] * len(stops), marker="x", ms=10, mew=2, color=c, ls="none", alpha=0.7)
+        if base_nll is not None:
+            ax.axhline(base_nll, color="0.4", ls="--", lw=1, label="plain Gaussian base")
+        ax.set_title(f"{name}\n{len(stops)} of {len(curves)} blew up", fontsize="small")
+        ax.set_yscale("log")
+        ax.set_xlabel("training step")
+    axes[0, 0].set_ylim(max(lo * 0.7, 1e-1) if lo > 0 else None, top * 3)
+    axes[0, 0].set_ylabel("NLL (nats)")
+    if base_nll is not None:
+        axes[0, -1].legend(fontsize="small", loc="center right")
     return fig
 
 

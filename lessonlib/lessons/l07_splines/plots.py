@@ -83,13 +83,12 @@ def plot_families(runs: dict[str, list[FamilyRun]], target: Target) -> Figure:
     return fig
 
 
-def plot_depth(gaps: dict[str, dict[int, float]], threshold: float) -> Figure:
-    """KL gap against depth for both families, and the gap asked for."""
+def plot_depth(gaps: dict[str, dict[int, float]]) -> Figure:
+    """KL gap against depth for both families."""
     fig, ax = static_figure(height=current().fig_width * 0.32, width=current().fig_width * 0.6)
     for layer, by_depth in gaps.items():
         depths = sorted(by_depth)
         ax.plot(depths, [by_depth[d] for d in depths], "o-", color=FAMILY[layer][1], label=FAMILY[layer][0])
-    ax.axhline(threshold, color="0.4", ls="--", label=f"the gap asked for: {threshold:g} nats")
     ax.set_xscale("log", base=2)
     all_depths = sorted({d for g in gaps.values() for d in g})
     ax.set_xticks(all_depths, [str(d) for d in all_depths])

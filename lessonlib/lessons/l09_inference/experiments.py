@@ -43,6 +43,7 @@ __all__ = [
     "LinearGaussian",
     "amortised_reverse_kl",
     "elbo_per_x",
+    "gaussian_encoders",
 ]
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -159,15 +160,15 @@ def pass_table(dim: int = 6) -> dict[str, dict[str, int]]:
 
 @dataclass(frozen=True)
 class TwoModes:
-    """p = (N((-d/2, 0), s^2 I) + N((d/2, 0), s^2 I)) / 2: two equal round modes a distance d apart on the x1 axis."""
+    """p = (N((0, 0), s^2 I) + N((d, 0), s^2 I)) / 2: two equal round modes, one at the origin, where every
+    flow starts (its base is centred there), and one a distance d along the x1 axis."""
 
     separation: float
     sigma: float = 0.5
 
     def centres(self) -> Tensor:
-        """The two modes' centres. Shapes: -> (2, 2)."""
-        h = self.separation / 2
-        return torch.tensor([[-h, 0.0], [h, 0.0]], dtype=torch.float64)
+        """The two modes' centres: the near one at the origin, the far one at (d, 0). Shapes: -> (2, 2)."""
+        return torch.tensor([[0.0, 0.0], [self.separation, 0.0]], dtype=torch.float64)
 
     def log_prob(self, x: Tensor) -> Tensor:
         """log p(x), normalised (Z = 1). Shapes: (B, 2) -> (B,)."""
@@ -185,24 +186,25 @@ class TwoModes:
 class ModeFit:
     """One separation of the two-mode target, fitted both ways.
 
-    ``log_q``: each fit's log-density on the grid (name -> (ny, nx) array); ``right_share``: the fraction of
-    each fit's samples with x1 > 0; ``forward_kl``, ``reverse_kl``: KL(p || q) and KL(q || p) of each fit, nats.
+    ``log_q``: each fit's log-density on the grid (name -> (ny, nx) array); ``far_share``: the fraction of
+    each fit's samples nearer the far mode (x1 > d / 2); ``forward_kl``, ``reverse_kl``: KL(p || q) and
+    KL(q || p) of each fit, nats.
     """
 
     separation: float
     log_q: dict[str, np.ndarray]
-    right_share: dict[str, float]
+    far_share: dict[str, float]
     forward_kl: dict[str, float]
     reverse_kl: dict[str, float]
 
     def minor_share(self, name: str) -> float:
-        """The share of the fit's samples in its emptier half: 0.5 covers both modes, 0 dropped one."""
-        return min(self.right_share[name], 1 - self.right_share[name])
+        """The share of the fit's samples at its emptier mode: 0.5 covers both modes, 0 dropped one."""
+        return min(self.far_share[name], 1 - self.far_share[name])
 
 
 FITS = ("forward KL (samples)", "reverse KL (density)")
-#: the window the two-mode pictures and grids cover: x1 in [-7, 7], x2 in [-3, 3]
-MODE_EXTENT = (-7.0, 7.0, -3.0, 3.0)
+#: the window the two-mode pictures and grids cover: x1 in [-3, 13], x2 in [-3, 3]
+MODE_EXTENT = (-3.0, 13.0, -3.0, 3.0)
 
 
 def fit_two_ways(
@@ -221,14 +223,14 @@ def _grid(extent: tuple[float, float, float, float], nx: int, ny: int) -> Tensor
 
 
 def _score(target: TwoModes, flow: Flow, n: int, seed: int) -> tuple[float, float, float]:
-    """(share of q's samples with x1 > 0, KL(p || q), KL(q || p)), Monte Carlo on n samples each."""
+    """(share of q's samples nearer the far mode, x1 > d / 2; KL(p || q); KL(q || p)), Monte Carlo on n samples each."""
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         xq, log_q = flow.sample_and_log_prob(n, gen)
         xp = target.sample(n, gen)
         forward = float((target.log_prob(xp) - flow.log_prob(xp)).mean())
         reverse = float((log_q - target.log_prob(xq)).mean())
-    return float((xq[:, 0] > 0).double().mean()), forward, reverse
+    return float((xq[:, 0] > target.separation / 2).double().mean()), forward, reverse
 
 
 def mode_fits(
@@ -421,3 +423,21 @@ def elbo_per_x(encoder: ConditionalFlow, model: LinearGaussian, xs, n: int = 20_
         check = importance_check(flow, lambda z, x_col=x_col: model.log_joint(z, x_col), n=n, seed=seed + k)
         out.append(check.elbo)
     return np.array(out)
+
+
+def gaussian_encoders(model: LinearGaussian, x: float, n: int = 1000) -> tuple[float, float]:
+    """What a Gaussian encoder q(z | x) can reach on this model's posterior at the observation x.
+
+    Returns (KL(q || p) of the best mean-field Gaussian, in nats; the largest |log N(z; mean, cov) - log p(z | x)|
+    over n points z ~ N(0, 4 I)). Under reverse KL the best Gaussian with independent coordinates has the
+    posterior's mean and variances 1 / Lambda_ii (Lambda = cov^-1), so its KL is
+    (sum_i log Lambda_ii - log det Lambda) / 2: zero only when the coordinates are uncorrelated. The second number
+    is zero up to rounding, because this posterior is exactly Gaussian: a full-covariance Gaussian encoder is exact.
+    """
+    mean, cov = model.posterior(x)
+    precision = np.linalg.inv(cov)
+    mean_field = 0.5 * (float(np.log(np.diag(precision)).sum()) - float(np.linalg.slogdet(precision)[1]))
+    z = 2 * torch.randn(n, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    full = torch.distributions.MultivariateNormal(torch.as_tensor(mean), torch.as_tensor(cov))
+    log_post = model.log_joint(z, torch.full((n, 1), float(x), dtype=torch.float64)) - model.log_evidence(x)
+    return mean_field, float((full.log_prob(z) - log_post).abs().max())

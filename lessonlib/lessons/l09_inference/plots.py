@@ -116,7 +116,7 @@ def plot_two_ways(fit: ModeFit) -> Figure:
         ax.text(
             0.02,
             0.95,
-            f"{fit.right_share[name]:.0%} of samples right of 0",
+            f"{fit.far_share[name]:.0%} of samples at the far mode",
             transform=ax.transAxes,
             va="top",
             fontsize="small",

@@ -23,7 +23,7 @@ class ModeExplorer(LessonWidget):
     """The two-mode target fitted from samples (forward KL, left) and from its density (reverse KL, right).
 
     One slider: the distance between the modes, over the separations that were fitted. The readout gives,
-    for each fit, the share of its samples right of x1 = 0 and its reverse KL(q || p) in nats.
+    for each fit, the share of its samples at the far mode (x1 > d / 2) and its reverse KL(q || p) in nats.
     """
 
     title = "Mode-covering and mode-seeking"
@@ -74,8 +74,8 @@ class ModeExplorer(LessonWidget):
         fwd, rev = FITS
         self._numbers = {
             "separation": fit.separation,
-            "forward_right": fit.right_share[fwd],
-            "reverse_right": fit.right_share[rev],
+            "forward_far": fit.far_share[fwd],
+            "reverse_far": fit.far_share[rev],
             "forward_fit_reverse_kl": fit.reverse_kl[fwd],
             "reverse_fit_reverse_kl": fit.reverse_kl[rev],
         }
@@ -83,7 +83,7 @@ class ModeExplorer(LessonWidget):
         verdict = "it dropped a mode: KL(q||p) is then log 2 = 0.69 nats" if dropped else "it covers both modes"
         self.readout.value = (
             f'<span style="font-size:{current().control_font}">modes {fit.separation:.1f} apart. '
-            f"Right of 0: forward fit = {fit.right_share[fwd]:.2f}, reverse fit = {fit.right_share[rev]:.2f}. "
+            f"At the far mode: forward fit = {fit.far_share[fwd]:.2f}, reverse fit = {fit.far_share[rev]:.2f}. "
             f"Reverse fit KL(q||p) = {fit.reverse_kl[rev]:.2f} nats: {verdict}.</span>"
         )
 

@@ -26,7 +26,8 @@ def test_every_figure_is_returned_with_its_panels_and_draws():
         "masks": (plot_masks({"half": (half_mask(4), (1, 4)), "board": (checkerboard_mask(2, 2), (2, 2))}), 2),
         "one mask": (plot_masks({"half": (half_mask(4), (1, 4))}), 1),
         "untouched": (plot_untouched(torch.randn(3, 3), torch.randn(3, 3), checkerboard_mask(3, 3).reshape(3, 3)), 3),
-        "stability": (plot_stability({"a": [3.0, 2.0, 1.0], "b": []}, steps=3), 1),
+        "stability": (plot_stability({"a": [[3.0, 2.0, 1.0], [4.0, 2.0, 1.5]], "b": [[], [5.0]]}, steps=3), 2),
+        "stability, base": (plot_stability({"a": [[3.0, 2.0]]}, steps=2, base_nll=2.5), 1),
     }
     for name, (fig, panels) in figs.items():
         assert isinstance(fig, matplotlib.figure.Figure), name
@@ -34,4 +35,4 @@ def test_every_figure_is_returned_with_its_panels_and_draws():
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
         assert buf.getvalue().startswith(b"\x89PNG"), name
-    assert "inf at step 1" in figs["stability"][0].axes[0].get_legend_handles_labels()[1][1]
+    assert [ax.get_title() for ax in figs["stability"][0].axes] == ["a\n0 of 2 blew up", "b\n2 of 2 blew up"]

@@ -9,14 +9,13 @@ import torch
 
 from lessonlib.cov1d import Normal
 from lessonlib.flows import make_flow
+from lessonlib.lessons.l07_splines import experiments
 from lessonlib.lessons.l07_splines.experiments import (
     affine_parameter_count,
     bin_masses,
-    depth_needed,
     fit_1d_spline,
     float32_next_to_knots,
     matched_affine_width,
-    mean_and_se,
     pull,
     push,
     pushed_density,
@@ -31,6 +30,7 @@ from lessonlib.lessons.l07_splines.experiments import (
 from lessonlib.lessons.l07_splines.widgets import DEFAULT_KNOTS
 from lessonlib.splines import spline_parameter_count
 from lessonlib.toy2d import TARGETS
+from lessonlib.training import Diverged
 
 KNOTS = spline_knots(*DEFAULT_KNOTS)
 
@@ -117,13 +117,6 @@ def test_train_depths_adds_the_known_run_and_sorts_by_depth():
         train_depths("spline", (1,), ring, steps=2, hidden=(8,), known=known)
 
 
-def test_mean_and_se_and_depth_needed():
-    m, se = mean_and_se([1.0, 2.0, 3.0])
-    assert m == 2.0 and se == pytest.approx(1 / math.sqrt(3))
-    assert depth_needed({8: 0.3, 1: 1.7, 2: 0.45, 4: 0.6}, 0.5) == 2  # the smallest depth, not the first key
-    assert depth_needed({1: 1.7, 2: 0.9}, 0.5) is None
-
-
 def test_trimodal_1d_is_a_normalised_density_with_three_bumps():
     t = trimodal_1d()
     x = torch.linspace(-6, 6, 120_001, dtype=torch.float64)[:, None]
@@ -156,3 +149,20 @@ def test_float32_from_the_nearer_knot_stays_at_float32_rounding():
     assert f["distance"].shape == f["from_left"].shape == f["from_nearer"].shape == (12,)
     assert f["from_nearer"].max() < 1e-6 < 1e-5 < f["from_left"].max()
     assert float32_next_to_knots(derivative=1.0, n=12)["from_left"].max() < 1e-6  # straight bins: no trouble
+
+
+def test_train_family_goes_on_at_the_smaller_rate_after_a_divergence(monkeypatch):
+    calls = []
+
+    class Stumbling(experiments.Trainer):  # diverges in the first part, after 5 good steps
+        def run(self, n, *args, **kwargs):
+            calls.append((self.lr, n))
+            if len(calls) == 1:
+                super().run(5)
+                raise Diverged(6, 1e3, 1.0)
+            return super().run(n, *args, **kwargs)
+
+    monkeypatch.setattr(experiments, "Trainer", Stumbling)
+    ring = TARGETS["gaussian_ring"]()
+    run = train_family("coupling", 1, 0, ring, steps=20, hidden=(8,), lr=5e-3)
+    assert calls == [(pytest.approx(5e-3), 15), (pytest.approx(1e-3), 15)] and math.isfinite(run.kl)

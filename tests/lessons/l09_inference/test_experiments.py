@@ -17,6 +17,7 @@ from lessonlib.lessons.l09_inference.experiments import (
     challenger_posterior,
     effective_sample_size,
     elbo_per_x,
+    gaussian_encoders,
     importance_check,
     log_evidence,
     mode_fits,
@@ -58,13 +59,13 @@ def test_pass_counts_are_measured_while_the_layers_run():
 
 
 def test_two_modes_is_normalised_and_sampled_from_its_density():
-    target = TwoModes(6.0)
-    q = quadrature(target.log_prob, extent=(-7.0, 7.0, -4.0, 4.0), n=401)
-    assert abs(q.log_z) < 1e-6 and abs(q.mean[0]) < 1e-9 and q.sd[0] == pytest.approx(math.sqrt(9 + 0.25), rel=1e-6)
+    target = TwoModes(6.0)  # modes at (0, 0) and (6, 0)
+    q = quadrature(target.log_prob, extent=(-4.0, 10.0, -4.0, 4.0), n=401)
+    assert abs(q.log_z) < 1e-6 and q.mean[0] == pytest.approx(3.0, abs=1e-9)
+    assert q.sd[0] == pytest.approx(math.sqrt(9 + 0.25), rel=1e-6)
     x = target.sample(4000, torch.Generator().manual_seed(0))
-    assert abs(float((x[:, 0] > 0).double().mean()) - 0.5) < 0.03 and float(x[:, 0].abs().mean()) == pytest.approx(
-        3.0, abs=0.05
-    )
+    assert abs(float((x[:, 0] > 3).double().mean()) - 0.5) < 0.03
+    assert float((x[:, 0] - 3).abs().mean()) == pytest.approx(3.0, abs=0.05)
 
 
 def test_mode_fits_keep_what_the_pictures_and_readouts_need():
@@ -127,3 +128,17 @@ def test_an_amortised_encoder_learns_through_the_one_loop_and_its_elbo_stays_bel
     assert np.mean(result.losses[-20:]) < np.mean(result.losses[:20]) - 0.2
     exact = np.array([model.log_evidence(0.0), model.log_evidence(1.5)])
     assert np.all(after > before) and np.all(after < exact + 0.01)  # the ELBO rises towards log p(x), not past it
+
+
+def test_gaussian_encoders_mean_field_gap_is_log_5_over_3_and_full_covariance_is_exact():
+    model = LinearGaussian(noise=0.5)  # precision I + 4 (1, 1)(1, 1)^T: diagonal 5, determinant 9
+    for x in (-3.0, 0.0, 1.3):
+        mean_field, full_error = gaussian_encoders(model, x)
+        assert mean_field == pytest.approx(math.log(5 / 3), abs=1e-12) and full_error < 1e-9
+    # the same KL by Monte Carlo: q with the posterior's mean and variances 1 / 5, scored against p(z | x)
+    mean, cov = model.posterior(0.7)
+    q = torch.distributions.MultivariateNormal(torch.as_tensor(mean), torch.eye(2, dtype=torch.float64) / 5)
+    z = q.sample((200_000,))
+    log_p = model.log_joint(z, torch.full((200_000, 1), 0.7, dtype=torch.float64)) - model.log_evidence(0.7)
+    assert float((q.log_prob(z) - log_p).mean()) == pytest.approx(math.log(5 / 3), abs=0.01)
+    assert gaussian_encoders(LinearGaussian(noise=1e3), 0.0)[0] < 1e-6  # nearly uncorrelated: mean-field is exact

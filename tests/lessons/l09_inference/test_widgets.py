@@ -18,8 +18,8 @@ def test_mode_explorer_shows_the_fit_of_each_separation(make_widget, quick_fits)
         for name in FITS:
             np.testing.assert_allclose(explorer.images[name].get_array(), np.exp(fit.log_q[name]))
         x, _ = explorer.circles[FITS[0]].get_data()
-        assert np.nanmax(x) == pytest.approx(fit.separation / 2 + 1.0)  # the right mode's 2-sigma circle
-        assert explorer.numbers()["reverse_right"] == fit.right_share[FITS[1]]
+        assert np.nanmax(x) == pytest.approx(fit.separation + 1.0)  # the far mode's 2-sigma circle
+        assert explorer.numbers()["reverse_far"] == fit.far_share[FITS[1]]
         assert f"modes {fit.separation:.1f} apart" in explorer.readout.value
     explorer.reset()
     assert explorer.numbers()["separation"] == quick_fits[0].separation
