@@ -24,6 +24,7 @@ A probe case is one call with an odd input and the outcome it must have, stated 
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import traceback
 from collections import Counter
@@ -55,6 +56,11 @@ class Case:
     call: Callable[..., Any]
     expect: Expect
     tmp: bool = False
+
+    @property
+    def test_id(self) -> str:
+        """The id without memory addresses, so every process that collects the tests names them alike."""
+        return re.sub(r" at 0x[0-9a-fA-F]+", "", self.id)
 
 
 @dataclass(frozen=True)

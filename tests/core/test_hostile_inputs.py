@@ -2070,7 +2070,7 @@ for _call, _expect in (
     case(_call, lambda c=_call: eval(c), _expect)  # noqa: S307 - a fixed table of calls
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.test_id)
 def test_odd_input_gets_a_right_result_or_a_clear_error(case, tmp_path):
     check_case(case, tmp_path)
 

@@ -1061,7 +1061,7 @@ def _under_agg(name: str):
         plt.switch_backend(old)
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.test_id)
 def test_every_answer_and_every_control_gets_a_clear_answer(case, tmp_path):
     check_case(case, tmp_path)
 
