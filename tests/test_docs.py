@@ -1,0 +1,31 @@
+"""The README stays short and for its readers, and every document's links lead somewhere."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+GENERATED = re.compile(r"<!-- (\S+):begin.*?<!-- \1:end -->", re.S)
+
+
+def test_the_readme_has_at_most_2000_words_with_its_generated_summary():
+    words = len((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert words <= 2000, f"README.md has {words} words; move what is for authors or maintainers to docs/"
+
+
+@pytest.mark.parametrize("path", DOCUMENTS, ids=[p.name for p in DOCUMENTS])
+def test_every_relative_link_and_image_exists(path):
+    text = path.read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    missing = [t for t in targets if "://" not in t and not (path.parent / t).exists()]
+    assert not missing, f"{path.name} links to files that do not exist: {missing}"
+
+
+@pytest.mark.parametrize("path", DOCUMENTS, ids=[p.name for p in DOCUMENTS])
+def test_no_document_keeps_a_diary(path):
+    """History lives in commit messages: no dated runs or before/after stories outside the generated tables."""
+    text = GENERATED.sub("", path.read_text(encoding="utf-8"))
+    found = re.findall(r"\b20\d\d-\d\d-\d\d\b|\(before: |\bin an earlier run\b|\bused to\b", text, re.I)
+    assert not found, f"{path.name}: {found}"
