@@ -52,7 +52,8 @@ class ScaleExplorer(LessonWidget):
         self._numbers: dict[str, float] = {}
         s = current()
         n = len(self.levels)
-        self.fig, axes = new_figure(n, 1, height=s.fig_width * (0.085 if s.presenter else 0.11) * n + 0.3)
+        height = s.fig_width * (0.085 if s.presenter else 0.11) * n + 0.3
+        self.fig, axes = new_figure(n, 1, height=round(height * s.dpi) / s.dpi)  # whole pixels: films match full draws
         self.axes = list(np.atleast_1d(axes))
         style = {"cmap": "gray_r", "vmin": 0, "vmax": LEVELS - 1, "interpolation": "nearest"}
         blank = np.zeros((len(self.eps), self.flow.dim))
