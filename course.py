@@ -133,12 +133,15 @@ def ensure_chromium() -> None:
 FOREIGN_CPU = {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE", "NPY_DISABLE_CPU_FEATURES": "X86_V3"}
 
 #: The parts of `test`, in order: (name, pytest arguments, extra environment). `test --quick` runs the first two.
+# Two processes, each taking whole test modules or whole notebooks (a notebook's cells run in order in one
+# kernel): about half the time on two cores. The browser and hub parts drive one server or install at a time.
+TWO_WORKERS = ["-n", "2", "--dist", "loadscope"]
 PARTS = [
-    ("lint, unit, property and widget tests", ["-q", "-m", "not browser and not hub", "tests"], {}),
-    ("notebooks, strict nbval", ["-q", "notebooks"], {}),
+    ("lint, unit, property and widget tests", [*TWO_WORKERS, "-q", "-m", "not browser and not hub", "tests"], {}),
+    ("notebooks, strict nbval", [*TWO_WORKERS, "-q", "notebooks"], {}),
     ("browser walk-through and slides", ["-q", "-m", "browser", "tests"], {}),
     ("hub installs, pinned and oldest versions", ["-q", "-m", "hub", "tests"], {}),
-    ("notebooks as a CPU without AVX2 computes", ["-q", "notebooks"], FOREIGN_CPU),
+    ("notebooks as a CPU without AVX2 computes", [*TWO_WORKERS, "-q", "notebooks"], FOREIGN_CPU),
 ]
 
 
