@@ -91,6 +91,10 @@ def check_nll_loss(nll_loss: Callable[[Flow, Tensor], Tensor] | None) -> CheckRe
         hint_if_equal(
             lambda w: -ld.mean(), "only the log-det term is there: add the base log-density log p_Z(z) at z = f^-1(x)."
         ),
+        hint_if_equal(
+            lambda w: (b + ld).mean(),
+            "that is the mean log-likelihood itself; the loss that training minimises is its negative, the NLL.",
+        ),
         *(
             hint_if_equal(
                 lambda w, v=v: v,

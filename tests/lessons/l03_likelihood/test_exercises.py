@@ -48,7 +48,7 @@ def test_check_nll_loss():
         (sign_logdet, "wrong sign"),
         (missing, "log-det term is missing"),
         (summed, "summed"),
-        (flipped, "wrong sign"),
+        (flipped, "the mean log-likelihood itself"),
         (per_point, "one number per point"),
         (detached, "not a torch tensor"),
     ]:
