@@ -166,6 +166,10 @@ def check_gaussian_nll(answer: float | None) -> CheckResult:
             "the log sigma term is missing: the normaliser is 1/(sigma sqrt(2 pi)), so -log p gets + log sigma.",
         ),
         hint_if_equal(
+            lambda w: 0.5 * math.log(2 * math.pi * s) + sq / (2 * s**2),
+            "the normaliser is 1/sqrt(2 pi sigma^2): its log is 1/2 log(2 pi) + log sigma, not 1/2 log(2 pi sigma).",
+        ),
+        hint_if_equal(
             lambda w: half_log_2pi + math.log(s) + sq / (2 * s),
             "divide the squared distance by 2 sigma^2 (the variance), not by 2 sigma.",
         ),

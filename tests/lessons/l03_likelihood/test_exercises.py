@@ -85,6 +85,7 @@ def test_check_gaussian_nll():
         (want - 0.5 * math.log(2 * math.pi), "1/2 log(2 pi)"),
         (want - math.log(s), "log sigma"),
         (0.5 * math.log(2 * math.pi) + math.log(s) + sq / (2 * s), "not by 2 sigma"),
+        (0.5 * math.log(2 * math.pi * s) + sq / (2 * s**2), "not 1/2 log(2 pi sigma)"),
         (0.5 * math.log(2 * math.pi) + math.log(s) + sq / s**2, "factor 1/2"),
         (4 * want, "mean"),
         (-want, "sign"),
