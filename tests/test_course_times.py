@@ -35,9 +35,11 @@ def measured_minutes(path: Path) -> int:
     return 5 * math.ceil(minutes / 5)
 
 
-def stated_minutes(text: str, name: str) -> int:
+def stated_minutes(text: str, name: str, want: int) -> int:
     rows = [line for line in text.splitlines() if line.startswith("|") and f"`{name}`" in line]
-    assert len(rows) == 1, f"one table row should name `{name}`; found {len(rows)}"
+    assert len(rows) == 1, (
+        f"one table row should name `{name}` and end with its time, `| {want} min |`; found {len(rows)}"
+    )
     (minutes,) = re.findall(r"\|\s*(\d+) min\s*\|\s*$", rows[0])
     return int(minutes)
 
@@ -52,7 +54,7 @@ def notebook_00_text() -> str:
 def test_each_stated_time_is_the_measured_one(path, where):
     text = (ROOT / "README.md").read_text(encoding="utf-8") if where == "README.md" else notebook_00_text()
     want = measured_minutes(path)
-    assert stated_minutes(text, path.name) == want, f"{where}: write {want} min for {path.name}"
+    assert stated_minutes(text, path.name, want) == want, f"{where}: write {want} min for {path.name}"
 
 
 @pytest.mark.parametrize("where", ["README.md", "00's course map"])
@@ -69,3 +71,9 @@ def test_the_measure_counts_what_it_says():
     prose = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
     assert len(re.findall(r"^#+ .*\bExercise\b", prose, re.M)) >= 1  # the exercises are headings
     assert 5 <= measured_minutes(path) <= 90
+
+
+def test_a_missing_row_is_told_the_time_to_write():
+    with pytest.raises(AssertionError, match=r"name `99_new.ipynb` and end with its time, `\| 10 min \|`; found 0"):
+        stated_minutes("| 01 | `01_a.ipynb` | x | 35 min |", "99_new.ipynb", 10)
+    assert stated_minutes("| 99 | `99_new.ipynb` | x | 10 min |", "99_new.ipynb", 10) == 10

@@ -81,11 +81,20 @@ def static_artists_above_animated(widget) -> list[str]:
     return found
 
 
+def assert_nothing_hides_under_animated(widget) -> None:
+    found = static_artists_above_animated(widget)
+    assert found == [], (
+        f"{type(widget).__name__}: {found}. A live widget draws its animated artists after the background, so "
+        "these static artists would be hidden under them (the still, drawn in z-order, would not show it). Move "
+        "the static artist off the animated one (a title instead of a legend), or animate it too."
+    )
+
+
 @pytest.mark.parametrize("cls", [c for _, c in WIDGETS], ids=[c.__name__ for _, c in WIDGETS])
 def test_animated_artists_do_not_cover_static_ones(cls):
     widget = construct(cls)
     try:
-        assert static_artists_above_animated(widget) == []
+        assert_nothing_hides_under_animated(widget)
     finally:
         matplotlib.pyplot.close(widget.fig)
 
@@ -121,6 +130,31 @@ class Forgetful(LessonWidget):
         a = self.controls["slope"].value
         self.line.set_ydata([0, a])
         self.ax.set_title(f"slope {a:+.1f}")
+
+
+class WithLegend(LessonWidget):
+    """An animated line under a static legend: the legend would vanish under the line while the widget is live."""
+
+    def __init__(self):
+        super().__init__()
+        self.fig, self.ax = new_figure()
+        (self.line,) = self.ax.plot([0, 1], [0, 1], label="line")
+        self.ax.legend(loc="center")
+        self.animate(self.line)
+        self.add_control("slope", slider("slope", 1.0, -2.0, 2.0, 0.5))
+        self._finish(w.VBox([self.controls["slope"], self.fig.canvas]))
+
+    def update(self):
+        self.line.set_ydata([0, self.controls["slope"].value])
+
+
+def test_a_legend_over_an_animated_line_is_found_and_the_message_says_what_to_do():
+    widget = WithLegend()
+    try:
+        with pytest.raises(AssertionError, match=r"Legend .* over animated Line2D.*a title instead of a legend"):
+            assert_nothing_hides_under_animated(widget)
+    finally:
+        matplotlib.pyplot.close(widget.fig)
 
 
 def test_comparison_catches_an_unregistered_artist():
