@@ -76,6 +76,25 @@ def test_collapse_run_records_both_numbers(digits):
     assert all(np.isfinite(run.integer_bpd)) and all(np.isfinite(run.dequantised_bpd))
 
 
+def test_a_blow_up_in_the_collapse_run_goes_on_at_a_fifth_of_the_rate(digits, monkeypatch):
+    from lessonlib.training import Diverged
+
+    calls = []
+
+    class BlowsUpOnce(E.Trainer):
+        def run(self, n_steps, **kw):
+            calls.append((self.steps, n_steps, self.lr))
+            if len(calls) == 2:  # half the second chunk, then a step that blows up
+                super().run(n_steps // 2)
+                raise Diverged(self.steps + 1, float("inf"), 1.0, kept=self.steps)
+            return super().run(n_steps, **kw)
+
+    monkeypatch.setattr(E, "Trainer", BlowsUpOnce)
+    run = E.collapse_run(digits, steps=20, every=10)
+    assert run.steps == [10, 20]  # the records stay on the chunk boundaries
+    assert calls[2][:2] == (15, 5) and calls[2][2] == pytest.approx(calls[1][2] / 5)
+
+
 def test_slice_moves_one_pixel_only(digits, small_flow):
     grid = np.array([0.0, 0.5, 1.0])
     values = E.slice_log_density(small_flow, digits.train[0], 5, grid)
