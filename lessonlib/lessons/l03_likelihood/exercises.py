@@ -101,7 +101,8 @@ def check_nll_loss(nll_loss: Callable[[Flow, Tensor], Tensor] | None) -> CheckRe
             for v in swapped
         ),
     ]
-    value = compare(name, got, nll(flow, x).detach(), hints=hints, unit="nats")
+    one = got.reshape(()) if isinstance(got, Tensor) and got.numel() == 1 else got  # shape (1,) is one number too
+    value = compare(name, one, nll(flow, x).detach(), hints=hints, unit="nats")
     if not value:
         return value
     return _check_gradient(name, nll_loss, got, flow, x)
