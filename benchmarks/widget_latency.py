@@ -16,6 +16,7 @@ is not counted; the share of blits is reported.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import json
@@ -68,13 +69,18 @@ def _latent_explorer():
     return LatentExplorer(image_flow(n_layers=8, hidden=128), digits.test[0], digits.test[1], eps)
 
 
-def _mode_explorer():
+@functools.cache
+def _mode_fits():
+    """Notebook 09's five separations, fitted once per process (the fits are frozen; widgets only read them)."""
     from lessonlib.lessons.l09_inference.experiments import mode_fits
+
+    return tuple(mode_fits(steps=20))  # the redraw cost does not depend on the fit
+
+
+def _mode_explorer():
     from lessonlib.lessons.l09_inference.widgets import ModeExplorer
 
-    return ModeExplorer(
-        mode_fits(steps=20)
-    )  # notebook 09's five separations; the redraw cost does not depend on the fit
+    return ModeExplorer(_mode_fits())
 
 
 def _scale_explorer():

@@ -58,8 +58,9 @@ class VariationalNoise(nn.Module):
     log q(u | k) = log q(h | k) - sum_d log sigmoid'(h_d), with sigmoid'(h) = sigmoid(h) sigmoid(-h): the
     change of variables once more, for the squashing step into the unit interval. The couplings' networks
     read k scaled to [-1, 1] beside the coordinates they keep, so the noise can differ from pixel to pixel
-    and from image to image. A new model starts as a logistic distribution in every bin (the couplings
-    start as the identity), which puts a bump in the middle of the bin, not the flat uniform.
+    and from image to image. A new model starts with h standard normal (the couplings start as the identity),
+    so u = sigmoid(h) is logit-normal: a bump in the middle of every bin, not the flat uniform (which a
+    logistic h would give).
 
     Shapes: pixels (B, D) of whole numbers 0..levels-1 -> u (B, D) in (0, 1), log_q (B,).
     Reference: Ho et al., "Flow++" (2019), section 3.1.

@@ -579,6 +579,7 @@ def train(
     loss_fn: Callable[[Flow, Tensor], Tensor] = nll,
     objective: Objective | None = None,
     context: Tensor | None = None,
+    recover: bool = False,
 ) -> TrainResult:
     """min_theta -mean log p_X(x) by ``steps`` Adam steps: ``Trainer(...).run(steps)`` in one call.
 
@@ -589,12 +590,25 @@ def train(
     (one per row of x) or (C,) (one for all).
 
     Deterministic for a given seed. Raises Diverged (a ValueError and a FloatingPointError) when training
-    blows up, with the model as it was before the update that caused it.
+    blows up, with the model as it was before the update that caused it. With ``recover=True`` it goes on
+    from there instead, at a fifth of the learning rate, to the full number of steps (at most three times),
+    and prints what happened: for a recipe that is known to train, where a rare spike should not stop a lesson.
     """
     trainer = Trainer(
         flow, data, lr=lr, batch_size=batch_size, seed=seed, loss_fn=loss_fn, objective=objective, context=context
     )
-    return trainer.run(steps, callback=callback, callback_every=callback_every, progress=progress)
+    remaining = steps
+    for attempt in range(4 if recover else 1):
+        try:
+            return trainer.run(remaining, callback=callback, callback_every=callback_every, progress=progress)
+        except Diverged as err:
+            if not recover or attempt == 3:
+                raise
+            print(
+                f"Training blew up at step {err.step}; it goes on from step {trainer.steps} at lr {trainer.lr / 5:.2g}."
+            )
+            trainer.lr = trainer.lr / 5
+            remaining = steps - trainer.steps
 
 
 class ValidationCurve:

@@ -17,19 +17,17 @@ def _float64_default():
     torch.set_default_dtype(old)
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _one_torch_thread():
-    """One torch thread, as lessonlib.ui.notebook.setup() pins in the notebooks.
+def pytest_configure(config):
+    """One torch thread, as lessonlib.ui.notebook.setup() pins in the notebooks, from before collection on
+    (some test modules build widgets and train small flows when they are imported).
 
-    The course's tensors are tiny: with several threads each op pays for synchronisation, and on a
-    busy 2-core machine the property suite ran 20-30 times slower than with one thread.
+    The course's tensors are tiny: with several threads each op pays for synchronisation, and with two
+    test processes on a busy 2-core machine a small training ran 10 times slower with two threads than
+    with one (0.32 s against 3.2 s for notebook 09's mode fits of 3 steps, at load 6.8).
     """
     import torch
 
-    old = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -129,6 +129,43 @@ def test_after_a_blow_up_training_continues_with_a_lower_learning_rate():
     assert all(torch.isfinite(torch.tensor(trainer.result.losses)))
 
 
+def test_train_with_recover_goes_on_slower_after_a_blow_up_and_says_so(capsys):
+    data = torch.randn(200, 2, generator=torch.Generator().manual_seed(0)) * torch.tensor([2.0, 0.3]) + 1.0
+    with pytest.raises(Diverged):  # the default: a blow-up stops training
+        train(make_flow(2, 4, hidden=(16, 16), seed=0), data, steps=60, lr=1.0)
+    seen = []
+    result = train(
+        make_flow(2, 4, hidden=(16, 16), seed=0),
+        data,
+        steps=60,
+        lr=1.0,
+        recover=True,
+        callback=lambda step, r: seen.append(step),
+        callback_every=10,
+    )
+    assert len(result.losses) == 60 and all(math.isfinite(v) for v in result.losses)  # every step, finite
+    assert seen[-1] == 60 and seen == sorted(seen)  # the callback's steps count on across the blow-ups
+    notes = capsys.readouterr().out.splitlines()
+    assert 1 <= len(notes) <= 3 and all("blew up at step" in n and "goes on from step" in n for n in notes)
+    assert "at lr 0.2." in notes[0]  # a fifth of the rate
+
+
+def test_train_with_recover_gives_up_after_three_blow_ups():
+    rising = iter(range(1000))
+    flow = make_flow(2, 1, hidden=(4,), seed=0)
+    data = torch.randn(64, 2, generator=torch.Generator().manual_seed(1))
+    with pytest.raises(Diverged, match="rose from"):  # a loss that rises whatever the rate: no way on
+        train(
+            flow,
+            data,
+            steps=100,
+            batch_size=16,
+            lr=1e-3,
+            loss_fn=lambda f, x: nll(f, x) + 10.0 * next(rising),
+            recover=True,
+        )
+
+
 @pytest.mark.parametrize("steps", [1, 3])
 def test_a_non_finite_gradient_with_a_finite_loss_is_caught_and_its_update_undone(steps):
     flow = Flow(standard_normal(1), Affine([1.0], [0.0]))

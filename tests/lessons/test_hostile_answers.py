@@ -367,7 +367,10 @@ answer(
 answer("l03.check_nll_loss", lambda flow, x: -flow.log_prob(x).sum(), fails("summed"), "a sum, not a mean")
 answer("l03.check_nll_loss", lambda flow, x: -flow.log_prob(x), fails("one number per point"), "one loss per point")
 answer(
-    "l03.check_nll_loss", lambda flow, x: flow.log_prob(x).mean(), fails("sign"), "the log-likelihood, not its negative"
+    "l03.check_nll_loss",
+    lambda flow, x: flow.log_prob(x).mean(),
+    fails("log-likelihood itself"),
+    "the log-likelihood, not its negative",
 )
 answer(
     "l03.check_nll_loss",

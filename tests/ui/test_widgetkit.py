@@ -104,6 +104,8 @@ def test_steady_limit_moves_only_when_it_must():
 
 OTHER_BACKENDS = r"""
 import matplotlib
+import torch
+torch.set_num_threads(1)  # as in the notebooks and the test processes
 from benchmarks.widget_latency import construct, discover  # every lesson widget, with the arguments it needs
 
 for backend in ("Agg", "module://matplotlib_inline.backend_inline"):

@@ -95,6 +95,10 @@ def check_decreasing_affine_density(density: Callable[[np.ndarray], np.ndarray] 
         ),
         _same(_N.pdf(z) / a, "your density is negative: divide by |f'(z)| = 2, not by f'(z) = -2."),
         _same(
+            np.exp(-(z**2) / 2) / abs(a),
+            "the normal density's constant is missing: p_Z(z) = exp(-z^2 / 2) / sqrt(2 pi), so the area under yours is sqrt(2 pi).",
+        ),
+        _same(
             _N.pdf(x),
             "that is p_Z(x), the base density itself, as if the map were the identity: go back to "
             "z = f⁻¹(x) = (x - 1) / (-2), then divide by |f'(z)| = 2.",

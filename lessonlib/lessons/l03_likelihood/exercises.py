@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -91,6 +92,10 @@ def check_nll_loss(nll_loss: Callable[[Flow, Tensor], Tensor] | None) -> CheckRe
         hint_if_equal(
             lambda w: -ld.mean(), "only the log-det term is there: add the base log-density log p_Z(z) at z = f^-1(x)."
         ),
+        hint_if_equal(
+            lambda w: (b + ld).mean(),
+            "that is the mean log-likelihood itself; the loss that training minimises is its negative, the NLL.",
+        ),
         *(
             hint_if_equal(
                 lambda w, v=v: v,
@@ -101,11 +106,15 @@ def check_nll_loss(nll_loss: Callable[[Flow, Tensor], Tensor] | None) -> CheckRe
             for v in swapped
         ),
     ]
-    one = got.reshape(()) if isinstance(got, Tensor) and got.numel() == 1 else got  # shape (1,) is one number too
-    value = compare(name, one, nll(flow, x).detach(), hints=hints, unit="nats")
+    value = compare(name, _one_number(got), nll(flow, x).detach(), hints=hints, unit="nats")
     if not value:
         return value
     return _check_gradient(name, nll_loss, got, flow, x)
+
+
+def _one_number(got: Any) -> Any:
+    """A one-element tensor as a scalar: a loss of shape (1,) is one number, as ``train``'s loss_fn takes it."""
+    return got.reshape(()) if isinstance(got, Tensor) and got.numel() == 1 else got
 
 
 def _check_gradient(name: str, nll_loss: Callable[[Flow, Tensor], Tensor], got, flow: Flow, x: Tensor) -> CheckResult:
@@ -161,6 +170,10 @@ def check_gaussian_nll(answer: float | None) -> CheckResult:
         hint_if_equal(
             lambda w: w - math.log(s),
             "the log sigma term is missing: the normaliser is 1/(sigma sqrt(2 pi)), so -log p gets + log sigma.",
+        ),
+        hint_if_equal(
+            lambda w: 0.5 * math.log(2 * math.pi * s) + sq / (2 * s**2),
+            "the normaliser is 1/sqrt(2 pi sigma^2): its log is 1/2 log(2 pi) + log sigma, not 1/2 log(2 pi sigma).",
         ),
         hint_if_equal(
             lambda w: half_log_2pi + math.log(s) + sq / (2 * s),

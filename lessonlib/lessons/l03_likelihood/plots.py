@@ -91,7 +91,8 @@ def plot_without_log_det(good: Flow, bad: Flow, x: Tensor, bad_window: tuple[flo
     wide = np.linspace(*bad_window, 1000)
     ax2.plot(wide, density_on_grid(bad, wide, log_det=False), color=BAD_COLOUR, ls="--")
     ax2.fill_between(wide, density_on_grid(bad, wide, log_det=False), color=BAD_COLOUR, alpha=0.15)
-    ax2.axvspan(*X_RANGE, color=DATA_COLOUR, alpha=0.4, label="where the data are")
+    data = as_flat_array(x)
+    ax2.axvspan(data.min(), data.max(), color=DATA_COLOUR, alpha=0.4, label="where the data are")
     ax2.set(xlabel="x (minutes)", title="the 'density' without the log-det, zoomed out", ylim=(0, 0.45))
     ax2.legend(loc="upper left", frameon=False)
     return fig

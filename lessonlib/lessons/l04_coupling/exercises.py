@@ -214,6 +214,22 @@ def _first_match(got: Tensor, ref: Tensor, mistakes: list[tuple[tuple[Tensor, ..
     return next(([message] for values, message in mistakes if any(_close(got, v, tol) for v in values)), [])
 
 
+def _whole_input(v: Tensor, mask: Tensor, cond: Conditioner, which: str) -> tuple[tuple[Tensor], str]:
+    """The mistake of feeding the conditioner all of ``v``, not only its kept coordinates: (values, message)."""
+    s, t = cond(v)
+    free = 1 - mask
+    if which == "forward":
+        values = mask * v + free * (v * torch.exp(s) + t)
+        why = "the inverse knows only those (x * mask == z * mask) when it recomputes s and t"
+    else:
+        values = mask * v + free * (v - t) * torch.exp(-s)
+        why = "the same numbers the forward gave it"
+    return (values,), (
+        f"your {which} feeds the conditioner every coordinate. Give it only the kept ones, "
+        f"conditioner({'z' if which == 'forward' else 'x'} * mask): {why}."
+    )
+
+
 def _forward_hints(x: Tensor, ld: Tensor, z: Tensor, mask: Tensor, cond: Conditioner, tol) -> list[str]:
     """Targeted hints for a wrong forward: its outputs against the signatures of the usual mistakes."""
     x_ref, ld_ref = reference_forward(z, mask, cond)
@@ -223,6 +239,7 @@ def _forward_hints(x: Tensor, ld: Tensor, z: Tensor, mask: Tensor, cond: Conditi
         x,
         x_ref,
         [
+            _whole_input(z, mask, cond, "forward"),
             (
                 (z,),
                 "your forward returns z unchanged. The transformed coordinates (mask 0) are scaled by exp(s) and "
@@ -298,6 +315,7 @@ def _inverse_hints(zb: Tensor, ild: Tensor, x: Tensor, mask: Tensor, cond: Condi
         zb,
         z_ref,
         [
+            _whole_input(x, mask, cond, "inverse"),
             (
                 (mask * x + free * (x * torch.exp(-s) - t),),
                 "your inverse divides before subtracting. Undo the steps in reverse order: first subtract t, then divide by exp(s).",

@@ -105,7 +105,7 @@ def plot_masks(masks: dict[str, tuple[Tensor, tuple[int, int]]]) -> Figure:
 
     ``masks`` maps a title to (mask (D,), (rows, cols)) for the picture.
     """
-    fig, axes = static_figure(1, len(masks), height=current().fig_width * 0.3, squeeze=False)
+    fig, axes = static_figure(1, len(masks), height=current().fig_width * 0.36, squeeze=False)
     axes = axes[0]
     cmap, norm = matplotlib.colormaps["Greys"], Normalize(vmin=-0.3, vmax=1.3)
     for ax, (title, (m, shape)) in zip(axes, masks.items()):

@@ -84,10 +84,13 @@ def check_two_layer_log_prob(
         ),
         hint_if_equal(lambda _: log_pz - a, "only layer 1 is in your answer: every layer's log-det enters the sum."),
         hint_if_equal(lambda _: log_pz - b, "only layer 2 is in your answer: every layer's log-det enters the sum."),
-        hint_if_equal(
-            lambda _: log_pz - a + b,
-            "you subtracted layer 1 but added layer 2 (or the reverse): both "
-            "are forward log-dets of the same pass, so they get the same sign.",
+        *(
+            hint_if_equal(
+                lambda _, v=v: v,
+                "you subtracted layer 1 but added layer 2 (or the reverse): both "
+                "are forward log-dets of the same pass, so they get the same sign.",
+            )
+            for v in (log_pz - a + b, log_pz + a - b)
         ),
         hint_if_equal(lambda w: math.exp(w), "that is the density p_X(x) itself; the question asks for its log."),
         hint_if_equal(
@@ -179,7 +182,7 @@ def check_masks_cover(answer: Any, dim: int = 4, n_layers: int = 2) -> CheckResu
     if same:
         msg = (
             f"every layer uses the same mask, so {never} never transformed: stacking "
-            "adds nothing for them. Flip the mask in the next layer (1 - mask)."
+            f"adds nothing for {'it' if never.endswith(' is') else 'them'}. Flip the mask in the next layer (1 - mask)."
         )
     else:
         msg = f"{never} kept (mask 1) by every layer, so no layer transforms {'it' if never.endswith(' is') else 'them'}. Give a 0 in at least one mask."

@@ -13,6 +13,7 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
+from matplotlib.ticker import AutoLocator
 
 from lessonlib.flows import Flow
 from lessonlib.lessons.l05_stacking.experiments import Snapshots, grid_density
@@ -136,6 +137,8 @@ def plot_fit_2d(
         fig, _density_axes(a1, dens, extent, title="learned density and data"), [a1], label="density (per min²)"
     )
     a1.scatter(data[:, 0], data[:, 1], s=5, color="white", edgecolor="k", linewidth=0.3)
+    for axis in (a1.xaxis, a1.yaxis):  # this panel is in minutes, like its neighbour: give it their ticks back
+        axis.set_major_locator(AutoLocator())
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         x = (

@@ -59,6 +59,10 @@ def check_ode_log_density_change(answer) -> CheckResult:
             "(negative trace) concentrates density, so the log-density goes up.",
         ),
         hint_if_equal(lambda w: w / 2, "you used one unit of time; the ODE runs for T = 2, and log|det J| = T tr(A)."),
+        hint_if_equal(
+            lambda w: -w / 2,
+            "that is tr(A) alone: over T = 2 the log-det is T tr(A) = -1, and the log-density changes by minus it.",
+        ),
         hint_if(
             lambda g, w: abs(float(g) - 6.0) < 1e-6 or abs(float(g) + 6.0) < 1e-6,
             "that uses the off-diagonal entry; the trace is the sum of the DIAGONAL entries, -1 + 0.5.",

@@ -117,6 +117,7 @@ def check_preprocessing_log_det(
     name = "log-det of the preprocessing"
     y = np.asarray(pixels, dtype=np.float64)
     per = _per_pixel(y, levels, alpha)
+    one_sided = alpha + (1 - alpha) * y / levels  # RealNVP's s, which section 4 sets beside this one
     if (
         (isinstance(answer, (list, tuple)) or hasattr(answer, "shape"))
         and getattr(answer, "ndim", 1) == 1
@@ -150,6 +151,11 @@ def check_preprocessing_log_det(
             "that is the log-det of the other direction, from logit space back to pixels. "
             "log p(y) needs the direction the density takes, y -> z: log|dz/dy|, where the logit "
             "stretches (1 / (s (1 - s)) >= 4) and the scaling shrinks ((1 - 2 alpha) / L).",
+        ),
+        hint_if_equal(
+            lambda _: float(np.sum(np.log((1 - alpha) / levels) - np.log(one_sided) - np.log1p(-one_sided))),
+            "that is RealNVP's one-sided form, s = alpha + (1 - alpha) y / L. This notebook's PixelLogit keeps away "
+            "from both ends: s = alpha + (1 - 2 alpha) y / L, whose scaling has the factor (1 - 2 alpha) / L.",
         ),
         hint_if_equal(
             lambda _: _per_pixel(y, levels, alpha, logit_sign=1.0).sum(),

@@ -20,6 +20,7 @@ def test_check_decreasing_affine_density():
         "factor 1/|f'(z)| is missing": lambda x: N.pdf((x - 1) / -2),
         "p_Z at x itself": lambda x: N.pdf(x) / 2,
         "x MINUS 1": lambda x: N.pdf((x + 1) / -2) / 2,
+        "constant is missing": lambda x: np.exp(-(((x - 1) / -2) ** 2) / 2) / 2,
         "raised": lambda x: math.exp(x),
     }
     for words, wrong in cases.items():

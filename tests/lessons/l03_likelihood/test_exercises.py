@@ -48,7 +48,7 @@ def test_check_nll_loss():
         (sign_logdet, "wrong sign"),
         (missing, "log-det term is missing"),
         (summed, "summed"),
-        (flipped, "wrong sign"),
+        (flipped, "the mean log-likelihood itself"),
         (per_point, "one number per point"),
         (detached, "not a torch tensor"),
     ]:
@@ -86,6 +86,7 @@ def test_check_gaussian_nll():
         (want - 0.5 * math.log(2 * math.pi), "1/2 log(2 pi)"),
         (want - math.log(s), "log sigma"),
         (0.5 * math.log(2 * math.pi) + math.log(s) + sq / (2 * s), "not by 2 sigma"),
+        (0.5 * math.log(2 * math.pi * s) + sq / (2 * s**2), "not 1/2 log(2 pi sigma)"),
         (0.5 * math.log(2 * math.pi) + math.log(s) + sq / s**2, "factor 1/2"),
         (4 * want, "mean"),
         (-want, "sign"),

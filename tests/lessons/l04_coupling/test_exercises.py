@@ -78,6 +78,16 @@ def fwd_log_det_not_summed(z, mask, cond):
     return x, (1 - mask) * s
 
 
+def fwd_reads_everything(z, mask, cond):  # the conditioner sees the transformed coordinates too
+    s, t = cond(z)
+    return mask * z + (1 - mask) * (z * torch.exp(s) + t), ((1 - mask) * s).sum(1)
+
+
+def inv_reads_everything(x, mask, cond):
+    s, t = cond(x)
+    return mask * x + (1 - mask) * (x - t) * torch.exp(-s), -((1 - mask) * s).sum(1)
+
+
 def fwd_raises(z, mask, cond):
     raise RuntimeError("shape mismatch")
 
@@ -108,6 +118,8 @@ def inv_additive(x, mask, cond):
         (reference_forward, inv_multiplies, "multiply by exp(-s)"),
         (fwd_log_det_not_summed, reference_inverse, "one number per point"),
         (fwd_raises, reference_inverse, "RuntimeError"),
+        (fwd_reads_everything, reference_inverse, "forward feeds the conditioner every coordinate"),
+        (reference_forward, inv_reads_everything, "inverse feeds the conditioner every coordinate"),
         # bijections with right log-dets that are not the affine coupling: the old checker passed the first two
         (fwd_identity, fwd_identity, "returns z unchanged"),
         (fwd_additive, inv_additive, "additive (NICE) coupling"),
@@ -241,3 +253,20 @@ def test_check_log_density_rounding():
     assert not r and "Right idea, give more digits" in r.message
     r = check_log_density(round(log_pz + s, 2))
     assert not r and "added the forward log-det" in r.message
+
+
+def test_check_affine_coupling_accepts_another_right_construction():
+    """Masking s and t instead of the points, dividing instead of multiplying by exp(-s): right all the same."""
+
+    def fwd(z, mask, cond):
+        s, t = cond(z * mask)
+        s, t = s * (1 - mask), t * (1 - mask)
+        return z * torch.exp(s) + t, s.sum(1)
+
+    def inv(x, mask, cond):
+        s, t = cond(x * mask)
+        s, t = s * (1 - mask), t * (1 - mask)
+        return (x - t) / torch.exp(s), -s.sum(1)
+
+    r = check_affine_coupling(fwd, inv)
+    assert r, r.message

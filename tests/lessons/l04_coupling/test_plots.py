@@ -4,8 +4,16 @@ import io
 
 import matplotlib.figure
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from lessonlib.coupling import AffineCoupling, alternating_mask, checkerboard_mask, half_mask, jacobian_matrix
+from lessonlib.coupling import (
+    AffineCoupling,
+    alternating_mask,
+    channel_mask,
+    checkerboard_mask,
+    half_mask,
+    jacobian_matrix,
+)
 from lessonlib.lessons.l04_coupling.plots import (
     plot_jacobian_blocks,
     plot_masks,
@@ -36,3 +44,19 @@ def test_every_figure_is_returned_with_its_panels_and_draws():
         fig.savefig(buf, format="png")
         assert buf.getvalue().startswith(b"\x89PNG"), name
     assert [ax.get_title() for ax in figs["stability"][0].axes] == ["a\n0 of 2 blew up", "b\n2 of 2 blew up"]
+
+
+def test_the_mask_titles_fit_inside_the_figure():
+    """The notebook's four masks, square images beside strips: no title is cut off at the top."""
+    fig = plot_masks(
+        {
+            "half, D = 8": (half_mask(8), (1, 8)),
+            "alternating, D = 8": (alternating_mask(8), (1, 8)),
+            "checkerboard, 4 x 4 image": (checkerboard_mask(4, 4), (4, 4)),
+            "channel, 4 x 4 image": (channel_mask(4, 4), (4, 4)),
+        }
+    )
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    for ax in fig.axes:
+        assert ax.title.get_window_extent(renderer).y1 <= fig.bbox.y1, ax.get_title()

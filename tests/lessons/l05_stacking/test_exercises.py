@@ -51,6 +51,7 @@ def test_check_two_layer_log_prob_not_attempted_and_right():
         (LOG_PZ - A, "only layer 1"),
         (LOG_PZ - B, "only layer 2"),
         (LOG_PZ - A + B, "same sign"),
+        (LOG_PZ + A - B, "same sign"),
         (math.exp(LOG_PZ - A - B), "density p_X(x) itself"),
         (LOG_PZ - math.exp(A + B), "instead of its log"),
         (LOG_PZ, "forgot the Jacobian"),
@@ -81,6 +82,10 @@ def test_check_masks_cover():
     assert check_masks_cover([[1, 0, 1, 0], [0, 1, 0, 1]])
     same = check_masks_cover([[1, 1, 0, 0], [1, 1, 0, 0]])
     assert not same and "same mask" in same.message and "coordinates 1 and 2 are" in same.message  # counted from 1
+    several = check_masks_cover([[1, 0, 1, 1], [1, 0, 1, 1]]).message
+    assert "coordinates 1, 3 and 4 are never transformed: stacking adds nothing for them" in several
+    single = check_masks_cover([[1, 0, 0, 0], [1, 0, 0, 0]]).message
+    assert "coordinate 1 is never transformed: stacking adds nothing for it." in single
     partial = check_masks_cover([[1, 0, 1, 0], [1, 1, 0, 0]])
     assert not partial and "coordinate 1 is kept" in partial.message
     assert check_masks_cover(m for m in [[1, 1, 0, 0], [0, 0, 1, 1]])  # any iterable of masks

@@ -27,6 +27,7 @@ def test_check_ode_log_density_change():
     assert "MINUS" in check_ode_log_density_change(-1.0).message
     assert "T = 2" in check_ode_log_density_change(0.5).message
     assert "DIAGONAL" in check_ode_log_density_change(6.0).message
+    assert "tr(A) alone" in check_ode_log_density_change(-0.5).message
     assert check_ode_log_density_change(torch.tensor(1.0)) and check_ode_log_density_change(np.array([1.0]))
     for odd, words in ((True, "got True"), (b"1", "bytes"), ((1.0, 2.0), "a pair"), (float("nan"), "NaN")):
         r = check_ode_log_density_change(odd)

@@ -58,6 +58,12 @@ def test_check_preprocessing_log_det_accepts_the_answer():
     assert "not attempted" in check_preprocessing_log_det(None).message
 
 
+def _one_sided(levels=LEVELS, alpha=ALPHA):
+    """RealNVP's logit(alpha + (1 - alpha) y / L), per pixel: log|dz/dy|."""
+    s = alpha + (1 - alpha) * np.array(PIXELS) / levels
+    return math.log((1 - alpha) / levels) - np.log(s) - np.log1p(-s)
+
+
 @pytest.mark.parametrize(
     "wrong,hint",
     [
@@ -69,6 +75,7 @@ def test_check_preprocessing_log_det_accepts_the_answer():
         (float(_per_pixel(levels=16).sum()), "L = 17"),
         (-float(_per_pixel().sum()), "other direction"),
         (float(_per_pixel(sign=1.0).sum()), "MINUS"),
+        (float(_one_sided().sum()), "RealNVP's one-sided form"),  # the form section 4 sets beside it
         (0.0, "Re-read the formula"),
     ],
 )
