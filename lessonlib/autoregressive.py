@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from lessonlib.bijectors import Bijector, register_example
-from lessonlib.inputs import MAX_SIZE, count
+from lessonlib.inputs import MAX_SIZE, count, describe
 from lessonlib.inputs import log_scale_bound as read_log_scale_bound
 from lessonlib.nets import MLP, MaskedLinear, bound_log_scale, layer_widths, randomise
 
@@ -99,6 +99,8 @@ class AutoregressiveAffine(Bijector):
 
         Shapes: cond (B, D) -> s_i, t_i (B,). Only cond[:, :i] is read.
         """
+        if not 0 <= i < self.dim:
+            raise ValueError(f"i must be a coordinate index, 0 to {self.dim - 1}, got {i}.")
         if i == 0:
             s, t = self.first.to(cond).expand(cond.shape[0], 2).unbind(-1)
         else:
@@ -168,6 +170,9 @@ class MADE(Bijector):
 
     def mean_and_log_scale(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """mu_i(x_<i) and a_i(x_<i) for every coordinate, in one pass. Shapes: (B, D) -> 2 x (B, D)."""
+        if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[1] != self.dim:
+            got = f"shape {tuple(x.shape)}" if isinstance(x, Tensor) else describe(x)
+            raise ValueError(f"x must be a tensor of shape (batch, {self.dim}), got {got}.")
         self.passes += 1
         h = x
         for layer in self.hidden:

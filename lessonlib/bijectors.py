@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lessonlib.inputs import check_scale_range, dtype_limits, real_array, real_number
+from lessonlib.inputs import check_scale_range, dtype_limits, flag, real_array, real_number
 
 __all__ = [
     "Bijector",
@@ -39,6 +39,8 @@ __all__ = [
     "check_batch",
     "module_dtype",
     "parameter_dtype",
+    "check_dtype",
+    "check_device",
 ]
 
 
@@ -93,6 +95,7 @@ def _as_real_tensor(t, name: str, dtype: torch.dtype | None) -> Tensor:
     if not isinstance(t, Tensor):
         with np.errstate(over="ignore"):
             return torch.as_tensor(real_array(t, name, finite=False), dtype=dtype or torch.get_default_dtype())
+    check_device(t, name)
     if t.is_complex():
         raise ValueError(
             f"{name} is a complex tensor ({t.dtype}); densities live on real numbers. "
@@ -103,6 +106,12 @@ def _as_real_tensor(t, name: str, dtype: torch.dtype | None) -> Tensor:
     if not t.is_floating_point():
         return t.to(dtype or torch.get_default_dtype())
     return t if dtype is None or t.dtype == dtype else t.to(dtype)
+
+
+def check_device(t: Tensor, name: str) -> None:
+    """ValueError unless ``t`` is on the CPU, where lessonlib computes (a "meta" tensor has a shape but no numbers)."""
+    if t.device.type != "cpu":
+        raise ValueError(f"{name} is on the {t.device.type} device; lessonlib computes on the CPU: pass {name}.cpu().")
 
 
 def _mixed_dtypes(module: nn.Module) -> ValueError | None:
@@ -122,10 +131,17 @@ def _mixed_dtypes(module: nn.Module) -> ValueError | None:
     )
 
 
+def check_dtype(dtype: Any) -> torch.dtype | None:
+    """``dtype`` if it is None or a torch floating dtype; TypeError naming the fix otherwise (a string, a numpy type)."""
+    if dtype is None or (isinstance(dtype, torch.dtype) and dtype.is_floating_point and not dtype.is_complex):
+        return dtype
+    raise TypeError(f"dtype must be a torch floating dtype such as torch.float64 (or None), got {dtype!r}.")
+
+
 def parameter_dtype(dtype: torch.dtype | None, *values) -> torch.dtype:
     """The dtype a layer stores its parameters in: ``dtype`` if given, else that of the first floating-point
     tensor among ``values`` (as nn.Parameter(tensor) would keep it), else torch's default dtype."""
-    if dtype is not None:
+    if check_dtype(dtype) is not None:
         return dtype
     return next((v.dtype for v in values if isinstance(v, Tensor) and v.is_floating_point()), torch.get_default_dtype())
 
@@ -346,7 +362,7 @@ class Affine(Bijector):
         scale_t, shift_t = torch.tensor(scale_a, dtype=dtype), torch.tensor(shift_a, dtype=dtype)
         if scale_t.numel() > 1:
             self.dim = scale_t.numel()
-        if learnable:
+        if flag(learnable, "learnable"):
             self.scale, self.shift = nn.Parameter(scale_t), nn.Parameter(shift_t)
         else:
             self.register_buffer("scale", scale_t)
@@ -386,7 +402,7 @@ class Linear(Bijector):
                 f"rcond must be in [0, 1), got {rcond:g}: it is the smallest ratio of the smallest to the largest "
                 "singular value a matrix may have before it counts as singular (the default 1e-12 is right here)."
             )
-        A = real_array(matrix, "matrix")
+        A = np.ascontiguousarray(real_array(matrix, "matrix"))  # a view with negative strides (A[::-1]) too
         if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] == 0:
             raise ValueError(
                 f"Linear needs a square matrix, got shape {A.shape}. A non-square matrix changes the "
@@ -407,7 +423,7 @@ class Linear(Bijector):
         _check_conditioning(float(svals[0] / svals[-1]), dtype, fix)
         self.dim = A.shape[0]
         A_t = torch.tensor(A, dtype=dtype)
-        if learnable:
+        if flag(learnable, "learnable"):
             self.matrix = nn.Parameter(A_t)
         else:
             self.register_buffer("matrix", A_t)

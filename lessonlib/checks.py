@@ -288,17 +288,33 @@ def read_number(value: Any) -> np.floating:
     arr = read_array(value, "a number")
     if arr.size != 1:
         raise AnswerProblem(f"expected one number, got {arr.size} numbers (shape {arr.shape}).")
-    kind = np.float32 if _precision(value) > _precision(np.float64(0)) else np.float64
-    return kind(arr.reshape(-1)[0])
+    return _as_precise_as(arr, value).reshape(-1)[0]
 
 
 #: Machine epsilon of the floating dtypes an answer may come in (numpy or torch); float64 for everything else.
 _EPS = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23}
 
 
+#: The smallest normal number of those dtypes: closer to 0, their numbers are spaced by it, not relatively.
+_TINY = {"float16": 2.0**-14, "bfloat16": 2.0**-126, "float32": 2.0**-126}
+
+
+def _dtype_name(value: Any) -> str:
+    return str(getattr(value, "dtype", "float64")).removeprefix("torch.")
+
+
 def _precision(value: Any) -> float:
     """The relative precision an answer was computed with: its dtype's epsilon (float64's for plain numbers)."""
-    return _EPS.get(str(getattr(value, "dtype", "float64")).removeprefix("torch."), 2.0**-52)
+    return _EPS.get(_dtype_name(value), 2.0**-52)
+
+
+def _as_precise_as(values: np.ndarray, answer: Any) -> np.ndarray:
+    """float64 ``values`` in the numpy dtype that carries the answer's precision (``compare`` then allows for it):
+    float32 for float32, float16 for 16-bit floats (bfloat16 too, where float16 holds the numbers)."""
+    eps = _precision(answer)
+    if eps >= _EPS["float16"] and np.all(np.abs(values[np.isfinite(values)]) < 6e4):
+        return values.astype(np.float16)
+    return values.astype(np.float32) if eps > 2.0**-52 else values
 
 
 def read_words(value: Any, n: int, allowed: Sequence[str], example: str) -> list[str]:
@@ -350,7 +366,7 @@ def values_of(fn: Any, x: Any, *, what: str = "a function of x (def ... or lambd
     Shapes: x (N,) -> (N,).
     """
     raw = call(fn, x.clone() if hasattr(x, "clone") else x.copy(), what=what)
-    values = read_array(raw, "your function to return one number per point")
+    values = _as_precise_as(read_array(raw, "your function to return one number per point"), raw)
     n = tuple(x.shape)
     if values.shape != n:
         if values.size != 1:
@@ -444,6 +460,7 @@ def compare(
     except AnswerProblem as problem:
         return failed(name, str(problem))
     rtol = max(rtol, 8 * _precision(got))  # an answer computed in float32 is right to float32's precision
+    atol = max(atol, _TINY.get(_dtype_name(got), 0.0))  # below its smallest normal number a dtype keeps fewer digits
     w = as_array(want)
     if g.shape != w.shape:
         if g.size == w.size:

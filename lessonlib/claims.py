@@ -25,7 +25,7 @@ import json
 import math
 import os
 
-from lessonlib.inputs import real_number
+from lessonlib.inputs import describe, real_number
 
 __all__ = ["claim", "CLAIMS_LOG_ENV", "STRICT_ENV"]
 
@@ -65,10 +65,14 @@ def claim(name: str, value: float, low: float | None = None, high: float | None 
         raise ValueError(f"claim {name!r} needs a bound: give low, high or both.")
     low = None if low is None else real_number(low, "low", allow_inf=True)
     high = None if high is None else real_number(high, "high", allow_inf=True)
+    if low is not None and high is not None and not low < high:
+        raise ValueError(f"claim {name!r}: low must be below high, got low = {low:g} and high = {high:g}.")
     try:
+        if isinstance(value, (str, bytes)):  # float("0.5") would read text as a number
+            raise TypeError
         v = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"claim {name!r}: the value must be a number, got {type(value).__name__}.") from None
+        raise ValueError(f"claim {name!r}: the value must be a number, got {describe(value)}.") from None
     _record(name, v, low, high)
     if not (math.isnan(v) or (low is not None and not v > low) or (high is not None and not v < high)):
         return

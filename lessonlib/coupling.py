@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from lessonlib.bijectors import Bijector, Chain, check_batch, register_example
-from lessonlib.inputs import MAX_SIZE, count, describe, real_array
+from lessonlib.inputs import MAX_SIZE, count, describe, flag, real_array
 from lessonlib.inputs import log_scale_bound as read_log_scale_bound
 from lessonlib.nets import MLP, bound_log_scale, randomise
 
@@ -63,7 +63,7 @@ def half_mask(dim: int, flip: bool = False) -> Tensor:
         raise ValueError("a coupling layer needs at least 2 coordinates: one to keep and one to transform.")
     m = torch.zeros(dim)
     m[: dim // 2] = 1
-    return 1 - m if flip else m
+    return 1 - m if flag(flip, "flip") else m
 
 
 def alternating_mask(dim: int, flip: bool = False) -> Tensor:
@@ -71,7 +71,7 @@ def alternating_mask(dim: int, flip: bool = False) -> Tensor:
     if count(dim, "dim", maximum=MAX_SIZE) < 2:
         raise ValueError("a coupling layer needs at least 2 coordinates: one to keep and one to transform.")
     m = (torch.arange(dim) % 2 == 0).to(torch.get_default_dtype())
-    return 1 - m if flip else m
+    return 1 - m if flag(flip, "flip") else m
 
 
 def checkerboard_mask(height: int, width: int, flip: bool = False) -> Tensor:
@@ -89,7 +89,7 @@ def checkerboard_mask(height: int, width: int, flip: bool = False) -> Tensor:
         raise ValueError("a checkerboard mask needs at least 2 pixels: one to keep and one to transform.")
     rows, cols = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
     m = ((rows + cols) % 2 == 0).to(torch.get_default_dtype()).flatten()
-    return 1 - m if flip else m
+    return 1 - m if flag(flip, "flip") else m
 
 
 def channel_mask(height: int, width: int, flip: bool = False) -> Tensor:
@@ -107,7 +107,7 @@ def channel_mask(height: int, width: int, flip: bool = False) -> Tensor:
         raise ValueError(f"a channel mask needs an even number of rows (2 x 2 blocks), got a {height} x {width} image.")
     rows = torch.arange(height)[:, None].expand(height, width)
     m = (rows % 2 == 0).to(torch.get_default_dtype()).flatten()
-    return 1 - m if flip else m
+    return 1 - m if flag(flip, "flip") else m
 
 
 def image_side(dim: int) -> int:
@@ -154,8 +154,15 @@ def jacobian_matrix(fn, point: Tensor) -> Tensor:
     point = check_batch(point[None] if isinstance(point, Tensor) and point.ndim == 1 else point, None, "point")
     if point.shape[0] != 1:
         raise ValueError(f"point must be one point of shape (D,), got {point.shape[0]} points; use x[0] for a batch.")
-    point = point[0]
-    return jacobian(lambda v: fn(v[None])[0], point)
+
+    def one(v: Tensor) -> Tensor:
+        out = fn(v[None])
+        if not isinstance(out, Tensor) or out.ndim != 2 or out.shape[0] != 1:
+            got = f"shape {tuple(out.shape)}" if isinstance(out, Tensor) else describe(out)
+            raise ValueError(f"fn must map a batch of points (1, D) to a batch (1, D), got {got}.")
+        return out[0]
+
+    return jacobian(one, point[0])
 
 
 def conditioner_net(conditioner, dim: int, out: int, hidden: tuple[int, ...]) -> nn.Module:
@@ -170,8 +177,20 @@ def conditioner_net(conditioner, dim: int, out: int, hidden: tuple[int, ...]) ->
     return conditioner
 
 
-def conditioner_output(out: Tensor, kept: Tensor, width: int, what: str) -> Tensor:
-    """The conditioner's output, if it is a tensor of shape (B, width); an error naming both shapes otherwise."""
+def conditioner_output(net: nn.Module, kept: Tensor, width: int, what: str) -> Tensor:
+    """net(kept), the conditioner's output, if it is a tensor of shape (B, width); an error naming both shapes
+    otherwise, and one naming the input when the network cannot read it."""
+    if not isinstance(kept, Tensor):
+        raise TypeError(f"the conditioner reads a tensor of shape (batch, n), got {describe(kept)}.")
+    try:
+        out = net(kept)
+    except (RuntimeError, TypeError) as e:  # e.g. a first nn.Linear built for another number of inputs
+        if any(p.dtype != kept.dtype for p in getattr(net, "parameters", list)() if p.is_floating_point()):
+            raise  # parameters in another dtype than the points: the layer names that (one layer converted alone)
+        raise ValueError(
+            f"the conditioner cannot read an input of shape {tuple(kept.shape)} ({type(e).__name__}: {e}): this "
+            f"layer gives it {kept.shape[-1]} numbers per point. Build it with that many inputs."
+        ) from None
     if not isinstance(out, Tensor):
         raise TypeError(
             f"the conditioner must return one tensor of shape (batch, {width}) ({what}), got {describe(out)}."
@@ -200,7 +219,7 @@ class AdditiveCoupling(Bijector):
         self.conditioner = conditioner_net(conditioner, self.dim, self.dim, hidden)
 
     def _shift(self, kept: Tensor) -> Tensor:
-        out = conditioner_output(self.conditioner(kept), kept, self.dim, "a shift per coordinate")
+        out = conditioner_output(self.conditioner, kept, self.dim, "a shift per coordinate")
         return out * (1 - self.mask.to(kept))
 
     def _forward_and_log_det(self, z: Tensor) -> tuple[Tensor, Tensor]:
@@ -242,7 +261,7 @@ class AffineCoupling(Bijector):
     def scale_and_shift(self, kept: Tensor) -> tuple[Tensor, Tensor]:
         """Log-scale s and shift t from the kept coordinates, zero where mask == 1. Shapes: (B, D) -> 2 x (B, D)."""
         # one multiplication zeroes s and t on the kept coordinates; the bound keeps 0 at 0
-        out = conditioner_output(self.conditioner(kept), kept, 2 * self.dim, "a log-scale and a shift per coordinate")
+        out = conditioner_output(self.conditioner, kept, 2 * self.dim, "a log-scale and a shift per coordinate")
         s, t = (out * self._free2.to(kept)).chunk(2, dim=-1)
         return bound_log_scale(s, self.log_scale_bound), t
 
@@ -328,6 +347,10 @@ def coupling_stack(
         masks = [make(dim, flip=bool(k % 2)) for k in range(n_layers)]
     else:
         masks = [_image_mask(mask, dim, k) for k in range(n_layers)]
+    if not (isinstance(layer, type) and issubclass(layer, Bijector)):
+        raise TypeError(
+            f"layer must be a coupling layer class such as AffineCoupling or SplineCoupling, got {layer!r}."
+        )
     return Chain(*[layer(m, hidden=hidden, **kwargs) for m in masks])
 
 

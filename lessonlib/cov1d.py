@@ -62,6 +62,17 @@ def _arr(x: ArrayLike) -> Array:
     return a
 
 
+def _overflow_checked(out: Array, given: Array, name: str) -> Array:
+    """``out``, the image of ``given``, unless a finite input gave an infinite value (float64 overflow): ValueError."""
+    bad = np.isinf(out) & np.isfinite(given)
+    if bad.any():
+        raise ValueError(
+            f"{name} overflows float64 at z = {given[bad].reshape(-1)[:3].tolist()}: the image is beyond about "
+            "1.8e308. Keep z in the range the lesson plots, or work with logarithms."
+        )
+    return out
+
+
 def _probabilities(u: ArrayLike) -> Array:
     """``u`` as an array of probabilities in [0, 1], where an inverse CDF is defined; ValueError otherwise."""
     u = _arr(u)
@@ -205,6 +216,10 @@ class Uniform(Density1D):
         if not b > a:
             raise ValueError(
                 f"Uniform(a, b) needs a < b; got a = {a}, b = {b}: an interval of width {b - a} holds no density that integrates to one."
+            )
+        if not math.isfinite(b - a):
+            raise ValueError(
+                f"Uniform({a:g}, {b:g}) is wider than float64 can hold: its density 1 / (b - a) would be 0."
             )
         self.a, self.b = float(a), float(b)
         self.support = (self.a, self.b)
@@ -418,7 +433,9 @@ class AffineMap(MonotoneMap):
         self.name = f"{self.slope:g} z + {self.shift:g}"
 
     def forward(self, z: ArrayLike) -> Array:
-        return self.slope * _arr(z) + self.shift
+        z = _arr(z)
+        with np.errstate(over="ignore"):
+            return _overflow_checked(self.slope * z + self.shift, z, self.name)
 
     def inverse(self, x: ArrayLike) -> Array:
         return (_arr(x) - self.shift) / self.slope
@@ -437,7 +454,9 @@ class ExpMap(MonotoneMap):
     image = (0.0, math.inf)
 
     def forward(self, z: ArrayLike) -> Array:
-        return np.exp(_arr(z))
+        z = _arr(z)
+        with np.errstate(over="ignore"):
+            return _overflow_checked(np.exp(z), z, self.name)
 
     def inverse(self, x: ArrayLike) -> Array:
         x = self._from_image(x)
@@ -590,7 +609,7 @@ class InverseCDFMap(MonotoneMap):
         return self.target.ppf(z)
 
     def inverse(self, x: ArrayLike) -> Array:
-        return self.target.cdf(x)
+        return self.target.cdf(self._from_image(x))
 
     def derivative(self, z: ArrayLike) -> Array:
         return 1.0 / self.target.pdf(self.target.ppf(z))
@@ -616,6 +635,13 @@ class CDFMap(MonotoneMap):
         self.name = f"F of {dist.name}"
 
     def forward(self, z: ArrayLike) -> Array:
+        z = _arr(z)
+        lo, hi = self.domain
+        if ((z < lo) | (z > hi)).any():
+            raise ValueError(
+                f"z = {z[(z < lo) | (z > hi)][:3].tolist()} lies outside the domain ({lo:g}, {hi:g}) of {self.name}, "
+                f"the support of {self.dist.name}: the map is a bijection from that interval onto (0, 1) only."
+            )
         return self.dist.cdf(z)
 
     def inverse(self, x: ArrayLike) -> Array:
@@ -744,7 +770,8 @@ def integrate(
     if log_spaced and lo <= 0:
         raise ValueError("log-spaced pieces need lo > 0.")
     edges = np.geomspace(lo, hi, pieces + 1) if log_spaced else np.linspace(lo, hi, pieces + 1)
-    edges = np.unique(np.concatenate([edges, [b for b in breaks if lo < b < hi]]))
+    breaks = real_array(breaks, "breaks").reshape(-1)
+    edges = np.unique(np.concatenate([edges, breaks[(breaks > lo) & (breaks < hi)]]))
     a, b = edges[:-1, None], edges[1:, None]
     pts = 0.5 * (a + b) + 0.5 * (b - a) * _GL_NODES[None, :]
     vals = _grid_values(fn, pts.ravel(), "the integrand").reshape(pts.shape)
@@ -843,6 +870,7 @@ def check_invertible(fn: Callable[[Array], Array], lo: float = -3.0, hi: float =
 
 def square_density_single_preimage(base: Density1D, x: ArrayLike) -> Array:
     """The WRONG density of X = Z^2 from one preimage only: p_Z(√x) / (2√x) for x > 0."""
+    _check_base(base)
     x = _arr(x)
     r = np.sqrt(np.where(x > 0, x, 1.0))
     return np.where(x > 0, base.pdf(r) / (2 * r), 0.0)
@@ -850,6 +878,7 @@ def square_density_single_preimage(base: Density1D, x: ArrayLike) -> Array:
 
 def square_density_all_preimages(base: Density1D, x: ArrayLike) -> Array:
     """The right density of X = Z^2, summing over both preimages: (p_Z(√x) + p_Z(-√x)) / (2√x), x > 0."""
+    _check_base(base)
     x = _arr(x)
     r = np.sqrt(np.where(x > 0, x, 1.0))
     return np.where(x > 0, (base.pdf(r) + base.pdf(-r)) / (2 * r), 0.0)

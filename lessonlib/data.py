@@ -20,8 +20,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lessonlib.bijectors import check_batch
+from lessonlib.bijectors import check_batch, check_dtype
 from lessonlib.inputs import count, describe, real_array
+from lessonlib.inputs import generator as read_generator
 from lessonlib.inputs import seed as read_seed
 
 __all__ = [
@@ -306,7 +307,7 @@ def standardise(data: np.ndarray, dtype: torch.dtype | None = None) -> tuple[Ten
     mean, std = a.mean(0), a.std(0)
     if (std == 0).any():
         raise ValueError("a column of the data is constant: dividing by a zero standard deviation is undefined.")
-    return torch.as_tensor((a - mean) / std, dtype=dtype or torch.get_default_dtype()), mean, std
+    return torch.as_tensor((a - mean) / std, dtype=check_dtype(dtype) or torch.get_default_dtype()), mean, std
 
 
 def train_validation_split(data: np.ndarray, n_validation: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -320,6 +321,8 @@ def train_validation_split(data: np.ndarray, n_validation: int, seed: int = 0) -
     if a.ndim == 0:
         raise ValueError(f"data must be an array of rows (N, ...), got a single value of shape {a.shape}.")
     n_validation = count(n_validation, "n_validation")
+    if len(a) < 2:
+        raise ValueError(f"data has {len(a)} row(s): a split into training and validation rows needs at least 2.")
     if not 0 < n_validation < len(a):
         raise ValueError(
             f"n_validation must be between 1 and {len(a) - 1} (the data has {len(a)} rows), got {n_validation}."
@@ -350,7 +353,7 @@ def dequantised(x: Tensor, unit) -> Callable[[int, torch.Generator], Tensor]:
     width = torch.as_tensor(steps, dtype=x.dtype).expand(x.shape[1:])
 
     def draw(n: int, gen: torch.Generator) -> Tensor:
-        rows = x[torch.randint(len(x), (n,), generator=gen)]
+        rows = x[torch.randint(len(x), (count(n, "n"),), generator=read_generator(gen, "gen"))]
         return rows + (torch.rand(rows.shape, generator=gen, dtype=x.dtype) - 0.5) * width
 
     return draw

@@ -46,7 +46,8 @@ class UniformNoise(nn.Module):
 
     def sample_and_log_prob(self, pixels: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """u ~ U(0, 1) for every pixel, and log q(u | k) = 0."""
-        dtype = pixels.dtype if pixels.is_floating_point() else torch.get_default_dtype()
+        pixels = check_batch(pixels, None, "pixels")
+        dtype = pixels.dtype
         u = torch.rand(pixels.shape, generator=read_generator(generator), dtype=dtype)
         return u, pixels.new_zeros(pixels.shape[0])
 
@@ -80,9 +81,18 @@ class VariationalNoise(nn.Module):
         assert isinstance(flow, ConditionalFlow)
         self.flow = flow
 
+    def _pixels(self, pixels: Tensor) -> Tensor:
+        """The images this model was built for: (B, dim) whole numbers 0..levels-1; a ValueError naming the problem."""
+        pixels = check_pixels(pixels, self.levels)
+        if pixels.shape[1] != self.dim:
+            raise ValueError(
+                f"pixels has {pixels.shape[1]} pixels per image; this noise model was built for {self.dim}."
+            )
+        return pixels
+
     def context(self, pixels: Tensor) -> Tensor:
         """The pixels as the networks read them: 0..levels-1 scaled to [-1, 1]. Shapes: (B, D) -> (B, D)."""
-        return 2 * pixels / (self.levels - 1) - 1
+        return 2 * self._pixels(pixels) / (self.levels - 1) - 1
 
     def log_prob(self, u: Tensor, pixels: Tensor) -> Tensor:
         """log q(u | k) at given noise u in (0, 1)^D. Shapes: u, pixels (B, D) -> (B,)."""
@@ -98,6 +108,7 @@ class VariationalNoise(nn.Module):
 
     def sample_and_log_prob(self, pixels: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """One u ~ q(u | k) per image, and log q(u | k). Shapes: pixels (B, D) -> (B, D), (B,)."""
+        pixels = self._pixels(pixels)
         if pixels.shape[0] == 0:
             return pixels.new_zeros(pixels.shape), pixels.new_zeros(0)
         h, log_q_h = self.flow.sample_and_log_prob(pixels.shape[0], self.context(pixels), generator)
@@ -147,7 +158,7 @@ class DequantisedFlow(nn.Module):
         Below log P(k) on average for few draws, and exact as they grow; always at or above the mean of the
         draws' bounds. Shapes: pixels (B, D) -> (B,).
         """
-        n_noise = count(n_noise, "n_noise", minimum=1)
+        n_noise = count(n_noise, "n_noise", minimum=1, maximum=10**4, why="each draw is one pass over the batch")
         draws = torch.stack([self.elbo(pixels, generator) for _ in range(n_noise)])  # (S, B)
         return torch.logsumexp(draws, 0) - math.log(n_noise)
 
@@ -166,6 +177,8 @@ def elbo_objective(pixels: Tensor) -> Callable[[nn.Module, int, torch.Generator]
     def objective(model: nn.Module, n: int, generator: torch.Generator) -> Tensor:
         if not isinstance(model, DequantisedFlow):
             raise TypeError(f"the bound is the objective of a DequantisedFlow, got {describe(model)}.")
+        if count(n, "n") == 0:
+            raise ValueError("the objective was asked for n = 0 images: the mean bound of no images is undefined.")
         rows = pixels[torch.randint(pixels.shape[0], (n,), generator=generator)]
         return -model.elbo(rows, generator).mean()
 

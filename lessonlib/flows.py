@@ -25,7 +25,16 @@ from torch.distributions import (
 )
 
 from lessonlib.autoregressive import MADE, AutoregressiveAffine
-from lessonlib.bijectors import Affine, Bijector, Chain, Linear, NonFinitePoints, check_batch, module_dtype
+from lessonlib.bijectors import (
+    Affine,
+    Bijector,
+    Chain,
+    Linear,
+    NonFinitePoints,
+    check_batch,
+    check_device,
+    module_dtype,
+)
 from lessonlib.coupling import ConditionalAffineCoupling, alternating_mask, coupling_stack
 from lessonlib.inputs import (
     MAX_SIZE,
@@ -201,6 +210,8 @@ def check_context(context, context_dim: int, use: str = "cflow.log_prob(x, conte
         )
     if hasattr(context, "manual_seed"):
         raise TypeError(f"the context must be numbers, got a torch.Generator: the order is {use}.")
+    if isinstance(context, Tensor):
+        check_device(context, "the context")
     if not (isinstance(context, Tensor) and context.is_floating_point()):
         context = torch.as_tensor(real_array(context, "the context", finite=False), dtype=torch.get_default_dtype())
     if context.ndim not in (1, 2) or context.shape[-1] != context_dim:
@@ -399,7 +410,7 @@ def _conditional(
 
 
 def _check_choices(
-    layer: str, base: str, n_layers: int, dtype: torch.dtype | None, mask: str, last: Bijector | None
+    layer: str, base: str, n_layers: int, dtype: torch.dtype | None, mask: str, last: Bijector | None, dim: int
 ) -> None:
     """make_flow's named choices: a ValueError naming the bad one and what it may be."""
     if not isinstance(layer, str) or layer not in LAYERS:
@@ -414,6 +425,29 @@ def _check_choices(
         raise ValueError(f"mask applies to coupling layers only (coupling, spline); {layer!r} layers have no mask.")
     if last is not None and not isinstance(last, Bijector):
         raise ValueError(f"last must be a lessonlib Bijector (e.g. PixelLogit), got {type(last).__name__}.")
+    if last is not None and last.dim not in (None, dim):  # its Chain would say "different dimensions", not "last"
+        raise ValueError(f"last acts on {last.dim} coordinates, but this flow on {dim}: build it for dim = {dim}.")
+
+
+def _context_dim(context_dim: object, base: str, scale_to: object, last: object, mask: str) -> int:
+    """context_dim as a count, once the options a conditional flow does not have (its layers are alternating affine
+    couplings on a Gaussian or logistic base) are left out; a ValueError naming them otherwise."""
+    unused = [
+        what
+        for what, given in (
+            (f"base={base!r} (its Logit layer)", base == "Uniform(0, 1)"),
+            ("scale_to", scale_to is not None),
+            ("last", last is not None),
+            (f"mask={mask!r}", mask != "alternating"),
+        )
+        if given
+    ]
+    if unused:
+        raise ValueError(
+            f"a conditional flow (context_dim=...) is built of affine couplings with alternating masks on a Gaussian "
+            f"or logistic base; it has no {', '.join(unused)}. Leave those out (standardise the data yourself instead of scale_to)."
+        )
+    return count(context_dim, "context_dim", minimum=-(2**63), maximum=MAX_SIZE)
 
 
 def make_flow(
@@ -458,10 +492,10 @@ def make_flow(
     dim, n_layers = count(dim, "dim", minimum=1, maximum=MAX_SIZE), count(n_layers, "n_layers", minimum=1)
     seed = count(seed, "seed", minimum=-(2**63), maximum=2**64 - 1)
     n_components = count(n_components, "n_components", minimum=1, maximum=MAX_SIZE)
-    _check_choices(layer, base, n_layers, dtype, mask, last)
+    _check_choices(layer, base, n_layers, dtype, mask, last, dim)
     log_scale_bound = read_log_scale_bound(log_scale_bound)
     if context_dim is not None:
-        context_dim = count(context_dim, "context_dim", minimum=-(2**63), maximum=MAX_SIZE)
+        context_dim = _context_dim(context_dim, base, scale_to, last, mask)
         return _conditional(
             dim, n_layers, layer, hidden, context_dim, log_scale_bound, BASES[base](dim, dtype), seed, dtype
         )

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from lessonlib.bijectors import Bijector, check_batch, register_example
 from lessonlib.inputs import MAX_SIZE, count, describe
+from lessonlib.inputs import generator as read_generator
 
 __all__ = ["ImageShape", "image_shape", "Squeeze", "ActNorm", "InvertibleConv1x1", "initialise_actnorm"]
 
@@ -210,7 +211,7 @@ class InvertibleConv1x1(Bijector):
         self.shape = image_shape(shape)
         self.dim = self.shape.dim
         c, dtype = self.shape.channels, dtype or torch.get_default_dtype()
-        rotation = torch.linalg.qr(torch.randn(c, c, generator=generator, dtype=torch.float64))[0]
+        rotation = torch.linalg.qr(torch.randn(c, c, generator=read_generator(generator), dtype=torch.float64))[0]
         P, L, U = torch.linalg.lu(rotation)
         s = torch.diagonal(U)
         self.register_buffer("perm", P.to(dtype))
@@ -224,6 +225,8 @@ class InvertibleConv1x1(Bijector):
     def factors(self, like: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """P, L (unit lower triangular) and U + diag(sign * exp(log_s)) (upper triangular), in ``like``'s dtype."""
         like = self.log_s if like is None else like
+        if not isinstance(like, Tensor):
+            raise TypeError(f"like must be a tensor, whose dtype the factors are computed in, got {describe(like)}.")
         mask = self.lower_mask.to(like)
         L = self.lower.to(like) * mask + self.eye.to(like)
         U = self.upper.to(like) * mask.T + torch.diag(self.sign.to(like) * self.log_s.to(like).exp())

@@ -17,13 +17,17 @@ one kind of answer everywhere, and the answer names the cause and the fix:
   digits of a measurement); ``lessonlib.bijectors.check_batch`` applies this rule to tensors;
 * **parameter ranges**: a scale must leave room for its inverse in the parameters' dtype
   (``check_scale_range``); a log-scale bound is a positive number, and None or infinity both mean "no bound";
-* **empty batches** are fine: a (0, D) batch gives (0, D) points and (0,) log-densities.
+* **empty batches** are fine: a (0, D) batch gives (0, D) points and (0,) log-densities;
+* **switches** (``learnable``, ``flip``, ...) are True or False (``flag``): the text "no" is refused, not read as true;
+* **functions** the caller passes in are checked for the arguments they will be given (``function``), so a
+  sampler of the wrong signature is named before it is called.
 
 numpy only: the numpy lessons' maths use it too. Tensors are read through their methods.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import operator
@@ -45,6 +49,9 @@ __all__ = [
     "generator",
     "numpy_generator",
     "one_of",
+    "flag",
+    "takes",
+    "function",
 ]
 
 
@@ -148,6 +155,34 @@ def one_of(value: Any, name: str, options: Any) -> Any:
     if isinstance(value, (str, int, float, type(None))) and value in list(options):
         return value
     raise ValueError(f"{name} must be one of {list(options)}, got {value!r}.")
+
+
+def flag(value: Any, name: str) -> bool:
+    """A switch: True or False (numpy's too, and the whole numbers 0 and 1); TypeError for anything else."""
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {describe(value) if not isinstance(value, int) else value}.")
+
+
+def takes(fn: Any, n: int) -> bool:
+    """True when ``fn`` can be called with n positional arguments (or when Python cannot tell)."""
+    try:
+        inspect.signature(fn).bind(*[None] * n)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read (some builtins): let the call decide
+        return True
+    return True
+
+
+def function(value: Any, name: str, call: str, n_args: int) -> Any:
+    """``value`` if it is a function that can be called with ``n_args`` arguments, as ``call`` shows; TypeError
+    naming the signature otherwise."""
+    if not callable(value) or hasattr(value, "shape"):
+        raise TypeError(f"{name} must be a function, {call}, got {describe(value)}.")
+    if not takes(value, n_args):
+        raise TypeError(f"{name} is called as {call}, with {n_args} argument(s); the function given cannot take them.")
+    return value
 
 
 def to_numpy(value: Any) -> np.ndarray:

@@ -24,7 +24,8 @@ import torch
 from torch import Tensor, nn
 
 from lessonlib.bijectors import Bijector, Chain, register_example
-from lessonlib.inputs import MAX_SIZE, count, real_number
+from lessonlib.inputs import MAX_SIZE, count, describe, flag, real_number
+from lessonlib.inputs import generator as read_generator
 from lessonlib.inputs import seed as read_seed
 from lessonlib.nets import randomise
 
@@ -43,7 +44,8 @@ class LULinear(Bijector):
     def __init__(self, dim: int, permute: bool = False, generator: torch.Generator | None = None):
         super().__init__()
         self.dim = count(dim, "dim", minimum=1, maximum=MAX_SIZE)
-        order = torch.randperm(self.dim, generator=generator) if permute else torch.arange(self.dim)
+        generator = read_generator(generator)
+        order = torch.randperm(self.dim, generator=generator) if flag(permute, "permute") else torch.arange(self.dim)
         self.register_buffer("perm", torch.eye(self.dim)[order])
         self.register_buffer("below", torch.tril_indices(self.dim, self.dim, -1), persistent=False)
         n_off = self.dim * (self.dim - 1) // 2  # entries strictly below (and strictly above) the diagonal
@@ -54,6 +56,8 @@ class LULinear(Bijector):
 
     def factors(self, like: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """P, L (unit lower triangular) and U' = U + diag(s) (upper triangular), in ``like``'s dtype."""
+        if not isinstance(like, Tensor):
+            raise TypeError(f"like must be a tensor, whose dtype the factors are computed in, got {describe(like)}.")
         rows, cols = self.below
         L = torch.eye(self.dim, dtype=like.dtype, device=like.device).index_put((rows, cols), self.lower.to(like))
         U = torch.diag(self.log_abs_diag.to(like).exp()).index_put((cols, rows), self.upper.to(like))

@@ -18,7 +18,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lessonlib.inputs import MAX_SIZE, count, positive_number, real_array, real_number
+from lessonlib.inputs import (
+    MAX_SIZE,
+    count,
+    describe,
+    flag,
+    function,
+    positive_number,
+    real_array,
+    real_number,
+    to_numpy,
+)
 from lessonlib.inputs import seed as seed_count
 
 __all__ = [
@@ -101,7 +111,11 @@ def is_singular(A: np.ndarray | list, rtol: float = SINGULAR_RTOL) -> bool:
     Computed on A / max|a_ij|, so that a tiny or huge but invertible matrix (1e-200 I) is not called
     singular because its determinant underflows. Shapes: A (2, 2) -> bool.
     """
-    M = as_matrix(A)
+    M, rtol = as_matrix(A), real_number(rtol, "rtol")
+    if not 0 <= rtol < 1:
+        raise ValueError(
+            f"rtol must be in [0, 1), got {rtol:g}: it is the |det| (of A scaled to entries <= 1) called 0."
+        )
     size = float(np.max(np.abs(M)))
     return size == 0.0 or abs(det2(M / size)) <= rtol
 
@@ -177,7 +191,7 @@ def polygon_area(P: Points, signed: bool = False) -> float:
     P = _points(P, "P")
     x, y = P[:, 0], P[:, 1]
     a = 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
-    return a if signed else abs(a)
+    return a if flag(signed, "signed") else abs(a)
 
 
 def grid_lines(lo: float = -2.0, hi: float = 2.0, n_lines: int = 9, n_points: int = 41) -> list[Points]:
@@ -187,9 +201,11 @@ def grid_lines(lo: float = -2.0, hi: float = 2.0, n_lines: int = 9, n_points: in
     """
     lo, hi = real_number(lo, "lo"), real_number(hi, "hi")
     n_lines, n_points = (
-        count(n_lines, "n_lines", maximum=MAX_SIZE),
+        count(n_lines, "n_lines", minimum=1, maximum=MAX_SIZE),
         count(n_points, "n_points", minimum=2, maximum=MAX_SIZE),
     )
+    if not lo < hi:
+        raise ValueError(f"grid_lines needs lo < hi, got lo = {lo:g}, hi = {hi:g}.")
     t = np.linspace(lo, hi, n_points)
     lines = []
     for c in np.linspace(lo, hi, n_lines):
@@ -203,10 +219,32 @@ def warp_lines(f: Callable[[Points], Points] | np.ndarray, lines: list[Points]) 
 
     Shapes: lines: list of (n, 2) -> list of (n, 2).
     """
+    if isinstance(lines, (str, bytes)) or not hasattr(lines, "__iter__"):
+        raise TypeError(f"lines must be a list of (n, 2) polylines, e.g. grid_lines(), got {describe(lines)}.")
+    lines = [_points(L, "each of lines") for L in lines]
     if not callable(f):
+        if isinstance(f, (str, bytes)) or f is None:
+            raise TypeError(f"f must be a function of (N, 2) points or a 2x2 matrix, got {describe(f)}.")
         M = as_matrix(f)
         return [L @ M.T for L in lines]
-    return [np.asarray(f(L), dtype=np.float64) for L in lines]
+    return [_mapped(f, L, "f") for L in lines]
+
+
+def _mapped(f: Callable[[Points], Points], z: Points, what: str) -> Points:
+    """f(z) as a float64 array of z's shape; a ValueError naming the cause when f fails or returns another shape."""
+    if not callable(f):
+        raise TypeError(f"{what} must be a function of (N, 2) points, got {describe(f)}.")
+    try:
+        with np.errstate(all="ignore"):
+            out = np.asarray(to_numpy(f(z.copy())), dtype=np.float64)
+    except Exception as e:  # noqa: BLE001 - the caller's function may fail in any way; say how
+        raise ValueError(f"calling {what} on points of shape {z.shape} raised {type(e).__name__}: {e}") from e
+    if out.shape != z.shape:
+        raise ValueError(
+            f"{what} returned shape {out.shape} for points of shape {z.shape}: a map of the plane takes each "
+            "point (x1, x2) to a point, (N, 2) to (N, 2)."
+        )
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -301,7 +339,23 @@ class Map2D:
     def forward(self, z: Points, xp: object = np) -> Points:
         """x = f(z), computed with the array module ``xp`` (numpy by default, or torch, whose tensors pass unchecked
         so that autograd can follow them)."""
-        return self.forward_fn(_points(z, "z") if xp is np else z, xp)
+        if xp is not np and getattr(xp, "__name__", None) != "torch":
+            raise TypeError(f"xp must be the array module numpy or torch, got {describe(xp)}.")
+        if xp is not np and not hasattr(z, "detach"):
+            raise TypeError(
+                f"with xp=torch, z must be a torch tensor (so that autograd can follow it), got {describe(z)}."
+            )
+        if xp is not np:
+            return self.forward_fn(z, xp)
+        z = _points(z, "z")
+        with np.errstate(all="ignore"):
+            x = self.forward_fn(z, np)
+        if not np.all(np.isfinite(x)):
+            raise ValueError(
+                f"f(z) of the {self.name} map is not finite at z = {z[~np.isfinite(x).all(1)][0].tolist()}: "
+                "the point is too far out for float64."
+            )
+        return x
 
     def inverse(self, x: Points) -> Points:
         """z = f^-1(x). Shapes: (N, 2) -> (N, 2)."""
@@ -432,6 +486,8 @@ def pushed_density_map(m: Map2D, x: Points, base: str = "gaussian") -> np.ndarra
 
     Shapes: x (N, 2) -> (N,).
     """
+    if not isinstance(m, Map2D):
+        raise TypeError(f"m must be a Map2D, e.g. get_map('swirl'), got {describe(m)}.")
     z = m.inverse(x)
     return _base(base)(z) / np.abs(m.det(z))
 
@@ -467,7 +523,7 @@ def finite_difference_jacobian(f: Callable[[Points], Points], z: Points, eps: fl
     for j in range(2):
         e = np.zeros(2)
         e[j] = eps
-        cols.append((np.asarray(f(z + e)) - np.asarray(f(z - e))) / (2.0 * eps))
+        cols.append((_mapped(f, z + e, "f") - _mapped(f, z - e, "f")) / (2.0 * eps))
     return np.stack(cols, axis=-1)
 
 
@@ -493,7 +549,7 @@ def cell_area_ratios(
         ]
     )  # (4 sub, 2) counter-clockwise outline of the unit cell centred at 0
     outline = centres[:, None, :] + h * side[None]  # (N, 4 sub, 2)
-    img = np.asarray(f(outline.reshape(-1, 2))).reshape(outline.shape)
+    img = _mapped(f, outline.reshape(-1, 2), "f").reshape(outline.shape)
     x, y = img[..., 0], img[..., 1]
     areas = 0.5 * np.abs(np.sum(x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y, axis=1))
     return centres, areas / (h * h)
@@ -544,7 +600,10 @@ def time_log_dets(
     """
     rng = np.random.default_rng(seed_count(seed, for_numpy=True))
     repeats = count(repeats, "repeats", minimum=1)
-    dims = [count(d, "each of dims", minimum=1, maximum=MAX_SIZE) for d in dims]
+    dims = [count(d, "each of dims", minimum=1, maximum=MAX_SIZE) for d in _sizes(dims)]
+    dense, triangular = (
+        function(fn, name, f"{name}(M) -> log|det M|", 1) for fn, name in ((dense, "dense"), (triangular, "triangular"))
+    )
     dense_t, tri_t = [], []
     for d in dims:
         M = rng.standard_normal((d, d)) / np.sqrt(d) + np.eye(d)
@@ -575,7 +634,7 @@ def det_overflow_table(dims: list[int] | tuple[int, ...], value: float) -> list[
     Shapes: returns K rows of 4 numbers.
     """
     value, rows = real_number(value, "value"), []
-    dims = [count(d, "each of dims", minimum=1, maximum=MAX_SIZE) for d in dims]
+    dims = [count(d, "each of dims", minimum=1, maximum=MAX_SIZE) for d in _sizes(dims)]
     with np.errstate(over="ignore", under="ignore"):
         for d in dims:
             M = value * np.eye(d)
@@ -583,6 +642,16 @@ def det_overflow_table(dims: list[int] | tuple[int, ...], value: float) -> list[
                 (int(d), float(np.linalg.det(M)), float(np.linalg.slogdet(M)[1]), float(d * np.log(abs(value))))
             )
     return rows
+
+
+def _sizes(dims: object) -> list:
+    """dims as a non-empty list of sizes; TypeError or ValueError naming the problem."""
+    if isinstance(dims, (str, bytes)) or not hasattr(dims, "__iter__"):
+        raise TypeError(f"dims must be a list of matrix sizes, e.g. [10, 100, 1000], got {describe(dims)}.")
+    dims = list(dims)
+    if not dims:
+        raise ValueError("dims is empty: give at least one matrix size, e.g. [10, 100, 1000].")
+    return dims
 
 
 def _points(p: Points, name: str) -> Points:

@@ -135,6 +135,9 @@ class Sigmoid(Bijector):
 
     log|det J| = sum_d log sigmoid(z_d) + log sigmoid(-z_d); the inverse is the logit.
 
+    Limits: sigmoid(z) rounds to exactly 0 or 1 for |z| above about 17 in float32 (37 in float64). The log-det
+    stays exact there, but such x lie on the ends of (0, 1), which the inverse refuses: they cannot be mapped back.
+
     Shapes: z, x (B, D); log_det (B,).
     """
 

@@ -178,6 +178,10 @@ def make_image_flow(
     shape, levels, steps = image_shape(shape), count(levels, "levels", minimum=1), count(steps, "steps", minimum=1)
     if last is not None and not isinstance(last, Bijector):
         raise ValueError(f"last must be a lessonlib Bijector (e.g. PixelLogit(17)), got {describe(last)}.")
+    if last is not None and last.dim not in (None, image_shape(shape).dim):
+        raise ValueError(
+            f"last acts on {last.dim} coordinates, but an image of shape {tuple(shape)} has {image_shape(shape).dim}."
+        )
     if dtype not in (None, torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64 (or None for torch's default), got {dtype}.")
     hidden = layer_widths(hidden)

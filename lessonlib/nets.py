@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from lessonlib.inputs import MAX_SIZE, count, describe, real_number
+from lessonlib.inputs import MAX_SIZE, count, describe, flag, real_number
 from lessonlib.inputs import generator as read_generator
 
 __all__ = ["MLP", "MaskedLinear", "randomise", "layer_widths", "bound_log_scale"]
@@ -29,6 +29,10 @@ def bound_log_scale(s: Tensor, bound: float | None) -> Tensor:
 
     Shapes: any -> the same. ``bound`` comes from ``lessonlib.inputs.log_scale_bound`` (positive or None).
     """
+    if (
+        bound is not None and not bound > 0
+    ):  # 0 would squash every log-scale to 0 (NaN at s = 0), a negative one flip them
+        raise ValueError(f"bound must be a positive number (or None for no bound), got {bound!r}.")
     return s if bound is None else bound * torch.tanh(s / bound)
 
 
@@ -59,7 +63,7 @@ class MLP(nn.Sequential):
         for a, b in zip(sizes[:-1], sizes[1:]):
             layers += [nn.Linear(a, b), activation()]
         last = nn.Linear(sizes[-1], out_dim)
-        if zero_last:
+        if flag(zero_last, "zero_last"):
             nn.init.zeros_(last.weight)
             nn.init.zeros_(last.bias)
         layers.append(last)
@@ -92,6 +96,8 @@ def randomise(module: nn.Module, gen: torch.Generator, std: float, dtype: torch.
     Shapes: parameters keep their shapes; the module is converted to ``dtype`` (float64 by default, as
     the property suite and the exercise checkers use).
     """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch nn.Module (a layer or a network), got {describe(module)}.")
     gen, std = read_generator(gen, "gen", optional=False), real_number(std, "std")
     if std < 0:
         raise ValueError(f"std must be a standard deviation, >= 0, got {std:g}.")

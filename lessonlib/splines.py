@@ -36,8 +36,8 @@ from torch import Tensor, nn
 
 from lessonlib.bijectors import Bijector, Chain, register_example
 from lessonlib.coupling import alternating_mask, check_mask, conditioner_net, conditioner_output, half_mask
-from lessonlib.inputs import MAX_SIZE, count, positive_number, real_array, real_number
-from lessonlib.nets import MLP, randomise
+from lessonlib.inputs import MAX_SIZE, count, describe, flag, positive_number, real_array, real_number
+from lessonlib.nets import MLP, layer_widths, randomise
 
 __all__ = [
     "Knots",
@@ -198,9 +198,14 @@ def knots_from_bins(widths, heights, derivatives, left: float = -3.0, bottom: fl
                 "strictly increasing and would have no inverse."
             )
     zero = w.new_zeros((*w.shape[:-1], 1))
-    return check_knots(
-        Knots(torch.cat([zero, w.cumsum(-1)], -1) + left, torch.cat([zero, h.cumsum(-1)], -1) + bottom, d)
-    )
+    knots = Knots(torch.cat([zero, w.cumsum(-1)], -1) + left, torch.cat([zero, h.cumsum(-1)], -1) + bottom, d)
+    for t, start in ((knots.u, left), (knots.v, bottom)):
+        if (t[..., 1:] <= t[..., :-1]).any():  # every width and height is positive: only rounding can do this
+            raise ValueError(
+                f"the spline starts at {start:g}, so far from 0 that adding its bin widths and heights does not change "
+                f"the knot positions in {t.dtype}: start it nearer 0 (left, bottom), or use wider bins."
+            )
+    return check_knots(knots)
 
 
 def knots_from_unconstrained(raw_widths: Tensor, raw_heights: Tensor, raw_derivatives: Tensor, bound: float) -> Knots:
@@ -309,6 +314,22 @@ def _tails(t: Tensor, knots: Knots, side: int) -> tuple[Tensor, Tensor]:
     return end_other + (t - end) * torch.exp(log_d), log_d
 
 
+def _aligned(t: Tensor, knots: Knots) -> Knots:
+    """The knots spread over t's shape, one spline per entry (a single spline (K + 1,) serves every entry); an error
+    naming the shapes when they do not fit. Shapes: t (...); knots of (..., K + 1) -> knots of (t.shape, K + 1)."""
+    if not isinstance(t, Tensor):
+        raise TypeError(f"the points must be a torch tensor, got {describe(t)}.")
+    if not (isinstance(knots, tuple) and len(knots) == 3 and all(isinstance(k, Tensor) for k in knots)):
+        raise TypeError(f"knots must be Knots(u, v, d) of tensors (e.g. from knots_from_bins), got {describe(knots)}.")
+    try:
+        return Knots(*(k.expand(*t.shape, k.shape[-1]) for k in knots))
+    except RuntimeError:
+        raise ValueError(
+            f"knots of shape {tuple(knots[0].shape)} do not fit points of shape {tuple(t.shape)}: give one spline "
+            "(K + 1,) for all points, or one per point, (*points.shape, K + 1)."
+        ) from None
+
+
 def rq_spline(u: Tensor, knots: Knots, identity_tails: bool = False) -> tuple[Tensor, Tensor]:
     """v = g(u) and log g'(u), elementwise, for a monotone rational-quadratic spline (formulas in the module doc).
 
@@ -316,6 +337,7 @@ def rq_spline(u: Tensor, knots: Knots, identity_tails: bool = False) -> tuple[Te
     error. ``identity_tails`` says the end knots lie on the diagonal with derivative 1 (then the straight-line
     tails are v = u, which is cheaper). Shapes: u (...); knots of (..., K + 1) -> v (...), log_deriv (...).
     """
+    knots = _aligned(u, knots)
     bn = _bin(u, knots, 0)
     eta = bn.dist / bn.w  # from the nearer knot; tail points get 0: finite, and replaced by the tails below
     eta1 = eta * (1 - eta)
@@ -336,7 +358,7 @@ def bin_quadratic(v: Tensor, knots: Knots) -> tuple[Tensor, Tensor, Tensor]:
     a = h (s - d_k) + (v - v_k)(d_k + d_{k+1} - 2 s),  b = h d_k - (v - v_k)(d_k + d_{k+1} - 2 s),
     c = -s (v - v_k). Shapes: v (...) within [v_0, v_K]; knots of (..., K + 1) -> a, b, c (...).
     """
-    bn = _bin(v, knots, 1)
+    bn = _bin(v, _aligned(v, knots), 1)
     left = torch.where(bn.flip, bn.h - bn.dist, bn.dist)
     d0, d1 = torch.where(bn.flip, bn.d_far, bn.d_near), torch.where(bn.flip, bn.d_near, bn.d_far)
     return _quadratic(left, bn.h, bn.s, d0, d1)
@@ -352,6 +374,7 @@ def rq_spline_inverse(v: Tensor, knots: Knots, identity_tails: bool = False) -> 
     The quadratic is set up from the nearer knot (the mirrored formula), for the reason ``_log_slope`` gives.
     Shapes: v (...); knots of (..., K + 1) -> u (...), log_deriv (...).
     """
+    knots = _aligned(v, knots)
     bn = _bin(v, knots, 1)
     a, b, c = _quadratic(bn.dist, bn.h, bn.s, bn.d_near, bn.d_far)
     disc = (b * b - 4 * a * c).clamp_min(0)  # >= 0 in exact arithmetic; rounding can dip below
@@ -410,7 +433,7 @@ class RationalQuadraticSpline(Bijector):
             "log_derivatives": torch.log(d),
         }
         for name, value in params.items():
-            if learnable:
+            if flag(learnable, "learnable"):
                 setattr(self, name, nn.Parameter(value))
             else:
                 self.register_buffer(name, value)
@@ -435,6 +458,8 @@ class RationalQuadraticSpline(Bijector):
             self.x0 + torch.cat([zero, self.log_heights.exp().cumsum(-1)], -1),
             self.log_derivatives.exp(),
         )
+        if like is not None and not isinstance(like, Tensor):
+            raise TypeError(f"like must be a tensor, whose dtype the knots are given in, got {describe(like)}.")
         return k if like is None else Knots(*(t.to(like) for t in k))
 
     def _expand(self, v: Tensor) -> Knots:
@@ -452,7 +477,9 @@ class RationalQuadraticSpline(Bijector):
 def spline_parameter_count(n_kept: int, n_transformed: int, n_bins: int, hidden: tuple[int, ...]) -> int:
     """Trainable numbers in a SplineCoupling: its MLP from the n_kept coordinates to 3K - 1 spline parameters
     (K widths, K heights, K - 1 inner derivatives) per transformed coordinate; weights and biases of each layer."""
-    sizes = (n_kept, *hidden, n_transformed * (3 * n_bins - 1))
+    n_kept, n_transformed = count(n_kept, "n_kept", minimum=1), count(n_transformed, "n_transformed", minimum=1)
+    n_bins = count(n_bins, "n_bins", minimum=1)
+    sizes = (n_kept, *layer_widths(hidden), n_transformed * (3 * n_bins - 1))
     return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
@@ -504,7 +531,7 @@ class SplineCoupling(Bijector):
         """
         K, n_out = self.n_bins, self.free.numel() * (3 * self.n_bins - 1)
         raw = conditioner_output(
-            self.conditioner(kept), kept, n_out, f"3K - 1 = {3 * K - 1} spline numbers per transformed coordinate"
+            self.conditioner, kept, n_out, f"3K - 1 = {3 * K - 1} spline numbers per transformed coordinate"
         )
         raw = raw.reshape(kept.shape[0], self.free.numel(), 3 * K - 1)
         return knots_from_unconstrained(raw[..., :K], raw[..., K : 2 * K], raw[..., 2 * K :], self.bound)

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lessonlib.bijectors import check_batch
-from lessonlib.inputs import MAX_SIZE, count, describe, positive_number, real_array, real_number
+from lessonlib.bijectors import check_batch, check_dtype
+from lessonlib.inputs import MAX_SIZE, count, describe, function, positive_number, real_array, real_number
 from lessonlib.inputs import seed as read_seed
 
 __all__ = [
@@ -57,6 +57,8 @@ class Target:
 
     def entropy_estimate(self, n: int = 200_000, seed: int = 0) -> tuple[float, float]:
         """(entropy, standard error): exact when known (error 0), else Monte Carlo -E[log p]."""
+        n = count(n, "n", minimum=2, maximum=10**8, why="a Monte Carlo estimate and its error need 2 samples or more")
+        seed = read_seed(seed)
         if self.entropy is not None:
             return self.entropy, 0.0
         x = self.sample(n, torch.Generator().manual_seed(seed)).double()
@@ -184,10 +186,8 @@ def kl_gap(
     (default: torch's default dtype, matching a model built with default settings). Uses the paired estimator
     mean(log p(x) - log q(x)), which has far less variance than NLL minus a separate entropy estimate.
     """
-    if not callable(log_q):
-        raise TypeError(
-            f"log_q must be the model's log-density, a function such as flow.log_prob, got {describe(log_q)}."
-        )
+    function(log_q, "log_q", "the model's log-density log_q(x), such as flow.log_prob", 1)
+    dtype = check_dtype(dtype)
     if not isinstance(target, Target):
         raise TypeError(f"target must be a lessonlib.toy2d Target (e.g. two_moons()), got {describe(target)}.")
     n = count(n, "n", minimum=2, maximum=10**8, why="a Monte Carlo estimate and its error need 2 samples or more")
@@ -236,11 +236,17 @@ def grid_density(
     if not (x1 > x0 and y1 > y0):
         raise ValueError(f"extent must be (xmin, xmax, ymin, ymax) with min < max, got {extent}.")
     n = count(n, "n", minimum=1, maximum=4000, why="an n x n grid of 16 million points is the most that fits")
+    function(log_prob, "log_prob", "log_prob(x), one log-density per row of x, such as flow.log_prob", 1)
     dx, dy = (x1 - x0) / n, (y1 - y0) / n
     xs = x0 + dx * (np.arange(n) + 0.5)
     ys = y0 + dy * (np.arange(n) + 0.5)
     gx, gy = np.meshgrid(xs, ys)
     pts = torch.as_tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.get_default_dtype())
     with torch.no_grad():
-        dens = torch.exp(log_prob(pts)).double().numpy().reshape(n, n)
-    return dens, dx * dy
+        lp = log_prob(pts)
+    if not isinstance(lp, Tensor) or tuple(lp.shape) != (n * n,):
+        got = f"shape {tuple(lp.shape)}" if isinstance(lp, Tensor) else describe(lp)
+        raise ValueError(f"log_prob must return one log-density per point, shape ({n * n},); it returned {got}.")
+    if torch.isnan(lp).any():
+        raise ValueError("log_prob returned NaN at some grid points: the model has no density there (NaN parameters?).")
+    return torch.exp(lp).double().numpy().reshape(n, n), dx * dy

@@ -16,7 +16,6 @@ the model back as it was before the update that did it.
 from __future__ import annotations
 
 import copy
-import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from torch import Tensor, nn
 
 from lessonlib.bijectors import NonFinitePoints, check_batch, module_dtype
 from lessonlib.flows import ConditionalFlow, Flow, check_context
-from lessonlib.inputs import ROOM, count, describe, dtype_limits, positive_number
+from lessonlib.inputs import ROOM, count, describe, dtype_limits, function, positive_number, takes
 
 __all__ = [
     "nll",
@@ -61,11 +60,20 @@ def nll(flow: Flow | ConditionalFlow, x: Tensor, context: Tensor | None = None) 
     mean: it is refused. A conditional flow scores each point given its context: -(1/B) sum_i log q(x_i | c_i),
     context (B, C), or (C,) for all points.
     """
+    _check_model(flow, "log_prob", "nll(flow, x)")
     _check_conditional(flow, context, "nll(cflow, x, context)")
     log_p = flow.log_prob(x) if context is None else flow.log_prob(x, context)
     if log_p.shape[0] == 0:
         raise ValueError("x is an empty batch (0 points): the mean negative log-likelihood of no points is undefined.")
     return -log_p.mean()
+
+
+def _check_model(model: Any, method: str, use: str) -> None:
+    """TypeError unless ``model`` has the method ``use`` calls (a flow's log_prob, or sample_and_log_prob)."""
+    if not callable(getattr(model, method, None)):
+        raise TypeError(
+            f"{use} needs a flow with a {method} method (make_flow(...) builds one), got {describe(model)}."
+        )
 
 
 def _check_conditional(model: nn.Module, context: Any, use: str) -> None:
@@ -99,14 +107,24 @@ def reverse_kl(log_target: Callable[..., Tensor], context: Tensor | Sampler | No
         raise TypeError(
             f"log_target must be a function x -> log p~(x), one number per row of x, got {describe(log_target)}."
         )
-    if context is not None and not _takes(log_target, 2):
+    if context is not None and not takes(log_target, 2):
         raise TypeError(
             "with a context, log_target is called as log_target(x, context), one context per sample: give it a "
             "second argument (log p~(x | c), or the joint log p(x, c))."
         )
+    if context is None and not takes(log_target, 1):
+        raise TypeError(
+            "log_target is called as log_target(x), one argument; one that also reads a context needs "
+            "reverse_kl(log_target, context=...), and a conditional flow."
+        )
+    if callable(context) and not isinstance(context, Tensor):
+        function(context, "the context sampler", "context(n, generator) -> (n, C)", 2)
     checked = []
 
     def objective(flow: nn.Module, n: int, generator: torch.Generator) -> Tensor:
+        _check_model(flow, "sample_and_log_prob", "reverse_kl's objective(flow, n, generator)")
+        if count(n, "n") == 0:
+            raise ValueError("the objective was asked for n = 0 samples: the mean of no samples is undefined.")
         _check_conditional(flow, context, "reverse_kl(log_target, context=...) with log_target(x, context)")
         if context is None:
             x, log_q = flow.sample_and_log_prob(n, generator)
@@ -122,17 +140,6 @@ def reverse_kl(log_target: Callable[..., Tensor], context: Tensor | Sampler | No
     return objective
 
 
-def _takes(fn: Callable, n: int) -> bool:
-    """True when fn can be called with n positional arguments (or when Python cannot tell)."""
-    try:
-        inspect.signature(fn).bind(*[None] * n)
-    except TypeError:
-        return False
-    except ValueError:  # no signature to read (some builtins): let the call decide
-        return True
-    return True
-
-
 def _contexts(context: Tensor | Sampler, context_dim: int, n: int, generator: torch.Generator) -> Tensor:
     """The contexts of one reverse-KL batch, (n, C): the one context given, n rows drawn from a set, or a sampler's n."""
     if callable(context) and not isinstance(context, Tensor):
@@ -141,6 +148,10 @@ def _contexts(context: Tensor | Sampler, context_dim: int, n: int, generator: to
             raise ValueError(f"the context sampler returned shape {tuple(c.shape)} for n = {n}: it must return (n, C).")
         return c
     c = check_context(context, context_dim, "reverse_kl(log_target, context=c)")
+    if c.ndim == 2 and c.shape[0] == 0:
+        raise ValueError(
+            "the set of contexts is empty (0 rows): each step draws its contexts from it; give at least one."
+        )
     return c.expand(n, -1) if c.ndim == 1 else c[torch.randint(c.shape[0], (n,), generator=generator)]
 
 
@@ -217,10 +228,18 @@ class Diverged(FloatingPointError, ValueError):
 
     def __init__(self, step: int, loss: float, first: float | None, cause: str = "loss", kept: int = 0):
         self.step, self.loss, self.first, self.cause = step, loss, first, cause
+        if step == 1 and cause == "objective":
+            super().__init__(
+                f"the objective returned {loss} at step 1, before any update: the objective (its target density, its "
+                "own arithmetic) or the model as built (overflowing scales?) gives a non-finite loss; a smaller "
+                "learning rate cannot help."
+            )
+            return
         if step == 1 and cause == "loss":
             what = (
                 f"the loss is {loss} at step 1, before any update: the model as built already gives some data zero "
-                "density, or overflows. Check the data (inside the base's support, finite?), the loss function and the "
+                "density, or overflows. Check the data (inside the base's support, finite, of a moderate size? Very large "
+                "numbers overflow the layers' scales: standardise them), the loss function and the "
                 "initialisation (log-scales without a bound?); a smaller learning rate cannot help."
             )
             super().__init__(what)
@@ -257,6 +276,7 @@ def _batches(
     if batch_size is not None:
         batch_size = count(batch_size, "batch_size", minimum=1)
     if callable(data) and not isinstance(data, Tensor):
+        function(data, "a data sampler", "sampler(n, generator) -> (n, D)", 2)
         if batch_size is None:
             raise ValueError("a sampler needs a batch_size: the number of fresh samples to draw at each step.")
         if context is not None:
@@ -296,20 +316,21 @@ def _sampled(sampler: Sampler, n: int, gen: torch.Generator, dim: int | None, dt
     return batch
 
 
-def _loss_value(loss: Any) -> float:
-    """The float value of a loss_fn result: a scalar tensor connected to the parameters; TypeError/ValueError otherwise."""
+def _loss_value(loss: Any, what: str = "loss_fn") -> float:
+    """The float value of a loss (``what``: loss_fn or the objective): a scalar tensor connected to the parameters;
+    TypeError/ValueError otherwise."""
     if not isinstance(loss, Tensor):
-        raise TypeError(f"loss_fn must return a torch scalar tensor built from the model, got {describe(loss)}.")
+        raise TypeError(f"{what} must return a torch scalar tensor built from the model, got {describe(loss)}.")
     if not loss.is_floating_point():
-        raise TypeError(f"loss_fn must return a real number, a float tensor; it returned a {loss.dtype} tensor.")
+        raise TypeError(f"{what} must return a real number, a float tensor; it returned a {loss.dtype} tensor.")
     if loss.numel() != 1:
         raise ValueError(
-            f"loss_fn must return one number (a scalar), got a tensor of shape {tuple(loss.shape)}: "
+            f"{what} must return one number (a scalar), got a tensor of shape {tuple(loss.shape)}: "
             "average the per-point losses with .mean()."
         )
     if not loss.requires_grad:
         raise ValueError(
-            "loss_fn's result is not connected to the model's parameters (it has no gradient): avoid "
+            f"{what}'s result is not connected to the model's parameters (it has no gradient): avoid "
             ".item(), .detach(), numpy and torch.no_grad() inside the loss."
         )
     return float(loss.detach())
@@ -355,11 +376,7 @@ def _step_loss(
             "an objective draws its own samples, and its own contexts: give the contexts to the objective, "
             "reverse_kl(log_target, context=...), not to the Trainer."
         )
-    if not callable(objective):
-        raise TypeError(
-            f"objective must be a function objective(model, n, generator) -> scalar loss, e.g. "
-            f"reverse_kl(log_target), got {describe(objective)}."
-        )
+    function(objective, "objective", "objective(model, n, generator) -> scalar loss, e.g. reverse_kl(log_target)", 3)
     if batch_size is None or count(batch_size, "batch_size") < 1:
         raise ValueError("an objective needs a batch_size: how many samples the model draws at each step.")
     return lambda: objective(model, batch_size, gen)
@@ -399,7 +416,7 @@ class Trainer:
     ):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch nn.Module (a Flow, usually), got {describe(model)}.")
-        if not callable(loss_fn) or not _takes(loss_fn, 2 if context is None else 3):
+        if not callable(loss_fn) or not takes(loss_fn, 2 if context is None else 3):
             raise TypeError(
                 f"loss_fn must be a function loss_fn(model, batch{', contexts' if context is not None else ''}) -> "
                 f"scalar tensor, got {describe(loss_fn)}"
@@ -435,18 +452,18 @@ class Trainer:
         """One Adam step; returns its loss. Raises Diverged, with the model put back, when training blew up."""
         generator_state = self.generator.get_state()
         first = self.result.losses[0] if self.result.losses else None
-        refused = math.nan
+        refused = None  # the loss of a model that refused its batch: infinite, or NaN after a broken update
         try:
             loss = self._loss()
         except NonFinitePoints:  # the model sends points to infinity: its loss is infinite
-            loss, refused = None, math.inf
+            refused = math.inf
         except Exception:  # the last update made the model refuse (e.g. NaN parameters failing a base's argument check)
             if self._saved is None or _all_finite(
                 self._params
             ):  # the model is sound: the data, sampler or loss is at fault
                 raise
-            loss = None
-        value = refused if loss is None else _loss_value(loss)
+            refused = math.nan
+        value = refused if refused is not None else _loss_value(loss, "the objective" if self.objective else "loss_fn")
         if _blew_up(value, first):
             self._diverged(self.steps + 1, value, first, generator_state)
         self.optimizer.zero_grad(set_to_none=True)
@@ -480,7 +497,7 @@ class Trainer:
         saved, self._saved = self._saved, None
         if saved is None:  # nothing was updated since the start (or since the last blow-up): the model gives this loss
             self.generator.set_state(generator_state)
-            raise Diverged(step, value, first, kept=self.steps)
+            raise Diverged(step, value, first, "objective" if self.objective is not None else "loss", kept=self.steps)
         cause = "loss"
         if not _all_finite(self._params):
             cause = "update" if _all_finite(p.grad for p in self._params) else "gradient"
@@ -502,8 +519,8 @@ class Trainer:
         """
         n_steps = count(n_steps, "steps", maximum=MAX_STEPS, why="a run that long would not finish; train in chunks")
         callback_every = count(callback_every, "callback_every", minimum=1)
-        if callback is not None and not callable(callback):
-            raise TypeError(f"callback must be a function callback(step, result), got {describe(callback)}.")
+        if callback is not None:
+            function(callback, "callback", "callback(step, result)", 2)
         last = self.steps + n_steps
         bar = _progress_bar(n_steps) if progress else None
         try:

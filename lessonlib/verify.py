@@ -20,19 +20,36 @@ from torch import Tensor
 from torch.autograd.functional import jacobian
 
 from lessonlib.bijectors import Bijector, check_batch
-from lessonlib.inputs import describe
+from lessonlib.inputs import describe, real_number
 
 __all__ = ["autograd_log_det", "verify_bijector"]
 
 
 def autograd_log_det(fn, points: Tensor) -> Tensor:
     """log|det J_fn| at each row of ``points``, from the full autograd Jacobian. Shapes: (B, D) -> (B,)."""
+    if not callable(fn):
+        raise TypeError(f"fn must be a map of a batch of points (e.g. a layer's forward), got {describe(fn)}.")
     points = check_batch(points, None, "points")
-    out = []
-    for p in points:
-        J = jacobian(lambda v: fn(v[None])[0], p)
-        out.append(torch.linalg.slogdet(J)[1])
-    return torch.stack(out)
+    out = [torch.linalg.slogdet(_square(jacobian(lambda v: fn(v[None])[0], p)))[1] for p in points]
+    return torch.stack(out) if out else points.new_zeros(0)
+
+
+def _square(J: Tensor) -> Tensor:
+    """J if it is a square matrix; a ValueError otherwise: a map that changes the dimension has no determinant."""
+    if J.ndim != 2 or J.shape[0] != J.shape[1]:
+        raise ValueError(
+            f"the Jacobian has shape {tuple(J.shape)}, not square: fn must map D coordinates to D coordinates "
+            "(a bijection keeps the dimension), or it has no determinant."
+        )
+    return J
+
+
+def _tolerances(atol: float, rtol: float) -> tuple[float, float]:
+    """atol and rtol as numbers >= 0; the errors of ``lessonlib.inputs.real_number`` otherwise."""
+    atol, rtol = real_number(atol, "atol"), real_number(rtol, "rtol")
+    if atol < 0 or rtol < 0:
+        raise ValueError(f"tolerances must be >= 0, got atol={atol:g}, rtol={rtol:g}.")
+    return atol, rtol
 
 
 def _maxdiff(a: Tensor, b: Tensor) -> float:
@@ -45,7 +62,9 @@ def verify_bijector(bij: Bijector, z: Tensor, atol: float = 1e-6, rtol: float = 
         raise TypeError(
             f"bij must be a lessonlib Bijector (with forward_and_log_det and inverse_and_log_det), got {describe(bij)}."
         )
-    z = check_batch(z, bij.dim, "z", bij.dtype)
+    z, (atol, rtol) = check_batch(z, bij.dim, "z", bij.dtype), _tolerances(atol, rtol)
+    if z.shape[0] == 0:
+        raise ValueError("verify_bijector needs at least one point z: z is an empty batch.")
     problems: list[str] = []
     B, D = z.shape
     with torch.no_grad():

@@ -16,6 +16,7 @@ import copy
 import functools
 import gzip
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -39,12 +40,21 @@ from lessonlib.coupling import (
     image_side,
     jacobian_matrix,
 )
+from lessonlib.dequantisation import DequantisedFlow, UniformNoise, VariationalNoise, elbo_objective
 from lessonlib.flows import LAYERS, ConditionalFlow, Flow, logistic_base, make_flow, standard_normal, uniform_base
+from lessonlib.image_layers import InvertibleConv1x1
 from lessonlib.images import PixelLogit, bits_per_dim, dequantise, nats_from_bits_per_dim
 from lessonlib.invertible_mlp import LeakyReLU, LULinear, invertible_mlp
 from lessonlib.monotone1d import Logit, MonotoneMixture, Sigmoid
-from lessonlib.nets import MLP, randomise
-from lessonlib.splines import RationalQuadraticSpline, SplineCoupling, knots_from_bins
+from lessonlib.multiscale import make_image_flow
+from lessonlib.nets import MLP, bound_log_scale, randomise
+from lessonlib.splines import (
+    RationalQuadraticSpline,
+    SplineCoupling,
+    knots_from_bins,
+    rq_spline,
+    spline_parameter_count,
+)
 from lessonlib.training import Diverged, Trainer, ValidationCurve, nll, reverse_kl, train
 from lessonlib.verify import autograd_log_det, verify_bijector
 from tests.hostile import Case, check_case, default_dtype, main, raises, returns
@@ -2066,6 +2076,181 @@ for _call, _expect in (
         "cov1d.Composed(cov1d.CDFMap(cov1d.Normal()), cov1d.InverseCDFMap(cov1d.Exponential(2.0))).image",
         returns(lambda im: im == (0.0, math.inf), "(0, inf)"),
     ),
+):
+    case(_call, lambda c=_call: eval(c), _expect)  # noqa: S307 - a fixed table of calls
+
+
+# --------------------------------------------------------------------------------------------------
+# what an entry point reads before it computes: the caller's functions (their arguments, their results),
+# switches, dtypes, devices, sample counts of 0, and the lower-level functions lessonlib exports
+# --------------------------------------------------------------------------------------------------
+_M2, _Z2 = [[2.0, 1.0], [0.5, 1.5]], np.array([[0.5, -1.0], [1.0, 2.0]])
+_PX = torch.randint(0, 3, (4, 16), generator=gen(2)).double()
+_W3, _D4 = [0.5, 1.0, 0.7], [1.0, 0.5, 2.0, 1.0]
+
+
+def _noise():
+    return VariationalNoise(16, 3, n_layers=1, hidden=(4,))
+
+
+def _dequantised_flow():
+    return DequantisedFlow(make_image_flow((1, 4, 4), 1, 1, (4,)), 3)
+
+
+def _strict(fn):
+    """fn() with missed claims raising, as under the test command."""
+    old = os.environ.get("LESSONLIB_STRICT_CLAIMS")
+    os.environ["LESSONLIB_STRICT_CLAIMS"] = "1"
+    try:
+        return fn()
+    finally:
+        os.environ.pop("LESSONLIB_STRICT_CLAIMS") if old is None else os.environ.update(LESSONLIB_STRICT_CLAIMS=old)
+
+
+def _gauss(x):
+    return -0.5 * (x**2).sum(1)
+
+
+for _call, _expect in (
+    # flows and training: the caller's functions are checked for their arguments, results are named
+    ("conditional().log_prob(X64, torch.zeros(3, device='meta'))", raises("context", "meta", ".cpu()")),
+    ("small_flow().log_prob(torch.zeros(2, 2, device='meta'))", raises("meta", ".cpu()")),
+    ("make_flow(2, 2, hidden=(8,), last=Affine([1.0, 2.0, 3.0]))", raises("last", "3 coordinates")),
+    ("make_flow(2, 2, hidden=(8,), context_dim=2, base='Uniform(0, 1)')", raises("conditional", "Uniform")),
+    ("make_flow(2, 2, hidden=(8,), context_dim=2, scale_to=DATA)", raises("conditional", "scale_to")),
+    ("make_flow(2, 2, hidden=(8,), context_dim=2, last=Affine([1.0, 2.0]))", raises("conditional", "last")),
+    ("make_flow(2, 2, hidden=(8,), context_dim=2, mask='half')", raises("conditional", "mask='half'")),
+    ("fit(data=DATA * 1e30)", raises("step 1", "standardise", kind=Diverged, own=False)),
+    ("fit(callback=lambda: None, callback_every=1)", raises("callback(step, result)")),
+    ("fit(data=lambda n: torch.randn(n, 2))", raises("sampler(n, generator)")),
+    ("fit(data=None, objective=lambda f, n: None)", raises("objective(model, n, generator)")),
+    ("fit(data=None, objective=lambda f, n, g: None)", raises("the objective must return", "None")),
+    ("fit(data=None, objective=lambda f, n, g: torch.tensor(math.nan))", raises("the objective", "gradient")),
+    (
+        "fit(data=None, objective=lambda f, n, g: (f.sample(n, g) * math.nan).sum())",
+        raises("the objective returned nan at step 1"),
+    ),
+    ("fit(flow=nn.Linear(2, 2))", raises("log_prob", "Linear")),
+    ("nll('flow', DATA)", raises("log_prob", "the text")),
+    ("ValidationCurve('flow', DATA)", raises("log_prob", "the text")),
+    ("reverse_kl(lambda x, c: _gauss(x))", raises("log_target(x)", "context")),
+    ("reverse_kl(lambda x, c: _gauss(x), context=lambda n: torch.zeros(n, 3))", raises("context sampler")),
+    ("reverse_kl(_gauss)(small_flow(), 0, gen())", raises("n = 0")),
+    ("reverse_kl(_gauss)('flow', 5, gen())", raises("sample_and_log_prob", "the text")),
+    ("fit(flow=_cflow(), data=None, objective=reverse_kl(_joint, context=torch.zeros(0, 3)))", raises("empty")),
+    # toy targets, data, images
+    ("toy2d.two_moons().entropy_estimate(n=1)", raises("n", "at least 2")),
+    ("toy2d.checkerboard().entropy_estimate(n=1)", raises("n", "at least 2")),
+    ("toy2d.banana().entropy_estimate(seed=None)", raises("seed", "None")),
+    ("toy2d.kl_gap(small_flow().log_prob, _MOONS, n=50, dtype='float32')", raises("dtype", "'float32'")),
+    ("toy2d.kl_gap(lambda: 0, _MOONS, n=50)", raises("log_q", "1 argument")),
+    ("toy2d.grid_density(lambda x: x, (-2, 3, -1, 2), n=5)", raises("log_prob", "(25,)", "(25, 2)")),
+    ("toy2d.grid_density(lambda x: x[:, 0] * math.nan, (-2, 3, -1, 2), n=5)", raises("log_prob", "NaN")),
+    ("toy2d.grid_density('moons', (-2, 3, -1, 2), n=5)", raises("log_prob", "the text")),
+    ("data.standardise(DATA, dtype='float32')", raises("dtype", "'float32'")),
+    ("data.train_validation_split(np.zeros((0, 2)), 0)", raises("0 row", "at least 2")),
+    ("data.dequantised(DATA, 0.1)(-1, gen())", raises("n", "at least 0")),
+    ("InvertibleConv1x1((4, 2, 2), generator=0)", raises("generator", "torch.Generator")),
+    ("InvertibleConv1x1((4, 2, 2), generator=gen()).matrix(like='a')", raises("like", "the text")),
+    ("make_image_flow((1, 4, 4), 1, 1, (4,), last=Affine([1.0] * 15))", raises("last", "15", "16")),
+    ("UniformNoise().sample_and_log_prob(_PX.tolist(), gen())", returns(lambda o: finite(*o), "u and log q")),
+    ("_noise().sample_and_log_prob(_PX.tolist(), gen())", returns(lambda o: finite(*o), "u and log q")),
+    ("_noise().sample_and_log_prob(_PX + 5, gen())", raises("pixels", "0..2")),
+    ("_noise().sample_and_log_prob(_PX > 0, gen())", raises("True/False")),
+    ("_noise().sample_and_log_prob(_PX[:, :8], gen())", raises("8 pixels", "16")),
+    ("_noise().log_prob(torch.full((4, 16), 0.5), _PX + 7)", raises("pixels", "0..2")),
+    ("_noise().context(_PX.tolist())", returns(lambda c: c.shape == (4, 16), "the context of 4 images")),
+    ("_dequantised_flow().discrete_log_prob(_PX, n_noise=10**9)", raises("n_noise", "at most")),
+    ("elbo_objective(_PX)(_dequantised_flow(), 0, gen())", raises("n = 0")),
+    # splines, couplings, networks: the functions lessonlib exports beside its layers
+    ("knots_from_bins(_W3, _W3, _D4, left=1e308)", raises("far from 0")),
+    ("RationalQuadraticSpline([0.0, 1.0], [0.0, 1.0], [1.0, 1.0], learnable='yes')", raises("learnable", "True")),
+    ("RationalQuadraticSpline([0.0, 1.0], [0.0, 1.0], [1.0, 1.0]).knots(like='a')", raises("like", "the text")),
+    (
+        "rq_spline(torch.zeros(3, 1), knots_from_bins(_W3, _W3, _D4, left=-1.0))",
+        returns(lambda o: o[0].shape == (3, 1) and finite(*o), "one spline for every point"),
+    ),
+    ("rq_spline([[0.0]], knots_from_bins(_W3, _W3, _D4))", raises("torch tensor", "a list")),
+    ("rq_spline(torch.zeros(3, 1), (1, 2, 3))", raises("Knots")),
+    ("rq_spline(torch.zeros(3, 2), knots_from_bins([_W3] * 3, [_W3] * 3, [_D4] * 3))", raises("do not fit")),
+    (
+        "SplineCoupling([1.0, 0.0], conditioner=nn.Linear(2, 23)).forward(torch.zeros(3, 2))",
+        raises("conditioner", "(3, 1)"),
+    ),
+    ("spline_parameter_count(1, 1, 0, (64,))", raises("n_bins", "at least 1")),
+    ("spline_parameter_count(1, 1, 8, 64)", raises("hidden", "tuple")),
+    ("spline_parameter_count(-1, 1, 8, (64,))", raises("n_kept", "at least 1")),
+    ("spline_parameter_count('1', 1, 8, (64,))", raises("n_kept", "the text")),
+    ("spline_parameter_count(1, 1, 2.5, (64,))", raises("n_bins", "whole number")),
+    ("half_mask(2, flip='yes')", raises("flip", "True or False")),
+    ("jacobian_matrix(lambda x: x.sum(), torch.ones(2))", raises("fn", "batch", "shape ()")),
+    ("coupling_stack(2, 2, hidden=(4,), layer=nn.Linear)", raises("layer", "coupling layer class")),
+    ("AffineCoupling([1.0, 0.0], conditioner=nn.Linear(3, 4)).forward(torch.zeros(3, 2))", raises("conditioner", "2")),
+    ("AffineCoupling([1.0, 0.0], hidden=(4,)).scale_and_shift(torch.zeros(3, 3))", raises("conditioner", "(3, 3)")),
+    ("AffineCoupling([1.0, 0.0], hidden=(4,)).scale_and_shift([[0.0, 0.0]])", raises("conditioner", "a list")),
+    ("MLP(2, 2, hidden=(4,), zero_last='no')", raises("zero_last", "True or False")),
+    ("randomise('mlp', gen(), 0.5)", raises("module", "the text")),
+    ("bound_log_scale(torch.tensor([100.0]), 0.0)", raises("bound", "positive")),
+    ("LULinear(2, permute=True, generator=0)", raises("generator", "torch.Generator")),
+    ("LULinear(2, permute='yes')", raises("permute", "True or False")),
+    ("LULinear(3).factors(like='a')", raises("like", "the text")),
+    ("MADE(3, hidden=(4,)).mean_and_log_scale(torch.zeros(2, 4))", raises("(batch, 3)", "(2, 4)")),
+    ("MADE(3, hidden=(4,)).mean_and_log_scale([[0.0, 0.0, 0.0]])", raises("(batch, 3)", "a list")),
+    ("AutoregressiveAffine(2, hidden=(4,)).scale_and_shift(torch.zeros(3, 2), 5)", raises("i", "0 to 1", "5")),
+    ("Affine([2.0, 3.0], learnable='no')", raises("learnable", "True or False")),
+    ("Affine(2.0, dtype='float64')", raises("dtype", "torch.float64")),
+    ("Linear(np.eye(2), dtype=torch.int64)", raises("dtype", "torch.int64")),
+    (
+        "Linear(np.eye(2)[::-1]).forward(torch.tensor([[1.0, 2.0]]))",
+        returns(lambda x: torch.equal(x, torch.tensor([[2.0, 1.0]])), "the coordinates swapped"),
+    ),
+    ("Sigmoid.__doc__", returns(lambda d: "17 in float32" in d, "the float32 limit documented")),
+    ("verify_bijector(Affine([2.0, 0.5], dtype=F64), torch.zeros(0, 2, dtype=F64))", raises("at least one point")),
+    ("verify_bijector(Affine([2.0, 0.5], dtype=F64), torch.ones(3, 2, dtype=F64), atol=-1)", raises("atol=-1")),
+    (
+        "verify_bijector(Affine([2.0, 0.5], dtype=F64), torch.ones(3, 2, dtype=F64), atol='a')",
+        raises("atol", "the text"),
+    ),
+    ("autograd_log_det('f', torch.ones(3, 2))", raises("fn", "the text")),
+    ("autograd_log_det(lambda x: x[:, :1], torch.ones(3, 2, dtype=F64))", raises("(1, 2)", "not square")),
+    ("autograd_log_det(lambda x: 2 * x, torch.zeros(0, 2, dtype=F64))", returns(lambda v: v.shape == (0,), "(0,)")),
+    ("_strict(lambda: claim('a', 0.5, 1, 0))", raises("low must be below high")),
+    ("claim('a', '0.5', 0, 1)", raises("value", "the text")),
+    # the numpy maths: overflow, points outside a domain, the caller's functions and matrices
+    ("cov1d.Uniform(-1e308, 1e308)", raises("wider than float64")),
+    ("cov1d.AffineMap(1e300).forward([1e10])", raises("overflows float64", "10000000000.0")),
+    ("cov1d.ExpMap().forward([800.0])", raises("overflows float64", "800")),
+    ("cov1d.InverseCDFMap(cov1d.Uniform(0.0, 2.0)).inverse([3.0])", raises("outside the image", "(0, 2)")),
+    ("cov1d.CDFMap(cov1d.Exponential(1.0)).forward([-1.0])", raises("outside the domain", "(0, inf)")),
+    ("cov1d.integrate(np.exp, 0.0, 1.0, breaks=[math.nan])", raises("breaks", "NaN")),
+    ("cov1d.integrate(np.exp, 0.0, 1.0, breaks='a')", raises("breaks", "the text")),
+    ("cov1d.square_density_all_preimages('normal', [1.0])", raises("base", "the text")),
+    ("cov1d.square_density_single_preimage(None, [1.0])", raises("base", "None")),
+    ("linear2d.is_singular(_M2, rtol=-1.0)", raises("rtol", "[0, 1)")),
+    ("linear2d.is_singular(_M2, rtol='a')", raises("rtol", "the text")),
+    ("linear2d.check_invertible(_M2, rtol=2.0)", raises("rtol", "[0, 1)")),
+    ("linear2d.polygon_area(linear2d.unit_square(), signed='yes')", raises("signed", "True or False")),
+    ("linear2d.grid_lines(n_lines=0)", raises("n_lines", "at least 1")),
+    ("linear2d.grid_lines(lo=2.0, hi=-2.0)", raises("lo < hi")),
+    ("linear2d.warp_lines(lambda z: z[:, :1], linear2d.grid_lines(n_lines=3, n_points=5))", raises("f", "(5, 1)")),
+    ("linear2d.warp_lines(lambda z: 1 / 0, linear2d.grid_lines(n_lines=3, n_points=5))", raises("ZeroDivisionError")),
+    ("linear2d.warp_lines('f', linear2d.grid_lines(n_lines=3, n_points=5))", raises("function", "2x2", "the text")),
+    ("linear2d.warp_lines(_M2, 'lines')", raises("lines", "the text")),
+    ("linear2d.warp_lines(_M2, [np.zeros((4, 3))])", raises("lines", "(N, 2)")),
+    ("linear2d.get_map('swirl').forward(_Z2, xp=torch)", raises("xp=torch", "tensor")),
+    ("linear2d.get_map('swirl').forward(_Z2, xp='torch')", raises("xp", "the text")),
+    ("linear2d.get_map('swirl').forward([[1e300, 0.0]])", raises("not finite", "float64")),
+    ("linear2d.pushed_density_map('swirl', _Z2)", raises("Map2D", "the text")),
+    ("linear2d.bin_probabilities('radial', _Z2, bins=4)", raises("Map2D", "the text")),
+    ("linear2d.finite_difference_jacobian(lambda z: z[:, :1], _Z2)", raises("f", "(2, 1)")),
+    ("linear2d.finite_difference_jacobian('f', _Z2)", raises("function", "the text")),
+    ("linear2d.finite_difference_jacobian(lambda z: 1 / 0, _Z2)", raises("ZeroDivisionError")),
+    ("linear2d.cell_area_ratios(_M2, n=3, sub=2)", raises("function", "list")),
+    ("linear2d.cell_area_ratios(lambda z: z[:, :1], n=3, sub=2)", raises("f", "(72, 1)")),
+    ("linear2d.cell_area_ratios('f')", raises("function", "the text")),
+    ("linear2d.time_log_dets([])", raises("dims", "empty")),
+    ("linear2d.time_log_dets([2], dense='np')", raises("dense", "the text")),
+    ("linear2d.det_overflow_table(None, 10.0)", raises("dims", "None")),
 ):
     case(_call, lambda c=_call: eval(c), _expect)  # noqa: S307 - a fixed table of calls
 

@@ -848,6 +848,39 @@ for _id, _make, _expect in (
     case(_id, lambda i=_id, m=_make: CHECKERS[i.split(":")[0]](m()), _expect)
 
 
+# answers computed in half precision (float16, bfloat16): right to their dtype's precision, and a wrong one still wrong
+_RIGHT = {
+    "l01.check_interval_mass": ex["l01"].ex3_reference(),
+    "l02.check_big_log_det": LOGDET,
+    "l03.check_gaussian_nll": GNLL,
+    "l03.check_unit_change": math.log(60),
+    "l04.check_log_density": LPZ - S4,
+    "l05.check_two_layer_log_prob": W5,
+    "l07.check_bin_density": ex["l07"].bin_density_reference(),
+    "l07.check_bin_inverse": ex["l07"].bin_inverse_reference(),
+    "l07.check_spline_parameters": ex["l07"].spline_parameters_reference(),
+    "l09.check_log_evidence": float(np.log(W.mean())),
+    "l09.check_ess": float(W.sum() ** 2 / (W**2).sum()),
+    "l09.check_dropped_mode_kl": math.log(2),
+    "l10.check_conv_log_det": LOGDET10,
+    "l10.check_variational_bound": float(np.mean(P10 - Q10)),
+}
+for _name, _v in _RIGHT.items():
+    answer(_name, np.float16(_v), passes(), "the right value as a numpy float16")
+    answer(_name, torch.tensor([float(_v)], dtype=torch.bfloat16), passes(), "the right value as a bfloat16 tensor")
+    answer(_name, np.float16(1.05 * _v + 0.1), fails(), "a wrong value in float16")
+answer(
+    "l01.check_decreasing_affine_density",
+    lambda x: l01_density(x).astype(np.float16),
+    passes(),
+    "the right density in float16 (tails below float16's smallest normal number)",
+)
+answer("l03.check_nll_loss", lambda flow, x: -flow.log_prob(x).mean().reshape(1), passes(), "a loss of shape (1,)")
+answer("l02.check_rotation_scaling_density", ((Z_STAR, P2["right"]),), passes(), "z* and the density as one pair")
+answer("l02.check_rotation_scaling_density", ([Z_STAR, P2["right"]],), passes(), "z* and the density as one list")
+answer("l02.check_rotation_scaling_density", ([1.0, 2.0],), fails("both"), "z* alone, as a list of two numbers")
+
+
 def test_every_checker_is_probed_with_its_right_answer_and_wrong_ones():
     probed = {c.id.split(":")[0] for c in CASES if c.expect.what == "pass"}
     wrong = {c.id.split(":")[0] for c in CASES if c.expect.what.startswith("fail with a message naming ['")}

@@ -106,6 +106,14 @@ def _check_point(z_star: Any) -> CheckResult:
     return compare("the point z* = A^-1 x*", z.reshape(2), pts["right"], rtol=1e-6, hints=hints)
 
 
+def _pair_like(value: Any) -> bool:
+    """True for a value of two items (z*'s two coordinates), as far as len() can tell."""
+    try:
+        return len(value) == 2
+    except TypeError:
+        return False
+
+
 @checker(
     "density p_X(x*)",
     how="Give both values, z_star and answer, and run the cell again.",
@@ -113,7 +121,9 @@ def _check_point(z_star: Any) -> CheckResult:
 )
 def check_rotation_scaling_density(z_star: Any, density: Any = None) -> CheckResult:
     """z*, the point with A z* = x*, and p_X(x*) = p_Z(z*) / |det A|, for x = A z, A = 2 R(30 deg), z standard normal,
-    x* = (1, 0.5)."""
+    x* = (1, 0.5). The two may come as one pair, check_rotation_scaling_density((z_star, answer))."""
+    if density is None and isinstance(z_star, (tuple, list)) and len(z_star) == 2 and _pair_like(z_star[0]):
+        z_star, density = z_star
     if z_star is None or density is None:
         raise AnswerProblem(
             "give both values: z_star, the point z with A z = x* (two numbers), and answer, p_X(x*) (one number): "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -105,10 +106,15 @@ def check_nll_loss(nll_loss: Callable[[Flow, Tensor], Tensor] | None) -> CheckRe
             for v in swapped
         ),
     ]
-    value = compare(name, got, nll(flow, x).detach(), hints=hints, unit="nats")
+    value = compare(name, _one_number(got), nll(flow, x).detach(), hints=hints, unit="nats")
     if not value:
         return value
     return _check_gradient(name, nll_loss, got, flow, x)
+
+
+def _one_number(got: Any) -> Any:
+    """A one-element tensor as a scalar: a loss of shape (1,) is one number, as ``train``'s loss_fn takes it."""
+    return got.reshape(()) if isinstance(got, Tensor) and got.numel() == 1 else got
 
 
 def _check_gradient(name: str, nll_loss: Callable[[Flow, Tensor], Tensor], got, flow: Flow, x: Tensor) -> CheckResult:

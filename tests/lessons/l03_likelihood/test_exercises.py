@@ -60,13 +60,14 @@ def test_check_nll_loss():
 def test_check_nll_loss_odd_returns_and_float32():
     right = _wrong_losses()[0]
     assert ex.check_nll_loss(lambda flow, x: right(flow, x).float())  # right to float32's precision
+    assert ex.check_nll_loss(lambda flow, x: right(flow, x).reshape(1))  # one number, as train's loss_fn takes it
     cases = [
         (lambda flow, x: None, "did you forget the return"),
         (lambda flow, x: right(flow, x).detach().numpy(), "not a torch tensor"),
         (lambda flow: 0.0, "raised TypeError"),
         (lambda flow, x: "nll", "got the text 'nll'"),
         (lambda flow, x: right(flow, x) * float("nan"), "NaN"),
-        (lambda flow, x: right(flow, x).reshape(1), "shape (1,)"),
+        (lambda flow, x: right(flow, x).expand(2), "shape (2,)"),
         (3.0, "expected a function nll_loss(flow, x)"),
     ]
     for fn, words in cases:
