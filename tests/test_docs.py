@@ -29,3 +29,18 @@ def test_no_document_keeps_a_diary(path):
     text = GENERATED.sub("", path.read_text(encoding="utf-8"))
     found = re.findall(r"\b20\d\d-\d\d-\d\d\b|\(before: |\bin an earlier run\b|\bused to\b", text, re.I)
     assert not found, f"{path.name}: {found}"
+
+
+def test_every_notebook_with_claims_has_its_spread_in_claims_md():
+    """docs/claims.md is written by `python3 course.py spread --seeds 10 NOTEBOOK`: a notebook that keeps numbers
+    from training with claim(...) has its rows there, and no row belongs to a notebook that is gone."""
+    table = (ROOT / "docs" / "claims.md").read_text(encoding="utf-8")
+    rows = [line.split("|")[1].strip() for line in table.splitlines() if re.match(r"\| \d\d \|", line)]
+    with_claims = {
+        p.name[:2] for p in (ROOT / "notebooks").glob("*.ipynb") if "claim(" in p.read_text(encoding="utf-8")
+    }
+    missing = sorted(with_claims - set(rows))
+    assert not missing, f"notebooks {missing} make claims but have no rows in docs/claims.md: run the spread tool"
+    assert set(rows) <= with_claims, (
+        f"docs/claims.md has rows of notebooks without claims: {sorted(set(rows) - with_claims)}"
+    )
