@@ -29,6 +29,7 @@ from __future__ import annotations
 import html
 import math
 import os
+import re
 import threading
 import time
 import traceback
@@ -357,7 +358,18 @@ class LessonWidget:
 
     # -- building ---------------------------------------------------------------------------
     def add_control(self, name: str, control: w.ValueWidget) -> w.ValueWidget:
-        """Register a control: changes call update(); reset() restores its current value."""
+        """Register a control: changes call update(); reset() restores its current value.
+
+        ``name`` must be a Python identifier: it is how a learner sets the control (``widget.set(name=value)``), and
+        the page finds a filmed slider by its CSS class ``lesson-film-<name>``, which cannot hold a space.
+        """
+        if not isinstance(name, str) or not name.isidentifier():
+            fix = re.sub(r"\W|^(?=\d)", "_", str(name))
+            raise ValueError(
+                f"a control's name must be a Python identifier (letters, digits and _), got {name!r}: the page finds a "
+                f"filmed slider by the class lesson-film-<name>, and widget.set(<name>=value) sets it. Use e.g. "
+                f"{fix!r}, and put the words a learner reads in the description."
+            )
         self.controls[name] = control
         self._defaults[name] = control.value
         control.observe(lambda change: self._on_change(change, name), names="value")

@@ -182,6 +182,10 @@ def test_every_frame_of_every_film_is_what_the_kernel_draws(cls):
     if widget._layer is None:
         assert not film.filmable(widget) or not widget._animated, f"{cls.__name__} has sliders to film but no layer"
         pytest.skip(f"{cls.__name__} has no slider to film")
+    for name in set(film.filmable(widget)) & set(widget.controls):
+        # the page reads a film's name from the slider's class tokens (livelayer.js, hook): one token, naming it
+        tokens = " ".join(widget.controls[name]._dom_classes).split()
+        assert [t for t in tokens if t.startswith("lesson-film-")] == [f"lesson-film-{name}"], (name, tokens)
     layer = in_view(widget)
     before = snapshot(widget)
     sent = widget_messages(widget)
@@ -267,6 +271,15 @@ def test_a_film_per_slider_and_a_teaching_moment_holds_the_picture():
     assert slope[1.5]["readout"] == "slope 1.5" and not slope[1.5].get("hold")
     strokes = [op for op in slope[-2.0]["ops"] if op["t"] == "p" and op.get("s")]
     assert len(strokes) == 1 and strokes[0]["s"][:3] == [1.0, 0.0, 0.0]  # only the moving line, in red
+
+
+def test_a_control_name_the_page_cannot_read_is_refused_with_the_fix():
+    widget = Two()
+    with pytest.raises(ValueError, match=r"got 'level 1'.*lesson-film-<name>.*Use e.g. 'level_1'"):
+        widget.add_control("level 1", slider("T, level 1", 0.5, 0.0, 1.0, 0.1))
+    with pytest.raises(ValueError, match="Use e.g. '_2d'"):
+        widget.add_control("2d", slider("2d", 0.5, 0.0, 1.0, 0.1))
+    assert "level 1" not in widget.controls
 
 
 def test_a_change_drops_the_films_it_invalidates_and_keeps_the_one_that_moved():

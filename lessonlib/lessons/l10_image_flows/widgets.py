@@ -1,6 +1,6 @@
 """Notebook 10's live figure, ``ScaleExplorer``: what each level of a multi-scale flow encodes.
 
-One temperature slider per level. Row l of the figure shows 8 images x = f(z) that share every level's z
+One temperature slider per level (the control of "level 1" is ``level_1``). Row l of the figure shows 8 images x = f(z) that share every level's z
 but level l's, which is redrawn in each image (z_l = T_l eps_j, j = 1..8; the other levels take T eps_1):
 a row of near copies means that level decides little of the picture, a row of different digits that it
 decides a lot. Every position gives a picture: T_l = 0 puts level l at the centre of its base, and its row
@@ -21,11 +21,16 @@ from lessonlib.multiscale import MultiScaleFlow
 from lessonlib.ui.style import current
 from lessonlib.ui.widgetkit import LessonWidget, freeze_layout, new_figure, slider
 
-__all__ = ["ScaleExplorer"]
+__all__ = ["ScaleExplorer", "control_name"]
 
 
 def _role(k: int, n: int) -> str:
     return "finest" if k == 0 else "coarsest" if k == n - 1 else "middle"
+
+
+def control_name(level: str) -> str:
+    """The slider of level "level 1" is the control ``level_1``: ``explorer.set(level_1=0.0)``."""
+    return level.replace(" ", "_")
 
 
 class ScaleExplorer(LessonWidget):
@@ -48,7 +53,7 @@ class ScaleExplorer(LessonWidget):
         blocks = flow.split(self.eps)
         self.eps_norms = {lv.name: float(blocks[lv.name].norm(dim=1).mean()) for lv in self.levels}
         for lv in self.levels:
-            self.add_control(lv.name, slider(f"T, {lv.name}", temperature, 0.0, 1.2, 0.02))
+            self.add_control(control_name(lv.name), slider(f"T, {lv.name}", temperature, 0.0, 1.2, 0.02))
         self._numbers: dict[str, float] = {}
         s = current()
         n = len(self.levels)
@@ -76,7 +81,7 @@ class ScaleExplorer(LessonWidget):
 
     def temperatures(self) -> dict[str, float]:
         """{level name: its slider's temperature}."""
-        return {name: float(c.value) for name, c in self.controls.items()}
+        return {lv.name: float(self.controls[control_name(lv.name)].value) for lv in self.levels}
 
     def update(self) -> None:
         temps, parts = self.temperatures(), []

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from lessonlib.lessons.l10_image_flows import experiments as E
-from lessonlib.lessons.l10_image_flows.widgets import ScaleExplorer
+from lessonlib.lessons.l10_image_flows.widgets import ScaleExplorer, control_name
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,8 @@ def explorer(quick_study):
 
 
 def test_one_slider_and_one_row_per_level(explorer):
-    assert list(explorer.controls) == ["level 1", "level 2", "level 3"]
+    assert list(explorer.controls) == ["level_1", "level_2", "level_3"]
+    assert [c.description for c in explorer.controls.values()] == ["T, level 1", "T, level 2", "T, level 3"]
     assert len(explorer.rows) == 3 and all(c.value == 0.7 for c in explorer.controls.values())
 
 
@@ -39,18 +40,18 @@ def test_every_position_draws_and_obeys_the_maths(explorer):
         seen.append(name)
 
     explorer.sweep(n=5, callback=check)
-    assert set(seen) == {"level 1", "level 2", "level 3"}
+    assert set(seen) == {"level_1", "level_2", "level_3"}
 
 
 @pytest.mark.parametrize("level", ["level 1", "level 2", "level 3"])
 def test_temperature_zero_gives_one_picture_eight_times(explorer, level):
-    explorer.set(**{level: 0.0})
+    explorer.set(**{control_name(level): 0.0})
     row = np.asarray(explorer.rows[["level 1", "level 2", "level 3"].index(level)].get_array())
     for k in range(1, 8):
         np.testing.assert_allclose(row[:, 9 * k : 9 * k + 8], row[:, :8], atol=1e-4)
     assert explorer.numbers()[f"spread {level}"] < 1e-4
     explorer.reset()
-    assert explorer.controls[level].value == 0.7
+    assert explorer.controls[control_name(level)].value == 0.7
 
 
 def test_the_other_rows_keep_the_first_draw(explorer):
