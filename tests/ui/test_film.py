@@ -58,10 +58,14 @@ def in_view(widget) -> FakeLayer:
     return layer
 
 
-def all_films(widget, layer) -> dict[str, list[tuple[dict, list[bytes], dict]]]:
-    """Ask for films until none is left: slider -> [(frame, buffers of its message, background PNGs by id)]."""
-    widget._on_layer_message({"kind": "want"})
+def all_films(widget, layer, first: str | None = None) -> dict[str, list[tuple[dict, list[bytes], dict]]]:
+    """Ask for films until none is left: slider -> [(frame, buffers of its message, background PNGs by id)].
+
+    With ``first``, ask for that film first, as the page does when the pointer rests on it, and stop once it is made."""
+    widget._on_layer_message({"kind": "want", "name": first} if first else {"kind": "want"})
     for _ in range(5000):
+        if first in widget._films.made:
+            break
         n = len(layer.sent)
         widget._on_layer_message({"kind": "more"})
         if len(layer.sent) == n:
@@ -359,7 +363,7 @@ def test_a_film_whose_axis_limits_keep_changing_is_left_to_the_kernel(monkeypatc
 def test_a_drag_on_the_figure_released_where_it_is_refused_stays_at_its_last_good_place():
     cls = dict((c.__name__, c) for _, c in WIDGETS)["ChangeOfVariables1D"]
     widget = construct(cls)
-    all_films(widget, in_view(widget))
+    all_films(widget, in_view(widget), first="knot 4")
     before = widget.knots_x.copy()
     widget._on_layer_message({"kind": "release", "name": "knot 4", "value": before[5] + 1.0, "good": before[4] + 0.5})
     assert widget.problem and "Refused" in widget.message.value
@@ -401,7 +405,7 @@ def test_a_frame_without_one_of_its_artists_is_seen(name, slider_name):
     """The comparison above can fail: a frame lacking any one of its visible artists is told apart."""
     cls = dict((c.__name__, c) for _, c in WIDGETS)[name]
     widget = construct(cls)
-    films = all_films(widget, in_view(widget))
+    films = all_films(widget, in_view(widget), first=slider_name)
     frame, buffers, backgrounds = films[slider_name][len(films[slider_name]) // 2]
     widget.controls[slider_name].value = frame["v"]
     full = full_draw(widget)
