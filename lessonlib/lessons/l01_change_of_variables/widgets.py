@@ -10,6 +10,8 @@ the base CDF, one by quadrature of the pushed density) and printed, with the loc
 
 from __future__ import annotations
 
+import html
+
 import ipywidgets as w
 import numpy as np
 from matplotlib.backend_bases import MouseEvent
@@ -57,6 +59,15 @@ def knots_on_curve(slope: float, shift: float, a: float, z: np.ndarray = KNOTS_Z
     return shift + slope * (z + a * np.tanh(z))
 
 
+def _refusal(knots: np.ndarray) -> str | None:
+    """The sentence a drag to ``knots`` is refused with (the map would not be invertible), or None."""
+    try:
+        MonotoneSpline(KNOTS_Z, knots)
+    except ValueError as e:
+        return f"Refused: {e}"
+    return None
+
+
 class ChangeOfVariables1D(LessonWidget):
     """Drag the transform, watch the density rescale: p_X(x) = p_Z(z) / |f'(z)|, z = f^-1(x)."""
 
@@ -71,6 +82,7 @@ class ChangeOfVariables1D(LessonWidget):
         self.knots_x = knots_on_curve(1.0, 0.0, 0.0)
         self._slider_state: tuple[float, float, float] | None = (1.0, 0.0, 0.0)
         self._trial: np.ndarray | None = None  # knot positions proposed by a drag
+        self._refused: str | None = None  # why a drag's last move was refused, its last good place drawn instead
         self._drag: int | None = None
         self.fmap = MonotoneSpline(KNOTS_Z, self.knots_x)
         self._nums: dict[str, float] = {}
@@ -214,7 +226,9 @@ class ChangeOfVariables1D(LessonWidget):
         self._draw(base, fmap, n)
         self._write(n)
         self._nums = n
-        self.say("")
+        refused, self._refused = self._refused, None
+        self.problem = refused  # None: the setting is fine
+        self.say(html.escape(refused) if refused else "", "warn")
 
     def _accept_knots(self) -> MonotoneSpline:
         """The map through the candidate knots, which become the current ones; ValueError if not invertible."""
@@ -331,11 +345,18 @@ class ChangeOfVariables1D(LessonWidget):
         self._drag = None
 
     def move_knot(self, i: int, x_new: float) -> None:
-        """Propose knot i at height x_new; refused with a sentence if the map would stop being invertible."""
+        """Propose knot i at height x_new; refused with a sentence if the map would stop being invertible.
+
+        A drag's moves can come faster than frames, and a frame draws only the latest. When the latest is refused and
+        the one before it, not yet drawn, is fine, that one is drawn with the refusal's sentence: a drag past a
+        neighbour stops at its last good place, as the film of the drag shows it."""
         trial = self.knots_x.copy()
         trial[i] = float(np.clip(x_new, *X_LIM))
+        pending, self._refused = self._trial, None
         self._trial = trial
-        self.request_refresh()  # a drag's burst of moves draws only its latest knot position
+        if pending is not None and _refusal(trial) and not _refusal(pending):
+            self._trial, self._refused = pending, _refusal(trial)
+        self.request_refresh()
 
     # -- films of the knot drags (lessonlib.ui.film) ----------------------------------------------
     def figure_drags(self) -> list[dict]:
@@ -381,10 +402,11 @@ class ChangeOfVariables1D(LessonWidget):
         self.move_knot(int(name.split()[-1]), value)
 
     def film_save(self):
-        return self.knots_x.copy(), self.fmap, self._slider_state, self._px_scaled, self._trial, dict(self._nums)
+        state = (self._slider_state, self._px_scaled, self._trial, self._refused)
+        return self.knots_x.copy(), self.fmap, state, dict(self._nums)
 
     def film_restore(self, state) -> None:
-        knots, self.fmap, self._slider_state, self._px_scaled, self._trial, nums = state
+        knots, self.fmap, (self._slider_state, self._px_scaled, self._trial, self._refused), nums = state
         self.knots_x = knots.copy()
         self._nums = dict(nums)
 

@@ -131,6 +131,24 @@ def test_drag_that_breaks_monotonicity_is_refused_with_a_sentence(widget):
     widget.reset()
 
 
+def test_a_burst_of_moves_ending_past_a_neighbour_draws_the_last_good_place(widget, monkeypatch):
+    """A loaded kernel draws a drag's moves that came faster than frames as one frame, of the latest move. When that
+    move is refused, the frame shows the move before it, with the refusal's sentence, as the drag's film does."""
+    widget.reset()
+    drawn = []
+    monkeypatch.setattr(widget, "request_refresh", lambda *a, **k: drawn.append(widget._trial))  # no frame yet
+    _drag(widget, 4, 2.6, steps=9)  # 1.2, 1.4, ... 2.6: past the knot at z = 2 (x = 2) from 2.2 on
+    monkeypatch.undo()
+    widget.refresh()  # the one frame of the burst
+    assert len(drawn) == 8
+    assert widget.knots_x[4] == pytest.approx(1.8) and widget.knots_x[4] < widget.knots_x[5]
+    assert widget.problem.startswith("Refused") and "Refused" in widget.message.value
+    check_picture(widget)
+    _drag(widget, 4, 1.5)  # a good move clears the sentence
+    assert widget.problem is None and widget.message.value == ""
+    widget.reset()
+
+
 def test_press_away_from_knots_does_nothing(widget):
     widget.reset()
     before = widget.knots_x.copy()
