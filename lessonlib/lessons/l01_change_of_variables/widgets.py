@@ -354,8 +354,9 @@ class ChangeOfVariables1D(LessonWidget):
         trial[i] = float(np.clip(x_new, *X_LIM))
         pending, self._refused = self._trial, None
         self._trial = trial
-        if pending is not None and _refusal(trial) and not _refusal(pending):
-            self._trial, self._refused = pending, _refusal(trial)
+        why = _refusal(trial)
+        if pending is not None and why and not _refusal(pending):
+            self._trial, self._refused = pending, why
         self.request_refresh()
 
     # -- films of the knot drags (lessonlib.ui.film) ----------------------------------------------

@@ -1,7 +1,8 @@
 """Notebook 10's live figure, ``ScaleExplorer``: what each level of a multi-scale flow encodes.
 
-One temperature slider per level (the control of "level 1" is ``level_1``). Row l of the figure shows 8 images x = f(z) that share every level's z
-but level l's, which is redrawn in each image (z_l = T_l eps_j, j = 1..8; the other levels take T eps_1):
+One temperature slider per level (the control of "level 1" is ``level_1``). Row l of the figure shows 8
+images x = f(z) that share every level's z but level l's, which is redrawn in each image (z_l = T_l eps_j,
+j = 1..8; the other levels take T eps_1):
 a row of near copies means that level decides little of the picture, a row of different digits that it
 decides a lot. Every position gives a picture: T_l = 0 puts level l at the centre of its base, and its row
 shows one image eight times.
